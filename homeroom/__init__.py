@@ -1,0 +1,1 @@
+"""Homeroom: attendance intervention platform for K-12 school districts."""

@@ -1,0 +1,3 @@
+from homeroom.cli import main
+
+main()

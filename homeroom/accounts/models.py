@@ -1,0 +1,85 @@
+"""Staff accounts, their roles, and the scopes that decide which students they serve."""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from homeroom.core.models import GradeLevel
+
+
+class Role(models.TextChoices):
+    """What a staff member does; scopes say for whom."""
+
+    DISTRICT_ADMIN = "district_admin", "District administrator"
+    DISTRICT_ANALYST = "district_analyst", "District analyst"
+    PRINCIPAL = "principal", "Principal / school administrator"
+    COUNSELOR = "counselor", "Counselor / attendance specialist"
+    TEACHER = "teacher", "Teacher"
+    VIEWER = "viewer", "Read-only viewer"
+
+
+DISTRICT_WIDE_ROLES = frozenset({Role.DISTRICT_ADMIN, Role.DISTRICT_ANALYST})
+
+
+class User(AbstractUser):
+    """A staff member of one district. Students reach them only through their scopes."""
+
+    district = models.ForeignKey(
+        "core.District", null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    schools = models.ManyToManyField(
+        "core.School",
+        blank=True,
+        related_name="staff",
+        help_text="Schools this person serves (principals, counselors, viewers).",
+    )
+
+    class Meta:
+        ordering = ["username"]
+
+    @property
+    def is_district_wide(self) -> bool:
+        """Whether the role sees every student of the district."""
+        return self.role in DISTRICT_WIDE_ROLES
+
+    @property
+    def may_change_student_data(self) -> bool:
+        """Whether the role may record changes to student data (never the viewer)."""
+        return self.role != Role.VIEWER
+
+
+class GradeScope(models.Model):
+    """Limits a counselor to some grades of one school (e.g. grades 9-10 at Central High)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="grade_scopes")
+    school = models.ForeignKey("core.School", on_delete=models.CASCADE, related_name="+")
+    grade = models.SmallIntegerField(choices=GradeLevel.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "school", "grade"], name="grade_scope_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.school} grade {self.get_grade_display()}"
+
+
+class CaseloadAssignment(models.Model):
+    """A student explicitly assigned to a staff member's caseload, for a period."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="caseload")
+    student = models.ForeignKey("roster.Student", on_delete=models.CASCADE, related_name="+")
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_date__isnull=True)
+                | models.Q(end_date__gte=models.F("start_date")),
+                name="caseload_dates_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} -> {self.student}"

@@ -1,0 +1,204 @@
+"""The district, its schools, school years and instructional calendars, and the audit log."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class GradeLevel(models.IntegerChoices):
+    """Grade levels as integers so spans and ranges compare: pre-K is -1, K is 0."""
+
+    PREK = -1, "Pre-K"
+    K = 0, "K"
+    G1 = 1, "1"
+    G2 = 2, "2"
+    G3 = 3, "3"
+    G4 = 4, "4"
+    G5 = 5, "5"
+    G6 = 6, "6"
+    G7 = 7, "7"
+    G8 = 8, "8"
+    G9 = 9, "9"
+    G10 = 10, "10"
+    G11 = 11, "11"
+    G12 = 12, "12"
+
+
+class District(models.Model):
+    """A school district (local education agency) and the attendance rules it uses."""
+
+    name = models.CharField(max_length=200)
+    state_id = models.CharField(max_length=40, blank=True)
+    state = models.CharField(max_length=2, blank=True, help_text="Two-letter postal code.")
+    timezone = models.CharField(max_length=64, default="America/New_York")
+    rule_profile = models.CharField(
+        max_length=64,
+        default="attendance-works",
+        help_text="Named rule profile for attendance metrics (docs/rule-profiles.md).",
+    )
+    chronic_absence_threshold = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.100"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("0.5"))],
+        help_text="Share of enrolled days absent at or above which a student is chronic.",
+    )
+    at_risk_threshold = models.DecimalField(
+        max_digits=4, decimal_places=3, default=Decimal("0.050")
+    )
+    severe_threshold = models.DecimalField(max_digits=4, decimal_places=3, default=Decimal("0.200"))
+    minimum_days_enrolled = models.PositiveSmallIntegerField(
+        default=10, help_text="Days enrolled before a student counts for chronic absence."
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class School(models.Model):
+    """A school of the district, with its grade span."""
+
+    class Level(models.TextChoices):
+        ELEMENTARY = "elementary", "Elementary"
+        MIDDLE = "middle", "Middle"
+        HIGH = "high", "High"
+        OTHER = "other", "Other"
+
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="schools")
+    local_id = models.CharField(max_length=40)
+    state_id = models.CharField(max_length=40, blank=True)
+    name = models.CharField(max_length=200)
+    level = models.CharField(max_length=20, choices=Level.choices, default=Level.OTHER)
+    lowest_grade = models.SmallIntegerField(choices=GradeLevel.choices)
+    highest_grade = models.SmallIntegerField(choices=GradeLevel.choices)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["district", "local_id"], name="school_local_id_unique"),
+            models.CheckConstraint(
+                condition=models.Q(lowest_grade__lte=models.F("highest_grade")),
+                name="school_grade_span_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SchoolYear(models.Model):
+    """A school year of the district, e.g. 2025-2026, from its first to its last day."""
+
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="school_years")
+    name = models.CharField(max_length=20)
+    start_date = models.DateField()
+    end_date = models.DateField()
+
+    class Meta:
+        ordering = ["start_date"]
+        constraints = [
+            models.UniqueConstraint(fields=["district", "name"], name="school_year_name_unique"),
+            models.CheckConstraint(
+                condition=models.Q(start_date__lte=models.F("end_date")),
+                name="school_year_dates_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def contains(self, day: dt.date) -> bool:
+        """Whether the date falls inside the school year."""
+        return self.start_date <= day <= self.end_date
+
+
+class Calendar(models.Model):
+    """A school's calendar for one school year (a school may have several, per track)."""
+
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="calendars")
+    school_year = models.ForeignKey(SchoolYear, on_delete=models.PROTECT, related_name="calendars")
+    code = models.CharField(max_length=40, default="default")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "school_year", "code"], name="calendar_unique_per_school_year"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.school} {self.school_year} ({self.code})"
+
+
+class CalendarDate(models.Model):
+    """One date of a calendar, with its kind and the running count of instructional days.
+
+    `instructional_index` is the number of instructional (or make-up) days from the start of
+    the calendar up to and including this date. Days enrolled over a span is then a
+    difference of two indexes, so counting never expands a student's days.
+    """
+
+    class Kind(models.TextChoices):
+        INSTRUCTIONAL = "instructional", "Instructional day"
+        MAKEUP = "makeup", "Make-up day"
+        HOLIDAY = "holiday", "Holiday"
+        STAFF = "staff", "Staff day"
+        WEEKEND = "weekend", "Weekend"
+        OTHER = "other", "Other non-instructional day"
+
+    COUNTED_KINDS = (Kind.INSTRUCTIONAL, Kind.MAKEUP)
+
+    calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="dates")
+    date = models.DateField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    instructional_index = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="calendar_date_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.kind}"
+
+    @property
+    def is_instructional(self) -> bool:
+        """Whether the day counts toward membership."""
+        return self.kind in self.COUNTED_KINDS
+
+
+class AuditEntry(models.Model):
+    """Who viewed or changed which student record, when, and why access was granted.
+
+    Written in the same transaction as the change it records. `student_id` is a plain
+    integer so the trail outlives the record it describes.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed"
+        CREATE = "create", "Created"
+        UPDATE = "update", "Updated"
+        DELETE = "delete", "Deleted"
+        EXPORT = "export", "Exported"
+        IMPORT = "import", "Imported"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    student_id = models.BigIntegerField(null=True, db_index=True)
+    subject = models.CharField(max_length=100, help_text="What was touched, e.g. 'student page'.")
+    access_reason = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user_id} {self.action} {self.subject}"

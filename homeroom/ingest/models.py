@@ -1,0 +1,30 @@
+"""Import runs: every row loaded from outside remembers the run and line it came from."""
+
+from django.conf import settings
+from django.db import models
+
+
+class ImportRun(models.Model):
+    """One load of a district's export: who, when, what, and what it changed."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        REJECTED = "rejected", "Rejected"
+
+    district = models.ForeignKey("core.District", on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_format = models.CharField(max_length=40, help_text="e.g. 'homeroom-csv', 'edfi-xml'.")
+    files = models.JSONField(default=list, help_text="Names and SHA-256 of the files read.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    counts = models.JSONField(default=dict, help_text="Rows read/inserted per entity.")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source_format} run {self.pk} ({self.status})"

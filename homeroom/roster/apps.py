@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RosterConfig(AppConfig):
+    name = "homeroom.roster"
+    verbose_name = "Students, guardians and enrollments"

@@ -1,0 +1,7 @@
+"""Top-level URL routes."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("homeroom.web.urls")),
+]
