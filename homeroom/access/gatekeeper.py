@@ -1,0 +1,113 @@
+"""THE gatekeeper: every read of student data goes through these functions.
+
+Who may see a student is decided by role and scope, always as a SQL filter:
+
+- district administrators and analysts: every student of their district;
+- principals, counselors and viewers: students enrolled this school year at their schools,
+  narrowed to some grades where the user has grade scopes at that school;
+- teachers: students currently in a section they teach;
+- anyone: students currently on their caseload.
+
+Asking for one student raises the same `StudentNotFound` whether the student does not
+exist or may not be seen, so the error tells an outsider nothing.
+"""
+
+import datetime as dt
+import operator
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import reduce
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role
+from homeroom.core.selectors import current_school_year, district_today
+from homeroom.roster.models import Enrollment, SectionEnrollment, Student
+
+SCHOOL_SCOPED_ROLES = frozenset({Role.PRINCIPAL, Role.COUNSELOR, Role.VIEWER})
+
+
+class Grant(StrEnum):
+    """Why a user may see a student, strongest first."""
+
+    DISTRICT = "district-wide"
+    SCHOOL = "school"
+    GRADE = "grade"
+    SECTION = "section"
+    CASELOAD = "caseload"
+
+
+class StudentNotFound(Http404):
+    """No such student, or not one the user may see: deliberately the same error."""
+
+    def __init__(self) -> None:
+        super().__init__("No student with that id is visible to you.")
+
+
+@dataclass(frozen=True)
+class StudentAccess:
+    """A student the user may see, and the strongest reason why."""
+
+    student: Student
+    grant: Grant
+
+
+def _active_on(on: dt.date, start: str = "start_date", end: str = "end_date") -> Q:
+    return Q(**{f"{start}__lte": on}) & (Q(**{f"{end}__isnull": True}) | Q(**{f"{end}__gte": on}))
+
+
+def _grants(user, on: dt.date) -> list[tuple[Grant, Q]]:
+    """Each way this user may reach students, as a filter on Student."""
+    if user.is_district_wide:
+        return [(Grant.DISTRICT, Q())]
+    grants = []
+    if user.role in SCHOOL_SCOPED_ROLES:
+        year = current_school_year(user.district_id, on)
+        this_year = Enrollment.objects.filter(student=OuterRef("pk"), school_year=year)
+        graded = GradeScope.objects.filter(user=user)
+        whole_schools = user.schools.exclude(pk__in=graded.values("school"))
+        grade_match = graded.filter(
+            school__in=user.schools.all(), school=OuterRef("school"), grade=OuterRef("grade")
+        )
+        grants.append((Grant.SCHOOL, Q(Exists(this_year.filter(school__in=whole_schools)))))
+        grants.append((Grant.GRADE, Q(Exists(this_year.filter(Exists(grade_match))))))
+    if user.role == Role.TEACHER:
+        taught = SectionEnrollment.objects.filter(
+            _active_on(on), student=OuterRef("pk"), section__teachers=user
+        )
+        grants.append((Grant.SECTION, Q(Exists(taught))))
+    caseload = CaseloadAssignment.objects.filter(_active_on(on), user=user, student=OuterRef("pk"))
+    grants.append((Grant.CASELOAD, Q(Exists(caseload))))
+    return grants
+
+
+def _in_district(user) -> QuerySet[Student]:
+    """All students of the user's district; nothing for anonymous or deactivated users."""
+    if not user.is_authenticated or not user.is_active or user.district_id is None:
+        return Student.objects.none()
+    return Student.objects.filter(district_id=user.district_id)
+
+
+def _scope_date(user, on: dt.date | None) -> dt.date:
+    return on if on is not None else district_today(user.district)
+
+
+def visible_students(user, *, on: dt.date | None = None) -> QuerySet[Student]:
+    """The students `user` may see on date `on` (default: today in the district)."""
+    students = _in_district(user)
+    if not students.query.is_empty():
+        conditions = [condition for _, condition in _grants(user, _scope_date(user, on))]
+        students = students.filter(reduce(operator.or_, conditions))
+    return students
+
+
+def access_student(user, student_id: int, *, on: dt.date | None = None) -> StudentAccess:
+    """The student with this id if `user` may see them, with why; else `StudentNotFound`."""
+    students = _in_district(user).filter(pk=student_id)
+    if not students.query.is_empty():
+        for grant, condition in _grants(user, _scope_date(user, on)):
+            student = students.filter(condition).first()
+            if student is not None:
+                return StudentAccess(student=student, grant=grant)
+    raise StudentNotFound()

@@ -1,0 +1,210 @@
+"""Shared test fixtures: a small named district (the cast) that every app's tests use.
+
+The cast's current school year is the one holding today's date, so pages that default to
+"today" show the same world whichever day the tests run.
+"""
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+
+from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role, User
+from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
+from homeroom.core.models import Calendar, CalendarDate, District, School, SchoolYear
+from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Production hashing costs ~0.3 s a password; tests need no protection from brute force."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def school_year_bounds(today: dt.date) -> tuple[dt.date, dt.date]:
+    """Mid-August to mid-June of the school year holding `today` (summer joins the last)."""
+    first_year = today.year if today.month >= 8 else today.year - 1
+    return dt.date(first_year, 8, 10), dt.date(first_year + 1, 6, 15)
+
+
+def make_calendar(school: School, year: SchoolYear, holidays: set[dt.date] = frozenset()):
+    """A calendar with every weekday instructional except `holidays`."""
+    calendar = Calendar.objects.create(school=school, school_year=year)
+    rows, index, day = [], 0, year.start_date
+    while day <= year.end_date:
+        if day.weekday() >= 5:
+            kind = CalendarDate.Kind.WEEKEND
+        elif day in holidays:
+            kind = CalendarDate.Kind.HOLIDAY
+        else:
+            kind = CalendarDate.Kind.INSTRUCTIONAL
+            index += 1
+        rows.append(CalendarDate(calendar=calendar, date=day, kind=kind, instructional_index=index))
+        day += dt.timedelta(days=1)
+    CalendarDate.objects.bulk_create(rows)
+    return calendar
+
+
+def make_user(username: str, role: Role, district: District, **extra) -> User:
+    """A staff user with the shared test password."""
+    return User.objects.create_user(
+        username=username, password=PASSWORD, role=role, district=district, **extra
+    )
+
+
+@pytest.fixture
+def cast(db):
+    """A district with two schools, one user per role and scope, and students to find."""
+    today = dt.date.today()
+    start, end = school_year_bounds(today)
+    district = District.objects.create(name="Riverside Unified", timezone="America/Chicago")
+    other_district = District.objects.create(name="Elsewhere County")
+    last_year = SchoolYear.objects.create(
+        district=district,
+        name=f"{start.year - 1}-{start.year}",
+        start_date=start.replace(year=start.year - 1),
+        end_date=end.replace(year=end.year - 1),
+    )
+    this_year = SchoolYear.objects.create(
+        district=district, name=f"{start.year}-{end.year}", start_date=start, end_date=end
+    )
+    lincoln = School.objects.create(
+        district=district,
+        local_id="101",
+        name="Lincoln Elementary",
+        level="elementary",
+        lowest_grade=0,
+        highest_grade=5,
+    )
+    central = School.objects.create(
+        district=district,
+        local_id="301",
+        name="Central High",
+        level="high",
+        lowest_grade=9,
+        highest_grade=12,
+    )
+    for school in (lincoln, central):
+        for year in (last_year, this_year):
+            make_calendar(school, year)
+
+    def student(local_id, first, last, grade):
+        return Student.objects.create(
+            district=district, local_id=local_id, first_name=first, last_name=last, grade=grade
+        )
+
+    def enroll(pupil, school, year, entry=None, exit_date=None):
+        return Enrollment.objects.create(
+            student=pupil,
+            school=school,
+            school_year=year,
+            grade=pupil.grade,
+            entry_date=entry or year.start_date,
+            exit_date=exit_date,
+        )
+
+    month_ago = today - dt.timedelta(days=30)
+    ana = student("S1", "Ana", "Alvarez", 3)
+    ben = student("S2", "Ben", "Brooks", 4)
+    carla = student("S3", "Carla", "Chen", 9)
+    dev = student("S4", "Dev", "Desai", 11)
+    eli = student("S5", "Eli", "Evans", 5)  # withdrew a month ago
+    gabe = student("S6", "Gabe", "Garcia", 2)
+    hal = student("S7", "Hal", "Hughes", 5)  # left the district last year
+    for pupil in (ana, ben, gabe):
+        enroll(pupil, lincoln, this_year)
+    for pupil in (carla, dev):
+        enroll(pupil, central, this_year)
+    enroll(eli, lincoln, this_year, exit_date=month_ago)
+    enroll(hal, lincoln, last_year)
+
+    admin = make_user("admin", Role.DISTRICT_ADMIN, district)
+    analyst = make_user("analyst", Role.DISTRICT_ANALYST, district)
+    principal = make_user("principal", Role.PRINCIPAL, district)
+    principal.schools.add(lincoln)
+    counselor = make_user("counselor", Role.COUNSELOR, district)
+    counselor.schools.add(central)
+    for grade in (9, 10):
+        GradeScope.objects.create(user=counselor, school=central, grade=grade)
+    CaseloadAssignment.objects.create(user=counselor, student=gabe, start_date=start)
+    CaseloadAssignment.objects.create(
+        user=counselor, student=ben, start_date=start, end_date=month_ago
+    )
+    teacher = make_user("teacher", Role.TEACHER, district)
+    viewer = make_user("viewer", Role.VIEWER, district)
+    viewer.schools.add(central)
+    outsider = make_user("outsider", Role.DISTRICT_ADMIN, other_district)
+    former = make_user("former", Role.DISTRICT_ADMIN, district, is_active=False)
+
+    homeroom = Section.objects.create(
+        school=lincoln, school_year=this_year, local_id="HR3", name="Room 3", is_homeroom=True
+    )
+    homeroom.teachers.add(teacher)
+    SectionEnrollment.objects.create(student=ana, section=homeroom, start_date=start)
+    SectionEnrollment.objects.create(
+        student=eli, section=homeroom, start_date=start, end_date=month_ago
+    )
+
+    codes = {
+        code.code: code
+        for code in AttendanceCode.objects.bulk_create(
+            [
+                AttendanceCode(
+                    district=district,
+                    code="A",
+                    description="Unexcused",
+                    category=Category.UNEXCUSED,
+                    day_fraction=1,
+                ),
+                AttendanceCode(
+                    district=district,
+                    code="E",
+                    description="Excused",
+                    category=Category.EXCUSED,
+                    day_fraction=1,
+                ),
+                AttendanceCode(
+                    district=district,
+                    code="T",
+                    description="Tardy",
+                    category=Category.TARDY,
+                    day_fraction=0,
+                ),
+            ]
+        )
+    }
+    return SimpleNamespace(
+        today=today,
+        district=district,
+        other_district=other_district,
+        last_year=last_year,
+        this_year=this_year,
+        lincoln=lincoln,
+        central=central,
+        ana=ana,
+        ben=ben,
+        carla=carla,
+        dev=dev,
+        eli=eli,
+        gabe=gabe,
+        hal=hal,
+        admin=admin,
+        analyst=analyst,
+        principal=principal,
+        counselor=counselor,
+        teacher=teacher,
+        viewer=viewer,
+        outsider=outsider,
+        former=former,
+        homeroom=homeroom,
+        codes=codes,
+    )
+
+
+def add_absence(cast, student, school, day: dt.date, code: str = "A", fraction=None):
+    """Record one attendance event for a cast student."""
+    return AttendanceEvent.objects.create(
+        student=student, school=school, date=day, code=cast.codes[code], day_fraction=fraction
+    )

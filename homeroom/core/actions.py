@@ -1,0 +1,25 @@
+"""Writes of the audit trail. Callers run inside the transaction of the change they record."""
+
+from typing import Any
+
+from homeroom.core.models import AuditEntry
+
+
+def do_log_student_access(
+    *,
+    user,
+    student_id: int,
+    subject: str,
+    access_reason: str,
+    action: str = AuditEntry.Action.VIEW,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Record that `user` viewed or changed `subject` of one student, and why it was allowed."""
+    return AuditEntry.objects.create(
+        user=user,
+        action=action,
+        student_id=student_id,
+        subject=subject,
+        access_reason=access_reason,
+        details=details or {},
+    )
