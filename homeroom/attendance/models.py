@@ -79,6 +79,7 @@ class AttendanceEvent(models.Model):
     source_run = models.ForeignKey(
         "ingest.ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    source_file = models.CharField(max_length=200, blank=True)
     source_line = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:

@@ -21,7 +21,15 @@ class ImportRun(models.Model):
     source_format = models.CharField(max_length=40, help_text="e.g. 'homeroom-csv', 'edfi-xml'.")
     files = models.JSONField(default=list, help_text="Names and SHA-256 of the files read.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    counts = models.JSONField(default=dict, help_text="Rows read/inserted per entity.")
+    dry_run = models.BooleanField(default=False)
+    on_error = models.CharField(max_length=10, default="reject")
+    scope = models.JSONField(default=dict, blank=True, help_text="Schools and dates replaced.")
+    counts = models.JSONField(
+        default=dict, help_text="Per entity: read, inserted, updated, deleted, unchanged."
+    )
+    problems = models.JSONField(default=list, blank=True, help_text="Errors and findings.")
+    problem_counts = models.JSONField(default=dict, blank=True, help_text="Problems by code.")
+    duration_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
