@@ -194,6 +194,23 @@ class AttendanceRecord:
     reason: str = ""
 
 
+@dataclass
+class EntityCounts:
+    """What a run did to one kind of row."""
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    present: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts as a plain dict for the run record."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
 @dataclass(slots=True)
 class AttendanceScope:
     """The schools and dates an attendance file speaks for: held events there are replaced."""

@@ -1,0 +1,257 @@
+"""Scoped sync of daily attendance: the file's events replace what is held in its scope.
+
+Attendance is the large entity (a 50,000-student district has ~0.7 million events a year),
+so it is written set-wise: the file's events go into a temporary staging table (COPY on
+PostgreSQL), then three statements delete what the SIS no longer exports, update what
+changed and insert what is new. Events are matched on (student, school, date, code,
+period); an identical re-import touches nothing.
+
+Presence rows of positive-attendance files are counted and dropped: presence derives from
+calendar x enrollment. Rows the metrics will not count are kept (nothing is lost) and
+reported as findings: events on non-instructional days, outside any enrollment, and
+student-days with conflicting codes.
+"""
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db import connection
+
+from homeroom.attendance.models import AttendanceEvent, Category
+from homeroom.core.models import Calendar, CalendarDate
+from homeroom.ingest.records import AttendanceScope, Batch, EntityCounts, Where
+from homeroom.roster.models import Enrollment
+
+STAGE = "homeroom_ingest_stage"
+COLUMNS = (
+    "student_id",
+    "school_id",
+    "date",
+    "code_id",
+    "period",
+    "day_fraction",
+    "minutes_missed",
+    "reason",
+    "source_file",
+    "source_line",
+)
+MATCH = (
+    "s.student_id = e.student_id AND s.school_id = e.school_id AND s.date = e.date"
+    " AND s.code_id = e.code_id AND s.period = e.period"
+)
+FINDINGS_LISTED = 1000
+
+
+def sync_attendance(batch: Batch, resolve, run):
+    """Replace the held events in the batch's scope with the batch's events; return counts."""
+    counts = EntityCounts(read=len(batch.attendance))
+    staged = _validated_rows(batch, resolve, counts)
+    scope = batch.attendance_scope or _implied_scope(batch)
+    if scope is None:
+        return counts
+    unknown = sorted(scope.school_ids - resolve.schools.keys())
+    for school_id in unknown:
+        batch.error("unknown_school", "unknown school id in the file's scope", value=school_id)
+    school_pks = [resolve.schools[s] for s in sorted(scope.school_ids) if s in resolve.schools]
+    run.scope = {
+        "schools": sorted(scope.school_ids),
+        "start": scope.start.isoformat(),
+        "end": scope.end.isoformat(),
+    }
+    events = AttendanceEvent._meta.db_table
+    with connection.cursor() as cursor:
+        _stage(cursor, staged)
+        in_scope = (
+            f"e.school_id IN ({', '.join(['%s'] * len(school_pks)) or 'NULL'})"
+            " AND e.date >= %s AND e.date <= %s"
+        )
+        scope_params = [*school_pks, scope.start, scope.end]
+        cursor.execute(
+            f"DELETE FROM {events} AS e WHERE {in_scope}"
+            f" AND NOT EXISTS (SELECT 1 FROM {STAGE} AS s WHERE {MATCH})"
+            if connection.vendor == "postgresql"
+            else f"DELETE FROM {events} WHERE id IN (SELECT e.id FROM {events} AS e"
+            f" WHERE {in_scope} AND NOT EXISTS (SELECT 1 FROM {STAGE} AS s WHERE {MATCH}))",
+            scope_params,
+        )
+        counts.deleted = cursor.rowcount
+        distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+        cursor.execute(
+            f"UPDATE {events} AS e SET day_fraction = s.day_fraction,"
+            " minutes_missed = s.minutes_missed, reason = s.reason, source_run_id = %s,"
+            " source_file = s.source_file, source_line = s.source_line"
+            f" FROM {STAGE} AS s WHERE {MATCH} AND (e.day_fraction {distinct} s.day_fraction"
+            f" OR e.minutes_missed {distinct} s.minutes_missed OR e.reason <> s.reason)",
+            [run.pk],
+        )
+        counts.updated = cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO {events} ({', '.join(COLUMNS)}, source_run_id)"
+            f" SELECT {', '.join('s.' + c for c in COLUMNS)}, %s FROM {STAGE} AS s"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {events} AS e WHERE {MATCH})",
+            [run.pk],
+        )
+        counts.inserted = cursor.rowcount
+        counts.unchanged = len(staged) - counts.inserted - counts.updated
+        _report_findings(cursor, batch, resolve, school_pks)
+        cursor.execute(f"DROP TABLE {STAGE}")
+    return counts
+
+
+def _validated_rows(batch: Batch, resolve, counts) -> list[tuple]:
+    """Resolve ids, drop presence rows, collapse duplicates; errors and findings recorded."""
+    rows: dict[tuple, tuple] = {}
+    places: dict[tuple, Where] = {}
+    for r in batch.attendance:
+        if resolve.missing(
+            resolve.schools,
+            r.school_id,
+            "unknown_school",
+            "school id",
+            r.where,
+            "Add the school to the schools file or fix the id.",
+        ):
+            continue
+        code = resolve.codes.get(r.code)
+        if code is None:
+            batch.error(
+                "unknown_code",
+                "unknown attendance code",
+                r.where,
+                value=r.code,
+                hint="Add the code to the attendance codes (or the profile's mapping).",
+            )
+            continue
+        student = resolve.students.get(r.student_id)
+        if student is None:
+            batch.finding(
+                "student_not_rostered",
+                "attendance for a student never rostered; the row is skipped",
+                r.where,
+                value=r.student_id,
+                hint="Import the student (roster) first, then this file again.",
+            )
+            counts.skipped += 1
+            continue
+        if code.category == Category.PRESENT:
+            counts.present += 1
+            continue
+        key = (student, resolve.schools[r.school_id], r.date, code.pk, r.period)
+        fraction = None if r.day_fraction is None else r.day_fraction.quantize(Decimal("0.001"))
+        values = (fraction, r.minutes_missed, r.reason)
+        if key in rows:
+            if rows[key][:3] == values:
+                batch.finding(
+                    "duplicate_row",
+                    "the same event appears twice; kept once",
+                    r.where,
+                    hint=f"First seen at {places[key]}.",
+                )
+            else:
+                batch.error(
+                    "duplicate_conflict",
+                    "two rows for the same student, school, date and code disagree",
+                    r.where,
+                    hint=f"The other row is at {places[key]}; keep one of them.",
+                )
+            continue
+        rows[key] = (*values, r.where.file, r.where.line)
+        places[key] = r.where
+    return [(*key, *values) for key, values in rows.items()]
+
+
+def _implied_scope(batch: Batch) -> AttendanceScope | None:
+    """The schools and first-to-last dates the file's rows cover."""
+    if not batch.attendance:
+        return None
+    dates = [r.date for r in batch.attendance]
+    return AttendanceScope({r.school_id for r in batch.attendance}, min(dates), max(dates))
+
+
+def _stage(cursor, staged: list[tuple]) -> None:
+    """Load the validated rows into a temporary table (COPY on PostgreSQL)."""
+    cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {STAGE} (student_id bigint, school_id bigint, date date,"
+        " code_id bigint, period varchar(20), day_fraction numeric(4, 3),"
+        " minutes_missed integer, reason varchar(200), source_file varchar(200),"
+        " source_line integer)"
+    )
+    # (student, school, date, code, period, fraction, minutes, reason, file, line)
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in staged:
+                copy.write_row(row)
+    else:
+        cursor.executemany(
+            f"INSERT INTO {STAGE} VALUES ({', '.join(['%s'] * len(COLUMNS))})",
+            [
+                (s, sc, d.isoformat(), c, p, None if f is None else str(f), m, r, fi, li)
+                for s, sc, d, c, p, f, m, r, fi, li in staged
+            ],
+        )
+    cursor.execute(f"CREATE INDEX {STAGE}_key ON {STAGE} (student_id, date)")
+
+
+def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> None:
+    """Findings about the staged rows: off-calendar days, no enrollment, conflicting codes."""
+    if not school_pks:
+        return
+    student_ids = {pk: local for local, pk in resolve.students.items()}
+    dates, calendars = CalendarDate._meta.db_table, Calendar._meta.db_table
+    enrollments = Enrollment._meta.db_table
+    with_calendar = set(
+        Calendar.objects.filter(school_id__in=school_pks).values_list("school_id", flat=True)
+    )
+    for school_pk in sorted(set(school_pks) - with_calendar):
+        local = next(k for k, v in resolve.schools.items() if v == school_pk)
+        batch.finding(
+            "no_calendar",
+            "no calendar is held for this school, so no day of its"
+            " attendance can be checked or counted",
+            value=local,
+            hint="Import the school's calendar.",
+        )
+    counted = ", ".join(f"'{kind}'" for kind in CalendarDate.COUNTED_KINDS)
+    checks = [
+        (
+            "non_instructional_day",
+            "event on a day that is not an instructional day of the school's calendar; kept,"
+            " not counted",
+            f"s.school_id IN (SELECT school_id FROM {calendars}) AND NOT EXISTS (SELECT 1 FROM"
+            f" {dates} AS d JOIN {calendars} AS c ON d.calendar_id = c.id WHERE c.school_id ="
+            f" s.school_id AND d.date = s.date AND d.kind IN ({counted}))",
+        ),
+        (
+            "outside_enrollment",
+            "event outside any enrollment of the student at this school; kept, not counted",
+            f"NOT EXISTS (SELECT 1 FROM {enrollments} AS n WHERE n.student_id = s.student_id"
+            " AND n.school_id = s.school_id AND n.entry_date <= s.date"
+            " AND (n.exit_date IS NULL OR n.exit_date >= s.date))",
+        ),
+    ]
+    for code, message, condition in checks:
+        cursor.execute(
+            f"SELECT s.source_file, s.source_line, s.student_id, s.date FROM {STAGE} AS s"
+            f" WHERE {condition} ORDER BY s.source_file, s.source_line"
+        )
+        for file, line, student, day in cursor.fetchall():
+            batch.finding(
+                code, message, Where(file, line), value=f"{student_ids.get(student, student)} {day}"
+            )
+    cursor.execute(
+        f"SELECT MIN(s.source_file), MIN(s.source_line), s.student_id, s.date FROM {STAGE} AS s"
+        " GROUP BY s.student_id, s.school_id, s.date HAVING COUNT(DISTINCT s.code_id) > 1"
+    )
+    by_day = defaultdict(list)
+    for file, line, student, day in cursor.fetchall():
+        by_day[file, line].append((student, day))
+    for (file, line), days in sorted(by_day.items()):
+        for student, day in days:
+            batch.finding(
+                "conflicting_events",
+                "several codes for one student-day; the metrics"
+                " count the day once, by its largest share",
+                Where(file, line),
+                value=f"{student_ids.get(student, student)} {day}",
+            )

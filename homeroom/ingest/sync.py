@@ -1,0 +1,490 @@
+"""The sync engine: turns an adapter's `Batch` into database rows, the same way for every format.
+
+- Atomic: everything a run writes, including its run record, commits together or not at all.
+  A rejected run records only itself; an interrupted one leaves nothing.
+- Idempotent: rows are matched on natural keys and compared; an identical re-import
+  changes nothing and reports everything unchanged.
+- Scoped: attendance replaces what is held for the file's schools and dates; enrollments
+  and calendars replace what is held for the file's schools and school years; student
+  characteristics and guardian links replace what is held for the students in the file.
+  Schools, school years, students, guardians and codes are never deleted by an import.
+- Traceable: stored rows keep their run, file and line; the run keeps counts and problems.
+"""
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from homeroom.attendance.models import AttendanceCode
+from homeroom.core.models import Calendar, CalendarDate, District, School, SchoolYear
+from homeroom.ingest.attendance_sync import sync_attendance
+from homeroom.ingest.models import ImportRun
+from homeroom.ingest.records import Batch, EntityCounts, Problem, Severity
+from homeroom.roster.models import (
+    ContactPreference,
+    Enrollment,
+    Guardian,
+    Student,
+    StudentCharacteristic,
+    StudentGuardian,
+)
+
+PROBLEMS_KEPT = 1000  # listed in full on the run; every problem is counted
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file a run read: its name as the user gave it, its SHA-256 and size."""
+
+    name: str
+    sha256: str
+    size: int
+
+
+class ImportRejected(Exception):
+    """The run was rejected; `run` holds the recorded problems."""
+
+    def __init__(self, run: ImportRun):
+        super().__init__(f"import rejected: {len(run.problems)} problem(s) listed")
+        self.run = run
+
+
+def _upsert(
+    model: type[models.Model],
+    rows: dict[tuple, dict[str, Any]],
+    *,
+    held: models.QuerySet,
+    key: tuple[str, ...],
+    delete_missing: bool,
+) -> EntityCounts:
+    """Make `held` equal `rows` (by natural key), deleting held rows only if asked."""
+    counts = EntityCounts(read=len(rows))
+    existing = {tuple(getattr(obj, f) for f in key): obj for obj in held}
+    to_create, to_update, changed_fields = [], [], set()
+    for row_key, values in rows.items():
+        obj = existing.pop(row_key, None)
+        if obj is None:
+            to_create.append(model(**dict(zip(key, row_key, strict=True)), **values))
+            continue
+        differing = [f for f, v in values.items() if getattr(obj, f) != v and not _traced(f)]
+        if differing:
+            for name, value in values.items():
+                setattr(obj, name, value)
+            changed_fields.update(values)
+            to_update.append(obj)
+        else:
+            counts.unchanged += 1
+    model.objects.bulk_create(to_create, batch_size=2000)
+    if to_update:
+        model.objects.bulk_update(to_update, sorted(changed_fields), batch_size=2000)
+    if delete_missing and existing:
+        model.objects.filter(pk__in=[obj.pk for obj in existing.values()]).delete()
+    counts.inserted, counts.updated = len(to_create), len(to_update)
+    counts.deleted = len(existing) if delete_missing else 0
+    return counts
+
+
+def _traced(field_name: str) -> bool:
+    """Provenance fields do not make a row 'changed' on their own."""
+    return field_name.startswith("source_")
+
+
+class _Resolver:
+    """Maps the source's local ids to database keys, held and incoming alike."""
+
+    def __init__(self, district: District, batch: Batch, run: ImportRun):
+        self.district, self.batch = district, batch
+        self.schools = dict(School.objects.filter(district=district).values_list("local_id", "pk"))
+        self.years = {y.name: y for y in SchoolYear.objects.filter(district=district)}
+        self.students = dict(
+            Student.objects.filter(district=district).values_list("local_id", "pk")
+        )
+        self.guardians = dict(
+            Guardian.objects.filter(district=district).values_list("local_id", "pk")
+        )
+        self.codes = {c.code: c for c in AttendanceCode.objects.filter(district=district)}
+
+    def missing(self, table: dict, value: str, code: str, what: str, where, hint: str) -> bool:
+        """Record an error when `value` is not a known id; True when it is missing."""
+        if value in table:
+            return False
+        self.batch.error(code, f"unknown {what}", where, value=value, hint=hint)
+        return True
+
+
+def _sync_reference_data(batch: Batch, district: District, run: ImportRun) -> dict:
+    counts: dict[str, EntityCounts] = {}
+    schools = {
+        (district.pk, r.local_id): {
+            "name": r.name,
+            "state_id": r.state_id,
+            "level": r.level,
+            "lowest_grade": r.lowest_grade if r.lowest_grade is not None else 0,
+            "highest_grade": r.highest_grade if r.highest_grade is not None else 12,
+        }
+        for r in batch.schools
+    }
+    if schools:
+        counts["schools"] = _upsert(
+            School,
+            schools,
+            held=School.objects.filter(district=district),
+            key=("district_id", "local_id"),
+            delete_missing=False,
+        )
+    years = {
+        (district.pk, r.name): {"start_date": r.start_date, "end_date": r.end_date}
+        for r in batch.school_years
+    }
+    if years:
+        counts["school_years"] = _upsert(
+            SchoolYear,
+            years,
+            held=SchoolYear.objects.filter(district=district),
+            key=("district_id", "name"),
+            delete_missing=False,
+        )
+    codes = {
+        (district.pk, r.code): {
+            "description": r.description,
+            "category": r.category,
+            "day_fraction": r.day_fraction,
+        }
+        for r in batch.attendance_codes
+    }
+    if codes:
+        counts["attendance_codes"] = _upsert(
+            AttendanceCode,
+            codes,
+            held=AttendanceCode.objects.filter(district=district),
+            key=("district_id", "code"),
+            delete_missing=False,
+        )
+    return counts
+
+
+def _sync_calendars(batch: Batch, resolve: _Resolver) -> EntityCounts | None:
+    if not batch.calendar_dates:
+        return None
+    by_calendar: dict[tuple[str, str, str], list] = defaultdict(list)
+    for r in batch.calendar_dates:
+        if resolve.missing(
+            resolve.schools,
+            r.school_id,
+            "unknown_school",
+            "school id",
+            r.where,
+            "Add the school to the schools file or fix the id.",
+        ):
+            continue
+        if resolve.missing(
+            resolve.years,
+            r.school_year,
+            "unknown_school_year",
+            "school year",
+            r.where,
+            "Add the school year or fix its name.",
+        ):
+            continue
+        by_calendar[r.school_id, r.school_year, r.calendar_code].append(r)
+    total = EntityCounts()
+    for (school_id, year_name, code), records in by_calendar.items():
+        calendar, _ = Calendar.objects.get_or_create(
+            school_id=resolve.schools[school_id], school_year=resolve.years[year_name], code=code
+        )
+        rows, index = {}, 0
+        for r in sorted(records, key=lambda r: r.date):
+            index += r.kind in CalendarDate.COUNTED_KINDS
+            rows[calendar.pk, r.date] = {"kind": r.kind, "instructional_index": index}
+        counts = _upsert(
+            CalendarDate,
+            rows,
+            held=calendar.dates.all(),
+            key=("calendar_id", "date"),
+            delete_missing=True,
+        )
+        for name, value in counts.as_dict().items():
+            setattr(total, name, getattr(total, name) + value)
+    return total
+
+
+def _sync_students(batch: Batch, district: District, resolve: _Resolver) -> dict:
+    counts = {}
+    if batch.students:
+        rows = {
+            (district.pk, r.local_id): {
+                "first_name": r.first_name,
+                "middle_name": r.middle_name,
+                "last_name": r.last_name,
+                "state_id": r.state_id,
+                "birth_date": r.birth_date,
+                "grade": r.grade,
+                "gender": r.gender,
+                "race_ethnicity": r.race_ethnicity,
+                "home_language": r.home_language,
+            }
+            for r in batch.students
+        }
+        counts["students"] = _upsert(
+            Student,
+            rows,
+            held=Student.objects.filter(district=district, local_id__in=[k[1] for k in rows]),
+            key=("district_id", "local_id"),
+            delete_missing=False,
+        )
+        resolve.students = dict(
+            Student.objects.filter(district=district).values_list("local_id", "pk")
+        )
+    if batch.characteristics:
+        rows = {}
+        for r in batch.characteristics:
+            if not resolve.missing(
+                resolve.students,
+                r.student_id,
+                "unknown_student",
+                "student id",
+                r.where,
+                "Add the student or fix the id.",
+            ):
+                rows[resolve.students[r.student_id], r.kind, r.start_date] = {
+                    "end_date": r.end_date
+                }
+        counts["characteristics"] = _upsert(
+            StudentCharacteristic,
+            rows,
+            held=StudentCharacteristic.objects.filter(student_id__in={k[0] for k in rows}),
+            key=("student_id", "kind", "start_date"),
+            delete_missing=True,
+        )
+    return counts
+
+
+def _sync_guardians(batch: Batch, district: District, resolve: _Resolver) -> dict:
+    counts = {}
+    if batch.guardians:
+        rows = {
+            (district.pk, r.local_id): {
+                "first_name": r.first_name,
+                "last_name": r.last_name,
+                "phone": r.phone,
+                "email": r.email,
+                "address_line": r.address_line,
+                "city": r.city,
+                "state": r.state,
+                "postal_code": r.postal_code,
+                "preferred_language": r.preferred_language,
+            }
+            for r in batch.guardians
+        }
+        counts["guardians"] = _upsert(
+            Guardian,
+            rows,
+            held=Guardian.objects.filter(district=district, local_id__in=[k[1] for k in rows]),
+            key=("district_id", "local_id"),
+            delete_missing=False,
+        )
+        resolve.guardians = dict(
+            Guardian.objects.filter(district=district).values_list("local_id", "pk")
+        )
+    if batch.student_guardians:
+        rows = {}
+        for r in batch.student_guardians:
+            if resolve.missing(
+                resolve.students,
+                r.student_id,
+                "unknown_student",
+                "student id",
+                r.where,
+                "Add the student or fix the id.",
+            ):
+                continue
+            if resolve.missing(
+                resolve.guardians,
+                r.guardian_id,
+                "unknown_guardian",
+                "guardian id",
+                r.where,
+                "Add the guardian or fix the id.",
+            ):
+                continue
+            rows[resolve.students[r.student_id], resolve.guardians[r.guardian_id]] = {
+                "relationship": r.relationship,
+                "contact_priority": r.contact_priority,
+                "lives_with": r.lives_with,
+            }
+        counts["student_guardians"] = _upsert(
+            StudentGuardian,
+            rows,
+            held=StudentGuardian.objects.filter(student_id__in={k[0] for k in rows}),
+            key=("student_id", "guardian_id"),
+            delete_missing=True,
+        )
+    if batch.contact_preferences:
+        rows = {}
+        for r in batch.contact_preferences:
+            if not resolve.missing(
+                resolve.guardians,
+                r.guardian_id,
+                "unknown_guardian",
+                "guardian id",
+                r.where,
+                "Add the guardian or fix the id.",
+            ):
+                rows[resolve.guardians[r.guardian_id], r.channel] = {
+                    "preferred": r.preferred,
+                    "consent": r.consent,
+                }
+        counts["contact_preferences"] = _upsert(
+            ContactPreference,
+            rows,
+            held=ContactPreference.objects.filter(guardian_id__in={k[0] for k in rows}),
+            key=("guardian_id", "channel"),
+            delete_missing=True,
+        )
+    return counts
+
+
+def _sync_enrollments(batch: Batch, resolve: _Resolver, run: ImportRun) -> EntityCounts | None:
+    if not batch.enrollments:
+        return None
+    rows, scope = {}, set()
+    for r in batch.enrollments:
+        if resolve.missing(
+            resolve.students,
+            r.student_id,
+            "unknown_student",
+            "student id",
+            r.where,
+            "Add the student to the students file or fix the id.",
+        ):
+            continue
+        if resolve.missing(
+            resolve.schools,
+            r.school_id,
+            "unknown_school",
+            "school id",
+            r.where,
+            "Add the school to the schools file or fix the id.",
+        ):
+            continue
+        if resolve.missing(
+            resolve.years,
+            r.school_year,
+            "unknown_school_year",
+            "school year",
+            r.where,
+            "Add the school year or fix its name.",
+        ):
+            continue
+        school, year = resolve.schools[r.school_id], resolve.years[r.school_year].pk
+        scope.add((school, year))
+        rows[resolve.students[r.student_id], school, r.entry_date] = {
+            "school_year_id": year,
+            "grade": r.grade,
+            "exit_date": r.exit_date,
+            "exit_reason": r.exit_reason,
+            "source_run": run,
+            "source_file": r.where.file,
+            "source_line": r.where.line,
+        }
+    held = Enrollment.objects.none()
+    for school, year in scope:
+        held |= Enrollment.objects.filter(school_id=school, school_year_id=year)
+    return _upsert(
+        Enrollment,
+        rows,
+        held=held,
+        key=("student_id", "school_id", "entry_date"),
+        delete_missing=True,
+    )
+
+
+def _write_run(run: ImportRun, batch: Batch, counts: dict, started: float) -> None:
+    run.counts = {name: c.as_dict() for name, c in counts.items()}
+    run.problem_counts = dict(Counter(f"{p.severity}:{p.code}" for p in batch.problems))
+    run.problems = [_problem_json(p) for p in batch.problems[:PROBLEMS_KEPT]]
+    run.finished_at = timezone.now()
+    run.duration_seconds = round(time.monotonic() - started, 3)
+    run.save()
+
+
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    where = problem.where
+    return {
+        "severity": problem.severity.value,
+        "code": problem.code,
+        "message": problem.message,
+        "file": where.file if where else "",
+        "line": where.line if where else None,
+        "column": where.column if where else "",
+        "value": problem.value,
+        "hint": problem.hint,
+        "text": str(problem),
+    }
+
+
+def do_import(
+    batch: Batch,
+    *,
+    district: District,
+    source_format: str,
+    files: list[SourceFile],
+    user=None,
+    on_error: str = "reject",
+    dry_run: bool = False,
+) -> ImportRun:
+    """Write a batch for the district in one transaction and return the recorded run.
+
+    With `on_error="reject"` (the default) any error rejects the whole run: nothing but
+    the run record (status rejected, with every problem) is written, and `ImportRejected`
+    is raised. With `on_error="skip"` rows with errors are left out and counted. A dry
+    run does all the work, reports what it would change, and rolls back.
+    """
+    started = time.monotonic()
+    run = ImportRun(
+        district=district,
+        user=user,
+        source_format=source_format,
+        files=[vars(f) for f in files],
+        on_error=on_error,
+        dry_run=dry_run,
+    )
+    counts: dict[str, EntityCounts] = {}
+    try:
+        with transaction.atomic():
+            if batch.errors and on_error == "reject":
+                raise _Rollback
+            run.save()
+            counts |= _sync_reference_data(batch, district, run)
+            resolve = _Resolver(district, batch, run)
+            if (calendar := _sync_calendars(batch, resolve)) is not None:
+                counts["calendar_dates"] = calendar
+            counts |= _sync_students(batch, district, resolve)
+            counts |= _sync_guardians(batch, district, resolve)
+            if (enrollments := _sync_enrollments(batch, resolve, run)) is not None:
+                counts["enrollments"] = enrollments
+            if batch.attendance or batch.attendance_scope:
+                counts["attendance"] = sync_attendance(batch, resolve, run)
+            if batch.errors and on_error == "reject":
+                raise _Rollback
+            run.status = ImportRun.Status.SUCCEEDED
+            _write_run(run, batch, counts, started)
+            if dry_run:
+                transaction.set_rollback(True)
+    except _Rollback:
+        run.pk = None
+        run.status = ImportRun.Status.REJECTED
+        _write_run(run, batch, {}, started)
+        raise ImportRejected(run) from None
+    return run
+
+
+class _Rollback(Exception):
+    """Internal: abandon the transaction so the run leaves the database as it was."""
+
+
+__all__ = ["ImportRejected", "Severity", "SourceFile", "do_import"]

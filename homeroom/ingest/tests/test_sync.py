@@ -1,0 +1,212 @@
+"""The sync engine: atomic, idempotent, scoped and traceable, whatever the format."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
+from homeroom.ingest.models import ImportRun
+from homeroom.ingest.records import (
+    AttendanceCodeRecord,
+    AttendanceRecord,
+    AttendanceScope,
+    Batch,
+    StudentRecord,
+    Where,
+)
+from homeroom.ingest.sync import ImportRejected, SourceFile, do_import
+from homeroom.roster.models import Student
+
+pytestmark = pytest.mark.django_db
+
+FILE = SourceFile(name="attendance.csv", sha256="0" * 64, size=100)
+
+
+def weekday(cast, n: int) -> dt.date:
+    """The n-th weekday (1-based) of the cast's school year: an instructional day."""
+    day, seen = cast.this_year.start_date, 0
+    while True:
+        if day.weekday() < 5:
+            seen += 1
+            if seen == n:
+                return day
+        day += dt.timedelta(days=1)
+
+
+def absence(student, day, code="A", line=2, school="101", fraction=None, reason=""):
+    return AttendanceRecord(
+        student_id=student.local_id,
+        school_id=school,
+        date=day,
+        code=code,
+        where=Where("attendance.csv", line),
+        day_fraction=None if fraction is None else Decimal(fraction),
+        reason=reason,
+    )
+
+
+def run(cast, records, scope=None, **options) -> ImportRun:
+    batch = Batch(attendance=list(records), attendance_scope=scope)
+    return do_import(batch, district=cast.district, source_format="test", files=[FILE], **options)
+
+
+def held(cast):
+    return sorted(
+        (e.student.local_id, e.date, e.code.code, e.day_fraction)
+        for e in AttendanceEvent.objects.select_related("student", "code")
+    )
+
+
+def test_import_then_reimport_changes_nothing(cast):
+    # given a file with three absences
+    records = [absence(cast.ana, weekday(cast, n), line=n + 1) for n in (1, 2, 3)]
+    first = run(cast, records)
+    # when the same file is imported again
+    again = run(cast, records)
+    # then the second run inserts, updates and deletes nothing
+    assert first.counts["attendance"]["inserted"] == 3
+    assert again.counts["attendance"] == first.counts["attendance"] | {
+        "inserted": 0,
+        "unchanged": 3,
+    }
+    assert AttendanceEvent.objects.count() == 3
+    event = AttendanceEvent.objects.get(date=weekday(cast, 2))
+    assert (event.source_run, event.source_file, event.source_line) == (first, "attendance.csv", 3)
+
+
+def test_corrections_and_deletions_in_scope_take_effect_and_nothing_outside(cast):
+    # given Ana's absences on days 1-3 and Carla's at Central on day 2
+    run(cast, [absence(cast.ana, weekday(cast, n)) for n in (1, 2, 3)])
+    run(cast, [absence(cast.carla, weekday(cast, 2), school="301")])
+    # when Lincoln's file for days 1-3 drops day 1 and makes day 2 a half day
+    scope = AttendanceScope({"101"}, weekday(cast, 1), weekday(cast, 3))
+    result = run(
+        cast,
+        [absence(cast.ana, weekday(cast, 2), fraction="0.5"), absence(cast.ana, weekday(cast, 3))],
+        scope=scope,
+    )
+    # then day 1 is gone, day 2 is corrected, and Central's event is untouched
+    assert result.counts["attendance"] | {} == {
+        "read": 2,
+        "inserted": 0,
+        "updated": 1,
+        "deleted": 1,
+        "unchanged": 1,
+        "skipped": 0,
+        "present": 0,
+    }
+    assert held(cast) == [
+        ("S1", weekday(cast, 2), "A", Decimal("0.500")),
+        ("S1", weekday(cast, 3), "A", None),
+        ("S3", weekday(cast, 2), "A", None),
+    ]
+
+
+def test_an_error_rejects_the_run_and_changes_nothing(cast):
+    # given held data, then a file whose third row has an unknown code
+    run(cast, [absence(cast.ana, weekday(cast, 1))])
+    before = held(cast)
+    records = [absence(cast.ana, weekday(cast, n), line=n + 1) for n in (1, 2)]
+    records.append(absence(cast.ben, weekday(cast, 3), code="ZZ", line=4))
+    # when it is imported
+    with pytest.raises(ImportRejected) as rejected:
+        run(cast, records)
+    # then the database holds what it held, and the run says where the problem is
+    assert held(cast) == before
+    recorded = ImportRun.objects.get(pk=rejected.value.run.pk)
+    assert recorded.status == ImportRun.Status.REJECTED
+    [problem] = recorded.problems
+    assert (problem["file"], problem["line"], problem["value"]) == ("attendance.csv", 4, "ZZ")
+    assert "unknown attendance code" in problem["text"]
+
+
+def test_skip_mode_imports_the_good_rows_and_reports_the_rest(cast):
+    records = [absence(cast.ana, weekday(cast, 1)), absence(cast.ben, weekday(cast, 2), "ZZ")]
+    result = run(cast, records, on_error="skip")
+    assert held(cast) == [("S1", weekday(cast, 1), "A", None)]
+    assert result.problem_counts == {"error:unknown_code": 1}
+
+
+def test_dry_run_reports_but_writes_nothing(cast):
+    result = run(cast, [absence(cast.ana, weekday(cast, 1))], dry_run=True)
+    assert result.counts["attendance"]["inserted"] == 1
+    assert AttendanceEvent.objects.count() == 0
+    assert not ImportRun.objects.exists()
+
+
+def test_findings_are_counted_listed_and_the_rows_kept(cast):
+    saturday = next(
+        weekday(cast, 1) + dt.timedelta(days=i)
+        for i in range(7)
+        if (weekday(cast, 1) + dt.timedelta(days=i)).weekday() == 5
+    )
+    stranger = AttendanceRecord("NOPE", "101", weekday(cast, 1), "A", Where("attendance.csv", 9))
+    records = [
+        absence(cast.ana, saturday, line=2),
+        absence(cast.ana, weekday(cast, 4), "E", line=3),
+        absence(cast.ana, weekday(cast, 4), "T", line=4),
+        absence(cast.ana, weekday(cast, 5), line=5),
+        absence(cast.ana, weekday(cast, 5), line=6),
+        absence(cast.carla, weekday(cast, 5), line=7),  # Carla is enrolled at Central
+        stranger,
+    ]
+    result = run(cast, records)
+    assert result.problem_counts == {
+        "finding:non_instructional_day": 1,
+        "finding:conflicting_events": 1,
+        "finding:duplicate_row": 1,
+        "finding:outside_enrollment": 1,
+        "finding:student_not_rostered": 1,
+    }
+    lines = {p["code"]: p["line"] for p in result.problems}
+    assert lines == {
+        "non_instructional_day": 2,
+        "conflicting_events": 3,
+        "duplicate_row": 6,
+        "outside_enrollment": 7,
+        "student_not_rostered": 9,
+    }
+    assert AttendanceEvent.objects.count() == 5
+
+
+def test_presence_rows_are_counted_not_stored(cast):
+    AttendanceCode.objects.create(
+        district=cast.district,
+        code="P",
+        description="Present",
+        category=Category.PRESENT,
+        day_fraction=0,
+    )
+    records = [absence(cast.ana, weekday(cast, n), code="P") for n in (1, 2, 3)]
+    records.append(absence(cast.ana, weekday(cast, 4)))
+    result = run(cast, records)
+    assert result.counts["attendance"]["present"] == 3
+    assert held(cast) == [("S1", weekday(cast, 4), "A", None)]
+
+
+def test_students_and_codes_are_upserted_by_local_id(cast):
+    batch = Batch(
+        students=[
+            StudentRecord("S1", "Ana María", "Alvarez", 3, Where("students.csv", 2)),
+            StudentRecord("S99", "Zoe", "Zeller", 1, Where("students.csv", 3)),
+        ],
+        attendance_codes=[
+            AttendanceCodeRecord(
+                "A", "Unexcused", Category.UNEXCUSED, Decimal(1), Where("codes.csv", 2)
+            ),
+        ],
+    )
+    result = do_import(batch, district=cast.district, source_format="test", files=[FILE])
+    assert result.counts["students"] | {} == {
+        "read": 2,
+        "inserted": 1,
+        "updated": 1,
+        "deleted": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "present": 0,
+    }
+    assert result.counts["attendance_codes"]["unchanged"] == 1
+    assert Student.objects.get(local_id="S1").first_name == "Ana María"
+    assert Student.objects.filter(district=cast.district).count() == 8
