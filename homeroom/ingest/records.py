@@ -169,6 +169,33 @@ class EnrollmentRecord:
 
 
 @dataclass(slots=True)
+class SectionRecord:
+    """A class or homeroom section; teachers are matched to staff accounts by username or email."""
+
+    school_id: str
+    school_year: str
+    local_id: str
+    name: str
+    where: Where
+    period: str = ""
+    is_homeroom: bool = False
+    teacher_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SectionEnrollmentRecord:
+    """A student's membership in a section (section named by school, year and local id)."""
+
+    student_id: str
+    school_id: str
+    school_year: str
+    section_id: str
+    start_date: dt.date
+    where: Where
+    end_date: dt.date | None = None
+
+
+@dataclass(slots=True)
 class AttendanceCodeRecord:
     """A local attendance code and what it means."""
 
@@ -233,6 +260,8 @@ class Batch:
     student_guardians: list[StudentGuardianRecord] = field(default_factory=list)
     contact_preferences: list[ContactPreferenceRecord] = field(default_factory=list)
     enrollments: list[EnrollmentRecord] = field(default_factory=list)
+    sections: list[SectionRecord] = field(default_factory=list)
+    section_enrollments: list[SectionEnrollmentRecord] = field(default_factory=list)
     attendance_codes: list[AttendanceCodeRecord] = field(default_factory=list)
     attendance: list[AttendanceRecord] = field(default_factory=list)
     attendance_scope: AttendanceScope | None = None

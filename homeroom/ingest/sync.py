@@ -19,6 +19,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from homeroom.accounts.models import User
 from homeroom.attendance.models import AttendanceCode
 from homeroom.core.models import Calendar, CalendarDate, District, School, SchoolYear
 from homeroom.ingest.attendance_sync import sync_attendance
@@ -28,6 +29,8 @@ from homeroom.roster.models import (
     ContactPreference,
     Enrollment,
     Guardian,
+    Section,
+    SectionEnrollment,
     Student,
     StudentCharacteristic,
     StudentGuardian,
@@ -403,6 +406,113 @@ def _sync_enrollments(batch: Batch, resolve: _Resolver, run: ImportRun) -> Entit
     )
 
 
+def _sync_sections(batch: Batch, district: District, resolve: _Resolver) -> dict:
+    """Sections in the file's schools and years replace those held; teachers matched to staff."""
+    counts: dict[str, EntityCounts] = {}
+    if not batch.sections:
+        return counts
+    rows, scope, teachers = {}, set(), {}
+    for r in batch.sections:
+        if resolve.missing(
+            resolve.schools,
+            r.school_id,
+            "unknown_school",
+            "school id",
+            r.where,
+            "Add the school to the schools file or fix the id.",
+        ):
+            continue
+        if resolve.missing(
+            resolve.years,
+            r.school_year,
+            "unknown_school_year",
+            "school year",
+            r.where,
+            "Add the school year or fix its name.",
+        ):
+            continue
+        key = (resolve.schools[r.school_id], resolve.years[r.school_year].pk, r.local_id)
+        scope.add(key[:2])
+        rows[key] = {"name": r.name, "period": r.period, "is_homeroom": r.is_homeroom}
+        teachers[key] = (r.teacher_ids, r.where)
+    held = Section.objects.none()
+    for school, year in scope:
+        held |= Section.objects.filter(school_id=school, school_year_id=year)
+    counts["sections"] = _upsert(
+        Section,
+        rows,
+        held=held,
+        key=("school_id", "school_year_id", "local_id"),
+        delete_missing=True,
+    )
+    staff = {}
+    for pk, username, email in User.objects.filter(district=district).values_list(
+        "pk", "username", "email"
+    ):
+        staff[username.lower()] = pk
+        if email:
+            staff[email.lower()] = pk
+    links = EntityCounts()
+    # A fresh evaluation of the scope now includes the sections just inserted.
+    sections = {(s.school_id, s.school_year_id, s.local_id): s for s in held.all()}
+    for key, (teacher_ids, where) in teachers.items():
+        wanted = set()
+        for teacher_id in teacher_ids:
+            if teacher_id.lower() in staff:
+                wanted.add(staff[teacher_id.lower()])
+            else:
+                batch.finding(
+                    "teacher_without_account",
+                    "no staff account has this username"
+                    " or email, so the section has no teacher for it",
+                    where,
+                    value=teacher_id,
+                    hint="Create the staff account, then re-import.",
+                )
+        section = sections[key]
+        current = set(section.teachers.values_list("pk", flat=True))
+        links.read += len(wanted)
+        links.unchanged += len(wanted & current)
+        links.inserted += len(wanted - current)
+        links.deleted += len(current - wanted)
+        if wanted != current:
+            section.teachers.set(wanted)
+    counts["section_teachers"] = links
+    rows = {}
+    for r in batch.section_enrollments:
+        if resolve.missing(
+            resolve.students,
+            r.student_id,
+            "unknown_student",
+            "student id",
+            r.where,
+            "Add the student or fix the id.",
+        ):
+            continue
+        school = resolve.schools.get(r.school_id)
+        year = resolve.years.get(r.school_year)
+        section = sections.get((school, year.pk if year else None, r.section_id))
+        if section is None:
+            batch.error(
+                "unknown_section",
+                "unknown section",
+                r.where,
+                value=r.section_id,
+                hint="Add the section to the sections file or fix the id.",
+            )
+            continue
+        rows[resolve.students[r.student_id], section.pk, r.start_date] = {"end_date": r.end_date}
+    if batch.section_enrollments:
+        counts["section_enrollments"] = _upsert(
+            SectionEnrollment,
+            rows,
+            held=SectionEnrollment.objects.filter(section__in=list(sections.values())),
+            key=("student_id", "section_id", "start_date"),
+            delete_missing=True,
+        )
+    return counts
+
+
 def _write_run(run: ImportRun, batch: Batch, counts: dict, started: float) -> None:
     run.counts = {name: c.as_dict() for name, c in counts.items()}
     run.problem_counts = dict(Counter(f"{p.severity}:{p.code}" for p in batch.problems))
@@ -467,6 +577,7 @@ def do_import(
             counts |= _sync_guardians(batch, district, resolve)
             if (enrollments := _sync_enrollments(batch, resolve, run)) is not None:
                 counts["enrollments"] = enrollments
+            counts |= _sync_sections(batch, district, resolve)
             if batch.attendance or batch.attendance_scope:
                 counts["attendance"] = sync_attendance(batch, resolve, run)
             if batch.errors and on_error == "reject":

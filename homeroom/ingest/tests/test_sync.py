@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from homeroom.access.gatekeeper import visible_students
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import (
@@ -12,11 +13,13 @@ from homeroom.ingest.records import (
     AttendanceRecord,
     AttendanceScope,
     Batch,
+    SectionEnrollmentRecord,
+    SectionRecord,
     StudentRecord,
     Where,
 )
 from homeroom.ingest.sync import ImportRejected, SourceFile, do_import
-from homeroom.roster.models import Student
+from homeroom.roster.models import Section, Student
 
 pytestmark = pytest.mark.django_db
 
@@ -210,3 +213,26 @@ def test_students_and_codes_are_upserted_by_local_id(cast):
     assert result.counts["attendance_codes"]["unchanged"] == 1
     assert Student.objects.get(local_id="S1").first_name == "Ana María"
     assert Student.objects.filter(district=cast.district).count() == 8
+
+
+def test_sections_replace_those_held_and_find_their_teachers(cast):
+    # given Room 3 at Lincoln taught by the cast teacher, with Ana in it
+    year = cast.this_year.name
+    where = Where("classes.csv", 2)
+    batch = Batch(
+        sections=[
+            SectionRecord("101", year, "HR4", "Room 4", where, teacher_ids=["TEACHER", "nobody"]),
+        ],
+        section_enrollments=[
+            SectionEnrollmentRecord("S2", "101", year, "HR4", cast.this_year.start_date, where),
+        ],
+    )
+    # when the SIS now exports only Room 4, with Ben, taught by the teacher
+    result = do_import(batch, district=cast.district, source_format="test", files=[FILE])
+    # then Room 3 is gone, the teacher (matched by username) now sees Ben, not Ana
+    assert list(Section.objects.filter(school=cast.lincoln).values_list("name", flat=True)) == [
+        "Room 4"
+    ]
+    assert result.counts["sections"]["deleted"] == 1
+    assert result.problem_counts == {"finding:teacher_without_account": 1}
+    assert [s.local_id for s in visible_students(cast.teacher)] == ["S2"]
