@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("HOMEROOM_DATA_DIR", "var")).resolve()
@@ -30,7 +31,9 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = os.environ.get("HOMEROOM_DEBUG", "") == "1"
-ALLOWED_HOSTS = os.environ.get("HOMEROOM_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+ALLOWED_HOSTS = os.environ.get("HOMEROOM_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(
+    ","
+)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -82,12 +85,13 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{DATA_DIR / 'homeroom.sqlite3'}",
-        conn_max_age=60,
+_database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'homeroom.sqlite3'}"
+if not _database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
+    raise ImproperlyConfigured(
+        f"DATABASE_URL {_database_url.split('://')[0]!r} is not supported: use "
+        "sqlite:///path/to/file.sqlite3 or postgres://user@host:5432/name"
     )
-}
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {

@@ -38,6 +38,12 @@ def _read_edfi_json(paths: list[Path], profile: str | None) -> Batch:
     return read_edfi_json(paths)
 
 
+def _read_oneroster(paths: list[Path], profile: str | None) -> Batch:
+    from homeroom.ingest.oneroster import read_oneroster
+
+    return read_oneroster(paths)
+
+
 FORMATS = {
     f.name: f
     for f in (
@@ -45,6 +51,12 @@ FORMATS = {
         Format("xlsx", "same as csv (the profile decides)", True, _read_tabular),
         Format("edfi-xml", "Ed-Fi interchange XML (Data Standard 4/5)", False, _read_edfi_xml),
         Format("edfi-json", "Ed-Fi ODS/API JSON responses", False, _read_edfi_json),
+        Format(
+            "oneroster",
+            "OneRoster 1.2 CSV rostering (the files, their directory or a .zip)",
+            False,
+            _read_oneroster,
+        ),
     )
 }
 

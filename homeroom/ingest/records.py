@@ -4,7 +4,9 @@ An adapter (CSV profile, Ed-Fi XML, Ed-Fi JSON, OneRoster) reads files and yield
 plain records, each remembering the file and line it came from. The sync engine
 (`homeroom.ingest.sync`) validates references, compares with what is held in scope and
 writes, so every format gets the same semantics: atomic, idempotent, scoped, traceable.
-Ids in records are the source system's ids (local ids), never database keys.
+Ids in records are the source system's ids (local ids), never database keys. A descriptive
+field left `None` means "this source does not say": what is held is kept, so a roster from
+OneRoster and demographics from the SIS do not overwrite each other.
 """
 
 import datetime as dt
@@ -58,8 +60,8 @@ class SchoolRecord:
     local_id: str
     name: str
     where: Where
-    state_id: str = ""
-    level: str = "other"
+    state_id: str | None = None
+    level: str | None = None
     lowest_grade: int | None = None
     highest_grade: int | None = None
 
@@ -95,12 +97,12 @@ class StudentRecord:
     last_name: str
     grade: int
     where: Where
-    middle_name: str = ""
-    state_id: str = ""
+    middle_name: str | None = None
+    state_id: str | None = None
     birth_date: dt.date | None = None
-    gender: str = "U"
-    race_ethnicity: str = "unknown"
-    home_language: str = "en"
+    gender: str | None = None
+    race_ethnicity: str | None = None
+    home_language: str | None = None
 
 
 @dataclass(slots=True)
@@ -122,13 +124,13 @@ class GuardianRecord:
     first_name: str
     last_name: str
     where: Where
-    phone: str = ""
-    email: str = ""
-    address_line: str = ""
-    city: str = ""
-    state: str = ""
-    postal_code: str = ""
-    preferred_language: str = "en"
+    phone: str | None = None
+    email: str | None = None
+    address_line: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    preferred_language: str | None = None
 
 
 @dataclass(slots=True)
@@ -139,8 +141,8 @@ class StudentGuardianRecord:
     guardian_id: str
     relationship: str
     where: Where
-    contact_priority: int = 1
-    lives_with: bool = True
+    contact_priority: int | None = None
+    lives_with: bool | None = None
 
 
 @dataclass(slots=True)

@@ -37,6 +37,12 @@ from homeroom.roster.models import (
 )
 
 PROBLEMS_KEPT = 1000  # listed in full on the run; every problem is counted
+STUDENT_DESCRIPTIONS = frozenset(
+    {"middle_name", "state_id", "birth_date", "gender", "race_ethnicity", "home_language"}
+)
+GUARDIAN_DESCRIPTIONS = frozenset(
+    {"phone", "email", "address_line", "city", "state", "postal_code", "preferred_language"}
+)
 
 
 @dataclass(frozen=True)
@@ -63,15 +69,23 @@ def _upsert(
     held: models.QuerySet,
     key: tuple[str, ...],
     delete_missing: bool,
+    unknown_keeps: frozenset[str] = frozenset(),
+    new_defaults: dict[str, Any] | None = None,
 ) -> EntityCounts:
-    """Make `held` equal `rows` (by natural key), deleting held rows only if asked."""
+    """Make `held` equal `rows` (by natural key), deleting held rows only if asked.
+
+    A None in a field of `unknown_keeps` means the source does not say: a held row keeps
+    its value, a new row gets `new_defaults` or the model's default.
+    """
     counts = EntityCounts(read=len(rows))
     existing = {tuple(getattr(obj, f) for f in key): obj for obj in held}
     to_create, to_update, changed_fields = [], [], set()
-    for row_key, values in rows.items():
+    for row_key, given in rows.items():
+        values = {f: v for f, v in given.items() if v is not None or f not in unknown_keeps}
         obj = existing.pop(row_key, None)
         if obj is None:
-            to_create.append(model(**dict(zip(key, row_key, strict=True)), **values))
+            fields = (new_defaults or {}) | dict(zip(key, row_key, strict=True)) | values
+            to_create.append(model(**fields))
             continue
         differing = [f for f, v in values.items() if getattr(obj, f) != v and not _traced(f)]
         if differing:
@@ -126,8 +140,8 @@ def _sync_reference_data(batch: Batch, district: District, run: ImportRun) -> di
             "name": r.name,
             "state_id": r.state_id,
             "level": r.level,
-            "lowest_grade": r.lowest_grade if r.lowest_grade is not None else 0,
-            "highest_grade": r.highest_grade if r.highest_grade is not None else 12,
+            "lowest_grade": r.lowest_grade,
+            "highest_grade": r.highest_grade,
         }
         for r in batch.schools
     }
@@ -138,6 +152,8 @@ def _sync_reference_data(batch: Batch, district: District, run: ImportRun) -> di
             held=School.objects.filter(district=district),
             key=("district_id", "local_id"),
             delete_missing=False,
+            unknown_keeps=frozenset({"state_id", "level", "lowest_grade", "highest_grade"}),
+            new_defaults={"lowest_grade": 0, "highest_grade": 12},
         )
     years = {
         (district.pk, r.name): {"start_date": r.start_date, "end_date": r.end_date}
@@ -238,6 +254,7 @@ def _sync_students(batch: Batch, district: District, resolve: _Resolver) -> dict
             held=Student.objects.filter(district=district, local_id__in=[k[1] for k in rows]),
             key=("district_id", "local_id"),
             delete_missing=False,
+            unknown_keeps=STUDENT_DESCRIPTIONS,
         )
         resolve.students = dict(
             Student.objects.filter(district=district).values_list("local_id", "pk")
@@ -289,6 +306,7 @@ def _sync_guardians(batch: Batch, district: District, resolve: _Resolver) -> dic
             held=Guardian.objects.filter(district=district, local_id__in=[k[1] for k in rows]),
             key=("district_id", "local_id"),
             delete_missing=False,
+            unknown_keeps=GUARDIAN_DESCRIPTIONS,
         )
         resolve.guardians = dict(
             Guardian.objects.filter(district=district).values_list("local_id", "pk")
@@ -325,6 +343,7 @@ def _sync_guardians(batch: Batch, district: District, resolve: _Resolver) -> dic
             held=StudentGuardian.objects.filter(student_id__in={k[0] for k in rows}),
             key=("student_id", "guardian_id"),
             delete_missing=True,
+            unknown_keeps=frozenset({"contact_priority", "lives_with"}),
         )
     if batch.contact_preferences:
         rows = {}
@@ -523,18 +542,29 @@ def _write_run(run: ImportRun, batch: Batch, counts: dict, started: float) -> No
 
 
 def _problem_json(problem: Problem) -> dict[str, Any]:
+    """A problem as JSON that every database stores (PostgreSQL's jsonb refuses NUL)."""
     where = problem.where
-    return {
-        "severity": problem.severity.value,
-        "code": problem.code,
-        "message": problem.message,
-        "file": where.file if where else "",
-        "line": where.line if where else None,
-        "column": where.column if where else "",
-        "value": problem.value,
-        "hint": problem.hint,
-        "text": str(problem),
-    }
+    return _without_nul(
+        {
+            "severity": problem.severity.value,
+            "code": problem.code,
+            "message": problem.message,
+            "file": where.file if where else "",
+            "line": where.line if where else None,
+            "column": where.column if where else "",
+            "value": problem.value,
+            "hint": problem.hint,
+            "text": str(problem),
+        }
+    )
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    return value
 
 
 def do_import(

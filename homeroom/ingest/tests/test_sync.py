@@ -236,3 +236,36 @@ def test_sections_replace_those_held_and_find_their_teachers(cast):
     assert result.counts["sections"]["deleted"] == 1
     assert result.problem_counts == {"finding:teacher_without_account": 1}
     assert [s.local_id for s in visible_students(cast.teacher)] == ["S2"]
+
+
+def test_a_source_that_does_not_say_keeps_what_another_source_said(cast):
+    # given Ana's home language and birth date from the SIS
+    sis = Batch(
+        students=[
+            StudentRecord(
+                "S1",
+                "Ana",
+                "Alvarez",
+                3,
+                Where("students.csv", 2),
+                home_language="es",
+                birth_date=dt.date(2017, 3, 1),
+            ),
+        ]
+    )
+    do_import(sis, district=cast.district, source_format="csv", files=[FILE])
+    # when a roster without languages or birth dates is imported
+    roster = Batch(students=[StudentRecord("S1", "Ana", "Alvarez", 4, Where("users.csv", 2))])
+    result = do_import(roster, district=cast.district, source_format="oneroster", files=[FILE])
+    # then the grade changes and the rest is kept
+    ana = Student.objects.get(local_id="S1")
+    assert (ana.grade, ana.home_language, ana.birth_date) == (4, "es", dt.date(2017, 3, 1))
+    assert result.counts["students"]["updated"] == 1
+
+
+def test_problems_with_nul_bytes_are_stored_on_every_database(cast):
+    batch = Batch(attendance=[absence(cast.ana, weekday(cast, 1), code="A\x00B")])
+    with pytest.raises(ImportRejected) as rejected:
+        run(cast, batch.attendance)
+    [problem] = ImportRun.objects.get(pk=rejected.value.run.pk).problems
+    assert problem["value"] == "A\\x00B"

@@ -1,0 +1,111 @@
+"""Writes a generated district as SIS-style CSV files, one per entity (docs/generator.md).
+
+UTF-8, a header row, ISO dates, empty cells for missing values, `true`/`false` for flags.
+Each file is written under a temporary name and renamed when complete, so a directory never
+holds a half-written file under its real name.
+"""
+
+import csv
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from homeroom.demo.district import GeneratedDistrict
+
+# The files in the order a loader reads them: every file refers only to earlier ones.
+FILE_STEMS = (
+    "district",
+    "schools",
+    "school_years",
+    "calendar_dates",
+    "students",
+    "student_characteristics",
+    "guardians",
+    "contact_preferences",
+    "student_guardians",
+    "enrollments",
+    "staff",
+    "sections",
+    "section_enrollments",
+    "attendance_codes",
+    "attendance_events",
+)
+
+
+def _lookup(values: np.ndarray, blank: np.ndarray, render: Callable[[np.ndarray], list[str]]):
+    """Text of each value, rendering each distinct value once (columns repeat a lot)."""
+    out = np.full(len(values), "", dtype=object)
+    present = ~blank
+    if present.any():
+        distinct, inverse = np.unique(values[present], return_inverse=True)
+        out[present] = np.asarray(render(distinct), dtype=object)[inverse]
+    return out.tolist()
+
+
+def _integers(values: np.ndarray, blank: np.ndarray) -> list[str]:
+    """Whole numbers; a dense range renders by offset without sorting."""
+    if not len(values):
+        return []
+    low, high = int(values.min()), int(values.max())
+    if high - low <= 2 * len(values) + 1000 and not blank.any():
+        table = np.array([str(v) for v in range(low, high + 1)], dtype=object)
+        return table[values - low].tolist()
+    return _lookup(values, blank, lambda distinct: [str(v) for v in distinct.tolist()])
+
+
+def _decimal(value: float) -> str:
+    """A number with at most three decimals and no trailing zeros (1, 0.5, 0.385)."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def format_column(values: np.ndarray) -> list[str]:
+    """Render one column of a generated table as CSV cell text."""
+    kind = values.dtype.kind
+    if kind == "M":
+        days = values.astype("datetime64[D]")
+        blank = np.isnat(days)
+        numbers = days.view("int64")
+        return _lookup(
+            numbers,
+            blank,
+            lambda distinct: np.datetime_as_string(distinct.astype("datetime64[D]")).tolist(),
+        )
+    if kind == "b":
+        return np.where(values, "true", "false").tolist()
+    if kind in "iu":
+        return _integers(values.astype(np.int64), np.zeros(len(values), dtype=bool))
+    if kind == "f":
+        blank = np.isnan(values)
+        return _lookup(
+            np.where(blank, 0, values), blank, lambda distinct: [_decimal(v) for v in distinct]
+        )
+    return ["" if v is None else str(v) for v in values.tolist()]
+
+
+def write_district_csv(
+    district: GeneratedDistrict,
+    directory: Path,
+    *,
+    on_file: Callable[[str, int], None] | None = None,
+) -> list[Path]:
+    """Write every table of `district` as `<name>.csv` in `directory`; return the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem in FILE_STEMS:
+        table = district.tables[stem]
+        path = directory / f"{stem}.csv"
+        partial = directory / f".{stem}.csv.partial"
+        with partial.open("w", encoding="utf-8", newline="") as file:
+            writer = csv.writer(file, lineterminator="\n")
+            writer.writerow(table.columns)
+            for part in table.parts:
+                cells = [format_column(part[column]) for column in table.columns]
+                writer.writerows(zip(*cells, strict=True))
+        os.replace(partial, path)
+        paths.append(path)
+        if on_file:
+            on_file(path.name, table.rows)
+    return paths

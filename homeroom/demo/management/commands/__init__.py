@@ -1,0 +1,1 @@
+"""`homeroom generate` and the other demo commands."""
