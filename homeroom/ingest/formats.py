@@ -10,35 +10,44 @@ from homeroom.ingest.sync import SourceFile
 
 
 @dataclass(frozen=True)
+class ReadOptions:
+    """What the user said about how to read the files."""
+
+    profile: str | None = None
+    implied_enrollments: bool = False
+
+
+@dataclass(frozen=True)
 class Format:
     """A named source format and how to read it."""
 
     name: str
     description: str
     needs_profile: bool
-    read: Callable[[list[Path], str | None], Batch]
+    reads_directories: bool
+    read: Callable[[list[Path], ReadOptions], Batch]
 
 
-def _read_tabular(paths: list[Path], profile: str | None) -> Batch:
+def _read_tabular(paths: list[Path], options: ReadOptions) -> Batch:
     from homeroom.ingest.profiles import load_profile
     from homeroom.ingest.tabular import read_tabular
 
-    return read_tabular(paths, load_profile(profile))
+    return read_tabular(paths, load_profile(options.profile))
 
 
-def _read_edfi_xml(paths: list[Path], profile: str | None) -> Batch:
+def _read_edfi_xml(paths: list[Path], options: ReadOptions) -> Batch:
     from homeroom.ingest.edfi import read_edfi_xml
 
-    return read_edfi_xml(paths)
+    return read_edfi_xml(paths, implied_enrollments=options.implied_enrollments)
 
 
-def _read_edfi_json(paths: list[Path], profile: str | None) -> Batch:
+def _read_edfi_json(paths: list[Path], options: ReadOptions) -> Batch:
     from homeroom.ingest.edfi import read_edfi_json
 
-    return read_edfi_json(paths)
+    return read_edfi_json(paths, implied_enrollments=options.implied_enrollments)
 
 
-def _read_oneroster(paths: list[Path], profile: str | None) -> Batch:
+def _read_oneroster(paths: list[Path], options: ReadOptions) -> Batch:
     from homeroom.ingest.oneroster import read_oneroster
 
     return read_oneroster(paths)
@@ -47,18 +56,31 @@ def _read_oneroster(paths: list[Path], profile: str | None) -> Batch:
 FORMATS = {
     f.name: f
     for f in (
-        Format("csv", "CSV or XLSX files described by a mapping profile", True, _read_tabular),
-        Format("xlsx", "same as csv (the profile decides)", True, _read_tabular),
-        Format("edfi-xml", "Ed-Fi interchange XML (Data Standard 4/5)", False, _read_edfi_xml),
-        Format("edfi-json", "Ed-Fi ODS/API JSON responses", False, _read_edfi_json),
+        Format(
+            "csv", "CSV or XLSX files described by a mapping profile", True, False, _read_tabular
+        ),
+        Format("xlsx", "same as csv (the profile decides)", True, False, _read_tabular),
+        Format(
+            "edfi-xml", "Ed-Fi interchange XML (Data Standard 4/5)", False, False, _read_edfi_xml
+        ),
+        Format("edfi-json", "Ed-Fi ODS/API JSON responses", False, False, _read_edfi_json),
         Format(
             "oneroster",
-            "OneRoster 1.2 CSV rostering (the files, their directory or a .zip)",
+            "OneRoster 1.2 CSV bulk export (files, a directory or a .zip)",
             False,
+            True,
             _read_oneroster,
         ),
     )
 }
+
+
+def files_read(paths: list[Path]) -> list[Path]:
+    """The files behind the paths given: a directory stands for the files directly in it."""
+    files = []
+    for path in paths:
+        files.extend(sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path])
+    return files
 
 
 def source_file(path: Path) -> SourceFile:

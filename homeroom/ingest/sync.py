@@ -276,7 +276,11 @@ def _sync_students(batch: Batch, district: District, resolve: _Resolver) -> dict
         counts["characteristics"] = _upsert(
             StudentCharacteristic,
             rows,
-            held=StudentCharacteristic.objects.filter(student_id__in={k[0] for k in rows}),
+            # A full file speaks for every student it names, even one left with none.
+            held=StudentCharacteristic.objects.filter(
+                student_id__in={k[0] for k in rows}
+                | {resolve.students[r.local_id] for r in batch.students}
+            ),
             key=("student_id", "kind", "start_date"),
             delete_missing=True,
         )

@@ -6,5 +6,9 @@ from homeroom.web import views
 
 app_name = "web"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.overview, name="home"),
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+    path("students/", views.student_list, name="students"),
+    path("students/<int:student_id>/", views.student_page, name="student"),
 ]

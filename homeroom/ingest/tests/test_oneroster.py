@@ -10,7 +10,7 @@ from django.core.management import call_command
 from homeroom.access.gatekeeper import visible_students
 from homeroom.accounts.models import User
 from homeroom.core.models import District
-from homeroom.ingest.formats import FORMATS, source_file
+from homeroom.ingest.formats import FORMATS, ReadOptions, source_file
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.oneroster import read_oneroster
 from homeroom.ingest.records import Batch, Severity
@@ -355,7 +355,7 @@ def test_directory_zip_and_files_give_the_same_batch(tmp_path):
     assert not from_folder.errors
     assert read_oneroster([archive]) == from_folder
     assert read_oneroster(sorted(folder.iterdir())) == from_folder
-    assert FORMATS["oneroster"].read([folder], None) == from_folder
+    assert FORMATS["oneroster"].read([folder], ReadOptions()) == from_folder
 
 
 def test_the_import_command_reads_the_export_files(tmp_path, district, capsys):

@@ -269,3 +269,39 @@ def test_problems_with_nul_bytes_are_stored_on_every_database(cast):
         run(cast, batch.attendance)
     [problem] = ImportRun.objects.get(pk=rejected.value.run.pk).problems
     assert problem["value"] == "A\\x00B"
+
+
+def test_a_student_left_with_no_characteristics_loses_the_old_ones(cast):
+    from homeroom.ingest.records import CharacteristicRecord
+    from homeroom.roster.models import StudentCharacteristic
+
+    where = Where("students.csv", 2)
+    ana = StudentRecord("S1", "Ana", "Alvarez", 3, where)
+    ben = StudentRecord("S2", "Ben", "Brooks", 4, where)
+    start = cast.this_year.start_date
+    do_import(
+        Batch(
+            students=[ana, ben],
+            characteristics=[
+                CharacteristicRecord("S1", "homeless", start, where),
+                CharacteristicRecord("S2", "iep", start, where),
+            ],
+        ),
+        district=cast.district,
+        source_format="t",
+        files=[FILE],
+    )
+    # when the next full export no longer lists Ana as homeless
+    do_import(
+        Batch(
+            students=[ana, ben],
+            characteristics=[
+                CharacteristicRecord("S2", "iep", start, where),
+            ],
+        ),
+        district=cast.district,
+        source_format="t",
+        files=[FILE],
+    )
+    held = StudentCharacteristic.objects.values_list("student__local_id", "kind")
+    assert list(held) == [("S2", "iep")]

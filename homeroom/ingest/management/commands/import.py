@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from homeroom.core.models import District
-from homeroom.ingest.formats import FORMATS, source_file
+from homeroom.ingest.formats import FORMATS, ReadOptions, files_read, source_file
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.sync import ImportRejected, do_import
 
@@ -34,6 +34,13 @@ class Command(BaseCommand):
             default="reject",
             help="reject the run on any error (default) or import the good rows",
         )
+        parser.add_argument(
+            "--implied-enrollments",
+            action="store_true",
+            help="Ed-Fi without enrollment records: enroll each student with attendance at a "
+            "school for that school's sessions (replaces enrollments held there; see "
+            "docs/import-edfi.md)",
+        )
         parser.add_argument("--json", action="store_true", help="print the run as JSON")
 
     def handle(self, *args, **options) -> None:
@@ -42,11 +49,16 @@ class Command(BaseCommand):
             raise CommandError(f"format {source.name!r} needs --profile (see docs/import.md)")
         paths: list[Path] = options["paths"]
         for path in paths:
-            if not path.is_file():
+            if path.is_dir() and not source.reads_directories:
+                raise CommandError(f"{path}: is a directory; name the files to import")
+            if not path.exists():
                 raise CommandError(f"{path}: no such file")
         district = self._district(options["district"], options["timezone"])
+        read_options = ReadOptions(
+            profile=options["profile"], implied_enrollments=options["implied_enrollments"]
+        )
         try:
-            batch = source.read(paths, options["profile"])
+            batch = source.read(paths, read_options)
         except (ValueError, OSError) as error:
             raise CommandError(str(error)) from None
         try:
@@ -54,7 +66,7 @@ class Command(BaseCommand):
                 batch,
                 district=district,
                 source_format=source.name,
-                files=[source_file(path) for path in paths],
+                files=[source_file(path) for path in files_read(paths)],
                 on_error=options["on_error"],
                 dry_run=options["dry_run"],
             )

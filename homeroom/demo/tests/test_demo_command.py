@@ -1,0 +1,154 @@
+"""`homeroom demo` sets up the same district and accounts however often it runs."""
+
+import io
+import re
+import socket
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Q
+from django.urls import reverse
+
+from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role, User
+from homeroom.attendance.models import AttendanceEvent
+from homeroom.core.models import District
+from homeroom.core.selectors import district_today
+from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
+from homeroom.web.tests.page_text import student_ids_linked
+
+pytestmark = pytest.mark.django_db
+
+DEMO_ROLES = {
+    "demo-admin": Role.DISTRICT_ADMIN,
+    "demo-analyst": Role.DISTRICT_ANALYST,
+    "demo-principal": Role.PRINCIPAL,
+    "demo-counselor": Role.COUNSELOR,
+    "demo-teacher": Role.TEACHER,
+    "demo-viewer": Role.VIEWER,
+}
+ACCOUNT_LINE = re.compile(r"^\s+(demo-\w+)\s+password (\S+)", re.MULTILINE)
+
+
+@pytest.fixture
+def data_dir(settings, tmp_path):
+    """The demo's generated files go to a directory of the test's own."""
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+def run_demo(*arguments: str) -> dict[str, str]:
+    """Run `homeroom demo --no-serve` on a small district; the passwords it printed."""
+    output = io.StringIO()
+    call_command(
+        "demo",
+        "--no-serve",
+        "--students",
+        "150",
+        *arguments,
+        verbosity=0,
+        stdout=output,
+        stderr=io.StringIO(),
+    )
+    return dict(ACCOUNT_LINE.findall(output.getvalue()))
+
+
+def database_state() -> dict:
+    """What a rerun must leave unchanged: row counts and the accounts' scopes."""
+    return {
+        "districts": list(District.objects.values_list("name", flat=True)),
+        "students": Student.objects.count(),
+        "enrollments": Enrollment.objects.count(),
+        "events": AttendanceEvent.objects.count(),
+        "sections": Section.objects.count(),
+        "memberships": SectionEnrollment.objects.count(),
+        "users": sorted(User.objects.values_list("username", "role", "is_active")),
+        "schools": sorted(User.objects.values_list("username", "schools__local_id")),
+        "grades": sorted(GradeScope.objects.values_list("user__username", "grade")),
+        "caseload": sorted(CaseloadAssignment.objects.values_list("user__username", "student")),
+        "taught": sorted(Section.objects.filter(teachers__isnull=False).values_list("pk")),
+    }
+
+
+def test_demo_twice_leaves_the_same_district_and_accounts(data_dir):
+    # given a fresh database
+    # when the demo is set up twice
+    first_passwords = run_demo()
+    first = database_state()
+    second_passwords = run_demo()
+    # then the district, its data and the accounts are the same, with the same passwords
+    assert database_state() == first
+    assert first_passwords == second_passwords
+    assert first["districts"] == ["Riverbend Public Schools"]
+    assert first["students"] > 100
+    assert first["events"] > 0
+    assert {user: role for user, role, _ in first["users"]} == DEMO_ROLES
+    assert set(first_passwords) == set(DEMO_ROLES)
+    assert first["grades"] and first["caseload"] and first["taught"]
+
+
+def test_demo_teacher_sees_only_their_students(data_dir, client):
+    # given the demo set up, and the teacher's password as it was printed
+    passwords = run_demo()
+    teacher = User.objects.get(username="demo-teacher")
+    today = district_today(teacher.district)
+    theirs = set(
+        SectionEnrollment.objects.filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=today),
+            section__teachers=teacher,
+            start_date__lte=today,
+        ).values_list("student", flat=True)
+    )
+    assert 0 < len(theirs) <= 50
+    # when the teacher signs in with it and opens the students list
+    assert client.login(username="demo-teacher", password=passwords["demo-teacher"])
+    page = client.get(reverse("web:students")).text
+    # then the list holds exactly the students of their sections
+    assert student_ids_linked(page) == theirs
+    assert Student.objects.count() > len(theirs)
+
+
+def test_demo_admin_sees_the_whole_district(data_dir, client):
+    passwords = run_demo()
+    assert client.login(username="demo-admin", password=passwords["demo-admin"])
+    page = client.get(reverse("web:home")).text
+    assert "Riverbend Public Schools" in page
+    assert "District overview" in page
+
+
+def test_rebuild_generates_the_same_district_again(data_dir):
+    # given the demo set up
+    run_demo()
+    before = database_state()
+    old_district = District.objects.get()
+    # when it is rebuilt with the same seed
+    run_demo("--rebuild")
+    # then a new district replaced the old, equal in every count
+    assert District.objects.get().pk != old_district.pk
+    after = database_state()
+    for key in ("districts", "students", "enrollments", "events", "sections", "users"):
+        assert after[key] == before[key]
+
+
+def test_demo_refuses_a_district_it_did_not_load(data_dir):
+    District.objects.create(name="Riverbend Public Schools")
+    with pytest.raises(CommandError, match="that the demo did not load"):
+        run_demo()
+
+
+def test_demo_refuses_bad_arguments(data_dir):
+    with pytest.raises(CommandError, match="--students must be at least 1"):
+        call_command("demo", "--no-serve", "--students", "0")
+    with pytest.raises(CommandError, match="--port must be between"):
+        call_command("demo", "--port", "70000")
+
+
+def test_port_in_use_is_a_message_before_any_work(data_dir):
+    # given something already listening on a port
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        # when the demo is asked to serve there
+        with pytest.raises(CommandError, match="Is another server using the port"):
+            call_command("demo", "--port", str(port), verbosity=0, stdout=io.StringIO())
+    # then it stopped before generating anything
+    assert not District.objects.exists()

@@ -1,0 +1,84 @@
+"""Reads of roster data: finding the students a user may see, and one student's record.
+
+Lists start from `visible_students(user)`; one student's details take the `StudentAccess`
+the gatekeeper granted, so nothing here reaches a student the user may not see.
+"""
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+
+from homeroom.access.gatekeeper import StudentAccess, visible_students
+from homeroom.core.models import School, SchoolYear
+from homeroom.roster.models import (
+    Enrollment,
+    Student,
+    StudentCharacteristic,
+    StudentGuardian,
+)
+
+
+def find_students(
+    user,
+    *,
+    school_year: SchoolYear | None,
+    text: str = "",
+    school: School | None = None,
+    grade: int | None = None,
+) -> QuerySet[Student]:
+    """Visible students matching every word of `text` (name or id), a school this year, a grade.
+
+    Each student carries `school_name`: the school of their latest enrollment that year.
+    """
+    students = visible_students(user)
+    for word in text.split():
+        students = students.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(local_id__icontains=word)
+            | Q(state_id__icontains=word)
+        )
+    this_year = Enrollment.objects.filter(student=OuterRef("pk"), school_year=school_year)
+    if school is not None:
+        students = students.filter(Exists(this_year.filter(school=school)))
+    if grade is not None:
+        students = students.filter(grade=grade)
+    latest = this_year.order_by("-entry_date", "-pk").values("school__name")[:1]
+    return students.annotate(school_name=Subquery(latest))
+
+
+def schools_of_visible_students(user, *, school_year: SchoolYear | None) -> QuerySet[School]:
+    """The schools where students the user may see are enrolled in the school year."""
+    enrolled = Enrollment.objects.filter(
+        school=OuterRef("pk"),
+        school_year=school_year,
+        student__in=visible_students(user).values("pk"),
+    )
+    return School.objects.filter(Exists(enrolled)).order_by("name")
+
+
+def grades_of_visible_students(user) -> list[int]:
+    """The current grade levels of the students the user may see, lowest first."""
+    grades = visible_students(user).order_by().values_list("grade", flat=True).distinct()
+    return sorted(grades)
+
+
+def student_characteristics(access: StudentAccess) -> list[StudentCharacteristic]:
+    """The student's characteristics (IEP, English learner, ...), current and past."""
+    return list(access.student.characteristics.order_by("-start_date", "kind"))
+
+
+def student_guardians(access: StudentAccess) -> list[StudentGuardian]:
+    """The student's guardians and contacts, in contact priority order."""
+    return list(
+        StudentGuardian.objects.filter(student=access.student)
+        .select_related("guardian")
+        .order_by("contact_priority", "guardian__last_name", "guardian__first_name")
+    )
+
+
+def student_enrollments(access: StudentAccess) -> list[Enrollment]:
+    """Every enrollment span of the student, most recent first."""
+    return list(
+        Enrollment.objects.filter(student=access.student)
+        .select_related("school", "school_year")
+        .order_by("-entry_date", "-pk")
+    )

@@ -1,0 +1,60 @@
+"""Template filters that write attendance figures the way staff read them."""
+
+from django import template
+
+from homeroom.access.gatekeeper import Grant
+
+register = template.Library()
+
+MISSING = "—"
+
+BANDS = {
+    "satisfactory": "Satisfactory",
+    "at_risk": "At risk",
+    "moderate": "Moderate chronic",
+    "severe": "Severe chronic",
+}
+
+GRANT_REASONS = {
+    Grant.DISTRICT: "your role covers the whole district",
+    Grant.SCHOOL: "the student is enrolled this year at a school you serve",
+    Grant.GRADE: "the student is in a grade you serve at their school",
+    Grant.SECTION: "the student is in a section you teach",
+    Grant.CASELOAD: "the student is on your caseload",
+}
+
+
+@register.filter
+def days(value: float | int | None) -> str:
+    """A number of days: whole days without decimals, part days to two places, 1,234.5."""
+    if value is None:
+        return MISSING
+    return f"{value:,.2f}".rstrip("0").removesuffix(".")
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    """A share as a percentage with one decimal, e.g. 0.9712 -> 97.1%."""
+    if value is None:
+        return MISSING
+    return f"{value * 100:.1f}%"
+
+
+@register.filter
+def band_label(band: str) -> str:
+    """The Attendance Works band as words, or a dash for a student not yet counted."""
+    return BANDS.get(band, MISSING)
+
+
+@register.filter
+def chronic_label(chronic: bool | None) -> str:
+    """Yes, No, or a note that the student has too few days enrolled to count."""
+    if chronic is None:
+        return "Not yet counted"
+    return "Yes" if chronic else "No"
+
+
+@register.filter
+def grant_reason(grant: str) -> str:
+    """Why the gatekeeper let this user see a student, in words."""
+    return GRANT_REASONS.get(grant, str(grant))

@@ -1,0 +1,97 @@
+"""The web interface in a real browser (Debian's Chromium driven by Playwright)."""
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from homeroom.conftest import PASSWORD
+
+# Playwright's sync API runs an event loop in this thread; Django then refuses ORM calls
+# from it unless told this is a test (a known pytest-django + Playwright interaction).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """One headless Chromium for the module."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    with playwright_sync.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator:
+    """A fresh browser page that records every address it asks for."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.requested = []
+    page.on("request", lambda request: page.requested.append(request.url))
+    yield page
+    context.close()
+
+
+def sign_in(page, live_server, username: str, start: str = "/") -> None:
+    """Sign in through the login form, as a person would."""
+    page.goto(f"{live_server.url}{start}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def test_teacher_finds_only_their_student_and_opens_her_page(cast, live_server, page):
+    # given the teacher of Ana's homeroom, signed in through the form
+    sign_in(page, live_server, "teacher")
+    assert page.get_by_role("heading", name="Your students").is_visible()
+    # when they open Students
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Students").click()
+    page.wait_for_load_state()
+    # then only Ana is listed, not Ben nor Eli
+    table = page.locator("#student-table")
+    assert table.get_by_role("link", name="Alvarez, Ana").is_visible()
+    assert "Brooks" not in table.inner_text()
+    assert "Evans" not in table.inner_text()
+    # and a search that matches nobody updates the table in place (HTMX)
+    page.get_by_label("Name or student id").fill("zzz")
+    page.get_by_text("No students match.").wait_for()
+    assert "zzz" in page.url
+    page.get_by_label("Name or student id").fill("alv")
+    page.locator("#student-table").get_by_role("link", name="Alvarez, Ana").wait_for()
+    # when they click through to Ana's page
+    page.get_by_role("link", name="Alvarez, Ana").click()
+    page.wait_for_load_state()
+    # then her record opens, saying why the teacher may see it
+    assert page.get_by_role("heading", name="Ana Alvarez", level=1).is_visible()
+    assert "Why you can see this student: section" in page.content()
+    # and nothing was fetched from another server
+    assert all(url.startswith(live_server.url) for url in page.requested), page.requested
+
+
+def test_admin_overview_shows_both_schools(cast, live_server, page):
+    # given the district admin, signed in through the form
+    sign_in(page, live_server, "admin")
+    # when the overview opens
+    table = page.get_by_role("table", name="Attendance by school")
+    # then both schools of the district have a row
+    assert table.get_by_role("rowheader", name="Lincoln Elementary").is_visible()
+    assert table.get_by_role("rowheader", name="Central High").is_visible()
+    assert page.get_by_role("heading", name="District overview").is_visible()
+    assert all(url.startswith(live_server.url) for url in page.requested), page.requested

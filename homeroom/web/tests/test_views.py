@@ -1,0 +1,470 @@
+"""The pages staff use: what they show, what they record, and what they never load."""
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.db import connection
+from django.templatetags.static import static
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from homeroom.accounts.models import Role, User
+from homeroom.conftest import add_absence
+from homeroom.core.models import AuditEntry, CalendarDate
+from homeroom.roster.models import Enrollment, Student
+from homeroom.web.tables import STUDENTS_PER_PAGE
+from homeroom.web.tests.page_text import (
+    EXTERNAL_REFERENCE,
+    figure,
+    rows_by_first_cell,
+    student_ids_linked,
+    table_rows,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def school_days(cast, count: int) -> list[dt.date]:
+    """The first `count` instructional days of the cast's year, all before today."""
+    days = list(
+        CalendarDate.objects.filter(
+            calendar__school=cast.lincoln,
+            calendar__school_year=cast.this_year,
+            kind=CalendarDate.Kind.INSTRUCTIONAL,
+            date__lt=cast.today,
+        )
+        .order_by("date")
+        .values_list("date", flat=True)[:count]
+    )
+    if len(days) < count:
+        pytest.skip("too early in the school year for past school days")
+    return days
+
+
+def days_enrolled_so_far(cast, school) -> int:
+    """Instructional days of the school's calendar from the first day of the year to today."""
+    return CalendarDate.objects.filter(
+        calendar__school=school,
+        calendar__school_year=cast.this_year,
+        kind=CalendarDate.Kind.INSTRUCTIONAL,
+        date__lte=cast.today,
+    ).count()
+
+
+@pytest.fixture
+def ana_absent_twice(cast):
+    """Ana has one unexcused and one excused absence this year."""
+    first, second = school_days(cast, 2)
+    add_absence(cast, cast.ana, cast.lincoln, first, code="A")
+    add_absence(cast, cast.ana, cast.lincoln, second, code="E")
+    return first, second
+
+
+# Audit trail
+
+
+def test_viewing_a_student_writes_one_audit_entry_with_the_grant(cast, client):
+    # given the teacher signed in
+    client.force_login(cast.teacher)
+    # when they open Ana's page
+    response = client.get(reverse("web:student", args=[cast.ana.pk]))
+    # then one audit entry says who looked at whom, and why it was allowed
+    assert response.status_code == 200
+    entry = AuditEntry.objects.get()
+    assert entry.user == cast.teacher
+    assert entry.student_id == cast.ana.pk
+    assert entry.action == AuditEntry.Action.VIEW
+    assert entry.subject == "student page"
+    assert entry.access_reason == "section"
+
+
+def test_pages_that_do_not_open_write_no_audit_entry(cast, client):
+    # given the teacher signed in
+    client.force_login(cast.teacher)
+    # when they ask for a student not theirs, and for one who does not exist
+    forbidden = client.get(reverse("web:student", args=[cast.ben.pk]))
+    missing = client.get(reverse("web:student", args=[10**9]))
+    # then neither answer leaves a trace of a student view
+    assert forbidden.status_code == missing.status_code == 404
+    assert not AuditEntry.objects.exists()
+
+
+def test_each_view_is_logged_again(cast, client):
+    # given the admin signed in
+    client.force_login(cast.admin)
+    # when they open a page twice and another once
+    for student in (cast.hal, cast.hal, cast.carla):
+        client.get(reverse("web:student", args=[student.pk]))
+    # then every view is in the trail
+    assert sorted(AuditEntry.objects.values_list("student_id", flat=True)) == sorted(
+        [cast.hal.pk, cast.hal.pk, cast.carla.pk]
+    )
+    assert set(AuditEntry.objects.values_list("access_reason", flat=True)) == {"district-wide"}
+
+
+# Student page
+
+
+def test_student_page_shows_two_days_absent(cast, client, ana_absent_twice):
+    # given Ana missed two days this year
+    client.force_login(cast.teacher)
+    # when her teacher opens her page
+    page = client.get(reverse("web:student", args=[cast.ana.pk])).text
+    # then the figures, the month table and the events list all show two absences
+    enrolled = days_enrolled_so_far(cast, cast.lincoln)
+    assert figure(page, "Days absent") == "2"
+    assert figure(page, "Days enrolled") == str(enrolled)
+    assert "1 excused · 1 unexcused" in page
+    assert figure(page, "Attendance rate") == f"{(enrolled - 2) / enrolled * 100:.1f}%"
+    months = rows_by_first_cell(page, "Days enrolled and absent by month")
+    assert sum(float(row["Days absent"]) for row in months.values()) == 2
+    assert sum(int(row["Days enrolled"]) for row in months.values()) == enrolled
+    events = table_rows(page, "Every absence, tardy and partial day")[1:]
+    assert [(row[1], row[3]) for row in events] == [("E", "1"), ("A", "1")]
+
+
+def test_student_page_draws_one_bar_per_month_beside_its_table(cast, client, ana_absent_twice):
+    # given Ana missed two days
+    client.force_login(cast.teacher)
+    # when her page is drawn
+    page = client.get(reverse("web:student", args=[cast.ana.pk])).text
+    # then the chart has one bar per row of its text alternative, and a title for readers
+    months = rows_by_first_cell(page, "Days enrolled and absent by month")
+    svg = re.search(r"<svg.*?</svg>", page, re.DOTALL).group(0)
+    assert svg.count("<rect") == len(months)
+    assert 'role="img"' in svg
+    assert "<title" in svg
+    first_month = ana_absent_twice[0].strftime("%B %Y")
+    assert f"{first_month}: 2 days absent" in svg or f"{first_month}: 1 days absent" in svg
+
+
+def test_student_page_shows_record_and_why_it_is_visible(cast, client):
+    # given Ana's record
+    client.force_login(cast.teacher)
+    # when her teacher opens it
+    page = client.get(reverse("web:student", args=[cast.ana.pk])).text
+    # then it names her, her ids and enrollment, and says discreetly why the teacher sees her
+    assert "Ana Alvarez" in page
+    assert "S1" in page
+    assert "Why you can see this student: section" in page
+    enrollments = rows_by_first_cell(page, "Enrollment history")
+    assert enrollments["Lincoln Elementary"]["School year"] == cast.this_year.name
+
+
+def test_student_page_of_a_student_who_left_last_year(cast, client):
+    # given Hal, who left the district last year
+    client.force_login(cast.admin)
+    # when the admin opens his page
+    page = client.get(reverse("web:student", args=[cast.hal.pk])).text
+    # then it says he is not enrolled this year and still shows last year's enrollment
+    assert "is not enrolled this school year" in page
+    enrollments = rows_by_first_cell(page, "Enrollment history")
+    assert enrollments["Lincoln Elementary"]["School year"] == cast.last_year.name
+
+
+# Students list
+
+
+def test_students_list_shows_attendance_so_far(cast, client, ana_absent_twice):
+    # given Ana missed two days
+    client.force_login(cast.principal)
+    # when her principal opens the students list
+    page = client.get(reverse("web:students")).text
+    # then her row shows her days enrolled and absent, rate, and band
+    rows = rows_by_first_cell(page, "Students and their attendance")
+    ana = rows["Alvarez, Ana"]
+    enrolled = days_enrolled_so_far(cast, cast.lincoln)
+    assert ana["Days enrolled"] == str(enrolled)
+    assert ana["Days absent"] == "2"
+    assert ana["Attendance rate"] == f"{(enrolled - 2) / enrolled * 100:.1f}%"
+    assert ana["School"] == "Lincoln Elementary"
+    assert rows["Brooks, Ben"]["Days absent"] == "0"
+    assert rows["Brooks, Ben"]["Band"] == "Satisfactory"
+
+
+def test_students_list_searches_by_name_or_id(cast, client):
+    client.force_login(cast.admin)
+    by_name = client.get(reverse("web:students"), {"q": "chen"}).text
+    by_id = client.get(reverse("web:students"), {"q": "s4"}).text
+    both_words = client.get(reverse("web:students"), {"q": "ana alv"}).text
+    assert student_ids_linked(by_name) == {cast.carla.pk}
+    assert student_ids_linked(by_id) == {cast.dev.pk}
+    assert student_ids_linked(both_words) == {cast.ana.pk}
+
+
+def test_students_list_filters_by_school_and_grade(cast, client):
+    client.force_login(cast.admin)
+    central = client.get(reverse("web:students"), {"school": cast.central.pk}).text
+    grade_five = client.get(reverse("web:students"), {"grade": 5}).text
+    assert student_ids_linked(central) == {cast.carla.pk, cast.dev.pk}
+    assert student_ids_linked(grade_five) == {cast.eli.pk, cast.hal.pk}
+
+
+def test_students_list_offers_only_the_users_schools_and_grades(cast, client):
+    # given the viewer, who serves Central High only
+    client.force_login(cast.viewer)
+    # when they open the list
+    page = client.get(reverse("web:students")).text
+    # then the filters offer Central High and its students' grades, nothing of Lincoln
+    assert "Central High" in page
+    assert "Lincoln Elementary" not in page
+    grade_options = re.findall(r'<option value="(-?\d+)"', page.split('name="grade"')[1])
+    assert grade_options[: len({9, 11})] == ["9", "11"]
+
+
+def test_students_list_ignores_filters_it_cannot_read(cast, client):
+    # given nonsense in the address
+    client.force_login(cast.teacher)
+    params = {"school": "abc", "grade": "99", "sort": "shoe size", "page": "-4"}
+    # when the teacher opens it
+    response = client.get(reverse("web:students"), params)
+    # then they still get their students, unfiltered
+    assert response.status_code == 200
+    assert student_ids_linked(response.text) == {cast.ana.pk}
+
+
+def test_another_schools_id_filters_to_nothing_visible(cast, client):
+    # given the principal of Lincoln asking for Central High's students
+    client.force_login(cast.principal)
+    page = client.get(reverse("web:students"), {"school": cast.central.pk}).text
+    # then they see no Central students (the school is not theirs to choose)
+    assert not student_ids_linked(page) & {cast.carla.pk, cast.dev.pk}
+
+
+def test_students_list_sorts_by_days_absent(cast, client):
+    # given Carla missed two days and Dev one
+    client.force_login(cast.admin)
+    first, second = school_days(cast, 2)
+    for day in (first, second):
+        add_absence(cast, cast.carla, cast.central, day)
+    add_absence(cast, cast.dev, cast.central, first)
+    # when the list is sorted by days absent, most first
+    page = client.get(reverse("web:students"), {"sort": "-absent"}).text
+    rows = table_rows(page, "Students and their attendance")[1:]
+    # then Carla, then Dev lead; Hal, not enrolled this year, comes last
+    names = [row[0] for row in rows]
+    assert names[:2] == ["Chen, Carla", "Desai, Dev"]
+    assert names[-1] == "Hughes, Hal"
+    assert 'aria-sort="descending"' in page
+
+
+def test_students_list_sorts_by_name_descending(cast, client):
+    client.force_login(cast.admin)
+    page = client.get(reverse("web:students"), {"sort": "-name"}).text
+    names = [row[0] for row in table_rows(page, "Students and their attendance")[1:]]
+    assert names == sorted(names, reverse=True)
+
+
+@pytest.fixture
+def many_students(cast):
+    """Sixty more students at Lincoln this year, so the list has two pages for the admin."""
+    students = Student.objects.bulk_create(
+        Student(
+            district=cast.district,
+            local_id=f"X{number:03}",
+            first_name=f"Pupil{number:03}",
+            last_name="Zimmer",
+            grade=1,
+        )
+        for number in range(60)
+    )
+    Enrollment.objects.bulk_create(
+        Enrollment(
+            student=student,
+            school=cast.lincoln,
+            school_year=cast.this_year,
+            grade=1,
+            entry_date=cast.this_year.start_date,
+        )
+        for student in students
+    )
+    return students
+
+
+def test_students_list_pages_by_fifty(cast, client, many_students):
+    client.force_login(cast.admin)
+    first = client.get(reverse("web:students")).text
+    second = client.get(reverse("web:students"), {"page": 2}).text
+    assert len(student_ids_linked(first)) == STUDENTS_PER_PAGE
+    assert len(student_ids_linked(second)) == 67 - STUDENTS_PER_PAGE
+    assert student_ids_linked(first).isdisjoint(student_ids_linked(second))
+    assert "Page 1 of 2" in first
+    assert 'href="?page=2"' in first
+
+
+def test_students_list_pages_keep_the_search_and_sort(cast, client, many_students):
+    client.force_login(cast.admin)
+    page = client.get(reverse("web:students"), {"q": "zimmer", "sort": "-absent"}).text
+    assert 'href="?q=zimmer&amp;sort=-absent&amp;page=2"' in page
+
+
+def test_students_list_costs_the_same_queries_for_more_students(cast, client, many_students):
+    # given the list of 67 students, and then of 7 (sorted by name: only one page is measured)
+    client.force_login(cast.admin)
+    with CaptureQueriesContext(connection) as many:
+        client.get(reverse("web:students"))
+    Student.objects.filter(last_name="Zimmer").delete()
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("web:students"))
+    # then the number of queries does not grow with the students shown
+    assert len(many) == len(few)
+
+
+def test_htmx_gets_the_table_alone(cast, client):
+    # given the students list
+    client.force_login(cast.admin)
+    # when HTMX asks for it after a search
+    response = client.get(reverse("web:students"), {"q": "brooks"}, headers={"HX-Request": "true"})
+    # then the answer is the table fragment, with only Ben, and caches tell the two apart
+    assert "<html" not in response.text
+    assert "<table" in response.text
+    assert student_ids_linked(response.text) == {cast.ben.pk}
+    assert "HX-Request" in response["Vary"]
+
+
+def test_htmx_history_restore_gets_the_whole_page(cast, client):
+    client.force_login(cast.admin)
+    response = client.get(
+        reverse("web:students"),
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    assert "<html" in response.text
+
+
+# Overview
+
+
+def test_overview_for_the_district_shows_every_school(cast, client, ana_absent_twice):
+    # given the admin
+    client.force_login(cast.admin)
+    # when they open the overview
+    page = client.get(reverse("web:home")).text
+    # then each school has a row and the totals count each enrolled student once
+    schools = rows_by_first_cell(page, "Attendance by school")
+    assert schools["Lincoln Elementary"]["Students"] == "4"
+    assert schools["Central High"]["Students"] == "2"
+    assert schools["Lincoln Elementary"]["Days absent"] == "2"
+    assert schools["Central High"]["Days absent"] == "0"
+    assert figure(page, "Students enrolled") == "6"
+    assert "District overview" in page
+
+
+def test_overview_for_a_teacher_covers_only_their_students(cast, client, ana_absent_twice):
+    # given the teacher of Ana's homeroom
+    client.force_login(cast.teacher)
+    # when they open the overview
+    page = client.get(reverse("web:home")).text
+    # then it counts Ana alone, and lists her among the students with most absences
+    assert figure(page, "Students enrolled") == "1"
+    schools = rows_by_first_cell(page, "Attendance by school")
+    assert set(schools) == {"Lincoln Elementary"}
+    attention = rows_by_first_cell(page, "Your students with the highest share")
+    assert attention["Alvarez, Ana"]["Days absent"] == "2"
+    assert "Central High" not in page
+
+
+def test_overview_for_a_principal_is_their_school(cast, client):
+    client.force_login(cast.principal)
+    page = client.get(reverse("web:home")).text
+    assert set(rows_by_first_cell(page, "Attendance by school")) == {"Lincoln Elementary"}
+    assert figure(page, "Students enrolled") == "4"
+    assert "Your school" in page
+
+
+def test_overview_for_a_principal_keeps_to_their_school_after_a_transfer(cast, client):
+    # given Ben, at Lincoln now, spent the first weeks of the year at Central High
+    first_day = cast.this_year.start_date
+    Enrollment.objects.filter(student=cast.ben).update(entry_date=first_day + dt.timedelta(days=14))
+    Enrollment.objects.create(
+        student=cast.ben,
+        school=cast.central,
+        school_year=cast.this_year,
+        grade=4,
+        entry_date=first_day,
+        exit_date=first_day + dt.timedelta(days=13),
+    )
+    # when Lincoln's principal opens the overview
+    client.force_login(cast.principal)
+    page = client.get(reverse("web:home")).text
+    # then the table shows Lincoln only, and says the totals include the other school
+    rows = rows_by_first_cell(page, "Attendance by school")
+    assert set(rows) == {
+        "Lincoln Elementary",
+        "Your students, all schools (each student once)",
+    }
+    assert "spent at 1 other school this year" in page
+
+
+def test_overview_without_a_school_year_says_so(cast, client):
+    # given a user of a district with no school year yet
+    client.force_login(cast.outsider)
+    page = client.get(reverse("web:home")).text
+    assert "No school year has been set up" in page
+
+
+def test_an_account_without_a_district_sees_empty_pages(cast, client):
+    # given a staff account that belongs to no district (e.g. made with createsuperuser)
+    nobody = User.objects.create_user(username="nobody", password="x", role=Role.DISTRICT_ADMIN)
+    client.force_login(nobody)
+    # when it opens the pages
+    overview = client.get(reverse("web:home"))
+    students = client.get(reverse("web:students"))
+    student = client.get(reverse("web:student", args=[cast.ana.pk]))
+    # then nothing breaks and no student shows
+    assert overview.status_code == students.status_code == 200
+    assert student_ids_linked(students.text) == set()
+    assert student.status_code == 404
+
+
+def test_header_names_the_district_user_and_role(cast, client):
+    client.force_login(cast.counselor)
+    page = client.get(reverse("web:home")).text
+    assert "Riverside Unified" in page
+    assert "counselor" in page
+    assert "Counselor / attendance specialist" in page
+    assert 'action="/logout/"' in page
+
+
+def test_sign_in_through_the_form(cast, client):
+    response = client.post(
+        reverse("web:login"), {"username": "teacher", "password": "correct-horse-battery"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("web:home")
+
+
+def test_wrong_password_is_refused_with_a_message(cast, client):
+    response = client.post(reverse("web:login"), {"username": "teacher", "password": "nope"})
+    assert response.status_code == 200
+    assert 'role="alert"' in response.text
+
+
+# Nothing loads from outside the server
+
+
+def test_no_page_refers_to_another_server(cast, client, ana_absent_twice):
+    # given every page a user can reach
+    anonymous_pages = [client.get(reverse("web:login")).text]
+    client.force_login(cast.admin)
+    urls = [
+        reverse("web:home"),
+        reverse("web:students"),
+        reverse("web:students") + "?sort=-absent",
+        reverse("web:student", args=[cast.ana.pk]),
+        reverse("web:student", args=[10**9]),
+    ]
+    pages = anonymous_pages + [client.get(url).text for url in urls]
+    # then no src, href or action points off the server, and htmx comes from our static files
+    for page in pages:
+        assert not EXTERNAL_REFERENCE.search(page), EXTERNAL_REFERENCE.search(page).group(0)
+        assert "@import" not in page
+    assert f'src="{static("django_htmx/htmx-2.min.js")}"' in pages[1]
+
+
+def test_stylesheet_loads_nothing_from_outside():
+    css = Path(finders.find("web/homeroom.css")).read_text(encoding="utf-8")
+    assert "@import" not in css
+    assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", css)
