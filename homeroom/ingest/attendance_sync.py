@@ -12,6 +12,7 @@ reported as findings: events on non-instructional days, outside any enrollment, 
 student-days with conflicting codes.
 """
 
+import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
@@ -213,32 +214,48 @@ def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> No
             hint="Import the school's calendar.",
         )
     counted = ", ".join(f"'{kind}'" for kind in CalendarDate.COUNTED_KINDS)
-    checks = [
-        (
-            "non_instructional_day",
-            "event on a day that is not an instructional day of the school's calendar; kept,"
-            " not counted",
-            f"s.school_id IN (SELECT school_id FROM {calendars}) AND NOT EXISTS (SELECT 1 FROM"
-            f" {dates} AS d JOIN {calendars} AS c ON d.calendar_id = c.id WHERE c.school_id ="
-            f" s.school_id AND d.date = s.date AND d.kind IN ({counted}))",
-        ),
-        (
+    listed = (
+        f"SELECT 1 FROM {dates} AS d JOIN {calendars} AS c ON d.calendar_id = c.id"
+        " WHERE c.school_id = s.school_id AND d.date = s.date"
+    )
+    cursor.execute(
+        f"SELECT s.source_file, s.source_line, s.student_id, s.date, EXISTS ({listed})"
+        f" FROM {STAGE} AS s WHERE s.school_id IN (SELECT school_id FROM {calendars})"
+        f" AND NOT EXISTS ({listed} AND d.kind IN ({counted}))"
+        " ORDER BY s.source_file, s.source_line"
+    )
+    for file, line, student, day, is_listed in cursor.fetchall():
+        day = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
+        value = f"{student_ids.get(student, student)} {day}"
+        if is_listed or day.weekday() >= 5:
+            batch.finding(
+                "non_instructional_day",
+                "event on a weekend, holiday or other day without instruction; kept, not counted",
+                Where(file, line),
+                value=value,
+            )
+        else:
+            batch.finding(
+                "date_not_in_calendar",
+                "event on a date the school's calendar does not list; kept, not counted",
+                Where(file, line),
+                value=value,
+                hint="Import the school's full calendar for the year.",
+            )
+    cursor.execute(
+        f"SELECT s.source_file, s.source_line, s.student_id, s.date FROM {STAGE} AS s"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {enrollments} AS n WHERE n.student_id = s.student_id"
+        " AND n.school_id = s.school_id AND n.entry_date <= s.date"
+        " AND (n.exit_date IS NULL OR n.exit_date >= s.date))"
+        " ORDER BY s.source_file, s.source_line"
+    )
+    for file, line, student, day in cursor.fetchall():
+        batch.finding(
             "outside_enrollment",
             "event outside any enrollment of the student at this school; kept, not counted",
-            f"NOT EXISTS (SELECT 1 FROM {enrollments} AS n WHERE n.student_id = s.student_id"
-            " AND n.school_id = s.school_id AND n.entry_date <= s.date"
-            " AND (n.exit_date IS NULL OR n.exit_date >= s.date))",
-        ),
-    ]
-    for code, message, condition in checks:
-        cursor.execute(
-            f"SELECT s.source_file, s.source_line, s.student_id, s.date FROM {STAGE} AS s"
-            f" WHERE {condition} ORDER BY s.source_file, s.source_line"
+            Where(file, line),
+            value=f"{student_ids.get(student, student)} {day}",
         )
-        for file, line, student, day in cursor.fetchall():
-            batch.finding(
-                code, message, Where(file, line), value=f"{student_ids.get(student, student)} {day}"
-            )
     cursor.execute(
         f"SELECT MIN(s.source_file), MIN(s.source_line), s.student_id, s.date FROM {STAGE} AS s"
         " GROUP BY s.student_id, s.school_id, s.date HAVING COUNT(DISTINCT s.code_id) > 1"

@@ -24,8 +24,9 @@ class Where:
     column: str = ""
 
     def __str__(self) -> str:
+        line = f", line {self.line}" if self.line else ""  # line 0: the file as a whole
         column = f", column {self.column}" if self.column else ""
-        return f"{self.file}, line {self.line}{column}"
+        return f"{self.file}{line}{column}"
 
 
 class Severity(StrEnum):

@@ -190,13 +190,15 @@ def test_grand_bend_imports_with_findings_and_reimports_unchanged():
     assert found["outside_enrollment"] == 1917
     # Only the elementary school has a calendar (two dates), so the other two have none...
     assert values(batch, "no_calendar") == {"255901001", "255901044"}
-    # ...and the elementary school's events off those two dates (the Sunday tardies
-    # among them) are on non-instructional days of its calendar.
+    # ...and the elementary school's events off those two dates are on dates its calendar
+    # does not list, except the Sunday tardies: a weekend is never a school day.
     elementary = [e for e in batch.attendance if e.school_id == "255901107"]
     off_calendar = [
         e for e in elementary if e.date not in {dt.date(2021, 8, 23), dt.date(2021, 12, 17)}
     ]
-    assert found["non_instructional_day"] == len(off_calendar)
+    weekend = [e for e in off_calendar if e.date.weekday() >= 5]
+    assert found["non_instructional_day"] == len(weekend)
+    assert found["date_not_in_calendar"] == len(off_calendar) - len(weekend)
     sunday = {f"{e.student_id} {e.date}" for e in batch.attendance if e.date == SUNDAY}
     assert sunday == {"604891 2022-05-15", "604906 2022-05-15", "604923 2022-05-15"}
     assert sunday <= values(batch, "non_instructional_day")
