@@ -4,6 +4,7 @@
   directory) or `postgres://user@host:port/name`.
 - `HOMEROOM_DATA_DIR`: where the embedded database and the generated secret key live.
 - `HOMEROOM_SECRET_KEY`, `HOMEROOM_DEBUG`, `HOMEROOM_ALLOWED_HOSTS` (comma separated).
+- `HOMEROOM_MAX_UPLOAD_MB`: the most the files of one web import may hold together (500).
 """
 
 import os
@@ -128,6 +129,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# Web imports keep their files under DATA_DIR/uploads (never served); Django sets no limit
+# on uploaded files, so `homeroom.ingest.uploads.UploadLimit` enforces this one.
+HOMEROOM_MAX_UPLOAD_BYTES = int(os.environ.get("HOMEROOM_MAX_UPLOAD_MB", "500")) * 1024 * 1024
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 60 * 60

@@ -23,3 +23,15 @@ def do_log_student_access(
         access_reason=access_reason,
         details=details or {},
     )
+
+
+def do_log_import(*, user, run_id: int, details: dict[str, Any]) -> AuditEntry:
+    """Record that `user` imported files into the district as run `run_id`."""
+    return AuditEntry.objects.create(
+        user=user,
+        action=AuditEntry.Action.IMPORT,
+        student_id=None,
+        subject=f"import run {run_id}",
+        access_reason=user.get_role_display(),
+        details=details,
+    )

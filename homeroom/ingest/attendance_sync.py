@@ -67,15 +67,30 @@ def sync_attendance(batch: Batch, resolve, run):
             " AND e.date >= %s AND e.date <= %s"
         )
         scope_params = [*school_pks, scope.start, scope.end]
-        cursor.execute(
-            f"DELETE FROM {events} AS e WHERE {in_scope}"
+        no_longer_exported = (
+            f"FROM {events} AS e WHERE {in_scope}"
             f" AND NOT EXISTS (SELECT 1 FROM {STAGE} AS s WHERE {MATCH})"
-            if connection.vendor == "postgresql"
-            else f"DELETE FROM {events} WHERE id IN (SELECT e.id FROM {events} AS e"
-            f" WHERE {in_scope} AND NOT EXISTS (SELECT 1 FROM {STAGE} AS s WHERE {MATCH}))",
-            scope_params,
         )
-        counts.deleted = cursor.rowcount
+        if batch.errors:
+            # Rows skipped for errors may be the very events held: a file with errors
+            # cannot show what the SIS stopped exporting, so nothing is deleted.
+            cursor.execute(f"SELECT COUNT(*) {no_longer_exported}", scope_params)
+            if withheld := cursor.fetchone()[0]:
+                batch.finding(
+                    "deletions_withheld",
+                    f"{withheld} held event(s) in the file's"
+                    " scope are not in it, but the file has errors, so they are"
+                    " kept",
+                    hint="Fix the errors and import the file again to apply deletions.",
+                )
+        else:
+            cursor.execute(
+                f"DELETE {no_longer_exported}"
+                if connection.vendor == "postgresql"
+                else f"DELETE FROM {events} WHERE id IN (SELECT e.id {no_longer_exported})",
+                scope_params,
+            )
+            counts.deleted = cursor.rowcount
         distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
         cursor.execute(
             f"UPDATE {events} AS e SET day_fraction = s.day_fraction,"

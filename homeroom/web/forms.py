@@ -1,11 +1,15 @@
 """Forms of the staff web interface."""
 
+import zipfile
 from collections.abc import Iterable
 
 from django import forms
 from django.db.models import QuerySet
 
 from homeroom.core.models import GradeLevel, School
+from homeroom.ingest.formats import FORMATS
+from homeroom.ingest.profiles import shipped_profiles
+from homeroom.ingest.uploads import UploadOptions
 from homeroom.web.tables import SORT_CHOICES
 
 
@@ -41,3 +45,113 @@ class StudentSearchForm(forms.Form):
             "grade": cleaned.get("grade"),
             "sort": cleaned.get("sort") or "name",
         }
+
+
+class MultipleFileInput(forms.FileInput):
+    """A file input that takes several files at once."""
+
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several uploaded files, each checked as a `FileField` checks one."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None) -> list:
+        clean_one = super().clean
+        items = list(data) if isinstance(data, list | tuple) else [data]
+        return [clean_one(item, initial) for item in items or [None]]
+
+
+# What each format takes besides its own files; CSV and XLSX files are matched by the profile.
+FILE_SUFFIXES = {
+    "edfi-xml": (".xml",),
+    "edfi-json": (".json",),
+    "oneroster": (".zip", ".csv"),
+}
+EDFI_FORMATS = frozenset({"edfi-xml", "edfi-json"})
+
+
+class ImportUploadForm(forms.Form):
+    """The files of an import and how to read them (the web's `homeroom import`)."""
+
+    source_format = forms.ChoiceField(
+        label="Format",
+        choices=(),
+        error_messages={"required": "Choose the format of the files."},
+    )
+    profile = forms.ChoiceField(
+        label="Mapping profile",
+        required=False,
+        choices=(),
+        help_text="CSV and XLSX only: which columns of the export hold what (see the import "
+        "guide).",
+    )
+    on_error = forms.ChoiceField(
+        label="If a row has an error",
+        choices=[
+            ("reject", "Import nothing, and list every error (recommended)"),
+            ("skip", "Import the rows without errors, and list the others"),
+        ],
+        initial="reject",
+        widget=forms.RadioSelect,
+    )
+    implied_enrollments = forms.BooleanField(
+        label="Ed-Fi without enrollments: enroll each student with attendance at a school for "
+        "that school's sessions",
+        required=False,
+    )
+    files = MultipleFileField(
+        label="Files",
+        error_messages={"required": "Choose the files to import."},
+        help_text="Several files of one export at once. OneRoster: the export's .zip or its "
+        ".csv files.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["source_format"].choices = [
+            ("", "Choose a format"),
+            *((name, f"{name}: {f.description}") for name, f in FORMATS.items()),
+        ]
+        self.fields["profile"].choices = [
+            ("", "Choose a profile"),
+            *((name, name) for name in shipped_profiles()),
+        ]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        source = FORMATS.get(cleaned.get("source_format", ""))
+        if source is None:
+            return cleaned
+        if not source.needs_profile:
+            cleaned["profile"] = None
+        elif not cleaned.get("profile"):
+            self.add_error("profile", f"Choose the mapping profile for {source.name} files.")
+        if source.name not in EDFI_FORMATS:
+            cleaned["implied_enrollments"] = False
+        for uploaded in cleaned.get("files") or []:
+            self._check_file(source.name, uploaded)
+        return cleaned
+
+    def _check_file(self, source_format: str, uploaded) -> None:
+        name = uploaded.name or ""
+        suffixes = FILE_SUFFIXES.get(source_format)
+        if suffixes and not name.lower().endswith(suffixes):
+            self.add_error(
+                "files", f"{name}: a {source_format} import takes {' or '.join(suffixes)} files."
+            )
+        elif name.lower().endswith(".zip") and not zipfile.is_zipfile(uploaded):
+            self.add_error("files", f"{name}: is not a zip file (it may be damaged).")
+
+    def options(self) -> UploadOptions:
+        """The choices made, once the form is valid."""
+        return UploadOptions(
+            source_format=self.cleaned_data["source_format"],
+            profile=self.cleaned_data["profile"],
+            on_error=self.cleaned_data["on_error"],
+            implied_enrollments=self.cleaned_data["implied_enrollments"],
+        )

@@ -11,4 +11,9 @@ urlpatterns = [
     path("logout/", views.logout, name="logout"),
     path("students/", views.student_list, name="students"),
     path("students/<int:student_id>/", views.student_page, name="student"),
+    path("imports/", views.import_list, name="imports"),
+    path("imports/new/", views.import_new, name="import_new"),
+    path("imports/new/<slug:token>/", views.import_report, name="import_report"),
+    path("imports/new/<slug:token>/confirm/", views.import_confirm, name="import_confirm"),
+    path("imports/<int:run_id>/", views.import_run, name="import_run"),
 ]

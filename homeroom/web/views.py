@@ -8,11 +8,15 @@ import datetime as dt
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
 
 from homeroom.access.gatekeeper import access_student
 from homeroom.accounts.models import Role
@@ -27,6 +31,23 @@ from homeroom.attendance.selectors import (
 from homeroom.core.actions import do_log_student_access
 from homeroom.core.models import SchoolYear
 from homeroom.core.selectors import district_today
+from homeroom.ingest.runs import run_summary
+from homeroom.ingest.selectors import (
+    ImportRunNotFound,
+    access_import_run,
+    import_runs,
+    may_import,
+    may_view_imports,
+)
+from homeroom.ingest.uploads import (
+    Upload,
+    UploadLimit,
+    UploadNotFound,
+    UploadRefused,
+    access_upload,
+    do_run_upload,
+    receive_upload,
+)
 from homeroom.roster.models import Student
 from homeroom.roster.selectors import (
     find_students,
@@ -37,10 +58,12 @@ from homeroom.roster.selectors import (
     student_guardians,
 )
 from homeroom.web.charts import month_absence_chart
-from homeroom.web.forms import StudentSearchForm
+from homeroom.web.forms import ImportUploadForm, StudentSearchForm
+from homeroom.web.import_tables import run_details, run_rows
 from homeroom.web.tables import header_cells, page_links, student_rows_page
 
 STUDENTS_NEEDING_ATTENTION = 10
+RUNS_PER_PAGE = 25
 
 login = login_not_required(
     auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True)
@@ -171,3 +194,78 @@ def student_page(request: HttpRequest, student_id: int) -> HttpResponse:
             access_reason=access.grant,
         )
     return render(request, "web/student.html", context)
+
+
+def import_list(request: HttpRequest) -> HttpResponse:
+    """The district's import runs, newest first (administrators and analysts)."""
+    user = request.user
+    if not may_view_imports(user):
+        raise ImportRunNotFound
+    page = Paginator(import_runs(user), RUNS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"page": page, "rows": run_rows(page.object_list), "may_import": may_import(user)}
+    return render(request, "web/imports.html", context)
+
+
+def import_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    """One import run: its files, scope, counts and every problem listed."""
+    run = access_import_run(request.user, run_id)
+    context = {"run": run} | run_details(run_summary(run), request.GET.get("page"))
+    return render(request, "web/import_run.html", context)
+
+
+@csrf_exempt
+def import_new(request: HttpRequest) -> HttpResponse:
+    """The upload form; the files are kept, validated by a dry run, and the report shown.
+
+    The size limit must be in place before anything reads the request body, so the CSRF
+    check runs after it, in `_import_upload`.
+    """
+    if not may_import(request.user):
+        raise UploadNotFound
+    limit = UploadLimit(request)
+    request.upload_handlers.insert(0, limit)
+    return _import_upload(request, limit)
+
+
+@csrf_protect
+def _import_upload(request: HttpRequest, limit: UploadLimit) -> HttpResponse:
+    form, too_large = ImportUploadForm(), ""
+    if request.method == "POST":
+        form = ImportUploadForm(request.POST, request.FILES)  # reading them applies the limit
+        if limit.exceeded:
+            form = ImportUploadForm(initial=request.POST.dict())
+            too_large = (
+                f"The files hold more than {filesizeformat(limit.limit)} together, so none "
+                "was kept: import them in several runs, or ask for a smaller export."
+            )
+        elif form.is_valid():
+            upload = receive_upload(
+                user=request.user, options=form.options(), files=form.cleaned_data["files"]
+            )
+            return redirect("web:import_report", token=upload.token)
+    context = {"form": form, "too_large": too_large, "max_upload": limit.limit}
+    status = 400 if form.errors or too_large else 200
+    return render(request, "web/import_new.html", context, status=status)
+
+
+def _report(request: HttpRequest, upload: Upload, refusal: str = "") -> HttpResponse:
+    context = {"upload": upload, "options": upload.options, "refusal": refusal}
+    if upload.report is not None:
+        context |= run_details(upload.report, request.GET.get("page"))
+    return render(request, "web/import_report.html", context, status=409 if refusal else 200)
+
+
+def import_report(request: HttpRequest, token: str) -> HttpResponse:
+    """The validation report of an upload: what the import would change, every problem."""
+    return _report(request, access_upload(request.user, token))
+
+
+@require_POST
+def import_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """Import the files of a report for real, then show the run."""
+    upload = access_upload(request.user, token)
+    try:
+        run = do_run_upload(user=request.user, upload=upload)
+    except UploadRefused as refused:
+        return _report(request, upload, refusal=str(refused))
+    return redirect("web:import_run", run_id=run.pk)

@@ -305,3 +305,21 @@ def test_a_student_left_with_no_characteristics_loses_the_old_ones(cast):
     )
     held = StudentCharacteristic.objects.values_list("student__local_id", "kind")
     assert list(held) == [("S2", "iep")]
+
+
+def test_skipping_bad_rows_never_deletes_what_they_might_have_been(cast):
+    # given Ana's tardy and absence held for days 1 and 2
+    run(cast, [absence(cast.ana, weekday(cast, 1), "T"), absence(cast.ana, weekday(cast, 2))])
+    # when the next file has the tardy with a mistyped code, imported skipping bad rows
+    result = run(
+        cast,
+        [absence(cast.ana, weekday(cast, 1), "TT"), absence(cast.ana, weekday(cast, 2))],
+        on_error="skip",
+    )
+    # then the held tardy is kept, and the run says deletions were withheld
+    assert held(cast) == [
+        ("S1", weekday(cast, 1), "T", None),
+        ("S1", weekday(cast, 2), "A", None),
+    ]
+    assert result.counts["attendance"]["deleted"] == 0
+    assert result.problem_counts == {"error:unknown_code": 1, "finding:deletions_withheld": 1}

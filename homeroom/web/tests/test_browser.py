@@ -5,7 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from homeroom.attendance.models import AttendanceEvent
 from homeroom.conftest import PASSWORD
+from homeroom.ingest.models import ImportRun
+from homeroom.web.tests.import_files import PROFILE, two_absences
 
 # Playwright's sync API runs an event loop in this thread; Django then refuses ORM calls
 # from it unless told this is a test (a known pytest-django + Playwright interaction).
@@ -94,4 +97,38 @@ def test_admin_overview_shows_both_schools(cast, live_server, page):
     assert table.get_by_role("rowheader", name="Lincoln Elementary").is_visible()
     assert table.get_by_role("rowheader", name="Central High").is_visible()
     assert page.get_by_role("heading", name="District overview").is_visible()
+    assert all(url.startswith(live_server.url) for url in page.requested), page.requested
+
+
+def test_admin_uploads_a_file_checks_the_report_and_confirms(
+    cast, live_server, page, settings, tmp_path
+):
+    # given the district admin, signed in, and an export of two attendance events
+    settings.DATA_DIR = tmp_path / "data"
+    export = tmp_path / "absences.csv"
+    export.write_bytes(two_absences(cast))
+    sign_in(page, live_server, "admin")
+    # when they open Imports and choose to import files
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Imports").click()
+    page.get_by_role("link", name="Import files").click()
+    # and fill the form and send the file
+    page.get_by_label("Format", exact=True).select_option("csv")
+    page.get_by_label("Mapping profile").select_option(PROFILE)
+    page.get_by_label("Files", exact=True).set_input_files(str(export))
+    page.get_by_role("button", name="Check the files").click()
+    page.wait_for_load_state()
+    # then the report says what would change, and nothing has changed yet
+    assert page.get_by_role("heading", name="Validation report").is_visible()
+    counts = page.get_by_role("table", name="Rows the import would write, by kind")
+    row = counts.get_by_role("row", name="Attendance events")
+    assert row.get_by_role("cell").nth(1).inner_text() == "2"  # inserted, after read
+    assert not AttendanceEvent.objects.exists()
+    # when they confirm
+    page.get_by_role("button", name="Confirm import").click()
+    page.wait_for_load_state()
+    # then the run opens: succeeded, with the events written
+    run = ImportRun.objects.get()
+    assert page.get_by_role("heading", name=f"Import run {run.pk}").is_visible()
+    assert page.get_by_text("Succeeded").first.is_visible()
+    assert AttendanceEvent.objects.filter(source_run=run).count() == 2
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested

@@ -9,7 +9,10 @@ from urllib.parse import urlsplit
 import pytest
 from django.urls import URLPattern, reverse
 
+from homeroom.ingest.records import Batch
+from homeroom.ingest.sync import do_import
 from homeroom.web import urls as web_urls
+from homeroom.web.tests.import_files import two_absences, validated_upload
 from homeroom.web.tests.page_text import student_ids_linked, without_csrf_tokens
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +44,20 @@ TO_LOGIN = "to login"
 TO_HOME = "to home"
 # A deactivated account's session no longer authenticates: it is treated as signed out.
 SIGNED_OUT = {ANONYMOUS, "former"}
+# Import runs are the district's: its administrators and analysts see them; only
+# administrators upload, and an upload is its uploader's alone (the cast's "admin").
+# Everyone else gets the page that does not exist, as for a student they may not see.
+RUN_READERS = {"admin", "analyst"}
+UPLOADERS = {"admin", "outsider"}  # the outsider administers another district
+
+
+def _only(users: set[str], allowed=200, others=404) -> dict:
+    """Signed-out users go to login; `users` get `allowed`, the rest `others`."""
+    return {
+        user: TO_LOGIN if user in SIGNED_OUT else allowed if user in users else others
+        for user in (ANONYMOUS, *CAST_USERS)
+    }
+
 
 # route name -> (HTTP method, {user: expected outcome}); outcome is a status or a redirect.
 MATRIX = {
@@ -57,6 +74,12 @@ MATRIX = {
         {user: 200 if user in SIGNED_OUT else TO_HOME for user in (ANONYMOUS, *CAST_USERS)},
     ),
     "logout": ("post", dict.fromkeys((ANONYMOUS, *CAST_USERS), TO_LOGIN)),
+    "imports": ("get", _only(RUN_READERS | {"outsider"})),  # the outsider: their own runs
+    "import_new": ("get", _only(UPLOADERS)),
+    # A run of the cast's district, an upload by the cast's admin (ROUTE_ARGUMENTS).
+    "import_run": ("get", _only(RUN_READERS)),
+    "import_report": ("get", _only({"admin"})),
+    "import_confirm": ("post", _only({"admin"}, allowed=302)),
     # Per student: see test_student_page_opens_exactly_for_visible_students.
     "student": (
         "get",
@@ -66,7 +89,29 @@ MATRIX = {
         },
     ),
 }
-ROUTES_WITHOUT_ARGUMENTS = sorted(name for name in MATRIX if name != "student")
+ROUTES_WITH_ONE_OUTCOME_PER_USER = sorted(name for name in MATRIX if name != "student")
+
+
+def _a_run(cast) -> list:
+    run = do_import(Batch(), district=cast.district, source_format="csv", files=[], user=cast.admin)
+    return [run.pk]
+
+
+def _an_upload(cast) -> list:
+    return [validated_upload(cast.admin, two_absences(cast)).token]
+
+
+ROUTE_ARGUMENTS = {
+    "import_run": _a_run,
+    "import_report": _an_upload,
+    "import_confirm": _an_upload,
+}
+
+
+@pytest.fixture(autouse=True)
+def private_uploads(settings, tmp_path):
+    """Uploads go to a directory of the test's own."""
+    settings.DATA_DIR = tmp_path
 
 
 def _sign_in(client, cast, username: str):
@@ -95,13 +140,14 @@ def test_every_route_has_a_row_in_the_matrix():
 
 
 @pytest.mark.parametrize("username", [ANONYMOUS, *CAST_USERS])
-@pytest.mark.parametrize("route", ROUTES_WITHOUT_ARGUMENTS)
+@pytest.mark.parametrize("route", ROUTES_WITH_ONE_OUTCOME_PER_USER)
 def test_route_answers_each_user_as_the_matrix_says(cast, client, route, username):
     # given a member of the cast (or nobody) signed in
     method, expected = MATRIX[route]
     _sign_in(client, cast, username)
+    arguments = ROUTE_ARGUMENTS.get(route, lambda cast: [])(cast)
     # when they open the page
-    response = getattr(client, method)(reverse(f"web:{route}"))
+    response = getattr(client, method)(reverse(f"web:{route}", args=arguments))
     # then they get what the matrix says
     _assert_outcome(response, expected[username])
 

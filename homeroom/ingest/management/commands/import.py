@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from homeroom.core.models import District
 from homeroom.ingest.formats import FORMATS, ReadOptions, files_read, source_file
 from homeroom.ingest.models import ImportRun
+from homeroom.ingest.runs import run_summary
 from homeroom.ingest.sync import ImportRejected, do_import
 
 PROBLEMS_SHOWN = 20
@@ -107,19 +108,3 @@ class Command(BaseCommand):
             self.stdout.write(f"  - {problem['severity']}: {problem['text']}")
         if len(run.problems) > PROBLEMS_SHOWN:
             self.stdout.write(f"  ... {len(run.problems) - PROBLEMS_SHOWN} more (use --json)")
-
-
-def run_summary(run: ImportRun) -> dict:
-    """The run as plain data for machines."""
-    return {
-        "run": run.pk,
-        "status": run.status,
-        "dry_run": run.dry_run,
-        "format": run.source_format,
-        "files": run.files,
-        "scope": run.scope,
-        "counts": run.counts,
-        "problem_counts": run.problem_counts,
-        "problems": run.problems,
-        "duration_seconds": run.duration_seconds,
-    }
