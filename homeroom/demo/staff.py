@@ -18,7 +18,7 @@ from django.utils.crypto import salted_hmac
 from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role, User
 from homeroom.core.models import AuditEntry, District, GradeLevel, School, SchoolYear
 from homeroom.core.selectors import current_school_year, district_today
-from homeroom.ingest.generator_format import GeneratedFileError, teacher_sections
+from homeroom.demo.loading import GeneratedFileError, teacher_sections
 from homeroom.roster.models import Section, Student
 
 CASELOAD_SIZE = 5

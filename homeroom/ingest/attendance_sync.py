@@ -20,10 +20,18 @@ from django.db import connection
 
 from homeroom.attendance.models import AttendanceEvent, Category
 from homeroom.core.models import Calendar, CalendarDate
-from homeroom.ingest.records import AttendanceScope, Batch, EntityCounts, Where
+from homeroom.ingest.records import (
+    AttendanceRows,
+    AttendanceScope,
+    Batch,
+    EntityCounts,
+    Where,
+    attendance_span,
+)
 from homeroom.roster.models import Enrollment
 
 STAGE = "homeroom_ingest_stage"
+HELD = "homeroom_ingest_held"  # the events the staged rows are compared with
 COLUMNS = (
     "student_id",
     "school_id",
@@ -67,14 +75,23 @@ def sync_attendance(batch: Batch, resolve, run):
             " AND e.date >= %s AND e.date <= %s"
         )
         scope_params = [*school_pks, scope.start, scope.end]
+        pks = set(school_pks)
+        _hold(
+            cursor,
+            in_scope,
+            scope_params,
+            outside=any(
+                row[1] not in pks or not scope.start <= row[2] <= scope.end for row in staged
+            ),
+        )
         no_longer_exported = (
-            f"FROM {events} AS e WHERE {in_scope}"
+            f"FROM {HELD} AS e WHERE e.in_scope"
             f" AND NOT EXISTS (SELECT 1 FROM {STAGE} AS s WHERE {MATCH})"
         )
         if batch.errors:
             # Rows skipped for errors may be the very events held: a file with errors
             # cannot show what the SIS stopped exporting, so nothing is deleted.
-            cursor.execute(f"SELECT COUNT(*) {no_longer_exported}", scope_params)
+            cursor.execute(f"SELECT COUNT(*) {no_longer_exported}")
             if withheld := cursor.fetchone()[0]:
                 batch.finding(
                     "deletions_withheld",
@@ -84,33 +101,32 @@ def sync_attendance(batch: Batch, resolve, run):
                     hint="Fix the errors and import the file again to apply deletions.",
                 )
         else:
-            cursor.execute(
-                f"DELETE {no_longer_exported}"
-                if connection.vendor == "postgresql"
-                else f"DELETE FROM {events} WHERE id IN (SELECT e.id {no_longer_exported})",
-                scope_params,
-            )
+            cursor.execute(f"DELETE FROM {events} WHERE id IN (SELECT e.id {no_longer_exported})")
             counts.deleted = cursor.rowcount
         distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
         cursor.execute(
-            f"UPDATE {events} AS e SET day_fraction = s.day_fraction,"
-            " minutes_missed = s.minutes_missed, reason = s.reason, source_run_id = %s,"
-            " source_file = s.source_file, source_line = s.source_line"
-            f" FROM {STAGE} AS s WHERE {MATCH} AND (e.day_fraction {distinct} s.day_fraction"
-            f" OR e.minutes_missed {distinct} s.minutes_missed OR e.reason <> s.reason)",
+            f"UPDATE {events} SET day_fraction = x.day_fraction,"
+            " minutes_missed = x.minutes_missed, reason = x.reason, source_run_id = %s,"
+            " source_file = x.source_file, source_line = x.source_line FROM (SELECT e.id,"
+            " s.day_fraction, s.minutes_missed, s.reason, s.source_file, s.source_line"
+            f" FROM {HELD} AS e JOIN {STAGE} AS s ON {MATCH}"
+            f" WHERE e.day_fraction {distinct} s.day_fraction"
+            f" OR e.minutes_missed {distinct} s.minutes_missed OR e.reason <> s.reason) AS x"
+            f" WHERE {events}.id = x.id",
             [run.pk],
         )
         counts.updated = cursor.rowcount
         cursor.execute(
             f"INSERT INTO {events} ({', '.join(COLUMNS)}, source_run_id)"
             f" SELECT {', '.join('s.' + c for c in COLUMNS)}, %s FROM {STAGE} AS s"
-            f" WHERE NOT EXISTS (SELECT 1 FROM {events} AS e WHERE {MATCH})",
+            f" WHERE NOT EXISTS (SELECT 1 FROM {HELD} AS e WHERE {MATCH})",
             [run.pk],
         )
         counts.inserted = cursor.rowcount
         counts.unchanged = len(staged) - counts.inserted - counts.updated
         _report_findings(cursor, batch, resolve, school_pks)
         cursor.execute(f"DROP TABLE {STAGE}")
+        cursor.execute(f"DROP TABLE {HELD}")
     return counts
 
 
@@ -118,7 +134,12 @@ def _validated_rows(batch: Batch, resolve, counts) -> list[tuple]:
     """Resolve ids, drop presence rows, collapse duplicates; errors and findings recorded."""
     rows: dict[tuple, tuple] = {}
     places: dict[tuple, Where] = {}
-    for r in batch.attendance:
+    records = batch.attendance
+    if isinstance(records, AttendanceRows) and _plain_rows_present(records, resolve):
+        # Each plain row would pass every check below and only be counted as present.
+        counts.present += records.plain_count
+        records = records.records
+    for r in records:
         if resolve.missing(
             resolve.schools,
             r.school_id,
@@ -176,12 +197,24 @@ def _validated_rows(batch: Batch, resolve, counts) -> list[tuple]:
     return [(*key, *values) for key, values in rows.items()]
 
 
+def _plain_rows_present(rows: AttendanceRows, resolve) -> bool:
+    """Whether every plain row names a known school and student and a present code."""
+    for student_id, school_id, code_name, _file in rows.plain_keys:
+        code = resolve.codes.get(code_name)
+        if (
+            school_id not in resolve.schools
+            or code is None
+            or code.category != Category.PRESENT
+            or student_id not in resolve.students
+        ):
+            return False
+    return True
+
+
 def _implied_scope(batch: Batch) -> AttendanceScope | None:
     """The schools and first-to-last dates the file's rows cover."""
-    if not batch.attendance:
-        return None
-    dates = [r.date for r in batch.attendance]
-    return AttendanceScope({r.school_id for r in batch.attendance}, min(dates), max(dates))
+    span = attendance_span(batch.attendance)
+    return AttendanceScope(*span) if span else None
 
 
 def _stage(cursor, staged: list[tuple]) -> None:
@@ -207,6 +240,36 @@ def _stage(cursor, staged: list[tuple]) -> None:
             ],
         )
     cursor.execute(f"CREATE INDEX {STAGE}_key ON {STAGE} (student_id, date)")
+    if connection.vendor == "postgresql":
+        cursor.execute(f"ANALYZE {STAGE}")  # temporary tables are never analyzed otherwise
+
+
+def _hold(cursor, in_scope: str, scope_params: list, *, outside: bool) -> None:
+    """Copy the held events in scope (and, when staged rows lie outside it, those matching
+    them) into a temporary table the statements compare the staged rows with.
+
+    Comparing with a copy keeps every statement's plan sound whatever the planner knows of
+    the events table (nothing, right after a large import: a nested loop over it for each
+    staged row took minutes), and the insert never reads the table it writes.
+    """
+    events = AttendanceEvent._meta.db_table
+    held = "e.id, e.student_id, e.school_id, e.date, e.code_id, e.period, e.day_fraction,"
+    held += " e.minutes_missed, e.reason"
+    cursor.execute(f"DROP TABLE IF EXISTS {HELD}")
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {HELD} AS SELECT {held}, TRUE AS in_scope"
+        f" FROM {events} AS e WHERE {in_scope}",
+        scope_params,
+    )
+    if outside:  # e.g. a second attendance table of the profile without the declared scope
+        cursor.execute(
+            f"INSERT INTO {HELD} SELECT {held}, FALSE FROM {events} AS e"
+            f" WHERE NOT COALESCE(({in_scope}), FALSE)"
+            f" AND EXISTS (SELECT 1 FROM {STAGE} AS s WHERE {MATCH})",
+            scope_params,
+        )
+    if connection.vendor == "postgresql":
+        cursor.execute(f"ANALYZE {HELD}")
 
 
 def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> None:

@@ -542,6 +542,12 @@ def _key(text: str) -> str:
     return " ".join(code_value(text).lower().split())
 
 
+def _digits(text: str) -> int | None:
+    """The whole number ASCII digits write, else None ('²' and '①' are digits to isdigit())."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _year_of(day: dt.date) -> str:
     """The school year holding a date by the July 1 rule, e.g. 2021-09-01 -> "2021-2022"."""
     first = day.year if day.month >= 7 else day.year - 1
@@ -747,8 +753,8 @@ class _Reader:
         if found is None:
             return None
         text = found.text.strip()
-        if text.isdigit() and len(text) == 4:
-            return f"{int(text) - 1}-{text}"
+        if len(text) == 4 and (number := _digits(text)) is not None:
+            return f"{number - 1}-{text}"
         span = YEAR_SPAN.match(text)
         if span and int(span[2]) == int(span[1]) + 1:
             return text
@@ -1056,7 +1062,8 @@ class _Reader:
             if number is None or (kind and _key(kind.text) == "fax"):
                 continue
             priority = self.value(entry, "priority")
-            rank = int(priority.text) if priority and priority.text.strip().isdigit() else 99
+            rank = _digits(priority.text) if priority else None
+            rank = 99 if rank is None else rank
             phones.append((rank, len(phones), number))
         if phones:
             record.phone = self._detail(min(phones)[2], "phone")
@@ -1111,9 +1118,8 @@ class _Reader:
         if kind == "other" and self.flag(item, "legal_guardian"):
             kind = "guardian"
         priority = self.value(item, "priority")
-        if priority and priority.text.strip().isdigit() and 0 < int(priority.text) < 1000:
-            rank = int(priority.text)
-        else:
+        rank = _digits(priority.text) if priority else None
+        if rank is None or not 0 < rank < 1000:
             rank = 1 if self.flag(item, "primary") else 2
         lives_with = self.flag(item, "lives_with")
         facts.links.append(
@@ -1555,29 +1561,44 @@ def _identity(element: etree._Element) -> dict[str, str]:
     return found
 
 
+def file_name(path: Path) -> str:
+    """A file's name as problems and rows give it: bytes of the name that are not UTF-8
+    (surrogate escapes on POSIX, which no database stores) become U+FFFD."""
+    return path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+class _Unnamed:
+    """A binary stream without a `name`: lxml encodes a file's name as the document's base
+    URL, and raises on a name that is not UTF-8."""
+
+    def __init__(self, handle: BinaryIO):
+        self.read = handle.read
+
+
 def _read_xml(reader: _Reader, path: Path) -> None:
     """Read one interchange file into the reader; a damaged file contributes only its error."""
     facts = _Facts()
+    name = file_name(path)
     try:
         with path.open("rb") as handle:
-            complete = _parse_xml(reader, handle, path.name, facts)
+            complete = _parse_xml(reader, _Unnamed(handle), name, facts)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (exc.lineno or 0, 0)
         reader.batch.error(
             "bad_xml",
             f"not well-formed XML at line {line}, column {column}: {exc.msg}",
-            Where(path.name, line or 0),
+            Where(name, line or 0),
             hint="The file is damaged or truncated; export it again. Nothing of it was read.",
         )
     except OSError as exc:
         reader.batch.error(
-            "unreadable_file", f"cannot read the file: {exc.strerror or exc}", Where(path.name, 0)
+            "unreadable_file", f"cannot read the file: {exc.strerror or exc}", Where(name, 0)
         )
     except Exception as exc:  # a bug must not lose the run's report: say it and go on
         reader.batch.error(
             "reader_failure",
             f"the Ed-Fi reader failed on this file ({type(exc).__name__}: {exc})",
-            Where(path.name, 0),
+            Where(name, 0),
             hint="This is a Homeroom bug; please report it with the file.",
         )
     else:

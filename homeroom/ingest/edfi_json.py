@@ -11,7 +11,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from homeroom.ingest.edfi import RESOURCES, Field, Item, Value, _Facts, _Reader
+from homeroom.ingest.edfi import RESOURCES, Field, Item, Value, _Facts, _Reader, file_name
 from homeroom.ingest.records import Where
 
 
@@ -74,17 +74,18 @@ def _sniff(first: dict) -> str:
 def read_json(reader: _Reader, path: Path) -> None:
     """Read one API response file into the reader; a damaged file contributes only its error."""
     facts = _Facts()
+    name = file_name(path)
     try:
         complete = _parse(reader, path, facts)
     except OSError as exc:
         reader.batch.error(
-            "unreadable_file", f"cannot read the file: {exc.strerror or exc}", Where(path.name, 0)
+            "unreadable_file", f"cannot read the file: {exc.strerror or exc}", Where(name, 0)
         )
     except Exception as exc:  # a bug must not lose the run's report: say it and go on
         reader.batch.error(
             "reader_failure",
             f"the Ed-Fi reader failed on this file ({type(exc).__name__}: {exc})",
-            Where(path.name, 0),
+            Where(name, 0),
             hint="This is a Homeroom bug; please report it with the file.",
         )
     else:
@@ -106,7 +107,7 @@ def _bad_json(reader: _Reader, file: str, line: int, message: str) -> bool:
 
 def _parse(reader: _Reader, path: Path, facts: _Facts) -> bool:
     """Decode the array item by item, mapping each; False if the file is not read whole."""
-    file, data = path.name, path.read_bytes()
+    file, data = file_name(path), path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

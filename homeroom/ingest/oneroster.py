@@ -183,8 +183,9 @@ class _Class:
 
 
 def _shown(value: str) -> str:
-    """A value as a problem shows it: short, and free of NULs the database cannot store."""
-    value = value.replace("\x00", "\\0")
+    """A value as a problem shows it: short, free of what no database stores (NULs, and the
+    surrogate escapes of a file name that is not UTF-8)."""
+    value = value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\0")
     return value if len(value) <= 120 else value[:117] + "..."
 
 
@@ -408,10 +409,12 @@ class _Reader:
                 elif path.is_file():
                     add(path.name, path.read_bytes())
                 else:
-                    self.batch.error("no_such_file", "no such file or directory", value=str(path))
+                    self.batch.error(
+                        "no_such_file", "no such file or directory", value=_shown(str(path))
+                    )
             except OSError as error:
                 self.batch.error(
-                    "unreadable_file", error.strerror or "cannot be read", value=str(path)
+                    "unreadable_file", error.strerror or "cannot be read", value=_shown(str(path))
                 )
         return {key: value for key, value in found.items() if key not in NOT_USED}
 
@@ -427,7 +430,7 @@ class _Reader:
             self.batch.error(
                 "bad_zip",
                 "the zip file cannot be read",
-                Where(path.name, 1),
+                Where(_shown(path.name), 1),
                 value=_shown(str(e)),
                 hint="Download or export the zip again.",
             )

@@ -135,6 +135,26 @@ class _Resolver:
 
 def _sync_reference_data(batch: Batch, district: District, run: ImportRun) -> dict:
     counts: dict[str, EntityCounts] = {}
+    held_spans = {
+        local_id: (low, high)
+        for local_id, low, high in School.objects.filter(district=district).values_list(
+            "local_id", "lowest_grade", "highest_grade"
+        )
+    }
+    reversed_spans = set()
+    for r in batch.schools:
+        low, high = held_spans.get(r.local_id, (0, 12))
+        low = low if r.lowest_grade is None else r.lowest_grade
+        high = high if r.highest_grade is None else r.highest_grade
+        if low > high:
+            reversed_spans.add(r.local_id)
+            batch.error(
+                "grade_span_reversed",
+                "the school's lowest grade would be above its highest grade",
+                r.where,
+                value=f"{low} > {high}",
+                hint="Give both grades, lowest first.",
+            )
     schools = {
         (district.pk, r.local_id): {
             "name": r.name,
@@ -144,6 +164,7 @@ def _sync_reference_data(batch: Batch, district: District, run: ImportRun) -> di
             "highest_grade": r.highest_grade,
         }
         for r in batch.schools
+        if r.local_id not in reversed_spans
     }
     if schools:
         counts["schools"] = _upsert(
@@ -564,10 +585,14 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
 
 
 def _without_nul(value: Any) -> Any:
+    """Text every database's JSON accepts: NUL and undecodable bytes written as escapes."""
     if isinstance(value, str):
-        return value.replace("\x00", "\\x00")
+        text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return text.replace("\x00", "\\x00")
     if isinstance(value, dict):
         return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
     return value
 
 
@@ -593,7 +618,7 @@ def do_import(
         district=district,
         user=user,
         source_format=source_format,
-        files=[vars(f) for f in files],
+        files=_without_nul([vars(f) for f in files]),
         on_error=on_error,
         dry_run=dry_run,
     )

@@ -9,6 +9,7 @@ sync engine; duplicate period rows are reported here, where periods roll up to d
 """
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -16,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import compress, groupby, repeat
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -36,17 +38,39 @@ from homeroom.ingest.profiles import (
     convert,
 )
 from homeroom.ingest.records import (
+    PLAIN_FIELDS,
     AttendanceCodeRecord,
     AttendanceRecord,
+    AttendanceRows,
     AttendanceScope,
     Batch,
     Where,
+    attendance_span,
+    collector_paused,
 )
 
 MAX_ERRORS_PER_FILE = 1000
 SNIFF_CHARS = 64 * 1024
 CHUNK = 1 << 20
+# Encodings in which a block of whole lines decodes exactly as its lines one by one.
+BLOCK_ENCODINGS = frozenset({"utf-8", "utf-8-sig", "cp1252", "iso8859-1", "ascii"})
+# Characters after which str.splitlines ends a line and a binary file does not (\r alone is
+# checked apart, since \r\n is one line end for both); NUL and BOM need clean().
+BLOCK_UNSAFE = (
+    "\x00",
+    "\ufeff",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x1d",
+    "\x1e",
+    "\x85",
+    "\u2028",
+    "\u2029",
+)
 NAME_LENGTH = 200  # what provenance columns (source_file) hold
+CACHED_VALUES = 200_000  # converted values remembered per field (ids, dates and codes repeat)
+CACHED_TEXTS = 10_000  # the same for free text (reasons repeat, names seldom do)
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 ENCODING_HINT = (
@@ -74,15 +98,23 @@ DATE_ORDER = (
     ("enrollments", "entry_date", "exit_date", "the exit date is before the entry date"),
     ("section_enrollments", "start_date", "end_date", "the end date is before the start date"),
 )
+DATE_CHECKS: dict[str, list[tuple[str, str, str]]] = {}
+for _entity, _first, _later, _message in DATE_ORDER:
+    DATE_CHECKS.setdefault(_entity, []).append((_first, _later, _message))
+# Attendance fields other than PLAIN_FIELDS, at the values a record has when they are unset
+PLAIN_DEFAULTS = {"day_fraction": None, "minutes_missed": None, "period": "", "reason": ""}
+_MISSING = object()  # not in a converter's cache
+_SLOW, _PLAIN, _SIMPLE = 0, 1, 2  # kinds of rows for _Reader.read_block
 
 
 def read_tabular(paths: list[Path], profile: Profile) -> Batch:
     """Read CSV/XLSX files as the profile maps them; every problem is on the batch."""
-    batch = Batch()
+    batch = Batch(attendance=AttendanceRows())
     reader = _Reader(profile, batch)
-    for path, name in zip(paths, display_names(paths), strict=True):
-        reader.read_file(Path(path), name)
-    reader.finish()
+    with collector_paused():
+        for path, name in zip(paths, display_names(paths), strict=True):
+            reader.read_file(Path(path), name)
+        reader.finish()
     return batch
 
 
@@ -96,7 +128,8 @@ def display_names(paths: list[Path]) -> list[str]:
             other != mine and other[-depth:] == mine[-depth:] for other in parts
         ):
             depth += 1
-        name = "/".join(mine[-depth:])
+        # Bytes of a name that are not UTF-8 (surrogate escapes, which no database stores).
+        name = "/".join(mine[-depth:]).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         names.append(name if len(name) <= NAME_LENGTH else name[-NAME_LENGTH:])
     return names
 
@@ -143,8 +176,10 @@ class _Mapping:
     """A source compiled for one file: column positions and a converter per field."""
 
     source: Source
-    fields: list[tuple[FieldMapping, int | None, Callable[[Any], Any]]]
+    # (mapping, column index, converter, the converter's cache of text -> value or None)
+    fields: list[tuple[FieldMapping, int | None, Callable[[Any], Any], dict | None]]
     columns: dict[str, str] = field(default_factory=dict)  # field -> header name
+    checked: bool = True  # whether _Reader.checked can find anything wrong or fill anything
 
 
 class _Reader:
@@ -158,6 +193,11 @@ class _Reader:
         self.matched: set[str] = set()
         self.errors_in_file = 0
         self.stopped = False
+        # Rows with a present code and nothing else are held compactly (AttendanceRows).
+        self.plain_rows = batch.attendance if isinstance(batch.attendance, AttendanceRows) else None
+        self.present_codes = frozenset(
+            c.code for c in profile.codes.values() if c.category == Category.PRESENT
+        )
 
     # -- compiling a profile's fields into converters ------------------------------------
 
@@ -217,7 +257,12 @@ class _Reader:
             return convert(text, field_type, dates)
 
         if mapping.column is not None:
-            return convert_cell if field_type.kind in ("text", "list") else _memoized(convert_cell)
+            # Free text may repeat (reasons) or not (names): fewer of its values are kept.
+            if field_type.kind in ("text", "list"):
+                return _memoized(
+                    convert_cell, limit=CACHED_TEXTS, blank_only=field_type.kind == "list"
+                )
+            return _memoized(convert_cell, limit=CACHED_VALUES)
         value = mapping.value
         try:
             if field_type.kind in ("id", "code") and isinstance(value, str):
@@ -265,7 +310,7 @@ class _Reader:
                 "unmatched_file",
                 f"no entity of the profile {self.profile.name} reads this file",
                 Where(name, 1),
-                value=path.name,
+                value=name,
                 hint=f"The profile reads files named {patterns}. Rename the file or add"
                 " its name to the profile.",
             )
@@ -297,40 +342,85 @@ class _Reader:
                 hint="Export the file again from the source system.",
             )
 
-    def csv_rows(self, path: Path, name: str) -> Iterator[tuple[int, list[Any]]]:
-        """(line, cells) of a delimited text file, header first; problems recorded."""
+    def csv_rows(self, path: Path, name: str) -> Iterator[tuple[int, Any]]:
+        """(line, cells) of a delimited text file, header first; problems recorded.
+
+        After the header, a block of lines decoded together with no quote and no carriage
+        return comes as one (first line, _RowBlock) instead, each line split as the csv
+        module would split it.
+        """
         bad_lines: set[int] = set()
-        lines = self.text_lines(path, name, bad_lines)
+        source = _Lines(self.text_lines(path, name, bad_lines))
         sample: list[str] = []
         size = 0
-        for text in lines:
+        for text in source:
             sample.append(text)
             size += len(text)
             if size >= SNIFF_CHARS:
                 break
         delimiter = self.delimiter(sample)
-        reader = csv.reader(_chain(sample, lines), delimiter=delimiter)
-        last = 0
-        while not self.stop(name, last + 1):
+        source.count = 0
+        source.back.extend(reversed(sample))
+        # A line without quotes or stray carriage returns is split here, as the csv module
+        # would split it; any other line is handed to the csv module, which may read on
+        # into the next lines (a quoted value holding line breaks).
+        reader = csv.reader(source, delimiter=delimiter)
+        limit = csv.field_size_limit()
+        last, header_seen = 0, False  # the last line read (here and by the csv module)
+        while not (self.errors_in_file >= MAX_ERRORS_PER_FILE and self.stop(name, last + 1)):
+            line = source.next_item()
+            if line is None:
+                return
+            if type(line) is _Block:
+                pieces = line.pieces[line.start :] if line.start else line.pieces
+                if header_seen and max(map(len, pieces)) <= limit:
+                    first = last + 1
+                    last += len(pieces)
+                    source.count += len(pieces)
+                    block = [piece.split(delimiter) if piece else [] for piece in pieces]
+                    if bad_lines and any(first <= n <= last for n in bad_lines):
+                        for number, cells in enumerate(block, first):  # (a clean block has none)
+                            if number not in bad_lines:
+                                yield number, cells
+                    else:
+                        yield first, _RowBlock(block)
+                    continue
+                line = source.first_of(line)
+            source.count += 1
+            if line[-1:] == "\n":
+                body = line[:-2] if line[-2:-1] == "\r" else line[:-1]
+            else:
+                body = line[:-1] if line[-1:] == "\r" else line
+            if '"' not in body and "\r" not in body and len(body) <= limit:
+                last += 1
+                if bad_lines and last in bad_lines:
+                    continue
+                cells = body.split(delimiter) if body else []
+                header_seen = header_seen or any(c.strip() for c in cells)
+                yield last, cells
+                continue
+            source.handed = line
             try:
                 cells = next(reader)
-            except StopIteration:
-                return
             except csv.Error as error:
                 self.error(
                     "bad_csv", f"the line cannot be read as CSV: {error}", Where(name, last + 1)
                 )
-                if reader.line_num <= last:
+                if source.count <= last:
                     return
-                last = reader.line_num
+                last = source.count
                 continue
-            first, last = last + 1, reader.line_num
+            first, last = last + 1, source.count
             if bad_lines and any(n in bad_lines for n in range(first, last + 1)):
                 continue
+            header_seen = header_seen or any(c.strip() for c in cells)
             yield first, cells
 
-    def text_lines(self, path: Path, name: str, bad_lines: set[int]) -> Iterator[str]:
-        """Decoded lines of a text file; undecodable bytes and NULs are errors on their line."""
+    def text_lines(self, path: Path, name: str, bad_lines: set[int]) -> Iterator["str | _Block"]:
+        """Decoded lines of a text file; undecodable bytes and NULs are errors on their line.
+
+        Lines come one by one, or many at once as a `_Block` (see `block_lines`).
+        """
         encoding = self.profile.encoding
         if encoding == "auto":
             encoding, why = detect_encoding(path)
@@ -357,20 +447,79 @@ class _Reader:
                     )
                     bad_lines.add(number + 1)
                 return
+            if codecs.lookup(encoding).name in BLOCK_ENCODINGS:
+                yield from self.block_lines(handle, encoding, name, bad_lines)
+                return
             for number, raw in enumerate(handle, 1):
+                yield self.decoded(raw, number, encoding, name, bad_lines)
+
+    def decoded(
+        self, raw: bytes, number: int, encoding: str, name: str, bad_lines: set[int]
+    ) -> str:
+        """One line decoded and cleaned; undecodable bytes are an error on its line."""
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as error:
+            self.error(
+                "encoding",
+                f"the line holds bytes that are not {encoding}",
+                Where(name, number),
+                value=repr(raw[error.start : error.end]),
+                hint=ENCODING_HINT,
+            )
+            bad_lines.add(number)
+            text = raw.decode(encoding, errors="replace")
+        return self.clean(text, number, name, bad_lines)
+
+    def block_lines(
+        self, handle: io.BufferedReader, encoding: str, name: str, bad_lines: set[int]
+    ) -> Iterator["str | _Block"]:
+        """The lines `decoded` gives, decoding a block of whole lines at a time.
+
+        A block that fails to decode, or holds a character `clean` acts on or one that
+        str.splitlines would split at, is decoded line by line instead, so every line and
+        every problem is the same as reading line by line. A block without quotes or
+        carriage returns comes whole, as a `_Block`.
+        """
+        whole = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
+        number, pending = 0, []  # pending: what was read after the last line end
+        while True:
+            block = handle.read(CHUNK)
+            cut = block.rfind(b"\n") + 1
+            if block and not cut:
+                pending.append(block)
+                continue
+            data = b"".join([*pending, block[:cut]]) if block else b"".join(pending)
+            pending = [block[cut:]]
+            if not data:
+                return
+            text = None
+            if number:  # the first block goes line by line: line 1 may start with a BOM
                 try:
-                    text = raw.decode(encoding)
-                except UnicodeDecodeError as error:
-                    self.error(
-                        "encoding",
-                        f"the line holds bytes that are not {encoding}",
-                        Where(name, number),
-                        value=repr(raw[error.start : error.end]),
-                        hint=ENCODING_HINT,
-                    )
-                    bad_lines.add(number)
-                    text = raw.decode(encoding, errors="replace")
-                yield self.clean(text, number, name, bad_lines)
+                    text = data.decode(whole)
+                except UnicodeDecodeError:
+                    text = None
+                if text is not None and not any(c in text for c in '\x00\ufeff"\r'):
+                    pieces = text.split("\n")
+                    newline = not pieces[-1]
+                    if newline:
+                        pieces.pop()
+                    number += len(pieces)
+                    yield _Block(pieces, newline)
+                    continue
+                if text is not None and (
+                    any(c in text for c in BLOCK_UNSAFE)
+                    or ("\r" in text and text.count("\r") != text.count("\r\n"))
+                ):
+                    text = None
+            if text is None:
+                for raw in io.BytesIO(data):
+                    number += 1
+                    yield self.decoded(raw, number, encoding, name, bad_lines)
+            else:
+                lines = text.splitlines(keepends=True)
+                number += len(lines)
+                yield from lines
 
     def clean(self, text: str, number: int, name: str, bad_lines: set[int]) -> str:
         """A decoded line without BOM; a NUL character (never text) is an error."""
@@ -458,32 +607,161 @@ class _Reader:
         self.extra_columns(sources, header, header_line, name)
         width, count = len(header), 0
         for line, cells in rows:
-            if not (cells and cell_text(cells[0])) and not any(cell_text(c) for c in cells):
-                continue
-            count += 1
-            if len(cells) != width:
-                if len(cells) > width and not any(cell_text(c) for c in cells[width:]):
-                    cells = cells[:width]
-                elif pad and len(cells) < width:
-                    cells = [*cells, *[None] * (width - len(cells))]
-                else:
-                    self.error(
-                        "ragged_row",
-                        f"the row has {len(cells)} cells, the header {width}",
-                        Where(name, line),
-                        hint="A value may hold an unquoted delimiter, or cells are missing;"
-                        " fix the row in the file.",
-                    )
-                    if self.stop(name, line):
-                        break
-                    continue
-            for mapping in mappings:
-                self.record(mapping, cells, Where(name, line))
-            if self.stop(name, line):
+            if type(cells) is _RowBlock:
+                counted, stopped = self.read_block(line, cells.rows, mappings, width, name)
+            else:
+                counted, stopped = self.read_row(line, cells, mappings, width, name, pad)
+            count += counted
+            if stopped:
                 break
         self.batch.rows_read[name] = self.batch.rows_read.get(name, 0) + count
         if not count:
             self.batch.finding("no_rows", "the file has a header but no rows", Where(name, 1))
+
+    def read_row(
+        self,
+        line: int,
+        cells: list[Any],
+        mappings: list[_Mapping],
+        width: int,
+        name: str,
+        pad: bool = False,
+    ) -> tuple[int, bool]:
+        """Records from one row: (1 if the row counts, else 0; whether to stop reading)."""
+        head = cells[0] if cells else None
+        if not (head.strip() if type(head) is str else cell_text(head)) and not any(
+            cell_text(c) for c in cells
+        ):
+            return 0, False
+        if len(cells) != width:
+            if len(cells) > width and not any(cell_text(c) for c in cells[width:]):
+                cells = cells[:width]
+            elif pad and len(cells) < width:
+                cells = [*cells, *[None] * (width - len(cells))]
+            else:
+                self.error(
+                    "ragged_row",
+                    f"the row has {len(cells)} cells, the header {width}",
+                    Where(name, line),
+                    hint="A value may hold an unquoted delimiter, or cells are missing;"
+                    " fix the row in the file.",
+                )
+                return 1, self.stop(name, line)
+        for mapping in mappings:
+            self.record(mapping, cells, name, line)
+        return 1, self.errors_in_file >= MAX_ERRORS_PER_FILE and self.stop(name, line)
+
+    def read_block(
+        self, first: int, rows: list[list[str]], mappings: list[_Mapping], width: int, name: str
+    ) -> tuple[int, bool]:
+        """Records from rows of consecutive lines: (rows counted, whether to stop reading).
+
+        Each row goes through `read_row`, except the attendance rows `attendance_rows`
+        finds plain or simple: those are taken a run at a time, as `record` takes them.
+        """
+        found = self.attendance_rows(mappings, rows, width)
+        if found is None:
+            values, kinds = {}, [_SLOW] * len(rows)
+        else:
+            values, kinds = found
+        count, start = 0, 0
+        for slow, run in groupby(map(_SLOW.__eq__, kinds)):
+            end = start + len(list(run))
+            if slow:
+                for number in range(start, end):
+                    counted, stopped = self.read_row(
+                        first + number, rows[number], mappings, width, name
+                    )
+                    count += counted
+                    if stopped:
+                        return count, True
+            else:
+                plain = list(map(_PLAIN.__eq__, kinds[start:end]))
+                full = list(map(_SIMPLE.__eq__, kinds[start:end]))
+                lines = range(first + start, first + end)
+                records = map(
+                    AttendanceRecord,
+                    *(compress(values[f][start:end], full) for f in PLAIN_FIELDS),
+                    [Where(name, line) for line in compress(lines, full)],
+                    *(
+                        [default if v is OMIT else v for v in compress(values[f][start:end], full)]
+                        if f in values
+                        else repeat(default)
+                        for f, default in PLAIN_DEFAULTS.items()
+                    ),
+                )
+                self.plain_rows.extend_block(  # type: ignore[union-attr]
+                    plain,
+                    list(records),
+                    *(values[f][start:end] for f in PLAIN_FIELDS),
+                    name,
+                    lines,
+                )
+                count += end - start
+            start = end
+        return count, False
+
+    def attendance_rows(
+        self, mappings: list[_Mapping], rows: list[list[str]], width: int
+    ) -> tuple[dict[str, list[Any]], list[int]] | None:
+        """For a file only an attendance mapping reads: each field's values in the rows, and
+        each row's kind: _PLAIN (`record` would hold it compactly), _SIMPLE (`record` would
+        make an AttendanceRecord of the values and do nothing else) or _SLOW (anything else
+        may happen: `record` must see it). None when every row is _SLOW.
+
+        Values come from the converters' caches, filled first with each value of the block
+        not seen before (converting has no side effect but the caching); a row with a value
+        that cannot be converted or cached is _SLOW.
+        """
+        if len(mappings) != 1 or self.plain_rows is None:
+            return None
+        mapping = mappings[0]
+        source = mapping.source
+        plain = bool(self.present_codes) and source.scope is None  # as `record` finds
+        simple = not mapping.checked
+        if (
+            not (plain or simple)
+            or source.entity != "attendance"
+            or source.periods is not None
+            or source.distinct
+            or any(index is None or cache is None for _m, index, _c, cache in mapping.fields)
+        ):
+            return None
+        if set(map(len, rows)) != {width}:
+            filler = [None] * width  # no cache holds None: such a row is _SLOW
+            rows = [row if len(row) == width else filler for row in rows]
+        columns = list(zip(*rows, strict=True))
+        values: dict[str, list[Any]] = {}
+        found: list[bool] | None = None  # whether each row's values are all converted
+        for field_mapping, index, convert_cell, cache in mapping.fields:
+            new = [raw for raw in set(columns[index]) if raw not in cache]
+            for raw in new:  # converted once, as `record` would (no side effect but caching)
+                if raw is not None:
+                    with contextlib.suppress(CellError, SkipRow):
+                        convert_cell(raw)
+            if failed := {raw for raw in new if raw not in cache}:
+                found = [
+                    raw not in failed and (found is None or found[i])
+                    for i, raw in enumerate(columns[index])
+                ]
+                values[field_mapping.field] = list(map(cache.get, columns[index]))
+            else:
+                values[field_mapping.field] = list(map(cache.__getitem__, columns[index]))
+        is_plain = [False] * len(rows)
+        if plain:
+            is_plain = [code in self.present_codes for code in values["code"]]
+            for field_name, default in PLAIN_DEFAULTS.items():
+                column = values.get(field_name)
+                if column is not None and column.count(OMIT) != len(column):
+                    is_plain = [
+                        p and (v is OMIT or (v is not None and v == default))
+                        for p, v in zip(is_plain, column, strict=True)
+                    ]
+        other = _SIMPLE if simple else _SLOW
+        kinds = [_PLAIN if p else other for p in is_plain]
+        if found is not None:
+            kinds = [k if f else _SLOW for k, f in zip(kinds, found, strict=True)]
+        return (values, kinds) if kinds.count(_SLOW) != len(kinds) else None
 
     def columns(
         self, source: Source, header: list[str], header_line: int, name: str
@@ -522,8 +800,15 @@ class _Reader:
                     )
                     continue
                 columns[field_name] = header[index]
-            fields.append((mapping, index, converters[field_name]))
-        return _Mapping(source, fields, columns) if ok else None
+            convert_cell = converters[field_name]
+            fields.append((mapping, index, convert_cell, getattr(convert_cell, "cache", None)))
+        entity = source.entity
+        checked = (
+            entity in DATE_CHECKS
+            or entity in ("schools", "attendance_codes")
+            or (entity == "attendance" and bool(source.minutes_per_day or source.scope))
+        )
+        return _Mapping(source, fields, columns, checked) if ok else None
 
     def extra_columns(
         self, sources: list[Source], header: list[str], header_line: int, name: str
@@ -554,28 +839,30 @@ class _Reader:
             hint="Nothing to do unless one of them holds data Homeroom needs.",
         )
 
-    def record(self, mapping: _Mapping, cells: list[Any], where: Where) -> None:
+    def record(self, mapping: _Mapping, cells: list[Any], name: str, line: int) -> None:
         """Build the source's record from one row; errors recorded, the record kept if clean."""
         source, values, failed = mapping.source, {}, False
-        for field_mapping, index, convert_cell in mapping.fields:
+        for field_mapping, index, convert_cell, cache in mapping.fields:
             raw = cells[index] if index is not None else None
-            try:
-                value = convert_cell(raw)
-            except SkipRow:
-                return
-            except CellError as error:
-                failed = True
-                self.error(
-                    error.code,
-                    f"{error.message} ({field_mapping.key})",
-                    Where(where.file, where.line, mapping.columns.get(field_mapping.field, "")),
-                    value=cell_text(raw)[:200],
-                    hint=error.hint,
-                )
-                continue
+            value = cache.get(raw, _MISSING) if cache is not None and type(raw) is str else _MISSING
+            if value is _MISSING:
+                try:
+                    value = convert_cell(raw)
+                except SkipRow:
+                    return
+                except CellError as error:
+                    failed = True
+                    self.error(
+                        error.code,
+                        f"{error.message} ({field_mapping.key})",
+                        Where(name, line, mapping.columns.get(field_mapping.field, "")),
+                        value=cell_text(raw)[:200],
+                        hint=error.hint,
+                    )
+                    continue
             if value is not OMIT:
                 values[field_mapping.field] = value
-        if failed or not self.checked(source, values, mapping, where):
+        if failed or (mapping.checked and not self.checked(source, values, mapping, name, line)):
             return
         if source.distinct:
             key = tuple(
@@ -584,17 +871,45 @@ class _Reader:
             if key in self.seen[source.key]:
                 return
             self.seen[source.key].add(key)
-        if source.entity == "attendance" and source.periods is not None:
-            self.period_row(source, values, where)
-            return
+        if source.entity == "attendance":
+            if source.periods is not None:
+                self.period_row(source, values, Where(name, line))
+                return
+            if (
+                self.plain_rows is not None
+                and values["code"] in self.present_codes
+                and (
+                    len(values) == len(PLAIN_FIELDS)
+                    or all(
+                        k in PLAIN_FIELDS or (k in PLAIN_DEFAULTS and v == PLAIN_DEFAULTS[k])
+                        for k, v in values.items()
+                    )
+                )
+            ):
+                self.plain_rows.append_plain(
+                    values["student_id"],
+                    values["school_id"],
+                    values["date"],
+                    values["code"],
+                    name,
+                    line,
+                )
+                return
         record_type = ENTITIES[source.entity][0]
-        getattr(self.batch, BATCH_LISTS[source.entity]).append(record_type(**values, where=where))
+        getattr(self.batch, BATCH_LISTS[source.entity]).append(
+            record_type(**values, where=Where(name, line))
+        )
 
-    def checked(self, source: Source, values: dict, mapping: _Mapping, where: Where) -> bool:
-        """Fill derived defaults and check rules across fields; False (with an error) if broken."""
-        entity = source.entity
-        for name, first, later, message in DATE_ORDER:
-            if entity == name and values.get(later) and values[later] < values[first]:
+    def checked(
+        self, source: Source, values: dict, mapping: _Mapping, name: str, line: int
+    ) -> bool:
+        """Fill derived defaults and check rules across fields; False (with an error) if broken.
+
+        `_Mapping.checked` says for which sources this can do anything.
+        """
+        entity, where = source.entity, Where(name, line)
+        for first, later, message in DATE_CHECKS.get(entity, ()):
+            if values.get(later) and values[later] < values[first]:
                 self.error(
                     "dates_out_of_order",
                     message,
@@ -778,12 +1093,12 @@ class _Reader:
         declared = [s.scope for s in self.profile.sources if s.scope and s.key in self.matched]
         if not declared:
             return
-        rows = self.batch.attendance
-        schools = {sid for scope in declared for sid in scope.school_ids} or {
-            r.school_id for r in rows
-        }
-        starts = [s.start for s in declared if s.start] or [r.date for r in rows]
-        ends = [s.end for s in declared if s.end] or [r.date for r in rows]
+        span = attendance_span(self.batch.attendance)
+        schools = {sid for scope in declared for sid in scope.school_ids} or (
+            span[0] if span else set()
+        )
+        starts = [s.start for s in declared if s.start] or ([span[1]] if span else [])
+        ends = [s.end for s in declared if s.end] or ([span[2]] if span else [])
         if schools and starts and ends:
             self.batch.attendance_scope = AttendanceScope(schools, min(starts), max(ends))
 
@@ -813,8 +1128,13 @@ def cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _memoized(convert_cell: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """The converter remembering its answers (ids, dates and codes repeat row after row)."""
+def _memoized(
+    convert_cell: Callable[[Any], Any], *, limit: int, blank_only: bool = False
+) -> Callable[[Any], Any]:
+    """The converter remembering up to `limit` answers (ids, dates and codes repeat row after
+    row). With `blank_only` it remembers only its answer for the empty cell (lists, which
+    are mutable, are made anew for every other cell).
+    """
     cache: dict[Any, Any] = {}
 
     def cached(raw: Any) -> Any:
@@ -823,17 +1143,72 @@ def _memoized(convert_cell: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return cache[key]
         except KeyError:
             value = convert_cell(raw)
-            if len(cache) < 50_000:
+            if len(cache) < limit and (not blank_only or key == ""):
                 cache[key] = value
             return value
 
+    cached.cache = cache  # type: ignore[attr-defined]  # read directly by _Reader.record
     return cached
 
 
-def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:
-    """The buffered sample lines, then the rest of the stream."""
-    yield from first
-    yield from rest
+@dataclass(slots=True)
+class _Block:
+    """Lines decoded together, none holding a quote or a carriage return."""
+
+    pieces: list[str]  # the lines without their line ends
+    newline: bool  # whether the last one ended with "\n" (only a file's last line may not)
+    start: int = 0  # lines before this one were already read one by one
+
+
+@dataclass(slots=True)
+class _RowBlock:
+    """The cells of a _Block's lines, split."""
+
+    rows: list[list[str]]
+
+
+class _Lines:
+    """A file's lines and blocks of lines, as csv_rows reads them.
+
+    `next_item` gives the next line or block; iterating gives lines one at a time (a block
+    split), which is how the csv module reads: `handed` is a line csv_rows took and hands
+    it. `count` is the number of lines taken so far; `back` holds items to give again.
+    """
+
+    __slots__ = ("back", "count", "handed", "items")
+
+    def __init__(self, items: Iterator["str | _Block"]):
+        self.items, self.back, self.handed, self.count = items, [], None, 0
+
+    def next_item(self) -> "str | _Block | None":
+        """The next line or block, not counted."""
+        if self.back:
+            return self.back.pop()
+        return next(self.items, None)
+
+    def first_of(self, block: _Block) -> str:
+        """A block's next line (with its line end), the rest of it given back."""
+        line = block.pieces[block.start]
+        block.start += 1
+        if block.start < len(block.pieces):
+            self.back.append(block)
+            return line + "\n"
+        return line + "\n" if block.newline else line
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        if self.handed is not None:
+            line, self.handed = self.handed, None
+            return line
+        item = self.next_item()
+        if item is None:
+            raise StopIteration
+        if type(item) is _Block:
+            item = self.first_of(item)
+        self.count += 1
+        return item
 
 
 __all__ = ["detect_encoding", "display_names", "read_tabular"]

@@ -16,13 +16,14 @@ from django.db import DatabaseError, connection
 
 from homeroom.core.models import District
 from homeroom.demo.district import DistrictParameters
-from homeroom.demo.staff import DemoAccount, DemoStaffError, do_set_up_demo_staff
-from homeroom.ingest.generator_format import (
+from homeroom.demo.loading import (
     SOURCE_FORMAT,
     GeneratedFileError,
     delete_district,
+    inserted,
     load_generated_district,
 )
+from homeroom.demo.staff import DemoAccount, DemoStaffError, do_set_up_demo_staff
 from homeroom.ingest.models import ImportRun
 from homeroom.roster.models import Student
 
@@ -168,7 +169,7 @@ class Command(BaseCommand):
             run = load_generated_district(directory, progress=self.verbosity >= 1)
         except GeneratedFileError as error:
             raise CommandError(f"the generated files were not loaded: {error}") from error
-        counts = ", ".join(f"{count:,} {entity}" for entity, count in run.counts.items())
+        counts = ", ".join(f"{count:,} {entity}" for entity, count in inserted(run).items())
         self.say(f"Loaded: {counts}")
         return run.district
 

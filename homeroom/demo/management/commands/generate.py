@@ -13,7 +13,7 @@ from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.core.models import CalendarDate, District, School
 from homeroom.demo.district import DistrictParameters, generate_district
 from homeroom.demo.export import FILE_STEMS, write_district_csv
-from homeroom.ingest.generator_format import GeneratedFileError, load_generated_district
+from homeroom.demo.loading import GeneratedFileError, inserted, load_generated_district
 from homeroom.ingest.models import ImportRun
 from homeroom.roster.models import Enrollment, Student
 
@@ -185,7 +185,7 @@ class Command(BaseCommand):
                 f"the database refused the district: {error} (is it migrated? "
                 "run `homeroom migrate`)"
             ) from error
-        counts = ", ".join(f"{count:,} {entity}" for entity, count in run.counts.items())
+        counts = ", ".join(f"{count:,} {entity}" for entity, count in inserted(run).items())
         self.stdout.write(
             f"loaded as import run {run.pk} in {time.monotonic() - started:.1f} s: {counts}"
         )

@@ -1,0 +1,296 @@
+"""Loads a directory of generated-district CSV files (docs/generator.md) into the database.
+
+There is no loader of its own here: the files go through the generic import engine, read
+with the shipped `homeroom-generator` mapping profile (`homeroom.ingest.tabular`) and
+written by the sync engine (`homeroom.ingest.sync`), exactly as `homeroom import csv
+*.csv --profile homeroom-generator` would. What this module adds is what the import
+command leaves to its user: the district itself (from `district.csv`), refusing a district
+that is already there, and one transaction around creating the district and importing,
+so a rejected import leaves nothing behind.
+"""
+
+import csv
+import io
+import zoneinfo
+from collections import defaultdict
+from pathlib import Path
+
+from django.db import models, transaction
+from django.db.models import Q
+from tqdm import tqdm
+
+from homeroom.accounts.models import User
+from homeroom.attendance.models import AttendanceCode, AttendanceEvent
+from homeroom.core.models import (
+    AuditEntry,
+    Calendar,
+    CalendarDate,
+    District,
+    School,
+    SchoolYear,
+)
+from homeroom.demo.export import COLUMNS
+from homeroom.ingest.formats import source_file
+from homeroom.ingest.models import ImportRun
+from homeroom.ingest.profiles import Profile, load_profile
+from homeroom.ingest.records import Batch
+from homeroom.ingest.sync import ImportRejected, do_import
+from homeroom.ingest.tabular import matches, read_tabular
+from homeroom.roster.models import (
+    ContactPreference,
+    Enrollment,
+    Guardian,
+    Section,
+    SectionEnrollment,
+    Student,
+    StudentCharacteristic,
+    StudentGuardian,
+)
+
+SOURCE_FORMAT = "homeroom-generated-csv"
+PROFILE = "homeroom-generator"
+DISTRICT_FILE = "district.csv"
+
+
+class GeneratedFileError(Exception):
+    """A problem in one of the files: which file, line and column, and what is wrong."""
+
+    def __init__(self, file: str, line: int | None, column: str | None, message: str):
+        self.file, self.line, self.column, self.message = file, line, column, message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.message}"
+
+
+class DistrictExistsError(GeneratedFileError):
+    """The database already holds a district of the name the files give."""
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """(line, row) of a small CSV file whose header must hold `columns`; the header is line 1."""
+    name = path.name
+    if not path.is_file():
+        raise GeneratedFileError(name, None, None, f"the file is missing from {path.parent}")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        raise GeneratedFileError(name, line, None, "is not UTF-8 text") from error
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [cell.strip() for cell in next(reader, [])]
+    if not header:
+        raise GeneratedFileError(name, 1, None, "the file is empty: no header row")
+    for column in columns:
+        if column not in header:
+            raise GeneratedFileError(name, 1, column, "the header lacks this column")
+    rows = []
+    for values in reader:
+        if not any(value.strip() for value in values):
+            continue
+        if len(values) != len(header):
+            raise GeneratedFileError(
+                name,
+                reader.line_num,
+                None,
+                f"the row has {len(values)} values, the header {len(header)}",
+            )
+        rows.append((reader.line_num, dict(zip(header, (v.strip() for v in values), strict=True))))
+    return rows
+
+
+def _district_fields(directory: Path) -> tuple[dict[str, str], int]:
+    """name, state and timezone from district.csv, checked; and the line they are on."""
+    rows = _rows(directory / DISTRICT_FILE, COLUMNS["district"])
+    if len(rows) != 1:
+        raise GeneratedFileError(
+            DISTRICT_FILE, None, None, f"expected exactly one district row, found {len(rows)}"
+        )
+    line, row = rows[0]
+    name, state, tz = row["name"], row["state"].upper(), row["timezone"]
+    limit = District._meta.get_field("name").max_length
+    if not name:
+        raise GeneratedFileError(DISTRICT_FILE, line, "name", "is empty; a value is required")
+    if len(name) > limit:
+        raise GeneratedFileError(
+            DISTRICT_FILE, line, "name", f"'{name}' is longer than {limit} characters"
+        )
+    if len(state) > 2:
+        raise GeneratedFileError(
+            DISTRICT_FILE, line, "state", f"'{state}' is not a two-letter postal code"
+        )
+    if tz not in zoneinfo.available_timezones():
+        raise GeneratedFileError(
+            DISTRICT_FILE,
+            line,
+            "timezone",
+            f"'{tz}' is not a time zone name (e.g. America/Chicago)",
+        )
+    return {"name": name, "state": state, "timezone": tz}, line
+
+
+def _import_files(directory: Path, profile: Profile) -> list[Path]:
+    """Every CSV file of the directory the profile reads; a file it needs must be there."""
+    paths = sorted(
+        path
+        for path in directory.glob("*.csv")
+        if path.is_file()
+        and not path.name.startswith(".")
+        and not any(matches(path, pattern) for pattern in profile.ignore_files)
+    )
+    for source in profile.sources:
+        if not any(matches(path, source.file) for path in paths):
+            raise GeneratedFileError(
+                source.file, None, None, f"the file is missing from {directory}"
+            )
+    return paths
+
+
+def _rejection(batch: Batch, run: ImportRun, directory: Path) -> GeneratedFileError:
+    """The first error of a rejected run as a GeneratedFileError, saying how many follow."""
+    errors = [
+        {
+            "file": p.where.file if p.where else "",
+            "line": p.where.line if p.where else None,
+            "column": p.where.column if p.where else "",
+            "message": p.message,
+            "value": p.value,
+            "hint": p.hint,
+        }
+        for p in batch.errors
+    ] or [p for p in run.problems if p["severity"] == "error"]
+    total = sum(n for code, n in run.problem_counts.items() if code.startswith("error:"))
+    total = max(total, len(errors), 1)
+    first = errors[0] if errors else {"message": "the import was rejected"}
+    message = first["message"]
+    if first.get("value"):
+        message += f" (value: {first['value']!r})"
+    message += "."
+    if first.get("hint"):
+        message += f" {first['hint']}"
+    if total > 1:
+        more = total - 1
+        message += f" ({more:,} more error{'s' if more != 1 else ''}; nothing was loaded)"
+    return GeneratedFileError(
+        first.get("file") or directory.name, first.get("line"), first.get("column") or None, message
+    )
+
+
+def load_generated_district(
+    directory: Path, *, user: User | None = None, progress: bool = False
+) -> ImportRun:
+    """Load the generated district in `directory` atomically; raise GeneratedFileError if bad.
+
+    The district comes from district.csv; everything else is one import run of the generic
+    engine with the `homeroom-generator` profile, inside the same transaction as creating
+    the district. `progress` shows a bar per phase (reading the files, importing them).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise GeneratedFileError(str(directory), None, None, "is not a directory")
+    fields, line = _district_fields(directory)
+    if District.objects.filter(name=fields["name"]).exists():
+        raise DistrictExistsError(
+            DISTRICT_FILE,
+            line,
+            "name",
+            f"a district named '{fields['name']}' is already in the database; delete it "
+            "first (or load into another database)",
+        )
+    profile = load_profile(PROFILE)
+    paths = _import_files(directory, profile)
+    with tqdm(total=2, desc="reading", unit=" phase", disable=not progress) as bar:
+        batch: Batch = read_tabular(paths, profile)
+        bar.update(1)
+        bar.set_description("importing")
+        with transaction.atomic():
+            district = District.objects.create(**fields)
+            try:
+                run = do_import(
+                    batch,
+                    district=district,
+                    source_format=SOURCE_FORMAT,
+                    files=[source_file(path) for path in paths],
+                    user=user,
+                )
+            except ImportRejected as rejected:
+                raise _rejection(batch, rejected.run, directory) from None
+            AuditEntry.objects.create(
+                user=user,
+                action=AuditEntry.Action.IMPORT,
+                subject=f"import run {run.pk} ({SOURCE_FORMAT})",
+                details={"district": district.name, "counts": inserted(run)},
+            )
+        bar.update(1)
+    return run
+
+
+def inserted(run: ImportRun) -> dict[str, int]:
+    """Rows inserted per entity by a run (entities it read nothing of left out)."""
+    return {
+        entity: counts["inserted"]
+        for entity, counts in run.counts.items()
+        if counts.get("read") or counts.get("inserted")
+    }
+
+
+def teacher_sections(directory: Path) -> dict[str, list[tuple[str, str, str]]]:
+    """Per staff id in sections.csv: (school id, school year, section id) of their sections."""
+    taught: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for _line, row in _rows(Path(directory) / "sections.csv", COLUMNS["sections"]):
+        if teacher := row["teacher_id"]:
+            taught[teacher].append((row["school_id"], row["school_year"], row["section_id"]))
+    return dict(taught)
+
+
+def delete_district(district: District, *, user: User | None = None) -> dict[str, int]:
+    """Delete a district and everything under it, children first, in one transaction.
+
+    Staff accounts of the district go too. Returns the rows deleted per model.
+    """
+    deleted: dict[str, int] = defaultdict(int)
+
+    def remove(queryset: models.QuerySet) -> None:
+        _total, per_model = queryset.delete()
+        for label, count in per_model.items():
+            deleted[label] += count
+
+    name = district.name
+    if user is not None and user.district_id == district.pk:
+        user = None  # the account goes with the district; the trail keeps the deletion
+    with transaction.atomic():
+        remove(
+            AttendanceEvent.objects.filter(
+                Q(school__district=district) | Q(student__district=district)
+            )
+        )
+        remove(SectionEnrollment.objects.filter(section__school__district=district))
+        remove(Section.objects.filter(school__district=district))
+        remove(
+            Enrollment.objects.filter(Q(school__district=district) | Q(student__district=district))
+        )
+        remove(StudentCharacteristic.objects.filter(student__district=district))
+        remove(StudentGuardian.objects.filter(student__district=district))
+        remove(ContactPreference.objects.filter(guardian__district=district))
+        remove(Student.objects.filter(district=district))
+        remove(Guardian.objects.filter(district=district))
+        remove(AttendanceCode.objects.filter(district=district))
+        remove(User.objects.filter(district=district))
+        remove(CalendarDate.objects.filter(calendar__school__district=district))
+        remove(Calendar.objects.filter(school__district=district))
+        remove(ImportRun.objects.filter(district=district))
+        remove(School.objects.filter(district=district))
+        remove(SchoolYear.objects.filter(district=district))
+        remove(District.objects.filter(pk=district.pk))
+        AuditEntry.objects.create(
+            user=user,
+            action=AuditEntry.Action.DELETE,
+            subject=f"district {name}",
+            details={"deleted": dict(deleted)},
+        )
+    return dict(deleted)
