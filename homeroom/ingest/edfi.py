@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
+from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import (
     AttendanceCodeRecord,
     AttendanceRecord,
@@ -1575,12 +1576,12 @@ class _Unnamed:
         self.read = handle.read
 
 
-def _read_xml(reader: _Reader, path: Path) -> None:
+def _read_xml(reader: _Reader, path: Path, progress: ReadProgress) -> None:
     """Read one interchange file into the reader; a damaged file contributes only its error."""
     facts = _Facts()
     name = file_name(path)
     try:
-        with path.open("rb") as handle:
+        with progress.open_counted(path) as handle:
             complete = _parse_xml(reader, _Unnamed(handle), name, facts)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (exc.lineno or 0, 0)
@@ -1685,34 +1686,55 @@ def _report_skipped(reader: _Reader, file: str, skipped: Counter) -> None:
 # Public interface
 
 
-def read_edfi_xml(paths: list[Path], *, implied_enrollments: bool = False) -> Batch:
+def read_edfi_xml(
+    paths: list[Path],
+    *,
+    implied_enrollments: bool = False,
+    progress: ReadProgress | None = None,
+) -> Batch:
     """Read Ed-Fi interchange XML files (any order, any mix of interchanges) into a Batch."""
     reader = _Reader(implied_enrollments=implied_enrollments)
-    for path in paths:
-        _read_xml(reader, Path(path))
+    progress = progress or ReadProgress()
+    for path in map(Path, paths):
+        with progress.file(path):
+            _read_xml(reader, path, progress)
     return reader.finish()
 
 
-def read_edfi_json(paths: list[Path], *, implied_enrollments: bool = False) -> Batch:
+def read_edfi_json(
+    paths: list[Path],
+    *,
+    implied_enrollments: bool = False,
+    progress: ReadProgress | None = None,
+) -> Batch:
     """Read Ed-Fi ODS/API JSON response files (one resource array per file) into a Batch."""
     from homeroom.ingest.edfi_json import read_json
 
     reader = _Reader(implied_enrollments=implied_enrollments)
-    for path in paths:
-        read_json(reader, Path(path))
+    progress = progress or ReadProgress()
+    for path in map(Path, paths):
+        with progress.file(path):  # a JSON file is read whole: it counts when done
+            read_json(reader, path)
     return reader.finish()
 
 
-def read_edfi(paths: list[Path], *, implied_enrollments: bool = False) -> Batch:
+def read_edfi(
+    paths: list[Path],
+    *,
+    implied_enrollments: bool = False,
+    progress: ReadProgress | None = None,
+) -> Batch:
     """Read Ed-Fi files of either kind, telling XML from JSON by each file's first character."""
     from homeroom.ingest.edfi_json import read_json
 
     reader = _Reader(implied_enrollments=implied_enrollments)
+    progress = progress or ReadProgress()
     for path in map(Path, paths):
-        if _first_character(path) in "[{":
-            read_json(reader, path)
-        else:
-            _read_xml(reader, path)
+        with progress.file(path):
+            if _first_character(path) in "[{":
+                read_json(reader, path)
+            else:
+                _read_xml(reader, path, progress)
     return reader.finish()
 
 

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import SourceFile
 
@@ -15,6 +16,7 @@ class ReadOptions:
 
     profile: str | None = None
     implied_enrollments: bool = False
+    progress: ReadProgress | None = None  # told the bytes read, for a progress display
 
 
 @dataclass(frozen=True)
@@ -32,25 +34,29 @@ def _read_tabular(paths: list[Path], options: ReadOptions) -> Batch:
     from homeroom.ingest.profiles import load_profile
     from homeroom.ingest.tabular import read_tabular
 
-    return read_tabular(paths, load_profile(options.profile))
+    return read_tabular(paths, load_profile(options.profile), progress=options.progress)
 
 
 def _read_edfi_xml(paths: list[Path], options: ReadOptions) -> Batch:
     from homeroom.ingest.edfi import read_edfi_xml
 
-    return read_edfi_xml(paths, implied_enrollments=options.implied_enrollments)
+    return read_edfi_xml(
+        paths, implied_enrollments=options.implied_enrollments, progress=options.progress
+    )
 
 
 def _read_edfi_json(paths: list[Path], options: ReadOptions) -> Batch:
     from homeroom.ingest.edfi import read_edfi_json
 
-    return read_edfi_json(paths, implied_enrollments=options.implied_enrollments)
+    return read_edfi_json(
+        paths, implied_enrollments=options.implied_enrollments, progress=options.progress
+    )
 
 
 def _read_oneroster(paths: list[Path], options: ReadOptions) -> Batch:
     from homeroom.ingest.oneroster import read_oneroster
 
-    return read_oneroster(paths)
+    return read_oneroster(paths, progress=options.progress)
 
 
 FORMATS = {

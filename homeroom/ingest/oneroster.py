@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
+from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import (
     Batch,
     GuardianRecord,
@@ -112,9 +113,9 @@ DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DATE_HINT = "OneRoster dates are written YYYY-MM-DD."
 
 
-def read_oneroster(paths: list[Path]) -> Batch:
+def read_oneroster(paths: list[Path], *, progress: ReadProgress | None = None) -> Batch:
     """Read a OneRoster 1.2 CSV bulk export (files, a directory of them, or a .zip)."""
-    return _Reader().read(paths)
+    return _Reader().read(paths, progress or ReadProgress())
 
 
 class _Skip(Exception):
@@ -322,8 +323,8 @@ class _Reader:
 
     # -- files --------------------------------------------------------------------------
 
-    def read(self, paths: list[Path]) -> Batch:
-        files = self._gather(paths)
+    def read(self, paths: list[Path], progress: ReadProgress) -> Batch:
+        files = self._gather(paths, progress)
         if not files:
             self.batch.error(
                 "no_files",
@@ -375,8 +376,11 @@ class _Reader:
             if name in self.tables:
                 self.tables[name] = None
 
-    def _gather(self, paths: list[Path]) -> dict[str, tuple[str, bytes]]:
-        """The files given, expanding directories and zips, by lower-cased name."""
+    def _gather(self, paths: list[Path], progress: ReadProgress) -> dict[str, tuple[str, bytes]]:
+        """The files given, expanding directories and zips, by lower-cased name.
+
+        Each file is read whole here, so progress counts it once it is read (or skipped).
+        """
         found: dict[str, tuple[str, bytes]] = {}
 
         def add(name: str, data: bytes) -> None:
@@ -402,12 +406,15 @@ class _Reader:
             try:
                 if path.is_dir():
                     for child in sorted(path.iterdir()):
-                        if child.is_file() and _is_csv(child.name):
-                            add(child.name, child.read_bytes())
+                        with progress.file(child):
+                            if child.is_file() and _is_csv(child.name):
+                                add(child.name, child.read_bytes())
                 elif path.suffix.lower() == ".zip":
-                    self._unzip(path, add)
+                    with progress.file(path):
+                        self._unzip(path, add)
                 elif path.is_file():
-                    add(path.name, path.read_bytes())
+                    with progress.file(path):
+                        add(path.name, path.read_bytes())
                 else:
                     self.batch.error(
                         "no_such_file", "no such file or directory", value=_shown(str(path))

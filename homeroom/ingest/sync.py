@@ -13,6 +13,7 @@
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,16 @@ STUDENT_DESCRIPTIONS = frozenset(
 )
 GUARDIAN_DESCRIPTIONS = frozenset(
     {"phone", "email", "address_line", "city", "state", "postal_code", "preferred_language"}
+)
+# What do_import writes, in its order; each stage is reported as it begins (`on_stage`).
+IMPORT_STAGES = (
+    "schools, years and codes",
+    "calendars",
+    "students",
+    "guardians",
+    "enrollments",
+    "sections",
+    "attendance",
 )
 
 
@@ -605,14 +616,17 @@ def do_import(
     user=None,
     on_error: str = "reject",
     dry_run: bool = False,
+    on_stage: Callable[[str], None] | None = None,
 ) -> ImportRun:
     """Write a batch for the district in one transaction and return the recorded run.
 
     With `on_error="reject"` (the default) any error rejects the whole run: nothing but
     the run record (status rejected, with every problem) is written, and `ImportRejected`
     is raised. With `on_error="skip"` rows with errors are left out and counted. A dry
-    run does all the work, reports what it would change, and rolls back.
+    run does all the work, reports what it would change, and rolls back. `on_stage` is
+    told each of IMPORT_STAGES as it begins (every one, even a stage with nothing to do).
     """
+    stage = on_stage or (lambda name: None)
     started = time.monotonic()
     run = ImportRun(
         district=district,
@@ -628,15 +642,22 @@ def do_import(
             if batch.errors and on_error == "reject":
                 raise _Rollback
             run.save()
+            stage("schools, years and codes")
             counts |= _sync_reference_data(batch, district, run)
             resolve = _Resolver(district, batch, run)
+            stage("calendars")
             if (calendar := _sync_calendars(batch, resolve)) is not None:
                 counts["calendar_dates"] = calendar
+            stage("students")
             counts |= _sync_students(batch, district, resolve)
+            stage("guardians")
             counts |= _sync_guardians(batch, district, resolve)
+            stage("enrollments")
             if (enrollments := _sync_enrollments(batch, resolve, run)) is not None:
                 counts["enrollments"] = enrollments
+            stage("sections")
             counts |= _sync_sections(batch, district, resolve)
+            stage("attendance")
             if batch.attendance or batch.attendance_scope:
                 counts["attendance"] = sync_attendance(batch, resolve, run)
             if batch.errors and on_error == "reject":
@@ -657,4 +678,4 @@ class _Rollback(Exception):
     """Internal: abandon the transaction so the run leaves the database as it was."""
 
 
-__all__ = ["ImportRejected", "Severity", "SourceFile", "do_import"]
+__all__ = ["IMPORT_STAGES", "ImportRejected", "Severity", "SourceFile", "do_import"]

@@ -37,6 +37,7 @@ from homeroom.ingest.profiles import (
     Source,
     convert,
 )
+from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import (
     PLAIN_FIELDS,
     AttendanceCodeRecord,
@@ -107,13 +108,16 @@ _MISSING = object()  # not in a converter's cache
 _SLOW, _PLAIN, _SIMPLE = 0, 1, 2  # kinds of rows for _Reader.read_block
 
 
-def read_tabular(paths: list[Path], profile: Profile) -> Batch:
+def read_tabular(
+    paths: list[Path], profile: Profile, *, progress: ReadProgress | None = None
+) -> Batch:
     """Read CSV/XLSX files as the profile maps them; every problem is on the batch."""
     batch = Batch(attendance=AttendanceRows())
-    reader = _Reader(profile, batch)
+    reader = _Reader(profile, batch, progress or ReadProgress())
     with collector_paused():
         for path, name in zip(paths, display_names(paths), strict=True):
-            reader.read_file(Path(path), name)
+            with reader.progress.file(Path(path)):
+                reader.read_file(Path(path), name)
         reader.finish()
     return batch
 
@@ -185,8 +189,8 @@ class _Mapping:
 class _Reader:
     """Reads files for one profile into one batch."""
 
-    def __init__(self, profile: Profile, batch: Batch):
-        self.profile, self.batch = profile, batch
+    def __init__(self, profile: Profile, batch: Batch, progress: ReadProgress):
+        self.profile, self.batch, self.progress = profile, batch, progress
         self.converters = {s.key: self.compile(s) for s in profile.sources}
         self.seen: dict[str, set] = {s.key: set() for s in profile.sources if s.distinct}
         self.days: dict[str, dict[tuple, dict[str, _PeriodRow]]] = {}
@@ -429,7 +433,9 @@ class _Reader:
                     "encoding_detected", f"read as {why}", Where(name, 1), hint=ENCODING_HINT
                 )
         wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
-        with path.open("rb") as handle:
+        # Only this read counts towards progress: detecting the encoding reads the file
+        # too, but quickly, and counting both would pass the file's size.
+        with self.progress.open_counted(path) as handle:
             if wide:
                 stream = io.TextIOWrapper(handle, encoding=encoding, newline="")
                 number = 0

@@ -4,23 +4,28 @@ import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
 
 from homeroom.core.models import District
 from homeroom.ingest.formats import FORMATS, ReadOptions, files_read, source_file
 from homeroom.ingest.models import ImportRun
+from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.runs import run_summary
-from homeroom.ingest.sync import ImportRejected, do_import
+from homeroom.ingest.sync import IMPORT_STAGES, ImportRejected, do_import
 
 PROBLEMS_SHOWN = 20
 
 
 class Command(BaseCommand):
+    """Read the files in the given format, then write them as one import run."""
+
     help = (
         "Import a district's export (CSV/XLSX with a mapping profile, Ed-Fi XML or JSON). "
         "The run commits wholly or not at all; see docs/import.md."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """The format, the files, and how to import them."""
         parser.add_argument("format", choices=sorted(FORMATS), help="source format")
         parser.add_argument("paths", nargs="+", type=Path, help="files to read")
         parser.add_argument("--profile", help="mapping profile name or .toml path (csv/xlsx)")
@@ -45,6 +50,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the run as JSON")
 
     def handle(self, *args, **options) -> None:
+        """Check the arguments, read the files, import them and report the run."""
         source = FORMATS[options["format"]]
         if source.needs_profile and not options["profile"]:
             raise CommandError(f"format {source.name!r} needs --profile (see docs/import.md)")
@@ -55,22 +61,47 @@ class Command(BaseCommand):
             if not path.exists():
                 raise CommandError(f"{path}: no such file")
         district = self._district(options["district"], options["timezone"])
-        read_options = ReadOptions(
-            profile=options["profile"], implied_enrollments=options["implied_enrollments"]
-        )
-        try:
-            batch = source.read(paths, read_options)
-        except (ValueError, OSError) as error:
-            raise CommandError(str(error)) from None
-        try:
-            run = do_import(
-                batch,
-                district=district,
-                source_format=source.name,
-                files=[source_file(path) for path in files_read(paths)],
-                on_error=options["on_error"],
-                dry_run=options["dry_run"],
+        # Progress goes to stderr, so that stdout (the report, or --json) stays clean.
+        show = options["verbosity"] >= 1 and not options["json"]
+        files = files_read(paths)
+        with self._bar(
+            show,
+            total=sum(f.stat().st_size for f in files),
+            desc="reading",
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+        ) as bar:
+            read_options = ReadOptions(
+                profile=options["profile"],
+                implied_enrollments=options["implied_enrollments"],
+                progress=ReadProgress(bar.update) if show else None,
             )
+            try:
+                batch = source.read(paths, read_options)
+            except (ValueError, OSError) as error:
+                raise CommandError(str(error)) from None
+        try:
+            # Leaving the block closes the bar, so the report below starts on a line of its own.
+            with self._bar(
+                show, total=len(IMPORT_STAGES), desc="importing", unit=" stages"
+            ) as stages:
+
+                def on_stage(name: str) -> None:
+                    stages.n = IMPORT_STAGES.index(name)  # the stages before it are done
+                    stages.set_description(f"importing {name}")
+
+                run = do_import(
+                    batch,
+                    district=district,
+                    source_format=source.name,
+                    files=[source_file(path) for path in files],
+                    on_error=options["on_error"],
+                    dry_run=options["dry_run"],
+                    on_stage=on_stage,
+                )
+                stages.n = stages.total
+                stages.set_description("imported")
         except ImportRejected as rejected:
             self._report(rejected.run, options["json"])
             raise CommandError(
@@ -80,7 +111,13 @@ class Command(BaseCommand):
             ) from None
         self._report(run, options["json"])
 
+    def _bar(self, show: bool, **options) -> tqdm:
+        """A progress bar on stderr, or one that shows nothing."""
+        # The stream itself: OutputWrapper.write would end every refresh with a newline.
+        return tqdm(file=self.stderr._out, disable=not show, **options)
+
     def _district(self, name: str | None, timezone: str) -> District:
+        """The district named, created on first import; the only one held if none is named."""
         districts = District.objects.all()
         if name:
             district = districts.filter(name=name).first()
@@ -94,6 +131,7 @@ class Command(BaseCommand):
         )
 
     def _report(self, run: ImportRun, as_json: bool) -> None:
+        """Print the run: a summary, or all of it as JSON."""
         if as_json:
             self.stdout.write(json.dumps(run_summary(run), indent=2))
             return
