@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "homeroom.roster",
     "homeroom.ingest",
     "homeroom.attendance",
+    "homeroom.metrics",
     "homeroom.demo",
     "homeroom.web",
 ]

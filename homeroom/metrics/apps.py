@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MetricsConfig(AppConfig):
+    name = "homeroom.metrics"
+    verbose_name = "Attendance metrics"

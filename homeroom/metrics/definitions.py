@@ -1,0 +1,513 @@
+"""Attendance metrics as Ibis expressions: one definition for every engine.
+
+No Django here. Every function takes the fact tables (`Facts`, see docs/metrics.md for
+their columns), a rule profile and a `Window`, and returns an unexecuted Ibis table that
+SQLite, PostgreSQL, DuckDB and Spark run alike.
+
+How counting stays proportional to enrollments and events, not student-days:
+- days enrolled come from `school_days.through`, the running count of counted days of the
+  school's calendar: days counted in [first, last] = through(last) - through(first) +
+  counted(first), two equality joins per enrollment span;
+- absences are the events, joined to the spans that hold them; a day with no event is a
+  present day and never becomes a row.
+
+Absences are kept in thousandths of a day (integers), and every threshold is compared as
+an exact fraction, so each engine reaches the same numbers and the same side of 10%.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from homeroom.metrics.rules import Condition, Level, RuleProfile
+
+MILLI = 1000
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
+# A day with several counted absences takes the largest share; on equal shares the first
+# category here names the day.
+DAY_CATEGORY_ORDER = ("oss", "unexcused", "excused", "partial")
+FACT_SCHEMAS: dict[str, dict[str, str]] = {
+    "school_years": {
+        "school_year_id": "int64",
+        "name": "string",
+        "start_date": "date",
+        "end_date": "date",
+    },
+    "schools": {"school_id": "int64", "local_id": "string", "name": "string"},
+    "school_days": {
+        "school_id": "int64",
+        "school_year_id": "int64",
+        "date": "date",
+        "counted": "int64",
+        "through": "int64",
+    },
+    "students": {
+        "student_id": "int64",
+        "local_id": "string",
+        "grade": "int64",
+        "gender": "string",
+        "race_ethnicity": "string",
+        "home_language": "string",
+    },
+    "characteristics": {
+        "student_id": "int64",
+        "kind": "string",
+        "start_date": "date",
+        "end_date": "date",
+    },
+    "enrollments": {
+        "student_id": "int64",
+        "school_id": "int64",
+        "school_year_id": "int64",
+        "grade": "int64",
+        "entry_date": "date",
+        "exit_date": "date",
+    },
+    "events": {
+        "student_id": "int64",
+        "school_id": "int64",
+        "date": "date",
+        "category": "string",
+        "share": "int64",
+    },
+}
+GROUP_TYPES = (
+    "district",
+    "school",
+    "grade",
+    "gender",
+    "race_ethnicity",
+    "home_language",
+    "characteristic",
+)
+
+
+def _as_is(table: ir.Table) -> ir.Table:
+    return table
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The fact tables every metric reads, as Ibis tables of one backend.
+
+    `stage` may store an intermediate result where the definitions say it is reused (the
+    database engine writes a temporary table: SQLite plans deep nested queries poorly and
+    parses only so many levels); the columnar engines keep the expression as it is.
+    """
+
+    school_years: ir.Table
+    schools: ir.Table
+    school_days: ir.Table
+    students: ir.Table
+    characteristics: ir.Table
+    enrollments: ir.Table
+    events: ir.Table
+    stage: Callable[[ir.Table], ir.Table] = field(default=_as_is, compare=False)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The days measured: from `start` to `as_of`, both inside one school year."""
+
+    school_year_id: int
+    start: date
+    as_of: date
+    year_end: date
+
+
+def _holds(condition: Condition, absent: ir.IntegerValue, enrolled: ir.IntegerValue):
+    """absent / (enrolled * MILLI) compared with the threshold, in exact integers."""
+    left = absent * condition.threshold.denominator
+    right = enrolled * (condition.threshold.numerator * MILLI)
+    return left > right if condition.strict else left >= right
+
+
+def _level(levels: tuple[Level, ...], absent, enrolled) -> ir.StringValue:
+    branches = [(_holds(lv.when, absent, enrolled), lv.name) for lv in levels if lv.when]
+    return ibis.cases(*branches, else_=levels[-1].name)
+
+
+def classify(table: ir.Table, profile: RuleProfile) -> ir.Table:
+    """Rates, counted, chronic, band and tier from `days_enrolled` and `absent_milli`."""
+    enrolled, absent = table.days_enrolled, table.absent_milli
+    counted = (enrolled >= max(profile.minimum_days_enrolled, 1)) & (
+        enrolled * MILLI - absent >= profile.minimum_days_present * MILLI
+    )
+    rate = absent.cast("float64") / (enrolled * MILLI).nullif(0).cast("float64")
+    return table.mutate(
+        days_absent=absent.cast("float64") / MILLI,
+        absence_rate=rate,
+        attendance_rate=1 - rate,
+        counted=counted,
+        chronic=counted & _holds(profile.chronic, absent, enrolled),
+        band=ibis.ifelse(counted, _level(profile.bands, absent, enrolled), ibis.null("string")),
+        tier=ibis.ifelse(counted, _level(profile.tiers, absent, enrolled), ibis.null("string")),
+    )
+
+
+def spans(facts: Facts, window: Window) -> ir.Table:
+    """Enrollment spans of the year clipped to the window, each with its days enrolled."""
+    e = facts.enrollments
+    e = e.filter(
+        e.school_year_id == window.school_year_id,
+        e.entry_date <= window.as_of,
+        e.exit_date.isnull() | (e.exit_date >= window.start),
+    )
+    e = e.mutate(
+        first_day=ibis.greatest(e.entry_date, ibis.literal(window.start)),
+        last_day=ibis.least(e.exit_date.fill_null(window.as_of), ibis.literal(window.as_of)),
+    )
+    days = facts.school_days
+    before = days.select(
+        first_school=days.school_id, first_day=days.date, before=days.through - days.counted
+    )
+    through = days.select(last_school=days.school_id, last_day=days.date, through=days.through)
+    joined = e.left_join(
+        before, [e.school_id == before.first_school, e.first_day == before.first_day]
+    ).left_join(through, [e.school_id == through.last_school, e.last_day == through.last_day])
+    return facts.stage(
+        joined.select(
+            "student_id",
+            "school_id",
+            "grade",
+            "entry_date",
+            "exit_date",
+            "first_day",
+            "last_day",
+            days_enrolled=joined.through.fill_null(0) - joined.before.fill_null(0),
+        )
+    )
+
+
+def _latest(value: ir.IntegerValue, day: ir.DateValue) -> ir.IntegerValue:
+    """The value on the latest day, the largest value on a tie: the same on every engine."""
+    offset = 1 << 8  # grades start at -1 (pre-kindergarten)
+    key = day.epoch_days().cast("int64") * (1 << 32) + (value + offset)
+    return key.max() % (1 << 32) - offset
+
+
+def _counted_share(profile: RuleProfile, category: ir.StringValue, share: ir.IntegerValue):
+    """The thousandths of a day an event counts as absent under the profile."""
+    if profile.partial_days == "full_days_only":
+        share = ibis.ifelse(share >= MILLI, MILLI, 0)
+    elif profile.partial_days == "half_or_more":
+        share = ibis.ifelse(share * 2 >= MILLI, MILLI, 0)
+    else:
+        share = ibis.least(share, MILLI)
+    return ibis.ifelse(category.isin(sorted(profile.absent_categories)), share, 0)
+
+
+def absence_days(
+    facts: Facts, profile: RuleProfile, window: Window, held: ir.Table | None = None
+) -> ir.Table:
+    """One row per student, school and counted day with an event: share absent, tardy.
+
+    Only events inside an enrollment span at the event's school and on a counted day of
+    its calendar count (the rest are data-quality findings, shown by the import).
+    """
+    held = spans(facts, window) if held is None else held
+    ev = facts.events.filter(facts.events.date >= window.start, facts.events.date <= window.as_of)
+    bounds = held.select(
+        span_student=held.student_id,
+        span_school=held.school_id,
+        first_day=held.first_day,
+        last_day=held.last_day,
+    )
+    inside = ev.join(
+        bounds,
+        [
+            ev.student_id == bounds.span_student,
+            ev.school_id == bounds.span_school,
+            ev.date >= bounds.first_day,
+            ev.date <= bounds.last_day,
+        ],
+    )
+    days = facts.school_days.filter(facts.school_days.counted == 1)
+    days = days.select(day_school=days.school_id, day_date=days.date, through=days.through)
+    inside = inside.join(days, [inside.school_id == days.day_school, inside.date == days.day_date])
+    # Overlapping spans at one school would repeat an event: keep each event once.
+    inside = inside.select("student_id", "school_id", "date", "through", "category", "share")
+    inside = inside.distinct()
+    order = {name: len(DAY_CATEGORY_ORDER) - i for i, name in enumerate(DAY_CATEGORY_ORDER)}
+    rank = inside.category.cases(*order.items(), else_=0)
+    counted = _counted_share(profile, inside.category, inside.share)
+    inside = inside.mutate(
+        day_key=counted * 10 + ibis.ifelse(counted > 0, rank, 0),
+        tardy=ibis.ifelse(inside.category == "tardy", 1, 0),
+    )
+    per_day = inside.group_by("student_id", "school_id", "date", "through").aggregate(
+        day_key=inside.day_key.max(), tardy=inside.tardy.max()
+    )
+    categories = dict(enumerate(reversed(DAY_CATEGORY_ORDER), 1))
+    return facts.stage(
+        per_day.select(
+            "student_id",
+            "school_id",
+            "date",
+            "through",
+            "tardy",
+            absent_milli=per_day.day_key // 10,
+            category=(per_day.day_key % 10).cases(*categories.items(), else_=ibis.null("string")),
+        )
+    )
+
+
+def _longest_runs(days: ir.Table) -> ir.Table:
+    """Longest run of consecutive counted days fully absent, per student and school."""
+    full = days.filter(days.absent_milli >= MILLI)
+    step = ibis.row_number().over(group_by=[full.student_id, full.school_id], order_by=full.through)
+    full = full.mutate(island=full.through - step)
+    runs = full.group_by("student_id", "school_id", "island").aggregate(length=full.count())
+    return runs.group_by("student_id", "school_id").aggregate(longest_absence_run=runs.length.max())
+
+
+def _absence_sums(days: ir.Table, window: Window) -> ir.Table:
+    recent = ibis.literal(window.as_of - timedelta(days=29))
+    weekday = days.date.day_of_week.index()
+    sums = {
+        "absent_milli": days.absent_milli.sum(),
+        "tardies": days.tardy.sum(),
+        "absent_last_30_milli": ibis.ifelse(days.date >= recent, days.absent_milli, 0).sum(),
+    }
+    for name in ("excused", "unexcused", "oss"):
+        sums[f"{name}_milli"] = ibis.ifelse(days.category == name, days.absent_milli, 0).sum()
+    for number, name in enumerate(WEEKDAYS):
+        sums[f"{name}_milli"] = ibis.ifelse(weekday == number, days.absent_milli, 0).sum()
+    return days.group_by("student_id", "school_id").aggregate(**sums)
+
+
+SUM_COLUMNS = (
+    "absent_milli",
+    "excused_milli",
+    "unexcused_milli",
+    "oss_milli",
+    "tardies",
+    "absent_last_30_milli",
+    *(f"{name}_milli" for name in WEEKDAYS),
+)
+
+
+def _remaining_days(facts: Facts, held: ir.Table, window: Window) -> ir.Table:
+    """Counted days left in the year at each school where a span is still open."""
+    days = facts.school_days
+    at = days.filter(days.date == window.as_of).select(now_school=days.school_id, now=days.through)
+    end = days.filter(days.date == window.year_end).select(
+        end_school=days.school_id, end=days.through
+    )
+    still = held.filter(held.exit_date.isnull() | (held.exit_date > window.as_of))
+    still = still.select("student_id", "school_id").distinct()
+    still = still.left_join(at, still.school_id == at.now_school)
+    still = still.left_join(end, still.school_id == end.end_school)
+    return still.select(
+        "student_id",
+        "school_id",
+        remaining_days=still.end.fill_null(0) - still.now.fill_null(0),
+    )
+
+
+def student_school(facts: Facts, profile: RuleProfile, window: Window) -> ir.Table:
+    """Per student and school: days enrolled, absences, rates, flags, band, tier, projection."""
+    held = spans(facts, window)
+    enrolled = held.group_by("student_id", "school_id").aggregate(
+        days_enrolled=held.days_enrolled.sum(),
+        grade=_latest(held.grade, held.first_day),
+        first_day=held.first_day.min(),
+        last_day=held.last_day.max(),
+    )
+    days = absence_days(facts, profile, window, held)
+    sums = _absence_sums(days, window)
+    runs = _longest_runs(days)
+    left = _remaining_days(facts, held, window)
+    keys = ["student_id", "school_id"]
+    table = (
+        enrolled.left_join(sums, keys)
+        .select(enrolled, *[sums[c] for c in SUM_COLUMNS])
+        .left_join(runs, keys)
+        .select(~ibis.selectors.matches(r"_right$"))
+    )
+    table = table.left_join(left, keys).select(~ibis.selectors.matches(r"_right$"))
+    table = table.mutate(
+        **{c: table[c].fill_null(0) for c in (*SUM_COLUMNS, "longest_absence_run")},
+        remaining_days=table.remaining_days.fill_null(0),
+    )
+    return _finish(table, profile)
+
+
+def _finish(table: ir.Table, profile: RuleProfile) -> ir.Table:
+    """Classify, project to the year's end at the current rate, and name the columns."""
+    table = classify(table, profile)
+    projected_enrolled = table.days_enrolled + table.remaining_days
+    # At the current rate: absent * (enrolled + remaining) / enrolled, kept exact by
+    # comparing the rate itself (it does not change) against the profile.
+    projected = table.mutate(
+        projected_days_enrolled=projected_enrolled,
+        projected_days_absent=table.days_absent
+        * projected_enrolled.cast("float64")
+        / table.days_enrolled.nullif(0).cast("float64"),
+        projected_chronic=(projected_enrolled >= max(profile.minimum_days_enrolled, 1))
+        & _holds(profile.chronic, table.absent_milli, table.days_enrolled),
+    )
+    return projected.mutate(
+        excused=projected.excused_milli.cast("float64") / MILLI,
+        unexcused=projected.unexcused_milli.cast("float64") / MILLI,
+        oss=projected.oss_milli.cast("float64") / MILLI,
+        absent_last_30=projected.absent_last_30_milli.cast("float64") / MILLI,
+        **{name: projected[f"{name}_milli"].cast("float64") / MILLI for name in WEEKDAYS},
+    )
+
+
+def student_district(facts: Facts, profile: RuleProfile, window: Window) -> ir.Table:
+    """Per student over all their schools: each student once, classified on the totals."""
+    per_school = student_school(facts, profile, window)
+    totals = per_school.group_by("student_id").aggregate(
+        days_enrolled=per_school.days_enrolled.sum(),
+        grade=_latest(per_school.grade, per_school.last_day),
+        school_id=_latest(per_school.school_id, per_school.last_day),
+        schools=per_school.count(),
+        first_day=per_school.first_day.min(),
+        last_day=per_school.last_day.max(),
+        remaining_days=per_school.remaining_days.max(),
+        longest_absence_run=per_school.longest_absence_run.max(),
+        **{c: per_school[c].sum() for c in SUM_COLUMNS},
+    )
+    return _finish(totals, profile)
+
+
+def group_summary(
+    facts: Facts,
+    profile: RuleProfile,
+    window: Window,
+    group_type: str = "school",
+    last_year: Window | None = None,
+) -> ir.Table:
+    """Per group: students, counted, ADA, chronic absence, bands; change on `last_year`.
+
+    `school` groups count each student at each school (as federal files do); the others
+    count each student once, on their totals across schools.
+    """
+    current = _group_rows(facts, profile, window, group_type)
+    if last_year is None:
+        return current.mutate(
+            chronic_rate_last_year=ibis.null("float64"),
+            attendance_rate_last_year=ibis.null("float64"),
+            chronic_rate_change=ibis.null("float64"),
+            attendance_rate_change=ibis.null("float64"),
+        )
+    before = _group_rows(facts, profile, last_year, group_type).select(
+        prior_value=ibis._.group_value,
+        chronic_rate_last_year=ibis._.chronic_rate,
+        attendance_rate_last_year=ibis._.attendance_rate,
+    )
+    joined = current.left_join(before, current.group_value == before.prior_value)
+    return joined.select(
+        current,
+        joined.chronic_rate_last_year,
+        joined.attendance_rate_last_year,
+        chronic_rate_change=joined.chronic_rate - joined.chronic_rate_last_year,
+        attendance_rate_change=joined.attendance_rate - joined.attendance_rate_last_year,
+    )
+
+
+def _group_rows(facts: Facts, profile: RuleProfile, window: Window, group_type: str):
+    if group_type not in GROUP_TYPES:
+        raise ValueError(f"unknown group type {group_type!r}; use one of {GROUP_TYPES}")
+    if group_type == "school":
+        rows = student_school(facts, profile, window)
+    else:
+        rows = student_district(facts, profile, window)
+    if group_type == "school":
+        rows = rows.mutate(group_value=rows.school_id.cast("string"))
+    elif group_type == "district":
+        rows = rows.mutate(group_value=ibis.literal("all"))
+    elif group_type == "grade":
+        rows = rows.mutate(group_value=rows.grade.cast("string"))
+    elif group_type == "characteristic":
+        c = facts.characteristics
+        active = c.filter(
+            c.start_date <= window.as_of, c.end_date.isnull() | (c.end_date >= window.as_of)
+        ).select(c_student=c.student_id, group_value=c.kind)
+        rows = rows.join(active.distinct(), rows.student_id == active.c_student)
+    else:
+        s = facts.students.select(s_student=facts.students.student_id, group_value=group_type)
+        rows = rows.join(s, rows.student_id == s.s_student)
+    bands = {
+        f"band_{level.name}": (rows.band == level.name).cast("int64").sum()
+        for level in profile.bands
+    }
+    summary = rows.group_by("group_value").aggregate(
+        students=rows.count(),
+        counted=rows.counted.cast("int64").sum(),
+        days_enrolled=rows.days_enrolled.sum(),
+        absent_milli=rows.absent_milli.sum(),
+        chronic=rows.chronic.cast("int64").sum(),
+        **bands,
+    )
+    ada = 1 - summary.absent_milli.cast("float64") / (summary.days_enrolled * MILLI).nullif(0).cast(
+        "float64"
+    )
+    return summary.mutate(
+        group_type=ibis.literal(group_type),
+        days_absent=summary.absent_milli.cast("float64") / MILLI,
+        attendance_rate=ada,
+        chronic_rate=summary.chronic.cast("float64") / summary.counted.nullif(0).cast("float64"),
+    )
+
+
+def student_days(
+    facts: Facts, profile: RuleProfile, window: Window, students: list[int] | None = None
+) -> ir.Table:
+    """Per student, school and calendar day of the window while enrolled: the day's status.
+
+    The only definition that lists days: bounded by the window (and the students asked
+    for), it feeds the student calendar and lets anyone audit a total day by day.
+    """
+    held = spans(facts, window)
+    if students is not None:
+        held = held.filter(held.student_id.isin(students))
+    days = facts.school_days
+    days = days.select(day_school=days.school_id, date=days.date, counted=days.counted)
+    listed = held.join(
+        days,
+        [
+            held.school_id == days.day_school,
+            days.date >= held.first_day,
+            days.date <= held.last_day,
+        ],
+    ).select("student_id", "school_id", "date", "counted")
+    listed = listed.distinct()
+    absences = absence_days(facts, profile, window, held).select(
+        a_student="student_id",
+        a_school="school_id",
+        a_date="date",
+        absent_milli="absent_milli",
+        category="category",
+        tardy="tardy",
+    )
+    joined = listed.left_join(
+        absences,
+        [
+            listed.student_id == absences.a_student,
+            listed.school_id == absences.a_school,
+            listed.date == absences.a_date,
+        ],
+    )
+    absent = joined.absent_milli.fill_null(0)
+    status = ibis.cases(
+        (joined.counted == 0, "not_instructional"),
+        (absent >= MILLI, "absent"),
+        (absent > 0, "partial"),
+        (joined.tardy.fill_null(0) == 1, "tardy"),
+        else_="present",
+    )
+    return joined.select(
+        "student_id",
+        "school_id",
+        "date",
+        instructional=joined.counted == 1,
+        status=status,
+        absent=absent.cast("float64") / MILLI,
+        category=joined.category,
+    ).order_by("student_id", "date", "school_id")

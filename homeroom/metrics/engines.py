@@ -1,0 +1,310 @@
+"""Where the metric definitions run: the application database, DuckDB over Parquet, Spark.
+
+Each engine gives the same fact tables (`definitions.FACT_SCHEMAS`) as Ibis tables of its
+backend; the definitions then compile to that backend's SQL. The database engine reads
+Django's own tables on Django's own connection (so it sees the request's or test's
+transaction); `homeroom export parquet` writes the same facts as Parquet files for DuckDB
+and Spark.
+"""
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.db import connection
+
+from homeroom.core.models import CalendarDate, District, SchoolYear
+from homeroom.metrics.definitions import FACT_SCHEMAS, MILLI, Facts, Window
+
+ENGINES = ("db", "duckdb", "spark")
+
+
+class EngineError(ValueError):
+    """An engine that cannot run here or a source that is not usable, said plainly."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A backend and the district's fact tables on it."""
+
+    name: str
+    backend: ibis.BaseBackend
+    facts: Facts
+
+    def run(self, expression: ir.Table) -> pa.Table:
+        """Execute an expression and return its rows as Arrow."""
+        return self.backend.to_pyarrow(expression)
+
+    def window(self, as_of: dt.date, start: dt.date | None = None) -> Window:
+        """The school year holding `as_of` (in summer, the last one before it), clipped."""
+        years = self.facts.school_years
+        found = self.run(
+            years.filter(years.start_date <= as_of).order_by(years.start_date.desc()).limit(1)
+        ).to_pylist()
+        if not found:
+            raise EngineError(f"no school year starts on or before {as_of}")
+        year = found[0]
+        start_date, end_date = _as_date(year["start_date"]), _as_date(year["end_date"])
+        first = max(start or start_date, start_date)
+        last = min(as_of, end_date)
+        if first > last:
+            raise EngineError(
+                f"--from {start} is after --as-of {as_of} within the year {year['name']}"
+            )
+        return Window(year["school_year_id"], first, last, end_date)
+
+    def last_year(self, window: Window) -> Window | None:
+        """The same dates a year earlier, in the year before, if the facts hold one."""
+        try:
+            earlier = self.window(_year_back(window.as_of), _year_back(window.start))
+        except EngineError:
+            return None
+        return None if earlier.school_year_id == window.school_year_id else earlier
+
+    def student_ids(self, local_ids: list[str]) -> list[int]:
+        """The ids of the students with these local ids; an error names any not held."""
+        students = self.facts.students
+        found = self.run(
+            students.filter(students.local_id.isin(local_ids)).select("student_id", "local_id")
+        ).to_pylist()
+        unknown = sorted(set(local_ids) - {row["local_id"] for row in found})
+        if unknown:
+            raise EngineError(f"no student with local id {', '.join(unknown)}")
+        return sorted(row["student_id"] for row in found)
+
+
+def open_engine(name: str, source: Path) -> Engine:
+    """The DuckDB or Spark engine over the Parquet files in `source`."""
+    if name == "duckdb":
+        return duckdb_engine(source)
+    if name == "spark":
+        return spark_engine(source)
+    raise EngineError(f"the {name} engine reads the database, not files")
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _year_back(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def school_days(district: District) -> pa.Table:
+    """Every date of every school's default calendar, counted or not, with its running count.
+
+    Dense from each year's first to last day (schools x days: the calendar's size, not the
+    students'), so a span's days are two equality lookups on any date, listed or not.
+    """
+    listed: dict[tuple[int, int], dict[dt.date, bool]] = {}
+    for school_id, year_id, day, kind in CalendarDate.objects.filter(
+        calendar__school__district=district, calendar__code="default"
+    ).values_list("calendar__school_id", "calendar__school_year_id", "date", "kind"):
+        listed.setdefault((school_id, year_id), {})[day] = kind in CalendarDate.COUNTED_KINDS
+    years = {y.pk: y for y in SchoolYear.objects.filter(district=district)}
+    columns: dict[str, list] = {name: [] for name in FACT_SCHEMAS["school_days"]}
+    for (school_id, year_id), days in sorted(listed.items()):
+        year = years[year_id]
+        day, through = year.start_date, 0
+        while day <= year.end_date:
+            counted = int(days.get(day, False))
+            through += counted
+            for name, value in zip(
+                columns, (school_id, year_id, day, counted, through), strict=True
+            ):
+                columns[name].append(value)
+            day += dt.timedelta(days=1)
+    return pa.table(columns, schema=_arrow_schema("school_days"))
+
+
+def _arrow_schema(name: str) -> pa.Schema:
+    return ibis.schema(FACT_SCHEMAS[name]).to_pyarrow()
+
+
+def database_engine(district: District) -> Engine:
+    """The district's facts read from the application database, on Django's connection."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if connection.vendor == "postgresql":
+        backend = ibis.postgres.from_connection(raw)
+    elif connection.vendor == "sqlite":
+        backend = ibis.sqlite.from_connection(raw)
+    else:  # pragma: no cover - settings allow only these two
+        raise EngineError(f"the database engine does not run on {connection.vendor}")
+    return Engine("db", backend, _database_facts(backend, district))
+
+
+def _database_facts(backend: ibis.BaseBackend, district: District) -> Facts:
+    def table(name: str) -> ir.Table:
+        return backend.table(name)
+
+    years = table("core_schoolyear")
+    years = years.filter(years.district_id == district.pk).select(
+        school_year_id=years.id,
+        name=years.name,
+        start_date=years.start_date,
+        end_date=years.end_date,
+    )
+    schools = table("core_school")
+    schools = schools.filter(schools.district_id == district.pk).select(
+        school_id=schools.id, local_id=schools.local_id, name=schools.name
+    )
+    students = table("roster_student")
+    students = students.filter(students.district_id == district.pk)
+    ids = students.select(district_student=students.id)
+    characteristics = table("roster_studentcharacteristic")
+    characteristics = characteristics.join(
+        ids, characteristics.student_id == ids.district_student
+    ).select(
+        student_id=characteristics.student_id,
+        kind=characteristics.kind,
+        start_date=characteristics.start_date,
+        end_date=characteristics.end_date,
+    )
+    enrollments = table("roster_enrollment")
+    enrollments = enrollments.join(ids, enrollments.student_id == ids.district_student).select(
+        "student_id", "school_id", "school_year_id", "grade", "entry_date", "exit_date"
+    )
+    events = table("attendance_attendanceevent")
+    codes = table("attendance_attendancecode")
+    codes = codes.filter(codes.district_id == district.pk).select(
+        code_pk=codes.id, category=codes.category, code_fraction=codes.day_fraction
+    )
+    events = events.join(codes, events.code_id == codes.code_pk)
+    share = events.day_fraction.cast("float64").fill_null(events.code_fraction.cast("float64"))
+    events = events.select(
+        "student_id",
+        "school_id",
+        "date",
+        "category",
+        share=(share * MILLI).round().cast("int64"),
+    )
+    facts = {
+        "school_years": years,
+        "schools": schools,
+        "students": students.select(
+            student_id=students.id,
+            local_id=students.local_id,
+            grade=students.grade,
+            gender=students.gender,
+            race_ethnicity=students.race_ethnicity,
+            home_language=students.home_language,
+        ),
+        "characteristics": characteristics,
+        "enrollments": enrollments,
+        "events": events,
+        "school_days": _school_days_table(backend, district),
+    }
+    typed = {name: _typed(name, t) for name, t in facts.items()}
+    return Facts(**typed, stage=lambda table: _stage(backend, table))
+
+
+_stage_numbers = itertools.count(1)
+
+
+def _stage(backend: ibis.BaseBackend, table: ir.Table) -> ir.Table:
+    """Store an intermediate result as an indexed temporary table on Django's connection."""
+    name = f"homeroom_stage_{next(_stage_numbers)}"
+    query = backend.compile(table)
+    keys = [c for c in ("student_id", "school_id") if c in table.columns]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {query}")
+        if keys:
+            cursor.execute(f"CREATE INDEX {name}_keys ON {name} ({', '.join(keys)})")
+        cursor.execute(f"ANALYZE {name}")
+    stored = backend.table(name, database=_temporary_schema())
+    # SQLite's CREATE TABLE AS forgets declared types (dates come back as text).
+    return stored.select(**{c: stored[c].cast(kind) for c, kind in table.schema().items()})
+
+
+def _temporary_schema() -> str | None:
+    return "temp" if connection.vendor == "sqlite" else None
+
+
+def _school_days_table(backend: ibis.BaseBackend, district: District) -> ir.Table:
+    """The dense calendar as a temporary table with its lookup index, on Django's connection.
+
+    Written with Django's cursor so it joins the caller's transaction (Ibis's own table
+    creation commits); temporary, so it is private to this connection.
+    """
+    name = "homeroom_school_days"
+    rows = school_days(district).to_pylist()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {name} (school_id bigint, school_year_id bigint,"
+            " date date, counted bigint, through bigint)"
+        )
+        cursor.executemany(
+            f"INSERT INTO {name} VALUES (%s, %s, %s, %s, %s)",
+            [tuple(row.values()) for row in rows],
+        )
+        cursor.execute(f"CREATE INDEX {name}_lookup ON {name} (school_id, date)")
+        cursor.execute(f"ANALYZE {name}")
+    return backend.table(name, database=_temporary_schema())
+
+
+def _typed(name: str, table: ir.Table) -> ir.Table:
+    """The table with exactly the fact's columns and types (SQLite keeps dates as text)."""
+    return table.select(
+        **{column: table[column].cast(kind) for column, kind in FACT_SCHEMAS[name].items()}
+    )
+
+
+def export_parquet(engine: Engine, directory: Path) -> dict[str, int]:
+    """Write every fact table as `<name>.parquet` in `directory`; rows written per table."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name in FACT_SCHEMAS:
+        rows = engine.run(getattr(engine.facts, name)).cast(_arrow_schema(name))
+        pq.write_table(rows, directory / f"{name}.parquet")
+        written[name] = rows.num_rows
+    return written
+
+
+def _parquet_files(directory: Path) -> dict[str, Path]:
+    missing = [n for n in FACT_SCHEMAS if not (directory / f"{n}.parquet").is_file()]
+    if missing:
+        raise EngineError(
+            f"{directory}: missing {', '.join(f'{n}.parquet' for n in missing)}; write them "
+            "with 'homeroom export parquet DIR'"
+        )
+    return {name: directory / f"{name}.parquet" for name in FACT_SCHEMAS}
+
+
+def duckdb_engine(directory: Path) -> Engine:
+    """The facts in Parquet files, run on an in-process DuckDB."""
+    backend = ibis.duckdb.connect()
+    files = _parquet_files(directory)
+    facts = {name: _typed(name, backend.read_parquet(path)) for name, path in files.items()}
+    return Engine("duckdb", backend, Facts(**facts))
+
+
+def spark_engine(directory: Path) -> Engine:
+    """The facts in Parquet files, run on Apache Spark (local mode unless configured)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineError(
+            "the spark engine needs PySpark: pip install 'homeroom[spark]' (and Java 17+)"
+        ) from None
+    files = _parquet_files(directory)
+    session = (
+        SparkSession.builder.appName("homeroom-metrics")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    backend = ibis.pyspark.connect(session)
+    facts = {name: _typed(name, backend.read_parquet(str(path))) for name, path in files.items()}
+    return Engine("spark", backend, Facts(**facts))

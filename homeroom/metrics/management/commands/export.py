@@ -1,0 +1,34 @@
+"""`homeroom export parquet DIR`: the district's facts as Parquet files for DuckDB and Spark."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from homeroom.metrics.engines import database_engine, export_parquet
+from homeroom.metrics.selection import district_named
+
+
+class Command(BaseCommand):
+    """Write the fact tables the metric definitions read, one Parquet file each."""
+
+    help = "Export the district's attendance facts as Parquet files (docs/metrics.md)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """The format (parquet) and the directory to write."""
+        parser.add_argument("format", choices=["parquet"], help="file format")
+        parser.add_argument("directory", type=Path, help="directory to write (created if needed)")
+        parser.add_argument("--district", help="district name (when several are held)")
+
+    def handle(self, *args, **options) -> None:
+        """Export and say what was written."""
+        directory: Path = options["directory"]
+        if directory.exists() and not directory.is_dir():
+            raise CommandError(f"{directory}: exists and is not a directory")
+        district = district_named(options["district"])
+        try:
+            written = export_parquet(database_engine(district), directory)
+        except OSError as error:
+            raise CommandError(f"{directory}: {error.strerror or error}") from None
+        if options["verbosity"] >= 1:
+            counts = ", ".join(f"{n:,} {name}" for name, n in written.items())
+            self.stdout.write(f"wrote {counts} to {directory}")

@@ -1,0 +1,104 @@
+"""`homeroom metrics students|schools|groups|days`: attendance metrics on any engine."""
+
+import datetime as dt
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from homeroom.metrics.definitions import GROUP_TYPES
+from homeroom.metrics.engines import ENGINES, EngineError, database_engine, open_engine
+from homeroom.metrics.reports import FORMATS, KINDS, metrics_table, with_context, write_table
+from homeroom.metrics.rules import RuleProfileError, load_rule_profile
+from homeroom.metrics.selection import district_named
+
+
+def iso_date(text: str) -> dt.date:
+    """A date argument written YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+iso_date.__name__ = "date"  # argparse names the type in its error message
+
+
+class Command(BaseCommand):
+    """Compute a metrics table under a rule profile and write it."""
+
+    help = (
+        "Attendance metrics as of a date under a rule profile (docs/metrics.md): per student, "
+        "per school, per group, or per student and day; on the database, DuckDB or Spark."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """What to compute, as of when, under which rules, where, and in which format."""
+        parser.add_argument("kind", choices=KINDS, help="which table")
+        parser.add_argument("--as-of", type=iso_date, required=True, help="last day counted")
+        parser.add_argument(
+            "--from", dest="start", type=iso_date, help="first day counted (default: year start)"
+        )
+        parser.add_argument(
+            "--profile", help="rule profile name or .toml path (default: the district's)"
+        )
+        parser.add_argument("--engine", choices=ENGINES, default="db")
+        parser.add_argument(
+            "--source",
+            type=Path,
+            help="directory written by 'homeroom export parquet' (duckdb, spark)",
+        )
+        parser.add_argument("--district", help="district name (db engine, when several are held)")
+        parser.add_argument(
+            "--per",
+            choices=["school", "district"],
+            help="students: one row per school or per student",
+        )
+        parser.add_argument(
+            "--group-by", choices=GROUP_TYPES, help="groups: only this kind of group"
+        )
+        parser.add_argument(
+            "--student", action="append", default=[], help="days: a student's local id (repeatable)"
+        )
+        parser.add_argument("--format", choices=FORMATS, default="csv")
+        parser.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
+    def handle(self, *args, **options) -> None:
+        """Check the arguments, compute, write."""
+        engine_name = options["engine"]
+        district = None
+        if engine_name == "db":
+            district = district_named(options["district"])
+        elif options["source"] is None:
+            raise CommandError(
+                f"--engine {engine_name} needs --source DIR (homeroom export parquet)"
+            )
+        try:
+            profile = load_rule_profile(
+                options["profile"] or (district.rule_profile if district else "attendance-works")
+            )
+            engine = (
+                database_engine(district)
+                if district
+                else open_engine(engine_name, options["source"])
+            )
+            window = engine.window(options["as_of"], options["start"])
+            students = engine.student_ids(options["student"]) if options["student"] else None
+            table = metrics_table(
+                engine,
+                options["kind"],
+                profile,
+                window,
+                per=options["per"],
+                group_type=options["group_by"],
+                students=students,
+            )
+            write_table(
+                with_context(table, profile, window),
+                options["format"],
+                options["output"],
+                self.stdout,
+            )
+        except (RuleProfileError, EngineError, ValueError, OSError) as error:
+            raise CommandError(str(error)) from None
+        if options["output"] is not None and options["verbosity"] >= 1:
+            self.stderr.write(f"{table.num_rows:,} rows written to {options['output']}")
