@@ -12,6 +12,8 @@ import pytest
 from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role, User
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
 from homeroom.core.models import Calendar, CalendarDate, District, School, SchoolYear
+from homeroom.metrics.actions import do_refresh_summaries
+from homeroom.metrics.models import SummaryState
 from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
 
 PASSWORD = "correct-horse-battery"
@@ -201,6 +203,12 @@ def cast(db):
         homeroom=homeroom,
         codes=codes,
     )
+
+
+@pytest.fixture
+def summaries(cast) -> SummaryState:
+    """The cast's student summaries as pages read them, computed as an import would."""
+    return do_refresh_summaries(cast.district)
 
 
 def add_absence(cast, student, school, day: dt.date, code: str = "A", fraction=None):

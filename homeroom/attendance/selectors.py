@@ -1,17 +1,15 @@
-"""Attendance so far, per student and per school, for the students a user may see.
+"""Reads of one student's attendance records: their events, and their days by month.
 
-Counting follows the foundation rule (the `attendance-works` profile; the metrics engine
-makes profiles data):
+Totals per student, school and district are not counted here: the pages read them from
+the materialized summaries (`homeroom.metrics.selectors`), which the metrics engine
+computes under the district's rule profile. The month table of a student's page is
+counted here, live, by the same rules, so that its months add up to the summary:
 
-- days enrolled: instructional days of the school's calendar inside an enrollment span,
-  entry and exit days included, up to the as-of date; counted as a difference of the
-  calendar's cumulative instructional index, never by expanding student-days;
-- absent: excused, unexcused and out-of-school suspension count by their share of the
-  day; partial days count their share; tardies, early departures and in-school
-  suspension are present; a day with several events counts once, by its largest share;
-- events outside enrollment or on non-instructional days are not counted;
-- chronic: absent on at least the district's threshold (10%) of days enrolled, once
-  enrolled the district's minimum days (10).
+- days enrolled: counted days (instructional and make-up) of the school's calendar
+  inside an enrollment span, entry and exit days included, up to the as-of date;
+- absent: events of the profile's absent categories, on counted days inside an
+  enrollment at the event's school, by their share of the day under the profile's
+  partial-day rule; a day with several events counts once, by its largest share.
 """
 
 import datetime as dt
@@ -19,121 +17,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import (
-    DateField,
-    Exists,
-    Max,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-)
+from django.db.models import DateField, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 
-from homeroom.access.gatekeeper import StudentAccess, visible_students
-from homeroom.attendance.models import AttendanceEvent, Category
-from homeroom.core.models import CalendarDate, District, School, SchoolYear
+from homeroom.access.gatekeeper import StudentAccess
+from homeroom.attendance.models import AttendanceEvent
+from homeroom.core.models import CalendarDate, SchoolYear
 from homeroom.core.selectors import current_school_year, district_today
-from homeroom.roster.models import Enrollment, Student
+from homeroom.metrics.rules import RuleProfile
+from homeroom.roster.models import Enrollment
 
-ABSENT_CATEGORIES = frozenset(
-    {Category.EXCUSED, Category.UNEXCUSED, Category.OUT_OF_SCHOOL_SUSPENSION, Category.PARTIAL}
-)
 ZERO = Decimal(0)
-
-
-@dataclass
-class Tally:
-    """Days enrolled and absences of one student at one school (or in total)."""
-
-    days_enrolled: int = 0
-    days_absent: Decimal = ZERO
-    excused: Decimal = ZERO
-    unexcused: Decimal = ZERO
-    suspended: Decimal = ZERO
-    tardies: int = 0
-
-    def add(self, other: "Tally") -> None:
-        """Add another tally's counts to this one."""
-        self.days_enrolled += other.days_enrolled
-        self.days_absent += other.days_absent
-        self.excused += other.excused
-        self.unexcused += other.unexcused
-        self.suspended += other.suspended
-        self.tardies += other.tardies
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The district's thresholds that turn counts into flags and bands."""
-
-    minimum_days: int
-    at_risk: Decimal
-    chronic: Decimal
-    severe: Decimal
-
-    @classmethod
-    def of(cls, district: District) -> "Rules":
-        """The rules the district has configured."""
-        return cls(
-            minimum_days=district.minimum_days_enrolled,
-            at_risk=district.at_risk_threshold,
-            chronic=district.chronic_absence_threshold,
-            severe=district.severe_threshold,
-        )
-
-    def absence_rate(self, tally: Tally) -> Decimal | None:
-        """Share of enrolled days absent, or None with no days enrolled."""
-        return tally.days_absent / tally.days_enrolled if tally.days_enrolled else None
-
-    def is_counted(self, tally: Tally) -> bool:
-        """Whether the student was enrolled long enough to count for chronic absence."""
-        return tally.days_enrolled >= self.minimum_days
-
-    def band(self, tally: Tally) -> str:
-        """Attendance Works band, or '' for a student not counted."""
-        if not self.is_counted(tally):
-            return ""
-        rate = self.absence_rate(tally)
-        if rate >= self.severe:
-            return "severe"
-        if rate >= self.chronic:
-            return "moderate"
-        if rate >= self.at_risk:
-            return "at_risk"
-        return "satisfactory"
-
-
-@dataclass(frozen=True)
-class StudentAttendance:
-    """A student's attendance in a school year, over all their schools."""
-
-    student: Student
-    days_enrolled: int
-    days_absent: float
-    excused: float
-    unexcused: float
-    suspended: float
-    tardies: int
-    attendance_rate: float | None
-    absence_rate: float | None
-    chronic: bool | None
-    band: str
-
-
-@dataclass(frozen=True)
-class SchoolAttendance:
-    """Attendance of the students enrolled at a school (school None: all schools)."""
-
-    school: School | None
-    students: int
-    counted: int
-    days_enrolled: int
-    days_absent: float
-    attendance_rate: float | None
-    chronic_count: int
-    chronic_rate: float | None
+ONE = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -158,37 +53,28 @@ def _calendar_dates(on_school, on_year) -> QuerySet[CalendarDate]:
     )
 
 
-def _enrollment_days(
-    students: QuerySet[Student], school_year: SchoolYear, as_of: dt.date
-) -> QuerySet[Enrollment]:
-    """Enrollment spans with `days_enrolled` counted from the calendar's cumulative index."""
-    dates = _calendar_dates(OuterRef("school"), OuterRef("school_year"))
-    index_through = dates.filter(date__lte=OuterRef("last_day")).order_by("-date")
-    index_before = dates.filter(date__lt=OuterRef("first_day")).order_by("-date")
-    return (
-        Enrollment.objects.filter(
-            student__in=students, school_year=school_year, entry_date__lte=as_of
-        )
-        .annotate(
-            first_day=Greatest("entry_date", Value(school_year.start_date)),
-            last_day=Least(
-                Coalesce("exit_date", Value(as_of)),
-                Value(as_of, output_field=DateField()),
-                Value(school_year.end_date, output_field=DateField()),
-            ),
-        )
-        .annotate(
-            days_enrolled=Coalesce(Subquery(index_through.values("instructional_index")[:1]), 0)
-            - Coalesce(Subquery(index_before.values("instructional_index")[:1]), 0)
-        )
+def _spans(access: StudentAccess, school_year: SchoolYear, as_of: dt.date) -> QuerySet[Enrollment]:
+    """The student's enrollment spans of the year, clipped to the year up to `as_of`."""
+    return Enrollment.objects.filter(
+        Q(exit_date__isnull=True) | Q(exit_date__gte=school_year.start_date),
+        student=access.student,
+        school_year=school_year,
+        entry_date__lte=as_of,
+    ).annotate(
+        first_day=Greatest("entry_date", Value(school_year.start_date)),
+        last_day=Least(
+            Coalesce("exit_date", Value(as_of)),
+            Value(as_of, output_field=DateField()),
+            Value(school_year.end_date, output_field=DateField()),
+        ),
     )
 
 
 def _counted_events(
-    students: QuerySet[Student], school_year: SchoolYear, as_of: dt.date
+    access: StudentAccess, school_year: SchoolYear, as_of: dt.date
 ) -> QuerySet[AttendanceEvent]:
-    """Events on instructional days inside an enrollment at the event's school."""
-    instructional = _calendar_dates(OuterRef("school"), school_year).filter(
+    """Events on counted days of the calendar, inside an enrollment at the event's school."""
+    counted_day = _calendar_dates(OuterRef("school"), school_year).filter(
         date=OuterRef("date"), kind__in=CalendarDate.COUNTED_KINDS
     )
     enrolled = Enrollment.objects.filter(
@@ -198,163 +84,52 @@ def _counted_events(
         entry_date__lte=OuterRef("date"),
     )
     return AttendanceEvent.objects.filter(
-        Exists(instructional),
+        Exists(counted_day),
         Exists(enrolled),
-        student__in=students,
+        student=access.student,
         date__gte=school_year.start_date,
         date__lte=min(as_of, school_year.end_date),
     )
 
 
-def _tallies(
-    students: QuerySet[Student], school_year: SchoolYear, as_of: dt.date
-) -> dict[tuple[int, int], Tally]:
-    """Tally per (student id, school id) for the year up to `as_of`."""
-    tallies: dict[tuple[int, int], Tally] = defaultdict(Tally)
-    for span in _enrollment_days(students, school_year, as_of).values(
-        "student_id", "school_id", "days_enrolled"
-    ):
-        tallies[span["student_id"], span["school_id"]].days_enrolled += span["days_enrolled"]
-
-    # The largest share of each student-day, by category: one absence a day at most.
-    day_events = (
-        _counted_events(students, school_year, as_of)
-        .values("student_id", "school_id", "date", "code__category")
-        .annotate(share=Max(Coalesce("day_fraction", "code__day_fraction")))
-    )
-    days: dict[tuple[int, int, dt.date], tuple[Decimal, str]] = {}
-    for row in day_events:
-        key = row["student_id"], row["school_id"], row["date"]
-        category = row["code__category"]
-        if category == Category.TARDY:
-            tallies[key[:2]].tardies += 1
-        elif category in ABSENT_CATEGORIES:
-            share = min(Decimal(row["share"]), Decimal(1))
-            if share > days.get(key, (ZERO, ""))[0]:
-                days[key] = (share, category)
-    for (student_id, school_id, _), (share, category) in days.items():
-        tally = tallies[student_id, school_id]
-        tally.days_absent += share
-        if category == Category.EXCUSED:
-            tally.excused += share
-        elif category == Category.UNEXCUSED:
-            tally.unexcused += share
-        elif category == Category.OUT_OF_SCHOOL_SUSPENSION:
-            tally.suspended += share
-    return tallies
-
-
-def _visible(user, students: QuerySet[Student] | None) -> QuerySet[Student]:
-    visible = visible_students(user)
-    return visible if students is None else visible.filter(pk__in=students.values("pk"))
-
-
-def student_attendance(
-    user,
-    *,
-    school_year: SchoolYear,
-    as_of: dt.date,
-    students: QuerySet[Student] | None = None,
-) -> list[StudentAttendance]:
-    """Attendance this year of each visible student enrolled in it, across their schools."""
-    visible = _visible(user, students)
-    rules = Rules.of(user.district)
-    totals: dict[int, Tally] = defaultdict(Tally)
-    for (student_id, _), tally in _tallies(visible, school_year, as_of).items():
-        totals[student_id].add(tally)
-    by_id = visible.in_bulk(list(totals))
-    rows = []
-    for student_id, tally in totals.items():
-        rate = rules.absence_rate(tally)
-        counted = rules.is_counted(tally)
-        rows.append(
-            StudentAttendance(
-                student=by_id[student_id],
-                days_enrolled=tally.days_enrolled,
-                days_absent=float(tally.days_absent),
-                excused=float(tally.excused),
-                unexcused=float(tally.unexcused),
-                suspended=float(tally.suspended),
-                tardies=tally.tardies,
-                attendance_rate=None if rate is None else float(1 - rate),
-                absence_rate=None if rate is None else float(rate),
-                chronic=(rate >= rules.chronic) if counted else None,
-                band=rules.band(tally),
-            )
-        )
-    rows.sort(key=lambda row: (row.student.last_name, row.student.first_name, row.student.pk))
-    return rows
-
-
-def _summarize(school: School | None, tallies: list[Tally], rules: Rules) -> SchoolAttendance:
-    total = Tally()
-    counted = chronic = 0
-    for tally in tallies:
-        total.add(tally)
-        if rules.is_counted(tally):
-            counted += 1
-            chronic += rules.absence_rate(tally) >= rules.chronic
-    rate = rules.absence_rate(total)
-    return SchoolAttendance(
-        school=school,
-        students=len(tallies),
-        counted=counted,
-        days_enrolled=total.days_enrolled,
-        days_absent=float(total.days_absent),
-        attendance_rate=None if rate is None else float(1 - rate),
-        chronic_count=chronic,
-        chronic_rate=chronic / counted if counted else None,
-    )
-
-
-def school_attendance(user, *, school_year: SchoolYear, as_of: dt.date) -> list[SchoolAttendance]:
-    """Per school: ADA and chronic absence of the visible students, counted per school."""
-    rules = Rules.of(user.district)
-    by_school: dict[int, list[Tally]] = defaultdict(list)
-    for (_, school_id), tally in _tallies(_visible(user, None), school_year, as_of).items():
-        by_school[school_id].append(tally)
-    schools = School.objects.in_bulk(list(by_school))
-    rows = [_summarize(schools[pk], tallies, rules) for pk, tallies in by_school.items()]
-    return sorted(rows, key=lambda row: row.school.name)
-
-
-def district_attendance(user, *, school_year: SchoolYear, as_of: dt.date) -> SchoolAttendance:
-    """All visible students, each counted once across their schools (no double counting)."""
-    totals: dict[int, Tally] = defaultdict(Tally)
-    for (student_id, _), tally in _tallies(_visible(user, None), school_year, as_of).items():
-        totals[student_id].add(tally)
-    return _summarize(None, list(totals.values()), Rules.of(user.district))
+def _absent_share(profile: RuleProfile, share: Decimal) -> Decimal:
+    """The share of a day an absence counts for under the profile's partial-day rule."""
+    if profile.partial_days == "full_days_only":
+        return ONE if share >= ONE else ZERO
+    if profile.partial_days == "half_or_more":
+        return ONE if share * 2 >= ONE else ZERO
+    return min(share, ONE)
 
 
 def absences_by_month(
-    access: StudentAccess, *, school_year: SchoolYear, as_of: dt.date
+    access: StudentAccess, *, school_year: SchoolYear, as_of: dt.date, profile: RuleProfile
 ) -> list[MonthAttendance]:
     """One student's days enrolled and absent per month of the year, up to `as_of`."""
-    student = access.student
-    students = Student.objects.filter(pk=student.pk)
-    months: dict[dt.date, Tally] = defaultdict(Tally)
-    last = min(as_of, school_year.end_date)
-    for span in _enrollment_days(students, school_year, as_of):
+    enrolled: dict[dt.date, int] = defaultdict(int)
+    for span in _spans(access, school_year, as_of):
         counted_days = _calendar_dates(span.school_id, school_year).filter(
             kind__in=CalendarDate.COUNTED_KINDS, date__gte=span.first_day, date__lte=span.last_day
         )
         for day in counted_days.values_list("date", flat=True):
-            months[day.replace(day=1)].days_enrolled += 1
-    daily: dict[dt.date, Decimal] = {}
-    for row in (
-        _counted_events(students, school_year, last)
-        .filter(code__category__in=ABSENT_CATEGORIES)
-        .values("date")
-        .annotate(share=Max(Coalesce("day_fraction", "code__day_fraction")))
+            enrolled[day.replace(day=1)] += 1
+    # The largest share of each day at each school: one absence a day at most.
+    daily: dict[tuple[int, dt.date], Decimal] = {}
+    events = _counted_events(access, school_year, as_of).filter(
+        code__category__in=sorted(profile.absent_categories)
+    )
+    for school_id, day, share in events.values_list(
+        "school_id", "date", Coalesce(F("day_fraction"), F("code__day_fraction"))
     ):
-        daily[row["date"]] = max(daily.get(row["date"], ZERO), min(Decimal(row["share"]), 1))
-    for day, share in daily.items():
-        months[day.replace(day=1)].days_absent += share
+        counted = _absent_share(profile, Decimal(share))
+        daily[school_id, day] = max(daily.get((school_id, day), ZERO), counted)
+    absent: dict[dt.date, Decimal] = defaultdict(Decimal)
+    for (_, day), share in daily.items():
+        absent[day.replace(day=1)] += share
     return [
         MonthAttendance(
-            month=month, days_enrolled=t.days_enrolled, days_absent=float(t.days_absent)
+            month=month, days_enrolled=enrolled[month], days_absent=float(absent[month])
         )
-        for month, t in sorted(months.items())
+        for month in sorted(enrolled.keys() | absent.keys())
     ]
 
 

@@ -36,6 +36,8 @@ from homeroom.ingest.profiles import Profile, load_profile
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import ImportRejected, do_import
 from homeroom.ingest.tabular import matches, read_tabular
+from homeroom.metrics.actions import do_refresh_after_import
+from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.roster.models import (
     ContactPreference,
     Enrollment,
@@ -227,6 +229,7 @@ def load_generated_district(
                 details={"district": district.name, "counts": inserted(run)},
             )
         bar.update(1)
+    do_refresh_after_import(run)
     return run
 
 
@@ -264,6 +267,8 @@ def delete_district(district: District, *, user: User | None = None) -> dict[str
     if user is not None and user.district_id == district.pk:
         user = None  # the account goes with the district; the trail keeps the deletion
     with transaction.atomic():
+        remove(StudentSummary.objects.filter(student__district=district))
+        remove(SummaryState.objects.filter(district=district))
         remove(
             AttendanceEvent.objects.filter(
                 Q(school__district=district) | Q(student__district=district)

@@ -40,6 +40,7 @@ from homeroom.ingest.models import ImportRun
 from homeroom.ingest.runs import run_summary
 from homeroom.ingest.selectors import may_import
 from homeroom.ingest.sync import ImportRejected, do_import
+from homeroom.metrics.actions import do_refresh_after_import
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ def _import(upload: Upload, *, user, dry_run: bool) -> ImportRun:
         paths,
         ReadOptions(profile=options.profile, implied_enrollments=options.implied_enrollments),
     )
-    return do_import(
+    run = do_import(
         batch,
         district=user.district,
         source_format=source.name,
@@ -257,6 +258,8 @@ def _import(upload: Upload, *, user, dry_run: bool) -> ImportRun:
         on_error=options.on_error,
         dry_run=dry_run,
     )
+    do_refresh_after_import(run)
+    return run
 
 
 def _unexpected(error: Exception) -> str:

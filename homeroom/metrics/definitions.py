@@ -16,7 +16,7 @@ an exact fraction, so each engine reaches the same numbers and the same side of 
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import ibis
@@ -118,6 +118,21 @@ class Window:
     year_end: date
 
 
+def only_students(facts: Facts, student_ids: list[int]) -> Facts:
+    """The facts of these students alone (every other table as it is)."""
+
+    def of(table: ir.Table) -> ir.Table:
+        return table.filter(table.student_id.isin(student_ids))
+
+    return replace(
+        facts,
+        students=of(facts.students),
+        characteristics=of(facts.characteristics),
+        enrollments=of(facts.enrollments),
+        events=of(facts.events),
+    )
+
+
 def _holds(condition: Condition, absent: ir.IntegerValue, enrolled: ir.IntegerValue):
     """absent / (enrolled * MILLI) compared with the threshold, in exact integers."""
     left = absent * condition.threshold.denominator
@@ -182,11 +197,17 @@ def spans(facts: Facts, window: Window) -> ir.Table:
     )
 
 
+def _quotient(value: ir.IntegerValue, divisor: int) -> ir.IntegerValue:
+    """value // divisor for value >= 0, without `//`: SQLite runs FLOOR and MOD as Python
+    functions, row by row; a cast truncates natively, and below 2**53 it is exact."""
+    return (value.cast("float64") / divisor).cast("int64")
+
+
 def _latest(value: ir.IntegerValue, day: ir.DateValue) -> ir.IntegerValue:
     """The value on the latest day, the largest value on a tie: the same on every engine."""
-    offset = 1 << 8  # grades start at -1 (pre-kindergarten)
-    key = day.epoch_days().cast("int64") * (1 << 32) + (value + offset)
-    return key.max() % (1 << 32) - offset
+    offset, width = 1 << 8, 1 << 32  # offset: grades start at -1 (pre-kindergarten)
+    key = (day.epoch_days().cast("int64") * width + (value + offset)).max()
+    return key - _quotient(key, width) * width - offset
 
 
 def _counted_share(profile: RuleProfile, category: ir.StringValue, share: ir.IntegerValue):
@@ -242,6 +263,7 @@ def absence_days(
         day_key=inside.day_key.max(), tardy=inside.tardy.max()
     )
     categories = dict(enumerate(reversed(DAY_CATEGORY_ORDER), 1))
+    absent = _quotient(per_day.day_key, 10)
     return facts.stage(
         per_day.select(
             "student_id",
@@ -249,8 +271,10 @@ def absence_days(
             "date",
             "through",
             "tardy",
-            absent_milli=per_day.day_key // 10,
-            category=(per_day.day_key % 10).cases(*categories.items(), else_=ibis.null("string")),
+            absent_milli=absent,
+            category=(per_day.day_key - absent * 10).cases(
+                *categories.items(), else_=ibis.null("string")
+            ),
         )
     )
 
@@ -359,9 +383,15 @@ def _finish(table: ir.Table, profile: RuleProfile) -> ir.Table:
     )
 
 
-def student_district(facts: Facts, profile: RuleProfile, window: Window) -> ir.Table:
-    """Per student over all their schools: each student once, classified on the totals."""
-    per_school = student_school(facts, profile, window)
+def student_district(
+    facts: Facts, profile: RuleProfile, window: Window, per_school: ir.Table | None = None
+) -> ir.Table:
+    """Per student over all their schools: each student once, classified on the totals.
+
+    `per_school` may pass `student_school`'s table when it is computed anyway.
+    """
+    if per_school is None:
+        per_school = student_school(facts, profile, window)
     totals = per_school.group_by("student_id").aggregate(
         days_enrolled=per_school.days_enrolled.sum(),
         grade=_latest(per_school.grade, per_school.last_day),

@@ -9,19 +9,71 @@ and Spark.
 
 import datetime as dt
 import itertools
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.db import connection
 
-from homeroom.core.models import CalendarDate, District, SchoolYear
+from homeroom.core.models import CalendarDate, District
 from homeroom.metrics.definitions import FACT_SCHEMAS, MILLI, Facts, Window
 
 ENGINES = ("db", "duckdb", "spark")
+# Ibis 12 asks pandas 3 about an option pandas now deprecates, on every SQLite result.
+warnings.filterwarnings("ignore", message="The 'future.infer_string' option is deprecated")
+# The columns the facts read from Django's tables. Declared, not introspected: Ibis's
+# SQLite backend commits the connection's transaction when it looks a table up.
+DATABASE_COLUMNS: dict[str, dict[str, str]] = {
+    "core_schoolyear": {
+        "id": "int64",
+        "district_id": "int64",
+        "name": "string",
+        "start_date": "date",
+        "end_date": "date",
+    },
+    "core_school": {"id": "int64", "district_id": "int64", "local_id": "string", "name": "string"},
+    "roster_student": {
+        "id": "int64",
+        "district_id": "int64",
+        "local_id": "string",
+        "grade": "int64",
+        "gender": "string",
+        "race_ethnicity": "string",
+        "home_language": "string",
+    },
+    "roster_studentcharacteristic": {
+        "student_id": "int64",
+        "kind": "string",
+        "start_date": "date",
+        "end_date": "date",
+    },
+    "roster_enrollment": {
+        "student_id": "int64",
+        "school_id": "int64",
+        "school_year_id": "int64",
+        "grade": "int64",
+        "entry_date": "date",
+        "exit_date": "date",
+    },
+    "attendance_attendanceevent": {
+        "student_id": "int64",
+        "school_id": "int64",
+        "date": "date",
+        "code_id": "int64",
+        "day_fraction": "decimal(4, 3)",
+    },
+    "attendance_attendancecode": {
+        "id": "int64",
+        "district_id": "int64",
+        "category": "string",
+        "day_fraction": "decimal(4, 3)",
+    },
+}
 
 
 class EngineError(ValueError):
@@ -78,7 +130,7 @@ class Engine:
         return sorted(row["student_id"] for row in found)
 
 
-def open_engine(name: str, source: Path) -> Engine:
+def open_engine(name: str, source: Path | str) -> Engine:
     """The DuckDB or Spark engine over the Parquet files in `source`."""
     if name == "duckdb":
         return duckdb_engine(source)
@@ -98,33 +150,6 @@ def _year_back(day: dt.date) -> dt.date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def school_days(district: District) -> pa.Table:
-    """Every date of every school's default calendar, counted or not, with its running count.
-
-    Dense from each year's first to last day (schools x days: the calendar's size, not the
-    students'), so a span's days are two equality lookups on any date, listed or not.
-    """
-    listed: dict[tuple[int, int], dict[dt.date, bool]] = {}
-    for school_id, year_id, day, kind in CalendarDate.objects.filter(
-        calendar__school__district=district, calendar__code="default"
-    ).values_list("calendar__school_id", "calendar__school_year_id", "date", "kind"):
-        listed.setdefault((school_id, year_id), {})[day] = kind in CalendarDate.COUNTED_KINDS
-    years = {y.pk: y for y in SchoolYear.objects.filter(district=district)}
-    columns: dict[str, list] = {name: [] for name in FACT_SCHEMAS["school_days"]}
-    for (school_id, year_id), days in sorted(listed.items()):
-        year = years[year_id]
-        day, through = year.start_date, 0
-        while day <= year.end_date:
-            counted = int(days.get(day, False))
-            through += counted
-            for name, value in zip(
-                columns, (school_id, year_id, day, counted, through), strict=True
-            ):
-                columns[name].append(value)
-            day += dt.timedelta(days=1)
-    return pa.table(columns, schema=_arrow_schema("school_days"))
-
-
 def _arrow_schema(name: str) -> pa.Schema:
     return ibis.schema(FACT_SCHEMAS[name]).to_pyarrow()
 
@@ -137,6 +162,9 @@ def database_engine(district: District) -> Engine:
         backend = ibis.postgres.from_connection(raw)
     elif connection.vendor == "sqlite":
         backend = ibis.sqlite.from_connection(raw)
+        # Ibis turns LIKE case-sensitive for the whole connection; Django's icontains
+        # (the students search) relies on SQLite's default.
+        raw.execute("PRAGMA case_sensitive_like = OFF")
     else:  # pragma: no cover - settings allow only these two
         raise EngineError(f"the database engine does not run on {connection.vendor}")
     return Engine("db", backend, _database_facts(backend, district))
@@ -144,7 +172,7 @@ def database_engine(district: District) -> Engine:
 
 def _database_facts(backend: ibis.BaseBackend, district: District) -> Facts:
     def table(name: str) -> ir.Table:
-        return backend.table(name)
+        return _declared(backend, name, DATABASE_COLUMNS[name])
 
     years = table("core_schoolyear")
     years = years.filter(years.district_id == district.pk).select(
@@ -221,36 +249,53 @@ def _stage(backend: ibis.BaseBackend, table: ir.Table) -> ir.Table:
         if keys:
             cursor.execute(f"CREATE INDEX {name}_keys ON {name} ({', '.join(keys)})")
         cursor.execute(f"ANALYZE {name}")
-    stored = backend.table(name, database=_temporary_schema())
-    # SQLite's CREATE TABLE AS forgets declared types (dates come back as text).
-    return stored.select(**{c: stored[c].cast(kind) for c, kind in table.schema().items()})
+    return _declared(backend, name, table.schema(), temporary=True)
 
 
-def _temporary_schema() -> str | None:
-    return "temp" if connection.vendor == "sqlite" else None
+def _declared(backend: ibis.BaseBackend, name: str, schema, *, temporary: bool = False):
+    """A table of the database with the columns and types we know it has."""
+    database = "temp" if temporary and connection.vendor == "sqlite" else None
+    return ops.DatabaseTable(
+        name, schema=ibis.schema(schema), source=backend, namespace=ops.Namespace(database=database)
+    ).to_expr()
 
 
 def _school_days_table(backend: ibis.BaseBackend, district: District) -> ir.Table:
-    """The dense calendar as a temporary table with its lookup index, on Django's connection.
+    """Every date of every school's default calendar, counted or not, with its running count.
 
-    Written with Django's cursor so it joins the caller's transaction (Ibis's own table
-    creation commits); temporary, so it is private to this connection.
+    Dense from each year's first to last day (schools x days: the calendar's size, never
+    the students'), so a span's days are two equality lookups on any date, listed or not.
+    Built by one statement into a temporary table (private to this connection, inside the
+    caller's transaction) with its lookup index.
     """
     name = "homeroom_school_days"
-    rows = school_days(district).to_pylist()
+    next_day = "days.date + 1" if connection.vendor == "postgresql" else "date(days.date, '+1 day')"
+    counted = ", ".join(f"'{kind}'" for kind in CalendarDate.COUNTED_KINDS)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {name} (school_id bigint, school_year_id bigint,"
-            " date date, counted bigint, through bigint)"
-        )
-        cursor.executemany(
-            f"INSERT INTO {name} VALUES (%s, %s, %s, %s, %s)",
-            [tuple(row.values()) for row in rows],
+            f"""CREATE TEMPORARY TABLE {name} AS
+            WITH RECURSIVE days (calendar_id, school_id, school_year_id, date, end_date) AS (
+                SELECT c.id, c.school_id, c.school_year_id, y.start_date, y.end_date
+                FROM core_calendar AS c JOIN core_schoolyear AS y ON y.id = c.school_year_id
+                WHERE c.code = 'default' AND y.district_id = %s
+                UNION ALL
+                SELECT calendar_id, school_id, school_year_id, {next_day}, end_date
+                FROM days WHERE days.date < days.end_date
+            ), marked AS (
+                SELECT days.calendar_id, days.school_id, days.school_year_id, days.date,
+                       CASE WHEN d.kind IN ({counted}) THEN 1 ELSE 0 END AS counted
+                FROM days LEFT JOIN core_calendardate AS d
+                     ON d.calendar_id = days.calendar_id AND d.date = days.date
+            )
+            SELECT school_id, school_year_id, date, counted,
+                   SUM(counted) OVER (PARTITION BY calendar_id ORDER BY date) AS through
+            FROM marked""",
+            [district.pk],
         )
         cursor.execute(f"CREATE INDEX {name}_lookup ON {name} (school_id, date)")
         cursor.execute(f"ANALYZE {name}")
-    return backend.table(name, database=_temporary_schema())
+    return _declared(backend, name, FACT_SCHEMAS["school_days"], temporary=True)
 
 
 def _typed(name: str, table: ir.Table) -> ir.Table:
@@ -271,7 +316,10 @@ def export_parquet(engine: Engine, directory: Path) -> dict[str, int]:
     return written
 
 
-def _parquet_files(directory: Path) -> dict[str, Path]:
+def _parquet_files(directory: Path | str) -> dict[str, Path | str]:
+    if "://" in str(directory):  # object storage: Spark finds (or misses) the files itself
+        return {name: f"{str(directory).rstrip('/')}/{name}.parquet" for name in FACT_SCHEMAS}
+    directory = Path(directory)
     missing = [n for n in FACT_SCHEMAS if not (directory / f"{n}.parquet").is_file()]
     if missing:
         raise EngineError(
@@ -283,13 +331,15 @@ def _parquet_files(directory: Path) -> dict[str, Path]:
 
 def duckdb_engine(directory: Path) -> Engine:
     """The facts in Parquet files, run on an in-process DuckDB."""
+    if "://" in str(directory):
+        raise EngineError("the duckdb engine reads a local directory; give its path")
     backend = ibis.duckdb.connect()
     files = _parquet_files(directory)
     facts = {name: _typed(name, backend.read_parquet(path)) for name, path in files.items()}
     return Engine("duckdb", backend, Facts(**facts))
 
 
-def spark_engine(directory: Path) -> Engine:
+def spark_engine(directory: Path | str) -> Engine:
     """The facts in Parquet files, run on Apache Spark (local mode unless configured)."""
     try:
         from pyspark.sql import SparkSession

@@ -33,6 +33,8 @@ CONDITION = re.compile(
     r"^\s*(?P<measure>absence_rate|attendance_rate)\s*(?P<op>>=|>|<=|<)\s*"
     r"(?P<value>\d+(?:\.\d+)?)\s*$"
 )
+TABLE_KEYS = {"absence": {"categories", "partial_days"}, "chronic": {"when"}}
+IDENTITY_KEYS = ("name", "version", "title", "summary")
 KEYS = {
     "name",
     "version",
@@ -165,12 +167,29 @@ def _read(name: str, seen: tuple[str, ...]) -> tuple[dict[str, Any], Path]:
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise RuleProfileError(f"{path.name}: unknown key(s) {', '.join(unknown)}")
+    for table, known in TABLE_KEYS.items():
+        if table not in data:
+            continue
+        if not isinstance(data[table], dict):
+            raise RuleProfileError(f"{path.name}: {table} must be a table: write [{table}]")
+        unknown = sorted(set(data[table]) - known)
+        if unknown:
+            raise RuleProfileError(
+                f"{path.name}: unknown key(s) {', '.join(f'{table}.{k}' for k in unknown)}"
+            )
     base = data.get("based_on")
     if base is None:
         return data, path
     if base in seen:
         raise RuleProfileError(f"{path.name}: based_on {base!r} forms a loop")
+    if not profile_path(base).is_file():
+        raise RuleProfileError(
+            f"{path.name}: based_on {base!r}: no such profile; give a shipped name "
+            f"({', '.join(shipped_profiles())}) or the path of a .toml file"
+        )
     merged, _ = _read(base, (*seen, base))
+    for key in IDENTITY_KEYS:  # a profile of one's own is not the base under its name
+        merged.pop(key, None)
     for key, value in data.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = merged[key] | value

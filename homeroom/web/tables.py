@@ -1,19 +1,17 @@
 """The students table: its columns, its sort orders, and one page of its rows.
 
-Name, id, grade and school sort in the database and only the page shown is measured;
-attendance columns measure every student matched, then sort. Students without an
-enrollment this year have no attendance and always sort last.
+Every column sorts in the database, attendance columns on the students' materialized
+summaries, and only the page shown is read. Students without a summary (not enrolled
+this year) always sort last.
 """
 
-import datetime as dt
 from dataclasses import dataclass
 
 from django.core.paginator import Page, Paginator
 from django.db.models import F, QuerySet
 from django.http import QueryDict
 
-from homeroom.attendance.selectors import StudentAttendance, student_attendance
-from homeroom.core.models import SchoolYear
+from homeroom.metrics.selectors import StudentAttendance, order_by_attendance, student_attendance
 from homeroom.roster.models import Student
 
 STUDENTS_PER_PAGE = 50
@@ -121,50 +119,31 @@ def page_links(page: Page, query: QueryDict) -> dict[str, str]:
     return links
 
 
-def _attendance_by_student(
-    user, students: QuerySet[Student], school_year: SchoolYear | None, as_of: dt.date
-) -> dict[int, StudentAttendance]:
-    if school_year is None:
-        return {}
-    rows = student_attendance(user, school_year=school_year, as_of=as_of, students=students)
-    return {row.student.pk: row for row in rows}
-
-
 def student_rows_page(
-    user,
-    *,
-    students: QuerySet[Student],
-    sort: str,
-    page_number: str | int | None,
-    school_year: SchoolYear | None,
-    as_of: dt.date,
+    user, *, students: QuerySet[Student], sort: str, page_number: str | int | None
 ) -> Page:
     """One page of `students` with their attendance, in the order `sort` names."""
     descending = sort.startswith("-")
     column = COLUMNS_BY_KEY.get(sort.removeprefix("-"), COLUMNS_BY_KEY["name"])
-    if not column.attendance_field:
-        order = column.order_by or COLUMNS_BY_KEY["name"].order_by
-        ordering = [
-            F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
-            for field in order
-        ]
-        page = Paginator(students.order_by(*ordering), STUDENTS_PER_PAGE).get_page(page_number)
-        shown = list(page.object_list)
-        attendance = _attendance_by_student(
-            user, Student.objects.filter(pk__in=[s.pk for s in shown]), school_year, as_of
+    if column.attendance_field:
+        students = order_by_attendance(
+            user, students, figure=column.attendance_field, descending=descending
         )
-        page.object_list = [StudentRow(s, attendance.get(s.pk)) for s in shown]
-        return page
-
-    attendance = _attendance_by_student(user, students, school_year, as_of)
-    rows = [StudentRow(student, attendance.get(student.pk)) for student in students]
-
-    def order(row: StudentRow) -> tuple:
-        value = None if row.attendance is None else getattr(row.attendance, column.attendance_field)
-        name = (row.student.last_name, row.student.first_name, row.student.local_id)
-        if value is None:
-            return (True, 0, *name)
-        return (False, -value if descending else value, *name)
-
-    rows.sort(key=order)
-    return Paginator(rows, STUDENTS_PER_PAGE).get_page(page_number)
+    else:
+        order = column.order_by or COLUMNS_BY_KEY["name"].order_by
+        students = students.order_by(
+            *(
+                F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
+                for field in order
+            )
+        )
+    page = Paginator(students, STUDENTS_PER_PAGE).get_page(page_number)
+    shown = list(page.object_list)
+    attendance = {
+        row.student.pk: row
+        for row in student_attendance(
+            user, students=Student.objects.filter(pk__in=[s.pk for s in shown])
+        )
+    }
+    page.object_list = [StudentRow(s, attendance.get(s.pk)) for s in shown]
+    return page

@@ -1,10 +1,10 @@
 """Views of the staff web interface: parse the request, call selectors, render.
 
 Student data is read only through the gatekeeper (`visible_students`, `access_student`)
-and the attendance selectors, which take the requesting user first.
+and the selectors, which take the requesting user first (or the gatekeeper's access to
+one student). Attendance figures are the materialized summaries (`metrics.selectors`),
+as of the date they were computed for.
 """
-
-import datetime as dt
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
@@ -13,24 +13,14 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from homeroom.access.gatekeeper import access_student
 from homeroom.accounts.models import Role
-from homeroom.attendance.selectors import (
-    absences_by_month,
-    district_attendance,
-    school_attendance,
-    school_year_for,
-    student_attendance,
-    student_events,
-)
+from homeroom.attendance.selectors import absences_by_month, school_year_for, student_events
 from homeroom.core.actions import do_log_student_access
-from homeroom.core.models import SchoolYear
-from homeroom.core.selectors import district_today
 from homeroom.ingest.runs import run_summary
 from homeroom.ingest.selectors import (
     ImportRunNotFound,
@@ -48,7 +38,14 @@ from homeroom.ingest.uploads import (
     do_run_upload,
     receive_upload,
 )
-from homeroom.roster.models import Student
+from homeroom.metrics.selectors import (
+    attendance_of_student,
+    district_attendance,
+    most_absent_students,
+    school_attendance,
+    summary_rules,
+    summary_state,
+)
 from homeroom.roster.selectors import (
     find_students,
     grades_of_visible_students,
@@ -71,26 +68,20 @@ login = login_not_required(
 logout = auth_views.LogoutView.as_view()
 
 
-def _as_of(user, school_year: SchoolYear | None) -> dt.date:
-    """Today in the district, or the last day of the year once it has ended."""
-    today = district_today(user.district) if user.district_id else timezone.localdate()
-    return today if school_year is None else min(today, school_year.end_date)
-
-
 def overview(request: HttpRequest) -> HttpResponse:
-    """Attendance at a glance over the students the user may see."""
+    """Attendance at a glance over the students the user may see, from their summaries."""
     user = request.user
-    school_year = school_year_for(user) if user.district_id else None
+    state = summary_state(user)
     serves_students = user.role in (Role.COUNSELOR, Role.TEACHER)
     serves_schools = user.role in (Role.PRINCIPAL, Role.VIEWER)
     context = {
-        "school_year": school_year,
+        "school_year": state.school_year if state else school_year_for(user),
+        "state": state,
         "students_needing_attention": None,
         "elsewhere": 0,
     }
-    if school_year is not None:
-        as_of = _as_of(user, school_year)
-        schools = school_attendance(user, school_year=school_year, as_of=as_of)
+    if state is not None:
+        schools = school_attendance(user)
         if serves_schools:
             # Their students' time at other schools (before or after a transfer) is in the
             # totals; the table keeps to the schools the user serves.
@@ -99,15 +90,14 @@ def overview(request: HttpRequest) -> HttpResponse:
             context["elsewhere"] = len(schools) - len(shown)
             schools = shown
         context |= {
-            "as_of": as_of,
-            "totals": district_attendance(user, school_year=school_year, as_of=as_of),
+            "totals": district_attendance(user),
             "schools": schools,
-            "district": user.district,
+            "rules": summary_rules(state),
         }
         if serves_students:
-            rows = student_attendance(user, school_year=school_year, as_of=as_of)
-            rows.sort(key=lambda row: -(row.absence_rate or 0))
-            context["students_needing_attention"] = rows[:STUDENTS_NEEDING_ATTENTION]
+            context["students_needing_attention"] = most_absent_students(
+                user, count=STUDENTS_NEEDING_ATTENTION
+            )
     if user.is_district_wide:
         context["heading"] = "District overview"
     elif serves_students:
@@ -120,7 +110,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 def student_list(request: HttpRequest) -> HttpResponse:
     """The students the user may see, searchable and sortable; HTMX asks for the table only."""
     user = request.user
-    school_year = school_year_for(user) if user.district_id else None
+    school_year = school_year_for(user)
     form = StudentSearchForm(
         request.GET,
         schools=schools_of_visible_students(user, school_year=school_year),
@@ -135,18 +125,14 @@ def student_list(request: HttpRequest) -> HttpResponse:
         grade=filters["grade"],
     )
     page = student_rows_page(
-        user,
-        students=students,
-        sort=filters["sort"],
-        page_number=request.GET.get("page"),
-        school_year=school_year,
-        as_of=_as_of(user, school_year),
+        user, students=students, sort=filters["sort"], page_number=request.GET.get("page")
     )
     context = {
         "form": form,
         "page": page,
         "page_links": page_links(page, request.GET),
         "school_year": school_year,
+        "state": summary_state(user),
         "headers": header_cells(filters["sort"], request.GET),
         "sort": filters["sort"],
     }
@@ -162,31 +148,28 @@ def student_page(request: HttpRequest, student_id: int) -> HttpResponse:
     user = request.user
     with transaction.atomic():
         access = access_student(user, student_id)
-        school_year = school_year_for(user)
+        state = summary_state(user)
+        school_year = state.school_year if state else school_year_for(user)
         context = {
             "student": access.student,
             "grant": access.grant,
             "school_year": school_year,
+            "state": state,
             "characteristics": student_characteristics(access),
             "guardians": student_guardians(access),
             "enrollments": student_enrollments(access),
         }
         if school_year is not None:
-            as_of = _as_of(user, school_year)
-            months = absences_by_month(access, school_year=school_year, as_of=as_of)
-            this_year = student_attendance(
-                user,
-                school_year=school_year,
-                as_of=as_of,
-                students=Student.objects.filter(pk=access.student.pk),
-            )
-            context |= {
-                "as_of": as_of,
-                "attendance": this_year[0] if this_year else None,
-                "months": months,
-                "chart": month_absence_chart(months),
-                "events": list(student_events(access, school_year=school_year)),
-            }
+            context["events"] = list(student_events(access, school_year=school_year))
+        if state is not None:
+            summaries = attendance_of_student(access)
+            context |= {"attendance": summaries.overall, "attendance_by_school": summaries.schools}
+            rules = summary_rules(state)
+            if rules is not None:
+                months = absences_by_month(
+                    access, school_year=school_year, as_of=state.as_of, profile=rules
+                )
+                context |= {"months": months, "chart": month_absence_chart(months)}
         do_log_student_access(
             user=user,
             student_id=access.student.pk,

@@ -14,8 +14,9 @@ from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role, User
 from homeroom.attendance.models import AttendanceEvent
 from homeroom.core.models import District
 from homeroom.core.selectors import district_today
+from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
-from homeroom.web.tests.page_text import student_ids_linked
+from homeroom.web.tests.page_text import figure, student_ids_linked
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +115,11 @@ def test_demo_admin_sees_the_whole_district(data_dir, client):
     page = client.get(reverse("web:home")).text
     assert "Riverbend Public Schools" in page
     assert "District overview" in page
+    # the figures are the summaries the demo's load computed, one row per student
+    state = SummaryState.objects.get()
+    assert f"rule profile {state.profile}" in page
+    assert figure(page, "Students enrolled") == f"{state.students:,}"
+    assert state.students == StudentSummary.objects.filter(school__isnull=True).count() > 100
 
 
 def test_rebuild_generates_the_same_district_again(data_dir):

@@ -3,6 +3,7 @@
 from django import template
 
 from homeroom.access.gatekeeper import Grant
+from homeroom.metrics.rules import Condition
 
 register = template.Library()
 
@@ -42,8 +43,10 @@ def percent(value: float | None) -> str:
 
 @register.filter
 def band_label(band: str) -> str:
-    """The Attendance Works band as words, or a dash for a student not yet counted."""
-    return BANDS.get(band, MISSING)
+    """The band as words (a rule profile's own band by its name), or a dash if not counted."""
+    if not band:
+        return MISSING
+    return BANDS.get(band) or band.replace("_", " ").capitalize()
 
 
 @register.filter
@@ -52,6 +55,15 @@ def chronic_label(chronic: bool | None) -> str:
     if chronic is None:
         return "Not yet counted"
     return "Yes" if chronic else "No"
+
+
+@register.filter
+def chronic_rule(condition: Condition) -> str:
+    """A rule profile's chronic-absence condition in words: absent 10% or more of days enrolled."""
+    share = f"{float(condition.threshold) * 100:.1f}".removesuffix(".0")
+    if condition.strict:
+        return f"absent more than {share}% of days enrolled"
+    return f"absent {share}% or more of days enrolled"
 
 
 @register.filter

@@ -88,8 +88,8 @@ def test_teacher_finds_only_their_student_and_opens_her_page(cast, live_server, 
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
 
 
-def test_admin_overview_shows_both_schools(cast, live_server, page):
-    # given the district admin, signed in through the form
+def test_admin_overview_shows_both_schools(cast, summaries, live_server, page):
+    # given the district admin, signed in through the form (the summaries computed)
     sign_in(page, live_server, "admin")
     # when the overview opens
     table = page.get_by_role("table", name="Attendance by school")

@@ -2,7 +2,14 @@
 
 import pytest
 
-from homeroom.web.templatetags.figures import band_label, chronic_label, days, percent
+from homeroom.metrics.rules import Condition
+from homeroom.web.templatetags.figures import (
+    band_label,
+    chronic_label,
+    chronic_rule,
+    days,
+    percent,
+)
 
 
 @pytest.mark.parametrize(
@@ -18,5 +25,18 @@ def test_percent_band_and_chronic():
     assert percent(None) == "—"
     assert band_label("at_risk") == "At risk"
     assert band_label("") == "—"
+    assert band_label("early_warning") == "Early warning"  # a band of another profile
     assert chronic_label(None) == "Not yet counted"
     assert chronic_label(True) == "Yes"
+
+
+@pytest.mark.parametrize(
+    ("condition", "words"),
+    [
+        ("absence_rate >= 0.10", "absent 10% or more of days enrolled"),
+        ("attendance_rate < 0.90", "absent more than 10% of days enrolled"),
+        ("absence_rate >= 0.125", "absent 12.5% or more of days enrolled"),
+    ],
+)
+def test_chronic_rule_in_words(condition, words):
+    assert chronic_rule(Condition.parse(condition, "test")) == words

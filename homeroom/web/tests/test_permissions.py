@@ -13,7 +13,7 @@ from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import do_import
 from homeroom.web import urls as web_urls
 from homeroom.web.tests.import_files import two_absences, validated_upload
-from homeroom.web.tests.page_text import student_ids_linked, without_csrf_tokens
+from homeroom.web.tests.page_text import figure, student_ids_linked, without_csrf_tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,7 @@ CAST_USERS = (
     "former",
 )
 EVERYONE = {"ana", "ben", "carla", "dev", "eli", "gabe", "hal"}
+NOT_ENROLLED_THIS_YEAR = {"hal"}
 # Written out, not asked of the gatekeeper: this is what each role should see.
 VISIBLE = {
     "admin": EVERYONE,
@@ -205,3 +206,26 @@ def test_htmx_table_shows_exactly_the_visible_students(cast, client, username):
     # then the fragment also holds exactly their students
     expected = {getattr(cast, name).pk for name in VISIBLE[username]}
     assert student_ids_linked(response.text) == expected
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
+def test_student_list_sorted_by_attendance_shows_exactly_the_visible_students(
+    cast, client, summaries, username
+):
+    # given a signed-in member of the cast, and every student's summary computed
+    _sign_in(client, cast, username)
+    # when they sort the students list by days absent (the sort reads the summaries)
+    response = client.get(reverse("web:students"), {"sort": "-absent"})
+    # then it still links to exactly the students they may see
+    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
+    assert student_ids_linked(response.text) == expected
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
+def test_overview_counts_exactly_the_visible_students(cast, client, summaries, username):
+    # given a signed-in member of the cast, and every student's summary computed
+    _sign_in(client, cast, username)
+    # when they open the overview
+    page = client.get(reverse("web:home")).text
+    # then its totals count exactly the students they may see who are enrolled this year
+    assert figure(page, "Students enrolled") == str(len(VISIBLE[username] - NOT_ENROLLED_THIS_YEAR))

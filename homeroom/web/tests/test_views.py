@@ -14,6 +14,7 @@ from django.urls import reverse
 from homeroom.accounts.models import Role, User
 from homeroom.conftest import add_absence
 from homeroom.core.models import AuditEntry, CalendarDate
+from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.roster.models import Enrollment, Student
 from homeroom.web.tables import STUDENTS_PER_PAGE
 from homeroom.web.tests.page_text import (
@@ -56,23 +57,25 @@ def days_enrolled_so_far(cast, school) -> int:
 
 @pytest.fixture
 def ana_absent_twice(cast):
-    """Ana has one unexcused and one excused absence this year."""
+    """Ana has one unexcused and one excused absence this year, imported and summarized."""
     first, second = school_days(cast, 2)
     add_absence(cast, cast.ana, cast.lincoln, first, code="A")
     add_absence(cast, cast.ana, cast.lincoln, second, code="E")
+    do_refresh_summaries(cast.district)
     return first, second
 
 
 # Audit trail
 
 
-def test_viewing_a_student_writes_one_audit_entry_with_the_grant(cast, client):
-    # given the teacher signed in
+def test_viewing_a_student_writes_one_audit_entry_with_the_grant(cast, client, summaries):
+    # given the teacher signed in, and the summaries computed
     client.force_login(cast.teacher)
     # when they open Ana's page
     response = client.get(reverse("web:student", args=[cast.ana.pk]))
-    # then one audit entry says who looked at whom, and why it was allowed
+    # then her figures show, and one audit entry says who looked at whom, and why
     assert response.status_code == 200
+    assert figure(response.text, "Days enrolled") == str(days_enrolled_so_far(cast, cast.lincoln))
     entry = AuditEntry.objects.get()
     assert entry.user == cast.teacher
     assert entry.student_id == cast.ana.pk
@@ -115,6 +118,8 @@ def test_student_page_shows_two_days_absent(cast, client, ana_absent_twice):
     page = client.get(reverse("web:student", args=[cast.ana.pk])).text
     # then the figures, the month table and the events list all show two absences
     enrolled = days_enrolled_so_far(cast, cast.lincoln)
+    assert f"as of {cast.today:%B} {cast.today.day}, {cast.today.year}" in page
+    assert "rule profile attendance-works@1" in page
     assert figure(page, "Days absent") == "2"
     assert figure(page, "Days enrolled") == str(enrolled)
     assert "1 excused · 1 unexcused" in page
@@ -154,7 +159,7 @@ def test_student_page_shows_record_and_why_it_is_visible(cast, client):
     assert enrollments["Lincoln Elementary"]["School year"] == cast.this_year.name
 
 
-def test_student_page_of_a_student_who_left_last_year(cast, client):
+def test_student_page_of_a_student_who_left_last_year(cast, client, summaries):
     # given Hal, who left the district last year
     client.force_login(cast.admin)
     # when the admin opens his page
@@ -163,6 +168,46 @@ def test_student_page_of_a_student_who_left_last_year(cast, client):
     assert "is not enrolled this school year" in page
     enrollments = rows_by_first_cell(page, "Enrollment history")
     assert enrollments["Lincoln Elementary"]["School year"] == cast.last_year.name
+
+
+def test_student_page_before_the_summaries_are_computed_says_so(cast, client):
+    # given no summaries computed yet for the district, and an absence of Ana's
+    add_absence(cast, cast.ana, cast.lincoln, school_days(cast, 1)[0])
+    client.force_login(cast.teacher)
+    # when her teacher opens her page
+    response = client.get(reverse("web:student", args=[cast.ana.pk]))
+    # then it says the figures are being computed, still lists her events, and is logged
+    assert response.status_code == 200
+    assert "Attendance figures are being computed" in response.text
+    assert "homeroom refresh_summaries" in response.text
+    assert len(table_rows(response.text, "Every absence, tardy and partial day")) == 2
+    assert AuditEntry.objects.get().student_id == cast.ana.pk
+
+
+def test_student_page_of_a_student_at_two_schools_shows_each(cast, client):
+    # given Gabe moved from Lincoln to Central High after ten school days, absent once at each
+    days = school_days(cast, 12)
+    Enrollment.objects.filter(student=cast.gabe).update(exit_date=days[9])
+    Enrollment.objects.create(
+        student=cast.gabe,
+        school=cast.central,
+        school_year=cast.this_year,
+        grade=cast.gabe.grade,
+        entry_date=days[10],
+    )
+    add_absence(cast, cast.gabe, cast.lincoln, days[0])
+    add_absence(cast, cast.gabe, cast.central, days[11])
+    do_refresh_summaries(cast.district)
+    # when the admin opens his page
+    client.force_login(cast.admin)
+    page = client.get(reverse("web:student", args=[cast.gabe.pk])).text
+    # then the figures are his whole year, and each school has its row
+    schools = rows_by_first_cell(page, "Attendance at each school this year")
+    assert figure(page, "Days absent") == "2"
+    assert schools["Lincoln Elementary"]["Days enrolled"] == "10"
+    assert schools["Lincoln Elementary"]["Days absent"] == "1"
+    assert schools["Central High"]["Days absent"] == "1"
+    assert figure(page, "Days enrolled") == str(10 + int(schools["Central High"]["Days enrolled"]))
 
 
 # Students list
@@ -241,6 +286,7 @@ def test_students_list_sorts_by_days_absent(cast, client):
     for day in (first, second):
         add_absence(cast, cast.carla, cast.central, day)
     add_absence(cast, cast.dev, cast.central, first)
+    do_refresh_summaries(cast.district)
     # when the list is sorted by days absent, most first
     page = client.get(reverse("web:students"), {"sort": "-absent"}).text
     rows = table_rows(page, "Students and their attendance")[1:]
@@ -313,6 +359,33 @@ def test_students_list_costs_the_same_queries_for_more_students(cast, client, ma
     assert len(many) == len(few)
 
 
+def test_students_list_sorts_by_attendance_rate_with_the_not_enrolled_last(cast, client):
+    # given Carla missed two days and Dev one
+    client.force_login(cast.admin)
+    first, second = school_days(cast, 2)
+    for day in (first, second):
+        add_absence(cast, cast.carla, cast.central, day)
+    add_absence(cast, cast.dev, cast.central, first)
+    do_refresh_summaries(cast.district)
+    # when the list is sorted by attendance rate, lowest first, and then highest first
+    lowest = table_rows(client.get(reverse("web:students"), {"sort": "rate"}).text, "Students")
+    highest = table_rows(client.get(reverse("web:students"), {"sort": "-rate"}).text, "Students")
+    # then Carla leads the lowest, Dev is next, and Hal (no attendance) is last either way
+    assert [row[0] for row in lowest[1:3]] == ["Chen, Carla", "Desai, Dev"]
+    assert [row[0] for row in highest[-3:]] == ["Desai, Dev", "Chen, Carla", "Hughes, Hal"]
+
+
+def test_students_list_before_the_summaries_are_computed_says_so(cast, client):
+    # given no summaries computed yet
+    client.force_login(cast.principal)
+    # when the principal opens the list
+    page = client.get(reverse("web:students")).text
+    # then the students are listed, and their figures are said to be on their way
+    rows = rows_by_first_cell(page, "Students and their attendance")
+    assert rows["Alvarez, Ana"]["Days enrolled"] == "Not computed yet"
+    assert "Attendance figures are being computed" in page
+
+
 def test_htmx_gets_the_table_alone(cast, client):
     # given the students list
     client.force_login(cast.admin)
@@ -366,7 +439,7 @@ def test_overview_for_a_teacher_covers_only_their_students(cast, client, ana_abs
     assert "Central High" not in page
 
 
-def test_overview_for_a_principal_is_their_school(cast, client):
+def test_overview_for_a_principal_is_their_school(cast, client, summaries):
     client.force_login(cast.principal)
     page = client.get(reverse("web:home")).text
     assert set(rows_by_first_cell(page, "Attendance by school")) == {"Lincoln Elementary"}
@@ -386,6 +459,7 @@ def test_overview_for_a_principal_keeps_to_their_school_after_a_transfer(cast, c
         entry_date=first_day,
         exit_date=first_day + dt.timedelta(days=13),
     )
+    do_refresh_summaries(cast.district)
     # when Lincoln's principal opens the overview
     client.force_login(cast.principal)
     page = client.get(reverse("web:home")).text
@@ -396,6 +470,27 @@ def test_overview_for_a_principal_keeps_to_their_school_after_a_transfer(cast, c
         "Your students, all schools (each student once)",
     }
     assert "spent at 1 other school this year" in page
+
+
+def test_overview_before_the_summaries_are_computed_says_so(cast, client):
+    # given a district whose summaries have not been computed yet
+    client.force_login(cast.admin)
+    # when the admin opens the overview
+    response = client.get(reverse("web:home"))
+    # then it says the figures are being computed, and how to compute them now
+    assert response.status_code == 200
+    assert "Attendance figures are being computed" in response.text
+    assert "homeroom refresh_summaries" in response.text
+    assert "Attendance by school" not in response.text
+
+
+def test_overview_says_as_of_when_and_under_which_rules(cast, client, summaries):
+    client.force_login(cast.admin)
+    page = client.get(reverse("web:home")).text
+    assert f"as of {summaries.as_of:%B} {summaries.as_of.day}, {summaries.as_of.year}" in page
+    assert "rule profile attendance-works@1" in page
+    assert "Chronically absent: absent 10% or more of days enrolled" in page
+    assert "enrolled 10 days" in page
 
 
 def test_overview_without_a_school_year_says_so(cast, client):

@@ -12,6 +12,7 @@ from homeroom.ingest.models import ImportRun
 from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.runs import run_summary
 from homeroom.ingest.sync import IMPORT_STAGES, ImportRejected, do_import
+from homeroom.metrics.actions import do_refresh_after_import
 
 PROBLEMS_SHOWN = 20
 
@@ -110,6 +111,7 @@ class Command(BaseCommand):
                 returncode=1,
             ) from None
         self._report(run, options["json"])
+        do_refresh_after_import(run)
 
     def _bar(self, show: bool, **options) -> tqdm:
         """A progress bar on stderr, or one that shows nothing."""

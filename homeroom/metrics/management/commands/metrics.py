@@ -44,8 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--engine", choices=ENGINES, default="db")
         parser.add_argument(
             "--source",
-            type=Path,
-            help="directory written by 'homeroom export parquet' (duckdb, spark)",
+            help="directory written by 'homeroom export parquet' (duckdb), or a URL (spark)",
         )
         parser.add_argument("--district", help="district name (db engine, when several are held)")
         parser.add_argument(

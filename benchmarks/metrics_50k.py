@@ -1,0 +1,306 @@
+"""Benchmark: per-student attendance metrics for a 50,000-student district, on every engine.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/metrics_50k.py [--workdir DIR] [--database sqlite|postgres|both]
+
+What it does (docs/benchmarks.md, section "Metrics", records the figures):
+
+1. Generates a 50,000-student district with one complete school year (`--today 2026-07-01`)
+   and loads it through the import engine (`load_generated_district`) into a fresh SQLite
+   file and a fresh PostgreSQL database (reused from `--workdir` when already loaded).
+2. Per database, as of the year's last day, times:
+   - compute: the per-student metrics (`student_school` staged, then `student_district`)
+     executed to Arrow;
+   - refresh: the full recompute of the materialized summaries (`do_refresh_summaries`);
+   - nightly: importing a one-day exceptions file for the last school day (that day's
+     events deleted first, untimed), then the refresh that follows an import
+     (`do_refresh_after_import`), timed apart.
+3. Exports the facts to Parquet (`export_parquet`), loads them into an in-memory DuckDB,
+   builds the full student-day table (every enrolled school day of every student with its
+   resolved status, as a warehouse that expands days would hold it; untimed), and times,
+   in the same process, the hand-written DuckDB query that computes the same per-student
+   numbers from that table against the definitions (`student_district`) on the facts. The
+   two results are compared row by row.
+4. Replicates the facts ten times with distinct student ids (500,000 students, the same
+   schools and calendars) and times `student_district` on DuckDB.
+
+Each timing runs `--repeat` times; the report gives every run.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = dt.date(2026, 7, 1)
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+PG_NAME = "homeroom_bench_metrics"
+
+HAND_WRITTEN = """
+SELECT student_id,
+       COUNT(*) AS days_enrolled,
+       SUM(absent_milli) AS absent_milli,
+       SUM(CASE WHEN category = 'excused' THEN absent_milli ELSE 0 END) AS excused_milli,
+       SUM(CASE WHEN category = 'unexcused' THEN absent_milli ELSE 0 END) AS unexcused_milli,
+       SUM(CASE WHEN category = 'oss' THEN absent_milli ELSE 0 END) AS oss_milli,
+       SUM(tardy) AS tardies,
+       SUM(absent_milli) / (COUNT(*) * 1000.0) AS absence_rate,
+       COUNT(*) >= 10 AND SUM(absent_milli) * 10 >= COUNT(*) * 1000 AS chronic
+FROM student_days
+GROUP BY student_id
+"""
+
+
+def child(spec: dict) -> dict:
+    """One database's measurements, in a process with that database configured."""
+    os.environ["DATABASE_URL"] = spec["database_url"]
+    os.environ["HOMEROOM_DATA_DIR"] = spec["data_dir"]
+    os.environ["DJANGO_SETTINGS_MODULE"] = "homeroom.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from homeroom.core.models import District
+    from homeroom.demo.loading import load_generated_district
+    from homeroom.ingest.formats import source_file
+    from homeroom.ingest.profiles import load_profile
+    from homeroom.ingest.sync import do_import
+    from homeroom.ingest.tabular import read_tabular
+    from homeroom.metrics import definitions
+    from homeroom.metrics.actions import do_refresh_after_import, do_refresh_summaries
+    from homeroom.metrics.engines import database_engine, export_parquet
+    from homeroom.metrics.rules import load_rule_profile
+
+    result: dict = {}
+    if not _migrated(connection) or not District.objects.exists():
+        call_command("migrate", verbosity=0)
+        started = time.perf_counter()
+        load_generated_district(Path(spec["generated"]))
+        result["load_s"] = time.perf_counter() - started
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    district = District.objects.get()
+    profile = load_rule_profile(district.rule_profile)
+    as_of = dt.date.fromisoformat(spec["as_of"])
+    for _ in range(spec["repeat"]):
+        started = time.perf_counter()
+        engine = database_engine(district)
+        window = engine.window(as_of)
+        per_school = engine.facts.stage(definitions.student_school(engine.facts, profile, window))
+        rows = engine.run(definitions.student_district(engine.facts, profile, window, per_school))
+        result.setdefault("compute_s", []).append(time.perf_counter() - started)
+        result["students"] = rows.num_rows
+        started = time.perf_counter()
+        state = do_refresh_summaries(district)
+        result.setdefault("refresh_s", []).append(time.perf_counter() - started)
+        result["summary_students"] = state.students
+    nightly = Path(spec["nightly"])
+    for _ in range(spec["repeat"]):
+        with connection.cursor() as cursor:  # untimed: the day is not held yet
+            cursor.execute("DELETE FROM attendance_attendanceevent WHERE date = %s", [as_of])
+        do_refresh_summaries(district)
+        started = time.perf_counter()
+        batch = read_tabular([nightly], load_profile("homeroom-generator"))
+        run = do_import(batch, district=district, source_format="csv", files=[source_file(nightly)])
+        imported = time.perf_counter()
+        do_refresh_after_import(run)
+        done = time.perf_counter()
+        result.setdefault("nightly_import_s", []).append(imported - started)
+        result.setdefault("nightly_refresh_s", []).append(done - imported)
+        result["nightly_rows"] = run.counts["attendance"]
+    if spec.get("parquet"):
+        shutil.rmtree(spec["parquet"], ignore_errors=True)
+        result["parquet_rows"] = export_parquet(database_engine(district), Path(spec["parquet"]))
+    return result
+
+
+def _migrated(connection) -> bool:
+    return "core_district" in connection.introspection.table_names()
+
+
+def duckdb_measurements(parquet: Path, as_of: dt.date, repeat: int) -> dict:
+    """Definitions against the hand-written query on the student-day table; 500k students."""
+    import ibis
+
+    from homeroom.metrics import definitions
+    from homeroom.metrics.engines import Engine, duckdb_engine
+    from homeroom.metrics.rules import load_rule_profile
+
+    profile = load_rule_profile("attendance-works")
+    files = duckdb_engine(parquet)
+    backend = files.backend
+    tables = {
+        name: backend.create_table(name, getattr(files.facts, name))
+        for name in definitions.FACT_SCHEMAS
+    }
+    engine = Engine("duckdb", backend, definitions.Facts(**tables))
+    window = engine.window(as_of)
+    days = definitions.absence_days(engine.facts, profile, window)
+    held = definitions.spans(engine.facts, window)
+    backend.create_table("resolved", days)
+    backend.create_table("held", held)
+    started = time.perf_counter()
+    backend.raw_sql(
+        """
+        CREATE TABLE student_days AS
+        SELECT h.student_id, h.school_id, d.date,
+               COALESCE(r.absent_milli, 0) AS absent_milli, r.category,
+               COALESCE(r.tardy, 0) AS tardy
+        FROM held h
+        JOIN school_days d ON d.school_id = h.school_id AND d.counted = 1
+             AND d.date BETWEEN h.first_day AND h.last_day
+        LEFT JOIN resolved r ON r.student_id = h.student_id AND r.school_id = h.school_id
+             AND r.date = d.date
+        """
+    )
+    result: dict = {"student_day_build_s": time.perf_counter() - started}
+    result["student_days"] = backend.raw_sql("SELECT COUNT(*) FROM student_days").fetchone()[0]
+    for _ in range(repeat):
+        started = time.perf_counter()
+        hand = backend.raw_sql(HAND_WRITTEN).fetch_arrow_table()
+        result.setdefault("hand_written_s", []).append(time.perf_counter() - started)
+        started = time.perf_counter()
+        ours = engine.run(definitions.student_district(engine.facts, profile, window))
+        result.setdefault("definitions_s", []).append(time.perf_counter() - started)
+    hand = {r["student_id"]: r for r in hand.to_pylist()}
+    ours = {r["student_id"]: r for r in ours.to_pylist()}
+    result["same_students"] = hand.keys() == ours.keys()
+    result["same_numbers"] = all(
+        (h["days_enrolled"], h["absent_milli"], h["tardies"], h["chronic"])
+        == (
+            ours[s]["days_enrolled"],
+            round(ours[s]["days_absent"] * 1000),
+            ours[s]["tardies"],
+            ours[s]["chronic"],
+        )
+        for s, h in hand.items()
+        if s in ours
+    )
+    # 500,000 students: ten copies of the district, each with its own student ids.
+    step = int(backend.raw_sql("SELECT MAX(student_id) FROM students").fetchone()[0]) + 1
+    big = {}
+    for name in definitions.FACT_SCHEMAS:
+        table = tables[name]
+        if "student_id" in table.columns:
+            copies = ibis.memtable({"copy": list(range(10))})
+            table = (
+                table.cross_join(copies)
+                .mutate(student_id=ibis._.student_id + ibis._.copy * step)
+                .drop("copy")
+            )
+        big[name] = backend.create_table(f"big_{name}", table)
+    big_engine = Engine("duckdb", backend, definitions.Facts(**big))
+    result["big_students"] = backend.raw_sql(
+        "SELECT COUNT(DISTINCT student_id) FROM big_enrollments"
+    ).fetchone()[0]
+    for _ in range(repeat):
+        started = time.perf_counter()
+        rows = big_engine.run(definitions.student_district(big_engine.facts, profile, window))
+        result.setdefault("big_definitions_s", []).append(time.perf_counter() - started)
+    result["big_rows"] = rows.num_rows
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, help="keep generated files and databases here")
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--students", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--postgres", default=PG_SERVER, help="server URL, no database name")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(json.loads(args.child)), default=str))
+        return
+    sys.path.insert(0, str(ROOT))
+    temporary = None
+    if args.workdir is None:
+        temporary = tempfile.TemporaryDirectory(prefix="homeroom-metrics-bench-")
+        args.workdir = Path(temporary.name)
+    workdir = args.workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    generated = workdir / "generated"
+    if not (generated / "attendance_events.csv").exists():
+        from homeroom.demo.district import DistrictParameters, generate_district
+        from homeroom.demo.export import write_district_csv
+
+        params = DistrictParameters(students=args.students, years=1, seed=0, today=TODAY)
+        write_district_csv(generate_district(params), generated)
+    as_of, nightly = last_school_day(generated, workdir)
+    report: dict = {"as_of": as_of.isoformat(), "load_before": os.getloadavg()}
+    targets = []
+    if args.database in ("sqlite", "both"):
+        targets.append(("sqlite", f"sqlite:///{workdir / 'sqlite' / 'homeroom.sqlite3'}"))
+        (workdir / "sqlite").mkdir(exist_ok=True)
+    if args.database in ("postgres", "both"):
+        targets.append(("postgres", f"{args.postgres}/{PG_NAME}"))
+        ensure_pg_database(args.postgres)
+    for name, url in targets:
+        spec = {
+            "database_url": url,
+            "data_dir": str(workdir / "data"),
+            "generated": str(generated),
+            "nightly": str(nightly),
+            "as_of": as_of.isoformat(),
+            "repeat": args.repeat,
+            "parquet": str(workdir / "parquet") if name == targets[0][0] else None,
+        }
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        if done.returncode:
+            raise SystemExit(f"{name} failed:\n{done.stdout}\n{done.stderr}")
+        report[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(name, json.dumps(report[name], indent=1), flush=True)
+    report["duckdb"] = duckdb_measurements(workdir / "parquet", as_of, args.repeat)
+    print("duckdb", json.dumps(report["duckdb"], indent=1), flush=True)
+    report["load_after"] = os.getloadavg()
+    (workdir / "metrics-results.json").write_text(json.dumps(report, indent=1, default=str))
+    print(f"load average before {report['load_before']}, after {report['load_after']}")
+    if temporary is not None:
+        temporary.cleanup()
+
+
+def last_school_day(generated: Path, workdir: Path) -> tuple[dt.date, Path]:
+    """The last day every school held class, and a one-day exceptions file for it."""
+    import csv
+
+    days: dict[str, set[str]] = {}
+    with (generated / "calendar_dates.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["kind"] in ("instructional", "makeup"):
+                days.setdefault(row["school_id"], set()).add(row["date"])
+    last = max(set.intersection(*days.values()))
+    nightly = workdir / "nightly" / "attendance_events.csv"
+    nightly.parent.mkdir(exist_ok=True)
+    with (generated / "attendance_events.csv").open() as source, nightly.open("w") as out:
+        out.write(source.readline())
+        out.writelines(line for line in source if line.split(",", 3)[2] == last)
+    return dt.date.fromisoformat(last), nightly
+
+
+def ensure_pg_database(server: str) -> None:
+    """Create the benchmark's PostgreSQL database if it is missing."""
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_NAME]).fetchone():
+            conn.execute(f"CREATE DATABASE {PG_NAME}")
+
+
+if __name__ == "__main__":
+    main()

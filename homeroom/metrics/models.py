@@ -1,0 +1,72 @@
+"""Materialized per-student summaries: what the pages read instead of recomputing."""
+
+from django.db import models
+
+
+class SummaryState(models.Model):
+    """What a district's summaries were computed for: the year, the date and the profile."""
+
+    district = models.OneToOneField(
+        "core.District", on_delete=models.CASCADE, related_name="summary_state"
+    )
+    school_year = models.ForeignKey("core.SchoolYear", on_delete=models.CASCADE, related_name="+")
+    as_of = models.DateField()
+    start = models.DateField()
+    profile = models.CharField(max_length=100, help_text="Rule profile name@version.")
+    computed_at = models.DateTimeField(auto_now=True)
+    students = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.district} as of {self.as_of} ({self.profile})"
+
+
+class StudentSummary(models.Model):
+    """One student's attendance in the year so far: at one school, or (school empty) overall.
+
+    Rows are replaced whole by `do_refresh_summaries`; every field is the metrics engine's
+    (`homeroom.metrics.definitions`) under the district's rule profile.
+    """
+
+    student = models.ForeignKey(
+        "roster.Student", on_delete=models.CASCADE, related_name="summaries"
+    )
+    school = models.ForeignKey(
+        "core.School", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    school_year = models.ForeignKey("core.SchoolYear", on_delete=models.CASCADE, related_name="+")
+    grade = models.SmallIntegerField()
+    days_enrolled = models.PositiveIntegerField()
+    days_absent = models.FloatField()
+    excused = models.FloatField()
+    unexcused = models.FloatField()
+    oss = models.FloatField(help_text="Out-of-school suspension days.")
+    tardies = models.PositiveIntegerField()
+    absent_last_30 = models.FloatField()
+    longest_absence_run = models.PositiveIntegerField()
+    absence_rate = models.FloatField(null=True)
+    attendance_rate = models.FloatField(null=True)
+    counted = models.BooleanField()
+    chronic = models.BooleanField()
+    band = models.CharField(max_length=40, blank=True)
+    tier = models.CharField(max_length=40, blank=True)
+    projected_days_absent = models.FloatField(null=True)
+    projected_chronic = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school_year", "student", "school"],
+                condition=models.Q(school__isnull=False),
+                name="student_summary_per_school_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["school_year", "student"],
+                condition=models.Q(school__isnull=True),
+                name="student_summary_overall_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["school_year", "school"])]
+
+    def __str__(self) -> str:
+        return f"{self.student_id} at {self.school_id or 'all schools'}: {self.days_absent} days"

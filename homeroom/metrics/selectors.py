@@ -1,0 +1,219 @@
+"""Reads of the materialized student summaries, for the students a user may see.
+
+Pages read these precomputed rows (`StudentSummary`, written by `do_refresh_summaries`
+after each import) instead of counting events on every request. Every read starts from
+`visible_students(user)` as a SQL filter; one student's rows take the `StudentAccess` the
+gatekeeper granted. Which days are counted, who is counted, chronic absence, bands and
+tiers are the rule profile's, as the metrics engine applied it (`SummaryState.profile`).
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from homeroom.access.gatekeeper import StudentAccess, visible_students
+from homeroom.core.models import School
+from homeroom.metrics.models import StudentSummary, SummaryState
+from homeroom.metrics.rules import RuleProfile, RuleProfileError, load_rule_profile
+from homeroom.roster.models import Student
+
+# The figures of the students table that sort: a student without a summary sorts last.
+SORTABLE_FIGURES = frozenset({"days_enrolled", "days_absent", "attendance_rate", "absence_rate"})
+NAME_ORDER = ("last_name", "first_name", "local_id")
+
+
+@dataclass(frozen=True)
+class StudentAttendance:
+    """A student's attendance this school year so far: overall, or at one school."""
+
+    student: Student
+    school: School | None
+    days_enrolled: int
+    days_absent: float
+    excused: float
+    unexcused: float
+    suspended: float
+    tardies: int
+    attendance_rate: float | None
+    absence_rate: float | None
+    chronic: bool | None  # None: not enrolled long enough to be counted
+    band: str
+    tier: str
+
+
+@dataclass(frozen=True)
+class SchoolAttendance:
+    """Attendance of the students enrolled at a school (school None: all schools)."""
+
+    school: School | None
+    students: int
+    counted: int
+    days_enrolled: int
+    days_absent: float
+    attendance_rate: float | None
+    chronic_count: int
+    chronic_rate: float | None
+
+
+@dataclass(frozen=True)
+class StudentYear:
+    """One student's summaries: over all their schools, and at each school (by name)."""
+
+    overall: StudentAttendance | None
+    schools: list[StudentAttendance]
+
+
+def summary_state(user) -> SummaryState | None:
+    """What the summaries of the user's district were computed for (None: not yet)."""
+    if user.district_id is None:
+        return None
+    states = SummaryState.objects.select_related("district", "school_year")
+    return states.filter(district=user.district_id).first()
+
+
+def summary_rules(state: SummaryState) -> RuleProfile | None:
+    """The rule profile the summaries were computed under, if the district still uses it."""
+    try:
+        profile = load_rule_profile(state.district.rule_profile)
+    except RuleProfileError:
+        return None
+    return profile if f"{profile.name}@{profile.version}" == state.profile else None
+
+
+def _visible_summaries(user) -> QuerySet[StudentSummary]:
+    return StudentSummary.objects.filter(student__in=visible_students(user).values("pk"))
+
+
+def _attendance(row: StudentSummary) -> StudentAttendance:
+    return StudentAttendance(
+        student=row.student,
+        school=row.school,
+        days_enrolled=row.days_enrolled,
+        days_absent=row.days_absent,
+        excused=row.excused,
+        unexcused=row.unexcused,
+        suspended=row.oss,
+        tardies=row.tardies,
+        attendance_rate=row.attendance_rate,
+        absence_rate=row.absence_rate,
+        chronic=row.chronic if row.counted else None,
+        band=row.band,
+        tier=row.tier,
+    )
+
+
+def student_attendance(
+    user, *, students: QuerySet[Student] | None = None
+) -> list[StudentAttendance]:
+    """Each visible student's attendance over all their schools (of `students`), by name."""
+    rows = _visible_summaries(user).filter(school__isnull=True)
+    if students is not None:
+        rows = rows.filter(student__in=students.values("pk"))
+    rows = rows.select_related("student").order_by(
+        *(f"student__{field}" for field in NAME_ORDER), "student_id"
+    )
+    return [_attendance(row) for row in rows]
+
+
+def most_absent_students(user, *, count: int) -> list[StudentAttendance]:
+    """The visible students with the highest share of days absent, highest first."""
+    rows = (
+        _visible_summaries(user)
+        .filter(school__isnull=True)
+        .select_related("student")
+        .order_by(
+            Coalesce("absence_rate", Value(0.0)).desc(),
+            *(f"student__{field}" for field in NAME_ORDER),
+            "student_id",
+        )
+    )
+    return [_attendance(row) for row in rows[:count]]
+
+
+def order_by_attendance(
+    user, students: QuerySet[Student], *, figure: str, descending: bool
+) -> QuerySet[Student]:
+    """`students` the user may see, ordered by a figure of their summary, then by name.
+
+    Students without a summary (not enrolled this year, or none computed) come last
+    either way.
+    """
+    if figure not in SORTABLE_FIGURES:
+        raise ValueError(f"cannot sort students by {figure!r}")
+    # The outer filter keeps to visible students, so the summary each one is sorted by is
+    # a visible student's own.
+    visible = students.filter(pk__in=visible_students(user).values("pk"))
+    summary = StudentSummary.objects.filter(school__isnull=True, student=OuterRef("pk"))
+    ordered = visible.annotate(sort_figure=Subquery(summary.values(figure)[:1]))
+    first = (
+        F("sort_figure").desc(nulls_last=True)
+        if descending
+        else F("sort_figure").asc(nulls_last=True)
+    )
+    return ordered.order_by(first, *NAME_ORDER, "pk")
+
+
+# Aggregates of summary rows, named apart from the fields they sum.
+FIGURES = {
+    "total_students": Count("pk"),
+    "total_counted": Count("pk", filter=Q(counted=True)),
+    "total_enrolled": Coalesce(Sum("days_enrolled"), 0),
+    "total_absent": Coalesce(Sum("days_absent"), Value(0.0), output_field=FloatField()),
+    "total_chronic": Count("pk", filter=Q(counted=True, chronic=True)),
+}
+
+
+def _summarize(school: School | None, figures: dict) -> SchoolAttendance:
+    enrolled, absent = figures["total_enrolled"], round(figures["total_absent"], 3)
+    counted, chronic = figures["total_counted"], figures["total_chronic"]
+    return SchoolAttendance(
+        school=school,
+        students=figures["total_students"],
+        counted=counted,
+        days_enrolled=enrolled,
+        days_absent=absent,
+        attendance_rate=1 - absent / enrolled if enrolled else None,
+        chronic_count=chronic,
+        chronic_rate=chronic / counted if counted else None,
+    )
+
+
+def school_attendance(user) -> list[SchoolAttendance]:
+    """Per school, by name: ADA and chronic absence of the visible students enrolled there.
+
+    A student who attended two schools counts at each, with their days at that school.
+    """
+    rows = (
+        _visible_summaries(user)
+        .filter(school__isnull=False)
+        .values("school")
+        .annotate(**FIGURES)
+        .order_by()
+    )
+    by_school = {row["school"]: row for row in rows}
+    schools = School.objects.in_bulk(list(by_school))
+    summaries = [_summarize(schools[pk], figures) for pk, figures in by_school.items()]
+    return sorted(summaries, key=lambda row: (row.school.name, row.school.pk))
+
+
+def district_attendance(user) -> SchoolAttendance:
+    """All visible students, each counted once over all their schools."""
+    figures = _visible_summaries(user).filter(school__isnull=True).aggregate(**FIGURES)
+    return _summarize(None, figures)
+
+
+def attendance_of_student(access: StudentAccess) -> StudentYear:
+    """One student's summaries this year: overall, and per school by the school's name."""
+    rows = (
+        StudentSummary.objects.filter(student=access.student)
+        .select_related("student", "school")
+        .order_by(F("school__name").asc(nulls_first=True), "school_id")
+    )
+    overall, schools = None, []
+    for row in rows:
+        if row.school_id is None:
+            overall = _attendance(row)
+        else:
+            schools.append(_attendance(row))
+    return StudentYear(overall=overall, schools=schools)

@@ -1,0 +1,245 @@
+"""Refreshing the materialized summaries: in full, after an import for only its students,
+in one transaction; and `homeroom refresh_summaries`, the full recompute on demand."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from homeroom.ingest.models import ImportRun
+from homeroom.ingest.records import Batch, StudentRecord, Where
+from homeroom.ingest.sync import do_import
+from homeroom.metrics.actions import (
+    do_refresh_after_import,
+    do_refresh_summaries,
+    students_to_refresh,
+)
+from homeroom.metrics.models import StudentSummary, SummaryState
+from homeroom.metrics.rules import RuleProfileError
+from homeroom.web.tests.import_files import PROFILE, attendance_csv, school_days
+
+pytestmark = pytest.mark.django_db
+
+ENROLLED_THIS_YEAR = ("ana", "ben", "carla", "dev", "eli", "gabe")
+
+
+def summary_rows() -> list[dict]:
+    """Every summary row held, without its database id, in a stable order."""
+    rows = StudentSummary.objects.values()
+    return sorted(
+        ({k: v for k, v in row.items() if k != "id"} for row in rows),
+        key=lambda row: (row["student_id"], row["school_id"] or 0),
+    )
+
+
+def row_ids(*students) -> set[int]:
+    return set(StudentSummary.objects.filter(student__in=students).values_list("pk", flat=True))
+
+
+def import_csv(cast, tmp_path, rows, name: str = "absences.csv") -> ImportRun:
+    """Run `homeroom import` on a small exceptions-only file (it refreshes the summaries)."""
+    path = tmp_path / name
+    path.write_bytes(attendance_csv(rows))
+    call_command(
+        "import",
+        "csv",
+        str(path),
+        "--profile",
+        PROFILE,
+        "--district",
+        cast.district.name,
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    return ImportRun.objects.latest("pk")
+
+
+def refresh_command(*arguments: str) -> str:
+    output = io.StringIO()
+    call_command("refresh_summaries", *arguments, stdout=output)
+    return output.getvalue()
+
+
+# Full refresh
+
+
+def test_a_full_refresh_writes_a_row_per_student_and_one_per_student_and_school(cast):
+    # when the cast's summaries are computed
+    state = do_refresh_summaries(cast.district)
+    # then each student enrolled this year has one overall row and one at their school
+    enrolled = {getattr(cast, name).pk for name in ENROLLED_THIS_YEAR}
+    overall = StudentSummary.objects.filter(school__isnull=True)
+    per_school = StudentSummary.objects.filter(school__isnull=False)
+    assert sorted(overall.values_list("student_id", flat=True)) == sorted(enrolled)
+    assert set(per_school.values_list("student_id", "school__local_id")) == {
+        (cast.ana.pk, "101"),
+        (cast.ben.pk, "101"),
+        (cast.eli.pk, "101"),
+        (cast.gabe.pk, "101"),
+        (cast.carla.pk, "301"),
+        (cast.dev.pk, "301"),
+    }
+    assert set(StudentSummary.objects.values_list("school_year", flat=True)) == {cast.this_year.pk}
+    # and the state says for when, for which year and under which profile
+    assert state == SummaryState.objects.get(district=cast.district)
+    assert (state.school_year, state.profile, state.students) == (
+        cast.this_year,
+        "attendance-works@1",
+        len(enrolled),
+    )
+
+
+def test_refreshing_again_gives_the_same_rows(cast, summaries):
+    # given the summaries computed once
+    before = summary_rows()
+    # when they are computed again, in full
+    do_refresh_summaries(cast.district)
+    # then every row is the same
+    assert summary_rows() == before
+
+
+def test_a_date_before_any_school_year_computes_nothing(cast, summaries):
+    before = summary_rows()
+    state = do_refresh_summaries(cast.district, as_of=cast.last_year.start_date.replace(year=1999))
+    assert state is None
+    assert summary_rows() == before
+
+
+# After an import
+
+
+def test_an_attendance_import_recomputes_only_its_schools_students_and_agrees_with_a_full_refresh(
+    cast, tmp_path
+):
+    # given a first import (codes and attendance at both schools: everyone is computed)
+    first, second, third = school_days(cast, 3)
+    import_csv(cast, tmp_path, [("S1", "101", first, "A", ""), ("S3", "301", first, "E", "")])
+    assert StudentSummary.objects.filter(school__isnull=True).count() == len(ENROLLED_THIS_YEAR)
+    central_rows, lincoln_rows = row_ids(cast.carla, cast.dev), row_ids(cast.ana, cast.ben)
+    # when a second file changes only Lincoln's attendance
+    run = import_csv(
+        cast,
+        tmp_path,
+        [
+            ("S1", "101", first, "A", ""),
+            ("S2", "101", second, "A", ""),
+            ("S1", "101", third, "H", ""),
+        ],
+        name="lincoln.csv",
+    )
+    # then only the students enrolled at Lincoln in the file's dates were recomputed
+    assert {entity for entity, counts in run.counts.items() if counts.get("inserted")} == {
+        "attendance"
+    }
+    recomputed = students_to_refresh(run)
+    assert {cast.ana.pk, cast.ben.pk, cast.eli.pk, cast.gabe.pk} <= recomputed
+    assert not recomputed & {cast.carla.pk, cast.dev.pk}
+    assert row_ids(cast.carla, cast.dev) == central_rows
+    assert row_ids(cast.ana, cast.ben).isdisjoint(lincoln_rows)
+    ana = StudentSummary.objects.get(student=cast.ana, school__isnull=True)
+    ben = StudentSummary.objects.get(student=cast.ben, school__isnull=True)
+    assert (ana.days_absent, ben.days_absent) == (1.5, 1)
+    # and a full refresh gives exactly the same rows
+    partial = summary_rows()
+    refresh_command("--district", cast.district.name)
+    assert summary_rows() == partial
+
+
+def test_a_roster_change_may_move_anyone_so_everyone_is_recomputed(cast, summaries):
+    # given the summaries held, and an import that renames a student
+    held = row_ids(cast.carla)
+    batch = Batch(
+        students=[StudentRecord("S1", "Ana María", "Alvarez", 3, Where("students.csv", 2))]
+    )
+    run = do_import(batch, district=cast.district, source_format="csv", files=[])
+    # then the run names no students to refresh: all of them are
+    assert run.counts["students"]["updated"] == 1
+    assert students_to_refresh(run) is None
+    do_refresh_after_import(run)
+    assert row_ids(cast.carla).isdisjoint(held)
+
+
+def test_an_import_that_changed_nothing_leaves_the_summaries_as_they_are(cast, summaries):
+    held = row_ids(*[getattr(cast, name) for name in ENROLLED_THIS_YEAR])
+    run = do_import(Batch(), district=cast.district, source_format="csv", files=[])
+    assert students_to_refresh(run) == set()
+    assert do_refresh_after_import(run) == summaries
+    assert row_ids(*[getattr(cast, name) for name in ENROLLED_THIS_YEAR]) == held
+
+
+def test_a_dry_run_refreshes_nothing(cast, summaries):
+    run = do_import(Batch(), district=cast.district, source_format="csv", files=[], dry_run=True)
+    assert do_refresh_after_import(run) is None
+
+
+# One transaction
+
+
+def test_a_refresh_under_a_profile_that_cannot_be_read_keeps_the_previous_rows(cast, summaries):
+    # given the summaries held, and then a rule profile name that names no profile
+    before = summary_rows()
+    cast.district.rule_profile = "no-such-profile"
+    cast.district.save(update_fields=["rule_profile"])
+    # when a refresh is asked for
+    with pytest.raises(RuleProfileError, match="no-such-profile"):
+        do_refresh_summaries(cast.district)
+    # then the previous rows and state remain
+    assert summary_rows() == before
+    assert SummaryState.objects.get().profile == "attendance-works@1"
+
+
+def test_a_refresh_that_fails_after_deleting_keeps_the_previous_rows(cast, summaries, monkeypatch):
+    # given the summaries held, and a failure once the new rows are written
+    before = summary_rows()
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(SummaryState.objects, "update_or_create", fail)
+    # when a refresh is asked for as of another day
+    with pytest.raises(RuntimeError):
+        do_refresh_summaries(cast.district, as_of=school_days(cast, 20)[-1])
+    # then nothing of it remains: the old rows, as they were
+    assert summary_rows() == before
+    assert SummaryState.objects.get().as_of == summaries.as_of
+
+
+# homeroom refresh_summaries
+
+
+def test_the_command_recomputes_everything_and_says_what_it_wrote(cast, summaries):
+    # given the summaries as of today
+    as_of = school_days(cast, 20)[-1]
+    # when the command recomputes them as of another day
+    output = refresh_command("--as-of", as_of.isoformat(), "--district", cast.district.name)
+    # then the rows are as of that day, and the output says how many and how fast
+    state = SummaryState.objects.get()
+    assert state.as_of == as_of
+    assert set(StudentSummary.objects.values_list("days_enrolled", flat=True)) == {20}
+    rows = StudentSummary.objects.count()
+    assert f"{rows} summary rows written for 6 students" in output
+    assert f"as of {as_of}, rule profile attendance-works@1, in " in output
+    assert output.rstrip().endswith(" s")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--as-of", "09/03/2026"], "'09/03/2026' is not a date; write it as YYYY-MM-DD"),
+        (["--district", "Nowhere"], "no district named 'Nowhere'"),
+        (["--as-of", "1999-01-04", "--district", "Riverside Unified"], "has no school year"),
+        ([], "several districts are held"),
+    ],
+)
+def test_the_command_refuses_what_it_cannot_do_plainly(cast, arguments, message):
+    with pytest.raises(CommandError, match=message):
+        refresh_command(*arguments)
+    assert not SummaryState.objects.exists()
+
+
+def test_the_command_says_which_profile_cannot_be_read(cast):
+    cast.district.rule_profile = "no-such-profile"
+    cast.district.save(update_fields=["rule_profile"])
+    with pytest.raises(CommandError, match="Riverside Unified: no rule profile 'no-such-profile'"):
+        refresh_command("--district", cast.district.name)

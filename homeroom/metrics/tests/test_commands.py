@@ -1,0 +1,266 @@
+"""`homeroom metrics` and `homeroom export parquet`: formats, engines, and bad input.
+
+The commands run on a small generated district (120 students, 2 schools, two school
+years), loaded through the import engine once for the module, as of Wednesday 2025-03-12.
+"""
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator
+
+import pyarrow.parquet as pq
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Q
+
+from homeroom.core.models import District, School
+from homeroom.demo.district import DistrictParameters
+from homeroom.metrics.definitions import FACT_SCHEMAS, GROUP_TYPES
+from homeroom.metrics.reports import KINDS
+from homeroom.metrics.tests.districts import load_generated, module_district
+from homeroom.roster.models import Enrollment, Student
+
+pytestmark = pytest.mark.django_db
+
+PARAMS = DistrictParameters(
+    students=120,
+    schools=2,
+    years=2,
+    seed=5,
+    today=dt.date(2025, 3, 14),
+    name="Metrics Command Schools",
+)
+NAME = PARAMS.name
+AS_OF = "2025-03-12"
+YEAR_START = "2024-08-15"  # the generated 2024-2025 school year's first day
+STAMP = {"profile": "california@1", "as_of": AS_OF, "from": YEAR_START}
+# Columns each kind must have, besides the stamp.
+KIND_COLUMNS = {
+    "students": {"student_local_id", "school_local_id", "days_enrolled", "days_absent", "chronic"},
+    # reports.py: "students and schools are named by their local ids as the district's SIS
+    # knows them" (and schools by name), not by the database's keys
+    "schools": {"school_local_id", "school_name", "students", "chronic_rate", "attendance_rate"},
+    "groups": {"group_type", "group_value", "students", "chronic_rate", "band_severe"},
+    "days": {"student_local_id", "school_local_id", "date", "status", "absent", "category"},
+}
+
+
+@pytest.fixture(scope="module")
+def district(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[District]:
+    """The generated district, committed for the module (see districts.py)."""
+    directory = tmp_path_factory.mktemp("generated")
+    with module_district(django_db_blocker, lambda: load_generated(PARAMS, directory)) as held:
+        yield held
+
+
+@pytest.fixture
+def student(district) -> Student:
+    """A student enrolled this year from its first week."""
+    return (
+        Student.objects.filter(
+            district=district,
+            enrollments__school_year__name="2024-2025",
+            enrollments__entry_date__lte="2024-08-31",
+        )
+        .order_by("local_id")
+        .first()
+    )
+
+
+def metrics(*args: str) -> tuple[str, str]:
+    """Run `homeroom metrics` with these arguments; what it wrote to stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command("metrics", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    """The rows of CSV text, read with the csv module."""
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def enrolled_students(district: District, as_of: str) -> set[str]:
+    """Local ids of the students with an enrollment this year holding a day up to `as_of`."""
+    return set(
+        Enrollment.objects.filter(
+            Q(exit_date__isnull=True) | Q(exit_date__gte=YEAR_START),
+            student__district=district,
+            school_year__name="2024-2025",
+            entry_date__lte=as_of,
+        ).values_list("student__local_id", flat=True)
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_is_written_as_csv_with_the_profile_and_dates_on_every_row(
+    district, student, kind
+):
+    # given a kind of table asked for as of a date under a profile (the days of a student)
+    extra = ["--student", student.local_id] if kind == "days" else []
+    # when it is written as CSV to standard output
+    out, err = metrics(
+        kind, "--as-of", AS_OF, "--profile", "california", "--district", NAME, *extra
+    )
+    rows = csv_rows(out)
+    # then each row has the kind's columns, no internal ones, and the profile and window
+    assert rows and err == ""
+    missing = sorted(KIND_COLUMNS[kind] - set(rows[0]))
+    assert not missing, f"{kind}: no column {', '.join(missing)} in {list(rows[0])}"
+    assert not [column for column in rows[0] if column.endswith("_milli")]
+    assert {tuple(row[k] for k in STAMP) for row in rows} == {tuple(STAMP.values())}
+    # and it holds what the kind promises
+    if kind == "students":  # california counts each student once, across schools
+        assert sorted(row["student_local_id"] for row in rows) == sorted(
+            enrolled_students(district, AS_OF)
+        )
+    elif kind == "schools":
+        schools = School.objects.filter(district=district).values_list("local_id", flat=True)
+        assert sorted(row["school_local_id"] for row in rows) == sorted(schools)
+        assert {row["group_type"] for row in rows} == {"school"}
+    elif kind == "groups":
+        assert {row["group_type"] for row in rows} == set(GROUP_TYPES)
+        [everyone] = [row for row in rows if row["group_type"] == "district"]
+        assert int(everyone["students"]) == len(enrolled_students(district, AS_OF))
+    else:
+        assert {row["student_local_id"] for row in rows} == {student.local_id}
+        dates = [row["date"] for row in rows]
+        assert dates == sorted(dates) and dates[0] >= YEAR_START and dates[-1] <= AS_OF
+        assert {"present", "not_instructional"} <= {row["status"] for row in rows}
+
+
+def as_csv_text(value) -> str:
+    """How the CSV writer spells a JSON value."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def test_json_and_parquet_hold_the_rows_of_the_csv(district, tmp_path):
+    args = ("students", "--as-of", AS_OF, "--profile", "nyc", "--district", NAME)
+    # when the same table is written as CSV, JSON and Parquet
+    from_csv = csv_rows(metrics(*args)[0])
+    from_json = json.loads(metrics(*args, "--format", "json")[0])
+    path = tmp_path / "students.parquet"
+    out, err = metrics(*args, "--format", "parquet", "--output", str(path))
+    from_parquet = pq.read_table(path)
+    # then JSON is a list of objects, each stamped with the profile and the window
+    assert isinstance(from_json, list) and len(from_json) > 100
+    assert all(isinstance(row, dict) for row in from_json)
+    stamp = {"profile": "nyc@1", "as_of": AS_OF, "from": YEAR_START}
+    assert all({k: row[k] for k in stamp} == stamp for row in from_json)
+    # and Parquet has typed columns, the same rows, and says where it wrote them
+    assert out == "" and err.strip() == f"{len(from_json):,} rows written to {path}"
+    assert from_parquet.schema.field("as_of").type == "date32[day]"
+    assert from_parquet.schema.field("days_enrolled").type == "int64"
+    parquet_rows = [
+        {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in row.items()}
+        for row in from_parquet.to_pylist()
+    ]
+    assert parquet_rows == from_json
+    # and the CSV has the same columns in the same order and the same values, as text
+    assert list(from_csv[0]) == list(from_json[0])
+    for text_row, row in zip(from_csv, from_json, strict=True):
+        for column, value in row.items():
+            if isinstance(value, float):
+                assert float(text_row[column]) == value, column
+            else:
+                assert text_row[column] == as_csv_text(value), column
+
+
+def test_duckdb_over_an_export_gives_the_rows_of_the_database(district, tmp_path):
+    # given the district's facts exported as Parquet
+    out = io.StringIO()
+    call_command("export", "parquet", str(tmp_path / "facts"), "--district", NAME, stdout=out)
+    assert out.getvalue().startswith("wrote ") and str(tmp_path / "facts") in out.getvalue()
+    written = sorted(path.name for path in (tmp_path / "facts").iterdir())
+    assert written == sorted(f"{name}.parquet" for name in FACT_SCHEMAS)
+    # when the same metrics are read from the database and by DuckDB from the files
+    args = ("students", "--as-of", AS_OF, "--profile", "federal-edfacts", "--format", "json")
+    on_db = json.loads(metrics(*args, "--district", NAME)[0])
+    on_duckdb = json.loads(
+        metrics(*args, "--engine", "duckdb", "--source", str(tmp_path / "facts"))[0]
+    )
+    # then the rows are the same (federal-edfacts counts at each school: a row per school)
+    assert len(on_db) >= len(enrolled_students(district, AS_OF))
+    assert on_duckdb == on_db
+
+
+BAD_INPUT = [
+    pytest.param(
+        ["students", "--as-of", "2026-13-01"],
+        r"--as-of: invalid date value: '2026-13-01'",
+        id="impossible-date",
+    ),
+    pytest.param(
+        ["students", "--as-of", AS_OF, "--profile", "no-such-profile"],
+        r"^no rule profile 'no-such-profile': give a shipped name \(attendance-works, ",
+        id="unknown-profile",
+    ),
+    pytest.param(
+        ["students", "--as-of", AS_OF, "--engine", "duckdb"],
+        r"^--engine duckdb needs --source DIR",
+        id="duckdb-without-source",
+    ),
+    pytest.param(
+        ["days", "--as-of", AS_OF, "--student", "NO-SUCH-ID"],
+        r"^no student with local id NO-SUCH-ID$",
+        id="unknown-student",
+    ),
+    pytest.param(
+        ["students", "--as-of", AS_OF, "--format", "parquet"],
+        r"^--format parquet needs --output PATH$",
+        id="parquet-without-output",
+    ),
+    pytest.param(
+        ["students", "--as-of", AS_OF, "--from", "2025-03-13"],
+        r"^--from 2025-03-13 is after --as-of 2025-03-12 within the year 2024-2025$",
+        id="from-after-as-of",
+    ),
+    pytest.param(
+        ["students", "--as-of", "2019-09-01"],
+        r"^no school year starts on or before 2019-09-01$",
+        id="before-any-year",
+    ),
+    pytest.param(
+        ["students", "--as-of", AS_OF, "--district", "Nowhere"],
+        r"^no district named 'Nowhere'$",
+        id="unknown-district",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT)
+def test_bad_input_is_a_command_error_that_says_what_is_wrong(district, args, message):
+    if "--district" not in args:
+        args = [*args, "--district", NAME]
+    out = io.StringIO()
+    # a CommandError is printed as its message alone, with no traceback
+    with pytest.raises(CommandError, match=message) as raised:
+        call_command("metrics", *args, stdout=out, stderr=io.StringIO())
+    assert raised.type is CommandError
+    assert raised.value.__cause__ is None
+    assert out.getvalue() == ""
+
+
+def test_a_source_directory_missing_files_is_a_command_error(district, tmp_path):
+    # given an export with two of its files gone, and a directory that does not exist
+    facts = tmp_path / "facts"
+    call_command("export", "parquet", str(facts), "--district", NAME, stdout=io.StringIO())
+    (facts / "school_days.parquet").unlink()
+    (facts / "events.parquet").unlink()
+    for source, missing in (
+        (facts, "school_days.parquet, events.parquet"),
+        (tmp_path / "nowhere", ", ".join(f"{name}.parquet" for name in FACT_SCHEMAS)),
+    ):
+        # when DuckDB is asked to read it
+        args = ["students", "--as-of", AS_OF, "--engine", "duckdb", "--source", str(source)]
+        # then the error names the directory and each missing file, and how to write them
+        expected = f"{source}: missing {missing}; write them with 'homeroom export parquet DIR'"
+        with pytest.raises(CommandError) as raised:
+            metrics(*args)
+        assert str(raised.value) == expected

@@ -1,0 +1,219 @@
+"""What each user reads of the materialized summaries: their students only, each once."""
+
+import datetime as dt
+
+import pytest
+
+from homeroom.access.gatekeeper import access_student
+from homeroom.conftest import add_absence
+from homeroom.core.models import CalendarDate
+from homeroom.metrics.actions import do_refresh_summaries
+from homeroom.metrics.selectors import (
+    attendance_of_student,
+    district_attendance,
+    most_absent_students,
+    order_by_attendance,
+    school_attendance,
+    student_attendance,
+    summary_rules,
+    summary_state,
+)
+from homeroom.roster.models import Enrollment, Student
+
+pytestmark = pytest.mark.django_db
+
+ENROLLED_THIS_YEAR = ("ana", "ben", "carla", "dev", "eli", "gabe")
+
+
+def school_day(cast, school, n: int) -> dt.date:
+    """The n-th instructional day (1-based) of this year's calendar at `school`."""
+    return CalendarDate.objects.get(
+        calendar__school=school,
+        calendar__school_year=cast.this_year,
+        kind=CalendarDate.Kind.INSTRUCTIONAL,
+        instructional_index=n,
+    ).date
+
+
+@pytest.fixture
+def gabe_at_two_schools(cast):
+    """Gabe moved from Lincoln to Central after 31 school days, absent 4 days at each;
+    the summaries are computed as of his 31st day at Central."""
+    move = 31
+    Enrollment.objects.filter(student=cast.gabe).update(
+        exit_date=school_day(cast, cast.lincoln, move)
+    )
+    Enrollment.objects.create(
+        student=cast.gabe,
+        school=cast.central,
+        school_year=cast.this_year,
+        grade=cast.gabe.grade,
+        entry_date=school_day(cast, cast.central, move + 1),
+    )
+    for n in (1, 2, 3, 4):
+        add_absence(cast, cast.gabe, cast.lincoln, school_day(cast, cast.lincoln, n))
+        add_absence(cast, cast.gabe, cast.central, school_day(cast, cast.central, move + n))
+    return do_refresh_summaries(cast.district, as_of=school_day(cast, cast.central, 2 * move))
+
+
+def test_nothing_is_read_before_the_summaries_are_computed(cast):
+    # given a district whose summaries were never computed
+    # then there is no state to show, and no rows
+    assert summary_state(cast.admin) is None
+    assert student_attendance(cast.admin) == []
+    assert school_attendance(cast.admin) == []
+    assert district_attendance(cast.admin).students == 0
+    assert district_attendance(cast.admin).attendance_rate is None
+
+
+def test_the_state_says_as_of_when_and_under_which_profile(cast):
+    as_of = school_day(cast, cast.lincoln, 20)
+    do_refresh_summaries(cast.district, as_of=as_of)
+    state = summary_state(cast.teacher)
+    assert (state.as_of, state.profile, state.school_year) == (
+        as_of,
+        "attendance-works@1",
+        cast.this_year,
+    )
+    assert summary_rules(state).minimum_days_enrolled == 10
+    assert summary_state(cast.outsider) is None
+
+
+def test_the_rules_are_not_claimed_once_the_district_changed_its_profile(cast, summaries):
+    cast.district.rule_profile = "nyc"
+    cast.district.save(update_fields=["rule_profile"])
+    assert summary_rules(summary_state(cast.admin)) is None
+
+
+def test_a_teacher_reads_only_their_students_rows(cast):
+    # given Ben absent once (he is not the teacher's) and the summaries as of the 20th day
+    add_absence(cast, cast.ben, cast.lincoln, school_day(cast, cast.lincoln, 1))
+    do_refresh_summaries(cast.district, as_of=school_day(cast, cast.lincoln, 20))
+    # when the teacher of Ana's homeroom reads them
+    rows = student_attendance(cast.teacher)
+    totals = district_attendance(cast.teacher)
+    schools = school_attendance(cast.teacher)
+    # then Ana is all they see, in every read
+    assert [row.student for row in rows] == [cast.ana]
+    assert (totals.students, totals.days_absent, totals.days_enrolled) == (1, 0, 20)
+    assert [(row.school, row.students) for row in schools] == [(cast.lincoln, 1)]
+    assert [row.student for row in most_absent_students(cast.teacher, count=10)] == [cast.ana]
+
+
+def test_another_districts_administrator_reads_nothing(cast, summaries):
+    assert student_attendance(cast.outsider) == []
+    assert school_attendance(cast.outsider) == []
+    assert district_attendance(cast.outsider).students == 0
+
+
+def test_asking_for_other_students_reads_only_the_visible_ones(cast, summaries):
+    everyone = Student.objects.filter(district=cast.district)
+    assert [row.student for row in student_attendance(cast.teacher, students=everyone)] == [
+        cast.ana
+    ]
+    ordered = order_by_attendance(cast.teacher, everyone, figure="days_absent", descending=True)
+    assert list(ordered) == [cast.ana]
+
+
+def test_a_student_at_two_schools_counts_at_each_and_once_in_the_district(
+    cast, gabe_at_two_schools
+):
+    # when the admin reads per school and for the district
+    schools = {row.school.name: row for row in school_attendance(cast.admin)}
+    district = district_attendance(cast.admin)
+    gabe = student_attendance(cast.admin, students=Student.objects.filter(pk=cast.gabe.pk))[0]
+    # then 4/31 is chronic at each school, and Gabe is one student district-wide
+    assert (gabe.days_enrolled, gabe.days_absent, gabe.chronic) == (62, 8, True)
+    assert schools["Lincoln Elementary"].chronic_count == 1
+    assert schools["Central High"].chronic_count == 1
+    assert schools["Lincoln Elementary"].students == 4  # Ana, Ben, Eli and Gabe
+    assert schools["Central High"].students == 3  # Carla, Dev and Gabe
+    assert district.students == len(ENROLLED_THIS_YEAR)
+    assert district.chronic_count == 1
+    assert district.counted == len(ENROLLED_THIS_YEAR)
+    assert district.chronic_rate == pytest.approx(1 / 6)
+    assert district.days_absent == 8
+
+
+def test_ada_is_days_present_over_days_enrolled(cast, gabe_at_two_schools):
+    central = next(row for row in school_attendance(cast.admin) if row.school == cast.central)
+    district = district_attendance(cast.admin)
+    assert central.attendance_rate == pytest.approx(1 - 4 / central.days_enrolled)
+    assert district.attendance_rate == pytest.approx(1 - 8 / district.days_enrolled)
+
+
+def test_one_students_rows_are_their_year_and_each_school(cast, gabe_at_two_schools):
+    # when Gabe's own summaries are read through the gatekeeper's access
+    year = attendance_of_student(access_student(cast.counselor, cast.gabe.pk))
+    # then there is his year over both schools and a row per school, by name
+    assert year.overall.days_absent == 8
+    assert year.overall.school is None
+    assert [(row.school.name, row.days_enrolled, row.days_absent) for row in year.schools] == [
+        ("Central High", 31, 4),
+        ("Lincoln Elementary", 31, 4),
+    ]
+
+
+def test_a_student_not_enrolled_this_year_has_no_rows(cast, summaries):
+    year = attendance_of_student(access_student(cast.admin, cast.hal.pk))
+    assert year.overall is None
+    assert year.schools == []
+
+
+def test_students_too_new_to_count_are_not_chronic_and_have_no_band(cast):
+    # given Ana absent on her first day, read as of the 9th (the profile counts from 10)
+    add_absence(cast, cast.ana, cast.lincoln, school_day(cast, cast.lincoln, 1))
+    do_refresh_summaries(cast.district, as_of=school_day(cast, cast.lincoln, 9))
+    ana = student_attendance(cast.admin, students=Student.objects.filter(pk=cast.ana.pk))[0]
+    assert (ana.chronic, ana.band) == (None, "")
+    assert district_attendance(cast.admin).counted == 0
+
+
+def test_the_bands_are_the_profiles(cast):
+    # given Ana absent twice in twenty days (10%, chronic), Ben once (5%, at risk)
+    for n in (1, 2):
+        add_absence(cast, cast.ana, cast.lincoln, school_day(cast, cast.lincoln, n))
+    add_absence(cast, cast.ben, cast.lincoln, school_day(cast, cast.lincoln, 1))
+    do_refresh_summaries(cast.district, as_of=school_day(cast, cast.lincoln, 20))
+    rows = {row.student.first_name: row for row in student_attendance(cast.admin)}
+    assert (rows["Ana"].band, rows["Ana"].tier, rows["Ana"].chronic) == ("moderate", "tier2", True)
+    assert (rows["Ben"].band, rows["Ben"].chronic) == ("at_risk", False)
+    assert rows["Carla"].band == "satisfactory"
+
+
+def test_most_absent_come_first_and_the_list_stops_at_the_count(cast):
+    # given Ben absent twice and Ana once
+    for n in (1, 2):
+        add_absence(cast, cast.ben, cast.lincoln, school_day(cast, cast.lincoln, n))
+    add_absence(cast, cast.ana, cast.lincoln, school_day(cast, cast.lincoln, 3))
+    do_refresh_summaries(cast.district, as_of=school_day(cast, cast.lincoln, 20))
+    rows = most_absent_students(cast.admin, count=3)
+    assert [row.student for row in rows] == [cast.ben, cast.ana, cast.carla]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_sorting_by_a_figure_puts_students_without_a_summary_last(cast, descending):
+    # given Carla absent twice and Dev once; Hal is not enrolled this year
+    for n in (1, 2):
+        add_absence(cast, cast.carla, cast.central, school_day(cast, cast.central, n))
+    add_absence(cast, cast.dev, cast.central, school_day(cast, cast.central, 1))
+    do_refresh_summaries(cast.district, as_of=school_day(cast, cast.central, 20))
+    # when the admin's students are ordered by days absent
+    everyone = Student.objects.filter(district=cast.district)
+    ordered = list(
+        order_by_attendance(cast.admin, everyone, figure="days_absent", descending=descending)
+    )
+    # then the figure orders them, ties by name, and Hal comes last either way
+    names = [student.first_name for student in ordered]
+    no_absences = ["Ana", "Ben", "Eli", "Gabe"]
+    if descending:
+        assert names == ["Carla", "Dev", *no_absences, "Hal"]
+    else:
+        assert names == [*no_absences, "Dev", "Carla", "Hal"]
+
+
+def test_sorting_by_a_field_that_is_no_figure_is_refused(cast):
+    with pytest.raises(ValueError, match="cannot sort"):
+        order_by_attendance(
+            cast.admin, Student.objects.all(), figure="student_id", descending=False
+        )
