@@ -130,8 +130,11 @@ def _migrated(connection) -> bool:
 
 def duckdb_measurements(parquet: Path, as_of: dt.date, repeat: int) -> dict:
     """Definitions against the hand-written query on the student-day table; 500k students."""
+    import django
     import ibis
 
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "homeroom.settings")
+    django.setup()
     from homeroom.metrics import definitions
     from homeroom.metrics.engines import Engine, duckdb_engine
     from homeroom.metrics.rules import load_rule_profile
@@ -150,7 +153,7 @@ def duckdb_measurements(parquet: Path, as_of: dt.date, repeat: int) -> dict:
     backend.create_table("resolved", days)
     backend.create_table("held", held)
     started = time.perf_counter()
-    backend.raw_sql(
+    backend.con.sql(
         """
         CREATE TABLE student_days AS
         SELECT h.student_id, h.school_id, d.date,
@@ -164,10 +167,10 @@ def duckdb_measurements(parquet: Path, as_of: dt.date, repeat: int) -> dict:
         """
     )
     result: dict = {"student_day_build_s": time.perf_counter() - started}
-    result["student_days"] = backend.raw_sql("SELECT COUNT(*) FROM student_days").fetchone()[0]
+    result["student_days"] = backend.con.sql("SELECT COUNT(*) FROM student_days").fetchall()[0][0]
     for _ in range(repeat):
         started = time.perf_counter()
-        hand = backend.raw_sql(HAND_WRITTEN).fetch_arrow_table()
+        hand = backend.con.sql(HAND_WRITTEN).to_arrow_table()
         result.setdefault("hand_written_s", []).append(time.perf_counter() - started)
         started = time.perf_counter()
         ours = engine.run(definitions.student_district(engine.facts, profile, window))
@@ -187,7 +190,7 @@ def duckdb_measurements(parquet: Path, as_of: dt.date, repeat: int) -> dict:
         if s in ours
     )
     # 500,000 students: ten copies of the district, each with its own student ids.
-    step = int(backend.raw_sql("SELECT MAX(student_id) FROM students").fetchone()[0]) + 1
+    step = int(backend.con.sql("SELECT MAX(student_id) FROM students").fetchall()[0][0]) + 1
     big = {}
     for name in definitions.FACT_SCHEMAS:
         table = tables[name]
@@ -200,9 +203,9 @@ def duckdb_measurements(parquet: Path, as_of: dt.date, repeat: int) -> dict:
             )
         big[name] = backend.create_table(f"big_{name}", table)
     big_engine = Engine("duckdb", backend, definitions.Facts(**big))
-    result["big_students"] = backend.raw_sql(
+    result["big_students"] = backend.con.sql(
         "SELECT COUNT(DISTINCT student_id) FROM big_enrollments"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     for _ in range(repeat):
         started = time.perf_counter()
         rows = big_engine.run(definitions.student_district(big_engine.facts, profile, window))
@@ -214,7 +217,12 @@ def duckdb_measurements(parquet: Path, as_of: dt.date, repeat: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, help="keep generated files and databases here")
-    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgres", "both", "none"],
+        default="both",
+        help="none: DuckDB only, on the Parquet files of an earlier run in --workdir",
+    )
     parser.add_argument("--students", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--postgres", default=PG_SERVER, help="server URL, no database name")

@@ -54,10 +54,12 @@ def metrics_table(
     facts = engine.facts
     if kind == "students":
         per = per or profile.counting
-        rows = (d.student_school if per == "school" else d.student_district)(facts, profile, window)
+        parts = [
+            (d.student_school if per == "school" else d.student_district)(facts, profile, window)
+        ]
         order = ["student_id", "school_id"]
     elif kind == "days":
-        rows = d.student_days(facts, profile, window, students)
+        parts = [d.student_days(facts, profile, window, students)]
         order = ["student_id", "date", "school_id"]
     else:
         types = [group_type] if group_type else list(d.GROUP_TYPES)
@@ -65,12 +67,15 @@ def metrics_table(
             types = ["school"]
         last_year = engine.last_year(window)
         parts = [d.group_summary(facts, profile, window, t, last_year) for t in types]
-        rows = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
         order = ["group_type", "group_value"]
-    rows = _named(engine, rows)
-    keep = [c for c in rows.columns if not c.endswith("_milli")]
-    table = engine.run(rows.select(keep))
+    # One query per part: a union of them all is deeper than SQLite's parser allows.
+    table = pa.concat_tables(engine.run(_readable(engine, part)) for part in parts)
     return table.sort_by([(c, "ascending") for c in order if c in table.column_names])
+
+
+def _readable(engine: Engine, rows: ir.Table) -> ir.Table:
+    rows = _named(engine, rows)
+    return rows.select([c for c in rows.columns if not c.endswith("_milli")])
 
 
 def with_context(table: pa.Table, profile: RuleProfile, window: d.Window) -> pa.Table:
