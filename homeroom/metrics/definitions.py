@@ -448,8 +448,9 @@ def _group_rows(facts: Facts, profile: RuleProfile, window: Window, group_type: 
         rows = student_school(facts, profile, window)
     else:
         rows = student_district(facts, profile, window)
-    if group_type == "school":
-        rows = rows.mutate(group_value=rows.school_id.cast("string"))
+    if group_type == "school":  # named by the school's local id, as the SIS knows it
+        s = facts.schools.select(s_school=facts.schools.school_id, group_value="local_id")
+        rows = rows.join(s, rows.school_id == s.s_school)
     elif group_type == "district":
         rows = rows.mutate(group_value=ibis.literal("all"))
     elif group_type == "grade":
