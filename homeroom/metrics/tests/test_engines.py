@@ -121,6 +121,9 @@ class Results:
     tables: dict[tuple[str, str], pa.Table]
     errors: dict[tuple[str, str], str]
 
+    def __repr__(self) -> str:  # hypothesis prints the fixtures of a failing example
+        return f"<{self.engine}: {len(self.tables)} tables, {len(self.errors)} errors>"
+
     def __getitem__(self, key: tuple[str, str]) -> pa.Table:
         """The table; a test failure naming the engine's error if it could not compute it."""
         if key in self.errors:
@@ -362,9 +365,10 @@ def group_members(
 ) -> dict[str, list[dict]]:
     """The student rows each group of a type should sum, found with the ORM."""
     members: dict[str, list[dict]] = defaultdict(list)
-    if group_type == "school":
+    if group_type == "school":  # named by the school's local id
+        local_ids = dict(School.objects.filter(district=district).values_list("pk", "local_id"))
         for row in per_school:
-            members[str(row["school_id"])].append(row)
+            members[local_ids[row["school_id"]]].append(row)
         return members
     students = {
         pk: values
