@@ -441,6 +441,11 @@ def group_summary(
     )
 
 
+def _count(condition: ir.BooleanValue) -> ir.IntegerValue:
+    """How many rows meet the condition (PostgreSQL casts no boolean to bigint)."""
+    return ibis.ifelse(condition, 1, 0).sum()
+
+
 def _group_rows(facts: Facts, profile: RuleProfile, window: Window, group_type: str):
     if group_type not in GROUP_TYPES:
         raise ValueError(f"unknown group type {group_type!r}; use one of {GROUP_TYPES}")
@@ -464,16 +469,13 @@ def _group_rows(facts: Facts, profile: RuleProfile, window: Window, group_type: 
     else:
         s = facts.students.select(s_student=facts.students.student_id, group_value=group_type)
         rows = rows.join(s, rows.student_id == s.s_student)
-    bands = {
-        f"band_{level.name}": (rows.band == level.name).cast("int64").sum()
-        for level in profile.bands
-    }
+    bands = {f"band_{level.name}": _count(rows.band == level.name) for level in profile.bands}
     summary = rows.group_by("group_value").aggregate(
         students=rows.count(),
-        counted=rows.counted.cast("int64").sum(),
+        counted=_count(rows.counted),
         days_enrolled=rows.days_enrolled.sum(),
         absent_milli=rows.absent_milli.sum(),
-        chronic=rows.chronic.cast("int64").sum(),
+        chronic=_count(rows.chronic),
         **bands,
     )
     ada = 1 - summary.absent_milli.cast("float64") / (summary.days_enrolled * MILLI).nullif(0).cast(
