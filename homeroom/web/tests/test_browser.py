@@ -33,7 +33,8 @@ CHROMIUM_ARGS = [
 def browser() -> Iterator:
     """One headless Chromium for the module."""
     if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+        # ./dev test installs it; a missing browser is a broken setup, not a test to skip
+        pytest.fail("Chromium is not installed at /usr/bin/chromium: run ./dev test")
     with playwright_sync.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
