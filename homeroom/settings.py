@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "homeroom.ingest",
     "homeroom.attendance",
     "homeroom.metrics",
+    "homeroom.warnings",
     "homeroom.demo",
     "homeroom.web",
 ]

@@ -35,3 +35,15 @@ def do_log_import(*, user, run_id: int, details: dict[str, Any]) -> AuditEntry:
         access_reason=user.get_role_display(),
         details=details,
     )
+
+
+def do_log_export(*, subject: str, details: dict[str, Any], user=None) -> AuditEntry:
+    """Record that student data left Homeroom in bulk (a command's export, by `user` if any)."""
+    return AuditEntry.objects.create(
+        user=user,
+        action=AuditEntry.Action.EXPORT,
+        student_id=None,
+        subject=subject,
+        access_reason=user.get_role_display() if user else "command line",
+        details=details,
+    )

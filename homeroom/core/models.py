@@ -39,6 +39,18 @@ class District(models.Model):
         default="attendance-works",
         help_text="Named rule profile for attendance metrics (docs/rule-profiles.md).",
     )
+    warning_rules = models.CharField(
+        max_length=200,
+        default="default",
+        help_text="Named early-warning rules, or the path of a .toml file (docs/early-warning.md).",
+    )
+    risk_capacity = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.100"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("1"))],
+        help_text="Share of students staff can reach: the forecast is judged on its top share.",
+    )
     chronic_absence_threshold = models.DecimalField(
         max_digits=4,
         decimal_places=3,

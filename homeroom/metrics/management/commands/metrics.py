@@ -1,5 +1,6 @@
 """`homeroom metrics students|schools|groups|days`: attendance metrics on any engine."""
 
+import argparse
 import datetime as dt
 from pathlib import Path
 
@@ -17,10 +18,10 @@ def iso_date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD") from None
-
-
-iso_date.__name__ = "date"  # argparse names the type in its error message
+        # argparse shows an ArgumentTypeError's own message (a ValueError's it replaces)
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; write it as YYYY-MM-DD"
+        ) from None
 
 
 class Command(BaseCommand):

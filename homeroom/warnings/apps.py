@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class WarningsConfig(AppConfig):
+    name = "homeroom.warnings"
+    label = "warnings"
+    verbose_name = "Early warning"

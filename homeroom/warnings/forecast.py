@@ -1,0 +1,310 @@
+"""The forecast: the probability that a student ends the school year chronically absent.
+
+Pure computation (pandas, numpy, scikit-learn; no Django): features from a snapshot
+(`snapshots.py`, only what was dated on or before the as-of date), a logistic regression
+per school week, the baselines it must beat, its evaluation and each student's factors.
+
+Every method, the model and each baseline, is the same estimator (scikit-learn's
+`LogisticRegression` on standardized inputs) over different features, so each gives a
+calibrated probability and explains itself the same way: a factor's contribution is its
+weight times how far the student's value is from the training average.
+"""
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from homeroom.warnings.snapshots import Snapshot
+
+ESTIMATOR = "scikit-learn LogisticRegression (standardized inputs, L2, C=1)"
+CHECKPOINT_WEEKS = (2, 4, 6, 10, 20)
+MODEL_INPUTS = (
+    "absence_rate",
+    "unexcused_rate",
+    "absent_last_30",
+    "longest_run",
+    "tardy_rate",
+    "oss",
+    "prior_rate",
+    "prior_chronic",
+    "new_student",
+    "grade",
+)
+# The baselines: what a district would do without a model, each ranked by one number.
+BASELINES = {
+    "chronic_last_year": ("prior_rate",),
+    "september": ("september",),
+    "projection": ("absence_rate",),
+}
+METHOD_NAMES = {
+    "model": "Forecast model",
+    "chronic_last_year": "Baseline: chronic last year",
+    "september": "Baseline: 2+ absences in September",
+    "projection": "Baseline: current-rate projection",
+}
+MINIMUM_GROUP = 10  # groups smaller than this are not reported (small-cell suppression)
+
+
+def features(snapshot: Snapshot, last_year: pd.DataFrame | None) -> pd.DataFrame:
+    """Per enrolled student: the raw values the methods read and the words explain."""
+    s = snapshot.students[snapshot.students["days_enrolled"] > 0]
+    enrolled = s["days_enrolled"].astype(float)
+    days = snapshot.days
+    september = days[pd.to_datetime(days["date"]).dt.month == 9]
+    table = pd.DataFrame(
+        {
+            "days_enrolled": s["days_enrolled"],
+            "days_absent": s["days_absent"],
+            "absence_rate": s["days_absent"] / enrolled,
+            "unexcused": s["unexcused"],
+            "unexcused_rate": s["unexcused"] / enrolled,
+            "absent_last_30": s["absent_last_30"],
+            "longest_run": s["longest_absence_run"].clip(upper=10),
+            "tardies": s["tardies"],
+            "tardy_rate": s["tardies"] / enrolled,
+            "oss": s["oss"],
+            "grade": s["grade"],
+            "projected_chronic": s["projected_chronic"].astype(bool),
+            "september": september.groupby("student_id")["absent"].sum(),
+        },
+        index=s.index,
+    )
+    table["september"] = table["september"].fillna(0.0)
+    if last_year is not None:
+        before = last_year[last_year["days_enrolled"] > 0]
+        table["prior_rate"] = before["absence_rate"].reindex(table.index)
+        table["prior_chronic"] = before["chronic"].reindex(table.index).fillna(False).astype(bool)
+    else:
+        table["prior_rate"] = np.nan
+        table["prior_chronic"] = False
+    table["new_student"] = table["prior_rate"].isna()
+    return table
+
+
+def _inputs(table: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
+    """The estimator's inputs: rates and counts square-rooted (they are skewed), flags 0/1;
+    no prior year counts as a rate of 0 with `new_student` set."""
+    columns = []
+    for name in names:
+        values = table[name].astype(float).fillna(0.0).to_numpy()
+        if name in (
+            "absence_rate",
+            "unexcused_rate",
+            "tardy_rate",
+            "prior_rate",
+            "absent_last_30",
+            "oss",
+            "september",
+        ):
+            values = np.sqrt(np.clip(values, 0, None))
+        columns.append(values)
+    return np.column_stack(columns)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """One method at one week: its inputs, their training mean and scale, and weights."""
+
+    inputs: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+
+    def as_dict(self) -> dict:
+        return {
+            "inputs": list(self.inputs),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "coef": list(self.coef),
+            "intercept": self.intercept,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Fitted":
+        return cls(
+            tuple(data["inputs"]),
+            tuple(data["mean"]),
+            tuple(data["scale"]),
+            tuple(data["coef"]),
+            float(data["intercept"]),
+        )
+
+    def contributions(self, table: pd.DataFrame) -> np.ndarray:
+        """Per student and input: weight x standardized value (log-odds it adds)."""
+        z = (_inputs(table, self.inputs) - np.array(self.mean)) / np.array(self.scale)
+        return z * np.array(self.coef)
+
+    def probability(self, table: pd.DataFrame) -> np.ndarray:
+        logit = self.contributions(table).sum(axis=1) + self.intercept
+        return 1 / (1 + np.exp(-logit))
+
+
+def fit(table: pd.DataFrame, labels: pd.Series, inputs: tuple[str, ...]) -> Fitted:
+    """Fit one method on training rows (features and the year-end chronic labels)."""
+    x = _inputs(table, inputs)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    y = labels.astype(int).to_numpy()
+    if len(set(y)) < 2:
+        raise ValueError("the training years hold no chronically absent student (or only such)")
+    estimator = LogisticRegression(C=1.0, max_iter=2000)
+    estimator.fit((x - mean) / scale, y)
+    return Fitted(
+        inputs,
+        tuple(float(v) for v in mean),
+        tuple(float(v) for v in scale),
+        tuple(float(v) for v in estimator.coef_[0]),
+        float(estimator.intercept_[0]),
+    )
+
+
+def fit_methods(table: pd.DataFrame, labels: pd.Series) -> dict[str, Fitted]:
+    """The model and every baseline, fitted on the same rows."""
+    methods = {"model": fit(table, labels, MODEL_INPUTS)}
+    for name, inputs in BASELINES.items():
+        methods[name] = fit(table, labels, inputs)
+    return methods
+
+
+def rule_flags(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The baselines as the yes/no rules districts use."""
+    return {
+        "chronic_last_year": table["prior_chronic"].to_numpy(bool),
+        "september": (table["september"] >= 2).to_numpy(bool),
+        "projection": table["projected_chronic"].to_numpy(bool),
+    }
+
+
+def _top(probability: np.ndarray, capacity: float) -> np.ndarray:
+    """Who staff would reach: the top `capacity` share by probability (ties by order)."""
+    reach = max(math.ceil(capacity * len(probability)), 1)
+    chosen = np.zeros(len(probability), bool)
+    chosen[np.argsort(-probability, kind="stable")[:reach]] = True
+    return chosen
+
+
+def scores_of(truth: np.ndarray, probability: np.ndarray, chosen: np.ndarray) -> dict:
+    """ROC-AUC, PR-AUC, Brier, and precision/recall of the students chosen."""
+    both = len(set(truth.tolist())) == 2
+    hits = int((truth & chosen).sum())
+    return {
+        "students": len(truth),
+        "chronic": int(truth.sum()),
+        "roc_auc": float(roc_auc_score(truth, probability)) if both else None,
+        "pr_auc": float(average_precision_score(truth, probability)) if both else None,
+        "brier": float(brier_score_loss(truth, probability)) if len(truth) else None,
+        "precision_at_capacity": hits / int(chosen.sum()) if chosen.sum() else None,
+        "recall_at_capacity": hits / int(truth.sum()) if truth.sum() else None,
+    }
+
+
+def calibration(truth: np.ndarray, probability: np.ndarray, bins: int = 10) -> list[dict]:
+    """Mean predicted against observed, in bins of predicted probability (empty bins left out)."""
+    edges = np.linspace(0, 1, bins + 1)
+    rows = []
+    for low, high in itertools.pairwise(edges):
+        inside = (probability >= low) & ((probability < high) | (high == 1))
+        if inside.sum():
+            rows.append(
+                {
+                    "from": float(low),
+                    "to": float(high),
+                    "students": int(inside.sum()),
+                    "predicted": float(probability[inside].mean()),
+                    "observed": float(truth[inside].mean()),
+                }
+            )
+    return rows
+
+
+def evaluate_week(
+    methods: dict[str, Fitted],
+    table: pd.DataFrame,
+    labels: pd.Series,
+    groups: pd.DataFrame,
+    capacity: float,
+) -> dict:
+    """Every method's figures on held-out rows, overall and per student group."""
+    truth = labels.astype(bool).to_numpy()
+    flags = rule_flags(table)
+    result = {"methods": {}}
+    group_values = _group_values(groups.reindex(table.index))
+    for name, method in methods.items():
+        probability = method.probability(table)
+        chosen = _top(probability, capacity)
+        figures = scores_of(truth, probability, chosen)
+        figures["calibration"] = calibration(truth, probability)
+        if name in flags:
+            flagged = flags[name]
+            hits = int((truth & flagged).sum())
+            figures["rule"] = {
+                "flagged": int(flagged.sum()),
+                "precision": hits / int(flagged.sum()) if flagged.sum() else None,
+                "recall": hits / int(truth.sum()) if truth.sum() else None,
+            }
+        figures["groups"] = [
+            {"group": group, "value": value, **scores_of(truth[m], probability[m], chosen[m])}
+            for group, value, m in group_values
+        ]
+        result["methods"][name] = figures
+    best = max(BASELINES, key=lambda n: result["methods"][n]["roc_auc"] or 0)
+    model_auc = result["methods"]["model"]["roc_auc"] or 0
+    result["best_baseline"] = best
+    result["chosen"] = "model" if model_auc > (result["methods"][best]["roc_auc"] or 0) else best
+    return result
+
+
+def _group_values(groups: pd.DataFrame):
+    """(group, value, mask) for every group of at least MINIMUM_GROUP students."""
+    for column in groups.columns:
+        values = groups[column]
+        if values.dtype == bool:
+            masks = [("yes", values.to_numpy(bool))]
+        else:
+            kinds = sorted(values.dropna().unique())
+            masks = [(str(v), (values == v).to_numpy(bool)) for v in kinds]
+        for value, mask in masks:
+            if mask.sum() >= MINIMUM_GROUP:
+                yield column, value, mask
+
+
+FACTOR_WORDS = {
+    "absence_rate": lambda r: (
+        f"Absent {r['absence_rate']:.0%} of school days so far "
+        f"({r['days_absent']:g} of {r['days_enrolled']})"
+    ),
+    "unexcused_rate": lambda r: f"{r['unexcused']:g} unexcused absences so far",
+    "absent_last_30": lambda r: f"{r['absent_last_30']:g} days absent in the last 30 days",
+    "longest_run": lambda r: f"Missed {r['longest_run']:g} school days in a row",
+    "tardy_rate": lambda r: f"{r['tardies']} tardies so far",
+    "oss": lambda r: f"{r['oss']:g} days of out-of-school suspension",
+    "prior_rate": lambda r: f"Absent {r['prior_rate']:.0%} of school days last year",
+    "prior_chronic": lambda r: "Chronically absent last year",
+    "new_student": lambda r: "New to the district this year: no attendance history here",
+    "grade": lambda r: f"In grade {r['grade']}: absences rise through the upper grades",
+    "september": lambda r: f"{r['september']:g} absences in September",
+}
+
+
+def explain(method: Fitted, table: pd.DataFrame, top: int = 3) -> list[list[str]]:
+    """Per student: the factors that raise their probability most, in words, largest first."""
+    contributions = method.contributions(table)
+    rows = table.to_dict("records")
+    explained = []
+    for row, weights in zip(rows, contributions, strict=True):
+        order = [i for i in np.argsort(-weights) if weights[i] > 0.05][:top]
+        explained.append([FACTOR_WORDS[method.inputs[i]](row) for i in order])
+    return explained
+
+
+def checkpoint_for(week: int) -> int:
+    """The checkpoint whose model serves a school week: the latest at or before it."""
+    earlier = [w for w in CHECKPOINT_WEEKS if w <= week]
+    return earlier[-1] if earlier else CHECKPOINT_WEEKS[0]
