@@ -43,7 +43,7 @@ def _percent(rate: float) -> str:
 
 def _weekday_counts(rows: pd.DataFrame) -> pd.DataFrame:
     """Per student: absences on Mondays and on Fridays among `rows`."""
-    weekday = pd.to_datetime(rows["date"]).dt.weekday
+    weekday = pd.to_datetime(rows["date"]).dt.day_of_week
     return (
         pd.DataFrame(
             {
@@ -202,7 +202,7 @@ def _runs(snapshot: Snapshot, days: pd.DataFrame, rules: WarningRules) -> list[F
 def _worsening(students: pd.DataFrame, recent: pd.DataFrame, rule: dict) -> list[Finding]:
     """The recent days' absence rate at least `ratio` times the rate of the days before."""
     table = students[["days_enrolled", "days_absent"]].join(
-        recent[["days_enrolled", "days_absent"]], rsuffix="_recent", how="inner"
+        recent[["days_enrolled", "days_absent"]], suffixes=("", "_recent"), how="inner"
     )
     before_days = table["days_enrolled"] - table["days_enrolled_recent"]
     before_absent = table["days_absent"] - table["days_absent_recent"]

@@ -10,6 +10,7 @@ from homeroom.core.models import GradeLevel, School
 from homeroom.ingest.formats import FORMATS
 from homeroom.ingest.profiles import shipped_profiles
 from homeroom.ingest.uploads import UploadOptions
+from homeroom.warnings.models import Flag
 from homeroom.web.tables import SORT_CHOICES
 
 
@@ -45,6 +46,25 @@ class StudentSearchForm(forms.Form):
             "grade": cleaned.get("grade"),
             "sort": cleaned.get("sort") or "name",
         }
+
+
+class FlagFilterForm(forms.Form):
+    """Which kind of flag the early-warnings list keeps to (optional, read from GET)."""
+
+    kind = forms.ChoiceField(
+        label="Flag",
+        choices=[("", "All flags"), *Flag.Kind.choices],
+        required=False,
+        error_messages={
+            "invalid_choice": "There is no flag “%(value)s”: choose one from the list."
+        },
+    )
+
+    def kind_filter(self) -> str | None:
+        """The kind of flag chosen; None for all flags, or when the choice is not valid."""
+        if not self.is_valid():
+            return None
+        return self.cleaned_data["kind"] or None
 
 
 class MultipleFileInput(forms.FileInput):

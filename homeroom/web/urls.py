@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", views.logout, name="logout"),
     path("students/", views.student_list, name="students"),
     path("students/<int:student_id>/", views.student_page, name="student"),
+    path("warnings/", views.warning_list, name="warnings"),
     path("imports/", views.import_list, name="imports"),
     path("imports/new/", views.import_new, name="import_new"),
     path("imports/new/<slug:token>/", views.import_report, name="import_report"),

@@ -17,7 +17,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from homeroom.access.gatekeeper import access_student
+from homeroom.access.gatekeeper import StudentAccess, access_student
 from homeroom.accounts.models import Role
 from homeroom.attendance.selectors import absences_by_month, school_year_for, student_events
 from homeroom.core.actions import do_log_student_access
@@ -54,13 +54,21 @@ from homeroom.roster.selectors import (
     student_enrollments,
     student_guardians,
 )
+from homeroom.warnings.models import Flag
+from homeroom.warnings.selectors import (
+    flagged_students,
+    method_name,
+    student_flags,
+    student_risk,
+)
 from homeroom.web.charts import month_absence_chart
-from homeroom.web.forms import ImportUploadForm, StudentSearchForm
+from homeroom.web.forms import FlagFilterForm, ImportUploadForm, StudentSearchForm
 from homeroom.web.import_tables import run_details, run_rows
-from homeroom.web.tables import header_cells, page_links, student_rows_page
+from homeroom.web.tables import STUDENTS_PER_PAGE, header_cells, page_links, student_rows_page
 
 STUDENTS_NEEDING_ATTENTION = 10
 RUNS_PER_PAGE = 25
+CLEARED_FLAGS_SHOWN = 5
 
 login = login_not_required(
     auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True)
@@ -159,6 +167,7 @@ def student_page(request: HttpRequest, student_id: int) -> HttpResponse:
             "guardians": student_guardians(access),
             "enrollments": student_enrollments(access),
         }
+        context |= _early_warning(access)
         if school_year is not None:
             context["events"] = list(student_events(access, school_year=school_year))
         if state is not None:
@@ -177,6 +186,35 @@ def student_page(request: HttpRequest, student_id: int) -> HttpResponse:
             access_reason=access.grant,
         )
     return render(request, "web/student.html", context)
+
+
+def _early_warning(access: StudentAccess) -> dict:
+    """The student page's early-warning section: open flags, recent history, forecast."""
+    flags = student_flags(access)
+    cleared = [flag for flag in flags if flag.cleared_on is not None]
+    risk = student_risk(access)
+    return {
+        "open_flags": [flag for flag in flags if flag.cleared_on is None],
+        "cleared_flags": cleared[:CLEARED_FLAGS_SHOWN],
+        "earlier_cleared": len(cleared) - CLEARED_FLAGS_SHOWN,
+        "risk": risk,
+        "risk_method": method_name(risk.method) if risk else "",
+    }
+
+
+def warning_list(request: HttpRequest) -> HttpResponse:
+    """The visible students with open early-warning flags, highest forecast first."""
+    form = FlagFilterForm(request.GET)
+    kind = form.kind_filter()
+    students = flagged_students(request.user, kind=kind)
+    page = Paginator(students, STUDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "kind_label": Flag.Kind(kind).label if kind else "",
+        "page": page,
+        "page_links": page_links(page, request.GET),
+    }
+    return render(request, "web/warnings.html", context, status=400 if form.errors else 200)
 
 
 def import_list(request: HttpRequest) -> HttpResponse:

@@ -11,6 +11,7 @@ from django.urls import URLPattern, reverse
 
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import do_import
+from homeroom.warnings.models import Flag
 from homeroom.web import urls as web_urls
 from homeroom.web.tests.import_files import two_absences, validated_upload
 from homeroom.web.tests.page_text import figure, student_ids_linked, without_csrf_tokens
@@ -75,6 +76,11 @@ MATRIX = {
         {user: 200 if user in SIGNED_OUT else TO_HOME for user in (ANONYMOUS, *CAST_USERS)},
     ),
     "logout": ("post", dict.fromkeys((ANONYMOUS, *CAST_USERS), TO_LOGIN)),
+    # Everyone signed in has the page; it lists only their students (test below).
+    "warnings": (
+        "get",
+        {user: TO_LOGIN if user in SIGNED_OUT else 200 for user in (ANONYMOUS, *CAST_USERS)},
+    ),
     "imports": ("get", _only(RUN_READERS | {"outsider"})),  # the outsider: their own runs
     "import_new": ("get", _only(UPLOADERS)),
     # A run of the cast's district, an upload by the cast's admin (ROUTE_ARGUMENTS).
@@ -229,3 +235,25 @@ def test_overview_counts_exactly_the_visible_students(cast, client, summaries, u
     page = client.get(reverse("web:home")).text
     # then its totals count exactly the students they may see who are enrolled this year
     assert figure(page, "Students enrolled") == str(len(VISIBLE[username] - NOT_ENROLLED_THIS_YEAR))
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+def test_early_warnings_list_exactly_the_visible_flagged_students(cast, client, username):
+    # given an open flag on every student of the district
+    Flag.objects.bulk_create(
+        Flag(
+            student=getattr(cast, name),
+            school_year=cast.this_year,
+            kind=Flag.Kind.CONSECUTIVE,
+            raised_on=cast.today,
+            checked_on=cast.today,
+            reason="Absent 3 school days in a row",
+        )
+        for name in EVERYONE
+    )
+    _sign_in(client, cast, username)
+    # when they open the early warnings
+    response = client.get(reverse("web:warnings"))
+    # then it links to exactly the students they may see
+    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
+    assert student_ids_linked(response.text) == expected

@@ -16,6 +16,7 @@ from homeroom.conftest import add_absence
 from homeroom.core.models import AuditEntry, CalendarDate
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.roster.models import Enrollment, Student
+from homeroom.warnings.models import Flag, RiskModel, RiskScore
 from homeroom.web.tables import STUDENTS_PER_PAGE
 from homeroom.web.tests.page_text import (
     EXTERNAL_REFERENCE,
@@ -210,6 +211,175 @@ def test_student_page_of_a_student_at_two_schools_shows_each(cast, client):
     assert figure(page, "Days enrolled") == str(10 + int(schools["Central High"]["Days enrolled"]))
 
 
+# Early warning
+
+
+def raise_flag(cast, student, kind=Flag.Kind.CONSECUTIVE, *, reason, raised_on, cleared_on=None):
+    """A flag on a cast student, as `homeroom nightly` would have raised it."""
+    return Flag.objects.create(
+        student=student,
+        school_year=cast.this_year,
+        kind=kind,
+        raised_on=raised_on,
+        cleared_on=cleared_on,
+        checked_on=cleared_on or cast.today,
+        reason=reason,
+    )
+
+
+def forecast_for(cast, student, probability: float, *, method="model", factors=()) -> RiskScore:
+    """A stored forecast of a cast student, by the district's forecast version 3."""
+    model, _ = RiskModel.objects.get_or_create(
+        district=cast.district,
+        version=3,
+        defaults={
+            "estimator": "LogisticRegression",
+            "rule_profile": "attendance-works@1",
+            "trained_years": [cast.last_year.name],
+            "parameters": {},
+            "evaluation": {},
+        },
+    )
+    return RiskScore.objects.create(
+        student=student,
+        school_year=cast.this_year,
+        model=model,
+        as_of=dt.date(2025, 10, 6),
+        week=8,
+        method=method,
+        probability=probability,
+        factors=list(factors),
+        chronic_last_year=False,
+        absent_two_in_september=True,
+        projected_chronic=probability >= 0.5,
+    )
+
+
+def test_student_page_shows_open_flags_history_and_forecast(cast, client):
+    # given Ana with an open flag, one cleared, and a forecast by the model
+    raise_flag(
+        cast,
+        cast.ana,
+        reason="Absent 3 school days in a row, Sep 29 to Oct 1",
+        raised_on=dt.date(2025, 10, 1),
+    )
+    raise_flag(
+        cast,
+        cast.ana,
+        Flag.Kind.EARLY_ABSENCES,
+        reason="2 absences in the first 20 school days",
+        raised_on=dt.date(2025, 9, 5),
+        cleared_on=dt.date(2025, 9, 20),
+    )
+    forecast_for(
+        cast,
+        cast.ana,
+        0.374,
+        factors=["Absent 4 of the last 30 days", "2 unexcused absences"],
+    )
+    client.force_login(cast.teacher)
+    # when her teacher opens her page
+    page = client.get(reverse("web:student", args=[cast.ana.pk])).text
+    # then the open flag shows with its reason and since when, the cleared one apart,
+    # and the forecast with its method, factors, date and what it is for
+    open_part, history = page.split("<h3>Cleared flags</h3>")
+    assert "Consecutive absences</strong>: Absent 3 school days in a row, Sep 29 to Oct 1" in (
+        open_part
+    )
+    assert "since Oct 1, 2025" in open_part
+    assert "2 absences in the first 20 school days" not in open_part
+    assert "from Sep 5, 2025 until Sep 20, 2025: 2 absences in the first 20 school days" in history
+    assert figure(page, "Forecast") == "37%"
+    assert "likely to end the year chronically absent, as of October 6, 2025" in page
+    assert figure(page, "Method") == "Forecast model"
+    assert "<li>Absent 4 of the last 30 days</li>" in page
+    assert "<li>2 unexcused absences</li>" in page
+    assert "never used for discipline" in page
+
+
+def test_student_page_names_the_baseline_a_forecast_fell_back_on(cast, client):
+    forecast_for(cast, cast.ana, 0.61, method="chronic_last_year")
+    client.force_login(cast.teacher)
+    page = client.get(reverse("web:student", args=[cast.ana.pk])).text
+    assert figure(page, "Forecast") == "61%"
+    assert figure(page, "Method") == "Baseline: chronic last year"
+
+
+def test_student_page_without_flags_or_forecast_says_so(cast, client):
+    client.force_login(cast.teacher)
+    page = client.get(reverse("web:student", args=[cast.ana.pk])).text
+    assert "No open flags." in page
+    assert "Cleared flags" not in page
+    assert "No forecast has been computed for Ana yet." in page
+
+
+@pytest.fixture
+def flagged(cast):
+    """Ana (the teacher's) and Ben (not the teacher's) are flagged and forecast."""
+    raise_flag(cast, cast.ana, reason="Absent 3 school days in a row", raised_on=cast.today)
+    raise_flag(
+        cast,
+        cast.ben,
+        Flag.Kind.WEEKDAY_PATTERN,
+        reason="5 of 7 absences on Mondays or Fridays",
+        raised_on=cast.today,
+    )
+    forecast_for(cast, cast.ana, 0.28)
+    forecast_for(cast, cast.ben, 0.83)
+
+
+def test_early_warnings_list_the_teachers_flagged_student_only(cast, client, flagged):
+    # given Ana and Ben flagged, and the teacher of Ana only
+    client.force_login(cast.teacher)
+    # when the teacher opens the early warnings from the navigation
+    home = client.get(reverse("web:home")).text
+    response = client.get(reverse("web:warnings"))
+    # then Ana is listed with her flag, reason, school and forecast, and Ben is not there
+    assert 'href="/warnings/">Early warnings</a>' in home
+    assert response.status_code == 200
+    rows = rows_by_first_cell(response.text, "Students with open early-warning flags")
+    assert set(rows) == {"Alvarez, Ana"}
+    ana = rows["Alvarez, Ana"]
+    assert ana["Open flags"] == "Consecutive absences: Absent 3 school days in a row"
+    assert ana["Forecast"] == "28%"
+    assert ana["School"] == "Lincoln Elementary"
+    assert ana["Grade"] == "3"
+    assert student_ids_linked(response.text) == {cast.ana.pk}
+    assert "Brooks" not in response.text
+    assert "Mondays or Fridays" not in response.text
+
+
+def test_early_warnings_highest_forecast_first_and_filtered_by_kind(cast, client, flagged):
+    client.force_login(cast.principal)
+    everyone = client.get(reverse("web:warnings")).text
+    weekdays = client.get(reverse("web:warnings"), {"kind": "weekday_pattern"}).text
+    names = [row[0] for row in table_rows(everyone, "Students with open")[1:]]
+    assert names == ["Brooks, Ben", "Alvarez, Ana"]
+    assert student_ids_linked(weekdays) == {cast.ben.pk}
+    assert "1 student with an open flag “Mondays and Fridays”" in weekdays
+
+
+def test_early_warnings_with_an_unknown_kind_show_an_error(cast, client, flagged):
+    # given a link with a flag kind that does not exist
+    client.force_login(cast.principal)
+    # when it is opened
+    response = client.get(reverse("web:warnings"), {"kind": "<b>shoe size</b>"})
+    # then the page answers with the error next to the filter, not a server error,
+    # and the list is not narrowed
+    assert response.status_code == 400
+    assert "There is no flag “&lt;b&gt;shoe size&lt;/b&gt;”: choose one from the list." in (
+        response.text
+    )
+    assert "<b>shoe size</b>" not in response.text
+    assert student_ids_linked(response.text) == {cast.ana.pk, cast.ben.pk}
+
+
+def test_early_warnings_without_flags_say_so(cast, client):
+    client.force_login(cast.teacher)
+    page = client.get(reverse("web:warnings")).text
+    assert "None of the students you may see has an open flag." in page
+
+
 # Students list
 
 
@@ -345,6 +515,23 @@ def test_students_list_pages_keep_the_search_and_sort(cast, client, many_student
     client.force_login(cast.admin)
     page = client.get(reverse("web:students"), {"q": "zimmer", "sort": "-absent"}).text
     assert 'href="?q=zimmer&amp;sort=-absent&amp;page=2"' in page
+
+
+def test_early_warnings_page_by_fifty_keeping_the_filter(cast, client, many_students):
+    # given sixty-seven students flagged for consecutive absences
+    for student in Student.objects.all():
+        raise_flag(cast, student, reason="Absent 3 school days in a row", raised_on=cast.today)
+    client.force_login(cast.admin)
+    # when the admin opens the first and second pages of that flag
+    query = {"kind": "consecutive"}
+    first = client.get(reverse("web:warnings"), query).text
+    second = client.get(reverse("web:warnings"), query | {"page": 2}).text
+    # then fifty students show, then the rest, and the next page keeps the filter
+    assert len(student_ids_linked(first)) == STUDENTS_PER_PAGE
+    assert len(student_ids_linked(second)) == 67 - STUDENTS_PER_PAGE
+    assert student_ids_linked(first).isdisjoint(student_ids_linked(second))
+    assert "Page 1 of 2" in first
+    assert 'href="?kind=consecutive&amp;page=2"' in first
 
 
 def test_students_list_costs_the_same_queries_for_more_students(cast, client, many_students):
@@ -550,6 +737,7 @@ def test_no_page_refers_to_another_server(cast, client, ana_absent_twice):
         reverse("web:students") + "?sort=-absent",
         reverse("web:student", args=[cast.ana.pk]),
         reverse("web:student", args=[10**9]),
+        reverse("web:warnings"),
     ]
     pages = anonymous_pages + [client.get(url).text for url in urls]
     # then no src, href or action points off the server, and htmx comes from our static files

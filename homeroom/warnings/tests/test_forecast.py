@@ -1,0 +1,198 @@
+"""The forecast on a generated district (four years, known outcomes): trained on one year,
+tested on a later one, explained, scored as of any date without seeing later records;
+the commands and the nightly pipeline around it."""
+
+import datetime as dt
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from homeroom.attendance.models import AttendanceCode, AttendanceEvent
+from homeroom.demo.district import DistrictParameters
+from homeroom.metrics.rules import load_rule_profile
+from homeroom.metrics.tests.districts import load_generated, module_district
+from homeroom.roster.models import Enrollment
+from homeroom.warnings.actions import analysis_engine
+from homeroom.warnings.forecast import MINIMUM_GROUP, features
+from homeroom.warnings.models import Flag, NightlyRun, RiskModel, RiskScore
+from homeroom.warnings.snapshots import take_snapshot, year_before
+
+TODAY = dt.date(2026, 11, 23)
+NAME = "Forecast Test District"
+
+
+@pytest.fixture(scope="module")
+def district(django_db_setup, django_db_blocker, tmp_path_factory):
+    """600 students over four school years (2023-24 to 2026-27, the last up to today)."""
+    params = DistrictParameters(name=NAME, students=600, years=4, seed=11, today=TODAY)
+    directory = tmp_path_factory.mktemp("forecast")
+    with module_district(django_db_blocker, lambda: load_generated(params, directory)) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def trained(district, django_db_blocker):
+    """The forecast trained once for the module (kept: the tests read it)."""
+    with django_db_blocker.unblock():
+        call_command("risk", "train", "--today", str(TODAY), "--district", NAME, verbosity=0)
+        yield RiskModel.objects.get(district=district)
+
+
+def risk(*arguments: str) -> str:
+    output = io.StringIO()
+    call_command("risk", *arguments, "--district", NAME, stdout=output, stderr=io.StringIO())
+    return output.getvalue()
+
+
+@pytest.mark.django_db
+def test_trained_on_an_earlier_year_tested_on_a_later_one_and_beats_the_baselines(trained):
+    assert trained.trained_years == ["2024-2025"]  # 2023-24 only gives its attendance
+    assert trained.evaluated_year == "2025-2026"
+    for week in ("4", "10", "20"):
+        result = trained.evaluation["weeks"][week]
+        model = result["methods"]["model"]["roc_auc"]
+        best = result["methods"][result["best_baseline"]]["roc_auc"]
+        # the generator's students keep their habits from year to year: learnable
+        assert model > 0.8
+        assert result["chosen"] == ("model" if model > best else result["best_baseline"])
+    assert trained.parameters["10"]["chosen"] == trained.evaluation["weeks"]["10"]["chosen"]
+
+
+@pytest.mark.django_db
+def test_the_report_has_every_figure_by_group_and_hides_small_groups(trained, tmp_path):
+    printed = risk("evaluate", "--output", str(tmp_path))
+    assert "forecast-report.html" in printed
+    data = json.loads((tmp_path / "forecast-report.json").read_text())
+    assert set(data["weeks"]) == {"2", "4", "6", "10", "20"}
+    week = data["weeks"]["4"]
+    assert set(week["methods"]) == {"model", "chronic_last_year", "september", "projection"}
+    figures = week["methods"]["model"]
+    for name in ("roc_auc", "pr_auc", "brier", "precision_at_capacity", "recall_at_capacity"):
+        assert 0 <= figures[name] <= 1
+    groups = {(g["group"], g["value"]) for g in figures["groups"]}
+    assert ("gender", "F") in groups and ("home_language", "en") in groups
+    assert all(g["students"] >= MINIMUM_GROUP for g in figures["groups"])
+    html = (tmp_path / "forecast-report.html").read_text()
+    assert "evaluated on 2025-2026" in html and "Calibration" in html
+    assert "http" not in html  # nothing loaded from elsewhere
+
+
+@pytest.mark.django_db
+def test_a_feature_as_of_week_4_cannot_see_week_5(district):
+    """Records dated after the as-of date change nothing; one dated before it does."""
+    profile = load_rule_profile(district.rule_profile)
+    as_of = dt.date(2026, 9, 15)
+
+    def week_four() -> dict:
+        with analysis_engine(district) as engine:
+            snapshot = take_snapshot(engine, profile, as_of)
+            table = features(snapshot, year_before(engine, profile, snapshot.window))
+        return table.fillna(-1).to_dict("index")  # NaN (no prior year) is not NaN
+
+    before = week_four()
+    pupil_id = next(iter(before))
+    span = Enrollment.objects.filter(student_id=pupil_id, entry_date__lte=as_of).latest(
+        "entry_date"
+    )
+    code = AttendanceCode.objects.get(district=district, code="A")
+    # when a week-5 absence is recorded and the student leaves in week 6
+    AttendanceEvent.objects.create(
+        student_id=pupil_id, school=span.school, date=as_of + dt.timedelta(days=6), code=code
+    )
+    Enrollment.objects.filter(pk=span.pk).update(exit_date=as_of + dt.timedelta(days=10))
+    # then the week-4 features are exactly as they were
+    assert week_four() == before
+    # but an absence on the as-of date itself (a Tuesday) is seen
+    AttendanceEvent.objects.create(student_id=pupil_id, school=span.school, date=as_of, code=code)
+    assert week_four()[pupil_id]["days_absent"] == before[pupil_id]["days_absent"] + 1
+
+
+@pytest.mark.django_db
+def test_scores_as_of_a_past_date_list_every_student_with_factors(trained):
+    rows = json.loads(risk("scores", "--as-of", "2026-10-01", "--format", "json"))
+    assert rows["as_of"] == "2026-10-01" and rows["model_version"] == trained.version
+    students = rows["students"]
+    probabilities = [s["probability"] for s in students]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert all(0 < p < 1 for p in probabilities)
+    top = students[0]
+    assert top["factors"] and all(isinstance(f, str) for f in top["factors"])
+    csv_text = risk("scores", "--as-of", "2026-10-01")
+    assert csv_text.splitlines()[0].startswith("student_local_id,school_local_id,grade,probability")
+    assert len(csv_text.splitlines()) == len(students) + 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["scores", "--as-of", "2026-13-01"], "'2026-13-01' is not a date; write it as YYYY-MM-DD"),
+        (["scores", "--as-of", "2026-10-01", "--format", "xml"], "invalid choice: 'xml'"),
+        (["scores", "--as-of", "1990-10-01"], "no school year starts on or before 1990-10-01"),
+    ],
+)
+def test_bad_arguments_are_refused_in_one_line(trained, arguments, message):
+    with pytest.raises(CommandError, match=message.replace("(", r"\(")):
+        risk(*arguments)
+
+
+@pytest.mark.django_db
+def test_without_a_model_the_scores_say_how_to_train_one(district):
+    RiskModel.objects.filter(district=district).delete()  # rolled back after the test
+    with pytest.raises(CommandError, match=r"no forecast has been trained yet: run 'homeroom"):
+        risk("scores", "--as-of", "2026-10-01")
+
+
+@pytest.mark.django_db
+def test_training_needs_three_complete_years(district):
+    with pytest.raises(CommandError, match=r"needs three complete school years.*hold 2 "):
+        risk("train", "--today", "2025-11-01")
+
+
+@pytest.mark.django_db
+def test_nightly_twice_changes_nothing_the_second_time(district, trained):
+    output = io.StringIO()
+    call_command("nightly", "--as-of", "2026-11-20", "--district", NAME, stdout=output)
+    assert "Nightly run" in output.getvalue() and "succeeded" in output.getvalue()
+    first = NightlyRun.objects.latest("pk")
+    assert [s["step"] for s in first.steps] == ["metrics", "flags", "forecast", "tiers"]
+    flags = Flag.objects.filter(student__district=district).count()
+    assert flags > 0
+    assert RiskScore.objects.filter(student__district=district).count() > 0
+    # when the night runs again
+    call_command("nightly", "--as-of", "2026-11-20", "--district", NAME, stdout=io.StringIO())
+    second = NightlyRun.objects.latest("pk")
+    flag_step = next(s for s in second.steps if s["step"] == "flags")
+    assert flag_step["counts"]["raised"] == 0 and flag_step["counts"]["cleared"] == 0
+    assert Flag.objects.filter(student__district=district).count() == flags
+
+
+@pytest.mark.django_db
+def test_a_failed_import_stops_the_night_and_keeps_the_results(district, trained, tmp_path):
+    call_command("nightly", "--as-of", "2026-11-20", "--district", NAME, stdout=io.StringIO())
+    scores = list(RiskScore.objects.values_list("student_id", "probability").order_by("student_id"))
+    bad = tmp_path / "attendance.csv"
+    bad.write_text("student_id,school_id,date,code\nX,1,2026-11-21,ZZZ\n")
+    with pytest.raises(CommandError, match="nightly run failed: import"):
+        call_command(
+            "nightly",
+            str(bad),
+            "--format",
+            "csv",
+            "--profile",
+            "homeroom-generator",
+            "--district",
+            NAME,
+            "--as-of",
+            "2026-11-21",
+            stdout=io.StringIO(),
+        )
+    run = NightlyRun.objects.latest("pk")
+    assert run.status == NightlyRun.Status.FAILED and run.steps[0]["step"] == "import"
+    assert (
+        list(RiskScore.objects.values_list("student_id", "probability").order_by("student_id"))
+        == scores
+    )
