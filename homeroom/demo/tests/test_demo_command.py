@@ -16,6 +16,7 @@ from homeroom.core.models import District
 from homeroom.core.selectors import district_today
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
+from homeroom.warnings.models import Flag, RiskScore
 from homeroom.web.tests.page_text import figure, student_ids_linked
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +121,9 @@ def test_demo_admin_sees_the_whole_district(data_dir, client):
     assert f"rule profile {state.profile}" in page
     assert figure(page, "Students enrolled") == f"{state.students:,}"
     assert state.students == StudentSummary.objects.filter(school__isnull=True).count() > 100
+    # and early warning ran: flags with reasons, and every enrolled student's forecast
+    assert Flag.objects.filter(cleared_on__isnull=True).exclude(reason="").count() > 0
+    assert RiskScore.objects.count() == state.students
 
 
 def test_rebuild_generates_the_same_district_again(data_dir):

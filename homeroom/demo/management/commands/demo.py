@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 
 from homeroom.core.models import District
+from homeroom.core.selectors import district_today
 from homeroom.demo.district import DistrictParameters
 from homeroom.demo.loading import (
     SOURCE_FORMAT,
@@ -26,10 +27,16 @@ from homeroom.demo.loading import (
 from homeroom.demo.staff import DemoAccount, DemoStaffError, do_set_up_demo_staff
 from homeroom.ingest.models import ImportRun
 from homeroom.roster.models import Student
+from homeroom.warnings.actions import WarningError, analysis_engine, do_train_forecast
+from homeroom.warnings.nightly import do_run_nightly
 
 DEMO_DISTRICT_NAME = next(
     field.default for field in dataclasses.fields(DistrictParameters) if field.name == "name"
 )
+
+# Four years: the forecast learns from one (with the year before it) and is tested on the
+# last complete one before the current year.
+DEMO_YEARS = 4
 
 
 def _database_description() -> str:
@@ -160,6 +167,8 @@ class Command(BaseCommand):
             str(options["students"]),
             "--seed",
             str(options["seed"]),
+            "--years",
+            str(DEMO_YEARS),
             verbosity=self.verbosity,
             stdout=self.stdout,
             stderr=self.stderr,
@@ -171,7 +180,25 @@ class Command(BaseCommand):
             raise CommandError(f"the generated files were not loaded: {error}") from error
         counts = ", ".join(f"{count:,} {entity}" for entity, count in inserted(run).items())
         self.say(f"Loaded: {counts}")
+        self.warn_early(run.district)
         return run.district
+
+    def warn_early(self, district: District) -> None:
+        """Train the forecast on the past years, then run tonight's flags and scores."""
+        today = district_today(district)
+        self.say("Training the forecast on the past years and testing it on the last one…")
+        try:
+            with analysis_engine(district) as engine:
+                model = do_train_forecast(district, today=today, engine=engine)
+            self.say(
+                f"Forecast v{model.version}: trained on {', '.join(model.trained_years)}, "
+                f"tested on {model.evaluated_year} ('homeroom risk evaluate' writes the report)"
+            )
+        except WarningError as error:
+            self.say(f"The forecast was not trained: {error}")
+        run = do_run_nightly(district, as_of=today)
+        flags = next(step for step in run.steps if step["step"] == "flags")["counts"]
+        self.say(f"Early-warning flags as of {today}: {flags['active']:,}")
 
     def print_accounts(self, accounts: list[DemoAccount], options: dict) -> None:
         """The demo accounts and their passwords, one per line."""

@@ -1,0 +1,124 @@
+"""Benchmark: early-warning flags and the forecast for a 50,000-student district.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/warnings_50k.py [--workdir DIR] [--repeat N]
+
+What it does (docs/benchmarks.md, section "Early warning", records the figures):
+
+1. Generates a 50,000-student district over six school years up to 2026-11-23 (five
+   complete years: the first only gives the second its "last year"; three are trained on;
+   the fifth, 2025-26, is held out) and loads it into a fresh SQLite file through the
+   import engine (reused from `--workdir` when already loaded; untimed).
+2. Times, `--repeat` times each:
+   - export: the facts read from the database into Parquet for DuckDB (`analysis_engine`);
+   - train: fitting and evaluating the forecast on the three training years and the
+     held-out year (`do_train_forecast`, export included);
+   - flags + forecast: the nightly's two steps for every student as of 2026-11-20
+     (`do_evaluate_flags` then `do_score_students`, export included).
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = dt.date(2026, 11, 23)
+AS_OF = dt.date(2026, 11, 20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "bench-warnings")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    work = args.workdir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ["HOMEROOM_DATA_DIR"] = str(work)
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "homeroom.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from homeroom.core.models import District
+    from homeroom.warnings.actions import (
+        analysis_engine,
+        do_evaluate_flags,
+        do_score_students,
+        do_train_forecast,
+    )
+    from homeroom.warnings.models import Flag
+
+    call_command("migrate", verbosity=0)
+    if not District.objects.exists():
+        started = time.monotonic()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "homeroom",
+                "generate",
+                "--students",
+                "50000",
+                "--years",
+                "6",
+                "--today",
+                TODAY.isoformat(),
+                "--output",
+                str(work / "generated"),
+                "--load",
+                "-v",
+                "0",
+            ],
+            check=True,
+            env=os.environ,
+        )
+        print(f"generated and loaded in {time.monotonic() - started:.0f} s", flush=True)
+    district = District.objects.get()
+    figures: dict[str, list[float]] = {"export": [], "train": [], "flags_and_forecast": []}
+    for _ in range(args.repeat):
+        started = time.monotonic()
+        with analysis_engine(district):
+            figures["export"].append(time.monotonic() - started)
+        started = time.monotonic()
+        with analysis_engine(district) as engine:
+            model = do_train_forecast(district, today=TODAY, engine=engine)
+        figures["train"].append(time.monotonic() - started)
+        Flag.objects.all().delete()
+        started = time.monotonic()
+        with analysis_engine(district) as engine:
+            flags = do_evaluate_flags(district, as_of=AS_OF, engine=engine)
+            scores = do_score_students(district, as_of=AS_OF, engine=engine)
+        figures["flags_and_forecast"].append(time.monotonic() - started)
+        print(json.dumps(figures), flush=True)
+    weeks = {
+        week: {
+            "chosen": result["chosen"],
+            **{m: round(r["roc_auc"], 3) for m, r in result["methods"].items()},
+        }
+        for week, result in model.evaluation["weeks"].items()
+    }
+    print(
+        json.dumps(
+            {
+                "seconds": {k: [round(v, 1) for v in vs] for k, vs in figures.items()},
+                "trained_years": model.trained_years,
+                "evaluated_year": model.evaluated_year,
+                "roc_auc": weeks,
+                "flags": flags,
+                "scores": scores,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
