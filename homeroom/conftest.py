@@ -26,9 +26,24 @@ def fast_password_hashing(settings):
 
 
 def school_year_bounds(today: dt.date) -> tuple[dt.date, dt.date]:
-    """Mid-August to mid-June of the school year holding `today` (summer joins the last)."""
+    """Mid-August to early June of the school year holding `today` (summer joins the last).
+
+    A year that began less than eight weeks ago starts eight weeks before today instead, so
+    that tests find past school days to be absent on whatever the date.
+    """
     first_year = today.year if today.month >= 8 else today.year - 1
-    return dt.date(first_year, 8, 10), dt.date(first_year + 1, 6, 15)
+    start = min(dt.date(first_year, 8, 10), today - dt.timedelta(weeks=8))
+    return start, dt.date(first_year + 1, 6, 5)
+
+
+def school_days(year: SchoolYear) -> list[dt.date]:
+    """The instructional days of a cast year: every weekday (see make_calendar)."""
+    day, days = year.start_date, []
+    while day <= year.end_date:
+        if day.weekday() < 5:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
 
 
 def make_calendar(school: School, year: SchoolYear, holidays: set[dt.date] = frozenset()):

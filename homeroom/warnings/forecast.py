@@ -41,12 +41,6 @@ BASELINES = {
     "september": ("september",),
     "projection": ("absence_rate",),
 }
-METHOD_NAMES = {
-    "model": "Forecast model",
-    "chronic_last_year": "Baseline: chronic last year",
-    "september": "Baseline: 2+ absences in September",
-    "projection": "Baseline: current-rate projection",
-}
 MINIMUM_GROUP = 10  # groups smaller than this are not reported (small-cell suppression)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.template.loader import render_to_string
 
-from homeroom.warnings.forecast import METHOD_NAMES
+from homeroom.warnings.methods import METHOD_NAMES
 from homeroom.warnings.models import RiskModel
 
 SUMMARY_FIGURES = ("roc_auc", "pr_auc", "brier", "precision_at_capacity", "recall_at_capacity")

@@ -11,20 +11,7 @@ from homeroom.access.gatekeeper import StudentAccess, visible_students
 from homeroom.roster.models import Enrollment, Student
 from homeroom.warnings.models import Flag, RiskScore
 
-# The names of `forecast.METHOD_NAMES`, kept here so that showing a forecast does not load
-# scikit-learn and pandas into the web process; a test keeps the two the same.
-METHOD_NAMES = {
-    "model": "Forecast model",
-    "chronic_last_year": "Baseline: chronic last year",
-    "september": "Baseline: 2+ absences in September",
-    "projection": "Baseline: current-rate projection",
-}
 NAME_ORDER = ("last_name", "first_name", "local_id", "pk")
-
-
-def method_name(method: str) -> str:
-    """The forecast method of a score in words: the model, or the baseline it fell back on."""
-    return METHOD_NAMES.get(method, method)
 
 
 def _open_flags() -> QuerySet[Flag]:

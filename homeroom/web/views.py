@@ -54,13 +54,9 @@ from homeroom.roster.selectors import (
     student_enrollments,
     student_guardians,
 )
+from homeroom.warnings.methods import method_name
 from homeroom.warnings.models import Flag
-from homeroom.warnings.selectors import (
-    flagged_students,
-    method_name,
-    student_flags,
-    student_risk,
-)
+from homeroom.warnings.selectors import flagged_students, student_flags, student_risk
 from homeroom.web.charts import month_absence_chart
 from homeroom.web.forms import FlagFilterForm, ImportUploadForm, StudentSearchForm
 from homeroom.web.import_tables import run_details, run_rows

@@ -5,22 +5,12 @@ import datetime as dt
 
 import pytest
 
-from homeroom.conftest import add_absence
+from homeroom.conftest import add_absence, school_days
 from homeroom.roster.models import Enrollment
 from homeroom.warnings.actions import WarningError, analysis_engine, do_evaluate_flags
 from homeroom.warnings.models import Flag
 
 pytestmark = pytest.mark.django_db
-
-
-def school_days(year) -> list[dt.date]:
-    """The cast calendars' instructional days: every weekday of the year."""
-    day, days = year.start_date, []
-    while day <= year.end_date:
-        if day.weekday() < 5:
-            days.append(day)
-        day += dt.timedelta(days=1)
-    return days
 
 
 def evaluate(cast, as_of: dt.date) -> dict:

@@ -9,11 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from homeroom.access.gatekeeper import access_student
 from homeroom.roster.models import Enrollment, Student
 from homeroom.warnings import forecast
+from homeroom.warnings.methods import method_name
 from homeroom.warnings.models import Flag, RiskModel, RiskScore
 from homeroom.warnings.selectors import (
-    METHOD_NAMES,
     flagged_students,
-    method_name,
     student_flags,
     student_risk,
 )
@@ -138,10 +137,6 @@ def test_student_risk_is_the_stored_forecast_or_none(cast):
     assert ana.model.version == 1
     assert method_name(ana.method) == "Baseline: 2+ absences in September"
     assert student_risk(access_student(cast.admin, cast.ben.pk)) is None
-
-
-def test_method_names_are_the_forecasts_own():
-    assert METHOD_NAMES == forecast.METHOD_NAMES
 
 
 def _read_everything(user) -> list:

@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from homeroom.conftest import school_days as cast_school_days
 from homeroom.ingest.uploads import Upload, UploadOptions, receive_upload
 
 PROFILE = "exceptions-only"
@@ -11,13 +12,8 @@ HEADER = "student_id,school_id,date,code,minutes"
 
 
 def school_days(cast, count: int) -> list[dt.date]:
-    """The first `count` weekdays of the cast's school year (all instructional)."""
-    days, day = [], cast.this_year.start_date
-    while len(days) < count:
-        if day.weekday() < 5:
-            days.append(day)
-        day += dt.timedelta(days=1)
-    return days
+    """The first `count` school days of the cast's year."""
+    return cast_school_days(cast.this_year)[:count]
 
 
 def attendance_csv(rows: list[tuple[str, str, dt.date, str, str]]) -> bytes:
