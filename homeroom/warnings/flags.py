@@ -58,12 +58,12 @@ def _weekday_counts(rows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _weekday_note(counts: pd.DataFrame, student_id) -> str:
+def _weekday_note(monday: float, friday: float) -> str:
     """', 2 of them Mondays' when a student's absences gather on Mondays or Fridays."""
     notes = [
-        f"{counts.at[student_id, column]:g} of them {name}"
-        for column, name in (("monday", "Mondays"), ("friday", "Fridays"))
-        if counts.at[student_id, column] >= 2
+        f"{count:g} of them {name}"
+        for count, name in ((monday, "Mondays"), (friday, "Fridays"))
+        if count >= 2
     ]
     return ", " + " and ".join(notes) if notes else ""
 
@@ -94,35 +94,35 @@ def find_flags(
         rule = rules.rules["early_absences"]
         early = days[days["through"] <= rule["school_days"]]
         counts = _weekday_counts(early)
-        for student_id, total in counts["all"][counts["all"] >= rule["absences"]].items():
+        for row in counts[counts["all"] >= rule["absences"]].itertuples():
             add(
-                student_id,
+                row.Index,
                 "early_absences",
-                f"{_days(total)} in the first {rule['school_days']} school days"
-                f"{_weekday_note(counts, student_id)}",
+                f"{_days(row.all)} in the first {rule['school_days']} school days"
+                f"{_weekday_note(row.monday, row.friday)}",
             )
     if rules.on("recent_absences"):
         rule = rules.rules["recent_absences"]
         since = snapshot.as_of - dt.timedelta(days=rule["calendar_days"] - 1)
         counts = _weekday_counts(days[days["date"] >= since])
-        for student_id, total in counts["all"][counts["all"] >= rule["absences"]].items():
+        for row in counts[counts["all"] >= rule["absences"]].itertuples():
             add(
-                student_id,
+                row.Index,
                 "recent_absences",
-                f"{_days(total)} in the last {rule['calendar_days']} days"
-                f"{_weekday_note(counts, student_id)}",
+                f"{_days(row.all)} in the last {rule['calendar_days']} days"
+                f"{_weekday_note(row.monday, row.friday)}",
             )
     if rules.on("band"):
         flagged = [level.name for level in profile.bands[:-1]]  # all but the best
         counted = students[students["counted"] & students["band"].isin(flagged)]
         labels = {level.name: level.label for level in profile.bands}
-        for student_id, row in counted.iterrows():
+        for row in counted.itertuples():
             add(
-                student_id,
+                row.Index,
                 "band",
-                f"Absent {_percent(row['absence_rate'])} of school days so far "
-                f"({row['days_absent']:g} of {int(row['days_enrolled'])}): {labels[row['band']]}",
-                variant=row["band"],
+                f"Absent {_percent(row.absence_rate)} of school days so far "
+                f"({row.days_absent:g} of {int(row.days_enrolled)}): {labels[row.band]}",
+                variant=row.band,
             )
     if rules.on("consecutive") or rules.on("long_absence"):
         found += _runs(snapshot, days, rules)
@@ -131,22 +131,22 @@ def find_flags(
         table = _weekday_counts(days)
         share = (table["monday"] + table["friday"]) / table["all"]
         hits = table[(table["all"] >= rule["minimum_absences"]) & (share >= rule["share"])]
-        for student_id, row in hits.iterrows():
+        for row in hits.itertuples():
             add(
-                student_id,
+                row.Index,
                 "weekday_pattern",
-                f"{row['monday'] + row['friday']:g} of {_days(row['all'])} on Mondays or "
-                f"Fridays ({row['monday']:g} Mondays, {row['friday']:g} Fridays)",
+                f"{row.monday + row.friday:g} of {_days(row.all)} on Mondays or "
+                f"Fridays ({row.monday:g} Mondays, {row.friday:g} Fridays)",
             )
     if rules.on("worsening") and recent is not None:
         found += _worsening(students, recent, rules.rules["worsening"])
     if rules.on("chronic_last_year") and last_year is not None:
         before = last_year[last_year["chronic"] & last_year.index.isin(students.index)]
-        for student_id, row in before.iterrows():
+        for row in before.itertuples():
             add(
-                student_id,
+                row.Index,
                 "chronic_last_year",
-                f"Chronically absent last year (absent {_percent(row['absence_rate'])} of "
+                f"Chronically absent last year (absent {_percent(row.absence_rate)} of "
                 "school days)",
             )
     return found
@@ -161,8 +161,8 @@ def _runs(snapshot: Snapshot, days: pd.DataFrame, rules: WarningRules) -> list[F
     full = full.assign(island=full["through"] - step)
     runs = full.groupby(["student_id", "school_id", "island"]).agg(
         length=("through", "size"),
-        first=("date", "min"),
-        last=("date", "max"),
+        first=("date", "first"),  # sorted: a run's days are in order
+        last=("date", "last"),
         last_index=("through", "max"),
     )
     runs = runs.reset_index().sort_values("last")
@@ -204,12 +204,15 @@ def _worsening(students: pd.DataFrame, recent: pd.DataFrame, rule: dict) -> list
     table = students[["days_enrolled", "days_absent"]].join(
         recent[["days_enrolled", "days_absent"]], suffixes=("", "_recent"), how="inner"
     )
-    before_days = table["days_enrolled"] - table["days_enrolled_recent"]
-    before_absent = table["days_absent"] - table["days_absent_recent"]
+    table = table.assign(
+        before_days=table["days_enrolled"] - table["days_enrolled_recent"],
+        before_absent=table["days_absent"] - table["days_absent_recent"],
+    )
     recent_rate = table["days_absent_recent"] / table["days_enrolled_recent"].where(
         table["days_enrolled_recent"] > 0
     )
-    before_rate = before_absent / before_days.where(before_days >= 10)
+    before_rate = table["before_absent"] / table["before_days"].where(table["before_days"] >= 10)
+    table = table.assign(recent_rate=recent_rate, before_rate=before_rate)
     hits = table[
         (table["days_absent_recent"] >= rule["minimum_absences"])
         & before_rate.notna()
@@ -217,13 +220,13 @@ def _worsening(students: pd.DataFrame, recent: pd.DataFrame, rule: dict) -> list
     ]
     return [
         Finding(
-            int(student_id),
+            int(row.Index),
             "worsening",
             "",
-            f"Absent {_percent(recent_rate[student_id])} of school days in the last "
-            f"{rule['recent_days']} days ({row['days_absent_recent']:g} of "
-            f"{int(row['days_enrolled_recent'])}), against {_percent(before_rate[student_id])} "
-            f"before ({before_absent[student_id]:g} of {int(before_days[student_id])})",
+            f"Absent {_percent(row.recent_rate)} of school days in the last "
+            f"{rule['recent_days']} days ({row.days_absent_recent:g} of "
+            f"{int(row.days_enrolled_recent)}), against {_percent(row.before_rate)} "
+            f"before ({row.before_absent:g} of {int(row.before_days)})",
         )
-        for student_id, row in hits.iterrows()
+        for row in hits.itertuples()
     ]

@@ -161,13 +161,21 @@ def test_nightly_twice_changes_nothing_the_second_time(district, trained):
     assert [s["step"] for s in first.steps] == ["metrics", "flags", "forecast", "tiers"]
     flags = Flag.objects.filter(student__district=district).count()
     assert flags > 0
-    assert RiskScore.objects.filter(student__district=district).count() > 0
+    stored = RiskScore.objects.filter(student__district=district)
+    assert stored.count() > 0 and {s.as_of for s in stored} == {dt.date(2026, 11, 20)}
+    assert all(isinstance(f, str) for s in stored for f in s.factors)
+    assert stored.order_by("-probability").first().factors  # the riskiest, with reasons
+    assert Flag.objects.filter(checked_on=dt.date(2026, 11, 20)).count() == flags
     # when the night runs again
     call_command("nightly", "--as-of", "2026-11-20", "--district", NAME, stdout=io.StringIO())
     second = NightlyRun.objects.latest("pk")
     flag_step = next(s for s in second.steps if s["step"] == "flags")
     assert flag_step["counts"]["raised"] == 0 and flag_step["counts"]["cleared"] == 0
     assert Flag.objects.filter(student__district=district).count() == flags
+    # and a later night checks the flags again as of its own date
+    call_command("nightly", "--as-of", "2026-11-23", "--district", NAME, stdout=io.StringIO())
+    still_open = Flag.objects.filter(student__district=district, cleared_on__isnull=True)
+    assert {f.checked_on for f in still_open} == {dt.date(2026, 11, 23)}
 
 
 @pytest.mark.django_db
