@@ -305,12 +305,34 @@ def _typed(name: str, table: ir.Table) -> ir.Table:
     )
 
 
-def export_parquet(engine: Engine, directory: Path) -> dict[str, int]:
-    """Write every fact table as `<name>.parquet` in `directory`; rows written per table."""
+def export_parquet(
+    engine: Engine, directory: Path, *, since: dt.date | None = None
+) -> dict[str, int]:
+    """Write every fact table as `<name>.parquet` in `directory`; rows written per table.
+
+    With `since`, only the school years ending on or after it and what is dated in them
+    (the nightly's flags and forecast read two years, not the district's whole history).
+    """
     directory.mkdir(parents=True, exist_ok=True)
+    tables = {name: getattr(engine.facts, name) for name in FACT_SCHEMAS}
+    if since is not None:
+        years = tables["school_years"].filter(tables["school_years"].end_date >= since)
+        kept = [row["school_year_id"] for row in engine.run(years).to_pylist()]
+        held = tables["characteristics"]
+        tables |= {
+            "school_years": years,
+            "school_days": tables["school_days"].filter(
+                tables["school_days"].school_year_id.isin(kept)
+            ),
+            "enrollments": tables["enrollments"].filter(
+                tables["enrollments"].school_year_id.isin(kept)
+            ),
+            "events": tables["events"].filter(tables["events"].date >= since),
+            "characteristics": held.filter(held.end_date.isnull() | (held.end_date >= since)),
+        }
     written = {}
-    for name in FACT_SCHEMAS:
-        rows = engine.run(getattr(engine.facts, name)).cast(_arrow_schema(name))
+    for name, table in tables.items():
+        rows = engine.run(table).cast(_arrow_schema(name))
         pq.write_table(rows, directory / f"{name}.parquet")
         written[name] = rows.num_rows
     return written

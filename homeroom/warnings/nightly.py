@@ -92,7 +92,7 @@ def do_run_nightly(
     if files:
         step("import", import_files)
     step("metrics", lambda: {"students": do_refresh_summaries(district, as_of=as_of).students})
-    with analysis_engine(district) as engine:
+    with analysis_engine(district, as_of=as_of) as engine:
         step("flags", lambda: do_evaluate_flags(district, as_of=as_of, engine=engine))
         if current_model(district) is not None:
             step("forecast", lambda: do_score_students(district, as_of=as_of, engine=engine))

@@ -107,7 +107,7 @@ class Command(BaseCommand):
         if output is not None and output.is_dir():
             raise WarningError(f"{output}: is a directory; give a file name")
         profile = load_rule_profile(district.rule_profile)
-        with analysis_engine(district) as engine:
+        with analysis_engine(district, as_of=options["as_of"]) as engine:
             table, week, window = training.score(
                 engine, profile, model.parameters, options["as_of"]
             )
