@@ -18,7 +18,8 @@ What it does (docs/benchmarks.md, section "Early warning", records the figures):
    - export_two_years: the facts of 2025-26 and 2026-27 only, as the nightly reads them
      (`analysis_engine(as_of=...)`);
    - flags_and_forecast: the nightly's two steps for every student as of 2026-11-20
-     (`do_evaluate_flags` then `do_score_students`, computed and stored), and
+     (as `homeroom nightly` runs them: what was known on the date read once, then
+     `do_evaluate_flags` and `do_score_students`, computed and stored), and
      with_export: the same with the two-year export before it.
 """
 
@@ -52,6 +53,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from homeroom.core.models import District
+    from homeroom.metrics.rules import load_rule_profile
     from homeroom.warnings.actions import (
         analysis_engine,
         do_evaluate_flags,
@@ -59,6 +61,7 @@ def main() -> None:
         do_train_forecast,
     )
     from homeroom.warnings.models import Flag
+    from homeroom.warnings.snapshots import known_on
 
     call_command("migrate", verbosity=0)
     if not District.objects.exists():
@@ -105,8 +108,10 @@ def main() -> None:
         started = time.monotonic()
         with analysis_engine(district, as_of=AS_OF) as engine:
             exported = time.monotonic()
-            flags = do_evaluate_flags(district, as_of=AS_OF, engine=engine)
-            scores = do_score_students(district, as_of=AS_OF, engine=engine)
+            read = {"as_of": AS_OF, "engine": engine}
+            read["known"] = known_on(engine, load_rule_profile(district.rule_profile), AS_OF)
+            flags = do_evaluate_flags(district, **read)
+            scores = do_score_students(district, **read)
         finished = time.monotonic()
         figures["export_two_years"].append(exported - started)
         figures["flags_and_forecast"].append(finished - exported)

@@ -24,7 +24,7 @@ from homeroom.warnings.flags import find_flags
 from homeroom.warnings.forecast import ESTIMATOR
 from homeroom.warnings.models import Flag, RiskModel, RiskScore
 from homeroom.warnings.rules import load_warning_rules
-from homeroom.warnings.snapshots import recent_enrollment, take_snapshot, year_before
+from homeroom.warnings.snapshots import Known, known_on, recent_enrollment
 
 BATCH = 5000  # rows a statement names, well under SQLite's 32,766 parameters
 
@@ -66,12 +66,14 @@ def _school_year(district: District, window) -> SchoolYear:
     return SchoolYear.objects.get(district=district, pk=window.school_year_id)
 
 
-def do_evaluate_flags(district: District, *, as_of: dt.date, engine: Engine) -> dict[str, int]:
+def do_evaluate_flags(
+    district: District, *, as_of: dt.date, engine: Engine, known: Known | None = None
+) -> dict[str, int]:
     """Raise the flags that hold as of `as_of`, clear those that no longer do.
 
-    Safe to repeat for the same date (nothing changes); refused for a date before the
-    last evaluation, since the history runs forward. Returns counts: raised, cleared,
-    active.
+    `known`: what was known on `as_of`, when already read from `engine`. Safe to repeat
+    for the same date (nothing changes); refused for a date before the last evaluation,
+    since the history runs forward. Returns counts: raised, cleared, active.
     """
     rules = load_warning_rules(district.warning_rules)
     profile = load_rule_profile(district.rule_profile)
@@ -80,7 +82,8 @@ def do_evaluate_flags(district: District, *, as_of: dt.date, engine: Engine) -> 
         raise WarningError(
             f"flags were evaluated as of {last['last']}; evaluate as of that date or later"
         )
-    snapshot = take_snapshot(engine, profile, as_of)
+    known = known or known_on(engine, profile, as_of)
+    snapshot = known.snapshot
     recent = None
     if rules.on("worsening"):
         recent = recent_enrollment(
@@ -90,7 +93,7 @@ def do_evaluate_flags(district: District, *, as_of: dt.date, engine: Engine) -> 
         snapshot,
         rules,
         profile,
-        last_year=year_before(engine, profile, snapshot.window),
+        last_year=known.last_year,
         recent=recent,
     )
     holding = {(f.student_id, f.kind, f.variant): f.reason for f in findings}
@@ -157,13 +160,17 @@ def current_model(district: District) -> RiskModel | None:
     return RiskModel.objects.filter(district=district).order_by("-version").first()
 
 
-def do_score_students(district: District, *, as_of: dt.date, engine: Engine) -> dict[str, int]:
-    """Replace every student's stored forecast with one as of `as_of` (the latest model's)."""
+def do_score_students(
+    district: District, *, as_of: dt.date, engine: Engine, known: Known | None = None
+) -> dict[str, int]:
+    """Replace every student's stored forecast with one as of `as_of` (the latest model's);
+    `known` as for `do_evaluate_flags`."""
     model = current_model(district)
     if model is None:
         raise WarningError("no forecast has been trained yet: run 'homeroom risk train'")
-    profile = load_rule_profile(district.rule_profile)
-    table, week, window = training.score(engine, profile, model.parameters, as_of)
+    known = known or known_on(engine, load_rule_profile(district.rule_profile), as_of)
+    table = training.score(known, model.parameters)
+    week, window = known.snapshot.week, known.snapshot.window
     with transaction.atomic():
         school_year = _school_year(district, window)
         RiskScore.objects.filter(student__district=district).delete()

@@ -28,6 +28,7 @@ from homeroom.warnings.actions import (
     do_score_students,
 )
 from homeroom.warnings.models import NightlyRun
+from homeroom.warnings.snapshots import known_on
 
 
 def _tiers(district: District) -> dict[int, str]:
@@ -93,9 +94,15 @@ def do_run_nightly(
         step("import", import_files)
     step("metrics", lambda: {"students": do_refresh_summaries(district, as_of=as_of).students})
     with analysis_engine(district, as_of=as_of) as engine:
-        step("flags", lambda: do_evaluate_flags(district, as_of=as_of, engine=engine))
+        read = {"as_of": as_of, "engine": engine}
+
+        def flags() -> dict:  # what was known on the date is read once, for both steps
+            read["known"] = known_on(engine, load_rule_profile(district.rule_profile), as_of)
+            return do_evaluate_flags(district, **read)
+
+        step("flags", flags)
         if current_model(district) is not None:
-            step("forecast", lambda: do_score_students(district, as_of=as_of, engine=engine))
+            step("forecast", lambda: do_score_students(district, **read))
         else:
             run.steps.append(
                 {

@@ -140,6 +140,21 @@ def year_before(engine: Engine, profile: RuleProfile, window: d.Window) -> pd.Da
     return year_end(engine, profile, engine.window(_as_date(earlier[0]["end_date"])))
 
 
+@dataclass(frozen=True)
+class Known:
+    """What was known on a date: the year so far and, if the facts hold it, the year before
+    (read once by the nightly for both the flags and the forecast)."""
+
+    snapshot: Snapshot
+    last_year: pd.DataFrame | None
+
+
+def known_on(engine: Engine, profile: RuleProfile, as_of: dt.date) -> Known:
+    """The snapshot as of `as_of` and the whole year before it."""
+    snapshot = take_snapshot(engine, profile, as_of)
+    return Known(snapshot, year_before(engine, profile, snapshot.window))
+
+
 def _as_date(value) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 

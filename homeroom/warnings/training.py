@@ -17,6 +17,7 @@ from homeroom.metrics.engines import Engine
 from homeroom.metrics.rules import RuleProfile
 from homeroom.warnings import forecast as f
 from homeroom.warnings.snapshots import (
+    Known,
     first_school_day,
     school_years,
     student_groups,
@@ -116,13 +117,11 @@ def train(
     )
 
 
-def score(
-    engine: Engine, profile: RuleProfile, parameters: dict, as_of: dt.date
-) -> tuple[pd.DataFrame, int, dict]:
-    """Every enrolled student's probability and factors as of a date, from what was dated
-    by then: (table, school week, the window). The table is indexed by student_id."""
-    snapshot = take_snapshot(engine, profile, as_of)
-    table = f.features(snapshot, year_before(engine, profile, snapshot.window))
+def score(known: Known, parameters: dict) -> pd.DataFrame:
+    """Every enrolled student's probability and factors from what was known on a date,
+    indexed by student_id."""
+    snapshot = known.snapshot
+    table = f.features(snapshot, known.last_year)
     checkpoint = str(f.checkpoint_for(snapshot.week))
     chosen = parameters[checkpoint]["chosen"]
     method = f.Fitted.from_dict(parameters[checkpoint]["methods"][chosen])
@@ -140,4 +139,4 @@ def score(
         },
         index=table.index,
     )
-    return result, snapshot.week, snapshot.window
+    return result

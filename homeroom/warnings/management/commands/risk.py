@@ -23,6 +23,7 @@ from homeroom.warnings.actions import (
     do_train_forecast,
 )
 from homeroom.warnings.report import write_report
+from homeroom.warnings.snapshots import known_on
 
 SCORE_COLUMNS = (
     "student_local_id",
@@ -108,9 +109,9 @@ class Command(BaseCommand):
             raise WarningError(f"{output}: is a directory; give a file name")
         profile = load_rule_profile(district.rule_profile)
         with analysis_engine(district, as_of=options["as_of"]) as engine:
-            table, week, window = training.score(
-                engine, profile, model.parameters, options["as_of"]
-            )
+            known = known_on(engine, profile, options["as_of"])
+        table = training.score(known, model.parameters)
+        week, window = known.snapshot.week, known.snapshot.window
         students = dict(
             Student.objects.filter(pk__in=table.index.tolist()).values_list("pk", "local_id")
         )
