@@ -101,7 +101,9 @@ def do_evaluate_flags(
         school_year = _school_year(district, snapshot.window)
         open_flags = Flag.objects.filter(student__district=district, cleared_on__isnull=True)
         cleared, reworded = [], []
-        for flag in open_flags.only("pk", "student_id", "kind", "variant", "reason"):
+        for flag in open_flags.only(
+            "pk", "student_id", "school_year_id", "kind", "variant", "reason"
+        ):
             reason = holding.pop((flag.student_id, flag.kind, flag.variant), None)
             if reason is None or flag.school_year_id != school_year.pk:
                 cleared.append(flag.pk)

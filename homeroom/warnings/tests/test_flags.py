@@ -4,6 +4,8 @@ counted under the district's rules; evaluated on the facts read from the databas
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from homeroom.conftest import add_absence, school_days
 from homeroom.roster.models import Enrollment
@@ -115,3 +117,25 @@ def test_a_district_can_leave_excused_absences_out(cast, tmp_path):
     evaluate(cast, days[9])
     assert open_flags(cast.ana) == {}
     assert set(open_flags(cast.gabe)) == {"early_absences"}
+
+
+def test_a_night_writes_the_held_flags_in_a_few_statements_however_many(cast):
+    # given five students each flagged for early absences
+    days = school_days(cast.this_year)
+    pupils = [(cast.ana, cast.lincoln), (cast.ben, cast.lincoln), (cast.gabe, cast.lincoln)]
+    pupils += [(cast.carla, cast.central), (cast.dev, cast.central)]
+    for pupil, school in pupils:
+        for day in (days[2], days[7]):
+            add_absence(cast, pupil, school, day)
+    evaluate(cast, days[9])
+    assert Flag.objects.filter(kind="early_absences", cleared_on__isnull=True).count() == 5
+    # when the next night finds them all still holding
+    with CaptureQueriesContext(connection) as queries:
+        counts = evaluate(cast, days[10])
+    # then they are re-checked together, not one by one (their band flags move on: a day
+    # more at school lowers their rate, so one statement clears and one raises)
+    assert counts["active"] >= 5
+    on_flags = [q["sql"] for q in queries.captured_queries if Flag._meta.db_table in q["sql"]]
+    assert len(on_flags) <= 5, on_flags
+    early = Flag.objects.filter(kind="early_absences")
+    assert {(f.raised_on, f.checked_on, f.cleared_on) for f in early} == {(days[9], days[10], None)}
