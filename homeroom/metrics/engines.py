@@ -104,6 +104,11 @@ class Engine:
         start_date, end_date = _as_date(year["start_date"]), _as_date(year["end_date"])
         first = max(start or start_date, start_date)
         last = min(as_of, end_date)
+        if first > last and start is not None and start <= as_of:  # both in the summer
+            raise EngineError(
+                f"no school days from --from {start} to --as-of {as_of}: the school year "
+                f"{year['name']} ended on {end_date}"
+            )
         if first > last:
             raise EngineError(
                 f"--from {start} is after --as-of {as_of} within the year {year['name']}"

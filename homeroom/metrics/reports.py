@@ -92,9 +92,7 @@ def with_context(table: pa.Table, profile: RuleProfile, window: d.Window) -> pa.
 
 def write_table(table: pa.Table, output_format: str, output: Path | None, stdout: TextIO) -> None:
     """Write the table as CSV, JSON (a list of objects) or Parquet, to a file or stdout."""
-    if output_format == "parquet":
-        if output is None:
-            raise ValueError("--format parquet needs --output PATH")
+    if output_format == "parquet":  # the command requires an output file for it
         pq.write_table(table, output)
         return
     if output_format == "csv":

@@ -101,21 +101,23 @@ def do_evaluate_flags(
         school_year = _school_year(district, snapshot.window)
         open_flags = Flag.objects.filter(student__district=district, cleared_on__isnull=True)
         cleared, reworded = [], []
-        for flag in open_flags.only(
+        held = open_flags.values_list(
             "pk", "student_id", "school_year_id", "kind", "variant", "reason"
-        ):
-            reason = holding.pop((flag.student_id, flag.kind, flag.variant), None)
-            if reason is None or flag.school_year_id != school_year.pk:
-                cleared.append(flag.pk)
+        )
+        for pk, student_id, year_id, kind, variant, reason_held in held:
+            reason = holding.pop((student_id, kind, variant), None)
+            if reason is None or year_id != school_year.pk:
+                cleared.append(pk)
                 if reason is not None:  # a new year starts a new flag
-                    holding[(flag.student_id, flag.kind, flag.variant)] = reason
-            elif reason != flag.reason:
-                flag.reason = reason
-                reworded.append(flag)
+                    holding[(student_id, kind, variant)] = reason
+            elif reason != reason_held:
+                reworded.append((reason, pk))
         open_flags.update(checked_on=as_of)
         for start in range(0, len(cleared), BATCH):
             Flag.objects.filter(pk__in=cleared[start : start + BATCH]).update(cleared_on=as_of)
-        Flag.objects.bulk_update(reworded, ["reason"], batch_size=BATCH)
+        with connection.cursor() as cursor:  # one prepared statement, not a CASE per row
+            table = Flag._meta.db_table
+            cursor.executemany(f"UPDATE {table} SET reason = %s WHERE id = %s", reworded)
         day = connection.ops.adapt_datefield_value(as_of)
         _insert_rows(
             Flag,

@@ -223,6 +223,12 @@ BAD_INPUT = [
         id="from-after-as-of",
     ),
     pytest.param(
+        ["students", "--as-of", "2025-07-20", "--from", "2025-07-01"],
+        r"^no school days from --from 2025-07-01 to --as-of 2025-07-20: the school year "
+        r"2024-2025 ended on 2025-0[56]-\d\d$",
+        id="summer-window",
+    ),
+    pytest.param(
         ["students", "--as-of", "2019-09-01"],
         r"^no school year starts on or before 2019-09-01$",
         id="before-any-year",

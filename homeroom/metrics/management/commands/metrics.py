@@ -64,6 +64,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         """Check the arguments, compute, write."""
+        if options["format"] == "parquet" and options["output"] is None:
+            raise CommandError("--format parquet needs --output PATH")
         engine_name = options["engine"]
         district = None
         if engine_name == "db":
