@@ -128,11 +128,18 @@ class SchoolYear(models.Model):
 
 
 class Calendar(models.Model):
-    """A school's calendar for one school year (a school may have several, per track)."""
+    """A school's calendar for one school year (a school may have several, per track).
+
+    Attendance counts a school's days on one calendar per year: the one coded `default`,
+    or, without one, the first imported (Ed-Fi files name calendars by the SIS's own
+    CalendarCode, and most schools have only that one).
+    """
+
+    DEFAULT_CODE = "default"
 
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="calendars")
     school_year = models.ForeignKey(SchoolYear, on_delete=models.PROTECT, related_name="calendars")
-    code = models.CharField(max_length=40, default="default")
+    code = models.CharField(max_length=40, default=DEFAULT_CODE)
 
     class Meta:
         constraints = [

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.db import connection
 
-from homeroom.core.models import CalendarDate, District
+from homeroom.core.models import Calendar, CalendarDate, District
 from homeroom.metrics.definitions import FACT_SCHEMAS, MILLI, Facts, Window
 
 ENGINES = ("db", "duckdb", "spark")
@@ -266,7 +266,8 @@ def _declared(backend: ibis.BaseBackend, name: str, schema, *, temporary: bool =
 
 
 def _school_days_table(backend: ibis.BaseBackend, district: District) -> ir.Table:
-    """Every date of every school's default calendar, counted or not, with its running count.
+    """Every date of each school's calendar (see `Calendar`), counted or not, with its running
+    count.
 
     Dense from each year's first to last day (schools x days: the calendar's size, never
     the students'), so a span's days are two equality lookups on any date, listed or not.
@@ -283,7 +284,10 @@ def _school_days_table(backend: ibis.BaseBackend, district: District) -> ir.Tabl
             WITH RECURSIVE days (calendar_id, school_id, school_year_id, date, end_date) AS (
                 SELECT c.id, c.school_id, c.school_year_id, y.start_date, y.end_date
                 FROM core_calendar AS c JOIN core_schoolyear AS y ON y.id = c.school_year_id
-                WHERE c.code = 'default' AND y.district_id = %s
+                WHERE y.district_id = %s AND (c.code = %s OR NOT EXISTS (
+                    SELECT 1 FROM core_calendar AS o
+                    WHERE o.school_id = c.school_id AND o.school_year_id = c.school_year_id
+                      AND (o.code = %s OR o.id < c.id)))
                 UNION ALL
                 SELECT calendar_id, school_id, school_year_id, {next_day}, end_date
                 FROM days WHERE days.date < days.end_date
@@ -296,7 +300,7 @@ def _school_days_table(backend: ibis.BaseBackend, district: District) -> ir.Tabl
             SELECT school_id, school_year_id, date, counted,
                    SUM(counted) OVER (PARTITION BY calendar_id ORDER BY date) AS through
             FROM marked""",
-            [district.pk],
+            [district.pk, Calendar.DEFAULT_CODE, Calendar.DEFAULT_CODE],
         )
         cursor.execute(f"CREATE INDEX {name}_lookup ON {name} (school_id, date)")
         cursor.execute(f"ANALYZE {name}")

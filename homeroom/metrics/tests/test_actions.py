@@ -7,6 +7,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from homeroom.access.gatekeeper import access_student
+from homeroom.attendance.selectors import absences_by_month
+from homeroom.conftest import make_calendar
+from homeroom.conftest import school_days as cast_school_days
+from homeroom.core.models import Calendar, CalendarDate
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import Batch, StudentRecord, Where
 from homeroom.ingest.sync import do_import
@@ -16,7 +21,7 @@ from homeroom.metrics.actions import (
     students_to_refresh,
 )
 from homeroom.metrics.models import StudentSummary, SummaryState
-from homeroom.metrics.rules import RuleProfileError
+from homeroom.metrics.rules import RuleProfileError, load_rule_profile
 from homeroom.web.tests.import_files import PROFILE, attendance_csv, school_days
 
 pytestmark = pytest.mark.django_db
@@ -243,3 +248,43 @@ def test_the_command_says_which_profile_cannot_be_read(cast):
     cast.district.save(update_fields=["rule_profile"])
     with pytest.raises(CommandError, match="Riverside Unified: no rule profile 'no-such-profile'"):
         refresh_command("--district", cast.district.name)
+
+
+# Which calendar counts
+
+
+def test_a_school_counts_its_days_on_its_only_calendar_whatever_its_code(cast):
+    # given Lincoln's calendar named by the SIS (as Ed-Fi files do), not "default"
+    expected = lincoln_days(cast)
+    Calendar.objects.filter(school=cast.lincoln, school_year=cast.this_year).update(
+        code="2026-27 Lincoln Elementary"
+    )
+    # then Ana's days enrolled are counted on it, in the summaries and the month table
+    assert days_counted(cast) == (expected, expected)
+    assert expected > 0
+    # and a second calendar coded default, with its first week off, is the one counted
+    week_off = set(cast_school_days(cast.this_year)[:5])
+    make_calendar(cast.lincoln, cast.this_year, holidays=week_off)
+    assert days_counted(cast) == (expected - 5, expected - 5)
+
+
+def lincoln_days(cast) -> int:
+    return CalendarDate.objects.filter(
+        calendar__school=cast.lincoln,
+        calendar__school_year=cast.this_year,
+        kind__in=CalendarDate.COUNTED_KINDS,
+        date__lte=cast.today,
+    ).count()
+
+
+def days_counted(cast) -> tuple[int, int]:
+    """Ana's days enrolled this year: in her summary row, and summed over the month table."""
+    state = do_refresh_summaries(cast.district)
+    summary = StudentSummary.objects.get(student=cast.ana, school__isnull=True)
+    months = absences_by_month(
+        access_student(cast.admin, cast.ana.pk),
+        school_year=cast.this_year,
+        as_of=state.as_of,
+        profile=load_rule_profile(cast.district.rule_profile),
+    )
+    return summary.days_enrolled, sum(month.days_enrolled for month in months)

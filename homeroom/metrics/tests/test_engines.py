@@ -66,7 +66,7 @@ GRAND_BEND_AS_OF = dt.date(2022, 3, 31)
 # The stated calendar: every weekday of the sample's school year (2021-08-23 to
 # 2022-05-27) is a school day at its three schools, except these holidays. The sample
 # itself lists two dates at one school (calendar code 2010605675), which the metrics do
-# not read: they count each school's default calendar.
+# not read: a school's calendar coded "default" comes first (`Calendar`).
 GRAND_BEND_HOLIDAYS = frozenset(
     [
         dt.date(2021, 9, 6),  # Labor Day
