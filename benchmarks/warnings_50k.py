@@ -2,14 +2,15 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/warnings_50k.py [--workdir DIR] [--repeat N]
+    .venv/bin/python benchmarks/warnings_50k.py [--workdir DIR] [--repeat N] [--database-url URL]
 
 What it does (docs/benchmarks.md, section "Early warning", records the figures):
 
 1. Generates a 50,000-student district over six school years up to 2026-11-23 (five
    complete years: the first only gives the second its "last year"; three are trained on;
    the fifth, 2025-26, is held out) and loads it into a fresh SQLite file through the
-   import engine (reused from `--workdir` when already loaded; untimed).
+   import engine (reused from `--workdir` when already loaded; untimed); with
+   `--database-url` (an existing, empty or already loaded PostgreSQL database), into it.
 2. Times, `--repeat` times each:
    - export_all_years: every year's facts read from the database into Parquet for DuckDB
      (`analysis_engine`), as training reads them;
@@ -44,11 +45,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "bench-warnings")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--database-url", help="a PostgreSQL database (default: SQLite in DIR)")
     args = parser.parse_args()
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     os.environ["HOMEROOM_DATA_DIR"] = str(work)
-    os.environ.pop("DATABASE_URL", None)
+    if args.database_url:
+        os.environ["DATABASE_URL"] = args.database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
     os.environ["DJANGO_SETTINGS_MODULE"] = "homeroom.settings"
     import django
 
