@@ -22,8 +22,8 @@ from django.db.models.functions import Coalesce, Greatest, Least
 
 from homeroom.access.gatekeeper import StudentAccess
 from homeroom.attendance.models import AttendanceEvent
-from homeroom.core.models import Calendar, CalendarDate, SchoolYear
-from homeroom.core.selectors import current_school_year, district_today
+from homeroom.core.models import CalendarDate, SchoolYear
+from homeroom.core.selectors import counted_calendars, current_school_year, district_today
 from homeroom.metrics.rules import RuleProfile
 from homeroom.roster.models import Enrollment
 
@@ -48,16 +48,9 @@ def school_year_for(user, on: dt.date | None = None) -> SchoolYear | None:
 
 
 def _calendar_dates(on_school, on_year) -> QuerySet[CalendarDate]:
-    """The dates of the calendar the school's days are counted on (see `Calendar`)."""
-    preferred = Calendar.objects.filter(
-        Q(code=Calendar.DEFAULT_CODE) | Q(pk__lt=OuterRef("calendar_id")),
-        school=OuterRef("calendar__school"),
-        school_year=OuterRef("calendar__school_year"),
-    )
+    """The dates of the calendar the school's days are counted on."""
     return CalendarDate.objects.filter(
-        Q(calendar__code=Calendar.DEFAULT_CODE) | ~Exists(preferred),
-        calendar__school=on_school,
-        calendar__school_year=on_year,
+        calendar__in=counted_calendars(), calendar__school=on_school, calendar__school_year=on_year
     )
 
 

@@ -3,9 +3,10 @@
 import datetime as dt
 import zoneinfo
 
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from homeroom.core.models import District, SchoolYear
+from homeroom.core.models import Calendar, District, SchoolYear
 
 
 def district_today(district: District) -> dt.date:
@@ -20,3 +21,13 @@ def current_school_year(district_id: int, on: dt.date) -> SchoolYear | None:
         .order_by("-start_date")
         .first()
     )
+
+
+def counted_calendars() -> QuerySet[Calendar]:
+    """The calendars attendance counts days on: one per school and year (see `Calendar`)."""
+    preferred = Calendar.objects.filter(
+        Q(code=Calendar.DEFAULT_CODE) | Q(pk__lt=OuterRef("pk")),
+        school=OuterRef("school"),
+        school_year=OuterRef("school_year"),
+    )
+    return Calendar.objects.filter(Q(code=Calendar.DEFAULT_CODE) | ~Exists(preferred))

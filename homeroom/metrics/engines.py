@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.db import connection
 
-from homeroom.core.models import Calendar, CalendarDate, District
+from homeroom.core.models import CalendarDate, District
+from homeroom.core.selectors import counted_calendars
 from homeroom.metrics.definitions import FACT_SCHEMAS, MILLI, Facts, Window
 
 ENGINES = ("db", "duckdb", "spark")
@@ -283,6 +284,7 @@ def _school_days_table(backend: ibis.BaseBackend, district: District) -> ir.Tabl
     name = "homeroom_school_days"
     next_day = "days.date + 1" if connection.vendor == "postgresql" else "date(days.date, '+1 day')"
     counted = ", ".join(f"'{kind}'" for kind in CalendarDate.COUNTED_KINDS)
+    calendars, calendar_params = counted_calendars().values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
         cursor.execute(
@@ -290,10 +292,7 @@ def _school_days_table(backend: ibis.BaseBackend, district: District) -> ir.Tabl
             WITH RECURSIVE days (calendar_id, school_id, school_year_id, date, end_date) AS (
                 SELECT c.id, c.school_id, c.school_year_id, y.start_date, y.end_date
                 FROM core_calendar AS c JOIN core_schoolyear AS y ON y.id = c.school_year_id
-                WHERE y.district_id = %s AND (c.code = %s OR NOT EXISTS (
-                    SELECT 1 FROM core_calendar AS o
-                    WHERE o.school_id = c.school_id AND o.school_year_id = c.school_year_id
-                      AND (o.code = %s OR o.id < c.id)))
+                WHERE y.district_id = %s AND c.id IN ({calendars})
                 UNION ALL
                 SELECT calendar_id, school_id, school_year_id, {next_day}, end_date
                 FROM days WHERE days.date < days.end_date
@@ -306,7 +305,7 @@ def _school_days_table(backend: ibis.BaseBackend, district: District) -> ir.Tabl
             SELECT school_id, school_year_id, date, counted,
                    SUM(counted) OVER (PARTITION BY calendar_id ORDER BY date) AS through
             FROM marked""",
-            [district.pk, Calendar.DEFAULT_CODE, Calendar.DEFAULT_CODE],
+            [district.pk, *calendar_params],
         )
         cursor.execute(f"CREATE INDEX {name}_lookup ON {name} (school_id, date)")
         cursor.execute(f"ANALYZE {name}")
