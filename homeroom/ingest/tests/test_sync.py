@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from homeroom.access.gatekeeper import visible_students
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
@@ -323,3 +324,32 @@ def test_skipping_bad_rows_never_deletes_what_they_might_have_been(cast):
     ]
     assert result.counts["attendance"]["deleted"] == 0
     assert result.problem_counts == {"error:unknown_code": 1, "finding:deletions_withheld": 1}
+
+
+def planner_rows(model) -> float:
+    """How many rows PostgreSQL's planner believes the table holds."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's planner statistics (SQLite's: none)"
+)
+def test_a_large_import_tells_the_planner_the_new_size_at_once(cast):
+    # given the planner last saw the attendance table empty
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {AttendanceEvent._meta.db_table}")
+    assert planner_rows(AttendanceEvent) <= 0
+    # when a file of 90 absences is imported
+    days = [weekday(cast, n) for n in range(1, 31)]
+    records = [absence(p, d) for p in (cast.ana, cast.ben, cast.gabe) for d in days]
+    run(cast, records)
+    # then the planner knows of them without waiting for autovacuum
+    assert planner_rows(AttendanceEvent) == 90
+    # and a change under a tenth of the table (and 50 rows) is left to autovacuum
+    run(cast, [*records, absence(cast.ana, weekday(cast, 31))])
+    assert AttendanceEvent.objects.count() == 91
+    assert planner_rows(AttendanceEvent) == 90
