@@ -17,10 +17,11 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from django.db import connection
 
-from homeroom.core.models import CalendarDate, District
+from homeroom.core.models import CalendarDate, District, SchoolYear
 from homeroom.core.selectors import counted_calendars
 from homeroom.metrics.definitions import FACT_SCHEMAS, MILLI, Facts, Window
 
@@ -160,8 +161,12 @@ def _arrow_schema(name: str) -> pa.Schema:
     return ibis.schema(FACT_SCHEMAS[name]).to_pyarrow()
 
 
-def database_engine(district: District) -> Engine:
-    """The district's facts read from the application database, on Django's connection."""
+def database_engine(district: District, *, since: dt.date | None = None) -> Engine:
+    """The district's facts read from the application database, on Django's connection.
+
+    With `since`, only the school years ending on or after it and what is dated in them
+    (the nightly's flags and forecast read two years, not the district's whole history).
+    """
     connection.ensure_connection()
     raw = connection.connection
     if connection.vendor == "postgresql":
@@ -179,10 +184,10 @@ def database_engine(district: District) -> Engine:
         raw.execute("PRAGMA case_sensitive_like = OFF")
     else:  # pragma: no cover - settings allow only these two
         raise EngineError(f"the database engine does not run on {connection.vendor}")
-    return Engine("db", backend, _database_facts(backend, district))
+    return Engine("db", backend, _database_facts(backend, district, since))
 
 
-def _database_facts(backend: ibis.BaseBackend, district: District) -> Facts:
+def _database_facts(backend: ibis.BaseBackend, district: District, since: dt.date | None) -> Facts:
     def table(name: str) -> ir.Table:
         return _declared(backend, name, DATABASE_COLUMNS[name])
 
@@ -218,7 +223,10 @@ def _database_facts(backend: ibis.BaseBackend, district: District) -> Facts:
     codes = codes.filter(codes.district_id == district.pk).select(
         code_pk=codes.id, category=codes.category, code_fraction=codes.day_fraction
     )
-    events = events.join(codes, events.code_id == codes.code_pk)
+    # Joined on `code_id + 0`, not the bare column: SQLite would otherwise read the events
+    # through their code index, code after code, visiting every row of every year at
+    # random (3.0 s for a year and a half of a 50,000-student district, 1.7 s in order).
+    events = events.join(codes, (events.code_id + 0) == codes.code_pk)
     share = events.day_fraction.cast("float64").fill_null(events.code_fraction.cast("float64"))
     events = events.select(
         "student_id",
@@ -227,6 +235,15 @@ def _database_facts(backend: ibis.BaseBackend, district: District) -> Facts:
         "category",
         share=(share * MILLI).round().cast("int64"),
     )
+    if since is not None:
+        kept = SchoolYear.objects.filter(district=district, end_date__gte=since)
+        years = years.filter(years.end_date >= since)
+        enrollments = enrollments.filter(
+            enrollments.school_year_id.isin(list(kept.values_list("pk", flat=True)))
+        )
+        events = events.filter(events.date >= since)
+        held = characteristics.end_date
+        characteristics = characteristics.filter(held.isnull() | (held >= since))
     facts = {
         "school_years": years,
         "schools": schools,
@@ -241,7 +258,7 @@ def _database_facts(backend: ibis.BaseBackend, district: District) -> Facts:
         "characteristics": characteristics,
         "enrollments": enrollments,
         "events": events,
-        "school_days": _school_days_table(backend, district),
+        "school_days": _school_days_table(backend, district, since),
     }
     typed = {name: _typed(name, t) for name, t in facts.items()}
     return Facts(**typed, stage=lambda table: _stage(backend, table))
@@ -272,7 +289,9 @@ def _declared(backend: ibis.BaseBackend, name: str, schema, *, temporary: bool =
     ).to_expr()
 
 
-def _school_days_table(backend: ibis.BaseBackend, district: District) -> ir.Table:
+def _school_days_table(
+    backend: ibis.BaseBackend, district: District, since: dt.date | None
+) -> ir.Table:
     """Every date of each school's calendar (see `Calendar`), counted or not, with its running
     count.
 
@@ -292,7 +311,7 @@ def _school_days_table(backend: ibis.BaseBackend, district: District) -> ir.Tabl
             WITH RECURSIVE days (calendar_id, school_id, school_year_id, date, end_date) AS (
                 SELECT c.id, c.school_id, c.school_year_id, y.start_date, y.end_date
                 FROM core_calendar AS c JOIN core_schoolyear AS y ON y.id = c.school_year_id
-                WHERE y.district_id = %s AND c.id IN ({calendars})
+                WHERE y.district_id = %s AND y.end_date >= %s AND c.id IN ({calendars})
                 UNION ALL
                 SELECT calendar_id, school_id, school_year_id, {next_day}, end_date
                 FROM days WHERE days.date < days.end_date
@@ -305,7 +324,7 @@ def _school_days_table(backend: ibis.BaseBackend, district: District) -> ir.Tabl
             SELECT school_id, school_year_id, date, counted,
                    SUM(counted) OVER (PARTITION BY calendar_id ORDER BY date) AS through
             FROM marked""",
-            [district.pk, *calendar_params],
+            [district.pk, since or dt.date.min, *calendar_params],
         )
         cursor.execute(f"CREATE INDEX {name}_lookup ON {name} (school_id, date)")
         cursor.execute(f"ANALYZE {name}")
@@ -319,37 +338,48 @@ def _typed(name: str, table: ir.Table) -> ir.Table:
     )
 
 
-def export_parquet(
-    engine: Engine, directory: Path, *, since: dt.date | None = None
-) -> dict[str, int]:
-    """Write every fact table as `<name>.parquet` in `directory`; rows written per table.
-
-    With `since`, only the school years ending on or after it and what is dated in them
-    (the nightly's flags and forecast read two years, not the district's whole history).
-    """
+def export_parquet(engine: Engine, directory: Path) -> dict[str, int]:
+    """Write every fact table as `<name>.parquet` in `directory`; rows written per table."""
     directory.mkdir(parents=True, exist_ok=True)
-    tables = {name: getattr(engine.facts, name) for name in FACT_SCHEMAS}
-    if since is not None:
-        years = tables["school_years"].filter(tables["school_years"].end_date >= since)
-        kept = [row["school_year_id"] for row in engine.run(years).to_pylist()]
-        held = tables["characteristics"]
-        tables |= {
-            "school_years": years,
-            "school_days": tables["school_days"].filter(
-                tables["school_days"].school_year_id.isin(kept)
-            ),
-            "enrollments": tables["enrollments"].filter(
-                tables["enrollments"].school_year_id.isin(kept)
-            ),
-            "events": tables["events"].filter(tables["events"].date >= since),
-            "characteristics": held.filter(held.end_date.isnull() | (held.end_date >= since)),
-        }
     written = {}
-    for name, table in tables.items():
-        rows = engine.run(table).cast(_arrow_schema(name))
+    for name in FACT_SCHEMAS:
+        table = getattr(engine.facts, name)
+        rows = _read_rows(engine, table, _arrow_schema(name), directory / f"{name}.csv")
         pq.write_table(rows, directory / f"{name}.parquet")
         written[name] = rows.num_rows
     return written
+
+
+def _read_rows(engine: Engine, table: ir.Table, schema: pa.Schema, scratch: Path) -> pa.Table:
+    """A table's rows as Arrow of `schema`; from PostgreSQL by COPY into a scratch CSV file.
+
+    Ibis fetches PostgreSQL's rows one Python tuple at a time (3.4 s for a year and a half
+    of a 50,000-student district's events); COPY streams them as text, which Arrow parses
+    in C++. Only an unquoted empty field is NULL: a quoted one is an empty string, and
+    words like "NA" stay words.
+    """
+    if engine.name != "db" or connection.vendor != "postgresql":
+        return engine.run(table).cast(schema)
+    query = f"COPY ({engine.backend.compile(table)}) TO STDOUT (FORMAT csv, HEADER)"
+    try:
+        with connection.cursor() as cursor, scratch.open("wb") as out:
+            cursor.execute("SET DateStyle = ISO")
+            with cursor.copy(query) as copy:
+                for block in copy:
+                    out.write(block)
+        return pa_csv.read_csv(
+            scratch,
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=schema,
+                include_columns=schema.names,
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def _parquet_files(directory: Path | str) -> dict[str, Path | str]:

@@ -46,7 +46,7 @@ def analysis_engine(district: District, *, as_of: dt.date | None = None) -> Iter
         starts = list(years.order_by("-start_date").values_list("start_date", flat=True)[:2])
         since = starts[-1] if len(starts) == 2 else None
     with tempfile.TemporaryDirectory(prefix="homeroom-facts-") as directory:
-        export_parquet(database_engine(district), Path(directory), since=since)
+        export_parquet(database_engine(district, since=since), Path(directory))
         yield duckdb_engine(Path(directory))
 
 

@@ -25,6 +25,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from django.db.models import Count, Max, Q
 from hypothesis import HealthCheck, Phase, given, settings
@@ -639,6 +640,42 @@ def test_windows_without_absences_or_enrollments_agree_on_the_database_and_duckd
     assert not before["db"].errors
     for table, got in before["db"].tables.items():
         assert got.num_rows == 0, table
+
+
+def test_an_export_keeps_text_as_written_and_empty_apart_from_missing(cast, tmp_path):
+    # given names that need quoting, a word that reads like a null, and an empty id
+    cast.ana.local_id = "NA"
+    cast.ben.local_id = ""
+    cast.carla.local_id = 'S,3 "Carla"\nline two'
+    for pupil in (cast.ana, cast.ben, cast.carla):
+        pupil.save()
+    School.objects.filter(pk=cast.lincoln.pk).update(name='Lincoln, "Elementary"\nAnnex')
+    StudentCharacteristic.objects.create(
+        student=cast.ana, kind="ell", start_date=cast.this_year.start_date
+    )
+    # when the district's facts are exported
+    export_parquet(database_engine(cast.district), tmp_path)
+    # then every value reads back as the database holds it, and a missing date stays missing
+    students = pq_table(tmp_path, "students")
+    assert dict(zip(students["student_id"], students["local_id"], strict=True)) == dict(
+        Student.objects.filter(district=cast.district).values_list("pk", "local_id")
+    )
+    schools = pq_table(tmp_path, "schools")
+    assert 'Lincoln, "Elementary"\nAnnex' in schools["name"]
+    held = pq_table(tmp_path, "characteristics")
+    assert (held["kind"], held["end_date"]) == (["ell"], [None])
+    enrollments = pq_table(tmp_path, "enrollments")
+    assert sorted(enrollments["exit_date"], key=str) == sorted(
+        Enrollment.objects.filter(student__district=cast.district).values_list(
+            "exit_date", flat=True
+        ),
+        key=str,
+    )
+
+
+def pq_table(directory: Path, name: str) -> dict[str, list]:
+    """An exported fact table's columns as Python lists."""
+    return pq.read_table(directory / f"{name}.parquet").to_pydict()
 
 
 # -- Grand Bend --------------------------------------------------------------------------------
