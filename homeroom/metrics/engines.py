@@ -22,7 +22,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from django.db import connection
 
-from homeroom.core.models import CalendarDate, District, SchoolYear
+from homeroom.core.models import CalendarDate, District
 from homeroom.core.selectors import counted_calendars
 from homeroom.metrics.definitions import FACT_SCHEMAS, MILLI, Facts, Window
 
@@ -237,11 +237,8 @@ def _database_facts(backend: ibis.BaseBackend, district: District, since: dt.dat
         share=(share * MILLI).round().cast("int64"),
     )
     if since is not None:
-        kept = SchoolYear.objects.filter(district=district, end_date__gte=since)
         years = years.filter(years.end_date >= since)
-        enrollments = enrollments.filter(
-            enrollments.school_year_id.isin(list(kept.values_list("pk", flat=True)))
-        )
+        enrollments = enrollments.filter(enrollments.school_year_id.isin(years.school_year_id))
         events = events.filter(events.date >= since)
         held = characteristics.end_date
         characteristics = characteristics.filter(held.isnull() | (held >= since))
