@@ -73,17 +73,18 @@ def child(spec: dict) -> dict:
     from homeroom.core.models import District
     from homeroom.demo.loading import load_generated_district
     from homeroom.ingest.formats import source_file
+    from homeroom.ingest.models import ImportRun
     from homeroom.ingest.profiles import load_profile
     from homeroom.ingest.sync import do_import
     from homeroom.ingest.tabular import read_tabular
     from homeroom.metrics import definitions
-    from homeroom.metrics.actions import do_refresh_after_import, do_refresh_summaries
+    from homeroom.metrics.actions import do_refresh_summaries
     from homeroom.metrics.engines import database_engine, export_parquet
     from homeroom.metrics.rules import load_rule_profile
 
     result: dict = {}
-    if not _migrated(connection) or not District.objects.exists():
-        call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)
+    if not District.objects.exists():
         started = time.perf_counter()
         load_generated_district(Path(spec["generated"]))
         result["load_s"] = time.perf_counter() - started
@@ -105,27 +106,62 @@ def child(spec: dict) -> dict:
         result.setdefault("refresh_s", []).append(time.perf_counter() - started)
         result["summary_students"] = state.students
     nightly = Path(spec["nightly"])
+    day_before = dt.date.fromisoformat(spec["day_before"])
+
+    def import_the_day() -> ImportRun:
+        batch = read_tabular([nightly], load_profile("homeroom-generator"))
+        return do_import(
+            batch, district=district, source_format="csv", files=[source_file(nightly)]
+        )
+
+    def same_as_full() -> bool:
+        """Whether the summaries held are those a full refresh writes (which it then does)."""
+        incremental = summary_rows(connection)
+        do_refresh_summaries(district, as_of=as_of)
+        return incremental == summary_rows(connection)
+
     for _ in range(spec["repeat"]):
         with connection.cursor() as cursor:  # untimed: the day is not held yet
             cursor.execute("DELETE FROM attendance_attendanceevent WHERE date = %s", [as_of])
-        do_refresh_summaries(district)
+        # the next night: summaries as of the day before, the day's file, summaries as of it
+        do_refresh_summaries(district, as_of=day_before)
         started = time.perf_counter()
-        batch = read_tabular([nightly], load_profile("homeroom-generator"))
-        run = do_import(batch, district=district, source_format="csv", files=[source_file(nightly)])
+        run = import_the_day()
         imported = time.perf_counter()
-        do_refresh_after_import(run)
+        state = do_refresh_summaries(district, as_of=as_of, incremental=True)
         done = time.perf_counter()
         result.setdefault("nightly_import_s", []).append(imported - started)
         result.setdefault("nightly_refresh_s", []).append(done - imported)
         result["nightly_rows"] = run.counts["attendance"]
+        result["nightly_same_as_full"] = same_as_full()
+        # the same day: summaries as of the day without its events, then the day's file
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM attendance_attendanceevent WHERE date = %s", [as_of])
+        do_refresh_summaries(district, as_of=as_of)
+        run = import_the_day()
+        started = time.perf_counter()
+        state = do_refresh_summaries(district, as_of=as_of, incremental=True)
+        result.setdefault("same_day_refresh_s", []).append(time.perf_counter() - started)
+        result["same_day_same_as_full"] = same_as_full()
+        result["state_as_of"] = state.as_of
+
     if spec.get("parquet"):
         shutil.rmtree(spec["parquet"], ignore_errors=True)
         result["parquet_rows"] = export_parquet(database_engine(district), Path(spec["parquet"]))
     return result
 
 
-def _migrated(connection) -> bool:
-    return "core_district" in connection.introspection.table_names()
+def summary_rows(connection) -> list:
+    """Every summary row, without its id, in a stable order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT student_id, school_id, school_year_id, grade, days_enrolled, days_absent,"
+            " excused, unexcused, oss, tardies, absent_last_30, longest_absence_run,"
+            " absence_rate, attendance_rate, counted, chronic, band, tier,"
+            " projected_days_absent, projected_chronic FROM metrics_studentsummary"
+            " ORDER BY student_id, school_id"
+        )
+        return cursor.fetchall()
 
 
 def duckdb_measurements(parquet: Path, as_of: dt.date, repeat: int) -> dict:
@@ -245,7 +281,7 @@ def main() -> None:
 
         params = DistrictParameters(students=args.students, years=1, seed=0, today=TODAY)
         write_district_csv(generate_district(params), generated)
-    as_of, nightly = last_school_day(generated, workdir)
+    as_of, day_before, nightly = last_school_days(generated, workdir)
     report: dict = {"as_of": as_of.isoformat(), "load_before": os.getloadavg()}
     targets = []
     if args.database in ("sqlite", "both"):
@@ -261,6 +297,7 @@ def main() -> None:
             "generated": str(generated),
             "nightly": str(nightly),
             "as_of": as_of.isoformat(),
+            "day_before": day_before.isoformat(),
             "repeat": args.repeat,
             "parquet": str(workdir / "parquet") if name == targets[0][0] else None,
         }
@@ -283,8 +320,8 @@ def main() -> None:
         temporary.cleanup()
 
 
-def last_school_day(generated: Path, workdir: Path) -> tuple[dt.date, Path]:
-    """The last day every school held class, and a one-day exceptions file for it."""
+def last_school_days(generated: Path, workdir: Path) -> tuple[dt.date, dt.date, Path]:
+    """The last two days every school held class, and a one-day exceptions file for the last."""
     import csv
 
     days: dict[str, set[str]] = {}
@@ -292,13 +329,13 @@ def last_school_day(generated: Path, workdir: Path) -> tuple[dt.date, Path]:
         for row in csv.DictReader(handle):
             if row["kind"] in ("instructional", "makeup"):
                 days.setdefault(row["school_id"], set()).add(row["date"])
-    last = max(set.intersection(*days.values()))
+    *_, before, last = sorted(set.intersection(*days.values()))
     nightly = workdir / "nightly" / "attendance_events.csv"
     nightly.parent.mkdir(exist_ok=True)
     with (generated / "attendance_events.csv").open() as source, nightly.open("w") as out:
         out.write(source.readline())
         out.writelines(line for line in source if line.split(",", 3)[2] == last)
-    return dt.date.fromisoformat(last), nightly
+    return dt.date.fromisoformat(last), dt.date.fromisoformat(before), nightly
 
 
 def ensure_pg_database(server: str) -> None:

@@ -68,6 +68,7 @@ def sync_attendance(batch: Batch, resolve, run):
         "end": scope.end.isoformat(),
     }
     events = AttendanceEvent._meta.db_table
+    gone: list[int] = []
     with connection.cursor() as cursor:
         _stage(cursor, staged)
         in_scope = (
@@ -101,8 +102,12 @@ def sync_attendance(batch: Batch, resolve, run):
                     hint="Fix the errors and import the file again to apply deletions.",
                 )
         else:
-            cursor.execute(f"DELETE FROM {events} WHERE id IN (SELECT e.id {no_longer_exported})")
-            counts.deleted = cursor.rowcount
+            cursor.execute(
+                f"DELETE FROM {events} WHERE id IN (SELECT e.id {no_longer_exported})"
+                " RETURNING student_id"
+            )
+            gone = [student for (student,) in cursor.fetchall()]
+            counts.deleted = len(gone)
         distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
         cursor.execute(
             f"UPDATE {events} SET day_fraction = x.day_fraction,"
@@ -124,10 +129,23 @@ def sync_attendance(batch: Batch, resolve, run):
         )
         counts.inserted = cursor.rowcount
         counts.unchanged = len(staged) - counts.inserted - counts.updated
+        _record_students(cursor, run, gone)
         _report_findings(cursor, batch, resolve, school_pks)
         cursor.execute(f"DROP TABLE {STAGE}")
         cursor.execute(f"DROP TABLE {HELD}")
     return counts
+
+
+def _record_students(cursor, run, gone: list[int]) -> None:
+    """Remember which students' events the run changed (the summaries recompute theirs)."""
+    events = AttendanceEvent._meta.db_table
+    cursor.execute(f"SELECT DISTINCT student_id FROM {events} WHERE source_run_id = %s", [run.pk])
+    students = {student for (student,) in cursor.fetchall()}.union(gone)
+    through = type(run).attendance_students.through
+    through.objects.bulk_create(
+        [through(importrun_id=run.pk, student_id=student) for student in sorted(students)],
+        batch_size=5000,
+    )
 
 
 def _validated_rows(batch: Batch, resolve, counts) -> list[tuple]:

@@ -30,6 +30,12 @@ class ImportRun(models.Model):
     problems = models.JSONField(default=list, blank=True, help_text="Errors and findings.")
     problem_counts = models.JSONField(default=dict, blank=True, help_text="Problems by code.")
     duration_seconds = models.FloatField(null=True, blank=True)
+    attendance_students = models.ManyToManyField(
+        "roster.Student",
+        blank=True,
+        related_name="+",
+        help_text="Students whose attendance events the run inserted, updated or deleted.",
+    )
 
     class Meta:
         ordering = ["-started_at"]

@@ -2,23 +2,23 @@
 
 import datetime as dt
 import time
+from dataclasses import replace
 
 import ibis
+import ibis.expr.types as ir
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from homeroom.core.models import District
 from homeroom.core.selectors import district_today
 from homeroom.ingest.models import ImportRun
 from homeroom.metrics import definitions
-from homeroom.metrics.engines import EngineError, database_engine
+from homeroom.metrics.definitions import Window
+from homeroom.metrics.engines import Engine, EngineError, database_engine, database_table
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.metrics.rules import load_rule_profile
-from homeroom.roster.models import Enrollment
 
-# Beyond this many students a partial refresh costs more than a full one: their ids go
-# into the SQL as a list (measured: 50,000 ids took 75 s on SQLite, a full refresh 27 s).
-PARTIAL_LIMIT = 2_000
 SUMMARY_COLUMNS = (
     "student_id",
     "school_id",
@@ -44,15 +44,24 @@ SUMMARY_COLUMNS = (
 
 
 def do_refresh_summaries(
-    district: District, *, as_of: dt.date | None = None, students: set[int] | None = None
+    district: District, *, as_of: dt.date | None = None, incremental: bool = False
 ) -> SummaryState | None:
-    """Recompute the district's student summaries as of a date (default: today there).
+    """Bring the district's student summaries up to date as of a date (default: today there).
 
-    With `students` (up to PARTIAL_LIMIT of them), only theirs are recomputed, if the
-    summaries held were computed for the same date, year and profile; otherwise
-    everyone's are. The rows are computed and written by the database itself (INSERT ...
-    SELECT of the compiled definitions), in one transaction: readers see the old rows or
-    the new, never a mix. Returns None when the district has no school year yet.
+    In full, everyone's rows are recomputed from every fact. An `incremental` refresh (after
+    imports, and nightly) redoes only what may have changed since the summaries held were
+    computed (they say for which year, day and profile, and after which import run), when
+    the import runs since changed nothing but attendance events:
+    - as of the same day: the rows of the students whose events changed;
+    - as of a later day of the same year: every row, but only the events of the students
+      whose events changed or whom the days added move (`definitions.moved_by_advance`)
+      are read; the others' absences are carried over (`student_school_update`).
+    Anything else (no summaries yet, another year, profile or start, an earlier day, an
+    import that changed calendars, enrollments, students or codes) is a full refresh.
+    Each way writes the same rows. The rows are computed and written by the database
+    itself (INSERT ... SELECT of the compiled definitions), in one transaction: readers see
+    the old rows or the new, never a mix. Returns None when the district has no school
+    year yet.
     """
     started = time.monotonic()
     profile = load_rule_profile(district.rule_profile)
@@ -64,17 +73,30 @@ def do_refresh_summaries(
         except EngineError:
             return None
         state = SummaryState.objects.filter(district=district).first()
-        partial = (
-            students is not None
-            and len(students) <= PARTIAL_LIMIT
-            and state is not None
-            and (state.as_of, state.start, state.school_year_id, state.profile)
-            == (window.as_of, window.start, window.school_year_id, profile_name)
-        )
+        runs = ImportRun.objects.filter(district=district)
+        latest = runs.order_by("-pk").values_list("pk", flat=True).first()
+        since = _runs_since(state, window, profile_name, runs) if incremental else None
         facts = engine.facts
-        if partial:
-            facts = definitions.only_students(facts, sorted(students))
-        per_school = definitions.student_school(facts, profile, window)
+        held = StudentSummary.objects.filter(student__district=district)
+        if since is None:
+            per_school = definitions.student_school(facts, profile, window)
+        else:
+            changed = _changed_students(engine, since)
+            earlier = replace(window, as_of=state.as_of)
+            if earlier == window:
+                again = facts.stage(changed)
+                held = held.filter(
+                    student_id__in=RawSQL(f"SELECT student_id FROM {again.get_name()}", ())
+                )
+                facts = definitions.only_students(facts, again.student_id)
+                per_school = definitions.student_school(facts, profile, window)
+            else:
+                moved = definitions.moved_by_advance(facts, earlier, window)
+                again = facts.stage(changed.union(moved, distinct=True))
+                previous = _previous_rows(engine, window)
+                per_school = definitions.student_school_update(
+                    facts, profile, window, previous, again.student_id
+                )
         per_school = facts.stage(per_school)
         overall = definitions.student_district(facts, profile, window, per_school).mutate(
             school_id=ibis.null("int64")
@@ -82,9 +104,6 @@ def do_refresh_summaries(
         rows = per_school.select(*SUMMARY_COLUMNS[:2], *SUMMARY_COLUMNS[3:]).union(
             overall.select(*SUMMARY_COLUMNS[:2], *SUMMARY_COLUMNS[3:])
         )
-        held = StudentSummary.objects.filter(student__district=district)
-        if partial:
-            held = held.filter(student_id__in=students)
         rows = rows.mutate(
             school_year_id=ibis.literal(window.school_year_id, "int64"),
             band=rows.band.fill_null(""),
@@ -103,6 +122,7 @@ def do_refresh_summaries(
                 "as_of": window.as_of,
                 "start": window.start,
                 "profile": profile_name,
+                "through_run_id": latest,
                 "students": StudentSummary.objects.filter(
                     student__district=district, school__isnull=True
                 ).count(),
@@ -112,37 +132,64 @@ def do_refresh_summaries(
     return state
 
 
-def students_to_refresh(run: ImportRun) -> set[int] | None:
-    """The students whose summaries an import run may have changed (None: everyone's).
-
-    A run that changed only attendance, in a scope of schools and dates, can change only
-    the students enrolled at those schools then; any other change (calendars, enrollments,
-    students) may move anyone's numbers.
-    """
-    changed = {
-        entity
-        for entity, counts in run.counts.items()
-        if counts.get("inserted") or counts.get("updated") or counts.get("deleted")
-    }
-    if not changed:
-        return set()
-    if changed != {"attendance"} or not run.scope.get("schools"):
+def _runs_since(
+    state: SummaryState | None, window: Window, profile_name: str, runs: QuerySet[ImportRun]
+) -> int | None:
+    """The import run after which the summaries held may be out of date, if they can be
+    brought up to date by changing some students' absences (None: recompute everyone)."""
+    if state is None or state.through_run_id is None:
         return None
-    spans = Enrollment.objects.filter(
-        Q(exit_date__isnull=True) | Q(exit_date__gte=run.scope["start"]),
-        school__district=run.district,
-        school__local_id__in=run.scope["schools"],
-        entry_date__lte=run.scope["end"],
+    computed_for = (state.start, state.school_year_id, state.profile)
+    if computed_for != (window.start, window.school_year_id, profile_name):
+        return None
+    if state.as_of > window.as_of:
+        return None
+    later = runs.filter(
+        pk__gt=state.through_run_id, status=ImportRun.Status.SUCCEEDED, dry_run=False
     )
-    return set(spans.values_list("student_id", flat=True))
+    for counts in later.values_list("counts", flat=True):
+        changed = {
+            entity
+            for entity, count in counts.items()
+            if count.get("inserted") or count.get("updated") or count.get("deleted")
+        }
+        if changed - {"attendance"}:
+            return None
+    return state.through_run_id
+
+
+def _changed_students(engine: Engine, since: int) -> ir.Table:
+    """The students whose events the import runs after `since` changed (column student_id)."""
+    changed = database_table(engine, ImportRun.attendance_students.through._meta.db_table)
+    return changed.filter(changed.importrun_id > since).select("student_id")
+
+
+def _previous_rows(engine: Engine, window: Window) -> ir.Table:
+    """The per-school summaries held for the window's year, in the definitions' units."""
+    held = database_table(engine, StudentSummary._meta.db_table)
+    held = held.filter(
+        held.school_year_id == window.school_year_id,
+        held.school_id.isin(engine.facts.schools.school_id),
+    )
+
+    def milli(days: ir.FloatingValue) -> ir.IntegerValue:
+        return (days * definitions.MILLI).round().cast("int64")
+
+    return held.select(
+        "student_id",
+        "school_id",
+        absent_milli=milli(held.days_absent),
+        excused_milli=milli(held.excused),
+        unexcused_milli=milli(held.unexcused),
+        oss_milli=milli(held.oss),
+        tardies=held.tardies,
+        absent_last_30_milli=milli(held.absent_last_30),
+        longest_absence_run=held.longest_absence_run,
+    )
 
 
 def do_refresh_after_import(run: ImportRun) -> SummaryState | None:
     """Bring the district's summaries up to date after a successful, committed import."""
     if run.dry_run or run.status != ImportRun.Status.SUCCEEDED:
         return None
-    students = students_to_refresh(run)
-    state = SummaryState.objects.filter(district=run.district).first()
-    if students == set() and state is not None:
-        return state
-    return do_refresh_summaries(run.district, students=students)
+    return do_refresh_summaries(run.district, incremental=True)

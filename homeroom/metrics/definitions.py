@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 from homeroom.metrics.rules import Condition, Level, RuleProfile
 
 MILLI = 1000
+RECENT_DAYS = 30  # "absences in the last 30 days"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
 # A day with several counted absences takes the largest share; on equal shares the first
 # category here names the day.
@@ -118,8 +119,10 @@ class Window:
     year_end: date
 
 
-def only_students(facts: Facts, student_ids: list[int]) -> Facts:
-    """The facts of these students alone (every other table as it is)."""
+def only_students(facts: Facts, student_ids: list[int] | ir.Column) -> Facts:
+    """The facts of these students alone (every other table as it is).
+
+    `student_ids` is a list or a column of another table of the same backend."""
 
     def of(table: ir.Table) -> ir.Table:
         return table.filter(table.student_id.isin(student_ids))
@@ -279,6 +282,11 @@ def absence_days(
     )
 
 
+def _recent(as_of: date) -> date:
+    """The first day of the last 30 (calendar days) up to `as_of`."""
+    return as_of - timedelta(days=RECENT_DAYS - 1)
+
+
 def _longest_runs(days: ir.Table) -> ir.Table:
     """Longest run of consecutive counted days fully absent, per student and school."""
     full = days.filter(days.absent_milli >= MILLI)
@@ -289,7 +297,7 @@ def _longest_runs(days: ir.Table) -> ir.Table:
 
 
 def _absence_sums(days: ir.Table, window: Window) -> ir.Table:
-    recent = ibis.literal(window.as_of - timedelta(days=29))
+    recent = ibis.literal(_recent(window.as_of))
     weekday = days.date.day_of_week.index()
     sums = {
         "absent_milli": days.absent_milli.sum(),
@@ -312,6 +320,8 @@ SUM_COLUMNS = (
     "absent_last_30_milli",
     *(f"{name}_milli" for name in WEEKDAYS),
 )
+# What `student_school_update` carries over from earlier rows (summaries keep no weekdays).
+CARRIED_COLUMNS = (*SUM_COLUMNS[:6], "longest_absence_run")
 
 
 def _remaining_days(facts: Facts, held: ir.Table, window: Window) -> ir.Table:
@@ -335,28 +345,61 @@ def _remaining_days(facts: Facts, held: ir.Table, window: Window) -> ir.Table:
 def student_school(facts: Facts, profile: RuleProfile, window: Window) -> ir.Table:
     """Per student and school: days enrolled, absences, rates, flags, band, tier, projection."""
     held = spans(facts, window)
-    enrolled = held.group_by("student_id", "school_id").aggregate(
+    days = absence_days(facts, profile, window, held)
+    absences = [_absence_sums(days, window), _longest_runs(days)]
+    return _per_school(facts, profile, window, held, absences)
+
+
+def student_school_update(
+    facts: Facts, profile: RuleProfile, window: Window, previous: ir.Table, again: ir.Column
+) -> ir.Table:
+    """`student_school` with the absences of students not in `again` carried over.
+
+    `previous` holds per student and school the CARRIED_COLUMNS of an earlier window of the
+    same year, from the same calendars and enrollments and, but for the students in `again`
+    (a column of student ids), the same events. `again` must also hold `moved_by_advance`
+    of the two windows. Everyone's days enrolled, grade and projection are computed afresh
+    from the spans; only `again`'s events are read. Weekday columns are not computed.
+    """
+    held = spans(facts, window)
+    mine = held.filter(held.student_id.isin(again))
+    days = absence_days(only_students(facts, again), profile, window, mine)
+    fresh = _absence_sums(days, window).left_join(_longest_runs(days), ["student_id", "school_id"])
+    columns = ("student_id", "school_id", *CARRIED_COLUMNS)
+    fresh = fresh.select(*columns)
+    kept = previous.filter(~previous.student_id.isin(again)).select(*columns)
+    return _per_school(facts, profile, window, held, [fresh.union(kept)])
+
+
+def moved_by_advance(facts: Facts, earlier: Window, window: Window) -> ir.Table:
+    """The students whose absences may differ between two windows of a year starting on
+    the same day, the earlier one ending first, from the same facts: those with an event on
+    a day `window` adds or on a day leaving its last 30 days (column `student_id`, each
+    student once). A span starting on a day added has no absence but on those days."""
+    ev = facts.events
+    added = ev.filter(ev.date > earlier.as_of, ev.date <= window.as_of)
+    leaving = ev.filter(ev.date >= _recent(earlier.as_of), ev.date < _recent(window.as_of))
+    return added.select("student_id").union(leaving.select("student_id"), distinct=True)
+
+
+def _per_school(
+    facts: Facts, profile: RuleProfile, window: Window, held: ir.Table, absences: list[ir.Table]
+) -> ir.Table:
+    """The spans' days enrolled with their absences (tables per student and school, none
+    for a student without absences), classified and projected."""
+    table = held.group_by("student_id", "school_id").aggregate(
         days_enrolled=held.days_enrolled.sum(),
         grade=_latest(held.grade, held.first_day),
         first_day=held.first_day.min(),
         last_day=held.last_day.max(),
     )
-    days = absence_days(facts, profile, window, held)
-    sums = _absence_sums(days, window)
-    runs = _longest_runs(days)
-    left = _remaining_days(facts, held, window)
     keys = ["student_id", "school_id"]
-    table = (
-        enrolled.left_join(sums, keys)
-        .select(enrolled, *[sums[c] for c in SUM_COLUMNS])
-        .left_join(runs, keys)
-        .select(~ibis.selectors.matches(r"_right$"))
-    )
-    table = table.left_join(left, keys).select(~ibis.selectors.matches(r"_right$"))
-    table = table.mutate(
-        **{c: table[c].fill_null(0) for c in (*SUM_COLUMNS, "longest_absence_run")},
-        remaining_days=table.remaining_days.fill_null(0),
-    )
+    counts = []
+    for part in [*absences, _remaining_days(facts, held, window)]:
+        added = [c for c in part.columns if c not in keys]
+        table = table.left_join(part, keys).select(table, *[part[c] for c in added])
+        counts += added
+    table = table.mutate(**{c: table[c].fill_null(0) for c in counts})
     return _finish(table, profile)
 
 
@@ -379,7 +422,11 @@ def _finish(table: ir.Table, profile: RuleProfile) -> ir.Table:
         unexcused=projected.unexcused_milli.cast("float64") / MILLI,
         oss=projected.oss_milli.cast("float64") / MILLI,
         absent_last_30=projected.absent_last_30_milli.cast("float64") / MILLI,
-        **{name: projected[f"{name}_milli"].cast("float64") / MILLI for name in WEEKDAYS},
+        **{
+            name: projected[f"{name}_milli"].cast("float64") / MILLI
+            for name in WEEKDAYS
+            if f"{name}_milli" in projected.columns
+        },
     )
 
 
@@ -401,7 +448,7 @@ def student_district(
         last_day=per_school.last_day.max(),
         remaining_days=per_school.remaining_days.max(),
         longest_absence_run=per_school.longest_absence_run.max(),
-        **{c: per_school[c].sum() for c in SUM_COLUMNS},
+        **{c: per_school[c].sum() for c in SUM_COLUMNS if c in per_school.columns},
     )
     return _finish(totals, profile)
 

@@ -29,8 +29,9 @@ from homeroom.metrics.definitions import FACT_SCHEMAS, MILLI, Facts, Window
 ENGINES = ("db", "duckdb", "spark")
 # Ibis 12 asks pandas 3 about an option pandas now deprecates, on every SQLite result.
 warnings.filterwarnings("ignore", message="The 'future.infer_string' option is deprecated")
-# The columns the facts read from Django's tables. Declared, not introspected: Ibis's
-# SQLite backend commits the connection's transaction when it looks a table up.
+# The columns the facts (and the summaries' refresh) read from Django's tables. Declared,
+# not introspected: Ibis's SQLite backend commits the connection's transaction when it
+# looks a table up.
 DATABASE_COLUMNS: dict[str, dict[str, str]] = {
     "core_schoolyear": {
         "id": "int64",
@@ -69,6 +70,19 @@ DATABASE_COLUMNS: dict[str, dict[str, str]] = {
         "date": "date",
         "code_id": "int64",
         "day_fraction": "decimal(4, 3)",
+    },
+    "ingest_importrun_attendance_students": {"importrun_id": "int64", "student_id": "int64"},
+    "metrics_studentsummary": {
+        "student_id": "int64",
+        "school_id": "int64",
+        "school_year_id": "int64",
+        "days_absent": "float64",
+        "excused": "float64",
+        "unexcused": "float64",
+        "oss": "float64",
+        "tardies": "int64",
+        "absent_last_30": "float64",
+        "longest_absence_run": "int64",
     },
     "attendance_attendancecode": {
         "id": "int64",
@@ -186,6 +200,11 @@ def database_engine(district: District, *, since: dt.date | None = None) -> Engi
     else:  # pragma: no cover - settings allow only these two
         raise EngineError(f"the database engine does not run on {connection.vendor}")
     return Engine("db", backend, _database_facts(backend, district, since))
+
+
+def database_table(engine: Engine, name: str) -> ir.Table:
+    """One of Django's tables (DATABASE_COLUMNS) on a database engine's backend."""
+    return _declared(engine.backend, name, DATABASE_COLUMNS[name])
 
 
 def _database_facts(backend: ibis.BaseBackend, district: District, since: dt.date | None) -> Facts:

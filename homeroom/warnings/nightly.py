@@ -90,9 +90,12 @@ def do_run_nightly(
         latest = ImportRun.objects.filter(district=district).latest("pk")
         return {"run": latest.pk, **latest.counts}
 
+    def metrics() -> dict:  # only what the night changed is recomputed
+        return {"students": do_refresh_summaries(district, as_of=as_of, incremental=True).students}
+
     if files:
         step("import", import_files)
-    step("metrics", lambda: {"students": do_refresh_summaries(district, as_of=as_of).students})
+    step("metrics", metrics)
     with analysis_engine(district, as_of=as_of) as engine:
         read = {"as_of": as_of, "engine": engine}
 

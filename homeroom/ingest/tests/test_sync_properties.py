@@ -78,19 +78,29 @@ def test_a_file_replaces_exactly_its_scope_and_reimports_change_nothing(cast, fi
         return do_import(batch, district=cast.district, source_format="t", files=[FILE])
 
     run(first, AttendanceScope({"101", "301"}, start, start + dt.timedelta(days=DAYS - 1)))
+    before = held(start)
     declared = AttendanceScope(
         schools, start + dt.timedelta(days=low), start + dt.timedelta(days=high)
     )
-    run(in_scope, declared)
+    replaced = run(in_scope, declared)
     expected = {
         k: v
         for k, v in normalized(first).items()
         if not (STUDENTS[k[0]] in schools and low <= k[1] <= high)
     } | normalized(in_scope)
     assert held(start) == expected
+    # the run names the students whose events it inserted, updated or deleted
+    gone = object()
+    changed = {
+        k[0]
+        for k in before.keys() | expected.keys()
+        if before.get(k, gone) != expected.get(k, gone)
+    }
+    assert set(replaced.attendance_students.values_list("local_id", flat=True)) == changed
 
     again = run(in_scope, declared)
     counts = again.counts["attendance"]
     assert (counts["inserted"], counts["updated"], counts["deleted"]) == (0, 0, 0)
+    assert not again.attendance_students.exists()
     assert counts["unchanged"] == len(in_scope)
     assert held(start) == expected

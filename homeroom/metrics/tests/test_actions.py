@@ -1,6 +1,8 @@
-"""Refreshing the materialized summaries: in full, after an import for only its students,
-in one transaction; and `homeroom refresh_summaries`, the full recompute on demand."""
+"""Refreshing the materialized summaries: in full; after an import or on a later day for
+only what changed, with the rows a full refresh writes; in one transaction; and `homeroom
+refresh_summaries`, the full recompute on demand."""
 
+import datetime as dt
 import io
 
 import pytest
@@ -15,11 +17,7 @@ from homeroom.core.models import Calendar, CalendarDate
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import Batch, StudentRecord, Where
 from homeroom.ingest.sync import do_import
-from homeroom.metrics.actions import (
-    do_refresh_after_import,
-    do_refresh_summaries,
-    students_to_refresh,
-)
+from homeroom.metrics.actions import do_refresh_after_import, do_refresh_summaries
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
 from homeroom.web.tests.import_files import PROFILE, attendance_csv, school_days
@@ -114,15 +112,24 @@ def test_a_date_before_any_school_year_computes_nothing(cast, summaries):
 # After an import
 
 
-def test_an_attendance_import_recomputes_only_its_schools_students_and_agrees_with_a_full_refresh(
+def test_an_attendance_import_recomputes_only_the_students_it_changed_as_a_full_refresh_would(
     cast, tmp_path
 ):
     # given a first import (codes and attendance at both schools: everyone is computed)
     first, second, third = school_days(cast, 3)
-    import_csv(cast, tmp_path, [("S1", "101", first, "A", ""), ("S3", "301", first, "E", "")])
+    import_csv(
+        cast,
+        tmp_path,
+        [
+            ("S1", "101", first, "A", ""),
+            ("S5", "101", first, "A", ""),
+            ("S3", "301", first, "E", ""),
+        ],
+    )
     assert StudentSummary.objects.filter(school__isnull=True).count() == len(ENROLLED_THIS_YEAR)
-    central_rows, lincoln_rows = row_ids(cast.carla, cast.dev), row_ids(cast.ana, cast.ben)
-    # when a second file changes only Lincoln's attendance
+    unchanged = (cast.carla, cast.dev, cast.gabe)
+    unchanged_rows, changed_rows = row_ids(*unchanged), row_ids(cast.ana, cast.ben, cast.eli)
+    # when a second file of Lincoln's first days adds two events and no longer has Eli's
     run = import_csv(
         cast,
         tmp_path,
@@ -133,22 +140,58 @@ def test_an_attendance_import_recomputes_only_its_schools_students_and_agrees_wi
         ],
         name="lincoln.csv",
     )
-    # then only the students enrolled at Lincoln in the file's dates were recomputed
-    assert {entity for entity, counts in run.counts.items() if counts.get("inserted")} == {
-        "attendance"
-    }
-    recomputed = students_to_refresh(run)
-    assert {cast.ana.pk, cast.ben.pk, cast.eli.pk, cast.gabe.pk} <= recomputed
-    assert not recomputed & {cast.carla.pk, cast.dev.pk}
-    assert row_ids(cast.carla, cast.dev) == central_rows
-    assert row_ids(cast.ana, cast.ben).isdisjoint(lincoln_rows)
+    # then the run names the students whose events it changed, and only their rows are new
+    counts = run.counts["attendance"]
+    assert (counts["inserted"], counts["deleted"]) == (2, 1)
+    assert set(run.attendance_students.all()) == {cast.ana, cast.ben, cast.eli}
+    assert row_ids(*unchanged) == unchanged_rows
+    assert row_ids(cast.ana, cast.ben, cast.eli).isdisjoint(changed_rows)
     ana = StudentSummary.objects.get(student=cast.ana, school__isnull=True)
     ben = StudentSummary.objects.get(student=cast.ben, school__isnull=True)
-    assert (ana.days_absent, ben.days_absent) == (1.5, 1)
+    eli = StudentSummary.objects.get(student=cast.eli, school__isnull=True)
+    assert (ana.days_absent, ben.days_absent, eli.days_absent) == (1.5, 1, 0)
     # and a full refresh gives exactly the same rows
     partial = summary_rows()
     refresh_command("--district", cast.district.name)
     assert summary_rows() == partial
+
+
+def test_a_later_day_reads_only_what_moved_and_gives_the_rows_of_a_full_refresh(cast, tmp_path):
+    # given absences over the last weeks, held before the summaries are computed a week ago
+    past = [day for day in cast_school_days(cast.this_year) if day <= cast.today]
+    before, after = past[-8], past[-3]
+    leaving = [day for day in past if before - dt.timedelta(days=29) <= day]
+    assert leaving[0] < after - dt.timedelta(days=29), "a day must leave the last 30 days"
+    rows = [
+        *[("S1", "101", day, "A", "") for day in past[-11:-5]],  # a run across the week
+        ("S2", "101", leaving[0], "A", ""),  # leaves the last 30 days
+        ("S3", "301", past[-25], "E", ""),
+        ("S3", "301", after, "T", ""),  # a tardy on the later day
+        ("S4", "301", past[-4], "H", ""),
+        ("S6", "101", past[-20], "A", ""),  # unchanged but for the days enrolled
+    ]
+    import_csv(cast, tmp_path, rows)
+    do_refresh_summaries(cast.district, as_of=before)
+    ana = StudentSummary.objects.get(student=cast.ana, school__isnull=True)
+    assert (ana.longest_absence_run, ana.days_absent) == (4, 4)
+    # when they are brought up to the later day, incrementally
+    state = do_refresh_summaries(cast.district, as_of=after, incremental=True)
+    incremental = summary_rows()
+    # then the rows are those of a full refresh on that day
+    do_refresh_summaries(cast.district, as_of=after)
+    assert summary_rows() == incremental
+    assert state.as_of == after
+    ana = StudentSummary.objects.get(student=cast.ana, school__isnull=True)
+    assert (ana.longest_absence_run, ana.days_absent) == (6, 6)
+    # and after a correction of an old day (Carla's excused day withdrawn), up to today
+    rows = [row for row in rows if row[0] != "S3"] + [("S3", "301", after, "T", "")]
+    import_csv(cast, tmp_path, rows, name="corrected.csv")
+    incremental, today = summary_rows(), SummaryState.objects.get().as_of
+    assert today >= past[-1]
+    do_refresh_summaries(cast.district, as_of=today)
+    assert summary_rows() == incremental
+    carla = StudentSummary.objects.get(student=cast.carla, school__isnull=True)
+    assert (carla.excused, carla.tardies) == (0, 1)
 
 
 def test_a_roster_change_may_move_anyone_so_everyone_is_recomputed(cast, summaries):
@@ -158,17 +201,17 @@ def test_a_roster_change_may_move_anyone_so_everyone_is_recomputed(cast, summari
         students=[StudentRecord("S1", "Ana María", "Alvarez", 3, Where("students.csv", 2))]
     )
     run = do_import(batch, district=cast.district, source_format="csv", files=[])
-    # then the run names no students to refresh: all of them are
+    # then everyone's rows are recomputed after it
     assert run.counts["students"]["updated"] == 1
-    assert students_to_refresh(run) is None
     do_refresh_after_import(run)
     assert row_ids(cast.carla).isdisjoint(held)
 
 
-def test_an_import_that_changed_nothing_leaves_the_summaries_as_they_are(cast, summaries):
+def test_an_import_that_changed_nothing_leaves_the_summaries_as_they_are(cast, tmp_path):
+    import_csv(cast, tmp_path, [("S1", "101", school_days(cast, 1)[0], "A", "")])
+    summaries = SummaryState.objects.get()
     held = row_ids(*[getattr(cast, name) for name in ENROLLED_THIS_YEAR])
     run = do_import(Batch(), district=cast.district, source_format="csv", files=[])
-    assert students_to_refresh(run) == set()
     assert do_refresh_after_import(run) == summaries
     assert row_ids(*[getattr(cast, name) for name in ENROLLED_THIS_YEAR]) == held
 
