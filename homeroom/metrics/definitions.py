@@ -377,9 +377,16 @@ def moved_by_advance(facts: Facts, earlier: Window, window: Window) -> ir.Table:
     a day `window` adds or on a day leaving its last 30 days (column `student_id`, each
     student once). A span starting on a day added has no absence but on those days."""
     ev = facts.events
-    added = ev.filter(ev.date > earlier.as_of, ev.date <= window.as_of)
-    leaving = ev.filter(ev.date >= _recent(earlier.as_of), ev.date < _recent(window.as_of))
-    return added.select("student_id").union(leaving.select("student_id"), distinct=True)
+    first, last = _recent(earlier.as_of), _recent(window.as_of)
+    moved = ev.filter(
+        # by school too (no event is elsewhere): a database then reads the days from its
+        # (school, date) index, not every event of the year
+        ev.school_id.isin(facts.schools.school_id),
+        ev.date >= first,
+        ev.date <= window.as_of,
+        (ev.date > earlier.as_of) | (ev.date < last),
+    )
+    return moved.select("student_id").distinct()
 
 
 def _per_school(
