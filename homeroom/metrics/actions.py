@@ -75,19 +75,19 @@ def do_refresh_summaries(
         state = SummaryState.objects.filter(district=district).first()
         runs = ImportRun.objects.filter(district=district)
         latest = runs.order_by("-pk").values_list("pk", flat=True).first()
-        since = _runs_since(state, window, profile_name, runs) if incremental else None
+        later = _runs_since(state, window, profile_name, runs) if incremental else None
         facts = engine.facts
         held = StudentSummary.objects.filter(student__district=district)
-        if since is None:
+        if later is None:
             per_school = definitions.student_school(facts, profile, window)
         else:
-            changed = _changed_students(engine, since)
+            changed = database_table(engine, ImportRun.attendance_students.through._meta.db_table)
+            changed = changed.filter(changed.importrun_id.isin(later)).select("student_id")
             earlier = replace(window, as_of=state.as_of)
             if earlier == window:
                 again = facts.stage(changed)
-                held = held.filter(
-                    student_id__in=RawSQL(f"SELECT student_id FROM {again.get_name()}", ())
-                )
+                staged = RawSQL(f"SELECT student_id FROM {again.get_name()}", ())
+                held = StudentSummary.objects.filter(student_id__in=staged)
                 facts = definitions.only_students(facts, again.student_id)
                 per_school = definitions.student_school(facts, profile, window)
             else:
@@ -123,8 +123,8 @@ def do_refresh_summaries(
                 "start": window.start,
                 "profile": profile_name,
                 "through_run_id": latest,
-                "students": StudentSummary.objects.filter(
-                    student__district=district, school__isnull=True
+                "students": StudentSummary.objects.filter(  # the year is the district's
+                    school_year_id=window.school_year_id, school__isnull=True
                 ).count(),
                 "seconds": time.monotonic() - started,
             },
@@ -134,9 +134,9 @@ def do_refresh_summaries(
 
 def _runs_since(
     state: SummaryState | None, window: Window, profile_name: str, runs: QuerySet[ImportRun]
-) -> int | None:
-    """The import run after which the summaries held may be out of date, if they can be
-    brought up to date by changing some students' absences (None: recompute everyone)."""
+) -> list[int] | None:
+    """The import runs since the summaries held were computed, if they can be brought up
+    to date by changing some students' absences (None: recompute everyone)."""
     if state is None or state.through_run_id is None:
         return None
     computed_for = (state.start, state.school_year_id, state.profile)
@@ -155,13 +155,7 @@ def _runs_since(
         }
         if changed - {"attendance"}:
             return None
-    return state.through_run_id
-
-
-def _changed_students(engine: Engine, since: int) -> ir.Table:
-    """The students whose events the import runs after `since` changed (column student_id)."""
-    changed = database_table(engine, ImportRun.attendance_students.through._meta.db_table)
-    return changed.filter(changed.importrun_id > since).select("student_id")
+    return list(later.values_list("pk", flat=True))
 
 
 def _previous_rows(engine: Engine, window: Window) -> ir.Table:

@@ -120,20 +120,12 @@ class Window:
 
 
 def only_students(facts: Facts, student_ids: list[int] | ir.Column) -> Facts:
-    """The facts of these students alone (every other table as it is).
-
-    `student_ids` is a list or a column of another table of the same backend."""
-
-    def of(table: ir.Table) -> ir.Table:
-        return table.filter(table.student_id.isin(student_ids))
-
-    return replace(
-        facts,
-        students=of(facts.students),
-        characteristics=of(facts.characteristics),
-        enrollments=of(facts.enrollments),
-        events=of(facts.events),
-    )
+    """The facts as the per-student metrics of these students read them: only their
+    enrollments (events count only inside a span, so the events are left whole, and no
+    database checks each of them against the list). `student_ids` is a list or a column
+    of another table of the same backend."""
+    e = facts.enrollments
+    return replace(facts, enrollments=e.filter(e.student_id.isin(student_ids)))
 
 
 def _holds(condition: Condition, absent: ir.IntegerValue, enrolled: ir.IntegerValue):
@@ -227,7 +219,8 @@ def _counted_share(profile: RuleProfile, category: ir.StringValue, share: ir.Int
 def absence_days(
     facts: Facts, profile: RuleProfile, window: Window, held: ir.Table | None = None
 ) -> ir.Table:
-    """One row per student, school and counted day with an event: share absent, tardy.
+    """One row per student, school and counted day with an event: share absent, tardy,
+    category and weekday (0 is Monday).
 
     Only events inside an enrollment span at the event's school and on a counted day of
     its calendar count (the rest are data-quality findings, shown by the import).
@@ -252,9 +245,7 @@ def absence_days(
     days = facts.school_days.filter(facts.school_days.counted == 1)
     days = days.select(day_school=days.school_id, day_date=days.date, through=days.through)
     inside = inside.join(days, [inside.school_id == days.day_school, inside.date == days.day_date])
-    # Overlapping spans at one school would repeat an event: keep each event once.
-    inside = inside.select("student_id", "school_id", "date", "through", "category", "share")
-    inside = inside.distinct()
+    # Overlapping spans at one school repeat an event; the day's maximum counts it once.
     order = {name: len(DAY_CATEGORY_ORDER) - i for i, name in enumerate(DAY_CATEGORY_ORDER)}
     rank = inside.category.cases(*order.items(), else_=0)
     counted = _counted_share(profile, inside.category, inside.share)
@@ -278,6 +269,7 @@ def absence_days(
             category=(per_day.day_key - absent * 10).cases(
                 *categories.items(), else_=ibis.null("string")
             ),
+            weekday=per_day.date.day_of_week.index(),  # stored: SQLite computes it slowly
         )
     )
 
@@ -298,7 +290,7 @@ def _longest_runs(days: ir.Table) -> ir.Table:
 
 def _absence_sums(days: ir.Table, window: Window) -> ir.Table:
     recent = ibis.literal(_recent(window.as_of))
-    weekday = days.date.day_of_week.index()
+    weekday = days.weekday
     sums = {
         "absent_milli": days.absent_milli.sum(),
         "tardies": days.tardy.sum(),

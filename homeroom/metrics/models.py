@@ -36,13 +36,28 @@ class StudentSummary(models.Model):
     (`homeroom.metrics.definitions`) under the district's rule profile.
     """
 
+    # Derived rows, written only by the refresh from facts that hold these keys: no
+    # database constraint checks each of them on every write (Django still cascades), and
+    # the indexes below, led by the year, serve every lookup by year and school.
     student = models.ForeignKey(
-        "roster.Student", on_delete=models.CASCADE, related_name="summaries"
+        "roster.Student", on_delete=models.CASCADE, related_name="summaries", db_constraint=False
     )
     school = models.ForeignKey(
-        "core.School", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "core.School",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
-    school_year = models.ForeignKey("core.SchoolYear", on_delete=models.CASCADE, related_name="+")
+    school_year = models.ForeignKey(
+        "core.SchoolYear",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     grade = models.SmallIntegerField()
     days_enrolled = models.PositiveIntegerField()
     days_absent = models.FloatField()
