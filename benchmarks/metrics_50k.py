@@ -88,8 +88,6 @@ def child(spec: dict) -> dict:
         started = time.perf_counter()
         load_generated_district(Path(spec["generated"]))
         result["load_s"] = time.perf_counter() - started
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
     district = District.objects.get()
     profile = load_rule_profile(district.rule_profile)
     as_of = dt.date.fromisoformat(spec["as_of"])

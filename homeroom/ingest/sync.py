@@ -688,21 +688,27 @@ def do_import(
 
 
 def _analyze_changed(counts: dict[str, EntityCounts]) -> None:
-    """On PostgreSQL, ANALYZE each large table the run changed by more than a tenth.
+    """ANALYZE each large table the run changed by more than a tenth.
 
     The rule is autovacuum's (50 rows plus 10% of the table), applied at once: after a
-    district's first load the planner would otherwise see empty tables until autovacuum
-    runs (if it runs at all), and choose nested loops over millions of rows.
+    district's first load PostgreSQL's planner would otherwise see empty tables until
+    autovacuum runs (if it runs at all), and choose nested loops over millions of rows.
+    SQLite never analyzes by itself; it gets the same rule, from a sample of each index
+    (`analysis_limit`), so that it too plans with the tables' sizes.
     """
-    if connection.vendor != "postgresql":
-        return
+    sqlite = connection.vendor == "sqlite"
     with connection.cursor() as cursor:
+        if sqlite:
+            cursor.execute("PRAGMA analysis_limit = 1000")
         for name, model in LARGE_TABLES.items():
             if name not in counts:
                 continue
             changed = counts[name].inserted + counts[name].updated + counts[name].deleted
             table = model._meta.db_table
-            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+            if sqlite:
+                cursor.execute(f"SELECT COUNT(*) FROM {table}")
+            else:
+                cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
             (rows,) = cursor.fetchone()
             if changed > 50 + 0.1 * max(rows, 0):
                 cursor.execute(f"ANALYZE {table}")

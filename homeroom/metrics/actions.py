@@ -76,6 +76,7 @@ def do_refresh_summaries(
         runs = ImportRun.objects.filter(district=district)
         latest = runs.order_by("-pk").values_list("pk", flat=True).first()
         later = _runs_since(state, window, profile_name, runs) if incremental else None
+        same_day = later is not None and state.as_of == window.as_of
         facts = engine.facts
         held = StudentSummary.objects.filter(student__district=district)
         if later is None:
@@ -83,14 +84,14 @@ def do_refresh_summaries(
         else:
             changed = database_table(engine, ImportRun.attendance_students.through._meta.db_table)
             changed = changed.filter(changed.importrun_id.isin(later)).select("student_id")
-            earlier = replace(window, as_of=state.as_of)
-            if earlier == window:
+            if same_day:
                 again = facts.stage(changed)
                 staged = RawSQL(f"SELECT student_id FROM {again.get_name()}", ())
                 held = StudentSummary.objects.filter(student_id__in=staged)
                 facts = definitions.only_students(facts, again.student_id)
                 per_school = definitions.student_school(facts, profile, window)
             else:
+                earlier = replace(window, as_of=state.as_of)
                 moved = definitions.moved_by_advance(facts, earlier, window)
                 again = facts.stage(changed.union(moved, distinct=True))
                 previous = _previous_rows(engine, window)
@@ -115,6 +116,12 @@ def do_refresh_summaries(
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(SUMMARY_COLUMNS)}) {engine.backend.compile(rows)}"
             )
+        if same_day:  # the same spans: the same students
+            students = state.students
+        else:  # the year is the district's
+            students = StudentSummary.objects.filter(
+                school_year_id=window.school_year_id, school__isnull=True
+            ).count()
         state, _ = SummaryState.objects.update_or_create(
             district=district,
             defaults={
@@ -123,9 +130,7 @@ def do_refresh_summaries(
                 "start": window.start,
                 "profile": profile_name,
                 "through_run_id": latest,
-                "students": StudentSummary.objects.filter(  # the year is the district's
-                    school_year_id=window.school_year_id, school__isnull=True
-                ).count(),
+                "students": students,
                 "seconds": time.monotonic() - started,
             },
         )

@@ -226,7 +226,11 @@ def absence_days(
     its calendar count (the rest are data-quality findings, shown by the import).
     """
     held = spans(facts, window) if held is None else held
-    ev = facts.events.filter(facts.events.date >= window.start, facts.events.date <= window.as_of)
+    # The spans are clipped to the window, so they bound the events' dates: a filter of
+    # its own would lead SQLite to read the year's events through their (school, date)
+    # index, at random (a full year: 3.7 s, 17.6 s without table statistics; 2.1 s this
+    # way, each span's events found by student).
+    ev = facts.events
     bounds = held.select(
         span_student=held.student_id,
         span_school=held.school_id,

@@ -296,7 +296,11 @@ def _stage(backend: ibis.BaseBackend, table: ir.Table) -> ir.Table:
         cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {query}")
         if keys:
             cursor.execute(f"CREATE INDEX {name}_keys ON {name} ({', '.join(keys)})")
+        if connection.vendor == "postgresql":
+            cursor.execute("SET default_statistics_target = 10")
         cursor.execute(f"ANALYZE {name}")
+        if connection.vendor == "postgresql":
+            cursor.execute("RESET default_statistics_target")
     return _declared(backend, name, table.schema(), temporary=True)
 
 

@@ -327,17 +327,21 @@ def test_skipping_bad_rows_never_deletes_what_they_might_have_been(cast):
 
 
 def planner_rows(model) -> float:
-    """How many rows PostgreSQL's planner believes the table holds."""
+    """How many rows the database's planner believes the table holds."""
+    table = model._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
-        )
+        if connection.vendor == "sqlite":
+            # main's: temporary tables analyzed (the metrics' stages) have their own
+            cursor.execute("SELECT name FROM main.sqlite_master WHERE name = 'sqlite_stat1'")
+            if cursor.fetchone() is None:
+                return 0
+            cursor.execute("SELECT stat FROM main.sqlite_stat1 WHERE tbl = %s", [table])
+            stat = cursor.fetchone()
+            return 0 if stat is None else int(stat[0].split()[0])
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
         return cursor.fetchone()[0]
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="PostgreSQL's planner statistics (SQLite's: none)"
-)
 def test_a_large_import_tells_the_planner_the_new_size_at_once(cast):
     # given the planner last saw the attendance table empty
     with connection.cursor() as cursor:
@@ -347,7 +351,7 @@ def test_a_large_import_tells_the_planner_the_new_size_at_once(cast):
     days = [weekday(cast, n) for n in range(1, 31)]
     records = [absence(p, d) for p in (cast.ana, cast.ben, cast.gabe) for d in days]
     run(cast, records)
-    # then the planner knows of them without waiting for autovacuum
+    # then the planner knows of them at once (without waiting for PostgreSQL's autovacuum)
     assert planner_rows(AttendanceEvent) == 90
     # and a change under a tenth of the table (and 50 rows) is left to autovacuum
     run(cast, [*records, absence(cast.ana, weekday(cast, 31))])
