@@ -36,6 +36,9 @@ class ImportRun(models.Model):
         related_name="+",
         help_text="Students whose attendance events the run inserted, updated or deleted.",
     )
+    summarized = models.BooleanField(
+        default=False, help_text="Whether the attendance summaries include what the run changed."
+    )
 
     class Meta:
         ordering = ["-started_at"]

@@ -7,7 +7,6 @@ from dataclasses import replace
 import ibis
 import ibis.expr.types as ir
 from django.db import connection, transaction
-from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
 from homeroom.core.models import District
@@ -49,9 +48,9 @@ def do_refresh_summaries(
     """Bring the district's student summaries up to date as of a date (default: today there).
 
     In full, everyone's rows are recomputed from every fact. An `incremental` refresh (after
-    imports, and nightly) redoes only what may have changed since the summaries held were
-    computed (they say for which year, day and profile, and after which import run), when
-    the import runs since changed nothing but attendance events:
+    imports, and nightly) redoes only what the import runs not yet summarized may have
+    changed since the summaries held were computed (they say for which year, day and
+    profile), when those runs changed nothing but attendance events:
     - as of the same day: the rows of the students whose events changed;
     - as of a later day of the same year: every row, but only the events of the students
       whose events changed or whom the days added move (`definitions.moved_by_advance`)
@@ -73,9 +72,12 @@ def do_refresh_summaries(
         except EngineError:
             return None
         state = SummaryState.objects.filter(district=district).first()
-        runs = ImportRun.objects.filter(district=district)
-        latest = runs.order_by("-pk").values_list("pk", flat=True).first()
-        later = _runs_since(state, window, profile_name, runs) if incremental else None
+        pending = dict(
+            ImportRun.objects.filter(
+                district=district, status=ImportRun.Status.SUCCEEDED, summarized=False
+            ).values_list("pk", "counts")
+        )
+        later = _only_attendance(state, window, profile_name, pending) if incremental else None
         same_day = later is not None and state.as_of == window.as_of
         facts = engine.facts
         held = StudentSummary.objects.filter(student__district=district)
@@ -122,6 +124,7 @@ def do_refresh_summaries(
             students = StudentSummary.objects.filter(
                 school_year_id=window.school_year_id, school__isnull=True
             ).count()
+        ImportRun.objects.filter(pk__in=pending).update(summarized=True)
         state, _ = SummaryState.objects.update_or_create(
             district=district,
             defaults={
@@ -129,7 +132,6 @@ def do_refresh_summaries(
                 "as_of": window.as_of,
                 "start": window.start,
                 "profile": profile_name,
-                "through_run_id": latest,
                 "students": students,
                 "seconds": time.monotonic() - started,
             },
@@ -137,22 +139,18 @@ def do_refresh_summaries(
     return state
 
 
-def _runs_since(
-    state: SummaryState | None, window: Window, profile_name: str, runs: QuerySet[ImportRun]
+def _only_attendance(
+    state: SummaryState | None, window: Window, profile_name: str, pending: dict[int, dict]
 ) -> list[int] | None:
-    """The import runs since the summaries held were computed, if they can be brought up
-    to date by changing some students' absences (None: recompute everyone)."""
-    if state is None or state.through_run_id is None:
+    """The runs not yet in the summaries held (`pending`: their counts by id), if the
+    summaries can be brought up to date by changing some students' absences (None: a full
+    refresh is needed)."""
+    if state is None or state.as_of > window.as_of:
         return None
     computed_for = (state.start, state.school_year_id, state.profile)
     if computed_for != (window.start, window.school_year_id, profile_name):
         return None
-    if state.as_of > window.as_of:
-        return None
-    later = runs.filter(
-        pk__gt=state.through_run_id, status=ImportRun.Status.SUCCEEDED, dry_run=False
-    )
-    for counts in later.values_list("counts", flat=True):
+    for counts in pending.values():
         changed = {
             entity
             for entity, count in counts.items()
@@ -160,16 +158,13 @@ def _runs_since(
         }
         if changed - {"attendance"}:
             return None
-    return list(later.values_list("pk", flat=True))
+    return list(pending)
 
 
 def _previous_rows(engine: Engine, window: Window) -> ir.Table:
     """The per-school summaries held for the window's year, in the definitions' units."""
-    held = database_table(engine, StudentSummary._meta.db_table)
-    held = held.filter(
-        held.school_year_id == window.school_year_id,
-        held.school_id.isin(engine.facts.schools.school_id),
-    )
+    held = database_table(engine, StudentSummary._meta.db_table)  # the year is the district's
+    held = held.filter(held.school_year_id == window.school_year_id, held.school_id.notnull())
 
     def milli(days: ir.FloatingValue) -> ir.IntegerValue:
         return (days * definitions.MILLI).round().cast("int64")

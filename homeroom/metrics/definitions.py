@@ -358,8 +358,7 @@ def student_school_update(
     from the spans; only `again`'s events are read. Weekday columns are not computed.
     """
     held = spans(facts, window)
-    mine = held.filter(held.student_id.isin(again))
-    days = absence_days(only_students(facts, again), profile, window, mine)
+    days = absence_days(facts, profile, window, held.filter(held.student_id.isin(again)))
     fresh = _absence_sums(days, window).left_join(_longest_runs(days), ["student_id", "school_id"])
     columns = ("student_id", "school_id", *CARRIED_COLUMNS)
     fresh = fresh.select(*columns)

@@ -14,14 +14,6 @@ class SummaryState(models.Model):
     start = models.DateField()
     profile = models.CharField(max_length=100, help_text="Rule profile name@version.")
     computed_at = models.DateTimeField(auto_now=True)
-    through_run = models.ForeignKey(
-        "ingest.ImportRun",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The district's latest import run when computed: later runs are not in them.",
-    )
     students = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0)
 

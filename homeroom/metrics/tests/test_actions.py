@@ -15,8 +15,10 @@ from homeroom.conftest import make_calendar
 from homeroom.conftest import school_days as cast_school_days
 from homeroom.core.models import Calendar, CalendarDate
 from homeroom.ingest.models import ImportRun
+from homeroom.ingest.profiles import load_profile
 from homeroom.ingest.records import Batch, StudentRecord, Where
 from homeroom.ingest.sync import do_import
+from homeroom.ingest.tabular import read_tabular
 from homeroom.metrics.actions import do_refresh_after_import, do_refresh_summaries
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
@@ -207,13 +209,42 @@ def test_a_roster_change_may_move_anyone_so_everyone_is_recomputed(cast, summari
     assert row_ids(cast.carla).isdisjoint(held)
 
 
-def test_an_import_that_changed_nothing_leaves_the_summaries_as_they_are(cast, tmp_path):
-    import_csv(cast, tmp_path, [("S1", "101", school_days(cast, 1)[0], "A", "")])
-    summaries = SummaryState.objects.get()
+def test_an_import_that_changed_nothing_leaves_the_summaries_as_they_are(cast, summaries):
     held = row_ids(*[getattr(cast, name) for name in ENROLLED_THIS_YEAR])
     run = do_import(Batch(), district=cast.district, source_format="csv", files=[])
     assert do_refresh_after_import(run) == summaries
     assert row_ids(*[getattr(cast, name) for name in ENROLLED_THIS_YEAR]) == held
+
+
+def test_an_import_the_summaries_missed_is_taken_in_by_the_next_refresh(
+    cast, tmp_path, monkeypatch
+):
+    # given the summaries after a first import
+    first, second = school_days(cast, 2)
+    rows = [("S1", "101", first, "A", "")]
+    import_csv(cast, tmp_path, rows)
+    assert not ImportRun.objects.filter(summarized=False).exists()
+    # when a second import's refresh fails
+    path = tmp_path / "more.csv"
+    path.write_bytes(attendance_csv([*rows, ("S2", "101", second, "A", "")]))
+    batch = read_tabular([path], load_profile(PROFILE))
+    run = do_import(batch, district=cast.district, source_format="csv", files=[])
+    with monkeypatch.context() as patched:
+        patched.setattr(SummaryState.objects, "update_or_create", fail)
+        with pytest.raises(RuntimeError):
+            do_refresh_after_import(run)
+    # then the run is still to be summarized, and the next refresh takes it in
+    assert ImportRun.objects.get(summarized=False) == run
+    do_refresh_summaries(cast.district, incremental=True)
+    assert StudentSummary.objects.get(student=cast.ben, school__isnull=True).days_absent == 1
+    assert not ImportRun.objects.filter(summarized=False).exists()
+    incremental = summary_rows()
+    do_refresh_summaries(cast.district)
+    assert summary_rows() == incremental
+
+
+def fail(*args, **kwargs):
+    raise RuntimeError("disk full")
 
 
 def test_a_dry_run_refreshes_nothing(cast, summaries):
@@ -240,9 +271,6 @@ def test_a_refresh_under_a_profile_that_cannot_be_read_keeps_the_previous_rows(c
 def test_a_refresh_that_fails_after_deleting_keeps_the_previous_rows(cast, summaries, monkeypatch):
     # given the summaries held, and a failure once the new rows are written
     before = summary_rows()
-
-    def fail(*args, **kwargs):
-        raise RuntimeError("disk full")
 
     monkeypatch.setattr(SummaryState.objects, "update_or_create", fail)
     # when a refresh is asked for as of another day
