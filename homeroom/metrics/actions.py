@@ -9,7 +9,7 @@ import ibis.expr.types as ir
 from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 
-from homeroom.core.models import District
+from homeroom.core.models import District, SchoolYear
 from homeroom.core.selectors import district_today
 from homeroom.ingest.models import ImportRun
 from homeroom.metrics import definitions
@@ -80,7 +80,8 @@ def do_refresh_summaries(
         later = _only_attendance(state, window, profile_name, pending) if incremental else None
         same_day = later is not None and state.as_of == window.as_of
         facts = engine.facts
-        held = StudentSummary.objects.filter(student__district=district)
+        years = SchoolYear.objects.filter(district=district).values("pk")
+        held = StudentSummary.objects.filter(school_year__in=years)  # no join: a plain DELETE
         if later is None:
             per_school = definitions.student_school(facts, profile, window)
         else:
