@@ -137,14 +137,18 @@ def sync_attendance(batch: Batch, resolve, run):
 
 
 def _record_students(cursor, run, gone: list[int]) -> None:
-    """Remember which students' events the run changed (the summaries recompute theirs)."""
+    """Remember which students' events the run changed (the summaries recompute theirs):
+    those of the events it wrote, and of those it deleted (`gone`)."""
     events = AttendanceEvent._meta.db_table
-    cursor.execute(f"SELECT DISTINCT student_id FROM {events} WHERE source_run_id = %s", [run.pk])
-    students = {student for (student,) in cursor.fetchall()}.union(gone)
-    through = type(run).attendance_students.through
-    through.objects.bulk_create(
-        [through(importrun_id=run.pk, student_id=student) for student in sorted(students)],
-        batch_size=5000,
+    through = type(run).attendance_students.through._meta.db_table
+    insert = f"INSERT INTO {through} (importrun_id, student_id)"
+    cursor.execute(
+        f"{insert} SELECT DISTINCT %s, student_id FROM {events} WHERE source_run_id = %s",
+        [run.pk, run.pk],
+    )
+    cursor.executemany(
+        f"{insert} VALUES (%s, %s) ON CONFLICT DO NOTHING",
+        [(run.pk, student) for student in sorted(set(gone))],
     )
 
 
