@@ -243,12 +243,7 @@ def _database_facts(backend: ibis.BaseBackend, district: District, since: dt.dat
     codes = codes.filter(codes.district_id == district.pk).select(
         code_pk=codes.id, category=codes.category, code_fraction=codes.day_fraction
     )
-    # On SQLite, joined on `code_id + 0`, not the bare column: SQLite would otherwise read
-    # the events through their code index, code after code, visiting every row of every
-    # year at random (3.0 s for a year and a half of a 50,000-student district, 1.7 s in
-    # order). PostgreSQL hashes the codes instead, unless the expression hides the column.
-    code = events.code_id + 0 if connection.vendor == "sqlite" else events.code_id
-    events = events.join(codes, code == codes.code_pk)
+    events = events.join(codes, events.code_id == codes.code_pk)
     share = events.day_fraction.cast("float64").fill_null(events.code_fraction.cast("float64"))
     events = events.select(
         "student_id",

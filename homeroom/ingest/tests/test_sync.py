@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import ProtectedError
 
 from homeroom.access.gatekeeper import visible_students
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
@@ -380,3 +381,21 @@ def test_an_import_tells_the_planner_of_any_change_to_a_small_table(cast):
     # then the planner counts it at once
     assert result.counts["attendance_codes"]["inserted"] == 1
     assert planner_rows(AttendanceCode) == codes + 1
+
+
+def test_imported_events_keep_their_keys_whatever_is_deleted(cast):
+    # given two absences imported for Ana
+    result = run(cast, [absence(cast.ana, weekday(cast, n), line=n + 1) for n in (1, 2)])
+    events = list(AttendanceEvent.objects.filter(student=cast.ana))
+    # then neither their code nor their school can be deleted while they hold it
+    for held in (AttendanceCode.objects.get(district=cast.district, code="A"), cast.lincoln):
+        with pytest.raises(ProtectedError) as refused:
+            held.delete()
+        assert set(events) <= set(refused.value.protected_objects)
+    # and deleting their import run keeps them, without a run
+    result.delete()
+    kept = AttendanceEvent.objects.filter(pk__in=[e.pk for e in events])
+    assert list(kept.values_list("source_run_id", flat=True)) == [None, None]
+    # and deleting the student deletes them
+    cast.ana.delete()
+    assert not AttendanceEvent.objects.exists()
