@@ -255,7 +255,13 @@ def _database_facts(backend: ibis.BaseBackend, district: District, since: dt.dat
     if since is not None:
         years = years.filter(years.end_date >= since)
         enrollments = enrollments.filter(enrollments.school_year_id.isin(years.school_year_id))
-        events = events.filter(events.date >= since)
+        # On SQLite through COALESCE: on the bare column SQLite skip-scans the (school,
+        # date) index and reads the rows at random (a year of a 50,000-student district:
+        # 0.9 s, 0.15 s in table order).
+        day = events.date
+        if connection.vendor == "sqlite":
+            day = ibis.coalesce(day, day)
+        events = events.filter(day >= since)
         held = characteristics.end_date
         characteristics = characteristics.filter(held.isnull() | (held >= since))
     facts = {
