@@ -14,7 +14,13 @@ from homeroom.core.selectors import district_today
 from homeroom.ingest.models import ImportRun
 from homeroom.metrics import definitions
 from homeroom.metrics.definitions import Window
-from homeroom.metrics.engines import Engine, EngineError, database_engine, database_table
+from homeroom.metrics.engines import (
+    Engine,
+    EngineError,
+    database_engine,
+    database_table,
+    stage_table,
+)
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.metrics.rules import load_rule_profile
 
@@ -88,7 +94,7 @@ def do_refresh_summaries(
             changed = database_table(engine, ImportRun.attendance_students.through._meta.db_table)
             changed = changed.filter(changed.importrun_id.isin(later)).select("student_id")
             if same_day:
-                again = facts.stage(changed)
+                again = stage_table(engine.backend, changed, nested_loops=True)
                 staged = RawSQL(f"SELECT student_id FROM {again.get_name()}", ())
                 held = StudentSummary.objects.filter(student_id__in=staged)
                 facts = definitions.only_students(facts, again.student_id)
@@ -96,7 +102,10 @@ def do_refresh_summaries(
             else:
                 earlier = replace(window, as_of=state.as_of)
                 moved = definitions.moved_by_advance(facts, earlier, window)
-                again = facts.stage(changed.union(moved, distinct=True))
+                # the days added are read from the events' (school, date) index
+                again = stage_table(
+                    engine.backend, changed.union(moved, distinct=True), nested_loops=True
+                )
                 previous = _previous_rows(engine, window)
                 per_school = definitions.student_school_update(
                     facts, profile, window, previous, again.student_id
