@@ -119,26 +119,6 @@ SELECT t.*,
             ELSE 'tier1' END AS tier
 FROM totals t LEFT JOIN runs r USING (student_id)
 """
-# What the two sides must agree on, for every student.
-COMPARED = (
-    "days_enrolled",
-    "absent_milli",
-    "excused_milli",
-    "unexcused_milli",
-    "oss_milli",
-    "tardies",
-    "absent_last_30_milli",
-    "monday_milli",
-    "tuesday_milli",
-    "wednesday_milli",
-    "thursday_milli",
-    "friday_milli",
-    "longest_absence_run",
-    "counted",
-    "chronic",
-    "band",
-    "tier",
-)
 
 
 def child(spec: dict) -> dict:
@@ -316,7 +296,17 @@ def duckdb_measurements(parquet: Path, as_of: dt.date, repeat: int) -> dict:
     hand = {r["student_id"]: r for r in hand.to_pylist()}
     ours = {r["student_id"]: r for r in ours.to_pylist()}
     result["same_students"] = hand.keys() == ours.keys()
-    differ = {c for s, h in hand.items() if s in ours for c in COMPARED if h[c] != ours[s][c]}
+    # what the two sides must agree on, for every student
+    compared = (
+        "days_enrolled",
+        *definitions.SUM_COLUMNS,
+        "longest_absence_run",
+        "counted",
+        "chronic",
+        "band",
+        "tier",
+    )
+    differ = {c for s, h in hand.items() if s in ours for c in compared if h[c] != ours[s][c]}
     result["columns_that_differ"] = sorted(differ)
     # 500,000 students: ten copies of the district, each with its own student ids.
     step = int(backend.con.sql("SELECT MAX(student_id) FROM students").fetchall()[0][0]) + 1
