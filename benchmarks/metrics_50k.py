@@ -12,6 +12,10 @@ What it does (docs/benchmarks.md, section "Metrics", records the figures):
 2. Per database, as of the year's last day, times:
    - compute: the per-student metrics (`student_school` staged, then `student_district`)
      executed to Arrow;
+   - hand-written: the same per-student numbers as one hand-written SQL statement on the
+     same database (`DATABASE_HAND_WRITTEN`, run as an expert would tune it), its rows
+     compared with compute's column by column for every student: how fast this database
+     computes those numbers at all from the stored facts;
    - refresh: the full recompute of the materialized summaries (`do_refresh_summaries`);
    - next night: the summaries as of the day before the last school day (untimed), a
      one-day exceptions file for the last school day imported (that day's events deleted
@@ -120,6 +124,158 @@ SELECT t.*,
 FROM totals t LEFT JOIN runs r USING (student_id)
 """
 
+# The same per-student numbers as one statement on the application database, from the
+# stored facts (events, codes, enrollments, calendar dates): what an expert would write
+# for attendance-works, with no temporary table. Each calendar's days are numbered in a
+# CTE (`dense`: every date of the year, `n` counting the school days up to it) so a
+# span's days enrolled are two equality lookups, as in the definitions. {greatest},
+# {least}, {weekday} and {dates} differ between SQLite and PostgreSQL; {then} makes SQLite
+# find each span's events by student (left to itself it reads the year's events through
+# their (school, date) index, at random: 11 s instead of 3).
+DATABASE_HAND_WRITTEN = """
+WITH {recursive} dense AS (
+    SELECT g.school_id, g.date, {weekday} AS weekday,
+           CASE WHEN d.kind IN ('instructional', 'makeup') THEN 1 ELSE 0 END AS counted,
+           SUM(CASE WHEN d.kind IN ('instructional', 'makeup') THEN 1 ELSE 0 END)
+               OVER (PARTITION BY g.calendar_id ORDER BY g.date) AS n
+    FROM ({dates}) AS g
+    LEFT JOIN core_calendardate d ON d.calendar_id = g.calendar_id AND d.date = g.date
+), spans AS (
+    SELECT student_id, school_id,
+           {greatest}(entry_date, %(start)s) AS first_day,
+           {least}(COALESCE(exit_date, %(as_of)s), %(as_of)s) AS last_day
+    FROM roster_enrollment
+    WHERE school_year_id = %(year)s AND entry_date <= %(as_of)s
+      AND (exit_date IS NULL OR exit_date >= %(start)s)
+), enrolled AS (
+    SELECT s.student_id, SUM(b.n - a.n + a.counted) AS days_enrolled
+    FROM spans s
+    JOIN dense a ON a.school_id = s.school_id AND a.date = s.first_day
+    JOIN dense b ON b.school_id = s.school_id AND b.date = s.last_day
+    GROUP BY s.student_id
+), keyed AS (  -- a day's largest share absent, then oss > unexcused > excused > partial
+    SELECT e.student_id, e.school_id, c.date, c.n, c.weekday,
+           MAX(CASE WHEN k.category IN ('excused', 'unexcused', 'oss', 'partial')
+                    AND COALESCE(e.day_fraction, k.day_fraction) > 0
+               THEN {least}(CAST(ROUND(COALESCE(e.day_fraction, k.day_fraction) * 1000)
+                                 AS INTEGER), 1000) * 10
+                    + CASE k.category WHEN 'oss' THEN 4 WHEN 'unexcused' THEN 3
+                                      WHEN 'excused' THEN 2 ELSE 1 END
+               ELSE 0 END) AS day_key,
+           MAX(CASE WHEN k.category = 'tardy' THEN 1 ELSE 0 END) AS tardy
+    FROM spans s
+    {then} attendance_attendanceevent e ON e.student_id = s.student_id
+         AND e.school_id = s.school_id AND e.date >= s.first_day AND e.date <= s.last_day
+    JOIN attendance_attendancecode k ON k.id = e.code_id
+    JOIN dense c ON c.school_id = e.school_id AND c.date = e.date AND c.counted = 1
+    GROUP BY e.student_id, e.school_id, c.date, c.n, c.weekday
+), days AS (
+    SELECT student_id, school_id, date, n, weekday, tardy,
+           day_key / 10 AS absent_milli, day_key %% 10 AS category
+    FROM keyed
+), sums AS (
+    SELECT student_id,
+           SUM(absent_milli) AS absent_milli,
+           SUM(CASE WHEN category = 2 THEN absent_milli ELSE 0 END) AS excused_milli,
+           SUM(CASE WHEN category = 3 THEN absent_milli ELSE 0 END) AS unexcused_milli,
+           SUM(CASE WHEN category = 4 THEN absent_milli ELSE 0 END) AS oss_milli,
+           SUM(tardy) AS tardies,
+           SUM(CASE WHEN date >= %(recent)s THEN absent_milli ELSE 0 END)
+               AS absent_last_30_milli,
+           SUM(CASE WHEN weekday = 0 THEN absent_milli ELSE 0 END) AS monday_milli,
+           SUM(CASE WHEN weekday = 1 THEN absent_milli ELSE 0 END) AS tuesday_milli,
+           SUM(CASE WHEN weekday = 2 THEN absent_milli ELSE 0 END) AS wednesday_milli,
+           SUM(CASE WHEN weekday = 3 THEN absent_milli ELSE 0 END) AS thursday_milli,
+           SUM(CASE WHEN weekday = 4 THEN absent_milli ELSE 0 END) AS friday_milli
+    FROM days GROUP BY student_id
+), runs AS (
+    SELECT student_id, MAX(length) AS longest_absence_run
+    FROM (SELECT student_id, COUNT(*) AS length
+          FROM (SELECT student_id, school_id,
+                       n - ROW_NUMBER() OVER (
+                           PARTITION BY student_id, school_id ORDER BY n) AS island
+                FROM days WHERE absent_milli >= 1000) AS full_days
+          GROUP BY student_id, school_id, island) AS islands
+    GROUP BY student_id
+), totals AS (
+    SELECT en.student_id, en.days_enrolled,
+           COALESCE(su.absent_milli, 0) AS absent_milli,
+           COALESCE(su.excused_milli, 0) AS excused_milli,
+           COALESCE(su.unexcused_milli, 0) AS unexcused_milli,
+           COALESCE(su.oss_milli, 0) AS oss_milli,
+           COALESCE(su.tardies, 0) AS tardies,
+           COALESCE(su.absent_last_30_milli, 0) AS absent_last_30_milli,
+           COALESCE(su.monday_milli, 0) AS monday_milli,
+           COALESCE(su.tuesday_milli, 0) AS tuesday_milli,
+           COALESCE(su.wednesday_milli, 0) AS wednesday_milli,
+           COALESCE(su.thursday_milli, 0) AS thursday_milli,
+           COALESCE(su.friday_milli, 0) AS friday_milli,
+           COALESCE(r.longest_absence_run, 0) AS longest_absence_run
+    FROM enrolled en
+    LEFT JOIN sums su ON su.student_id = en.student_id
+    LEFT JOIN runs r ON r.student_id = en.student_id
+)
+SELECT t.*,
+       days_enrolled >= 10 AS counted,
+       days_enrolled >= 10 AND absent_milli * 10 >= days_enrolled * 1000 AS chronic,
+       CASE WHEN days_enrolled < 10 THEN NULL
+            WHEN absent_milli * 5 >= days_enrolled * 1000 THEN 'severe'
+            WHEN absent_milli * 10 >= days_enrolled * 1000 THEN 'moderate'
+            WHEN absent_milli * 20 >= days_enrolled * 1000 THEN 'at_risk'
+            ELSE 'satisfactory' END AS band,
+       CASE WHEN days_enrolled < 10 THEN NULL
+            WHEN absent_milli * 5 >= days_enrolled * 1000 THEN 'tier3'
+            WHEN absent_milli * 10 >= days_enrolled * 1000 THEN 'tier2'
+            ELSE 'tier1' END AS tier
+FROM totals t
+"""
+DIALECTS = {
+    "sqlite": {
+        "recursive": """RECURSIVE calendar_days (calendar_id, school_id, date, end_date) AS (
+            SELECT c.id, c.school_id, y.start_date, y.end_date
+            FROM core_calendar c JOIN core_schoolyear y ON y.id = c.school_year_id
+            WHERE c.school_year_id = %(year)s
+            UNION ALL
+            SELECT calendar_id, school_id, date(date, '+1 day'), end_date
+            FROM calendar_days WHERE date < end_date
+        ),""",
+        "dates": "SELECT calendar_id, school_id, date FROM calendar_days",
+        "weekday": "(CAST(strftime('%%w', g.date) AS INTEGER) + 6) %% 7",
+        "greatest": "MAX",
+        "least": "MIN",
+        "then": "CROSS JOIN",  # SQLite joins in the order written
+    },
+    "postgresql": {
+        "recursive": "",
+        "dates": """SELECT c.id AS calendar_id, c.school_id, CAST(g AS date) AS date
+            FROM core_calendar c JOIN core_schoolyear y ON y.id = c.school_year_id,
+                 generate_series(y.start_date, y.end_date, interval '1 day') AS g
+            WHERE c.school_year_id = %(year)s""",
+        "weekday": "CAST(EXTRACT(ISODOW FROM g.date) AS INTEGER) - 1",
+        "greatest": "GREATEST",
+        "least": "LEAST",
+        "then": "JOIN",
+        # as an expert would run it: sorts and hashes in memory, no row-by-row lookups
+        # and no JIT compiling (3.2-3.5 s with the server's defaults)
+        "settings": ("SET work_mem = '256MB'", "SET jit = off", "SET enable_nestloop = off"),
+    },
+}
+
+
+def columns_that_differ(hand: list[dict], ours: list[dict]) -> list[str]:
+    """The columns on which some student's two rows differ ("students" if the two sides do
+    not hold the same students): every per-student number of `student_district`."""
+    from homeroom.metrics.definitions import SUM_COLUMNS
+
+    compared = ("days_enrolled", *SUM_COLUMNS, "longest_absence_run")
+    compared += ("counted", "chronic", "band", "tier")
+    hand = {r["student_id"]: r for r in hand}
+    ours = {r["student_id"]: r for r in ours}
+    if hand.keys() != ours.keys():
+        return ["students"]
+    differ = {c for s, h in hand.items() for c in compared if h[c] != ours[s][c]}
+    return sorted(differ)
+
 
 def child(spec: dict) -> dict:
     """One database's measurements, in a process with that database configured."""
@@ -161,6 +317,10 @@ def child(spec: dict) -> dict:
         rows = engine.run(definitions.student_district(engine.facts, profile, window, per_school))
         result.setdefault("compute_s", []).append(time.perf_counter() - started)
         result["students"] = rows.num_rows
+        started = time.perf_counter()
+        hand = hand_written_rows(connection, window)
+        result.setdefault("hand_written_s", []).append(time.perf_counter() - started)
+        result["hand_written_columns_that_differ"] = columns_that_differ(hand, rows.to_pylist())
         started = time.perf_counter()
         state = do_refresh_summaries(district)
         result.setdefault("refresh_s", []).append(time.perf_counter() - started)
@@ -218,6 +378,29 @@ def child(spec: dict) -> dict:
         shutil.rmtree(spec["parquet"], ignore_errors=True)
         result["parquet_rows"] = export_parquet(database_engine(district), Path(spec["parquet"]))
     return result
+
+
+def hand_written_rows(connection, window) -> list[dict]:
+    """`DATABASE_HAND_WRITTEN` executed on the connection, its rows fetched as dicts."""
+    from homeroom.metrics.definitions import RECENT_DAYS
+
+    dialect = DIALECTS[connection.vendor]
+    query = DATABASE_HAND_WRITTEN.format(**dialect)
+    params = {
+        "year": window.school_year_id,
+        "start": window.start,
+        "as_of": window.as_of,
+        "recent": window.as_of - dt.timedelta(days=RECENT_DAYS - 1),
+    }
+    with connection.cursor() as cursor:
+        for setting in dialect.get("settings", ()):
+            cursor.execute(setting)
+        cursor.execute(query, params)
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        for setting in dialect.get("settings", ()):
+            cursor.execute(f"RESET {setting.split()[1]}")
+    return rows
 
 
 def python_loop_seconds() -> float:
@@ -293,21 +476,7 @@ def duckdb_measurements(parquet: Path, as_of: dt.date, repeat: int) -> dict:
         started = time.perf_counter()
         ours = engine.run(definitions.student_district(engine.facts, profile, window))
         result.setdefault("definitions_s", []).append(time.perf_counter() - started)
-    hand = {r["student_id"]: r for r in hand.to_pylist()}
-    ours = {r["student_id"]: r for r in ours.to_pylist()}
-    result["same_students"] = hand.keys() == ours.keys()
-    # what the two sides must agree on, for every student
-    compared = (
-        "days_enrolled",
-        *definitions.SUM_COLUMNS,
-        "longest_absence_run",
-        "counted",
-        "chronic",
-        "band",
-        "tier",
-    )
-    differ = {c for s, h in hand.items() if s in ours for c in compared if h[c] != ours[s][c]}
-    result["columns_that_differ"] = sorted(differ)
+    result["columns_that_differ"] = columns_that_differ(hand.to_pylist(), ours.to_pylist())
     # 500,000 students: ten copies of the district, each with its own student ids.
     step = int(backend.con.sql("SELECT MAX(student_id) FROM students").fetchall()[0][0]) + 1
     big = {}
