@@ -15,7 +15,9 @@ What it does (docs/benchmarks.md, section "Metrics", records the figures):
    - hand-written: the same per-student numbers as one hand-written SQL statement on the
      same database (`DATABASE_HAND_WRITTEN`, run as an expert would tune it), its rows
      compared with compute's column by column for every student: how fast this database
-     computes those numbers at all from the stored facts;
+     computes those numbers at all from the stored facts; then the same statement over a
+     table of the absence days the definitions resolve (`STORED_DAYS_TABLE`, built
+     untimed), as keeping them between refreshes would allow, compared the same way;
    - refresh: the full recompute of the materialized summaries (`do_refresh_summaries`);
    - next night: the summaries as of the day before the last school day (untimed), a
      one-day exceptions file for the last school day imported (that day's events deleted
