@@ -115,9 +115,9 @@ class Engine:
         same-day refresh of the summaries about 0.1 s slower. PostgreSQL's rows are read by
         COPY (`_copied`).
         """
-        if self.name == "db" and connection.vendor == "postgresql":
-            return _copied(self.backend, expression.as_table())
         if self.name == "db":
+            if connection.vendor == "postgresql":
+                return _copied(self.backend, expression.as_table())
             return self.backend.to_pyarrow(expression)
         fused = ibis.options.sql.fuse_selects
         ibis.options.sql.fuse_selects = False
