@@ -60,6 +60,20 @@ TODAY = dt.date(2026, 7, 1)
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_NAME = "homeroom_bench_metrics"
 
+# Counted, chronic, band and tier under attendance-works, from `days_enrolled` and
+# `absent_milli`: the end of every hand-written query below.
+CLASSIFIED = """       days_enrolled >= 10 AS counted,
+       days_enrolled >= 10 AND absent_milli * 10 >= days_enrolled * 1000 AS chronic,
+       CASE WHEN days_enrolled < 10 THEN NULL
+            WHEN absent_milli * 5 >= days_enrolled * 1000 THEN 'severe'
+            WHEN absent_milli * 10 >= days_enrolled * 1000 THEN 'moderate'
+            WHEN absent_milli * 20 >= days_enrolled * 1000 THEN 'at_risk'
+            ELSE 'satisfactory' END AS band,
+       CASE WHEN days_enrolled < 10 THEN NULL
+            WHEN absent_milli * 5 >= days_enrolled * 1000 THEN 'tier3'
+            WHEN absent_milli * 10 >= days_enrolled * 1000 THEN 'tier2'
+            ELSE 'tier1' END AS tier
+"""
 # The first hand-written query (until 2026-12-06): the sums and the chronic flag only.
 HAND_WRITTEN_SUMS = """
 SELECT student_id,
@@ -78,7 +92,8 @@ GROUP BY student_id
 # attendance-works: days enrolled, absences by category, tardies, rates, chronic, band,
 # tier, the last 30 days (from {recent}), absences by weekday and the longest run of
 # consecutive school days fully absent (each school's own days: `day_number`).
-HAND_WRITTEN = """
+HAND_WRITTEN = (
+    """
 WITH islands AS (
     SELECT student_id, school_id,
            day_number - ROW_NUMBER() OVER (
@@ -112,19 +127,11 @@ SELECT t.*,
        COALESCE(r.longest_absence_run, 0) AS longest_absence_run,
        absent_milli / (days_enrolled * 1000.0) AS absence_rate,
        1 - absent_milli / (days_enrolled * 1000.0) AS attendance_rate,
-       days_enrolled >= 10 AS counted,
-       days_enrolled >= 10 AND absent_milli * 10 >= days_enrolled * 1000 AS chronic,
-       CASE WHEN days_enrolled < 10 THEN NULL
-            WHEN absent_milli * 5 >= days_enrolled * 1000 THEN 'severe'
-            WHEN absent_milli * 10 >= days_enrolled * 1000 THEN 'moderate'
-            WHEN absent_milli * 20 >= days_enrolled * 1000 THEN 'at_risk'
-            ELSE 'satisfactory' END AS band,
-       CASE WHEN days_enrolled < 10 THEN NULL
-            WHEN absent_milli * 5 >= days_enrolled * 1000 THEN 'tier3'
-            WHEN absent_milli * 10 >= days_enrolled * 1000 THEN 'tier2'
-            ELSE 'tier1' END AS tier
-FROM totals t LEFT JOIN runs r USING (student_id)
 """
+    + CLASSIFIED
+    + """FROM totals t LEFT JOIN runs r USING (student_id)
+"""
+)
 
 # The same per-student numbers as one statement on the application database, from the
 # stored facts (events, codes, enrollments, calendar dates): what an expert would write
@@ -132,7 +139,8 @@ FROM totals t LEFT JOIN runs r USING (student_id)
 # CTE (`dense`: every date of the year, `n` counting the school days up to it) so a
 # span's days enrolled are two equality lookups, as in the definitions. {greatest},
 # {least}, {weekday} and {dates} differ between SQLite and PostgreSQL.
-DATABASE_HAND_WRITTEN = """
+DATABASE_HAND_WRITTEN = (
+    """
 WITH {recursive} dense AS (
     SELECT g.school_id, g.date, {weekday} AS weekday,
            CASE WHEN d.kind IN ('instructional', 'makeup') THEN 1 ELSE 0 END AS counted,
@@ -196,19 +204,11 @@ WITH {recursive} dense AS (
     LEFT JOIN runs r ON r.student_id = en.student_id
 )
 SELECT t.*,
-       days_enrolled >= 10 AS counted,
-       days_enrolled >= 10 AND absent_milli * 10 >= days_enrolled * 1000 AS chronic,
-       CASE WHEN days_enrolled < 10 THEN NULL
-            WHEN absent_milli * 5 >= days_enrolled * 1000 THEN 'severe'
-            WHEN absent_milli * 10 >= days_enrolled * 1000 THEN 'moderate'
-            WHEN absent_milli * 20 >= days_enrolled * 1000 THEN 'at_risk'
-            ELSE 'satisfactory' END AS band,
-       CASE WHEN days_enrolled < 10 THEN NULL
-            WHEN absent_milli * 5 >= days_enrolled * 1000 THEN 'tier3'
-            WHEN absent_milli * 10 >= days_enrolled * 1000 THEN 'tier2'
-            ELSE 'tier1' END AS tier
-FROM totals t
 """
+    + CLASSIFIED
+    + """FROM totals t
+"""
+)
 # {days}: each day's absence resolved from the events, as the definitions do ({then} makes
 # SQLite find each span's events by student: left to itself it reads the year's events
 # through their (school, date) index, at random, 11 s instead of 3) ...
