@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from django.db import connection
 from django.db.models import Count, Max, Q
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -41,6 +42,7 @@ from homeroom.metrics import definitions as d
 from homeroom.metrics.engines import (
     Engine,
     EngineError,
+    _declared,
     database_engine,
     duckdb_engine,
     export_parquet,
@@ -600,6 +602,22 @@ def test_a_window_that_cannot_be_measured_is_a_clear_engine_error(generated):
         engine.window(dt.date(2020, 1, 1))
     # while a start before the year is the year's first day
     assert engine.window(AS_OF, dt.date(2024, 1, 1)).start == year.start_date
+
+
+def test_the_database_engine_reads_whole_numbers_and_refuses_to_round_others(generated):
+    # given numbers the database holds as decimals, read as whole numbers
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE homeroom_test_numbers (n REAL)")
+        cursor.execute("INSERT INTO homeroom_test_numbers VALUES (3.0), (NULL)")
+    engine = database_engine(generated)
+    numbers = _declared(engine.backend, "homeroom_test_numbers", {"n": "int64"}, temporary=True)
+    # then a whole one is read as it is
+    assert engine.run(numbers).column("n").to_pylist() == [3, None]
+    # and one with a fraction is refused, not rounded
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO homeroom_test_numbers VALUES (2.5)")
+    with pytest.raises(pa.ArrowInvalid):
+        engine.run(numbers)
 
 
 def test_windows_without_absences_or_enrollments_agree_on_the_database_and_duckdb(
