@@ -448,7 +448,7 @@ def _fetched(backend: ibis.BaseBackend, table: ir.Table) -> pa.Table:
     """A table's rows from SQLite as Arrow, column by column from the cursor.
 
     Ibis converts SQLite's rows through pandas (the 857,195 events of a 50,000-student
-    year: 3.6-5.6 s; 2.2-2.8 s this way). Each column is cast to its type, refusing any
+    year: 3.6-4.1 s; 2.2-2.4 s this way). Each column is cast to its type, refusing any
     value that would change; computed dates come as text, which Arrow parses.
     """
     schema = table.schema().to_pyarrow()
