@@ -12,6 +12,7 @@ import pytest
 from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role, User
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
 from homeroom.core.models import Calendar, CalendarDate, District, School, SchoolYear
+from homeroom.core.selectors import district_today
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import SummaryState
 from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
@@ -74,9 +75,9 @@ def make_user(username: str, role: Role, district: District, **extra) -> User:
 @pytest.fixture
 def cast(db):
     """A district with two schools, one user per role and scope, and students to find."""
-    today = dt.date.today()
-    start, end = school_year_bounds(today)
     district = District.objects.create(name="Riverside Unified", timezone="America/Chicago")
+    today = district_today(district)  # not the machine's: Chicago is a day behind after 0:00 UTC
+    start, end = school_year_bounds(today)
     other_district = District.objects.create(name="Elsewhere County")
     last_year = SchoolYear.objects.create(
         district=district,
