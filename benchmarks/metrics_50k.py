@@ -74,7 +74,7 @@ CLASSIFIED = """       days_enrolled >= 10 AS counted,
             WHEN absent_milli * 10 >= days_enrolled * 1000 THEN 'tier2'
             ELSE 'tier1' END AS tier
 """
-# The first hand-written query (until 2026-12-06): the sums and the chronic flag only.
+# The first hand-written query, still timed for comparison: the sums and the chronic flag only.
 HAND_WRITTEN_SUMS = """
 SELECT student_id,
        COUNT(*) AS days_enrolled,
@@ -211,7 +211,7 @@ SELECT t.*,
 )
 # {days}: each day's absence resolved from the events, as the definitions do ({then} makes
 # SQLite find each span's events by student: left to itself it reads the year's events
-# through their (school, date) index, at random, 11 s instead of 3) ...
+# through their (school, date) index, at random, several times slower) ...
 DAYS_FROM_EVENTS = """keyed AS (
     -- a day's largest share absent, then oss > unexcused > excused > partial
     SELECT e.student_id, e.school_id, c.date, c.n, c.weekday,
@@ -269,7 +269,7 @@ DIALECTS = {
         "least": "LEAST",
         "then": "JOIN",
         # as an expert would run it: sorts and hashes in memory, no row-by-row lookups
-        # and no JIT compiling (3.2-3.5 s with the server's defaults)
+        # and no JIT compiling (the server's defaults sort on disk)
         "settings": ("SET work_mem = '256MB'", "SET jit = off", "SET enable_nestloop = off"),
     },
 }

@@ -59,8 +59,9 @@ class AttendanceEvent(models.Model):
     The largest table, written by the import engine a year at a time. The database checks
     the keys something deletes (students, sections). Keys to rows Homeroom never deletes
     (schools, codes, import runs; the ORM protects them too) are resolved by the import in
-    the same transaction and not checked again row by row: on PostgreSQL those checks
-    took 16 of a year's 43 seconds. Only the indexes something reads are kept.
+    the same transaction and not checked again row by row: PostgreSQL makes those checks
+    one row at a time at commit, a large share of a year's import (docs/benchmarks.md,
+    "Design figures"). Only the indexes something reads are kept.
     """
 
     student = models.ForeignKey(

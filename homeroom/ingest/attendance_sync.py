@@ -271,8 +271,9 @@ def _hold(cursor, in_scope: str, scope_params: list, *, outside: bool) -> None:
     them) into a temporary table the statements compare the staged rows with.
 
     Comparing with a copy keeps every statement's plan sound whatever the planner knows of
-    the events table (nothing, right after a large import: a nested loop over it for each
-    staged row took minutes), and the insert never reads the table it writes.
+    the events table (nothing, right after a large import, when the planner would choose a
+    nested loop over it for each staged row), and the insert never reads the table it
+    writes.
     """
     events = AttendanceEvent._meta.db_table
     held = "e.id, e.student_id, e.school_id, e.date, e.code_id, e.period, e.day_fraction,"

@@ -236,8 +236,9 @@ def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a large file's records are made.
 
     A 50,000-student year makes millions of long-lived objects holding no reference cycles;
-    the collector would walk them again at every full collection, a third of the time
-    reading such a file took. Reference counting frees memory as usual meanwhile.
+    the collector would walk them again at every full collection, a large share of the time
+    reading such a file takes (docs/benchmarks.md, "Design figures"). Reference counting
+    frees memory as usual meanwhile.
     """
     enabled = gc.isenabled()
     gc.disable()

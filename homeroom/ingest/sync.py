@@ -699,9 +699,10 @@ def _analyze_changed(counts: dict[str, EntityCounts]) -> None:
     once: after a district's first load PostgreSQL's planner would otherwise see empty
     tables until autovacuum runs (if it runs at all), and choose nested loops over millions
     of rows. Autovacuum never analyzes a small table (its 16 attendance codes, say): without
-    statistics the planner took the district's codes for one row and read a year's events
-    code by code (the metrics' events 0.6 s instead of 0.1 s). SQLite never analyzes by
-    itself; it gets the same rule, from a sample of each index (`analysis_limit`).
+    statistics the planner takes the district's codes for one row and reads a year's events
+    code by code, several times slower (docs/benchmarks.md, "Design figures"). SQLite
+    never analyzes by itself; it gets the same rule, from a sample of each index
+    (`analysis_limit`).
     """
     sqlite = connection.vendor == "sqlite"
     with connection.cursor() as cursor:

@@ -235,8 +235,8 @@ def absence_days(
     held = spans(facts, window) if held is None else held
     # The spans are clipped to the window, so they bound the events' dates: a filter of
     # its own would lead SQLite to read the year's events through their (school, date)
-    # index, at random (a full year: 3.7 s, 17.6 s without table statistics; 2.1 s this
-    # way, each span's events found by student).
+    # index, at random, slower than finding each span's events by student, and
+    # slower still without table statistics (docs/benchmarks.md, "Design figures").
     ev = facts.events
     bounds = held.select(
         span_student=held.student_id,

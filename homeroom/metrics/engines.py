@@ -110,10 +110,10 @@ class Engine:
         """Execute an expression and return its rows as Arrow.
 
         On DuckDB and Spark, Ibis leaves nested selects as they are: those engines' own
-        optimizers merge them, and Ibis's merging is about 40% of its compile time (the
-        per-student metrics compile in 0.08 s instead of 0.13 s, and run as fast). The
-        application database keeps the merging: without it SQLite and PostgreSQL ran a
-        same-day refresh of the summaries about 0.1 s slower. The database's rows are read
+        optimizers merge them, and Ibis's merging is a large part of its compile time,
+        saved with no loss at run time. The application database keeps the merging:
+        without it SQLite and PostgreSQL run a same-day refresh of the summaries slower
+        (docs/benchmarks.md, "Design figures"). The database's rows are read
         by COPY on PostgreSQL (`_copied`), straight from the cursor on SQLite (`_fetched`).
         """
         if self.name == "db":
@@ -206,7 +206,8 @@ def database_engine(district: District, *, since: dt.date | None = None) -> Engi
         # Ibis reads results through a server-side cursor, which PostgreSQL plans for a
         # fast first 10% of the rows; every row is read, so plan for all of them (without
         # statistics, right after a large import, the fast-start plan of the enrollments
-        # took 9 minutes instead of a fraction of a second).
+        # is a nested loop, orders of magnitude slower: docs/benchmarks.md, "Design
+        # figures").
         with connection.cursor() as cursor:
             cursor.execute("SET cursor_tuple_fraction = 1.0")
     elif connection.vendor == "sqlite":
@@ -273,8 +274,8 @@ def _database_facts(backend: ibis.BaseBackend, district: District, since: dt.dat
         years = years.filter(years.end_date >= since)
         enrollments = enrollments.filter(enrollments.school_year_id.isin(years.school_year_id))
         # On SQLite through COALESCE: on the bare column SQLite skip-scans the (school,
-        # date) index and reads the rows at random (a year of a 50,000-student district:
-        # 0.9 s, 0.15 s in table order).
+        # date) index and reads the rows at random, several times slower than reading
+        # them in table order (docs/benchmarks.md, "Design figures").
         day = events.date
         if connection.vendor == "sqlite":
             day = ibis.coalesce(day, day)
@@ -314,8 +315,8 @@ def stage_table(
     school and date, asks for them). Stages join thousands to millions of rows, and
     PostgreSQL underestimates the join of events to spans: it multiplies the selectivities
     of the student and the school, though the school follows from the student, expects
-    173 rows instead of 131,035, then looks each event's day up one at a time and sorts
-    them on disk (the absence days of a same-day refresh: 0.58 s; 0.38-0.45 s this way).
+    a few hundred rows where there are hundreds of thousands, then looks each event's day
+    up one at a time and sorts them on disk (docs/benchmarks.md, "Design figures").
     """
     name = f"homeroom_stage_{next(_stage_numbers)}"
     query = backend.compile(table)
@@ -414,11 +415,10 @@ def export_parquet(engine: Engine, directory: Path) -> dict[str, int]:
 def _copied(backend: ibis.BaseBackend, table: ir.Table) -> pa.Table:
     """A table's rows from PostgreSQL as Arrow, by COPY into a temporary file.
 
-    Ibis fetches PostgreSQL's rows one Python tuple at a time (3.4 s for a year and a half
-    of a 50,000-student district's events; 1.0 s for its 51,750 students' metrics, 0.5 s
-    this way); COPY streams them as text, which Arrow parses in C++. Only an unquoted
-    empty field is NULL: a quoted one is an empty string, and words like "NA" stay words;
-    an empty line is a row (one column, NULL).
+    Ibis fetches PostgreSQL's rows one Python tuple at a time; COPY streams them as text,
+    which Arrow parses in C++, several times faster for large results (docs/benchmarks.md,
+    "Design figures"). Only an unquoted empty field is NULL: a quoted one is an empty
+    string, and words like "NA" stay words; an empty line is a row (one column, NULL).
     """
     schema = table.schema().to_pyarrow()
     query = f"COPY ({backend.compile(table)}) TO STDOUT (FORMAT csv, HEADER)"
@@ -447,9 +447,10 @@ def _copied(backend: ibis.BaseBackend, table: ir.Table) -> pa.Table:
 def _fetched(backend: ibis.BaseBackend, table: ir.Table) -> pa.Table:
     """A table's rows from SQLite as Arrow, column by column from the cursor.
 
-    Ibis converts SQLite's rows through pandas (the 857,195 events of a 50,000-student
-    year: 3.6-4.1 s; 2.2-2.4 s this way). Each column is cast to its type, refusing any
-    value that would change; computed dates come as text, which Arrow parses.
+    Ibis converts SQLite's rows through pandas, which costs more than building the Arrow
+    columns directly (docs/benchmarks.md, "Design figures"). Each column is cast to its
+    type, refusing any value that would change; computed dates come as text, which Arrow
+    parses.
     """
     schema = table.schema().to_pyarrow()
     with connection.cursor() as cursor:

@@ -54,10 +54,10 @@ def _insert_rows(model: type[Model], fields: list[str], rows: list[tuple]) -> No
     """Insert rows of plain values (dates already adapted): on PostgreSQL by COPY, on SQLite
     with one prepared statement.
 
-    The ORM's bulk_create prepares every value of every row in Python (12 s for one night's
-    50,000 forecasts); the rows here are built from computed tables and need none of it. On
-    PostgreSQL even a prepared statement costs a round of the protocol per row (3.5 s for a
-    night's 65,000 flags and 50,000 forecasts); COPY streams them.
+    The ORM's bulk_create prepares every value of every row in Python, slow for a night's
+    tens of thousands of rows; the rows here are built from computed tables and need none
+    of it. On PostgreSQL even a prepared statement costs a round of the protocol per row;
+    COPY streams them (docs/benchmarks.md, "Design figures").
     """
     table = model._meta.db_table
     columns = ", ".join(model._meta.get_field(name).column for name in fields)
