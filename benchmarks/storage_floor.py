@@ -9,7 +9,7 @@ metrics benchmark's, for one), with the exceptions file they came from:
 
 The ingest issue asks for an import within 1.5x of a bare `COPY` of the file into an
 unindexed table. This measures, in the same run, what storing the rows costs before any
-parsing, validation, id lookup or data-quality finding (docs/benchmarks.md, "Import"):
+parsing, validation, id lookup or data-quality finding (docs/benchmarks.md, "Storage floor"):
 
 - bare COPY: the file streamed into a new table of text columns (as `import_50k.py` does);
 - indexed insert: the events already typed (`INSERT ... SELECT` from the events table) into
