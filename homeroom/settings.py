@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "homeroom.attendance",
     "homeroom.metrics",
     "homeroom.warnings",
+    "homeroom.pipeline",
     "homeroom.demo",
     "homeroom.web",
 ]
@@ -133,7 +134,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # Web imports keep their files under DATA_DIR/uploads (never served); Django sets no limit
-# on uploaded files, so `homeroom.ingest.uploads.UploadLimit` enforces this one.
+# on uploaded files, so `homeroom.pipeline.uploads.UploadLimit` enforces this one.
 HOMEROOM_MAX_UPLOAD_BYTES = int(os.environ.get("HOMEROOM_MAX_UPLOAD_MB", "500")) * 1024 * 1024
 
 SESSION_COOKIE_HTTPONLY = True

@@ -1,8 +1,16 @@
-"""Writes of the audit trail. Callers run inside the transaction of the change they record."""
+"""Writes of district-level records: districts themselves, and the audit trail.
+
+Audit writers run inside the transaction of the change they record.
+"""
 
 from typing import Any
 
-from homeroom.core.models import AuditEntry
+from homeroom.core.models import AuditEntry, District
+
+
+def do_create_district(*, name: str, timezone: str) -> District:
+    """A new district, as the first import into it creates it."""
+    return District.objects.create(name=name, timezone=timezone)
 
 
 def do_log_student_access(

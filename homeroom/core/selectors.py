@@ -1,4 +1,4 @@
-"""Reads of district-level facts: today's date in the district, the current school year."""
+"""Reads of district-level facts: which district, today's date there, the current school year."""
 
 import datetime as dt
 import zoneinfo
@@ -31,3 +31,23 @@ def counted_calendars() -> QuerySet[Calendar]:
         school_year=OuterRef("school_year"),
     )
     return Calendar.objects.filter(Q(code=Calendar.DEFAULT_CODE) | ~Exists(preferred))
+
+
+class DistrictNotFound(LookupError):
+    """No district of the name given, or none named where not exactly one is held."""
+
+
+def district_named(name: str | None) -> District:
+    """The district of that name, or the only one held; `DistrictNotFound` says which failed."""
+    districts = District.objects.all()
+    if name:
+        found = districts.filter(name=name).first()
+        if found is None:
+            raise DistrictNotFound(f"no district named {name!r}")
+        return found
+    count = districts.count()
+    if count == 1:
+        return districts.get()
+    if count == 0:
+        raise DistrictNotFound("no district is held yet: import one first (homeroom import)")
+    raise DistrictNotFound("several districts are held: name one with --district NAME")

@@ -36,8 +36,8 @@ from homeroom.ingest.profiles import Profile, load_profile
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import ImportRejected, do_import
 from homeroom.ingest.tabular import matches, read_tabular
-from homeroom.metrics.actions import do_refresh_after_import
 from homeroom.metrics.models import StudentSummary, SummaryState
+from homeroom.pipeline.actions import do_refresh_after_import
 from homeroom.roster.models import (
     ContactPreference,
     Enrollment,

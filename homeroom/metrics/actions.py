@@ -22,7 +22,7 @@ from homeroom.metrics.engines import (
     stage_table,
 )
 from homeroom.metrics.models import StudentSummary, SummaryState
-from homeroom.metrics.rules import load_rule_profile
+from homeroom.metrics.rules import RuleProfile, load_rule_profile
 
 SUMMARY_COLUMNS = (
     "student_id",
@@ -49,7 +49,11 @@ SUMMARY_COLUMNS = (
 
 
 def do_refresh_summaries(
-    district: District, *, as_of: dt.date | None = None, incremental: bool = False
+    district: District,
+    *,
+    as_of: dt.date | None = None,
+    profile: RuleProfile | None = None,
+    incremental: bool = False,
 ) -> SummaryState | None:
     """Bring the district's student summaries up to date as of a date (default: today there).
 
@@ -69,7 +73,7 @@ def do_refresh_summaries(
     year yet.
     """
     started = time.monotonic()
-    profile = load_rule_profile(district.rule_profile)
+    profile = profile or load_rule_profile(district.rule_profile)
     profile_name = f"{profile.name}@{profile.version}"
     with transaction.atomic():
         engine = database_engine(district)
@@ -190,10 +194,3 @@ def _previous_rows(engine: Engine, window: Window) -> ir.Table:
         absent_last_30_milli=milli(held.absent_last_30),
         longest_absence_run=held.longest_absence_run,
     )
-
-
-def do_refresh_after_import(run: ImportRun) -> SummaryState | None:
-    """Bring the district's summaries up to date after a successful, committed import."""
-    if run.dry_run or run.status != ImportRun.Status.SUCCEEDED:
-        return None
-    return do_refresh_summaries(run.district, incremental=True)

@@ -18,7 +18,7 @@ from django.db.models import Max, Model
 
 from homeroom.core.models import District, SchoolYear
 from homeroom.metrics.engines import Engine, database_engine, duckdb_engine, export_parquet
-from homeroom.metrics.rules import load_rule_profile
+from homeroom.metrics.rules import RuleProfile, load_rule_profile
 from homeroom.warnings import training
 from homeroom.warnings.flags import find_flags
 from homeroom.warnings.forecast import ESTIMATOR
@@ -91,16 +91,23 @@ def _school_year(district: District, window) -> SchoolYear:
 
 
 def do_evaluate_flags(
-    district: District, *, as_of: dt.date, engine: Engine, known: Known | None = None
+    district: District,
+    *,
+    as_of: dt.date,
+    engine: Engine,
+    profile: RuleProfile | None = None,
+    known: Known | None = None,
 ) -> dict[str, int]:
     """Raise the flags that hold as of `as_of`, clear those that no longer do.
 
-    `known`: what was known on `as_of`, when already read from `engine`. Safe to repeat
+    `profile`: the district's rule profile, when the caller resolved it already (the
+    pipeline does, once a night); `known`: what was known on `as_of`, when already read
+    from `engine`. Safe to repeat
     for the same date (nothing changes); refused for a date before the last evaluation,
     since the history runs forward. Returns counts: raised, cleared, active.
     """
     rules = load_warning_rules(district.warning_rules)
-    profile = load_rule_profile(district.rule_profile)
+    profile = profile or load_rule_profile(district.rule_profile)
     last = Flag.objects.filter(student__district=district).aggregate(last=Max("checked_on"))
     if last["last"] is not None and as_of < last["last"]:
         raise WarningError(
@@ -187,14 +194,20 @@ def current_model(district: District) -> RiskModel | None:
 
 
 def do_score_students(
-    district: District, *, as_of: dt.date, engine: Engine, known: Known | None = None
+    district: District,
+    *,
+    as_of: dt.date,
+    engine: Engine,
+    profile: RuleProfile | None = None,
+    known: Known | None = None,
 ) -> dict[str, int]:
     """Replace every student's stored forecast with one as of `as_of` (the latest model's);
-    `known` as for `do_evaluate_flags`."""
+    `profile` and `known` as for `do_evaluate_flags`."""
     model = current_model(district)
     if model is None:
         raise WarningError("no forecast has been trained yet: run 'homeroom risk train'")
-    known = known or known_on(engine, load_rule_profile(district.rule_profile), as_of)
+    profile = profile or load_rule_profile(district.rule_profile)
+    known = known or known_on(engine, profile, as_of)
     table = training.score(known, model.parameters)
     week, window = known.snapshot.week, known.snapshot.window
     with transaction.atomic():

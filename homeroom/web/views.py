@@ -29,15 +29,6 @@ from homeroom.ingest.selectors import (
     may_import,
     may_view_imports,
 )
-from homeroom.ingest.uploads import (
-    Upload,
-    UploadLimit,
-    UploadNotFound,
-    UploadRefused,
-    access_upload,
-    do_run_upload,
-    receive_upload,
-)
 from homeroom.metrics.selectors import (
     attendance_of_student,
     district_attendance,
@@ -45,6 +36,15 @@ from homeroom.metrics.selectors import (
     school_attendance,
     summary_rules,
     summary_state,
+)
+from homeroom.pipeline.uploads import (
+    Upload,
+    UploadLimit,
+    UploadNotFound,
+    UploadRefused,
+    access_upload,
+    do_run_upload,
+    receive_upload,
 )
 from homeroom.roster.selectors import (
     find_students,

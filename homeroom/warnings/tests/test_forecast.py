@@ -14,10 +14,11 @@ from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.demo.district import DistrictParameters
 from homeroom.metrics.rules import load_rule_profile
 from homeroom.metrics.tests.districts import load_generated, module_district
+from homeroom.pipeline.models import NightlyRun
 from homeroom.roster.models import Enrollment
 from homeroom.warnings.actions import analysis_engine
 from homeroom.warnings.forecast import MINIMUM_GROUP, features
-from homeroom.warnings.models import Flag, NightlyRun, RiskModel, RiskScore
+from homeroom.warnings.models import Flag, RiskModel, RiskScore
 from homeroom.warnings.snapshots import take_snapshot, year_before
 
 TODAY = dt.date(2026, 11, 23)

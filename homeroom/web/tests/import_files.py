@@ -5,7 +5,7 @@ import datetime as dt
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from homeroom.conftest import school_days as cast_school_days
-from homeroom.ingest.uploads import Upload, UploadOptions, receive_upload
+from homeroom.pipeline.uploads import Upload, UploadOptions, receive_upload
 
 PROFILE = "exceptions-only"
 HEADER = "student_id,school_id,date,code,minutes"

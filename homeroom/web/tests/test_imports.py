@@ -14,7 +14,7 @@ from homeroom.ingest.formats import FORMATS
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import Batch, Where
 from homeroom.ingest.sync import do_import
-from homeroom.ingest.uploads import uploads_root
+from homeroom.pipeline.uploads import uploads_root
 from homeroom.web.import_tables import PROBLEMS_PER_PAGE
 from homeroom.web.tests.import_files import (
     PROFILE,

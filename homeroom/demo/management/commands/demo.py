@@ -26,9 +26,9 @@ from homeroom.demo.loading import (
 )
 from homeroom.demo.staff import DemoAccount, DemoStaffError, do_set_up_demo_staff
 from homeroom.ingest.models import ImportRun
+from homeroom.pipeline.actions import do_run_nightly
 from homeroom.roster.models import Student
 from homeroom.warnings.actions import WarningError, analysis_engine, do_train_forecast
-from homeroom.warnings.nightly import do_run_nightly
 
 DEMO_DISTRICT_NAME = next(
     field.default for field in dataclasses.fields(DistrictParameters) if field.name == "name"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from homeroom.core.commands import command_district
 from homeroom.metrics.engines import database_engine, export_parquet
-from homeroom.metrics.selection import district_named
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         directory: Path = options["directory"]
         if directory.exists() and not directory.is_dir():
             raise CommandError(f"{directory}: exists and is not a directory")
-        district = district_named(options["district"])
+        district = command_district(options["district"])
         try:
             written = export_parquet(database_engine(district), directory)
         except OSError as error:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from homeroom.core.commands import command_district
 from homeroom.metrics.definitions import GROUP_TYPES
 from homeroom.metrics.engines import ENGINES, EngineError, database_engine, open_engine
 from homeroom.metrics.reports import FORMATS, KINDS, metrics_table, with_context, write_table
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
-from homeroom.metrics.selection import district_named
 
 
 def iso_date(text: str) -> dt.date:
@@ -69,7 +69,7 @@ class Command(BaseCommand):
         engine_name = options["engine"]
         district = None
         if engine_name == "db":
-            district = district_named(options["district"])
+            district = command_district(options["district"])
         elif options["source"] is None:
             raise CommandError(
                 f"--engine {engine_name} needs --source DIR (homeroom export parquet)"

@@ -4,11 +4,11 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from homeroom.core.commands import command_district
 from homeroom.core.selectors import district_today
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import StudentSummary
 from homeroom.metrics.rules import RuleProfileError
-from homeroom.metrics.selection import district_named
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         """Recompute in one transaction and say how many rows it wrote, and how fast."""
         as_of = _date(options["as_of"])
-        district = district_named(options["district"])
+        district = command_district(options["district"])
         try:
             state = do_refresh_summaries(district, as_of=as_of)
         except RuleProfileError as error:

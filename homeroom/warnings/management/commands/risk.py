@@ -8,12 +8,12 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from homeroom.core.actions import do_log_export
+from homeroom.core.commands import command_district
 from homeroom.core.models import School
 from homeroom.core.selectors import district_today
 from homeroom.metrics.engines import EngineError
 from homeroom.metrics.management.commands.metrics import iso_date
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
-from homeroom.metrics.selection import district_named
 from homeroom.roster.models import Student
 from homeroom.warnings import training
 from homeroom.warnings.actions import (
@@ -64,7 +64,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         """Run the action; every refusal is one line, never a traceback."""
-        district = district_named(options["district"])
+        district = command_district(options["district"])
         self.verbosity = options["verbosity"]
         try:
             getattr(self, options["action"])(district, options)

@@ -6,13 +6,16 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from homeroom.core.actions import do_create_district
 from homeroom.core.models import District
-from homeroom.ingest.formats import FORMATS, ReadOptions, files_read, source_file
+from homeroom.core.selectors import DistrictNotFound, district_named
+from homeroom.ingest.actions import do_import_files
+from homeroom.ingest.formats import FORMATS, files_read
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.runs import run_summary
-from homeroom.ingest.sync import IMPORT_STAGES, ImportRejected, do_import
-from homeroom.metrics.actions import do_refresh_after_import
+from homeroom.ingest.sync import IMPORT_STAGES, ImportRejected
+from homeroom.pipeline.actions import do_refresh_after_import
 
 PROBLEMS_SHOWN = 20
 
@@ -64,45 +67,38 @@ class Command(BaseCommand):
         district = self._district(options["district"], options["timezone"])
         # Progress goes to stderr, so that stdout (the report, or --json) stays clean.
         show = options["verbosity"] >= 1 and not options["json"]
-        files = files_read(paths)
-        with self._bar(
+        reading = self._bar(
             show,
-            total=sum(f.stat().st_size for f in files),
+            total=sum(f.stat().st_size for f in files_read(paths)),
             desc="reading",
             unit="B",
             unit_scale=True,
             unit_divisor=1024,
-        ) as bar:
-            read_options = ReadOptions(
+        )
+        stages = None
+
+        def on_stage(name: str) -> None:
+            nonlocal stages
+            if stages is None:  # reading is over: its bar ends on a line of its own
+                reading.close()
+                stages = self._bar(show, total=len(IMPORT_STAGES), unit=" stages")
+            stages.n = IMPORT_STAGES.index(name)  # the stages before it are done
+            stages.set_description(f"importing {name}")
+
+        try:
+            run = do_import_files(
+                paths,
+                district=district,
+                source_format=source.name,
                 profile=options["profile"],
                 implied_enrollments=options["implied_enrollments"],
-                progress=ReadProgress(bar.update) if show else None,
+                on_error=options["on_error"],
+                dry_run=options["dry_run"],
+                progress=ReadProgress(reading.update) if show else None,
+                on_stage=on_stage,
             )
-            try:
-                batch = source.read(paths, read_options)
-            except (ValueError, OSError) as error:
-                raise CommandError(str(error)) from None
-        try:
-            # Leaving the block closes the bar, so the report below starts on a line of its own.
-            with self._bar(
-                show, total=len(IMPORT_STAGES), desc="importing", unit=" stages"
-            ) as stages:
-
-                def on_stage(name: str) -> None:
-                    stages.n = IMPORT_STAGES.index(name)  # the stages before it are done
-                    stages.set_description(f"importing {name}")
-
-                run = do_import(
-                    batch,
-                    district=district,
-                    source_format=source.name,
-                    files=[source_file(path) for path in files],
-                    on_error=options["on_error"],
-                    dry_run=options["dry_run"],
-                    on_stage=on_stage,
-                )
-                stages.n = stages.total
-                stages.set_description("imported")
+        except (ValueError, OSError) as error:
+            raise CommandError(str(error)) from None
         except ImportRejected as rejected:
             self._report(rejected.run, options["json"])
             raise CommandError(
@@ -110,6 +106,12 @@ class Command(BaseCommand):
                 "--on-error skip to import the rows without errors.",
                 returncode=1,
             ) from None
+        finally:
+            reading.close()
+            if stages is not None:
+                stages.n = stages.total
+                stages.set_description("imported")
+                stages.close()
         self._report(run, options["json"])
         do_refresh_after_import(run)
 
@@ -120,17 +122,16 @@ class Command(BaseCommand):
 
     def _district(self, name: str | None, timezone: str) -> District:
         """The district named, created on first import; the only one held if none is named."""
-        districts = District.objects.all()
         if name:
-            district = districts.filter(name=name).first()
-            return district or District.objects.create(name=name, timezone=timezone)
-        count = districts.count()
-        if count == 1:
-            return districts.get()
-        raise CommandError(
-            "name the district with --district NAME"
-            + (" (it is created on first import)" if count == 0 else "")
-        )
+            found = District.objects.filter(name=name).first()
+            return found or do_create_district(name=name, timezone=timezone)
+        try:
+            return district_named(None)
+        except DistrictNotFound:
+            raise CommandError(
+                "name the district with --district NAME"
+                + ("" if District.objects.exists() else " (it is created on first import)")
+            ) from None
 
     def _report(self, run: ImportRun, as_json: bool) -> None:
         """Print the run: a summary, or all of it as JSON."""

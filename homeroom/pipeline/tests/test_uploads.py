@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from homeroom.ingest.uploads import UPLOAD_LIFETIME, prune_uploads, safe_file_name, uploads_root
+from homeroom.pipeline.uploads import UPLOAD_LIFETIME, prune_uploads, safe_file_name, uploads_root
 
 
 @pytest.mark.parametrize(

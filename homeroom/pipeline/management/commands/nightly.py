@@ -1,14 +1,15 @@
-"""`homeroom nightly`: import -> metrics -> flags -> forecast -> tier changes, as one run."""
+"""`homeroom nightly`: the pipeline's steps (import, metrics, flags, forecast, tiers), one run."""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from homeroom.core.commands import command_district
 from homeroom.core.selectors import district_today
 from homeroom.ingest.formats import FORMATS
+from homeroom.ingest.sync import ImportRejected
 from homeroom.metrics.management.commands.metrics import iso_date
-from homeroom.metrics.selection import district_named
-from homeroom.warnings.nightly import do_run_nightly
+from homeroom.pipeline.actions import NightlyImport, do_run_nightly
 
 
 class Command(BaseCommand):
@@ -35,20 +36,17 @@ class Command(BaseCommand):
         for path in options["paths"]:
             if not path.exists():
                 raise CommandError(f"{path}: no such file")
-        district = district_named(options["district"])
+        district = command_district(options["district"])
         as_of = options["as_of"] or district_today(district)
         say = self.stderr.write if options["verbosity"] >= 1 else (lambda message: None)
         try:
-            run = do_run_nightly(
-                district,
-                as_of=as_of,
-                files=options["paths"],
-                source_format=options["format"],
-                profile=options["profile"],
-                say=say,
-            )
+            files = None
+            if options["paths"]:
+                files = NightlyImport(options["paths"], options["format"], options["profile"])
+            run = do_run_nightly(district, as_of=as_of, files=files, say=say)
         except Exception as error:  # the run records the step; the user gets one line
-            message = str(error) if isinstance(error, CommandError | ValueError) else repr(error)
+            said = isinstance(error, CommandError | ValueError | ImportRejected)
+            message = str(error) if said else repr(error)
             raise CommandError(f"nightly run failed: {message}; earlier results kept") from None
         for step in run.steps:
             counts = step["counts"].items()

@@ -35,12 +35,13 @@ from django.http import Http404
 from django.utils import timezone
 
 from homeroom.core.actions import do_log_import
-from homeroom.ingest.formats import FORMATS, ReadOptions, files_read, source_file
+from homeroom.ingest.actions import do_import_files
+from homeroom.ingest.formats import source_file
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.runs import run_summary
 from homeroom.ingest.selectors import may_import
-from homeroom.ingest.sync import ImportRejected, do_import
-from homeroom.metrics.actions import do_refresh_after_import
+from homeroom.ingest.sync import ImportRejected
+from homeroom.pipeline.actions import do_refresh_after_import
 
 logger = logging.getLogger(__name__)
 
@@ -243,17 +244,12 @@ def access_upload(user, token: str) -> Upload:
 def _import(upload: Upload, *, user, dry_run: bool) -> ImportRun:
     """Read the upload's files in its format and import them for the user's district."""
     options = upload.options
-    source = FORMATS[options.source_format]
-    paths = upload.paths
-    batch = source.read(
-        paths,
-        ReadOptions(profile=options.profile, implied_enrollments=options.implied_enrollments),
-    )
-    run = do_import(
-        batch,
+    run = do_import_files(
+        upload.paths,
         district=user.district,
-        source_format=source.name,
-        files=[source_file(path) for path in files_read(paths)],
+        source_format=options.source_format,
+        profile=options.profile,
+        implied_enrollments=options.implied_enrollments,
         user=user,
         on_error=options.on_error,
         dry_run=dry_run,

@@ -1,0 +1,141 @@
+"""The pipeline: the night's steps in order, import -> metrics -> flags -> forecast -> tiers.
+
+Data flows one way through the apps (ingest -> attendance -> metrics -> warnings), and this
+is the one place that runs them in sequence, so no app calls the one downstream of it. The
+as-of date and the district's rule profile are resolved once per run and handed to every
+step. One `NightlyRun` records the steps with their counts. Each step commits on its own,
+and a step that fails stops the run: what the earlier steps wrote is consistent, and the
+later steps' results from the previous night stay in place. Every step is safe to repeat,
+so running the night twice changes nothing the second time.
+"""
+
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.utils import timezone
+
+from homeroom.core.models import District
+from homeroom.ingest.actions import do_import_files
+from homeroom.ingest.models import ImportRun
+from homeroom.metrics.actions import do_refresh_summaries
+from homeroom.metrics.models import StudentSummary, SummaryState
+from homeroom.metrics.rules import RuleProfile, load_rule_profile
+from homeroom.pipeline.models import NightlyRun
+from homeroom.warnings.actions import (
+    analysis_engine,
+    current_model,
+    do_evaluate_flags,
+    do_score_students,
+)
+from homeroom.warnings.snapshots import known_on
+
+
+def do_refresh_after_import(run: ImportRun) -> SummaryState | None:
+    """Bring the district's summaries up to date after a successful, committed import."""
+    if run.dry_run or run.status != ImportRun.Status.SUCCEEDED:
+        return None
+    return do_refresh_summaries(run.district, incremental=True)
+
+
+@dataclass(frozen=True)
+class NightlyImport:
+    """The files the night imports first, in one format (and mapping profile for CSV/XLSX)."""
+
+    paths: list[Path]
+    source_format: str
+    profile: str | None = None
+
+
+def _tiers(district: District) -> dict[int, str]:
+    rows = StudentSummary.objects.filter(student__district=district, school__isnull=True)
+    return dict(rows.values_list("student_id", "tier"))
+
+
+def _tier_changes(before: dict[int, str], after: dict[int, str], profile: RuleProfile) -> dict:
+    """Students whose tier rose (toward the most intensive) or fell since the last run."""
+    rank = {tier.name: i for i, tier in enumerate(profile.tiers)}  # most intensive first
+    moves = Counter()
+    for student, tier in after.items():
+        old = before.get(student)
+        if old is None or old == tier or old not in rank or tier not in rank:
+            continue
+        moves["raised" if rank[tier] < rank[old] else "lowered"] += 1
+    return {"raised": moves["raised"], "lowered": moves["lowered"]}
+
+
+class _Steps:
+    """Runs named steps and records each in the run as it ends."""
+
+    def __init__(self, run: NightlyRun, say: Callable[[str], None]) -> None:
+        self.run, self.say = run, say
+
+    def __call__(self, name: str, work: Callable[[], dict]) -> None:
+        """Run one step; a failure is recorded, ends the run and is raised again."""
+        self.say(f"{name}…")
+        started = time.monotonic()
+        try:
+            counts = work()
+        except Exception as error:
+            self.record(name, "failed", {})
+            self.run.status, self.run.error = NightlyRun.Status.FAILED, f"{name}: {error}"
+            self.run.finished_at = timezone.now()
+            self.run.save()
+            raise
+        self.record(name, "done", counts, time.monotonic() - started)
+        self.run.save(update_fields=["steps"])
+
+    def record(self, name: str, status: str, counts: dict, seconds: float = 0) -> None:
+        """Add a step's line to the run (saved with the run's next save)."""
+        line = {"step": name, "status": status, "counts": counts, "seconds": round(seconds, 2)}
+        self.run.steps.append(line)
+
+
+def do_run_nightly(
+    district: District,
+    *,
+    as_of: dt.date,
+    files: NightlyImport | None = None,
+    say: Callable[[str], None] = lambda message: None,
+) -> NightlyRun:
+    """Run the night's steps for a district and record them; returns the run."""
+    profile = load_rule_profile(district.rule_profile)
+    run = NightlyRun.objects.create(district=district, as_of=as_of)
+    step = _Steps(run, say)
+    tiers_before = _tiers(district)
+
+    def import_files() -> dict:  # the metrics step below takes in what it changed
+        imported = do_import_files(
+            files.paths,
+            district=district,
+            source_format=files.source_format,
+            profile=files.profile,
+        )
+        return {"run": imported.pk, **imported.counts}
+
+    def metrics() -> dict:  # only what the night changed is recomputed
+        state = do_refresh_summaries(district, as_of=as_of, profile=profile, incremental=True)
+        return {"students": state.students if state else 0}
+
+    if files:
+        step("import", import_files)
+    step("metrics", metrics)
+    with analysis_engine(district, as_of=as_of) as engine:
+        read = {"as_of": as_of, "engine": engine, "profile": profile}
+
+        def flags() -> dict:  # what was known on the date is read once, for both steps
+            read["known"] = known_on(engine, profile, as_of)
+            return do_evaluate_flags(district, **read)
+
+        step("flags", flags)
+        if current_model(district) is not None:
+            step("forecast", lambda: do_score_students(district, **read))
+        else:
+            step.record("forecast", "skipped: no forecast trained yet (homeroom risk train)", {})
+    step("tiers", lambda: _tier_changes(tiers_before, _tiers(district), profile))
+    run.status, run.finished_at = NightlyRun.Status.SUCCEEDED, timezone.now()
+    run.save()
+    return run
