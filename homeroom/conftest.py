@@ -2,6 +2,10 @@
 
 The cast's current school year is the one holding today's date, so pages that default to
 "today" show the same world whichever day the tests run.
+
+`--database-only` runs only the tests that touch the database: `./dev test` runs the whole
+suite on SQLite and these again on PostgreSQL, since a test that never opens a connection
+learns nothing from a second database.
 """
 
 import datetime as dt
@@ -18,6 +22,34 @@ from homeroom.metrics.models import SummaryState
 from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
 
 PASSWORD = "correct-horse-battery"
+
+# What a test asks for when it reads or writes the database (pytest-django's names).
+DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_setup", "live_server"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--database-only`: leave out the tests that never touch the database."""
+    parser.addoption(
+        "--database-only",
+        action="store_true",
+        help="run only the tests that use the database (the second database's half)",
+    )
+
+
+def uses_database(item: pytest.Item) -> bool:
+    """Whether a test is marked for the database or asks for a fixture that opens it."""
+    if item.get_closest_marker("django_db"):
+        return True
+    return bool(DATABASE_FIXTURES.intersection(item.fixturenames))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With `--database-only`, deselect the tests that never touch the database."""
+    if not config.getoption("--database-only"):
+        return
+    kept = [item for item in items if uses_database(item)]
+    config.hook.pytest_deselected(items=[item for item in items if not uses_database(item)])
+    items[:] = kept
 
 
 @pytest.fixture(autouse=True)
