@@ -2,11 +2,12 @@
 
 import datetime as dt
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import ibis
 import ibis.expr.types as ir
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
 from homeroom.core.models import District, SchoolYear
@@ -74,7 +75,6 @@ def do_refresh_summaries(
     """
     started = time.monotonic()
     profile = profile or load_rule_profile(district.rule_profile)
-    profile_name = f"{profile.name}@{profile.version}"
     with transaction.atomic():
         engine = database_engine(district)
         try:
@@ -82,75 +82,121 @@ def do_refresh_summaries(
         except EngineError:
             return None
         state = SummaryState.objects.filter(district=district).first()
-        pending = dict(
-            ImportRun.objects.filter(
-                district=district, status=ImportRun.Status.SUCCEEDED, summarized=False
-            ).values_list("pk", "counts")
-        )
-        later = _only_attendance(state, window, profile_name, pending) if incremental else None
-        same_day = later is not None and state.as_of == window.as_of
-        facts = engine.facts
-        years = SchoolYear.objects.filter(district=district).values("pk")
-        held = StudentSummary.objects.filter(school_year__in=years)  # no join: a plain DELETE
-        if later is None:
-            per_school = definitions.student_school(facts, profile, window)
-        else:
-            changed = database_table(engine, ImportRun.attendance_students.through._meta.db_table)
-            changed = changed.filter(changed.importrun_id.isin(later)).select("student_id")
-            if same_day:
-                again = stage_table(engine.backend, changed, nested_loops=True)
-                staged = RawSQL(f"SELECT student_id FROM {again.get_name()}", ())
-                held = StudentSummary.objects.filter(student_id__in=staged)
-                facts = definitions.only_students(facts, again.student_id)
-                per_school = definitions.student_school(facts, profile, window)
-            else:
-                earlier = replace(window, as_of=state.as_of)
-                moved = definitions.moved_by_advance(facts, earlier, window)
-                # the days added are read from the events' (school, date) index
-                again = stage_table(
-                    engine.backend, changed.union(moved, distinct=True), nested_loops=True
-                )
-                previous = _previous_rows(engine, window)
-                per_school = definitions.student_school_update(
-                    facts, profile, window, previous, again.student_id
-                )
-        per_school = facts.stage(per_school)
-        overall = definitions.student_district(facts, profile, window, per_school).mutate(
-            school_id=ibis.null("int64")
-        )
-        rows = per_school.select(*SUMMARY_COLUMNS[:2], *SUMMARY_COLUMNS[3:]).union(
-            overall.select(*SUMMARY_COLUMNS[:2], *SUMMARY_COLUMNS[3:])
-        )
-        rows = rows.mutate(
-            school_year_id=ibis.literal(window.school_year_id, "int64"),
-            band=rows.band.fill_null(""),
-            tier=rows.tier.fill_null(""),
-        ).select(*SUMMARY_COLUMNS)
-        held.delete()
-        table = StudentSummary._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(SUMMARY_COLUMNS)}) {engine.backend.compile(rows)}"
-            )
-        if same_day:  # the same spans: the same students
+        refresh = _choose(district, state, window, profile, incremental)
+        held, rows = _compute(district, engine, profile, window, refresh, state)
+        _write(engine, held, rows)
+        if refresh.kind == _SAME_DAY:  # the same spans: the same students
             students = state.students
         else:  # the year is the district's
             students = StudentSummary.objects.filter(
                 school_year_id=window.school_year_id, school__isnull=True
             ).count()
-        ImportRun.objects.filter(pk__in=pending).update(summarized=True)
+        ImportRun.objects.filter(pk__in=refresh.pending).update(summarized=True)
         state, _ = SummaryState.objects.update_or_create(
             district=district,
             defaults={
                 "school_year_id": window.school_year_id,
                 "as_of": window.as_of,
                 "start": window.start,
-                "profile": profile_name,
+                "profile": refresh.profile_name,
                 "students": students,
                 "seconds": time.monotonic() - started,
             },
         )
     return state
+
+
+_FULL, _SAME_DAY, _LATER_DAY = "full", "same day", "later day"
+
+
+@dataclass(frozen=True)
+class _Refresh:
+    """How a refresh brings the summaries up to date, as `_choose` decided."""
+
+    kind: str  # _FULL, _SAME_DAY or _LATER_DAY
+    profile_name: str
+    pending: list[int]  # the import runs not yet in the summaries: all are taken in
+    runs: list[int]  # those whose changed students are recomputed (not for _FULL)
+
+
+def _choose(
+    district: District,
+    state: SummaryState | None,
+    window: Window,
+    profile: RuleProfile,
+    incremental: bool,
+) -> _Refresh:
+    """Full, or incremental as of the same day or a later one (see do_refresh_summaries)."""
+    profile_name = f"{profile.name}@{profile.version}"
+    pending = dict(
+        ImportRun.objects.filter(
+            district=district, status=ImportRun.Status.SUCCEEDED, summarized=False
+        ).values_list("pk", "counts")
+    )
+    later = _only_attendance(state, window, profile_name, pending) if incremental else None
+    if later is None:
+        return _Refresh(_FULL, profile_name, list(pending), [])
+    kind = _SAME_DAY if state.as_of == window.as_of else _LATER_DAY
+    return _Refresh(kind, profile_name, list(pending), later)
+
+
+def _compute(
+    district: District,
+    engine: Engine,
+    profile: RuleProfile,
+    window: Window,
+    refresh: _Refresh,
+    state: SummaryState | None,
+) -> tuple[QuerySet[StudentSummary], ir.Table]:
+    """The summary rows the refresh replaces, and the expression of the rows replacing them."""
+    facts = engine.facts
+    years = SchoolYear.objects.filter(district=district).values("pk")
+    held = StudentSummary.objects.filter(school_year__in=years)  # no join: a plain DELETE
+    if refresh.kind == _FULL:
+        per_school = definitions.student_school(facts, profile, window)
+    else:
+        changed = database_table(engine, ImportRun.attendance_students.through._meta.db_table)
+        changed = changed.filter(changed.importrun_id.isin(refresh.runs)).select("student_id")
+        if refresh.kind == _SAME_DAY:
+            again = stage_table(engine.backend, changed, nested_loops=True)
+            staged = RawSQL(f"SELECT student_id FROM {again.get_name()}", ())
+            held = StudentSummary.objects.filter(student_id__in=staged)
+            facts = definitions.only_students(facts, again.student_id)
+            per_school = definitions.student_school(facts, profile, window)
+        else:
+            earlier = replace(window, as_of=state.as_of)
+            moved = definitions.moved_by_advance(facts, earlier, window)
+            # the days added are read from the events' (school, date) index
+            again = stage_table(
+                engine.backend, changed.union(moved, distinct=True), nested_loops=True
+            )
+            previous = _previous_rows(engine, window)
+            per_school = definitions.student_school_update(
+                facts, profile, window, previous, again.student_id
+            )
+    per_school = facts.stage(per_school)
+    overall = definitions.student_district(facts, profile, window, per_school).mutate(
+        school_id=ibis.null("int64")
+    )
+    rows = per_school.select(*SUMMARY_COLUMNS[:2], *SUMMARY_COLUMNS[3:]).union(
+        overall.select(*SUMMARY_COLUMNS[:2], *SUMMARY_COLUMNS[3:])
+    )
+    rows = rows.mutate(
+        school_year_id=ibis.literal(window.school_year_id, "int64"),
+        band=rows.band.fill_null(""),
+        tier=rows.tier.fill_null(""),
+    ).select(*SUMMARY_COLUMNS)
+    return held, rows
+
+
+def _write(engine: Engine, held: QuerySet[StudentSummary], rows: ir.Table) -> None:
+    """Replace the rows held by the computed ones, the database computing them itself."""
+    held.delete()
+    table = StudentSummary._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(SUMMARY_COLUMNS)}) {engine.backend.compile(rows)}"
+        )
 
 
 def _only_attendance(
