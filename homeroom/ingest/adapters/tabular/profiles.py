@@ -31,7 +31,8 @@ from homeroom.roster.models import (
     StudentGuardian,
 )
 
-SHIPPED = Path(__file__).resolve().parent / "profiles"
+# The shipped profiles stay beside the ingest app, where package-data installs them.
+SHIPPED = Path(__file__).resolve().parents[2] / "profiles"
 
 ABSENT_CATEGORIES = frozenset(
     {Category.EXCUSED, Category.UNEXCUSED, Category.OUT_OF_SCHOOL_SUSPENSION}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from homeroom.ingest.profiles import (
+from homeroom.ingest.adapters.tabular.profiles import (
     CellError,
     DateParser,
     ProfileError,

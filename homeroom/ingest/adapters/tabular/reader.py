@@ -22,7 +22,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from homeroom.attendance.models import Category
-from homeroom.ingest.profiles import (
+from homeroom.ingest.adapters.tabular.profiles import (
     ABSENT_CATEGORIES,
     DEFAULT_DAY_FRACTION,
     ENTITIES,
