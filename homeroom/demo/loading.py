@@ -30,12 +30,12 @@ from homeroom.core.models import (
     SchoolYear,
 )
 from homeroom.demo.export import COLUMNS
+from homeroom.ingest.adapters.tabular import matches, read_tabular
+from homeroom.ingest.adapters.tabular.profiles import Profile, load_profile
 from homeroom.ingest.formats import source_file
 from homeroom.ingest.models import ImportRun
-from homeroom.ingest.adapters.tabular.profiles import Profile, load_profile
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import ImportRejected, do_import
-from homeroom.ingest.adapters.tabular import matches, read_tabular
 from homeroom.metrics.actions import do_refresh_after_import
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.roster.models import (

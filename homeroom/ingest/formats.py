@@ -31,8 +31,8 @@ class Format:
 
 
 def _read_tabular(paths: list[Path], options: ReadOptions) -> Batch:
-    from homeroom.ingest.adapters.tabular.profiles import load_profile
     from homeroom.ingest.adapters.tabular import read_tabular
+    from homeroom.ingest.adapters.tabular.profiles import load_profile
 
     return read_tabular(paths, load_profile(options.profile), progress=options.progress)
 
