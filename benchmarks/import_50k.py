@@ -206,10 +206,10 @@ def timed_import(spec: dict) -> dict:
     from django.db import connection
 
     from homeroom.core.models import District
+    from homeroom.ingest.adapters.tabular import read_tabular
+    from homeroom.ingest.adapters.tabular.profiles import load_profile
     from homeroom.ingest.formats import files_read, source_file
-    from homeroom.ingest.profiles import load_profile
     from homeroom.ingest.sync import ImportRejected, do_import
-    from homeroom.ingest.tabular import read_tabular
 
     paths = [Path(p) for p in spec["files"]]
     district, _ = District.objects.get_or_create(

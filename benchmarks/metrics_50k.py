@@ -303,11 +303,11 @@ def child(spec: dict) -> dict:
 
     from homeroom.core.models import District
     from homeroom.demo.loading import load_generated_district
+    from homeroom.ingest.adapters.tabular import read_tabular
+    from homeroom.ingest.adapters.tabular.profiles import load_profile
     from homeroom.ingest.formats import source_file
     from homeroom.ingest.models import ImportRun
-    from homeroom.ingest.profiles import load_profile
     from homeroom.ingest.sync import do_import
-    from homeroom.ingest.tabular import read_tabular
     from homeroom.metrics import definitions
     from homeroom.metrics.actions import do_refresh_summaries
     from homeroom.metrics.engines import database_engine, export_parquet

@@ -1,7 +1,7 @@
 """Loads a directory of generated-district CSV files (docs/generator.md) into the database.
 
 There is no loader of its own here: the files go through the generic import engine, read
-with the shipped `homeroom-generator` mapping profile (`homeroom.ingest.tabular`) and
+with the shipped `homeroom-generator` mapping profile (`homeroom.ingest.adapters.tabular`) and
 written by the sync engine (`homeroom.ingest.sync`), exactly as `homeroom import csv
 *.csv --profile homeroom-generator` would. What this module adds is what the import
 command leaves to its user: the district itself (from `district.csv`), refusing a district
@@ -30,12 +30,12 @@ from homeroom.core.models import (
     SchoolYear,
 )
 from homeroom.demo.export import COLUMNS
+from homeroom.ingest.adapters.tabular import matches, read_tabular
+from homeroom.ingest.adapters.tabular.profiles import Profile, load_profile
 from homeroom.ingest.formats import source_file
 from homeroom.ingest.models import ImportRun
-from homeroom.ingest.profiles import Profile, load_profile
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import ImportRejected, do_import
-from homeroom.ingest.tabular import matches, read_tabular
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.pipeline.actions import do_refresh_after_import
 from homeroom.roster.models import (

@@ -162,14 +162,7 @@ def _validated_rows(batch: Batch, resolve, counts) -> list[tuple]:
         counts.present += records.plain_count
         records = records.records
     for r in records:
-        if resolve.missing(
-            resolve.schools,
-            r.school_id,
-            "unknown_school",
-            "school id",
-            r.where,
-            "Add the school to the schools file or fix the id.",
-        ):
+        if resolve.unknown_school(r.school_id, r.where):
             continue
         code = resolve.codes.get(r.code)
         if code is None:

@@ -31,14 +31,14 @@ class Format:
 
 
 def _read_tabular(paths: list[Path], options: ReadOptions) -> Batch:
-    from homeroom.ingest.profiles import load_profile
-    from homeroom.ingest.tabular import read_tabular
+    from homeroom.ingest.adapters.tabular import read_tabular
+    from homeroom.ingest.adapters.tabular.profiles import load_profile
 
     return read_tabular(paths, load_profile(options.profile), progress=options.progress)
 
 
 def _read_edfi_xml(paths: list[Path], options: ReadOptions) -> Batch:
-    from homeroom.ingest.edfi import read_edfi_xml
+    from homeroom.ingest.adapters.edfi import read_edfi_xml
 
     return read_edfi_xml(
         paths, implied_enrollments=options.implied_enrollments, progress=options.progress
@@ -46,7 +46,7 @@ def _read_edfi_xml(paths: list[Path], options: ReadOptions) -> Batch:
 
 
 def _read_edfi_json(paths: list[Path], options: ReadOptions) -> Batch:
-    from homeroom.ingest.edfi import read_edfi_json
+    from homeroom.ingest.adapters.edfi import read_edfi_json
 
     return read_edfi_json(
         paths, implied_enrollments=options.implied_enrollments, progress=options.progress
@@ -54,7 +54,7 @@ def _read_edfi_json(paths: list[Path], options: ReadOptions) -> Batch:
 
 
 def _read_oneroster(paths: list[Path], options: ReadOptions) -> Batch:
-    from homeroom.ingest.oneroster import read_oneroster
+    from homeroom.ingest.adapters.oneroster import read_oneroster
 
     return read_oneroster(paths, progress=options.progress)
 

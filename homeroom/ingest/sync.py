@@ -41,12 +41,10 @@ from homeroom.roster.models import (
 )
 
 PROBLEMS_KEPT = 1000  # listed in full on the run; every problem is counted
-STUDENT_DESCRIPTIONS = frozenset(
-    {"middle_name", "state_id", "birth_date", "gender", "race_ethnicity", "home_language"}
-)
-GUARDIAN_DESCRIPTIONS = frozenset(
-    {"phone", "email", "address_line", "city", "state", "postal_code", "preferred_language"}
-)
+STUDENT_HINT = "Add the student or fix the id."
+GUARDIAN_HINT = "Add the guardian or fix the id."
+SCHOOL_HINT = "Add the school to the schools file or fix the id."
+YEAR_HINT = "Add the school year or fix its name."
 # What do_import writes, in its order; each stage is reported as it begins (`on_stage`).
 IMPORT_STAGES = (
     "schools, years and codes",
@@ -79,6 +77,39 @@ class SourceFile:
     name: str
     sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class _People:
+    """A kind of person an import upserts by local id: its model, batch list and fields.
+
+    A None in a `described` field means the source does not say: a held row keeps its value.
+    """
+
+    model: type[models.Model]
+    records: str  # the Batch list, and the _Resolver table of their keys
+    named: tuple[str, ...]
+    described: tuple[str, ...]
+
+
+STUDENTS = _People(
+    Student,
+    "students",
+    named=("first_name", "last_name", "grade"),
+    described=(
+        *("middle_name", "state_id", "birth_date"),
+        *("gender", "race_ethnicity", "home_language"),
+    ),
+)
+GUARDIANS = _People(
+    Guardian,
+    "guardians",
+    named=("first_name", "last_name"),
+    described=(
+        *("phone", "email", "address_line", "city", "state"),
+        *("postal_code", "preferred_language"),
+    ),
+)
 
 
 class ImportRejected(Exception):
@@ -158,6 +189,28 @@ class _Resolver:
             return False
         self.batch.error(code, f"unknown {what}", where, value=value, hint=hint)
         return True
+
+    def unknown_student(self, local_id: str, where, hint: str = STUDENT_HINT) -> bool:
+        """Record an error when no student has `local_id`; True when none has."""
+        return self.missing(self.students, local_id, "unknown_student", "student id", where, hint)
+
+    def unknown_guardian(self, local_id: str, where) -> bool:
+        """Record an error when no guardian has `local_id`; True when none has."""
+        return self.missing(
+            self.guardians, local_id, "unknown_guardian", "guardian id", where, GUARDIAN_HINT
+        )
+
+    def unknown_school(self, local_id: str, where) -> bool:
+        """Record an error when no school has `local_id`; True when none has."""
+        return self.missing(
+            self.schools, local_id, "unknown_school", "school id", where, SCHOOL_HINT
+        )
+
+    def unknown_year(self, name: str, where) -> bool:
+        """Record an error when no school year is named `name`; True when none is."""
+        return self.missing(
+            self.years, name, "unknown_school_year", "school year", where, YEAR_HINT
+        )
 
 
 def _sync_reference_data(batch: Batch, district: District, run: ImportRun) -> dict:
@@ -239,23 +292,9 @@ def _sync_calendars(batch: Batch, resolve: _Resolver) -> EntityCounts | None:
         return None
     by_calendar: dict[tuple[str, str, str], list] = defaultdict(list)
     for r in batch.calendar_dates:
-        if resolve.missing(
-            resolve.schools,
-            r.school_id,
-            "unknown_school",
-            "school id",
-            r.where,
-            "Add the school to the schools file or fix the id.",
-        ):
+        if resolve.unknown_school(r.school_id, r.where):
             continue
-        if resolve.missing(
-            resolve.years,
-            r.school_year,
-            "unknown_school_year",
-            "school year",
-            r.where,
-            "Add the school year or fix its name.",
-        ):
+        if resolve.unknown_year(r.school_year, r.where):
             continue
         by_calendar[r.school_id, r.school_year, r.calendar_code].append(r)
     total = EntityCounts()
@@ -279,45 +318,41 @@ def _sync_calendars(batch: Batch, resolve: _Resolver) -> EntityCounts | None:
     return total
 
 
+def _sync_people(
+    people: _People, batch: Batch, district: District, resolve: "_Resolver"
+) -> EntityCounts:
+    """Upsert the students or guardians of a batch by local id, then know their keys."""
+    records = getattr(batch, people.records)
+    rows = {
+        (district.pk, r.local_id): {
+            name: getattr(r, name) for name in people.named + people.described
+        }
+        for r in records
+    }
+    counts = _upsert(
+        people.model,
+        rows,
+        held=people.model.objects.filter(district=district, local_id__in=[k[1] for k in rows]),
+        key=("district_id", "local_id"),
+        delete_missing=False,
+        unknown_keeps=frozenset(people.described),
+    )
+    setattr(
+        resolve,
+        people.records,
+        dict(people.model.objects.filter(district=district).values_list("local_id", "pk")),
+    )
+    return counts
+
+
 def _sync_students(batch: Batch, district: District, resolve: _Resolver) -> dict:
     counts = {}
     if batch.students:
-        rows = {
-            (district.pk, r.local_id): {
-                "first_name": r.first_name,
-                "middle_name": r.middle_name,
-                "last_name": r.last_name,
-                "state_id": r.state_id,
-                "birth_date": r.birth_date,
-                "grade": r.grade,
-                "gender": r.gender,
-                "race_ethnicity": r.race_ethnicity,
-                "home_language": r.home_language,
-            }
-            for r in batch.students
-        }
-        counts["students"] = _upsert(
-            Student,
-            rows,
-            held=Student.objects.filter(district=district, local_id__in=[k[1] for k in rows]),
-            key=("district_id", "local_id"),
-            delete_missing=False,
-            unknown_keeps=STUDENT_DESCRIPTIONS,
-        )
-        resolve.students = dict(
-            Student.objects.filter(district=district).values_list("local_id", "pk")
-        )
+        counts["students"] = _sync_people(STUDENTS, batch, district, resolve)
     if batch.characteristics:
         rows = {}
         for r in batch.characteristics:
-            if not resolve.missing(
-                resolve.students,
-                r.student_id,
-                "unknown_student",
-                "student id",
-                r.where,
-                "Add the student or fix the id.",
-            ):
+            if not resolve.unknown_student(r.student_id, r.where):
                 rows[resolve.students[r.student_id], r.kind, r.start_date] = {
                     "end_date": r.end_date
                 }
@@ -338,51 +373,13 @@ def _sync_students(batch: Batch, district: District, resolve: _Resolver) -> dict
 def _sync_guardians(batch: Batch, district: District, resolve: _Resolver) -> dict:
     counts = {}
     if batch.guardians:
-        rows = {
-            (district.pk, r.local_id): {
-                "first_name": r.first_name,
-                "last_name": r.last_name,
-                "phone": r.phone,
-                "email": r.email,
-                "address_line": r.address_line,
-                "city": r.city,
-                "state": r.state,
-                "postal_code": r.postal_code,
-                "preferred_language": r.preferred_language,
-            }
-            for r in batch.guardians
-        }
-        counts["guardians"] = _upsert(
-            Guardian,
-            rows,
-            held=Guardian.objects.filter(district=district, local_id__in=[k[1] for k in rows]),
-            key=("district_id", "local_id"),
-            delete_missing=False,
-            unknown_keeps=GUARDIAN_DESCRIPTIONS,
-        )
-        resolve.guardians = dict(
-            Guardian.objects.filter(district=district).values_list("local_id", "pk")
-        )
+        counts["guardians"] = _sync_people(GUARDIANS, batch, district, resolve)
     if batch.student_guardians:
         rows = {}
         for r in batch.student_guardians:
-            if resolve.missing(
-                resolve.students,
-                r.student_id,
-                "unknown_student",
-                "student id",
-                r.where,
-                "Add the student or fix the id.",
-            ):
+            if resolve.unknown_student(r.student_id, r.where):
                 continue
-            if resolve.missing(
-                resolve.guardians,
-                r.guardian_id,
-                "unknown_guardian",
-                "guardian id",
-                r.where,
-                "Add the guardian or fix the id.",
-            ):
+            if resolve.unknown_guardian(r.guardian_id, r.where):
                 continue
             rows[resolve.students[r.student_id], resolve.guardians[r.guardian_id]] = {
                 "relationship": r.relationship,
@@ -400,14 +397,7 @@ def _sync_guardians(batch: Batch, district: District, resolve: _Resolver) -> dic
     if batch.contact_preferences:
         rows = {}
         for r in batch.contact_preferences:
-            if not resolve.missing(
-                resolve.guardians,
-                r.guardian_id,
-                "unknown_guardian",
-                "guardian id",
-                r.where,
-                "Add the guardian or fix the id.",
-            ):
+            if not resolve.unknown_guardian(r.guardian_id, r.where):
                 rows[resolve.guardians[r.guardian_id], r.channel] = {
                     "preferred": r.preferred,
                     "consent": r.consent,
@@ -427,32 +417,13 @@ def _sync_enrollments(batch: Batch, resolve: _Resolver, run: ImportRun) -> Entit
         return None
     rows, scope = {}, set()
     for r in batch.enrollments:
-        if resolve.missing(
-            resolve.students,
-            r.student_id,
-            "unknown_student",
-            "student id",
-            r.where,
-            "Add the student to the students file or fix the id.",
+        if resolve.unknown_student(
+            r.student_id, r.where, "Add the student to the students file or fix the id."
         ):
             continue
-        if resolve.missing(
-            resolve.schools,
-            r.school_id,
-            "unknown_school",
-            "school id",
-            r.where,
-            "Add the school to the schools file or fix the id.",
-        ):
+        if resolve.unknown_school(r.school_id, r.where):
             continue
-        if resolve.missing(
-            resolve.years,
-            r.school_year,
-            "unknown_school_year",
-            "school year",
-            r.where,
-            "Add the school year or fix its name.",
-        ):
+        if resolve.unknown_year(r.school_year, r.where):
             continue
         school, year = resolve.schools[r.school_id], resolve.years[r.school_year].pk
         scope.add((school, year))
@@ -484,23 +455,9 @@ def _sync_sections(batch: Batch, district: District, resolve: _Resolver) -> dict
         return counts
     rows, scope, teachers = {}, set(), {}
     for r in batch.sections:
-        if resolve.missing(
-            resolve.schools,
-            r.school_id,
-            "unknown_school",
-            "school id",
-            r.where,
-            "Add the school to the schools file or fix the id.",
-        ):
+        if resolve.unknown_school(r.school_id, r.where):
             continue
-        if resolve.missing(
-            resolve.years,
-            r.school_year,
-            "unknown_school_year",
-            "school year",
-            r.where,
-            "Add the school year or fix its name.",
-        ):
+        if resolve.unknown_year(r.school_year, r.where):
             continue
         key = (resolve.schools[r.school_id], resolve.years[r.school_year].pk, r.local_id)
         scope.add(key[:2])
@@ -551,14 +508,7 @@ def _sync_sections(batch: Batch, district: District, resolve: _Resolver) -> dict
     counts["section_teachers"] = links
     rows = {}
     for r in batch.section_enrollments:
-        if resolve.missing(
-            resolve.students,
-            r.student_id,
-            "unknown_student",
-            "student id",
-            r.where,
-            "Add the student or fix the id.",
-        ):
+        if resolve.unknown_student(r.student_id, r.where):
             continue
         school = resolve.schools.get(r.school_id)
         year = resolve.years.get(r.school_year)

@@ -7,8 +7,8 @@ from django import forms
 from django.db.models import QuerySet
 
 from homeroom.core.models import GradeLevel, School
+from homeroom.ingest.adapters.tabular.profiles import shipped_profiles
 from homeroom.ingest.formats import FORMATS
-from homeroom.ingest.profiles import shipped_profiles
 from homeroom.pipeline.uploads import UploadOptions
 from homeroom.warnings.models import Flag
 from homeroom.web.tables import SORT_CHOICES

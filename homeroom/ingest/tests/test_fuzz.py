@@ -55,12 +55,12 @@ from homeroom.core.models import Calendar, CalendarDate, District, School, Schoo
 from homeroom.demo.district import DistrictParameters, generate_district
 from homeroom.demo.export import write_district_csv
 from homeroom.ingest import records
-from homeroom.ingest.edfi import RESOURCES
+from homeroom.ingest.adapters.edfi import RESOURCES
 from homeroom.ingest.formats import FORMATS, ReadOptions, files_read, source_file
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import Batch, Problem, Severity
 from homeroom.ingest.sync import ImportRejected, do_import
-from homeroom.ingest.tests.test_edfi import write_api_json
+from homeroom.ingest.tests.adapters.test_edfi import write_api_json
 from homeroom.roster.models import (
     ContactPreference,
     Enrollment,

@@ -14,9 +14,9 @@ from homeroom.ingest.formats import FORMATS, ReadOptions, files_read
 from homeroom.ingest.progress import CountingReader, ReadProgress
 from homeroom.ingest.records import Batch, StudentRecord, Where
 from homeroom.ingest.sync import IMPORT_STAGES, do_import
-from homeroom.ingest.tests.test_edfi import grand_bend, write_api_json
-from homeroom.ingest.tests.test_oneroster import write_export
-from homeroom.ingest.tests.test_tabular import (
+from homeroom.ingest.tests.adapters.test_edfi import grand_bend, write_api_json
+from homeroom.ingest.tests.adapters.test_oneroster import write_export
+from homeroom.ingest.tests.adapters.test_tabular import (
     BATCH1,
     SMALL_PROFILE,
     SMALL_ROWS,

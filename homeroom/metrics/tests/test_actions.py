@@ -14,11 +14,11 @@ from homeroom.attendance.selectors import absences_by_month
 from homeroom.conftest import make_calendar
 from homeroom.conftest import school_days as cast_school_days
 from homeroom.core.models import Calendar, CalendarDate
+from homeroom.ingest.adapters.tabular import read_tabular
+from homeroom.ingest.adapters.tabular.profiles import load_profile
 from homeroom.ingest.models import ImportRun
-from homeroom.ingest.profiles import load_profile
 from homeroom.ingest.records import Batch, StudentRecord, Where
 from homeroom.ingest.sync import do_import
-from homeroom.ingest.tabular import read_tabular
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile

@@ -36,7 +36,7 @@ from homeroom.attendance.models import AttendanceEvent
 from homeroom.conftest import make_calendar
 from homeroom.core.models import CalendarDate, District, School, SchoolYear
 from homeroom.demo.district import DistrictParameters
-from homeroom.ingest.edfi import read_edfi_xml
+from homeroom.ingest.adapters.edfi import read_edfi_xml
 from homeroom.ingest.sync import SourceFile, do_import
 from homeroom.metrics import definitions as d
 from homeroom.metrics.engines import (

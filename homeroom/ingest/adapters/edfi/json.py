@@ -2,16 +2,19 @@
 
 The resource a file holds is told by its name (`studentSchoolAttendanceEvents.json`, or any
 name ending in a resource name such as `2022-students.json`) or, failing that, by the keys
-of its first item. Each item becomes an `Item` for the mapping shared with the XML reader
-(`homeroom.ingest.edfi`), so both formats give the same records. Lines are real: an item's
-line is the line where its object begins; the column is the JSON key.
+of its first item. Each item becomes an `Item` for the mapping shared with the XML parser
+(`reader.py`), so both formats give the same records. Lines are real: an item's line is
+the line where its object begins; the column is the JSON key.
 """
 
 import json
 from decimal import Decimal
 from pathlib import Path
 
-from homeroom.ingest.edfi import RESOURCES, Field, Item, Value, _Facts, _Reader, file_name
+from homeroom.ingest.adapters.edfi.facts import Facts
+from homeroom.ingest.adapters.edfi.reader import Reader, file_name, read_file
+from homeroom.ingest.adapters.edfi.resources import RESOURCES, Field, Item, Value
+from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import Where
 
 
@@ -71,29 +74,15 @@ def _sniff(first: dict) -> str:
     return ""
 
 
-def read_json(reader: _Reader, path: Path) -> None:
-    """Read one API response file into the reader; a damaged file contributes only its error."""
-    facts = _Facts()
-    name = file_name(path)
-    try:
-        complete = _parse(reader, path, facts)
-    except OSError as exc:
-        reader.batch.error(
-            "unreadable_file", f"cannot read the file: {exc.strerror or exc}", Where(name, 0)
-        )
-    except Exception as exc:  # a bug must not lose the run's report: say it and go on
-        reader.batch.error(
-            "reader_failure",
-            f"the Ed-Fi reader failed on this file ({type(exc).__name__}: {exc})",
-            Where(name, 0),
-            hint="This is a Homeroom bug; please report it with the file.",
-        )
-    else:
-        if complete:
-            reader.facts.merge(facts)
+def read_json(reader: Reader, path: Path, progress: ReadProgress) -> None:
+    """Read one API response file into the reader; a damaged file contributes only its error.
+
+    The file is decoded whole, so `progress` counts it when the caller's file is done.
+    """
+    read_file(reader, path, lambda facts: _parse(reader, path, facts))
 
 
-def _bad_json(reader: _Reader, file: str, line: int, message: str) -> bool:
+def _bad_json(reader: Reader, file: str, line: int, message: str) -> bool:
     """Report a file that is not a readable JSON array of resources; always False."""
     reader.batch.error(
         "bad_json",
@@ -105,7 +94,7 @@ def _bad_json(reader: _Reader, file: str, line: int, message: str) -> bool:
     return False
 
 
-def _parse(reader: _Reader, path: Path, facts: _Facts) -> bool:
+def _parse(reader: Reader, path: Path, facts: Facts) -> bool:
     """Decode the array item by item, mapping each; False if the file is not read whole."""
     file, data = file_name(path), path.read_bytes()
     try:
@@ -196,7 +185,7 @@ def _get(obj: dict, path: str) -> object:
 
 
 def _item(
-    reader: _Reader, obj: dict, element: str, fields: tuple[Field, ...], file: str, line: int
+    reader: Reader, obj: dict, element: str, fields: tuple[Field, ...], file: str, line: int
 ) -> Item:
     """An Item from an API resource, by the JSON paths of `fields`."""
     item = Item(element, Where(file, line, element))
@@ -253,7 +242,7 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")[:80]
 
 
-def _wrong_type(reader: _Reader, file: str, line: int, key: str, expected: str) -> bool:
+def _wrong_type(reader: Reader, file: str, line: int, key: str, expected: str) -> bool:
     """Report a JSON value of the wrong shape; always False."""
     reader.batch.error(
         "bad_json",
@@ -262,6 +251,3 @@ def _wrong_type(reader: _Reader, file: str, line: int, key: str, expected: str) 
         hint="Export the resource again as the ODS/API returns it.",
     )
     return False
-
-
-__all__ = ["read_json", "resource_of"]

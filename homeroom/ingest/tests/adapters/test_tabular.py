@@ -15,15 +15,15 @@ from homeroom.attendance.models import AttendanceEvent
 from homeroom.core.models import District, School
 from homeroom.demo.district import DistrictParameters, generate_district
 from homeroom.demo.export import write_district_csv
+from homeroom.ingest.adapters.tabular import display_names, read_tabular
+from homeroom.ingest.adapters.tabular.profiles import Profile, load_profile
 from homeroom.ingest.formats import source_file
 from homeroom.ingest.models import ImportRun
-from homeroom.ingest.profiles import Profile, load_profile
 from homeroom.ingest.records import Batch, Severity, Where
 from homeroom.ingest.sync import do_import
-from homeroom.ingest.tabular import display_names, read_tabular
 from homeroom.roster.models import Student
 
-DATA = Path(__file__).parents[3] / ".." / "shared" / "data"
+DATA = Path(__file__).parents[4] / ".." / "shared" / "data"
 OEA = DATA / "oea-contoso"
 BATCH1 = OEA / "ssds" / "test_data" / "batch1"
 BATCH2 = OEA / "ssds" / "test_data" / "batch2"

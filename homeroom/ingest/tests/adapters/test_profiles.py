@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from homeroom.ingest.profiles import (
+from homeroom.ingest.adapters.tabular.fields import (
     CellError,
     DateParser,
-    ProfileError,
-    load_profile,
     parse_fraction,
     parse_grade,
+)
+from homeroom.ingest.adapters.tabular.profiles import (
+    ProfileError,
+    load_profile,
     shipped_profiles,
 )
 

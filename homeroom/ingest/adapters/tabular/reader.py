@@ -22,20 +22,22 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from homeroom.attendance.models import Category
-from homeroom.ingest.profiles import (
+from homeroom.ingest.adapters.tabular.fields import (
     ABSENT_CATEGORIES,
     DEFAULT_DAY_FRACTION,
     ENTITIES,
-    NORMALIZERS,
     OMIT,
     CellError,
     DateParser,
+    SkipRow,
+    convert,
+)
+from homeroom.ingest.adapters.tabular.profiles import (
+    NORMALIZERS,
     FieldMapping,
     IdScheme,
     Profile,
-    SkipRow,
     Source,
-    convert,
 )
 from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import (

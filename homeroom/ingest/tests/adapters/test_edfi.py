@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.core.models import CalendarDate, District, School, SchoolYear
-from homeroom.ingest.edfi import read_edfi, read_edfi_json, read_edfi_xml
+from homeroom.ingest.adapters.edfi import read_edfi, read_edfi_json, read_edfi_xml
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import Batch, Severity
 from homeroom.ingest.sync import ImportRejected, SourceFile, do_import
 from homeroom.roster.models import Enrollment, Guardian, Student, StudentCharacteristic
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+DATA = Path(__file__).resolve().parents[4] / ".." / "shared" / "data"
 GRAND_BEND = DATA / "edfi-grandbend"
 NS = "http://ed-fi.org/5.2.0"
 SUNDAY = dt.date(2022, 5, 15)

@@ -10,9 +10,9 @@ from django.core.management import call_command
 from homeroom.access.gatekeeper import visible_students
 from homeroom.accounts.models import User
 from homeroom.core.models import District
+from homeroom.ingest.adapters.oneroster import read_oneroster
 from homeroom.ingest.formats import FORMATS, ReadOptions, source_file
 from homeroom.ingest.models import ImportRun
-from homeroom.ingest.oneroster import read_oneroster
 from homeroom.ingest.records import Batch, Severity
 from homeroom.ingest.sync import ImportRejected, do_import
 from homeroom.roster.models import Guardian, Section, SectionEnrollment, Student, StudentGuardian

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
+from homeroom.ingest.adapters.vocabulary import CEDS_GRADE_CODES, LIMITS
 from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import (
     Batch,
@@ -85,11 +86,6 @@ NOT_USED = frozenset(
     )
 )
 
-GRADES: dict[str, int] = (
-    {"PK": -1, "TK": -1, "KG": 0}
-    | {f"{n:02d}": n for n in range(1, 13)}
-    | {str(n): n for n in range(1, 13)}
-)
 GUARDIAN_RELATIONSHIPS = {"guardian": "guardian", "parent": "guardian", "relative": "other"}
 SEXES = {"male": "M", "female": "F", "other": "X", "unspecified": "U", "": "U"}
 RACES = {
@@ -101,13 +97,6 @@ RACES = {
 }
 CLASS_TYPES = {"homeroom": True, "scheduled": False}
 
-# Column widths of the rows these records become (longer values would fail in the database).
-ID_LENGTH = 40
-NAME_LENGTH = 100
-TITLE_LENGTH = 200
-PERIOD_LENGTH = 20
-PHONE_LENGTH = 30
-EMAIL_LENGTH = 254
 ENCODING_ERRORS_LISTED = 20
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DATE_HINT = "OneRoster dates are written YYYY-MM-DD."
@@ -654,7 +643,7 @@ class _Reader:
                 if kind != "school":
                     continue
                 column = "identifier" if row["identifier"] else "sourcedId"
-                local_id = self._text(row, column, ID_LENGTH)
+                local_id = self._text(row, column, LIMITS["local_id"])
                 if local_id in local_ids:
                     self._fail(
                         "duplicate_id",
@@ -663,7 +652,7 @@ class _Reader:
                         local_id,
                         "A school's identifier (else its sourcedId) must be unique.",
                     )
-                name = self._text(row, "name", TITLE_LENGTH, required=True)
+                name = self._text(row, "name", LIMITS["title"], required=True)
                 local_ids.add(local_id)
                 self.schools[sid] = local_id
                 self.batch.schools.append(SchoolRecord(local_id, name, row.where(column)))
@@ -788,9 +777,9 @@ class _Reader:
         if "student" not in user.roles and not relationship:
             return
         column = "identifier" if row["identifier"] else "sourcedId"
-        local_id = self._text(row, column, ID_LENGTH)
-        first = self._text(row, "givenName", NAME_LENGTH, required=True)
-        last = self._text(row, "familyName", NAME_LENGTH, required=True)
+        local_id = self._text(row, column, LIMITS["local_id"])
+        first = self._text(row, "givenName", LIMITS["name"], required=True)
+        last = self._text(row, "familyName", LIMITS["name"], required=True)
         if "student" in user.roles:
             if local_id in students:
                 self._fail(
@@ -801,7 +790,7 @@ class _Reader:
                     "A student's identifier (else their sourcedId) must be unique.",
                 )
             grade = self._grade(row)
-            middle = self._text(row, "middleName", NAME_LENGTH)
+            middle = self._text(row, "middleName", LIMITS["name"])
             user.student = StudentRecord(
                 local_id, first, last, grade, row.where(column), middle_name=middle
             )
@@ -814,8 +803,10 @@ class _Reader:
                     local_id,
                     "A guardian's identifier (else their sourcedId) must be unique.",
                 )
-            phone = self._text(row, "phone", PHONE_LENGTH) or self._text(row, "sms", PHONE_LENGTH)
-            email = self._text(row, "email", EMAIL_LENGTH)
+            phone = self._text(row, "phone", LIMITS["phone"]) or self._text(
+                row, "sms", LIMITS["phone"]
+            )
+            email = self._text(row, "email", LIMITS["email"])
             guardians.add(local_id)
             user.guardian_id, user.relationship = local_id, relationship
             self.batch.guardians.append(
@@ -841,7 +832,7 @@ class _Reader:
                 row.where("grades"),
                 value=_shown(row["grades"]),
             )
-        grade = GRADES.get(grades[0].upper())
+        grade = CEDS_GRADE_CODES.get(grades[0].upper())
         if grade is None:
             self._fail(
                 "bad_grade",
@@ -936,8 +927,8 @@ class _Reader:
                 self.bad["class"].add(sid)
 
     def _read_class(self, row: _Row) -> _Class:
-        local_id = self._text(row, "sourcedId", ID_LENGTH)
-        title = self._text(row, "title", TITLE_LENGTH, required=True)
+        local_id = self._text(row, "sourcedId", LIMITS["local_id"])
+        title = self._text(row, "title", LIMITS["title"], required=True)
         class_type = row["classType"].lower()
         if class_type not in CLASS_TYPES:
             self._fail(
@@ -978,10 +969,10 @@ class _Reader:
                 row["termSourcedIds"],
             )
         period = ",".join(_listed(row["periods"]))
-        if len(period) > PERIOD_LENGTH:
+        if len(period) > LIMITS["period"]:
             self._fail(
                 "too_long",
-                f"periods are longer than {PERIOD_LENGTH} characters",
+                f"periods are longer than {LIMITS['period']} characters",
                 row.where("periods"),
                 period,
             )

@@ -1,0 +1,1 @@
+"""Source adapters: each reads one format's files into a `Batch` of normalized records."""

@@ -1,0 +1,19 @@
+"""CSV and XLSX exports, read into a `Batch` as a mapping profile describes them."""
+
+from homeroom.ingest.adapters.tabular.profiles import (
+    Profile,
+    ProfileError,
+    load_profile,
+    shipped_profiles,
+)
+from homeroom.ingest.adapters.tabular.reader import display_names, matches, read_tabular
+
+__all__ = [
+    "Profile",
+    "ProfileError",
+    "display_names",
+    "load_profile",
+    "matches",
+    "read_tabular",
+    "shipped_profiles",
+]
