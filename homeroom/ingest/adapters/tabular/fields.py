@@ -1,7 +1,7 @@
 """What each record field of a mapping profile accepts, and the converters from cell text.
 
-Shared by the profile checks (`profiles.py`) and the reader (`reader.py`): a value that
-cannot become its field raises `CellError` with the problem code and how to fix it.
+Shared by the profile checks (`profiles.py`) and the reader's converters (`cells.py`): a
+value that cannot become its field raises `CellError` with the problem code and how to fix it.
 """
 
 import datetime as dt
