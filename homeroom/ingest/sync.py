@@ -345,17 +345,31 @@ def _sync_people(
     return counts
 
 
+def _related_rows(
+    records: list, resolve: _Resolver, key: tuple[str, ...], values: tuple[str, ...]
+) -> dict[tuple, dict[str, Any]]:
+    """Rows of records about students or guardians, keyed by `key` (fields the record and
+    model name alike), a person's local id becoming their database key. A record naming a
+    student or guardian not known is an error and gives no row."""
+    people = {"student_id": resolve.students, "guardian_id": resolve.guardians}
+    rows = {}
+    for r in records:
+        if "student_id" in key and resolve.unknown_student(r.student_id, r.where):
+            continue
+        if "guardian_id" in key and resolve.unknown_guardian(r.guardian_id, r.where):
+            continue
+        row_key = tuple(people[f][getattr(r, f)] if f in people else getattr(r, f) for f in key)
+        rows[row_key] = {name: getattr(r, name) for name in values}
+    return rows
+
+
 def _sync_students(batch: Batch, district: District, resolve: _Resolver) -> dict:
     counts = {}
     if batch.students:
         counts["students"] = _sync_people(STUDENTS, batch, district, resolve)
     if batch.characteristics:
-        rows = {}
-        for r in batch.characteristics:
-            if not resolve.unknown_student(r.student_id, r.where):
-                rows[resolve.students[r.student_id], r.kind, r.start_date] = {
-                    "end_date": r.end_date
-                }
+        key = ("student_id", "kind", "start_date")
+        rows = _related_rows(batch.characteristics, resolve, key, ("end_date",))
         counts["characteristics"] = _upsert(
             StudentCharacteristic,
             rows,
@@ -364,7 +378,7 @@ def _sync_students(batch: Batch, district: District, resolve: _Resolver) -> dict
                 student_id__in={k[0] for k in rows}
                 | {resolve.students[r.local_id] for r in batch.students}
             ),
-            key=("student_id", "kind", "start_date"),
+            key=key,
             delete_missing=True,
         )
     return counts
@@ -375,38 +389,25 @@ def _sync_guardians(batch: Batch, district: District, resolve: _Resolver) -> dic
     if batch.guardians:
         counts["guardians"] = _sync_people(GUARDIANS, batch, district, resolve)
     if batch.student_guardians:
-        rows = {}
-        for r in batch.student_guardians:
-            if resolve.unknown_student(r.student_id, r.where):
-                continue
-            if resolve.unknown_guardian(r.guardian_id, r.where):
-                continue
-            rows[resolve.students[r.student_id], resolve.guardians[r.guardian_id]] = {
-                "relationship": r.relationship,
-                "contact_priority": r.contact_priority,
-                "lives_with": r.lives_with,
-            }
+        key = ("student_id", "guardian_id")
+        values = ("relationship", "contact_priority", "lives_with")
+        rows = _related_rows(batch.student_guardians, resolve, key, values)
         counts["student_guardians"] = _upsert(
             StudentGuardian,
             rows,
             held=StudentGuardian.objects.filter(student_id__in={k[0] for k in rows}),
-            key=("student_id", "guardian_id"),
+            key=key,
             delete_missing=True,
             unknown_keeps=frozenset({"contact_priority", "lives_with"}),
         )
     if batch.contact_preferences:
-        rows = {}
-        for r in batch.contact_preferences:
-            if not resolve.unknown_guardian(r.guardian_id, r.where):
-                rows[resolve.guardians[r.guardian_id], r.channel] = {
-                    "preferred": r.preferred,
-                    "consent": r.consent,
-                }
+        key = ("guardian_id", "channel")
+        rows = _related_rows(batch.contact_preferences, resolve, key, ("preferred", "consent"))
         counts["contact_preferences"] = _upsert(
             ContactPreference,
             rows,
             held=ContactPreference.objects.filter(guardian_id__in={k[0] for k in rows}),
-            key=("guardian_id", "channel"),
+            key=key,
             delete_missing=True,
         )
     return counts

@@ -62,6 +62,8 @@ FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
 # The widths of the columns records become: a longer value would fail in the database.
 LIMITS = {
     "local_id": 40,
+    "state_id": 40,
+    "school_year": 20,
     "name": 100,
     "school_name": 200,
     "title": 200,
@@ -75,5 +77,6 @@ LIMITS = {
     "email": 254,
     "address": 200,
     "city": 100,
+    "state": 2,
     "postal": 10,
 }

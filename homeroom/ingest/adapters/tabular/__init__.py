@@ -1,12 +1,9 @@
 """CSV and XLSX exports, read into a `Batch` as a mapping profile describes them."""
 
-from homeroom.ingest.adapters.tabular.profiles import (
-    Profile,
-    ProfileError,
-    load_profile,
-    shipped_profiles,
-)
-from homeroom.ingest.adapters.tabular.reader import display_names, matches, read_tabular
+from homeroom.ingest.adapters.tabular.files import display_names
+from homeroom.ingest.adapters.tabular.mappings import Profile
+from homeroom.ingest.adapters.tabular.profiles import ProfileError, load_profile, shipped_profiles
+from homeroom.ingest.adapters.tabular.reader import matches, read_tabular
 
 __all__ = [
     "Profile",

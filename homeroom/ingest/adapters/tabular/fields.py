@@ -1,7 +1,7 @@
 """What each record field of a mapping profile accepts, and the converters from cell text.
 
-Shared by the profile checks (`profiles.py`) and the reader (`reader.py`): a value that
-cannot become its field raises `CellError` with the problem code and how to fix it.
+Shared by the profile checks (`profiles.py`) and the reader's converters (`cells.py`): a
+value that cannot become its field raises `CellError` with the problem code and how to fix it.
 """
 
 import datetime as dt
@@ -14,7 +14,7 @@ from homeroom.attendance.models import Category
 from homeroom.core.models import CalendarDate, School
 from homeroom.ingest import records
 from homeroom.ingest.adapters import vocabulary
-from homeroom.ingest.adapters.vocabulary import SIS_GRADE_WORDS
+from homeroom.ingest.adapters.vocabulary import LIMITS, SIS_GRADE_WORDS
 from homeroom.roster.models import (
     ContactChannel,
     ContactPreference,
@@ -88,14 +88,14 @@ class FieldType:
     maximum: int = 32767
 
 
-def _text(max_length: int, required: bool = False) -> FieldType:
-    """Free text of at most `max_length` characters."""
-    return FieldType("text", required, max_length)
+def _text(limit: str, required: bool = False) -> FieldType:
+    """Free text no longer than its column holds (`limit` names the width in LIMITS)."""
+    return FieldType("text", required, LIMITS[limit])
 
 
 def _id(id_kind: str, required: bool = True) -> FieldType:
     """A local id of a student, school, guardian or section (the profile's id scheme applies)."""
-    return FieldType("id", required, 40, id_kind=id_kind)
+    return FieldType("id", required, LIMITS["local_id"], id_kind=id_kind)
 
 
 def _choice(choices: type, required: bool = False) -> FieldType:
@@ -107,7 +107,7 @@ DATE = FieldType("date")
 REQUIRED_DATE = FieldType("date", True)
 GRADE = FieldType("grade")
 REQUIRED_GRADE = FieldType("grade", True)
-YEAR_NAME = _text(20, True)
+YEAR_NAME = _text("school_year", True)
 FLAG = FieldType("boolean")
 
 ENTITIES: dict[str, tuple[type, dict[str, FieldType]]] = {
@@ -115,8 +115,8 @@ ENTITIES: dict[str, tuple[type, dict[str, FieldType]]] = {
         records.SchoolRecord,
         {
             "local_id": _id("school"),
-            "name": _text(200, True),
-            "state_id": _text(40),
+            "name": _text("school_name", True),
+            "state_id": _text("state_id"),
             "level": _choice(School.Level),
             "lowest_grade": GRADE,
             "highest_grade": GRADE,
@@ -133,18 +133,18 @@ ENTITIES: dict[str, tuple[type, dict[str, FieldType]]] = {
             "school_year": YEAR_NAME,
             "date": REQUIRED_DATE,
             "kind": _choice(CalendarDate.Kind, True),
-            "calendar_code": _text(40),
+            "calendar_code": _text("calendar_code"),
         },
     ),
     "students": (
         records.StudentRecord,
         {
             "local_id": _id("student"),
-            "first_name": _text(100, True),
-            "last_name": _text(100, True),
+            "first_name": _text("name", True),
+            "last_name": _text("name", True),
             "grade": REQUIRED_GRADE,
-            "middle_name": _text(100),
-            "state_id": _text(40),
+            "middle_name": _text("name"),
+            "state_id": _text("state_id"),
             "birth_date": DATE,
             "gender": _choice(Gender),
             "race_ethnicity": _choice(RaceEthnicity),
@@ -164,14 +164,14 @@ ENTITIES: dict[str, tuple[type, dict[str, FieldType]]] = {
         records.GuardianRecord,
         {
             "local_id": _id("guardian"),
-            "first_name": _text(100, True),
-            "last_name": _text(100, True),
-            "phone": _text(30),
-            "email": _text(254),
-            "address_line": _text(200),
-            "city": _text(100),
-            "state": _text(2),
-            "postal_code": _text(10),
+            "first_name": _text("name", True),
+            "last_name": _text("name", True),
+            "phone": _text("phone"),
+            "email": _text("email"),
+            "address_line": _text("address"),
+            "city": _text("city"),
+            "state": _text("state"),
+            "postal_code": _text("postal"),
             "preferred_language": _choice(Language),
         },
     ),
@@ -203,7 +203,7 @@ ENTITIES: dict[str, tuple[type, dict[str, FieldType]]] = {
             "grade": REQUIRED_GRADE,
             "entry_date": REQUIRED_DATE,
             "exit_date": DATE,
-            "exit_reason": _text(100),
+            "exit_reason": _text("exit_reason"),
         },
     ),
     "sections": (
@@ -212,10 +212,11 @@ ENTITIES: dict[str, tuple[type, dict[str, FieldType]]] = {
             "school_id": _id("school"),
             "school_year": YEAR_NAME,
             "local_id": _id("section"),
-            "name": _text(200, True),
-            "period": _text(20),
+            "name": _text("title", True),
+            "period": _text("period"),
             "is_homeroom": FLAG,
-            "teacher_ids": FieldType("list", max_length=254),
+            # Teachers are named by username or email: each no longer than an email.
+            "teacher_ids": FieldType("list", max_length=LIMITS["email"]),
         },
     ),
     "section_enrollments": (
@@ -232,8 +233,8 @@ ENTITIES: dict[str, tuple[type, dict[str, FieldType]]] = {
     "attendance_codes": (
         records.AttendanceCodeRecord,
         {
-            "code": _text(20, True),
-            "description": _text(200),  # default: the code
+            "code": _text("code", True),
+            "description": _text("description"),  # default: the code
             "category": _choice(Category, True),
             "day_fraction": FieldType("fraction"),  # default: from the category
         },
@@ -244,11 +245,11 @@ ENTITIES: dict[str, tuple[type, dict[str, FieldType]]] = {
             "student_id": _id("student"),
             "school_id": _id("school"),
             "date": REQUIRED_DATE,
-            "code": FieldType("code", True, 20),
+            "code": FieldType("code", True, LIMITS["code"]),
             "day_fraction": FieldType("fraction"),
             "minutes_missed": FieldType("integer", maximum=1440),
-            "period": _text(20),
-            "reason": _text(200),
+            "period": _text("period"),
+            "reason": _text("reason"),
         },
     ),
 }

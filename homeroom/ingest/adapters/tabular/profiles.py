@@ -5,15 +5,15 @@ each field of the normalized record (`homeroom.ingest.records`), with value maps
 formats, the id scheme, the attendance code mapping and, for attendance, whether the file
 is positive or exceptions-only, its scope and an optional period roll-up. Writing one for a
 new SIS needs no code; docs/import.md is the reference. `load_profile` reads and validates
-a profile and raises `ProfileError` naming the profile file and key of every mistake.
+a profile and raises `ProfileError` naming the profile file and key of every mistake; what
+it returns is the `Profile` of `mappings.py`.
 """
 
 import codecs
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,15 +30,20 @@ from homeroom.ingest.adapters.tabular.fields import (
     convert,
     parse_fraction,
 )
+from homeroom.ingest.adapters.tabular.mappings import (
+    NORMALIZERS,
+    CodeMapping,
+    DeclaredScope,
+    FieldMapping,
+    IdScheme,
+    PeriodRollup,
+    Profile,
+    Source,
+)
+from homeroom.ingest.adapters.vocabulary import LIMITS
 
 # The shipped profiles stay beside the ingest app, where package-data installs them.
 SHIPPED = Path(__file__).resolve().parents[2] / "profiles"
-
-NORMALIZERS: dict[str, Callable[[str], str]] = {
-    "upper": str.upper,
-    "lower": str.lower,
-    "strip_leading_zeros": lambda text: text.lstrip("0") or ("0" if text else ""),
-}
 ENCODINGS_HELP = "auto, utf-8, utf-8-sig, utf-16, windows-1252 or another Python codec name"
 
 
@@ -66,112 +71,6 @@ TOP_KEYS = frozenset({"profile", "ids", "codes", "maps"}) | ENTITIES.keys()
 DELIMITERS = {"auto": "auto", ",": ",", ";": ";", "\t": "\t", "tab": "\t", "|": "|"}
 EXTRA_COLUMNS = ("ignore", "report", "error")
 ROLLUP_RULES = ("all_periods", "half_or_more", "fraction")
-
-
-# ---------------------------------------------------------------------------------------
-# The profile itself.
-
-
-@dataclass(frozen=True)
-class IdScheme:
-    """How ids of one kind are normalized: normalizers applied in order, then a prefix."""
-
-    prefix: str = ""
-    normalize: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class FieldMapping:
-    """Where one record field comes from: a column or a constant, with value map and options."""
-
-    field: str
-    key: str
-    field_type: FieldType
-    column: str | None = None
-    value: Any = OMIT
-    default: Any = OMIT
-    value_map: dict[str, str] = field(default_factory=dict)
-    normalize: tuple[str, ...] = ()
-    blank: str = "default"
-    date_formats: tuple[str, ...] | None = None
-    separator: str = ";"
-
-
-@dataclass(frozen=True)
-class CodeMapping:
-    """A local attendance code of the profile: its category and default share of a day."""
-
-    code: str
-    category: str
-    description: str
-    day_fraction: Decimal
-    line: int
-
-
-@dataclass(frozen=True)
-class PeriodRollup:
-    """How period rows become one daily row per student-day (docs/import.md)."""
-
-    rule: str
-    absent_code: str | None = None
-    present_code: str | None = None
-    periods_per_day: int | None = None
-
-
-@dataclass(frozen=True)
-class DeclaredScope:
-    """The schools and dates an attendance file speaks for, where the profile fixes them."""
-
-    school_ids: tuple[str, ...] = ()
-    start: dt.date | None = None
-    end: dt.date | None = None
-
-
-@dataclass(frozen=True)
-class Source:
-    """One entity's mapping from one file: `[students]`, or each `[[students]]`."""
-
-    entity: str
-    key: str
-    file: str
-    fields: dict[str, FieldMapping]
-    sheet: str | None = None
-    distinct: bool = False
-    extra_columns: str = "report"
-    ignore_columns: tuple[str, ...] = ()
-    mode: str = "exceptions"
-    unmapped_codes: str = "error"
-    minutes_per_day: int | None = None
-    periods: PeriodRollup | None = None
-    scope: DeclaredScope | None = None
-
-    @property
-    def columns(self) -> list[str]:
-        """The file columns this mapping reads, in field order, each once."""
-        return list(dict.fromkeys(m.column for m in self.fields.values() if m.column))
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A validated mapping profile."""
-
-    name: str
-    path: Path
-    description: str
-    sources: tuple[Source, ...]
-    encoding: str = "auto"
-    delimiter: str = "auto"
-    date_formats: tuple[str, ...] | None = None
-    ignore_files: tuple[str, ...] = ()
-    codes: dict[str, CodeMapping] = field(default_factory=dict)
-    ids: dict[str, IdScheme] = field(default_factory=dict)
-
-    def code(self, text: str) -> CodeMapping | None:
-        """The profile's mapping of a local code (exact, else ignoring case)."""
-        found = self.codes.get(text)
-        if found is None:
-            found = next((c for k, c in self.codes.items() if k.lower() == text.lower()), None)
-        return found
 
 
 def shipped_profiles() -> list[str]:
@@ -401,8 +300,8 @@ class _Checker:
                 )
                 continue
             self.unknown_keys(spec, {"category", "description", "day_fraction"}, key)
-            if not code.strip() or len(code) > 20:
-                self.fail(key, "a code must be 1 to 20 characters")
+            if not code.strip() or len(code) > LIMITS["code"]:
+                self.fail(key, f"a code must be 1 to {LIMITS['code']} characters")
                 continue
             category = spec.get("category")
             if category not in Category.values:
@@ -418,7 +317,9 @@ class _Checker:
                 except CellError as error:
                     self.fail(f"{key}.day_fraction", error.message)
             description = self.string(spec, "description", f"{key}.description") or code
-            codes[code] = CodeMapping(code, category, description[:200], fraction, self.line(code))
+            codes[code] = CodeMapping(
+                code, category, description[: LIMITS["description"]], fraction, self.line(code)
+            )
         return codes
 
     def line(self, code: str) -> int:
@@ -683,3 +584,7 @@ class _Checker:
         if bounds[0] and bounds[1] and bounds[0] > bounds[1]:
             self.fail(key, "start is after end")
         return DeclaredScope(tuple(schools), bounds[0], bounds[1])
+
+
+# Profile is imported from here too: load_profile returns one.
+__all__ = ["Profile", "ProfileError", "load_profile", "shipped_profiles"]

@@ -1,0 +1,428 @@
+"""The files of a OneRoster export as tables: gathered, unzipped, decoded and parsed.
+
+Files may be given one by one, as a directory or as a .zip; the manifest says which are
+bulk, absent or delta. Each file is decoded as UTF-8 (a line that is not is an error on
+that line) and parsed as strict CSV into rows of values by lower-cased column name. A file
+whose header lacks a required column, or which needs a file that is missing or cannot be
+read, gives no table.
+"""
+
+import codecs
+import csv
+import io
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from homeroom.ingest.progress import ReadProgress
+from homeroom.ingest.records import Batch, Where
+
+# The files read, in the order they are processed, and the columns each must have.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "manifest.csv": ("propertyName", "value"),
+    "orgs.csv": ("sourcedId", "name", "type"),
+    "academicSessions.csv": ("sourcedId", "title", "type", "startDate", "endDate"),
+    "users.csv": ("sourcedId", "givenName", "familyName"),
+    "roles.csv": ("userSourcedId", "role"),
+    "demographics.csv": ("sourcedId",),
+    "classes.csv": ("sourcedId", "title", "classType", "schoolSourcedId", "termSourcedIds"),
+    "enrollments.csv": ("sourcedId", "classSourcedId", "userSourcedId", "role"),
+}
+CANONICAL = {name.lower(): name for name in REQUIRED_COLUMNS}
+
+# The column naming what a row is about, where it is not sourcedId.
+KEY_COLUMNS = {"roles.csv": "userSourcedId"}
+
+# Files a file cannot be read without (users.csv may need roles.csv: see _check_roles_given).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "roles.csv": ("users.csv",),
+    "demographics.csv": ("users.csv",),
+    "classes.csv": ("orgs.csv", "academicSessions.csv"),
+    "enrollments.csv": ("classes.csv", "users.csv"),
+}
+
+# Files of the OneRoster 1.2 CSV binding Homeroom has no use for: skipped without a word.
+NOT_USED = frozenset(
+    name.lower()
+    for name in (
+        "courses.csv",
+        "categories.csv",
+        "classResources.csv",
+        "courseResources.csv",
+        "resources.csv",
+        "userResources.csv",
+        "userProfiles.csv",
+        "lineItems.csv",
+        "lineItemLearningObjectiveIds.csv",
+        "lineItemScoreScales.csv",
+        "results.csv",
+        "resultLearningObjectiveIds.csv",
+        "resultScoreScales.csv",
+        "scoreScales.csv",
+    )
+)
+ENCODING_ERRORS_LISTED = 20
+
+
+@dataclass(slots=True)
+class Row:
+    """One data row: its file, first line and values by lower-cased column name."""
+
+    file: str
+    line: int
+    values: dict[str, str]
+
+    def __getitem__(self, column: str) -> str:
+        return self.values.get(column.lower(), "")
+
+    def where(self, column: str = "") -> Where:
+        return Where(self.file, self.line, column)
+
+
+@dataclass(slots=True)
+class Table:
+    """One file read: its name as given, lower-cased columns and data rows."""
+
+    file: str
+    columns: set[str]
+    rows: list[Row]
+    damaged: set[str] = field(default_factory=set)
+
+
+def shown(value: str) -> str:
+    """A value as a problem shows it: short, free of what no database stores (NULs, and the
+    surrogate escapes of a file name that is not UTF-8)."""
+    value = value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\0")
+    return value if len(value) <= 120 else value[:117] + "..."
+
+
+def _is_csv(name: str) -> bool:
+    """A .csv file of an export (not a hidden or macOS resource-fork copy)."""
+    return name.lower().endswith(".csv") and not name.startswith(".")
+
+
+def read_tables(paths: list[Path], progress: ReadProgress, batch: Batch) -> dict[str, Table | None]:
+    """The export's files parsed, by canonical name: None for a file given that cannot be
+    read, or that needs one that cannot; every problem is on the batch."""
+    return _Files(batch).read(paths, progress)
+
+
+class _Files:
+    """Reads the files of one export into tables, recording every problem on the batch."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.tables: dict[str, Table | None] = {}
+
+    def read(self, paths: list[Path], progress: ReadProgress) -> dict[str, Table | None]:
+        """The tables of the files given (see read_tables)."""
+        files = self._gather(paths, progress)
+        if not files:
+            self.batch.error(
+                "no_files",
+                "no OneRoster CSV files were found",
+                hint="Give the export's .csv files, the directory holding them, or its .zip.",
+            )
+            return self.tables
+        self._apply_manifest(files)
+        for name in REQUIRED_COLUMNS:
+            if name == "manifest.csv" or name.lower() not in files:
+                continue
+            missing = [need for need in NEEDS.get(name, ()) if need.lower() not in files]
+            display, data = files[name.lower()]
+            if missing:
+                self.batch.error(
+                    "missing_file",
+                    f"{name} refers to {', '.join(missing)}, which the export does not include",
+                    Where(display, 1),
+                    hint="Export every file of the OneRoster bulk export.",
+                )
+                self.tables[name] = None
+            elif any(self.tables.get(need) is None for need in NEEDS.get(name, ())):
+                self.tables[name] = None  # what it needs could not be read, as already listed
+            else:
+                self.tables[name] = self._table(name, display, data)
+        self._check_roles_given()
+        return self.tables
+
+    def _check_roles_given(self) -> None:
+        """Users need roles: users.csv's role column (OneRoster 1.1 style) or roles.csv (1.2)."""
+        users = self.tables.get("users.csv")
+        if users is None or "role" in users.columns or self.tables.get("roles.csv") is not None:
+            return
+        if "roles.csv" not in self.tables:
+            self.batch.error(
+                "missing_file",
+                "users.csv has no role column and the export has no roles.csv",
+                Where(users.file, 1, "role"),
+                hint="OneRoster 1.2 keeps users' roles in roles.csv: include it in the export.",
+            )
+        for name in ("users.csv", "roles.csv", "demographics.csv", "enrollments.csv"):
+            if name in self.tables:
+                self.tables[name] = None
+
+    def _gather(self, paths: list[Path], progress: ReadProgress) -> dict[str, tuple[str, bytes]]:
+        """The files given, expanding directories and zips, by lower-cased name.
+
+        Each file is read whole here, so progress counts it once it is read (or skipped).
+        """
+        found: dict[str, tuple[str, bytes]] = {}
+
+        def add(name: str, data: bytes) -> None:
+            key = name.lower()
+            if key in found:
+                self.batch.error(
+                    "duplicate_file",
+                    "a file of this name was already given; this one is not read",
+                    value=shown(name),
+                    hint="Give each file of the export once.",
+                )
+                return
+            if key not in CANONICAL and key not in NOT_USED:
+                self.batch.finding(
+                    "file_not_read",
+                    "not a OneRoster file Homeroom reads, so it is skipped",
+                    value=shown(name),
+                )
+                return
+            found[key] = (name, data)
+
+        for path in paths:
+            try:
+                if path.is_dir():
+                    for child in sorted(path.iterdir()):
+                        with progress.file(child):
+                            if child.is_file() and _is_csv(child.name):
+                                add(child.name, child.read_bytes())
+                elif path.suffix.lower() == ".zip":
+                    with progress.file(path):
+                        self._unzip(path, add)
+                elif path.is_file():
+                    with progress.file(path):
+                        add(path.name, path.read_bytes())
+                else:
+                    self.batch.error(
+                        "no_such_file", "no such file or directory", value=shown(str(path))
+                    )
+            except OSError as error:
+                self.batch.error(
+                    "unreadable_file", error.strerror or "cannot be read", value=shown(str(path))
+                )
+        return {key: value for key, value in found.items() if key not in NOT_USED}
+
+    def _unzip(self, path: Path, add: Callable[[str, bytes], None]) -> None:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                for info in sorted(archive.infolist(), key=lambda info: info.filename):
+                    member = PurePosixPath(info.filename.replace("\\", "/"))
+                    if info.is_dir() or "__MACOSX" in member.parts or not _is_csv(member.name):
+                        continue
+                    add(member.name, archive.read(info))
+        except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError, zlib.error) as e:
+            self.batch.error(
+                "bad_zip",
+                "the zip file cannot be read",
+                Where(shown(path.name), 1),
+                value=shown(str(e)),
+                hint="Download or export the zip again.",
+            )
+
+    def _apply_manifest(self, files: dict[str, tuple[str, bytes]]) -> None:
+        """Follow the manifest's file.* entries: absent files are fine, delta ones are not."""
+        if "manifest.csv" not in files:
+            self.batch.finding(
+                "no_manifest",
+                "the export has no manifest.csv, so the files given are read as bulk files",
+            )
+            return
+        manifest = self._table("manifest.csv", *files.pop("manifest.csv"))
+        if manifest is None:
+            return
+        for row in manifest.rows:
+            name, mode = row["propertyName"], row["value"].lower()
+            if name == "oneroster.version" and row["value"] != "1.2":
+                self.batch.finding(
+                    "oneroster_version",
+                    "the export is not OneRoster 1.2; it is read as 1.2",
+                    row.where("value"),
+                    value=shown(row["value"]),
+                )
+            if not name.startswith("file.") or f"{name[5:]}.csv".lower() not in CANONICAL:
+                continue
+            key = f"{name[5:]}.csv".lower()
+            if mode == "bulk":
+                if key not in files:
+                    self.batch.error(
+                        "missing_file",
+                        f"the manifest lists {CANONICAL[key]} as bulk, but it was not given",
+                        row.where("value"),
+                        hint="Give every file of the export (or the directory or zip).",
+                    )
+            elif mode == "absent":
+                if files.pop(key, None) is not None:
+                    self.batch.finding(
+                        "file_marked_absent",
+                        f"the manifest marks {CANONICAL[key]} absent, so it is not read",
+                        row.where("value"),
+                    )
+            elif mode == "delta":
+                files.pop(key, None)
+                self.batch.error(
+                    "delta_not_supported",
+                    f"{CANONICAL[key]} is a delta file; Homeroom reads bulk exports only",
+                    row.where("value"),
+                    hint="Export a bulk (full) OneRoster file set.",
+                )
+            else:
+                self.batch.error(
+                    "bad_value",
+                    "a manifest file entry is neither bulk, delta nor absent",
+                    row.where("value"),
+                    value=shown(row["value"]),
+                )
+
+    def _table(self, name: str, display: str, data: bytes) -> Table | None:
+        """Decode and parse one file; None when its header cannot be read."""
+        text, bad_lines = self._decode(display, data)
+        if not text.strip():
+            self.batch.error(
+                "empty_file",
+                "the file is empty",
+                Where(display, 1),
+                hint="Export the file again; every OneRoster file starts with its header.",
+            )
+            return None
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        header: list[str] | None = None
+        rows: list[Row] = []
+        damaged: set[str] = set()
+        while True:
+            first = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:
+                self.batch.error(
+                    "bad_csv",
+                    "the row is not valid CSV",
+                    Where(display, first),
+                    value=shown(str(error)),
+                    hint="Check the quotes on this line; the file may be cut short.",
+                )
+                if header is None:
+                    return None
+                continue
+            if bad_lines.isdisjoint(range(first, reader.line_num + 1)):
+                if not any(value.strip() for value in fields):
+                    continue
+                if header is None and "\x00" not in "".join(fields):
+                    header = [value.strip().lstrip("\ufeff").strip() for value in fields]
+                    if not self._header_ok(name, display, header, first):
+                        return None
+                    continue
+                if self._row_ok(display, first, fields, header):
+                    values = {
+                        col.lower(): value.strip()
+                        for col, value in zip(header, fields, strict=False)
+                        if col
+                    }
+                    rows.append(Row(display, first, values))
+                    continue
+            if header is None:
+                return None
+            # A damaged row's id, where it can be made out, silences references to it.
+            key = KEY_COLUMNS.get(name, "sourcedId").lower()
+            index = next((i for i, col in enumerate(header) if col.lower() == key), len(fields))
+            if index < len(fields):
+                damaged.add(fields[index].strip())
+        if header is None:
+            return None
+        self.batch.rows_read[display] = len(rows)
+        return Table(display, {col.lower() for col in header}, rows, damaged)
+
+    def _row_ok(self, display: str, line: int, fields: list[str], header: list[str] | None) -> bool:
+        """Whether a data row can be read; if not, say why."""
+        if any("\x00" in value for value in fields):
+            self.batch.error(
+                "bad_character",
+                "the row holds a NUL character",
+                Where(display, line),
+                hint="The file is damaged: export it again.",
+            )
+            return False
+        if header is None:
+            return False
+        if len(fields) < len(header):
+            self.batch.error(
+                "short_row",
+                f"the row has {len(fields)} of the file's {len(header)} columns",
+                Where(display, line),
+                hint="The file may be cut short or a value unquoted: export it again.",
+            )
+            return False
+        if any(value.strip() for value in fields[len(header) :]):
+            self.batch.error(
+                "long_row",
+                f"the row has {len(fields)} values but the header {len(header)} columns",
+                Where(display, line),
+                hint="Quote values that contain commas.",
+            )
+            return False
+        return True
+
+    def _header_ok(self, name: str, display: str, header: list[str], line: int) -> bool:
+        lowered = [col.lower() for col in header if col]
+        repeated = sorted({col for col in lowered if lowered.count(col) > 1})
+        if repeated:
+            self.batch.error(
+                "duplicate_column",
+                "the header names a column more than once",
+                Where(display, line, ", ".join(repeated)),
+                value=shown(", ".join(repeated)),
+            )
+            return False
+        missing = [col for col in REQUIRED_COLUMNS[name] if col.lower() not in lowered]
+        if missing:
+            self.batch.error(
+                "missing_column",
+                f"missing required column{'s' if len(missing) > 1 else ''} " + ", ".join(missing),
+                Where(display, line, ", ".join(missing)),
+                value=", ".join(missing),
+                hint=f"The OneRoster 1.2 CSV binding requires these columns in {name}.",
+            )
+            return False
+        return True
+
+    def _decode(self, display: str, data: bytes) -> tuple[str, set[int]]:
+        """The text (UTF-8, with or without BOM) and the lines whose bytes are not UTF-8."""
+        data = data.removeprefix(codecs.BOM_UTF8)
+        try:
+            return data.decode("utf-8"), set()
+        except UnicodeDecodeError:
+            pass
+        lines, bad = [], set()
+        for number, raw in enumerate(data.split(b"\n"), 1):
+            try:
+                lines.append(raw.decode("utf-8"))
+            except UnicodeDecodeError as error:
+                bad.add(number)
+                if len(bad) <= ENCODING_ERRORS_LISTED:
+                    self.batch.error(
+                        "bad_encoding",
+                        "the line holds bytes that are not UTF-8",
+                        Where(display, number),
+                        value=" ".join(f"0x{b:02x}" for b in raw[error.start : error.end]),
+                        hint="Save the file as UTF-8 (with or without BOM).",
+                    )
+                lines.append(raw.decode("utf-8", "replace"))
+        if len(bad) > ENCODING_ERRORS_LISTED:
+            self.batch.error(
+                "bad_encoding",
+                f"{len(bad) - ENCODING_ERRORS_LISTED} more lines hold bytes that are not UTF-8",
+                Where(display, sorted(bad)[ENCODING_ERRORS_LISTED]),
+                hint="Save the file as UTF-8 (with or without BOM).",
+            )
+        return "\n".join(lines), bad
