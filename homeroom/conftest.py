@@ -52,10 +52,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = kept
 
 
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
-    """Production hashing costs ~0.3 s a password; tests need no protection from brute force."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    """Production hashing is slow on purpose; tests need no protection from brute force."""
+    settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
 def school_year_bounds(today: dt.date) -> tuple[dt.date, dt.date]:
