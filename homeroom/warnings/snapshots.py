@@ -36,6 +36,18 @@ STUDENT_COLUMNS = (
     *d.WEEKDAYS,
 )
 
+# The absence days' columns (`definitions.absence_days`), and their share of a day in days.
+DAY_COLUMNS = (
+    "student_id",
+    "school_id",
+    "date",
+    "through",
+    "category",
+    "weekday",
+    "absent_milli",
+    "absent",
+)
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -44,7 +56,7 @@ class Snapshot:
     window: d.Window
     first_school_day: dt.date
     students: pd.DataFrame  # indexed by student_id; STUDENT_COLUMNS
-    days: pd.DataFrame  # student_id, school_id, date, through, absent, category
+    days: pd.DataFrame  # DAY_COLUMNS: each day with an absence (`absent`: in days)
     school_day_index: dict[int, int] = field(default_factory=dict)  # school -> counted days
 
     @property
@@ -81,12 +93,7 @@ def take_snapshot(engine: Engine, profile: RuleProfile, as_of: dt.date) -> Snaps
     students = engine.run(per_student.select(*STUDENT_COLUMNS)).to_pandas()
     days = d.absence_days(facts, profile, window)
     days = days.filter(days.absent_milli > 0).select(
-        "student_id",
-        "school_id",
-        "date",
-        "through",
-        "category",
-        absent=days.absent_milli.cast("float64") / d.MILLI,
+        *DAY_COLUMNS[:-1], absent=days.absent_milli.cast("float64") / d.MILLI
     )
     school_days = facts.school_days
     index = school_days.filter(
