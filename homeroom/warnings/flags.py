@@ -151,33 +151,29 @@ def _weekday_note(monday: float, friday: float) -> str:
     return ", " + " and ".join(notes) if notes else ""
 
 
+def _absences_among(days: ir.Table, kind: str, least: int, where: str) -> Iterator[Finding]:
+    """A finding of `kind` for each student with `least` absences among `days`."""
+    counts = _weekday_counts(days)
+    for row in counts[counts["all"] >= least].itertuples():
+        note = _weekday_note(row.monday, row.friday)
+        yield Finding(int(row.Index), kind, "", f"{_days(row.all)} {where}{note}")
+
+
 @flag_rule("early_absences")
 def _early_absences(given: Given, rule: dict) -> Iterator[Finding]:
     """N absences in the first school days of the school's calendar."""
-    counts = _weekday_counts(given.days.filter(given.days.through <= rule["school_days"]))
-    for row in counts[counts["all"] >= rule["absences"]].itertuples():
-        yield Finding(
-            int(row.Index),
-            "early_absences",
-            "",
-            f"{_days(row.all)} in the first {rule['school_days']} school days"
-            f"{_weekday_note(row.monday, row.friday)}",
-        )
+    early = given.days.filter(given.days.through <= rule["school_days"])
+    where = f"in the first {rule['school_days']} school days"
+    return _absences_among(early, "early_absences", rule["absences"], where)
 
 
 @flag_rule("recent_absences")
 def _recent_absences(given: Given, rule: dict) -> Iterator[Finding]:
     """N absences in the last calendar days."""
     since = given.snapshot.as_of - dt.timedelta(days=rule["calendar_days"] - 1)
-    counts = _weekday_counts(given.days.filter(given.days.date >= since))
-    for row in counts[counts["all"] >= rule["absences"]].itertuples():
-        yield Finding(
-            int(row.Index),
-            "recent_absences",
-            "",
-            f"{_days(row.all)} in the last {rule['calendar_days']} days"
-            f"{_weekday_note(row.monday, row.friday)}",
-        )
+    recent = given.days.filter(given.days.date >= since)
+    where = f"in the last {rule['calendar_days']} days"
+    return _absences_among(recent, "recent_absences", rule["absences"], where)
 
 
 @flag_rule("band")
