@@ -13,28 +13,12 @@ import pandas as pd
 
 from homeroom.metrics import definitions as d
 from homeroom.metrics.engines import Engine
+from homeroom.metrics.models import SUMMARY_COLUMNS
 from homeroom.metrics.rules import RuleProfile
 
-STUDENT_COLUMNS = (
-    "student_id",
-    "school_id",
-    "grade",
-    "days_enrolled",
-    "days_absent",
-    "excused",
-    "unexcused",
-    "oss",
-    "tardies",
-    "absent_last_30",
-    "longest_absence_run",
-    "absence_rate",
-    "counted",
-    "chronic",
-    "band",
-    "tier",
-    "projected_chronic",
-    *d.WEEKDAYS,
-)
+# Per student: the summaries' columns (a summary's year is the window's) and the weekdays,
+# which the summaries do not keep.
+STUDENT_COLUMNS = (*(c for c in SUMMARY_COLUMNS if c != "school_year_id"), *d.WEEKDAYS)
 
 # The absence days' columns (`definitions.absence_days`), and their share of a day in days.
 DAY_COLUMNS = (
