@@ -85,7 +85,7 @@ def school_days(year: SchoolYear) -> list[dt.date]:
 def make_calendar(school: School, year: SchoolYear, holidays: set[dt.date] = frozenset()):
     """A calendar with every weekday instructional except `holidays`."""
     calendar = Calendar.objects.create(school=school, school_year=year)
-    rows, index, day = [], 0, year.start_date
+    rows, day = [], year.start_date
     while day <= year.end_date:
         if day.weekday() >= 5:
             kind = CalendarDate.Kind.WEEKEND
@@ -93,11 +93,20 @@ def make_calendar(school: School, year: SchoolYear, holidays: set[dt.date] = fro
             kind = CalendarDate.Kind.HOLIDAY
         else:
             kind = CalendarDate.Kind.INSTRUCTIONAL
-            index += 1
-        rows.append(CalendarDate(calendar=calendar, date=day, kind=kind, instructional_index=index))
+        rows.append(CalendarDate(calendar=calendar, date=day, kind=kind))
         day += dt.timedelta(days=1)
     CalendarDate.objects.bulk_create(rows)
     return calendar
+
+
+def school_day(cast, school: School, n: int) -> dt.date:
+    """The n-th instructional day (1-based) of the cast's calendar at `school` this year."""
+    days = CalendarDate.objects.filter(
+        calendar__school=school,
+        calendar__school_year=cast.this_year,
+        kind=CalendarDate.Kind.INSTRUCTIONAL,
+    ).order_by("date")
+    return days.values_list("date", flat=True)[n - 1]
 
 
 def make_user(username: str, role: Role, district: District, **extra) -> User:

@@ -153,11 +153,10 @@ class Calendar(models.Model):
 
 
 class CalendarDate(models.Model):
-    """One date of a calendar, with its kind and the running count of instructional days.
+    """One date of a calendar, with its kind.
 
-    `instructional_index` is the number of instructional (or make-up) days from the start of
-    the calendar up to and including this date. Days enrolled over a span is then a
-    difference of two indexes, so counting never expands a student's days.
+    No running count of school days is stored: the metrics engine derives it per school
+    from the kinds (`engines._school_days_table`), so it can never disagree with them.
     """
 
     class Kind(models.TextChoices):
@@ -173,7 +172,6 @@ class CalendarDate(models.Model):
     calendar = models.ForeignKey(Calendar, on_delete=models.CASCADE, related_name="dates")
     date = models.DateField()
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    instructional_index = models.PositiveIntegerField()
 
     class Meta:
         ordering = ["date"]

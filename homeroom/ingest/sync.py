@@ -302,10 +302,7 @@ def _sync_calendars(batch: Batch, resolve: _Resolver) -> EntityCounts | None:
         calendar, _ = Calendar.objects.get_or_create(
             school_id=resolve.schools[school_id], school_year=resolve.years[year_name], code=code
         )
-        rows, index = {}, 0
-        for r in sorted(records, key=lambda r: r.date):
-            index += r.kind in CalendarDate.COUNTED_KINDS
-            rows[calendar.pk, r.date] = {"kind": r.kind, "instructional_index": index}
+        rows = {(calendar.pk, r.date): {"kind": r.kind} for r in records}
         counts = _upsert(
             CalendarDate,
             rows,

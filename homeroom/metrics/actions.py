@@ -22,31 +22,8 @@ from homeroom.metrics.engines import (
     database_table,
     stage_table,
 )
-from homeroom.metrics.models import StudentSummary, SummaryState
+from homeroom.metrics.models import SUMMARY_COLUMNS, StudentSummary, SummaryState
 from homeroom.metrics.rules import RuleProfile, load_rule_profile
-
-SUMMARY_COLUMNS = (
-    "student_id",
-    "school_id",
-    "school_year_id",
-    "grade",
-    "days_enrolled",
-    "days_absent",
-    "excused",
-    "unexcused",
-    "oss",
-    "tardies",
-    "absent_last_30",
-    "longest_absence_run",
-    "absence_rate",
-    "attendance_rate",
-    "counted",
-    "chronic",
-    "band",
-    "tier",
-    "projected_days_absent",
-    "projected_chronic",
-)
 
 
 def do_refresh_summaries(

@@ -290,18 +290,55 @@ def _recent(as_of: date) -> date:
     return as_of - timedelta(days=RECENT_DAYS - 1)
 
 
-def _longest_runs(days: ir.Table) -> ir.Table:
-    """Longest run of consecutive counted days fully absent, per student and school."""
+def _islands(days: ir.Table) -> ir.Table:
+    """The days fully absent, each with `island`: the same for the days of one run of
+    consecutive counted days at a school (their running count less their rank)."""
     full = days.filter(days.absent_milli >= MILLI)
     step = ibis.row_number().over(group_by=[full.student_id, full.school_id], order_by=full.through)
-    full = full.mutate(island=full.through - step)
+    return full.mutate(island=full.through - step)
+
+
+def absence_runs(days: ir.Table) -> ir.Table:
+    """Each run of consecutive counted days fully absent, per student and school: its
+    length, first and last dates, and the running count of counted days on its last.
+
+    `days` holds rows of `absence_days` (any subset: the flags pass the categories they
+    count).
+    """
+    full = _islands(days)
+    return full.group_by("student_id", "school_id", "island").aggregate(
+        length=full.count(),
+        first_day=full.date.min(),
+        last_day=full.date.max(),
+        last_through=full.through.max(),
+    )
+
+
+def _longest_runs(days: ir.Table) -> ir.Table:
+    """Longest run of consecutive counted days fully absent, per student and school."""
+    full = _islands(days)
     runs = full.group_by("student_id", "school_id", "island").aggregate(length=full.count())
     return runs.group_by("student_id", "school_id").aggregate(longest_absence_run=runs.length.max())
 
 
+def _weekday_sums(days: ir.Table) -> dict[str, ir.IntegerValue]:
+    """Thousandths of a day absent on each weekday, as aggregates named `<weekday>_milli`."""
+    return {
+        f"{name}_milli": ibis.ifelse(days.weekday == number, days.absent_milli, 0).sum()
+        for number, name in enumerate(WEEKDAYS)
+    }
+
+
+def absences_by_weekday(days: ir.Table, keys: tuple[str, ...] = ("student_id",)) -> ir.Table:
+    """Per `keys`: thousandths of a day absent in all and on each weekday, from rows of
+    `absence_days` (any subset of them: the flags count some categories, some dates)."""
+    return days.group_by(*keys).aggregate(
+        absent_milli=days.absent_milli.sum(), **_weekday_sums(days)
+    )
+
+
 def _absence_sums(days: ir.Table, window: Window) -> ir.Table:
     recent = ibis.literal(_recent(window.as_of))
-    weekday = days.weekday
     sums = {
         "absent_milli": days.absent_milli.sum(),
         "tardies": days.tardy.sum(),
@@ -309,9 +346,7 @@ def _absence_sums(days: ir.Table, window: Window) -> ir.Table:
     }
     for name in ("excused", "unexcused", "oss"):
         sums[f"{name}_milli"] = ibis.ifelse(days.category == name, days.absent_milli, 0).sum()
-    for number, name in enumerate(WEEKDAYS):
-        sums[f"{name}_milli"] = ibis.ifelse(weekday == number, days.absent_milli, 0).sum()
-    return days.group_by("student_id", "school_id").aggregate(**sums)
+    return days.group_by("student_id", "school_id").aggregate(**sums, **_weekday_sums(days))
 
 
 SUM_COLUMNS = (
@@ -545,14 +580,11 @@ def _group_rows(facts: Facts, profile: RuleProfile, window: Window, group_type: 
     )
 
 
-def student_days(
-    facts: Facts, profile: RuleProfile, window: Window, students: list[int] | None = None
+def _listed_days(
+    facts: Facts, profile: RuleProfile, window: Window, students: list[int] | None
 ) -> ir.Table:
-    """Per student, school and calendar day of the window while enrolled: the day's status.
-
-    The only definition that lists days: bounded by the window (and the students asked
-    for), it feeds the student calendar and lets anyone audit a total day by day.
-    """
+    """Per student, school and calendar day of the window while enrolled: whether the day
+    is counted, and its absence (thousandths of a day, category, tardy) if it has one."""
     held = spans(facts, window)
     if students is not None:
         held = held.filter(held.student_id.isin(students))
@@ -583,20 +615,57 @@ def student_days(
             listed.date == absences.a_date,
         ],
     )
-    absent = joined.absent_milli.fill_null(0)
-    status = ibis.cases(
-        (joined.counted == 0, "not_instructional"),
-        (absent >= MILLI, "absent"),
-        (absent > 0, "partial"),
-        (joined.tardy.fill_null(0) == 1, "tardy"),
-        else_="present",
-    )
     return joined.select(
         "student_id",
         "school_id",
         "date",
-        instructional=joined.counted == 1,
+        "counted",
+        "category",
+        absent_milli=joined.absent_milli.fill_null(0),
+        tardy=joined.tardy.fill_null(0),
+    )
+
+
+def student_days(
+    facts: Facts, profile: RuleProfile, window: Window, students: list[int] | None = None
+) -> ir.Table:
+    """Per student, school and calendar day of the window while enrolled: the day's status.
+
+    The only definition that lists days: bounded by the window (and the students asked
+    for), it feeds the student page's months (`student_months`) and lets anyone audit a
+    total day by day.
+    """
+    days = _listed_days(facts, profile, window, students)
+    absent = days.absent_milli
+    status = ibis.cases(
+        (days.counted == 0, "not_instructional"),
+        (absent >= MILLI, "absent"),
+        (absent > 0, "partial"),
+        (days.tardy == 1, "tardy"),
+        else_="present",
+    )
+    return days.select(
+        "student_id",
+        "school_id",
+        "date",
+        instructional=days.counted == 1,
         status=status,
         absent=absent.cast("float64") / MILLI,
-        category=joined.category,
+        category=days.category,
     ).order_by("student_id", "date", "school_id")
+
+
+def student_months(
+    facts: Facts, profile: RuleProfile, window: Window, students: list[int] | None = None
+) -> ir.Table:
+    """Per student and month (`year`, `month`) with a counted day enrolled: days enrolled
+    and absent, the days of `student_days` added up (a day at two schools counts at each,
+    as in `student_district`)."""
+    days = _listed_days(facts, profile, window, students)
+    days = days.filter(days.counted == 1)
+    months = days.group_by(
+        "student_id", year=days.date.year().cast("int64"), month=days.date.month().cast("int64")
+    ).aggregate(days_enrolled=days.count(), absent_milli=days.absent_milli.sum())
+    return months.mutate(days_absent=months.absent_milli.cast("float64") / MILLI).order_by(
+        "student_id", "year", "month"
+    )

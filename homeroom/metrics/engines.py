@@ -25,46 +25,46 @@ from django.db import connection
 from homeroom.core.models import CalendarDate, District
 from homeroom.core.selectors import counted_calendars
 from homeroom.metrics.definitions import FACT_SCHEMAS, MILLI, Facts, Window
+from homeroom.metrics.models import SUMMARY_COLUMNS, StudentSummary
 
 ENGINES = ("db", "duckdb", "spark")
 # Ibis 12 asks pandas 3 about an option pandas now deprecates, on every result it converts
 # through pandas (Spark's).
 warnings.filterwarnings("ignore", message="The 'future.infer_string' option is deprecated")
+# Django's field types as Ibis types, for the tables declared from their models.
+IBIS_TYPES = {
+    "ForeignKey": "int64",
+    "SmallIntegerField": "int64",
+    "PositiveIntegerField": "int64",
+    "FloatField": "float64",
+    "BooleanField": "boolean",
+    "CharField": "string",
+}
+
+
+def _as_stored(fact: str, key: str) -> dict[str, str]:
+    """A fact's columns as its Django table holds them: `id` for the fact's `key`, and the
+    district it belongs to."""
+    columns = {name: kind for name, kind in FACT_SCHEMAS[fact].items() if name != key}
+    return {"id": "int64", "district_id": "int64", **columns}
+
+
+def _summary_columns() -> dict[str, str]:
+    """The summary table's columns (`SUMMARY_COLUMNS`) with their types from the model."""
+    fields = {f.column: f for f in StudentSummary._meta.concrete_fields}
+    return {name: IBIS_TYPES[fields[name].get_internal_type()] for name in SUMMARY_COLUMNS}
+
+
 # The columns the facts (and the summaries' refresh) read from Django's tables. Declared,
 # not introspected: Ibis's SQLite backend commits the connection's transaction when it
-# looks a table up.
+# looks a table up. Where a table holds a fact's columns (or the summaries'), they are
+# taken from that one declaration.
 DATABASE_COLUMNS: dict[str, dict[str, str]] = {
-    "core_schoolyear": {
-        "id": "int64",
-        "district_id": "int64",
-        "name": "string",
-        "start_date": "date",
-        "end_date": "date",
-    },
-    "core_school": {"id": "int64", "district_id": "int64", "local_id": "string", "name": "string"},
-    "roster_student": {
-        "id": "int64",
-        "district_id": "int64",
-        "local_id": "string",
-        "grade": "int64",
-        "gender": "string",
-        "race_ethnicity": "string",
-        "home_language": "string",
-    },
-    "roster_studentcharacteristic": {
-        "student_id": "int64",
-        "kind": "string",
-        "start_date": "date",
-        "end_date": "date",
-    },
-    "roster_enrollment": {
-        "student_id": "int64",
-        "school_id": "int64",
-        "school_year_id": "int64",
-        "grade": "int64",
-        "entry_date": "date",
-        "exit_date": "date",
-    },
+    "core_schoolyear": _as_stored("school_years", "school_year_id"),
+    "core_school": _as_stored("schools", "school_id"),
+    "roster_student": _as_stored("students", "student_id"),
+    "roster_studentcharacteristic": FACT_SCHEMAS["characteristics"],
+    "roster_enrollment": FACT_SCHEMAS["enrollments"],
     "attendance_attendanceevent": {
         "student_id": "int64",
         "school_id": "int64",
@@ -73,18 +73,7 @@ DATABASE_COLUMNS: dict[str, dict[str, str]] = {
         "day_fraction": "decimal(4, 3)",
     },
     "ingest_importrun_attendance_students": {"importrun_id": "int64", "student_id": "int64"},
-    "metrics_studentsummary": {
-        "student_id": "int64",
-        "school_id": "int64",
-        "school_year_id": "int64",
-        "days_absent": "float64",
-        "excused": "float64",
-        "unexcused": "float64",
-        "oss": "float64",
-        "tardies": "int64",
-        "absent_last_30": "float64",
-        "longest_absence_run": "int64",
-    },
+    StudentSummary._meta.db_table: _summary_columns(),
     "attendance_attendancecode": {
         "id": "int64",
         "district_id": "int64",

@@ -85,3 +85,8 @@ class StudentSummary(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student_id} at {self.school_id or 'all schools'}: {self.days_absent} days"
+
+
+# The summary table's columns, in the model's order (student, school, school year, then the
+# figures): what the refresh writes and the snapshot of the flags reads, declared once here.
+SUMMARY_COLUMNS = tuple(f.column for f in StudentSummary._meta.concrete_fields if not f.primary_key)

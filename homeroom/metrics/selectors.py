@@ -1,19 +1,24 @@
-"""Reads of the materialized student summaries, for the students a user may see.
+"""Reads of the student metrics, for the students a user may see.
 
-Pages read these precomputed rows (`StudentSummary`, written by `do_refresh_summaries`
+Pages read the materialized summaries (`StudentSummary`, written by `do_refresh_summaries`
 after each import) instead of counting events on every request. Every read starts from
 `visible_students(user)` as a SQL filter; one student's rows take the `StudentAccess` the
 gatekeeper granted. Which days are counted, who is counted, chronic absence, bands and
 tiers are the rule profile's, as the metrics engine applied it (`SummaryState.profile`).
+One student's months are computed live, by the same definitions on the database engine,
+so that they add up to the student's summary.
 """
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from homeroom.access.gatekeeper import StudentAccess, visible_students
-from homeroom.core.models import School
+from homeroom.core.models import School, SchoolYear
+from homeroom.metrics import definitions
+from homeroom.metrics.engines import database_engine
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.metrics.rules import RuleProfile, RuleProfileError, load_rule_profile
 from homeroom.roster.models import Student
@@ -217,3 +222,39 @@ def attendance_of_student(access: StudentAccess) -> StudentYear:
         else:
             schools.append(_attendance(row))
     return StudentYear(overall=overall, schools=schools)
+
+
+@dataclass(frozen=True)
+class MonthAttendance:
+    """One student's days enrolled and absent in one month."""
+
+    month: dt.date
+    days_enrolled: int
+    days_absent: float
+
+
+def absences_by_month(
+    access: StudentAccess, *, school_year: SchoolYear, as_of: dt.date, profile: RuleProfile
+) -> list[MonthAttendance]:
+    """One student's days enrolled and absent per month of the year, up to `as_of`.
+
+    The days are the metric definitions' (`definitions.student_months`), run on the
+    database for this student only: the months add up to the summary under any profile.
+    """
+    engine = database_engine(school_year.district, since=school_year.start_date)
+    facts = definitions.only_students(engine.facts, [access.student.pk])
+    window = definitions.Window(
+        school_year_id=school_year.pk,
+        start=school_year.start_date,
+        as_of=min(as_of, school_year.end_date),
+        year_end=school_year.end_date,
+    )
+    rows = engine.run(definitions.student_months(facts, profile, window)).to_pylist()
+    return [
+        MonthAttendance(
+            month=dt.date(row["year"], row["month"], 1),
+            days_enrolled=row["days_enrolled"],
+            days_absent=row["days_absent"],
+        )
+        for row in rows
+    ]

@@ -13,27 +13,23 @@ import pandas as pd
 
 from homeroom.metrics import definitions as d
 from homeroom.metrics.engines import Engine
+from homeroom.metrics.models import SUMMARY_COLUMNS
 from homeroom.metrics.rules import RuleProfile
 
-STUDENT_COLUMNS = (
+# Per student: the summaries' columns (a summary's year is the window's) and the weekdays,
+# which the summaries do not keep.
+STUDENT_COLUMNS = (*(c for c in SUMMARY_COLUMNS if c != "school_year_id"), *d.WEEKDAYS)
+
+# The absence days' columns (`definitions.absence_days`), and their share of a day in days.
+DAY_COLUMNS = (
     "student_id",
     "school_id",
-    "grade",
-    "days_enrolled",
-    "days_absent",
-    "excused",
-    "unexcused",
-    "oss",
-    "tardies",
-    "absent_last_30",
-    "longest_absence_run",
-    "absence_rate",
-    "counted",
-    "chronic",
-    "band",
-    "tier",
-    "projected_chronic",
-    *d.WEEKDAYS,
+    "date",
+    "through",
+    "category",
+    "weekday",
+    "absent_milli",
+    "absent",
 )
 
 
@@ -44,7 +40,7 @@ class Snapshot:
     window: d.Window
     first_school_day: dt.date
     students: pd.DataFrame  # indexed by student_id; STUDENT_COLUMNS
-    days: pd.DataFrame  # student_id, school_id, date, through, absent, category
+    days: pd.DataFrame  # DAY_COLUMNS: each day with an absence (`absent`: in days)
     school_day_index: dict[int, int] = field(default_factory=dict)  # school -> counted days
 
     @property
@@ -81,12 +77,7 @@ def take_snapshot(engine: Engine, profile: RuleProfile, as_of: dt.date) -> Snaps
     students = engine.run(per_student.select(*STUDENT_COLUMNS)).to_pandas()
     days = d.absence_days(facts, profile, window)
     days = days.filter(days.absent_milli > 0).select(
-        "student_id",
-        "school_id",
-        "date",
-        "through",
-        "category",
-        absent=days.absent_milli.cast("float64") / d.MILLI,
+        *DAY_COLUMNS[:-1], absent=days.absent_milli.cast("float64") / d.MILLI
     )
     school_days = facts.school_days
     index = school_days.filter(

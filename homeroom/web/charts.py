@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from homeroom.attendance.selectors import MonthAttendance
+from homeroom.metrics.selectors import MonthAttendance
 
 WIDTH = 640
 HEIGHT = 220

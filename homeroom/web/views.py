@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from homeroom.access.gatekeeper import StudentAccess, access_student
 from homeroom.accounts.models import Role
-from homeroom.attendance.selectors import absences_by_month, school_year_for, student_events
+from homeroom.attendance.selectors import school_year_for, student_events
 from homeroom.core.actions import do_log_student_access
 from homeroom.ingest.runs import run_summary
 from homeroom.ingest.selectors import (
@@ -30,6 +30,7 @@ from homeroom.ingest.selectors import (
     may_view_imports,
 )
 from homeroom.metrics.selectors import (
+    absences_by_month,
     attendance_of_student,
     district_attendance,
     most_absent_students,

@@ -10,7 +10,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from homeroom.access.gatekeeper import access_student
-from homeroom.attendance.selectors import absences_by_month
 from homeroom.conftest import make_calendar
 from homeroom.conftest import school_days as cast_school_days
 from homeroom.core.models import Calendar, CalendarDate
@@ -22,6 +21,7 @@ from homeroom.ingest.sync import do_import
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
+from homeroom.metrics.selectors import absences_by_month
 from homeroom.web.tests.import_files import PROFILE, attendance_csv, school_days
 
 pytestmark = pytest.mark.django_db

@@ -1,14 +1,18 @@
-"""What each user reads of the materialized summaries: their students only, each once."""
+"""What each user reads of the student metrics: their students only, each once; one
+student's months computed live by the metric definitions, adding up to the summary."""
 
 import datetime as dt
 
 import pytest
 
 from homeroom.access.gatekeeper import access_student
-from homeroom.conftest import add_absence
-from homeroom.core.models import CalendarDate
+from homeroom.attendance.models import AttendanceCode, Category
+from homeroom.conftest import add_absence, school_day
 from homeroom.metrics.actions import do_refresh_summaries
+from homeroom.metrics.models import StudentSummary
+from homeroom.metrics.rules import load_rule_profile, shipped_profiles
 from homeroom.metrics.selectors import (
+    absences_by_month,
     attendance_of_student,
     district_attendance,
     most_absent_students,
@@ -23,16 +27,6 @@ from homeroom.roster.models import Enrollment, Student
 pytestmark = pytest.mark.django_db
 
 ENROLLED_THIS_YEAR = ("ana", "ben", "carla", "dev", "eli", "gabe")
-
-
-def school_day(cast, school, n: int) -> dt.date:
-    """The n-th instructional day (1-based) of this year's calendar at `school`."""
-    return CalendarDate.objects.get(
-        calendar__school=school,
-        calendar__school_year=cast.this_year,
-        kind=CalendarDate.Kind.INSTRUCTIONAL,
-        instructional_index=n,
-    ).date
 
 
 @pytest.fixture
@@ -217,3 +211,116 @@ def test_sorting_by_a_field_that_is_no_figure_is_refused(cast):
         order_by_attendance(
             cast.admin, Student.objects.all(), figure="student_id", descending=False
         )
+
+
+def months_of(cast, student, as_of: dt.date, profile: str = "attendance-works"):
+    return absences_by_month(
+        access_student(cast.admin, student.pk),
+        school_year=cast.this_year,
+        as_of=as_of,
+        profile=load_rule_profile(profile),
+    )
+
+
+def test_months_add_up_to_the_students_summary(cast):
+    # given Ana absent on five school days, and her summary as of the 60th
+    for n in (1, 2, 25, 26, 27):
+        add_absence(cast, cast.ana, cast.lincoln, school_day(cast, cast.lincoln, n))
+    as_of = school_day(cast, cast.lincoln, 60)
+    do_refresh_summaries(cast.district, as_of=as_of)
+    # when her months are read to the same date
+    months = months_of(cast, cast.ana, as_of)
+    # then they add up to her summary, one row per month
+    total = StudentSummary.objects.get(student=cast.ana, school__isnull=True)
+    assert sum(m.days_enrolled for m in months) == total.days_enrolled == 60
+    assert sum(m.days_absent for m in months) == total.days_absent == 5
+    assert [m.month.day for m in months] == [1] * len(months)
+    assert len({m.month for m in months}) == len(months)
+
+
+def test_months_count_each_school_day_enrolled_in_its_month(cast):
+    # given Ana absent on the 3rd school day; the months read to the 30th
+    add_absence(cast, cast.ana, cast.lincoln, school_day(cast, cast.lincoln, 3))
+    days = [school_day(cast, cast.lincoln, n) for n in range(1, 31)]
+    # when her months are read
+    months = months_of(cast, cast.ana, days[-1])
+    # then each month holds its weekdays (every weekday is a school day in the cast)
+    expected = {}
+    for day in days:
+        expected[day.replace(day=1)] = expected.get(day.replace(day=1), 0) + 1
+    assert {m.month: m.days_enrolled for m in months} == expected
+    assert {m.month: m.days_absent for m in months if m.days_absent} == {days[2].replace(day=1): 1}
+
+
+@pytest.mark.parametrize("profile", sorted(shipped_profiles()))
+def test_under_every_profile_the_months_add_up_to_the_summary(cast, profile):
+    # given the district on a profile; Ana absent half a day, a whole day, in-school
+    # suspended one day, tardy one day, and absent on a Saturday (never counted)
+    cast.district.rule_profile = profile
+    cast.district.save(update_fields=["rule_profile"])
+    cast.codes["ISS"] = AttendanceCode.objects.create(
+        district=cast.district,
+        code="ISS",
+        description="In-school suspension",
+        category=Category.IN_SCHOOL_SUSPENSION,
+        day_fraction=1,
+    )
+    add_absence(cast, cast.ana, cast.lincoln, school_day(cast, cast.lincoln, 2), "A", "0.5")
+    add_absence(cast, cast.ana, cast.lincoln, school_day(cast, cast.lincoln, 3))
+    add_absence(cast, cast.ana, cast.lincoln, school_day(cast, cast.lincoln, 4), "ISS")
+    add_absence(cast, cast.ana, cast.lincoln, school_day(cast, cast.lincoln, 5), "T")
+    fifth = school_day(cast, cast.lincoln, 5)
+    add_absence(cast, cast.ana, cast.lincoln, fifth + dt.timedelta(days=(5 - fifth.weekday()) % 7))
+    as_of = school_day(cast, cast.lincoln, 40)
+    do_refresh_summaries(cast.district, as_of=as_of)
+    # when her months are read under that profile
+    months = months_of(cast, cast.ana, as_of, profile)
+    # then they add up to her summary
+    total = StudentSummary.objects.get(student=cast.ana, school__isnull=True)
+    assert sum(m.days_enrolled for m in months) == total.days_enrolled == 40
+    assert sum(m.days_absent for m in months) == total.days_absent
+
+
+@pytest.mark.parametrize(
+    ("profile", "counted"), [("attendance-works", 0.5), ("california", 0), ("federal-edfacts", 1)]
+)
+def test_a_half_day_counts_in_its_month_as_the_profile_says(cast, profile, counted):
+    # given Ana absent half of one day
+    add_absence(cast, cast.ana, cast.lincoln, school_day(cast, cast.lincoln, 2), fraction="0.5")
+    # when her months are read under a profile
+    months = months_of(cast, cast.ana, school_day(cast, cast.lincoln, 10), profile)
+    # then the half day counts by its share, not at all, or as a whole day
+    assert sum(m.days_absent for m in months) == counted
+
+
+def test_a_day_with_two_events_counts_once_by_its_largest_share(cast):
+    # given Ana excused, half absent and tardy on one day
+    day = school_day(cast, cast.lincoln, 5)
+    add_absence(cast, cast.ana, cast.lincoln, day, code="E")
+    add_absence(cast, cast.ana, cast.lincoln, day, code="A", fraction="0.5")
+    add_absence(cast, cast.ana, cast.lincoln, day, code="T")
+    # when her months are read
+    months = months_of(cast, cast.ana, school_day(cast, cast.lincoln, 10))
+    # then the day counts once, whole
+    assert sum(m.days_absent for m in months) == 1
+
+
+def test_an_absence_on_a_day_off_is_no_absence_in_its_month(cast):
+    # given Ana absent on the Sunday after her 5th school day, and excused on her 10th
+    fifth, tenth = school_day(cast, cast.lincoln, 5), school_day(cast, cast.lincoln, 10)
+    add_absence(cast, cast.ana, cast.lincoln, fifth + dt.timedelta(days=6 - fifth.weekday()))
+    add_absence(cast, cast.ana, cast.lincoln, tenth, code="E")
+    # when her months are read to her 10th school day
+    months = months_of(cast, cast.ana, tenth)
+    # then only the school day is an absence
+    assert sum(m.days_absent for m in months) == 1
+
+
+def test_another_students_absences_are_not_in_the_months(cast):
+    # given Ben absent, Ana not
+    add_absence(cast, cast.ben, cast.lincoln, school_day(cast, cast.lincoln, 3))
+    # when Ana's months are read
+    months = months_of(cast, cast.ana, school_day(cast, cast.lincoln, 10))
+    # then she has her days enrolled and no absence
+    assert sum(m.days_enrolled for m in months) == 10
+    assert sum(m.days_absent for m in months) == 0

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from homeroom.attendance.selectors import MonthAttendance
+from homeroom.metrics.selectors import MonthAttendance
 from homeroom.web.charts import month_absence_chart
 
 
