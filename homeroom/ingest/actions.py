@@ -5,8 +5,12 @@ pipeline (`homeroom.pipeline`) runs those steps after it.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from django.db import transaction
+
+from homeroom.core.actions import do_create_district
 from homeroom.core.models import District
 from homeroom.ingest.formats import FORMATS, ReadOptions, files_read, source_file
 from homeroom.ingest.models import ImportRun
@@ -14,15 +18,25 @@ from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.sync import do_import
 
 
+@dataclass(frozen=True)
+class NewDistrict:
+    """A district the import creates, inside its own transaction: an import rejected, dry
+    or killed before it commits leaves no district behind."""
+
+    name: str
+    timezone: str
+
+
 def do_import_files(
     paths: list[Path],
     *,
-    district: District,
+    district: District | NewDistrict,
     source_format: str,
     profile: str | None = None,
     implied_enrollments: bool = False,
     on_error: str = "reject",
     dry_run: bool = False,
+    allow_large_deletes: bool = False,
     user=None,
     progress: ReadProgress | None = None,
     on_stage: Callable[[str], None] | None = None,
@@ -37,13 +51,19 @@ def do_import_files(
         profile=profile, implied_enrollments=implied_enrollments, progress=progress
     )
     batch = source.read(paths, options)
-    return do_import(
-        batch,
-        district=district,
-        source_format=source.name,
-        files=[source_file(path) for path in files_read(paths)],
-        user=user,
-        on_error=on_error,
-        dry_run=dry_run,
-        on_stage=on_stage,
-    )
+    with transaction.atomic():
+        if isinstance(district, NewDistrict):
+            district = do_create_district(name=district.name, timezone=district.timezone)
+            if dry_run:  # the district goes with the dry run's changes
+                transaction.set_rollback(True)
+        return do_import(
+            batch,
+            district=district,
+            source_format=source.name,
+            files=[source_file(path) for path in files_read(paths)],
+            user=user,
+            on_error=on_error,
+            dry_run=dry_run,
+            allow_large_deletes=allow_large_deletes,
+            on_stage=on_stage,
+        )

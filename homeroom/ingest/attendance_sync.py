@@ -26,7 +26,6 @@ from homeroom.ingest.records import (
     Batch,
     EntityCounts,
     Where,
-    attendance_span,
 )
 from homeroom.roster.models import Enrollment
 
@@ -49,13 +48,23 @@ MATCH = (
     " AND s.code_id = e.code_id AND s.period = e.period"
 )
 FINDINGS_LISTED = 1000
+# An import that deletes more than this share of a school's events in its scope is more
+# likely a broken export than the SIS's corrections; it must be confirmed.
+LARGE_DELETE_SHARE = 0.2
+LARGE_DELETE_MINIMUM = 50  # fewer deletions than this are never "large"
 
 
-def sync_attendance(batch: Batch, resolve, run):
-    """Replace the held events in the batch's scope with the batch's events; return counts."""
+def sync_attendance(batch: Batch, resolve, run, *, allow_large_deletes: bool = False):
+    """Replace the held events in the batch's scope with the batch's events; return counts.
+
+    Without a scope the file declares, it speaks for the schools and first-to-last dates of
+    its rows that passed validation: a row with an impossible date never widens what is
+    replaced. A replacement that would delete more than LARGE_DELETE_SHARE of a school's
+    events in scope is an error unless `allow_large_deletes`.
+    """
     counts = EntityCounts(read=len(batch.attendance))
-    staged = _validated_rows(batch, resolve, counts)
-    scope = batch.attendance_scope or _implied_scope(batch)
+    staged, covered = _validated_rows(batch, resolve, counts)
+    scope = batch.attendance_scope or covered
     if scope is None:
         return counts
     unknown = sorted(scope.school_ids - resolve.schools.keys())
@@ -89,6 +98,8 @@ def sync_attendance(batch: Batch, resolve, run):
             f"FROM {HELD} AS e WHERE e.in_scope"
             f" AND NOT EXISTS (SELECT 1 FROM {STAGE} AS s WHERE {MATCH})"
         )
+        if not allow_large_deletes:
+            _refuse_large_deletes(cursor, batch, resolve)
         if batch.errors:
             # Rows skipped for errors may be the very events held: a file with errors
             # cannot show what the SIS stopped exporting, so nothing is deleted.
@@ -152,17 +163,45 @@ def _record_students(cursor, run, gone: list[int]) -> None:
     )
 
 
-def _validated_rows(batch: Batch, resolve, counts) -> list[tuple]:
-    """Resolve ids, drop presence rows, collapse duplicates; errors and findings recorded."""
+class _Coverage:
+    """The schools and first and last dates of the rows that passed validation."""
+
+    def __init__(self) -> None:
+        self.schools: set[str] = set()
+        self.first: dt.date | None = None
+        self.last: dt.date | None = None
+
+    def add(self, school_id: str, first: dt.date, last: dt.date) -> None:
+        self.schools.add(school_id)
+        self.first = first if self.first is None else min(self.first, first)
+        self.last = last if self.last is None else max(self.last, last)
+
+    def scope(self) -> AttendanceScope | None:
+        """The scope these rows speak for (None when no row passed)."""
+        return AttendanceScope(self.schools, self.first, self.last) if self.schools else None
+
+
+def _validated_rows(batch: Batch, resolve, counts) -> tuple[list[tuple], AttendanceScope | None]:
+    """Resolve ids, drop presence rows, collapse duplicates; errors and findings recorded.
+
+    Returns the rows to stage and the scope the rows that passed validation cover.
+    """
     rows: dict[tuple, tuple] = {}
     places: dict[tuple, Where] = {}
+    covered = _Coverage()
     records = batch.attendance
     if isinstance(records, AttendanceRows) and _plain_rows_present(records, resolve):
         # Each plain row would pass every check below and only be counted as present.
         counts.present += records.plain_count
+        if records.plain_count:
+            first, last = min(records.plain_dates), max(records.plain_dates)
+            for _student, school_id, _code, _file in records.plain_keys:
+                covered.add(school_id, first, last)
         records = records.records
     for r in records:
         if resolve.unknown_school(r.school_id, r.where):
+            continue
+        if resolve.outside_school_years(r.date, r.where):
             continue
         code = resolve.codes.get(r.code)
         if code is None:
@@ -174,6 +213,7 @@ def _validated_rows(batch: Batch, resolve, counts) -> list[tuple]:
                 hint="Add the code to the attendance codes (or the profile's mapping).",
             )
             continue
+        covered.add(r.school_id, r.date, r.date)
         student = resolve.students.get(r.student_id)
         if student is None:
             batch.finding(
@@ -209,11 +249,14 @@ def _validated_rows(batch: Batch, resolve, counts) -> list[tuple]:
             continue
         rows[key] = (*values, r.where.file, r.where.line)
         places[key] = r.where
-    return [(*key, *values) for key, values in rows.items()]
+    return [(*key, *values) for key, values in rows.items()], covered.scope()
 
 
 def _plain_rows_present(rows: AttendanceRows, resolve) -> bool:
-    """Whether every plain row names a known school and student and a present code."""
+    """Whether every plain row names a known school and student, a present code, and a
+    date inside one of the district's school years."""
+    if not all(map(resolve.in_school_year, rows.plain_dates)):
+        return False
     for student_id, school_id, code_name, _file in rows.plain_keys:
         code = resolve.codes.get(code_name)
         if (
@@ -226,10 +269,26 @@ def _plain_rows_present(rows: AttendanceRows, resolve) -> bool:
     return True
 
 
-def _implied_scope(batch: Batch) -> AttendanceScope | None:
-    """The schools and first-to-last dates the file's rows cover."""
-    span = attendance_span(batch.attendance)
-    return AttendanceScope(*span) if span else None
+def _refuse_large_deletes(cursor, batch: Batch, resolve) -> None:
+    """An error for each school where the file would delete more than LARGE_DELETE_SHARE
+    of the events held in its scope (and at least LARGE_DELETE_MINIMUM of them)."""
+    cursor.execute(
+        "SELECT e.school_id, COUNT(*), SUM(CASE WHEN NOT EXISTS"
+        f" (SELECT 1 FROM {STAGE} AS s WHERE {MATCH}) THEN 1 ELSE 0 END)"
+        f" FROM {HELD} AS e WHERE e.in_scope GROUP BY e.school_id"
+    )
+    local_ids = {pk: local_id for local_id, pk in resolve.schools.items()}
+    for school_pk, held, deleted in sorted(cursor.fetchall()):
+        if deleted >= LARGE_DELETE_MINIMUM and deleted > LARGE_DELETE_SHARE * held:
+            batch.error(
+                "large_deletion",
+                f"the file would delete {deleted:,} of the {held:,} events held for school"
+                f" {local_ids[school_pk]} in its dates ({deleted / held:.0%})",
+                value=local_ids[school_pk],
+                hint="If the SIS really no longer exports them, import again allowing large"
+                " deletions (homeroom import --allow-large-deletes; on the web, confirm the"
+                " deletion); otherwise check the file's dates and schools.",
+            )
 
 
 def _stage(cursor, staged: list[tuple]) -> None:

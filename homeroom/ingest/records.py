@@ -401,6 +401,11 @@ class AttendanceRows(Sequence):
         return len(self._plain_line)
 
     @property
+    def plain_dates(self) -> list[dt.date]:
+        """The dates of the plain rows, each once."""
+        return self._dates
+
+    @property
     def plain_keys(self) -> list[tuple[str, str, str, str]]:
         """(student_id, school_id, code, file) of the plain rows, each once."""
         return self._keys

@@ -14,6 +14,8 @@
   for autovacuum (which never analyzes a table of a few rows, and SQLite has none).
 """
 
+import datetime as dt
+import itertools
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -28,7 +30,7 @@ from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.core.models import Calendar, CalendarDate, District, School, SchoolYear
 from homeroom.ingest.attendance_sync import sync_attendance
 from homeroom.ingest.models import ImportRun
-from homeroom.ingest.records import Batch, EntityCounts, Problem, Severity
+from homeroom.ingest.records import Batch, EntityCounts, Problem, SchoolYearRecord, Severity
 from homeroom.roster.models import (
     ContactPreference,
     Enrollment,
@@ -45,6 +47,8 @@ STUDENT_HINT = "Add the student or fix the id."
 GUARDIAN_HINT = "Add the guardian or fix the id."
 SCHOOL_HINT = "Add the school to the schools file or fix the id."
 YEAR_HINT = "Add the school year or fix its name."
+EARLIEST_SCHOOL_DATE = dt.date(1990, 1, 1)  # no school year Homeroom holds begins before
+LONGEST_YEAR = dt.timedelta(days=400)  # about 13 months: summer sessions included
 # What do_import writes, in its order; each stage is reported as it begins (`on_stage`).
 IMPORT_STAGES = (
     "schools, years and codes",
@@ -182,6 +186,35 @@ class _Resolver:
             Guardian.objects.filter(district=district).values_list("local_id", "pk")
         )
         self.codes = {c.code: c for c in AttendanceCode.objects.filter(district=district)}
+        self._year_spans = sorted((y.start_date, y.end_date) for y in self.years.values())
+        if not self._year_spans:  # attendance without a year (e.g. OEA): a plausible date
+            today = timezone.now().date()
+            self._year_spans = [(EARLIEST_SCHOOL_DATE, dt.date(today.year + 1, 12, 31))]
+        self._in_a_year: dict[dt.date, bool] = {}  # a file's rows share few dates
+
+    def in_school_year(self, day: dt.date) -> bool:
+        """Whether one of the district's school years (held or in the file) holds `day`."""
+        known = self._in_a_year.get(day)
+        if known is None:
+            known = self._in_a_year[day] = any(
+                start <= day <= end for start, end in self._year_spans
+            )
+        return known
+
+    def outside_school_years(self, day: dt.date, where) -> bool:
+        """Record an error when no school year holds `day`; True when none does."""
+        if self.in_school_year(day):
+            return False
+        first, last = self._year_spans[0][0], self._year_spans[-1][1]
+        self.batch.error(
+            "date_outside_school_years",
+            "the date is in none of the district's school years",
+            where,
+            value=day.isoformat(),
+            hint=f"Check the date: the school years held run from {first} to {last}; import"
+            " the school year first if it is missing.",
+        )
+        return True
 
     def missing(self, table: dict, value: str, code: str, what: str, where, hint: str) -> bool:
         """Record an error when `value` is not a known id; True when it is missing."""
@@ -258,7 +291,7 @@ def _sync_reference_data(batch: Batch, district: District, run: ImportRun) -> di
         )
     years = {
         (district.pk, r.name): {"start_date": r.start_date, "end_date": r.end_date}
-        for r in batch.school_years
+        for r in _plausible_years(batch, district)
     }
     if years:
         counts["school_years"] = _upsert(
@@ -285,6 +318,50 @@ def _sync_reference_data(batch: Batch, district: District, run: ImportRun) -> di
             delete_missing=False,
         )
     return counts
+
+
+def _plausible_years(batch: Batch, district: District) -> list[SchoolYearRecord]:
+    """The file's school years that may be held: an error for a year that ends before it
+    starts, runs longer than LONGEST_YEAR, starts before 1990 or after next year, or
+    overlaps another year of the district (a year of the same name is replaced)."""
+    latest_start = timezone.now().date().year + 1
+    fit = {}
+    for r in batch.school_years:
+        length = (r.end_date - r.start_date).days + 1
+        if length < 1:
+            wrong = "ends before it starts"
+        elif length > LONGEST_YEAR.days:
+            wrong = f"runs {length:,} days; a school year lasts at most about 13 months"
+        elif not EARLIEST_SCHOOL_DATE.year <= r.start_date.year <= latest_start:
+            wrong = f"starts in {r.start_date.year}, before 1990 or after next year"
+        else:
+            fit[r.name] = r
+            continue
+        batch.error(
+            "implausible_school_year",
+            f"school year {r.name} {wrong}",
+            r.where,
+            value=f"{r.start_date} to {r.end_date}",
+            hint="Check the school year's first and last days.",
+        )
+    held = SchoolYear.objects.filter(district=district).exclude(name__in=fit)
+    spans = sorted(
+        [(r.start_date, r.end_date, r.name, r.where) for r in fit.values()]
+        + [(y.start_date, y.end_date, y.name, None) for y in held]
+    )
+    for (_, end, name, where), (start, _, later, later_where) in itertools.pairwise(spans):
+        if start <= end and (where or later_where):  # years held already are not judged
+            record = later if later_where is not None else name
+            fit.pop(record, None)
+            batch.error(
+                "overlapping_school_years",
+                f"school years {name} and {later} overlap (from {start} to {end})",
+                later_where or where,
+                value=record,
+                hint="Each day belongs to one school year: fix the years' first and last days"
+                " (or the school year an enrollment or session names).",
+            )
+    return list(fit.values())
 
 
 def _sync_calendars(batch: Batch, resolve: _Resolver) -> EntityCounts | None:
@@ -580,6 +657,7 @@ def do_import(
     user=None,
     on_error: str = "reject",
     dry_run: bool = False,
+    allow_large_deletes: bool = False,
     on_stage: Callable[[str], None] | None = None,
 ) -> ImportRun:
     """Write a batch for the district in one transaction and return the recorded run.
@@ -589,6 +667,8 @@ def do_import(
     is raised. With `on_error="skip"` rows with errors are left out and counted. A dry
     run does all the work, reports what it would change, and rolls back. `on_stage` is
     told each of IMPORT_STAGES as it begins (every one, even a stage with nothing to do).
+    An attendance file that would delete a large share of a school's events is an error
+    (`large_deletion`) unless `allow_large_deletes`.
     """
     stage = on_stage or (lambda name: None)
     started = time.monotonic()
@@ -623,7 +703,9 @@ def do_import(
             counts |= _sync_sections(batch, district, resolve)
             stage("attendance")
             if batch.attendance or batch.attendance_scope:
-                counts["attendance"] = sync_attendance(batch, resolve, run)
+                counts["attendance"] = sync_attendance(
+                    batch, resolve, run, allow_large_deletes=allow_large_deletes
+                )
             if batch.errors and on_error == "reject":
                 raise _Rollback
             run.status = ImportRun.Status.SUCCEEDED

@@ -1,4 +1,5 @@
-"""The vocabulary every adapter shares: grade names, yes/no words and the widths records hold.
+"""The vocabulary every adapter shares: grade names, yes/no words, the widths records hold,
+and the dates any record may carry.
 
 One grade map serves all formats. Each format accepts the names its standard writes (an
 Ed-Fi GradeLevelDescriptor, a CEDS grade code in OneRoster, the short words of a CSV
@@ -6,7 +7,12 @@ export) and reports any other, as docs/import*.md say; the grade a name means is
 here once.
 """
 
+import datetime as dt
 from collections.abc import Iterable
+
+# A date outside these is a typing slip (0001-01-01, 9999-12-31), in every format alike.
+DATES_ACCEPTED = (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
+DATES_HINT = "Write dates between 1900 and 2100."
 
 ORDINALS = (
     *("first", "second", "third", "fourth", "fifth", "sixth"),

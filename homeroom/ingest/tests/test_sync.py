@@ -9,12 +9,14 @@ from django.db.models import ProtectedError
 
 from homeroom.access.gatekeeper import visible_students
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
+from homeroom.core.models import SchoolYear
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import (
     AttendanceCodeRecord,
     AttendanceRecord,
     AttendanceScope,
     Batch,
+    SchoolYearRecord,
     SectionEnrollmentRecord,
     SectionRecord,
     StudentRecord,
@@ -312,16 +314,22 @@ def test_a_student_left_with_no_characteristics_loses_the_old_ones(cast):
 def test_skipping_bad_rows_never_deletes_what_they_might_have_been(cast):
     # given Ana's tardy and absence held for days 1 and 2
     run(cast, [absence(cast.ana, weekday(cast, 1), "T"), absence(cast.ana, weekday(cast, 2))])
-    # when the next file has the tardy with a mistyped code, imported skipping bad rows
+    # when the next file (days 1 and 2) has the tardy with a mistyped code, imported
+    # skipping bad rows
     result = run(
         cast,
-        [absence(cast.ana, weekday(cast, 1), "TT"), absence(cast.ana, weekday(cast, 2))],
+        [
+            absence(cast.ana, weekday(cast, 1), "TT"),
+            absence(cast.ben, weekday(cast, 1)),
+            absence(cast.ana, weekday(cast, 2)),
+        ],
         on_error="skip",
     )
     # then the held tardy is kept, and the run says deletions were withheld
     assert held(cast) == [
         ("S1", weekday(cast, 1), "T", None),
         ("S1", weekday(cast, 2), "A", None),
+        ("S2", weekday(cast, 1), "A", None),
     ]
     assert result.counts["attendance"]["deleted"] == 0
     assert result.problem_counts == {"error:unknown_code": 1, "finding:deletions_withheld": 1}
@@ -349,15 +357,16 @@ def test_a_large_import_tells_the_planner_the_new_size_at_once(cast):
         cursor.execute(f"ANALYZE {AttendanceEvent._meta.db_table}")
     assert planner_rows(AttendanceEvent) <= 0
     # when a file of 1,050 absences is imported
-    days = [weekday(cast, n) for n in range(1, 351)]
-    records = [absence(p, d) for p in (cast.ana, cast.ben, cast.gabe) for d in days]
+    days = [weekday(cast, n) for n in range(1, 211)]
+    pupils = (cast.ana, cast.ben, cast.gabe, cast.eli, cast.hal)
+    records = [absence(p, d) for p in pupils for d in days]
     run(cast, records)
     # then the planner knows of them at once (without waiting for PostgreSQL's autovacuum;
     # SQLite estimates from a sample of 1,000 rows)
     seen = planner_rows(AttendanceEvent)
     assert seen == pytest.approx(1050, rel=0.1)
     # and a change under a tenth of a large table (and 50 rows) is left to autovacuum
-    run(cast, [*records, absence(cast.ana, weekday(cast, 351))])
+    run(cast, [*records, absence(cast.carla, weekday(cast, 1))])
     assert AttendanceEvent.objects.count() == 1051
     assert planner_rows(AttendanceEvent) == seen
 
@@ -399,3 +408,103 @@ def test_imported_events_keep_their_keys_whatever_is_deleted(cast):
     # and deleting the student deletes them
     cast.ana.delete()
     assert not AttendanceEvent.objects.exists()
+
+
+# Imports that must not destroy data (issue 19 A and B)
+
+
+def test_a_row_dated_outside_the_school_years_is_an_error_and_widens_nothing(cast):
+    # given 60 absences held for Ana and Ben over the year's first 30 days
+    days = [weekday(cast, n) for n in range(1, 31)]
+    run(cast, [absence(p, d) for p in (cast.ana, cast.ben) for d in days])
+    # when a file holds one real row and one mistyped as 1900-01-01 (no school year's)
+    rows = [absence(cast.ana, days[-1], line=2), absence(cast.ana, dt.date(1900, 1, 1), line=3)]
+    # then by default the run is rejected with the row named, and nothing changes
+    with pytest.raises(ImportRejected) as rejected:
+        run(cast, rows)
+    problem = rejected.value.run.problems[0]
+    assert (problem["code"], problem["line"], problem["value"]) == (
+        "date_outside_school_years",
+        3,
+        "1900-01-01",
+    )
+    assert len(held(cast)) == 60
+    # and skipping bad rows, the file speaks for its good row's day alone: nothing deleted
+    skipped = run(cast, rows, on_error="skip")
+    assert skipped.status == ImportRun.Status.SUCCEEDED
+    assert skipped.scope == {
+        "schools": ["101"],
+        "start": days[-1].isoformat(),
+        "end": days[-1].isoformat(),
+    }
+    assert skipped.counts["attendance"]["deleted"] == 0
+    assert len(held(cast)) == 60
+
+
+def test_a_file_that_would_delete_most_of_a_school_must_be_allowed_to(cast):
+    # given 100 absences held at Lincoln over the first 50 days
+    days = [weekday(cast, n) for n in range(1, 51)]
+    everything = [absence(p, d) for p in (cast.ana, cast.ben) for d in days]
+    run(cast, everything)
+    # when a file for those 50 days holds only 10 of them (90 would go: 90%)
+    scope = AttendanceScope({"101"}, days[0], days[-1])
+    kept = everything[:10]
+    with pytest.raises(ImportRejected) as rejected:
+        run(cast, kept, scope=scope)
+    # then it is refused, saying how many of how many, and nothing is deleted
+    problem = rejected.value.run.problems[0]
+    assert problem["code"] == "large_deletion"
+    assert "delete 90 of the 100 events held for school 101" in problem["text"]
+    assert len(held(cast)) == 100
+    # and allowed explicitly, it deletes them
+    allowed = run(cast, kept, scope=scope, allow_large_deletes=True)
+    assert allowed.counts["attendance"]["deleted"] == 90
+    assert len(held(cast)) == 10
+
+
+def test_a_correction_under_a_fifth_of_a_school_needs_no_permission(cast):
+    days = [weekday(cast, n) for n in range(1, 51)]
+    everything = [absence(p, d) for p in (cast.ana, cast.ben) for d in days]
+    run(cast, everything)
+    # 19 of 100 withdrawn by the SIS
+    corrected = run(cast, everything[19:], scope=AttendanceScope({"101"}, days[0], days[-1]))
+    assert corrected.counts["attendance"]["deleted"] == 19
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "wrong"),
+    [
+        (dt.date(1, 1, 1), dt.date(9999, 12, 31), "runs 3,652,059 days"),
+        (dt.date(2030, 8, 1), dt.date(2029, 6, 1), "ends before it starts"),
+        (dt.date(1985, 8, 1), dt.date(1986, 6, 1), "starts in 1985"),
+        (dt.date(2099, 8, 1), dt.date(2100, 6, 1), "starts in 2099"),
+    ],
+)
+def test_an_impossible_school_year_is_refused(cast, start, end, wrong):
+    # given a school years file with a year no district has
+    year = SchoolYearRecord("2026-2027x", start, end, Where("school_years.csv", 2))
+    # when it is imported, the run is rejected and no year is added
+    with pytest.raises(ImportRejected) as rejected:
+        do_import(Batch(school_years=[year]), district=cast.district, source_format="csv", files=[])
+    problem = rejected.value.run.problems[0]
+    assert problem["code"] == "implausible_school_year" and wrong in problem["text"]
+    assert not SchoolYear.objects.filter(name="2026-2027x").exists()
+
+
+def test_a_school_year_overlapping_another_is_refused(cast):
+    # given this year held, and a file naming another year that starts inside it
+    start = cast.this_year.start_date + dt.timedelta(days=30)
+    year = SchoolYearRecord("2099-2100", start, start + dt.timedelta(days=300), Where("y.csv", 4))
+    with pytest.raises(ImportRejected) as rejected:
+        do_import(Batch(school_years=[year]), district=cast.district, source_format="csv", files=[])
+    problem = rejected.value.run.problems[0]
+    assert (problem["code"], problem["line"]) == ("overlapping_school_years", 4)
+    assert cast.this_year.name in problem["text"]
+    # while the held year sent again with its own dates is fine
+    same = SchoolYearRecord(
+        cast.this_year.name, cast.this_year.start_date, cast.this_year.end_date, Where("y.csv", 2)
+    )
+    again = do_import(
+        Batch(school_years=[same]), district=cast.district, source_format="csv", files=[]
+    )
+    assert again.counts["school_years"]["unchanged"] == 1

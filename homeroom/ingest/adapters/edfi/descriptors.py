@@ -111,7 +111,6 @@ RELATIONS = {
 ADDRESS_TYPES = ("home", "physical", "mailing")
 DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(T00:00:00(\.0+)?Z?)?$")
 YEAR_SPAN = re.compile(r"^(\d{4})-(\d{4})$")
-DATES_ACCEPTED = (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
 
 
 def code_value(text: str) -> str:

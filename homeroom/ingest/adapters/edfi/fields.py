@@ -6,14 +6,19 @@ from decimal import Decimal, InvalidOperation
 
 from homeroom.ingest.adapters.edfi.descriptors import (
     DATE,
-    DATES_ACCEPTED,
     YEAR_SPAN,
     code_value,
     descriptor_key,
     digits,
 )
 from homeroom.ingest.adapters.edfi.resources import Item, Ref, Value
-from homeroom.ingest.adapters.vocabulary import FALSE_WORDS, LIMITS, TRUE_WORDS
+from homeroom.ingest.adapters.vocabulary import (
+    DATES_ACCEPTED,
+    DATES_HINT,
+    FALSE_WORDS,
+    LIMITS,
+    TRUE_WORDS,
+)
 from homeroom.ingest.records import Batch, Where
 
 
@@ -92,7 +97,7 @@ class ItemFields:
                 "not a valid date",
                 found.where,
                 value=found.text,
-                hint="Write dates as YYYY-MM-DD between 1900 and 2100, e.g. 2021-08-31.",
+                hint=f"Write dates as YYYY-MM-DD, e.g. 2021-08-31. {DATES_HINT}",
             )
             return False
         return day

@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 from homeroom.ingest.adapters.oneroster.files import Row, Table, shown
+from homeroom.ingest.adapters.vocabulary import DATES_ACCEPTED, DATES_HINT
 from homeroom.ingest.records import Batch, Where
 
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-DATE_HINT = "OneRoster dates are written YYYY-MM-DD."
+DATE_HINT = f"OneRoster dates are written YYYY-MM-DD. {DATES_HINT}"
 # Where each kind of object `ref` looks up is defined, for the hint when one is unknown.
 FILE_OF = {
     "org": "orgs.csv",
@@ -76,7 +77,10 @@ class RowChecks:
         try:
             if not DATE.fullmatch(value):
                 raise ValueError(value)
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
+            if not DATES_ACCEPTED[0] <= day <= DATES_ACCEPTED[1]:
+                raise ValueError(value)
+            return day
         except ValueError:
             self.fail("bad_date", f"{column} is not a date", row.where(column), value, DATE_HINT)
 

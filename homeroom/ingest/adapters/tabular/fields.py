@@ -14,7 +14,7 @@ from homeroom.attendance.models import Category
 from homeroom.core.models import CalendarDate, School
 from homeroom.ingest import records
 from homeroom.ingest.adapters import vocabulary
-from homeroom.ingest.adapters.vocabulary import LIMITS, SIS_GRADE_WORDS
+from homeroom.ingest.adapters.vocabulary import DATES_ACCEPTED, LIMITS, SIS_GRADE_WORDS
 from homeroom.roster.models import (
     ContactChannel,
     ContactPreference,
@@ -257,6 +257,11 @@ ENTITIES: dict[str, tuple[type, dict[str, FieldType]]] = {
 # Converters: text of a cell -> typed value, raising CellError with a fix in the hint.
 
 
+def within(day: dt.date) -> bool:
+    """Whether a date is one a record may carry (DATES_ACCEPTED)."""
+    return DATES_ACCEPTED[0] <= day <= DATES_ACCEPTED[1]
+
+
 class DateParser:
     """Parses dates in the profile's format(s); an order the formats leave open is an error."""
 
@@ -277,6 +282,7 @@ class DateParser:
                 found.setdefault(dt.datetime.strptime(day_text, fmt).date(), fmt)
             except ValueError:
                 continue
+        found = {day: fmt for day, fmt in found.items() if within(day)}
         if len(found) == 1:
             value = next(iter(found))
             if len(self.cache) < 100_000:
@@ -286,7 +292,7 @@ class DateParser:
             expected = "a date like 2022-01-31" if self.automatic else " or ".join(self.formats)
             raise CellError(
                 "bad_date",
-                f"not a date: expected {expected}",
+                f"not a date between 1900 and 2100: expected {expected}",
                 "Fix the value, or set date_format in the profile to the file's format"
                 ' (e.g. date_format = "%m/%d/%Y").',
             )

@@ -6,10 +6,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from homeroom.core.actions import do_create_district
 from homeroom.core.models import District
 from homeroom.core.selectors import DistrictNotFound, district_named
-from homeroom.ingest.actions import do_import_files
+from homeroom.ingest.actions import NewDistrict, do_import_files
 from homeroom.ingest.formats import FORMATS, files_read
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.progress import ReadProgress
@@ -50,6 +49,12 @@ class Command(BaseCommand):
             help="Ed-Fi without enrollment records: enroll each student with attendance at a "
             "school for that school's sessions (replaces enrollments held there; see "
             "docs/import-edfi.md)",
+        )
+        parser.add_argument(
+            "--allow-large-deletes",
+            action="store_true",
+            help="let the file delete more than 20%% of a school's events in its dates "
+            "(refused otherwise: a broken export looks like that; see docs/import.md)",
         )
         parser.add_argument("--json", action="store_true", help="print the run as JSON")
 
@@ -94,6 +99,7 @@ class Command(BaseCommand):
                 implied_enrollments=options["implied_enrollments"],
                 on_error=options["on_error"],
                 dry_run=options["dry_run"],
+                allow_large_deletes=options["allow_large_deletes"],
                 progress=ReadProgress(reading.update) if show else None,
                 on_stage=on_stage,
             )
@@ -120,11 +126,11 @@ class Command(BaseCommand):
         # The stream itself: OutputWrapper.write would end every refresh with a newline.
         return tqdm(file=self.stderr._out, disable=not show, **options)
 
-    def _district(self, name: str | None, timezone: str) -> District:
-        """The district named, created on first import; the only one held if none is named."""
+    def _district(self, name: str | None, timezone: str) -> District | NewDistrict:
+        """The district named (a new one is created by the import itself, so a rejected
+        import leaves none behind); the only one held if none is named."""
         if name:
-            found = District.objects.filter(name=name).first()
-            return found or do_create_district(name=name, timezone=timezone)
+            return District.objects.filter(name=name).first() or NewDistrict(name, timezone)
         try:
             return district_named(None)
         except DistrictNotFound:
