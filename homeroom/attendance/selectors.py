@@ -107,12 +107,25 @@ def absences_by_month(
 ) -> list[MonthAttendance]:
     """One student's days enrolled and absent per month of the year, up to `as_of`."""
     enrolled: dict[dt.date, int] = defaultdict(int)
-    for span in _spans(access, school_year, as_of):
-        counted_days = _calendar_dates(span.school_id, school_year).filter(
-            kind__in=CalendarDate.COUNTED_KINDS, date__gte=span.first_day, date__lte=span.last_day
+    spans = list(_spans(access, school_year, as_of))
+    # The counted days of every span's school in one query, not one per span (a student
+    # who moved often would cost a query a move); each span then counts its own days.
+    days_by_school: dict[int, list[dt.date]] = defaultdict(list)
+    if spans:
+        counted_days = CalendarDate.objects.filter(
+            calendar__in=counted_calendars(),
+            calendar__school__in={span.school_id for span in spans},
+            calendar__school_year=school_year,
+            kind__in=CalendarDate.COUNTED_KINDS,
+            date__gte=min(span.first_day for span in spans),
+            date__lte=max(span.last_day for span in spans),
         )
-        for day in counted_days.values_list("date", flat=True):
-            enrolled[day.replace(day=1)] += 1
+        for school_id, day in counted_days.values_list("calendar__school_id", "date"):
+            days_by_school[school_id].append(day)
+    for span in spans:
+        for day in days_by_school[span.school_id]:
+            if span.first_day <= day <= span.last_day:
+                enrolled[day.replace(day=1)] += 1
     # The largest share of each day at each school: one absence a day at most.
     daily: dict[tuple[int, dt.date], Decimal] = {}
     events = _counted_events(access, school_year, as_of).filter(
