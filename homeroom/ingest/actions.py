@@ -51,14 +51,11 @@ def do_import_files(
         profile=profile, implied_enrollments=implied_enrollments, progress=progress
     )
     batch = source.read(paths, options)
-    with transaction.atomic():
-        if isinstance(district, NewDistrict):
-            district = do_create_district(name=district.name, timezone=district.timezone)
-            if dry_run:  # the district goes with the dry run's changes
-                transaction.set_rollback(True)
+
+    def write(into: District) -> ImportRun:
         return do_import(
             batch,
-            district=district,
+            district=into,
             source_format=source.name,
             files=[source_file(path) for path in files_read(paths)],
             user=user,
@@ -67,3 +64,11 @@ def do_import_files(
             allow_large_deletes=allow_large_deletes,
             on_stage=on_stage,
         )
+
+    if isinstance(district, District):  # a rejected run is recorded for the district
+        return write(district)
+    with transaction.atomic():  # a rejected run goes with the district it would create
+        run = write(do_create_district(name=district.name, timezone=district.timezone))
+        if dry_run:
+            transaction.set_rollback(True)
+        return run

@@ -52,6 +52,7 @@ FINDINGS_LISTED = 1000
 # likely a broken export than the SIS's corrections; it must be confirmed.
 LARGE_DELETE_SHARE = 0.2
 LARGE_DELETE_MINIMUM = 50  # fewer deletions than this are never "large"
+LARGE_DELETION = "large_deletion"  # the error's code
 
 
 def sync_attendance(batch: Batch, resolve, run, *, allow_large_deletes: bool = False):
@@ -281,7 +282,7 @@ def _refuse_large_deletes(cursor, batch: Batch, resolve) -> None:
     for school_pk, held, deleted in sorted(cursor.fetchall()):
         if deleted >= LARGE_DELETE_MINIMUM and deleted > LARGE_DELETE_SHARE * held:
             batch.error(
-                "large_deletion",
+                LARGE_DELETION,
                 f"the file would delete {deleted:,} of the {held:,} events held for school"
                 f" {local_ids[school_pk]} in its dates ({deleted / held:.0%})",
                 value=local_ids[school_pk],

@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from homeroom.core.actions import do_log_import
 from homeroom.ingest.actions import do_import_files
+from homeroom.ingest.attendance_sync import LARGE_DELETION
 from homeroom.ingest.formats import source_file
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.runs import run_summary
@@ -71,6 +72,7 @@ class UploadOptions:
     profile: str | None = None
     on_error: str = "reject"
     implied_enrollments: bool = False
+    allow_large_deletes: bool = False  # given only after a report showed the deletions
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,18 @@ class Upload:
         """Whether the report found the files fit to import."""
         report = self.report
         return report is not None and report["status"] == ImportRun.Status.SUCCEEDED
+
+    @property
+    def large_deletions(self) -> list[str]:
+        """When the only errors are deletions too large to make unasked, what each would
+        delete (`homeroom.ingest.attendance_sync`); otherwise nothing."""
+        report = self.report
+        if report is None or report["status"] == ImportRun.Status.SUCCEEDED:
+            return []
+        errors = [p for p in report["problems"] if p["severity"] == "error"]
+        if not errors or any(p["code"] != LARGE_DELETION for p in errors):
+            return []
+        return [p["text"] for p in errors]
 
 
 class UploadLimit(FileUploadHandler):
@@ -253,6 +267,7 @@ def _import(upload: Upload, *, user, dry_run: bool) -> ImportRun:
         user=user,
         on_error=options.on_error,
         dry_run=dry_run,
+        allow_large_deletes=options.allow_large_deletes,
     )
     do_refresh_after_import(run)
     return run
@@ -282,9 +297,20 @@ def validate_upload(upload: Upload, *, user) -> Upload:
         manifest["report"] = run_summary(run) | {"run": None}
     validated = Upload(token=upload.token, directory=upload.directory, manifest=manifest)
     _write_manifest(upload.directory, manifest)
-    if not validated.may_confirm:
+    if not (validated.may_confirm or validated.large_deletions):
         shutil.rmtree(upload.directory / "files", ignore_errors=True)
     return validated
+
+
+def allow_large_deletes(upload: Upload, *, user) -> Upload:
+    """The uploader saw the deletions the report refused and allows them: report again."""
+    if not upload.large_deletions:
+        raise UploadRefused("This report has no deletions waiting to be allowed.")
+    manifest = dict(upload.manifest)
+    manifest["options"] = {**manifest["options"], "allow_large_deletes": True}
+    manifest.pop("report", None)
+    allowed = Upload(token=upload.token, directory=upload.directory, manifest=manifest)
+    return validate_upload(allowed, user=user)
 
 
 def receive_upload(*, user, options: UploadOptions, files: list[UploadedFile]) -> Upload:

@@ -16,5 +16,10 @@ urlpatterns = [
     path("imports/new/", views.import_new, name="import_new"),
     path("imports/new/<slug:token>/", views.import_report, name="import_report"),
     path("imports/new/<slug:token>/confirm/", views.import_confirm, name="import_confirm"),
+    path(
+        "imports/new/<slug:token>/allow-deletes/",
+        views.import_allow_deletes,
+        name="import_allow_deletes",
+    ),
     path("imports/<int:run_id>/", views.import_run, name="import_run"),
 ]

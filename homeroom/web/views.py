@@ -44,6 +44,7 @@ from homeroom.pipeline.uploads import (
     UploadNotFound,
     UploadRefused,
     access_upload,
+    allow_large_deletes,
     do_run_upload,
     receive_upload,
 )
@@ -276,6 +277,17 @@ def _report(request: HttpRequest, upload: Upload, refusal: str = "") -> HttpResp
 def import_report(request: HttpRequest, token: str) -> HttpResponse:
     """The validation report of an upload: what the import would change, every problem."""
     return _report(request, access_upload(request.user, token))
+
+
+@require_POST
+def import_allow_deletes(request: HttpRequest, token: str) -> HttpResponse:
+    """The uploader allows the large deletions the report showed: the report is made again."""
+    upload = access_upload(request.user, token)
+    try:
+        upload = allow_large_deletes(upload, user=request.user)
+    except UploadRefused as refused:
+        return _report(request, upload, refusal=str(refused))
+    return redirect("web:import_report", token=upload.token)
 
 
 @require_POST

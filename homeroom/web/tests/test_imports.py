@@ -401,3 +401,39 @@ def test_the_upload_form_still_checks_the_csrf_token(cast):
     # then it is refused, as every other form is
     assert response.status_code == 403
     assert not uploads_root().exists()
+
+
+def test_deleting_most_of_a_school_is_shown_and_needs_an_explicit_allow(cast, client):
+    # given 100 absences of Ana's and Ben's held at Lincoln over the first 50 days
+    days = school_days(cast, 50)
+    held = [(s, "101", day, "A", "") for s in ("S1", "S2") for day in days]
+    first = csv_file(attendance_csv(held), name="held.csv")
+    client.force_login(cast.admin)
+    client.post(confirm_url(upload(client, first)))
+    assert AttendanceEvent.objects.count() == 100
+    # when a file over the same 50 days keeps only 10 of them
+    kept = held[:5] + held[45:50]
+    report = upload(client, csv_file(attendance_csv(kept), name="broken.csv"))
+    # then the report says what would go, imports nothing, and offers no plain confirm
+    assert "would delete 90 of the 100 events held for school 101" in report.text
+    assert CONFIRM not in report.text
+    assert AttendanceEvent.objects.count() == 100
+    # when the admin allows the deletions, the report is made again, ready to confirm
+    token = report.resolver_match.kwargs["token"]
+    allowed = client.post(reverse("web:import_allow_deletes", args=[token]), follow=True)
+    assert CONFIRM in allowed.text and "Large deletions" in allowed.text
+    counts = rows_by_first_cell(allowed.text, "Rows the import would write")
+    assert counts["Attendance events"]["Deleted"] == "90"
+    assert AttendanceEvent.objects.count() == 100
+    # and confirmed, the import deletes them
+    client.post(confirm_url(allowed))
+    assert AttendanceEvent.objects.count() == 10
+
+
+def test_allowing_deletions_a_report_never_asked_for_is_refused(cast, client):
+    client.force_login(cast.admin)
+    report = upload(client, csv_file(two_absences(cast)))
+    token = report.resolver_match.kwargs["token"]
+    response = client.post(reverse("web:import_allow_deletes", args=[token]))
+    assert response.status_code == 409
+    assert "no deletions waiting to be allowed" in response.text
