@@ -212,29 +212,18 @@ def cast(db):
     codes = {
         code.code: code
         for code in AttendanceCode.objects.bulk_create(
-            [
-                AttendanceCode(
-                    district=district,
-                    code="A",
-                    description="Unexcused",
-                    category=Category.UNEXCUSED,
-                    day_fraction=1,
-                ),
-                AttendanceCode(
-                    district=district,
-                    code="E",
-                    description="Excused",
-                    category=Category.EXCUSED,
-                    day_fraction=1,
-                ),
-                AttendanceCode(
-                    district=district,
-                    code="T",
-                    description="Tardy",
-                    category=Category.TARDY,
-                    day_fraction=0,
-                ),
-            ]
+            AttendanceCode(
+                district=district,
+                code=code,
+                description=description,
+                category=category,
+                day_fraction=day_fraction,
+            )
+            for code, description, category, day_fraction in (
+                ("A", "Unexcused", Category.UNEXCUSED, 1),
+                ("E", "Excused", Category.EXCUSED, 1),
+                ("T", "Tardy", Category.TARDY, 0),
+            )
         )
     }
     return SimpleNamespace(
