@@ -16,7 +16,8 @@ from homeroom.accounts.models import Role, User
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.core.models import AuditEntry, Calendar, CalendarDate, District, School, SchoolYear
 from homeroom.demo.district import DistrictParameters, generate_district
-from homeroom.demo.export import COLUMNS, write_district_csv
+from homeroom.demo.export import write_district_csv
+from homeroom.demo.files import COLUMNS
 from homeroom.demo.loading import (
     SOURCE_FORMAT,
     DistrictExistsError,
