@@ -20,8 +20,23 @@ from homeroom.core.selectors import district_today
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import SummaryState
 from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
+from homeroom.warnings.models import RiskModel
 
 PASSWORD = "correct-horse-battery"
+
+# The cast's students, and which of them each cast member should see: written out, not
+# asked of the gatekeeper (the gatekeeper's and the views' tests check against it).
+EVERYONE = frozenset({"ana", "ben", "carla", "dev", "eli", "gabe", "hal"})
+VISIBLE = {
+    "admin": EVERYONE,
+    "analyst": EVERYONE,
+    "principal": {"ana", "ben", "eli", "gabe"},
+    "counselor": {"carla", "gabe"},
+    "teacher": {"ana"},
+    "viewer": {"carla", "dev"},
+    "outsider": set(),
+    "former": set(),
+}
 
 # What a test asks for when it reads or writes the database (pytest-django's names).
 DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_setup", "live_server"})
@@ -212,29 +227,18 @@ def cast(db):
     codes = {
         code.code: code
         for code in AttendanceCode.objects.bulk_create(
-            [
-                AttendanceCode(
-                    district=district,
-                    code="A",
-                    description="Unexcused",
-                    category=Category.UNEXCUSED,
-                    day_fraction=1,
-                ),
-                AttendanceCode(
-                    district=district,
-                    code="E",
-                    description="Excused",
-                    category=Category.EXCUSED,
-                    day_fraction=1,
-                ),
-                AttendanceCode(
-                    district=district,
-                    code="T",
-                    description="Tardy",
-                    category=Category.TARDY,
-                    day_fraction=0,
-                ),
-            ]
+            AttendanceCode(
+                district=district,
+                code=code,
+                description=description,
+                category=category,
+                day_fraction=day_fraction,
+            )
+            for code, description, category, day_fraction in (
+                ("A", "Unexcused", Category.UNEXCUSED, 1),
+                ("E", "Excused", Category.EXCUSED, 1),
+                ("T", "Tardy", Category.TARDY, 0),
+            )
         )
     }
     return SimpleNamespace(
@@ -269,6 +273,22 @@ def cast(db):
 def summaries(cast) -> SummaryState:
     """The cast's student summaries as pages read them, computed as an import would."""
     return do_refresh_summaries(cast.district)
+
+
+def forecast_model(cast, version: int) -> RiskModel:
+    """The cast district's forecast model of that version, stored on first use."""
+    model, _ = RiskModel.objects.get_or_create(
+        district=cast.district,
+        version=version,
+        defaults={
+            "estimator": "LogisticRegression",
+            "rule_profile": "attendance-works@1",
+            "trained_years": [cast.last_year.name],
+            "parameters": {},
+            "evaluation": {},
+        },
+    )
+    return model
 
 
 def add_absence(cast, student, school, day: dt.date, code: str = "A", fraction=None):

@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
-from homeroom.core.models import GradeLevel
+from homeroom.core.models import DateSpan, GradeLevel
 
 
 class Role(models.TextChoices):
@@ -64,22 +64,14 @@ class GradeScope(models.Model):
         return f"{self.user} {self.school} grade {self.get_grade_display()}"
 
 
-class CaseloadAssignment(models.Model):
+class CaseloadAssignment(DateSpan):
     """A student explicitly assigned to a staff member's caseload, for a period."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="caseload")
     student = models.ForeignKey("roster.Student", on_delete=models.CASCADE, related_name="+")
-    start_date = models.DateField()
-    end_date = models.DateField(null=True, blank=True)
 
     class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(end_date__isnull=True)
-                | models.Q(end_date__gte=models.F("start_date")),
-                name="caseload_dates_ordered",
-            )
-        ]
+        constraints = [DateSpan.dates_ordered("caseload_dates_ordered")]
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.student}"

@@ -27,6 +27,25 @@ class GradeLevel(models.IntegerChoices):
     G12 = 12, "12"
 
 
+class DateSpan(models.Model):
+    """A span of days from `start_date`, open until `end_date` is set; both days count."""
+
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @staticmethod
+    def dates_ordered(name: str) -> models.CheckConstraint:
+        """The database check, under the given name, that a span ends no earlier than it starts."""
+        return models.CheckConstraint(
+            condition=models.Q(end_date__isnull=True)
+            | models.Q(end_date__gte=models.F("start_date")),
+            name=name,
+        )
+
+
 class District(models.Model):
     """A school district (local education agency) and the attendance rules it uses."""
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from homeroom.demo.files import COLUMNS
+
 # ---------------------------------------------------------------------------------------
 # Parameters
 
@@ -1505,7 +1507,7 @@ def _tables(
     tables: dict[str, Table] = {}
 
     tables["district"] = Table(
-        ("name", "state", "timezone"),
+        COLUMNS["district"],
         [
             {
                 "name": _text([params.name]),
@@ -1515,7 +1517,7 @@ def _tables(
         ],
     )
     tables["schools"] = Table(
-        ("school_id", "state_id", "name", "level", "lowest_grade", "highest_grade"),
+        COLUMNS["schools"],
         [
             {
                 "school_id": school_ids,
@@ -1528,7 +1530,7 @@ def _tables(
         ],
     )
     tables["school_years"] = Table(
-        ("school_year", "start_date", "end_date"),
+        COLUMNS["school_years"],
         [
             {
                 "school_year": _text([c.name for c in calendars]),
@@ -1537,7 +1539,7 @@ def _tables(
             }
         ],
     )
-    calendar_dates = Table(("school_id", "school_year", "date", "kind"))
+    calendar_dates = Table(COLUMNS["calendar_dates"])
     kind_names = _text(KINDS)
     for calendar in calendars:
         for k, _plan in enumerate(plans):
@@ -1595,18 +1597,7 @@ def _tables(
     s = population.student
     family = s["family"][kept]
     tables["students"] = Table(
-        (
-            "student_id",
-            "state_id",
-            "first_name",
-            "middle_name",
-            "last_name",
-            "birth_date",
-            "grade",
-            "gender",
-            "race_ethnicity",
-            "home_language",
-        ),
+        COLUMNS["students"],
         [
             {
                 "student_id": local_ids[kept],
@@ -1638,7 +1629,7 @@ def _tables(
     end = np.where(end >= today, MISSING, end)
     order = np.lexsort((start[keep], kind[keep], who[keep]))
     tables["student_characteristics"] = Table(
-        ("student_id", "characteristic", "start_date", "end_date"),
+        COLUMNS["student_characteristics"],
         [
             {
                 "student_id": local_ids[who[keep][order]],
@@ -1652,15 +1643,7 @@ def _tables(
     _family_tables(rng, params, population, kept, local_ids, tables)
 
     tables["enrollments"] = Table(
-        (
-            "student_id",
-            "school_id",
-            "school_year",
-            "grade",
-            "entry_date",
-            "exit_date",
-            "exit_reason",
-        ),
+        COLUMNS["enrollments"],
         [
             {
                 "student_id": local_ids[span["student"]],
@@ -1675,7 +1658,7 @@ def _tables(
     )
 
     tables["section_enrollments"] = Table(
-        ("student_id", "school_id", "school_year", "section_id", "start_date", "end_date"),
+        COLUMNS["section_enrollments"],
         [
             {
                 "student_id": local_ids[span["student"]],
@@ -1689,7 +1672,7 @@ def _tables(
     )
 
     tables["attendance_codes"] = Table(
-        ("code", "description", "category", "day_fraction"),
+        COLUMNS["attendance_codes"],
         [
             {
                 "code": _text([c[0] for c in ATTENDANCE_CODES]),
@@ -1702,7 +1685,7 @@ def _tables(
     code_names = _text([""] + [c[0] for c in ATTENDANCE_CODES])
     reasons = _text(reason_texts)
     tables["attendance_events"] = Table(
-        ("student_id", "school_id", "date", "code", "day_fraction", "minutes_missed", "reason"),
+        COLUMNS["attendance_events"],
         [
             {
                 "student_id": local_ids[e.student],
@@ -1790,18 +1773,7 @@ def _family_tables(
     ]
     city = f["city"][family[shown]]
     tables["guardians"] = Table(
-        (
-            "guardian_id",
-            "first_name",
-            "last_name",
-            "phone",
-            "email",
-            "address_line",
-            "city",
-            "state",
-            "postal_code",
-            "preferred_language",
-        ),
+        COLUMNS["guardians"],
         [
             {
                 "guardian_id": guardian_ids[shown],
@@ -1841,7 +1813,7 @@ def _family_tables(
     channel = np.concatenate([p[1] for p in parts])
     order = np.lexsort((channel, who))
     tables["contact_preferences"] = Table(
-        ("guardian_id", "channel", "preferred", "consent"),
+        COLUMNS["contact_preferences"],
         [
             {
                 "guardian_id": guardian_ids[who[order]],
@@ -1875,7 +1847,7 @@ def _family_tables(
     foster = (priority == 1) & population.student["foster_at_entry"][link_student]
     link_relationship[foster] = "foster_parent"
     tables["student_guardians"] = Table(
-        ("student_id", "guardian_id", "relationship", "contact_priority", "lives_with"),
+        COLUMNS["student_guardians"],
         [
             {
                 "student_id": local_ids[link_student[shown_links]],
@@ -1953,7 +1925,7 @@ def _section_tables(
         emails.append(f"{base}{suffix}@riverbend.example.org")
     staff_ids = _text([f"E{20000 + k}" for k in range(count)])
     tables["staff"] = Table(
-        ("staff_id", "first_name", "last_name", "school_id", "email"),
+        COLUMNS["staff"],
         [
             {
                 "staff_id": staff_ids,
@@ -1966,16 +1938,7 @@ def _section_tables(
     )
     columns = list(zip(*section_rows, strict=True))
     tables["sections"] = Table(
-        (
-            "school_id",
-            "school_year",
-            "section_id",
-            "name",
-            "period",
-            "is_homeroom",
-            "teacher_id",
-            "grade",
-        ),
+        COLUMNS["sections"],
         [
             {
                 "school_id": school_ids[np.array(columns[0], dtype=np.int64)],

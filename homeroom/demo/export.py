@@ -1,6 +1,6 @@
 """Writes a generated district as SIS-style CSV files, one per entity (docs/generator.md).
 
-`COLUMNS` defines the format: the files and their columns, in order. UTF-8, a header row,
+`files.COLUMNS` defines the format: the files and their columns, in order. UTF-8, a header row,
 ISO dates, empty cells for missing values, `true`/`false` for flags. Each file is written
 under a temporary name and renamed when complete, so a directory never holds a half-written
 file under its real name.
@@ -14,87 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from homeroom.demo.district import GeneratedDistrict
-
-# Every file of the format and its columns, in the order written (docs/generator.md lists
-# the same). Each file refers only to files before it.
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "district": ("name", "state", "timezone"),
-    "schools": ("school_id", "state_id", "name", "level", "lowest_grade", "highest_grade"),
-    "school_years": ("school_year", "start_date", "end_date"),
-    "calendar_dates": ("school_id", "school_year", "date", "kind"),
-    "students": (
-        "student_id",
-        "state_id",
-        "first_name",
-        "middle_name",
-        "last_name",
-        "birth_date",
-        "grade",
-        "gender",
-        "race_ethnicity",
-        "home_language",
-    ),
-    "student_characteristics": ("student_id", "characteristic", "start_date", "end_date"),
-    "guardians": (
-        "guardian_id",
-        "first_name",
-        "last_name",
-        "phone",
-        "email",
-        "address_line",
-        "city",
-        "state",
-        "postal_code",
-        "preferred_language",
-    ),
-    "contact_preferences": ("guardian_id", "channel", "preferred", "consent"),
-    "student_guardians": (
-        "student_id",
-        "guardian_id",
-        "relationship",
-        "contact_priority",
-        "lives_with",
-    ),
-    "enrollments": (
-        "student_id",
-        "school_id",
-        "school_year",
-        "grade",
-        "entry_date",
-        "exit_date",
-        "exit_reason",
-    ),
-    "staff": ("staff_id", "first_name", "last_name", "school_id", "email"),
-    "sections": (
-        "school_id",
-        "school_year",
-        "section_id",
-        "name",
-        "period",
-        "is_homeroom",
-        "teacher_id",
-        "grade",
-    ),
-    "section_enrollments": (
-        "student_id",
-        "school_id",
-        "school_year",
-        "section_id",
-        "start_date",
-        "end_date",
-    ),
-    "attendance_codes": ("code", "description", "category", "day_fraction"),
-    "attendance_events": (
-        "student_id",
-        "school_id",
-        "date",
-        "code",
-        "day_fraction",
-        "minutes_missed",
-        "reason",
-    ),
-}
-FILE_STEMS = tuple(COLUMNS)
+from homeroom.demo.files import COLUMNS
 
 
 def _lookup(values: np.ndarray, blank: np.ndarray, render: Callable[[np.ndarray], list[str]]):
@@ -156,17 +76,18 @@ def write_district_csv(
 ) -> list[Path]:
     """Write every table of `district` as `<name>.csv` in `directory`; return the paths.
 
-    Each file has the columns `COLUMNS` gives, in that order; a table holding other columns
-    is a bug in the generator and raises ValueError before its file is written.
+    Each file has the columns `COLUMNS` gives, in that order; a table part holding other
+    columns is a bug in the generator and raises ValueError before its file is written.
     """
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for stem, columns in COLUMNS.items():
         table = district.tables[stem]
-        if set(table.columns) != set(columns):
-            raise ValueError(
-                f"the generated {stem} table has columns {table.columns}, the format {columns}"
-            )
+        for part in table.parts:
+            if set(part) != set(columns):
+                raise ValueError(
+                    f"the generated {stem} table has columns {tuple(part)}, the format {columns}"
+                )
         path = directory / f"{stem}.csv"
         partial = directory / f".{stem}.csv.partial"
         with partial.open("w", encoding="utf-8", newline="") as file:

@@ -29,7 +29,7 @@ from homeroom.core.models import (
     School,
     SchoolYear,
 )
-from homeroom.demo.export import COLUMNS
+from homeroom.demo.files import COLUMNS
 from homeroom.ingest.adapters.tabular import matches, read_tabular
 from homeroom.ingest.adapters.tabular.profiles import Profile, load_profile
 from homeroom.ingest.formats import source_file

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from homeroom.core.models import GradeLevel
+from homeroom.core.models import DateSpan, GradeLevel
 
 
 class Gender(models.TextChoices):
@@ -77,7 +77,7 @@ class Student(models.Model):
         return f"{self.last_name}, {self.first_name}"
 
 
-class StudentCharacteristic(models.Model):
+class StudentCharacteristic(DateSpan):
     """A characteristic held for a period: IEP, 504, English learner, homeless, and so on.
 
     Stored as rows, not a column per flag, so a district can add kinds and a student can
@@ -95,18 +95,10 @@ class StudentCharacteristic(models.Model):
 
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="characteristics")
     kind = models.CharField(max_length=30, choices=Kind.choices)
-    start_date = models.DateField()
-    end_date = models.DateField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["kind", "start_date"])]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(end_date__isnull=True)
-                | models.Q(end_date__gte=models.F("start_date")),
-                name="characteristic_dates_ordered",
-            )
-        ]
+        constraints = [DateSpan.dates_ordered("characteristic_dates_ordered")]
 
     def __str__(self) -> str:
         return f"{self.student_id} {self.kind} from {self.start_date}"
@@ -256,22 +248,14 @@ class Section(models.Model):
         return self.name
 
 
-class SectionEnrollment(models.Model):
+class SectionEnrollment(DateSpan):
     """A student's membership in a section, for a period."""
 
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="section_links")
     section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="memberships")
-    start_date = models.DateField()
-    end_date = models.DateField(null=True, blank=True)
 
     class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(end_date__isnull=True)
-                | models.Q(end_date__gte=models.F("start_date")),
-                name="section_enrollment_dates_ordered",
-            )
-        ]
+        constraints = [DateSpan.dates_ordered("section_enrollment_dates_ordered")]
 
     def __str__(self) -> str:
         return f"{self.student_id} in {self.section_id}"

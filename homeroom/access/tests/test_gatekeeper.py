@@ -9,21 +9,11 @@ from django.test.utils import CaptureQueriesContext
 
 from homeroom.access.gatekeeper import Grant, StudentNotFound, access_student, visible_students
 from homeroom.accounts.models import CaseloadAssignment
+from homeroom.conftest import EVERYONE, VISIBLE
 from homeroom.roster.models import Enrollment, Student
 
 pytestmark = pytest.mark.django_db
 
-EVERYONE = {"ana", "ben", "carla", "dev", "eli", "gabe", "hal"}
-EXPECTED_VISIBLE = {
-    "admin": EVERYONE,
-    "analyst": EVERYONE,
-    "principal": {"ana", "ben", "eli", "gabe"},
-    "counselor": {"carla", "gabe"},
-    "teacher": {"ana"},
-    "viewer": {"carla", "dev"},
-    "outsider": set(),
-    "former": set(),
-}
 EXPECTED_GRANT = {
     ("admin", "hal"): Grant.DISTRICT,
     ("analyst", "ana"): Grant.DISTRICT,
@@ -40,21 +30,21 @@ def names(cast, students) -> set[str]:
     return {by_pk[student.pk] for student in students}
 
 
-@pytest.mark.parametrize("username", sorted(EXPECTED_VISIBLE))
+@pytest.mark.parametrize("username", sorted(VISIBLE))
 def test_each_role_sees_exactly_its_students(cast, username):
     # given a member of the cast
     user = getattr(cast, username)
     # when the gatekeeper lists the students they may see
     seen = names(cast, visible_students(user))
     # then it is exactly the students their role and scopes reach
-    assert seen == EXPECTED_VISIBLE[username]
+    assert seen == VISIBLE[username]
 
 
-@pytest.mark.parametrize("username", sorted(EXPECTED_VISIBLE))
+@pytest.mark.parametrize("username", sorted(VISIBLE))
 @pytest.mark.parametrize("student", sorted(EVERYONE))
 def test_one_student_is_reachable_exactly_when_listed(cast, username, student):
     user, pupil = getattr(cast, username), getattr(cast, student)
-    if student in EXPECTED_VISIBLE[username]:
+    if student in VISIBLE[username]:
         assert access_student(user, pupil.pk).student == pupil
     else:
         with pytest.raises(StudentNotFound):

@@ -12,7 +12,8 @@ import pytest
 from homeroom.attendance.models import Category
 from homeroom.core.models import CalendarDate
 from homeroom.demo.district import DistrictParameters, build_calendar, generate_district
-from homeroom.demo.export import COLUMNS, FILE_STEMS, write_district_csv
+from homeroom.demo.export import write_district_csv
+from homeroom.demo.files import COLUMNS, FILE_STEMS
 from homeroom.roster.models import StudentCharacteristic
 
 TODAY = dt.date(2026, 3, 10)

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from homeroom.core.models import District
-from homeroom.demo.export import FILE_STEMS
+from homeroom.demo.files import FILE_STEMS
 from homeroom.ingest.models import ImportRun
 from homeroom.roster.models import Student
 

@@ -16,7 +16,8 @@ from homeroom.accounts.models import Role, User
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.core.models import AuditEntry, Calendar, CalendarDate, District, School, SchoolYear
 from homeroom.demo.district import DistrictParameters, generate_district
-from homeroom.demo.export import COLUMNS, write_district_csv
+from homeroom.demo.export import write_district_csv
+from homeroom.demo.files import COLUMNS
 from homeroom.demo.loading import (
     SOURCE_FORMAT,
     DistrictExistsError,
@@ -27,30 +28,21 @@ from homeroom.demo.loading import (
 )
 from homeroom.ingest.models import ImportRun
 from homeroom.metrics.engines import database_engine
-from homeroom.roster.models import (
-    ContactPreference,
-    Enrollment,
-    Guardian,
-    Section,
-    SectionEnrollment,
-    Student,
-    StudentCharacteristic,
-    StudentGuardian,
-)
+from homeroom.roster import models as roster
 
 # file stem -> (model, the entity the import run counts it under)
 LOADED = {
     "schools": (School, "schools"),
     "school_years": (SchoolYear, "school_years"),
     "calendar_dates": (CalendarDate, "calendar_dates"),
-    "students": (Student, "students"),
-    "student_characteristics": (StudentCharacteristic, "characteristics"),
-    "guardians": (Guardian, "guardians"),
-    "contact_preferences": (ContactPreference, "contact_preferences"),
-    "student_guardians": (StudentGuardian, "student_guardians"),
-    "enrollments": (Enrollment, "enrollments"),
-    "sections": (Section, "sections"),
-    "section_enrollments": (SectionEnrollment, "section_enrollments"),
+    "students": (roster.Student, "students"),
+    "student_characteristics": (roster.StudentCharacteristic, "characteristics"),
+    "guardians": (roster.Guardian, "guardians"),
+    "contact_preferences": (roster.ContactPreference, "contact_preferences"),
+    "student_guardians": (roster.StudentGuardian, "student_guardians"),
+    "enrollments": (roster.Enrollment, "enrollments"),
+    "sections": (roster.Section, "sections"),
+    "section_enrollments": (roster.SectionEnrollment, "section_enrollments"),
     "attendance_codes": (AttendanceCode, "attendance_codes"),
     "attendance_events": (AttendanceEvent, "attendance"),
 }
@@ -119,7 +111,7 @@ def test_loading_stores_every_row_and_counts_it(db, generated):
     for entry in run.files:
         expected = hashlib.sha256((generated / entry["name"]).read_bytes()).hexdigest()
         assert entry["sha256"] == expected
-    assert not Section.teachers.through.objects.exists()
+    assert not roster.Section.teachers.through.objects.exists()
     assert not run.problem_counts.keys() - {"finding:teacher_without_account"}
     assert AuditEntry.objects.filter(action=AuditEntry.Action.IMPORT).count() == 1
 
@@ -131,7 +123,7 @@ def test_every_event_and_enrollment_points_back_to_its_line(db, generated):
 
     # when
     event = AttendanceEvent.objects.select_related("student", "school", "code").order_by("?")[0]
-    spans = Enrollment.objects.filter(source_run=run)
+    spans = roster.Enrollment.objects.filter(source_run=run)
 
     # then
     assert event.source_run == run
@@ -139,7 +131,7 @@ def test_every_event_and_enrollment_points_back_to_its_line(db, generated):
     student_id, school_id, date, code = lines[event.source_line][:4]
     assert (event.student.local_id, event.school.local_id) == (student_id, school_id)
     assert (event.date.isoformat(), event.code.code) == (date, code)
-    assert spans.count() == Enrollment.objects.count()
+    assert spans.count() == roster.Enrollment.objects.count()
     assert set(spans.values_list("source_file", flat=True)) == {"enrollments.csv"}
     assert sorted(spans.values_list("source_line", flat=True)) == list(range(2, spans.count() + 2))
 
@@ -339,7 +331,7 @@ def test_the_loaded_calendar_counts_instructional_and_makeup_days_up_to_each_dat
     dates = CalendarDate.objects.order_by("date")
     assert [d.kind for d in dates] == kinds
     assert [day["through"] for day in counted] == [1, 2, 2, 3, 3, 3, 3, 4, 4, 5]
-    student = Student.objects.get()
+    student = roster.Student.objects.get()
     assert (student.local_id, student.grade, student.home_language) == ("S1", 0, "es")
 
 
@@ -350,7 +342,7 @@ def test_delete_district_removes_it_and_everything_under_it(db, generated):
     teacher = User.objects.create_user(
         username="t1", password="pw-long-enough", role=Role.TEACHER, district=district
     )
-    Section.objects.first().teachers.add(teacher)
+    roster.Section.objects.first().teachers.add(teacher)
     other = District.objects.create(name="Other District")
 
     # when

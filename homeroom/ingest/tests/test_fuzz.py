@@ -62,16 +62,7 @@ from homeroom.ingest.records import Batch, Problem, Severity
 from homeroom.ingest.sync import ImportRejected
 from homeroom.ingest.sync import do_import as import_batch
 from homeroom.ingest.tests.adapters.test_edfi import write_api_json
-from homeroom.roster.models import (
-    ContactPreference,
-    Enrollment,
-    Guardian,
-    Section,
-    SectionEnrollment,
-    Student,
-    StudentCharacteristic,
-    StudentGuardian,
-)
+from homeroom.roster import models as roster
 
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 GRAND_BEND = DATA / "edfi-grandbend"
@@ -100,20 +91,20 @@ BLOCK = 25
 
 TOUCHED = (
     AttendanceEvent,
-    Enrollment,
-    Student,
-    StudentCharacteristic,
-    Guardian,
-    StudentGuardian,
-    ContactPreference,
+    roster.Enrollment,
+    roster.Student,
+    roster.StudentCharacteristic,
+    roster.Guardian,
+    roster.StudentGuardian,
+    roster.ContactPreference,
     School,
     SchoolYear,
     Calendar,
     CalendarDate,
     AttendanceCode,
-    Section,
-    Section.teachers.through,
-    SectionEnrollment,
+    roster.Section,
+    roster.Section.teachers.through,
+    roster.SectionEnrollment,
 )
 
 # Formats whose engine can refuse what the reader accepted (unknown ids, codes, years).
@@ -1391,61 +1382,36 @@ def storable(text: str) -> bool:
     return True
 
 
+def same_names(record_type: type, model: type) -> dict[str, object]:
+    """The model's fields that a record's fields of the same name are written to."""
+    held = {field.name for field in model._meta.concrete_fields}
+    return {name: getattr(model, name) for name in record_type.__slots__ if name in held}
+
+
 # What each record's fields become, for the widths and ranges the database holds.
 COLUMNS: dict[type, dict[str, object]] = {
-    records.SchoolRecord: {
-        "local_id": School.local_id,
-        "name": School.name,
-        "state_id": School.state_id,
-        "level": School.level,
-        "lowest_grade": School.lowest_grade,
-        "highest_grade": School.highest_grade,
-    },
+    records.SchoolRecord: same_names(records.SchoolRecord, School),
     records.SchoolYearRecord: {"name": SchoolYear.name},
     records.CalendarDateRecord: {"kind": CalendarDate.kind, "calendar_code": Calendar.code},
-    records.StudentRecord: {
-        name: getattr(Student, name)
-        for name in (
-            "local_id",
-            "first_name",
-            "last_name",
-            "grade",
-            "middle_name",
-            "state_id",
-            "gender",
-            "race_ethnicity",
-            "home_language",
-        )
-    },
-    records.CharacteristicRecord: {"kind": StudentCharacteristic.kind},
-    records.GuardianRecord: {
-        name: getattr(Guardian, name)
-        for name in (
-            "local_id",
-            "first_name",
-            "last_name",
-            "phone",
-            "email",
-            "address_line",
-            "city",
-            "state",
-            "postal_code",
-            "preferred_language",
-        )
-    },
+    records.StudentRecord: same_names(records.StudentRecord, roster.Student),
+    records.CharacteristicRecord: {"kind": roster.StudentCharacteristic.kind},
+    records.GuardianRecord: same_names(records.GuardianRecord, roster.Guardian),
     records.StudentGuardianRecord: {
-        "relationship": StudentGuardian.relationship,
-        "contact_priority": StudentGuardian.contact_priority,
+        "relationship": roster.StudentGuardian.relationship,
+        "contact_priority": roster.StudentGuardian.contact_priority,
     },
     records.ContactPreferenceRecord: {
-        "channel": ContactPreference.channel,
-        "consent": ContactPreference.consent,
+        "channel": roster.ContactPreference.channel,
+        "consent": roster.ContactPreference.consent,
     },
-    records.EnrollmentRecord: {"grade": Enrollment.grade, "exit_reason": Enrollment.exit_reason},
+    records.EnrollmentRecord: {
+        "grade": roster.Enrollment.grade,
+        "exit_reason": roster.Enrollment.exit_reason,
+    },
     records.SectionRecord: {
-        "local_id": Section.local_id,
-        "name": Section.name,
-        "period": Section.period,
+        "local_id": roster.Section.local_id,
+        "name": roster.Section.name,
+        "period": roster.Section.period,
     },
     records.AttendanceCodeRecord: {
         "code": AttendanceCode.code,

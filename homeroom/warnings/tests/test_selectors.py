@@ -7,10 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from homeroom.access.gatekeeper import access_student
+from homeroom.conftest import forecast_model
 from homeroom.roster.models import Enrollment, Student
-from homeroom.warnings import forecast
 from homeroom.warnings.methods import method_name
-from homeroom.warnings.models import Flag, RiskModel, RiskScore
+from homeroom.warnings.models import Flag, RiskScore
 from homeroom.warnings.selectors import (
     flagged_students,
     student_flags,
@@ -37,17 +37,7 @@ def raise_flag(cast, student, kind=Flag.Kind.EARLY_ABSENCES, *, days_ago=10, cle
 
 def score(cast, student, probability: float, *, method="model") -> RiskScore:
     """A stored forecast for a cast student, made by the district's forecast version 1."""
-    model, _ = RiskModel.objects.get_or_create(
-        district=cast.district,
-        version=1,
-        defaults={
-            "estimator": forecast.ESTIMATOR,
-            "rule_profile": "attendance-works@1",
-            "trained_years": [cast.last_year.name],
-            "parameters": {},
-            "evaluation": {},
-        },
-    )
+    model = forecast_model(cast, version=1)
     return RiskScore.objects.create(
         student=student,
         school_year=cast.this_year,

@@ -31,6 +31,12 @@ def two_absences(cast) -> bytes:
     return attendance_csv([("S1", "101", first, "A", ""), ("S2", "101", second, "T", "12")])
 
 
+def absence_and_unknown_code(cast) -> bytes:
+    """Ana absent on the first school day, Ben on the second with a code the profile lacks (Z)."""
+    first, second = school_days(cast, 2)
+    return attendance_csv([("S1", "101", first, "A", ""), ("S2", "101", second, "Z", "")])
+
+
 def csv_file(content: bytes, name: str = "absences.csv") -> SimpleUploadedFile:
     """An uploaded file as the form receives it."""
     return SimpleUploadedFile(name, content, content_type="text/csv")

@@ -18,6 +18,7 @@ from homeroom.pipeline.uploads import uploads_root
 from homeroom.web.import_tables import PROBLEMS_PER_PAGE
 from homeroom.web.tests.import_files import (
     PROFILE,
+    absence_and_unknown_code,
     attendance_csv,
     csv_file,
     school_days,
@@ -130,8 +131,7 @@ def test_confirm_imports_the_reported_files_and_shows_the_run(cast, client):
 def test_unknown_code_is_reported_with_file_and_line_and_cannot_be_confirmed(cast, client):
     # given a file whose second data row has a code the profile does not know
     client.force_login(cast.admin)
-    first, second = school_days(cast, 2)
-    content = attendance_csv([("S1", "101", first, "A", ""), ("S2", "101", second, "Z", "")])
+    content = absence_and_unknown_code(cast)
     before = database_state(cast)
     # when the admin uploads it
     response = upload(client, csv_file(content))
@@ -221,8 +221,7 @@ def test_an_import_that_fails_unexpectedly_changes_nothing_and_can_be_retried(
 def test_skipping_rows_with_errors_imports_the_others(cast, client):
     # given a file with one good row and one with an unknown code, errors to be skipped
     client.force_login(cast.admin)
-    first, second = school_days(cast, 2)
-    content = attendance_csv([("S1", "101", first, "A", ""), ("S2", "101", second, "Z", "")])
+    content = absence_and_unknown_code(cast)
     # when the admin uploads it and confirms
     report = upload(client, csv_file(content), on_error="skip")
     assert "1 row with errors will be left out." in report.text

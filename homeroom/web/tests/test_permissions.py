@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.urls import URLPattern, reverse
 
+from homeroom.conftest import EVERYONE, VISIBLE
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import do_import
 from homeroom.warnings.models import Flag
@@ -29,19 +30,7 @@ CAST_USERS = (
     "outsider",
     "former",
 )
-EVERYONE = {"ana", "ben", "carla", "dev", "eli", "gabe", "hal"}
 NOT_ENROLLED_THIS_YEAR = {"hal"}
-# Written out, not asked of the gatekeeper: this is what each role should see.
-VISIBLE = {
-    "admin": EVERYONE,
-    "analyst": EVERYONE,
-    "principal": {"ana", "ben", "eli", "gabe"},
-    "counselor": {"carla", "gabe"},
-    "teacher": {"ana"},
-    "viewer": {"carla", "dev"},
-    "outsider": set(),
-    "former": set(),
-}
 TO_LOGIN = "to login"
 TO_HOME = "to home"
 # A deactivated account's session no longer authenticates: it is treated as signed out.

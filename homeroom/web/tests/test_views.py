@@ -12,12 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from homeroom.accounts.models import Role, User
-from homeroom.conftest import add_absence
+from homeroom.conftest import add_absence, forecast_model
 from homeroom.conftest import school_days as cast_school_days
 from homeroom.core.models import AuditEntry, CalendarDate
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.roster.models import Enrollment, Student
-from homeroom.warnings.models import Flag, RiskModel, RiskScore
+from homeroom.warnings.models import Flag, RiskScore
 from homeroom.web.tables import STUDENTS_PER_PAGE
 from homeroom.web.tests.page_text import (
     EXTERNAL_REFERENCE,
@@ -221,17 +221,7 @@ def raise_flag(cast, student, kind=Flag.Kind.CONSECUTIVE, *, reason, raised_on, 
 
 def forecast_for(cast, student, probability: float, *, method="model", factors=()) -> RiskScore:
     """A stored forecast of a cast student, by the district's forecast version 3."""
-    model, _ = RiskModel.objects.get_or_create(
-        district=cast.district,
-        version=3,
-        defaults={
-            "estimator": "LogisticRegression",
-            "rule_profile": "attendance-works@1",
-            "trained_years": [cast.last_year.name],
-            "parameters": {},
-            "evaluation": {},
-        },
-    )
+    model = forecast_model(cast, version=3)
     return RiskScore.objects.create(
         student=student,
         school_year=cast.this_year,
@@ -441,14 +431,19 @@ def test_another_schools_id_filters_to_nothing_visible(cast, client):
     assert not student_ids_linked(page) & {cast.carla.pk, cast.dev.pk}
 
 
-def test_students_list_sorts_by_days_absent(cast, client):
-    # given Carla missed two days and Dev one
-    client.force_login(cast.admin)
+@pytest.fixture
+def carla_two_days_dev_one(cast):
+    """Carla absent the first two school days and Dev the first, the summaries refreshed."""
     first, second = school_days(cast, 2)
     for day in (first, second):
         add_absence(cast, cast.carla, cast.central, day)
     add_absence(cast, cast.dev, cast.central, first)
     do_refresh_summaries(cast.district)
+
+
+def test_students_list_sorts_by_days_absent(cast, client, carla_two_days_dev_one):
+    # given Carla missed two days and Dev one
+    client.force_login(cast.admin)
     # when the list is sorted by days absent, most first
     page = client.get(reverse("web:students"), {"sort": "-absent"}).text
     rows = table_rows(page, "Students and their attendance")[1:]
@@ -492,14 +487,19 @@ def many_students(cast):
     return students
 
 
-def test_students_list_pages_by_fifty(cast, client, many_students):
-    client.force_login(cast.admin)
-    first = client.get(reverse("web:students")).text
-    second = client.get(reverse("web:students"), {"page": 2}).text
+def assert_fifty_then_the_rest(first: str, second: str) -> None:
+    """The first page links fifty of the 67 students and says so, the second the others."""
     assert len(student_ids_linked(first)) == STUDENTS_PER_PAGE
     assert len(student_ids_linked(second)) == 67 - STUDENTS_PER_PAGE
     assert student_ids_linked(first).isdisjoint(student_ids_linked(second))
     assert "Page 1 of 2" in first
+
+
+def test_students_list_pages_by_fifty(cast, client, many_students):
+    client.force_login(cast.admin)
+    first = client.get(reverse("web:students")).text
+    second = client.get(reverse("web:students"), {"page": 2}).text
+    assert_fifty_then_the_rest(first, second)
     assert 'href="?page=2"' in first
 
 
@@ -519,10 +519,7 @@ def test_early_warnings_page_by_fifty_keeping_the_filter(cast, client, many_stud
     first = client.get(reverse("web:warnings"), query).text
     second = client.get(reverse("web:warnings"), query | {"page": 2}).text
     # then fifty students show, then the rest, and the next page keeps the filter
-    assert len(student_ids_linked(first)) == STUDENTS_PER_PAGE
-    assert len(student_ids_linked(second)) == 67 - STUDENTS_PER_PAGE
-    assert student_ids_linked(first).isdisjoint(student_ids_linked(second))
-    assert "Page 1 of 2" in first
+    assert_fifty_then_the_rest(first, second)
     assert 'href="?kind=consecutive&amp;page=2"' in first
 
 
@@ -538,14 +535,11 @@ def test_students_list_costs_the_same_queries_for_more_students(cast, client, ma
     assert len(many) == len(few)
 
 
-def test_students_list_sorts_by_attendance_rate_with_the_not_enrolled_last(cast, client):
+def test_students_list_sorts_by_attendance_rate_with_the_not_enrolled_last(
+    cast, client, carla_two_days_dev_one
+):
     # given Carla missed two days and Dev one
     client.force_login(cast.admin)
-    first, second = school_days(cast, 2)
-    for day in (first, second):
-        add_absence(cast, cast.carla, cast.central, day)
-    add_absence(cast, cast.dev, cast.central, first)
-    do_refresh_summaries(cast.district)
     # when the list is sorted by attendance rate, lowest first, and then highest first
     lowest = table_rows(client.get(reverse("web:students"), {"sort": "rate"}).text, "Students")
     highest = table_rows(client.get(reverse("web:students"), {"sort": "-rate"}).text, "Students")

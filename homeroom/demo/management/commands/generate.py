@@ -12,7 +12,8 @@ from tqdm import tqdm
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.core.models import CalendarDate, District, School
 from homeroom.demo.district import DistrictParameters, generate_district
-from homeroom.demo.export import FILE_STEMS, write_district_csv
+from homeroom.demo.export import write_district_csv
+from homeroom.demo.files import FILE_STEMS
 from homeroom.demo.loading import GeneratedFileError, inserted, load_generated_district
 from homeroom.ingest.models import ImportRun
 from homeroom.roster.models import Enrollment, Student
