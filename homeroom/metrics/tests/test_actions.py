@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from homeroom.access.gatekeeper import access_student
-from homeroom.conftest import make_calendar
+from homeroom.conftest import add_absence, make_calendar
 from homeroom.conftest import school_days as cast_school_days
 from homeroom.core.models import Calendar, CalendarDate
 from homeroom.ingest.adapters.tabular import read_tabular
@@ -22,6 +22,7 @@ from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
 from homeroom.metrics.selectors import absences_by_month
+from homeroom.roster.models import Enrollment
 from homeroom.web.tests.import_files import PROFILE, attendance_csv, school_days
 
 pytestmark = pytest.mark.django_db
@@ -354,3 +355,27 @@ def days_counted(cast) -> tuple[int, int]:
         profile=load_rule_profile(cast.district.rule_profile),
     )
     return summary.days_enrolled, sum(month.days_enrolled for month in months)
+
+
+def test_a_student_who_left_and_came_back_counts_both_spans_and_not_the_gap(cast):
+    # given Ana enrolled at Lincoln for the year's first 20 school days, back from the 31st
+    days = cast_school_days(cast.this_year)
+    Enrollment.objects.filter(student=cast.ana).update(exit_date=days[19])
+    Enrollment.objects.create(
+        student=cast.ana,
+        school=cast.lincoln,
+        school_year=cast.this_year,
+        grade=3,
+        entry_date=days[30],
+    )
+    # and absent on the 5th day (enrolled), the 25th (away) and the 35th (back)
+    for day in (days[4], days[24], days[34]):
+        add_absence(cast, cast.ana, cast.lincoln, day)
+    # when the summaries are computed as of the 40th school day
+    do_refresh_summaries(cast.district, as_of=days[39])
+    # then one row for Lincoln and one overall: 20 + 10 days enrolled, 2 of them missed
+    rows = StudentSummary.objects.filter(student=cast.ana)
+    assert {(r.school_id, r.days_enrolled, r.days_absent) for r in rows} == {
+        (cast.lincoln.pk, 30, 2),
+        (None, 30, 2),
+    }
