@@ -105,6 +105,13 @@ class School(models.Model):
     level = models.CharField(max_length=20, choices=Level.choices, default=Level.OTHER)
     lowest_grade = models.SmallIntegerField(choices=GradeLevel.choices)
     highest_grade = models.SmallIntegerField(choices=GradeLevel.choices)
+    recorded_through = models.DateField(
+        "attendance recorded through",
+        null=True,
+        blank=True,
+        help_text="The last day imported attendance speaks for: later days are not counted "
+        "(a day without a record is not a present day until attendance was taken).",
+    )
 
     class Meta:
         ordering = ["name"]

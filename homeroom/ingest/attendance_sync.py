@@ -17,9 +17,10 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Q
 
 from homeroom.attendance.models import AttendanceEvent, Category
-from homeroom.core.models import Calendar, CalendarDate
+from homeroom.core.models import Calendar, CalendarDate, School
 from homeroom.ingest.records import (
     AttendanceRows,
     AttendanceScope,
@@ -56,7 +57,8 @@ LARGE_DELETION = "large_deletion"  # the error's code
 
 
 def sync_attendance(batch: Batch, resolve, run, *, allow_large_deletes: bool = False):
-    """Replace the held events in the batch's scope with the batch's events; return counts.
+    """Replace the held events in the batch's scope with the batch's events; return the
+    events' counts and those of the schools whose recorded days moved forward.
 
     Without a scope the file declares, it speaks for the schools and first-to-last dates of
     its rows that passed validation: a row with an impossible date never widens what is
@@ -65,9 +67,9 @@ def sync_attendance(batch: Batch, resolve, run, *, allow_large_deletes: bool = F
     """
     counts = EntityCounts(read=len(batch.attendance))
     staged, covered = _validated_rows(batch, resolve, counts)
-    scope = batch.attendance_scope or covered
+    scope = batch.attendance_scope or covered.scope()
     if scope is None:
-        return counts
+        return counts, EntityCounts()
     unknown = sorted(scope.school_ids - resolve.schools.keys())
     for school_id in unknown:
         batch.error("unknown_school", "unknown school id in the file's scope", value=school_id)
@@ -145,6 +147,26 @@ def sync_attendance(batch: Batch, resolve, run, *, allow_large_deletes: bool = F
         _report_findings(cursor, batch, resolve, school_pks)
         cursor.execute(f"DROP TABLE {STAGE}")
         cursor.execute(f"DROP TABLE {HELD}")
+    return counts, _advance_recorded(batch, resolve, scope, covered)
+
+
+def _advance_recorded(batch: Batch, resolve, scope: AttendanceScope, covered) -> EntityCounts:
+    """Move each school's `recorded_through` forward to the last day the file speaks for
+    there (a declared scope's end, else the school's last row), never back."""
+    through = (
+        {school_id: scope.end for school_id in scope.school_ids}
+        if batch.attendance_scope
+        else covered.last
+    )
+    counts = EntityCounts(read=len(through))
+    for school_id, day in through.items():
+        if school_id in resolve.schools:
+            counts.updated += (
+                School.objects.filter(pk=resolve.schools[school_id])
+                .filter(Q(recorded_through__isnull=True) | Q(recorded_through__lt=day))
+                .update(recorded_through=day)
+            )
+    counts.unchanged = counts.read - counts.updated
     return counts
 
 
@@ -168,24 +190,25 @@ class _Coverage:
     """The schools and first and last dates of the rows that passed validation."""
 
     def __init__(self) -> None:
-        self.schools: set[str] = set()
+        self.last: dict[str, dt.date] = {}  # per school: its last row's date
         self.first: dt.date | None = None
-        self.last: dt.date | None = None
 
     def add(self, school_id: str, first: dt.date, last: dt.date) -> None:
-        self.schools.add(school_id)
         self.first = first if self.first is None else min(self.first, first)
-        self.last = last if self.last is None else max(self.last, last)
+        held = self.last.get(school_id)
+        self.last[school_id] = last if held is None else max(held, last)
 
     def scope(self) -> AttendanceScope | None:
         """The scope these rows speak for (None when no row passed)."""
-        return AttendanceScope(self.schools, self.first, self.last) if self.schools else None
+        if not self.last:
+            return None
+        return AttendanceScope(set(self.last), self.first, max(self.last.values()))
 
 
-def _validated_rows(batch: Batch, resolve, counts) -> tuple[list[tuple], AttendanceScope | None]:
+def _validated_rows(batch: Batch, resolve, counts) -> tuple[list[tuple], "_Coverage"]:
     """Resolve ids, drop presence rows, collapse duplicates; errors and findings recorded.
 
-    Returns the rows to stage and the scope the rows that passed validation cover.
+    Returns the rows to stage and what the rows that passed validation cover.
     """
     rows: dict[tuple, tuple] = {}
     places: dict[tuple, Where] = {}
@@ -250,7 +273,7 @@ def _validated_rows(batch: Batch, resolve, counts) -> tuple[list[tuple], Attenda
             continue
         rows[key] = (*values, r.where.file, r.where.line)
         places[key] = r.where
-    return [(*key, *values) for key, values in rows.items()], covered.scope()
+    return [(*key, *values) for key, values in rows.items()], covered
 
 
 def _plain_rows_present(rows: AttendanceRows, resolve) -> bool:

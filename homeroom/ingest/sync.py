@@ -703,9 +703,11 @@ def do_import(
             counts |= _sync_sections(batch, district, resolve)
             stage("attendance")
             if batch.attendance or batch.attendance_scope:
-                counts["attendance"] = sync_attendance(
+                counts["attendance"], recorded = sync_attendance(
                     batch, resolve, run, allow_large_deletes=allow_large_deletes
                 )
+                if recorded.updated:  # schools whose attendance now runs to a later day
+                    counts["recorded_through"] = recorded
             if batch.errors and on_error == "reject":
                 raise _Rollback
             run.status = ImportRun.Status.SUCCEEDED

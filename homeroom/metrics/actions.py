@@ -113,8 +113,13 @@ def _choose(
     later = _only_attendance(state, window, profile_name, pending) if incremental else None
     if later is None:
         return _Refresh(_FULL, profile_name, list(pending), [])
-    kind = _SAME_DAY if state.as_of == window.as_of else _LATER_DAY
-    return _Refresh(kind, profile_name, list(pending), later)
+    if state.as_of != window.as_of:
+        return _Refresh(_LATER_DAY, profile_name, list(pending), later)
+    # a school recorded to a later day lengthens every span there: only a later day's
+    # refresh recomputes everyone's days enrolled
+    if any("recorded_through" in counts for counts in pending.values()):
+        return _Refresh(_FULL, profile_name, list(pending), [])
+    return _Refresh(_SAME_DAY, profile_name, list(pending), later)
 
 
 def _compute(
@@ -193,7 +198,7 @@ def _only_attendance(
             for entity, count in counts.items()
             if count.get("inserted") or count.get("updated") or count.get("deleted")
         }
-        if changed - {"attendance"}:
+        if changed - {"attendance", "recorded_through"}:
             return None
     return list(pending)
 

@@ -37,7 +37,12 @@ FACT_SCHEMAS: dict[str, dict[str, str]] = {
         "start_date": "date",
         "end_date": "date",
     },
-    "schools": {"school_id": "int64", "local_id": "string", "name": "string"},
+    "schools": {
+        "school_id": "int64",
+        "local_id": "string",
+        "name": "string",
+        "recorded_through": "date",
+    },
     "school_days": {
         "school_id": "int64",
         "school_year_id": "int64",
@@ -166,9 +171,10 @@ def spans(facts: Facts, window: Window) -> ir.Table:
         e.entry_date <= window.as_of,
         e.exit_date.isnull() | (e.exit_date >= window.start),
     )
+    e = _recorded(facts, e, window)
     e = e.mutate(
         first_day=ibis.greatest(e.entry_date, ibis.literal(window.start)),
-        last_day=ibis.least(e.exit_date.fill_null(window.as_of), ibis.literal(window.as_of)),
+        last_day=ibis.least(e.exit_date.fill_null(window.as_of), e.recorded),
     )
     days = facts.school_days
     before = days.select(
@@ -187,9 +193,41 @@ def spans(facts: Facts, window: Window) -> ir.Table:
             "exit_date",
             "first_day",
             "last_day",
-            days_enrolled=joined.through.fill_null(0) - joined.before.fill_null(0),
+            # nothing recorded since the span began: no day of it counts yet
+            days_enrolled=ibis.ifelse(
+                joined.last_day < joined.first_day,
+                0,
+                joined.through.fill_null(0) - joined.before.fill_null(0),
+            ),
         )
     )
+
+
+def _recorded_days(facts: Facts, window: Window) -> ir.Table:
+    """Per school (`recorded_school`), the last day of the window its attendance has been
+    recorded for (`recorded`). A day not recorded yet is not a present day; a school no
+    import has spoken for yet (no date held) counts to the window's end."""
+    s = facts.schools
+    as_of = ibis.literal(window.as_of)
+    return s.select(
+        recorded_school=s.school_id, recorded=ibis.least(s.recorded_through.fill_null(as_of), as_of)
+    )
+
+
+def not_recorded(facts: Facts, window: Window) -> ir.Table:
+    """The schools whose attendance is recorded to a day before the window's end: their
+    later days are not counted (`local_id`, `name`, `recorded_through`)."""
+    s = facts.schools
+    return s.filter(s.recorded_through < window.as_of).select(
+        "local_id", "name", "recorded_through"
+    )
+
+
+def _recorded(facts: Facts, table: ir.Table, window: Window) -> ir.Table:
+    """`table` (with a `school_id`) with its school's `recorded` day (`_recorded_days`)."""
+    recorded = _recorded_days(facts, window)
+    joined = table.left_join(recorded, table.school_id == recorded.recorded_school)
+    return joined.select(table, recorded=joined.recorded.fill_null(ibis.literal(window.as_of)))
 
 
 def _quotient(value: ir.IntegerValue, divisor: int) -> ir.IntegerValue:
@@ -363,15 +401,21 @@ CARRIED_COLUMNS = (*SUM_COLUMNS[:6], "longest_absence_run")
 
 
 def _remaining_days(facts: Facts, held: ir.Table, window: Window) -> ir.Table:
-    """Counted days left in the year at each school where a span is still open."""
+    """Counted days left in the year at each school where a span is still open: after the
+    school's last recorded day (the days not recorded yet are still to come)."""
     days = facts.school_days
-    at = days.filter(days.date == window.as_of).select(now_school=days.school_id, now=days.through)
     end = days.filter(days.date == window.year_end).select(
         end_school=days.school_id, end=days.through
     )
+    recorded = _recorded_days(facts, window)
+    this_year = days.filter(days.date >= window.start)  # nothing recorded yet: none of it
+    now = this_year.join(
+        recorded,
+        [this_year.school_id == recorded.recorded_school, this_year.date == recorded.recorded],
+    ).select(now_school=this_year.school_id, now=this_year.through)
     still = held.filter(held.exit_date.isnull() | (held.exit_date > window.as_of))
     still = still.select("student_id", "school_id").distinct()
-    still = still.left_join(at, still.school_id == at.now_school)
+    still = still.left_join(now, still.school_id == now.now_school)
     still = still.left_join(end, still.school_id == end.end_school)
     return still.select(
         "student_id",

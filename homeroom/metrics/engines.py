@@ -227,7 +227,10 @@ def _database_facts(backend: ibis.BaseBackend, district: District, since: dt.dat
     )
     schools = table("core_school")
     schools = schools.filter(schools.district_id == district.pk).select(
-        school_id=schools.id, local_id=schools.local_id, name=schools.name
+        school_id=schools.id,
+        local_id=schools.local_id,
+        name=schools.name,
+        recorded_through=schools.recorded_through,
     )
     students = table("roster_student")
     students = students.filter(students.district_id == district.pk)

@@ -70,11 +70,21 @@ class StudentYear:
 
 
 def summary_state(user) -> SummaryState | None:
-    """What the summaries of the user's district were computed for (None: not yet)."""
+    """What the summaries of the user's district were computed for (None: not yet), with
+    `not_recorded`: the schools whose attendance is recorded to an earlier day than the
+    summaries' date, and that day (their later days are not counted yet)."""
     if user.district_id is None:
         return None
     states = SummaryState.objects.select_related("district", "school_year")
-    return states.filter(district=user.district_id).first()
+    state = states.filter(district=user.district_id).first()
+    if state is not None:
+        behind = School.objects.filter(
+            district=user.district_id,
+            recorded_through__lt=state.as_of,
+            recorded_through__gte=state.start,
+        )
+        state.not_recorded = list(behind.order_by("recorded_through", "name"))
+    return state
 
 
 def summary_rules(state: SummaryState) -> RuleProfile | None:

@@ -30,6 +30,7 @@ ENTITY_LABELS = {
     "sections": "Sections",
     "section_enrollments": "Section memberships",
     "attendance": "Attendance events",
+    "recorded_through": "Schools recorded to a later day",
 }
 
 

@@ -118,7 +118,8 @@ def test_a_date_before_any_school_year_computes_nothing(cast, summaries):
 def test_an_attendance_import_recomputes_only_the_students_it_changed_as_a_full_refresh_would(
     cast, tmp_path
 ):
-    # given a first import (codes and attendance at both schools: everyone is computed)
+    # given a first import (codes and attendance at both schools: everyone is computed,
+    # Lincoln recorded to the third day)
     first, second, third = school_days(cast, 3)
     import_csv(
         cast,
@@ -126,6 +127,7 @@ def test_an_attendance_import_recomputes_only_the_students_it_changed_as_a_full_
         [
             ("S1", "101", first, "A", ""),
             ("S5", "101", first, "A", ""),
+            ("S5", "101", third, "T", ""),
             ("S3", "301", first, "E", ""),
         ],
     )
@@ -145,7 +147,7 @@ def test_an_attendance_import_recomputes_only_the_students_it_changed_as_a_full_
     )
     # then the run names the students whose events it changed, and only their rows are new
     counts = run.counts["attendance"]
-    assert (counts["inserted"], counts["deleted"]) == (2, 1)
+    assert (counts["inserted"], counts["deleted"]) == (2, 2)
     assert set(run.attendance_students.all()) == {cast.ana, cast.ben, cast.eli}
     assert row_ids(*unchanged) == unchanged_rows
     assert row_ids(cast.ana, cast.ben, cast.eli).isdisjoint(changed_rows)
@@ -379,3 +381,51 @@ def test_a_student_who_left_and_came_back_counts_both_spans_and_not_the_gap(cast
         (cast.lincoln.pk, 30, 2),
         (None, 30, 2),
     }
+
+
+# Days not recorded yet (issue 19, 1)
+
+
+def test_days_after_a_schools_last_recorded_day_are_not_counted_as_present(cast, tmp_path):
+    # given Lincoln's attendance imported to its 10th school day (Ana absent on the 1st and
+    # 10th) and Central's, exported late, only to its 5th (Carla absent on the 5th)
+    days = cast_school_days(cast.this_year)
+    lincoln = [("S1", "101", days[0], "A", ""), ("S1", "101", days[9], "A", "")]
+    import_csv(cast, tmp_path, [*lincoln, ("S3", "301", days[4], "A", "")])
+    # when the summaries are computed as of the 12th school day
+    do_refresh_summaries(cast.district, as_of=days[11])
+
+    def overall(student):
+        row = StudentSummary.objects.get(student=student, school__isnull=True)
+        return row.days_enrolled, row.days_absent
+
+    # then each school's days stop at its own last recorded day: no unrecorded day counts
+    assert overall(cast.ana) == (10, 2)
+    assert overall(cast.ben) == (10, 0)
+    assert overall(cast.carla) == (5, 1)
+    assert overall(cast.dev) == (5, 0)
+    # and once Central's next file arrives, its days count up to its new last day
+    import_csv(cast, tmp_path, [("S3", "301", days[4], "A", ""), ("S4", "301", days[10], "T", "")])
+    do_refresh_summaries(cast.district, as_of=days[11], incremental=True)
+    assert overall(cast.carla) == (11, 1)
+    assert overall(cast.ana) == (10, 2)
+    incremental = summary_rows()
+    do_refresh_summaries(cast.district, as_of=days[11])
+    assert summary_rows() == incremental
+
+
+def test_the_metrics_command_says_which_days_are_not_recorded_yet(cast, tmp_path):
+    days = cast_school_days(cast.this_year)
+    import_csv(cast, tmp_path, [("S1", "101", days[9], "A", ""), ("S3", "301", days[4], "A", "")])
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "metrics",
+        "schools",
+        *("--as-of", days[11].isoformat(), "--district", cast.district.name),
+        stdout=out,
+        stderr=err,
+    )
+    said = err.getvalue()
+    assert f"Lincoln Elementary (101): attendance is recorded only to {days[9]}" in said
+    assert f"Central High (301): attendance is recorded only to {days[4]}" in said
+    assert f"up to {days[11]} are not counted yet" in said

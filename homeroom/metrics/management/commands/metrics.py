@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from homeroom.core.commands import command_district
+from homeroom.metrics import definitions
 from homeroom.metrics.definitions import GROUP_TYPES
 from homeroom.metrics.engines import ENGINES, EngineError, database_engine, open_engine
 from homeroom.metrics.reports import FORMATS, KINDS, metrics_table, with_context, write_table
@@ -100,7 +101,14 @@ class Command(BaseCommand):
                 options["output"],
                 self.stdout,
             )
+            behind = engine.run(definitions.not_recorded(engine.facts, window)).to_pylist()
         except (RuleProfileError, EngineError, ValueError, OSError) as error:
             raise CommandError(str(error)) from None
+        for school in sorted(behind, key=lambda row: (row["recorded_through"], row["local_id"])):
+            self.stderr.write(
+                f"note: {school['name']} ({school['local_id']}): attendance is recorded only to"
+                f" {school['recorded_through']}; the days after it up to {window.as_of} are not"
+                " counted yet"
+            )
         if options["output"] is not None and options["verbosity"] >= 1:
             self.stderr.write(f"{table.num_rows:,} rows written to {options['output']}")
