@@ -124,6 +124,26 @@ def school_day(cast, school: School, n: int) -> dt.date:
     return days.values_list("date", flat=True)[n - 1]
 
 
+def enroll(
+    pupil: Student,
+    school: School,
+    year: SchoolYear,
+    *,
+    grade: int | None = None,
+    entry: dt.date | None = None,
+    exit_date: dt.date | None = None,
+) -> Enrollment:
+    """Enroll a student at a school: in their grade and from the year's first day, unless said."""
+    return Enrollment.objects.create(
+        student=pupil,
+        school=school,
+        school_year=year,
+        grade=pupil.grade if grade is None else grade,
+        entry_date=entry or year.start_date,
+        exit_date=exit_date,
+    )
+
+
 def make_user(username: str, role: Role, district: District, **extra) -> User:
     """A staff user with the shared test password."""
     return User.objects.create_user(
@@ -170,16 +190,6 @@ def cast(db):
     def student(local_id, first, last, grade):
         return Student.objects.create(
             district=district, local_id=local_id, first_name=first, last_name=last, grade=grade
-        )
-
-    def enroll(pupil, school, year, entry=None, exit_date=None):
-        return Enrollment.objects.create(
-            student=pupil,
-            school=school,
-            school_year=year,
-            grade=pupil.grade,
-            entry_date=entry or year.start_date,
-            exit_date=exit_date,
         )
 
     month_ago = today - dt.timedelta(days=30)

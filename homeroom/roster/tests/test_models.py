@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.db.models.deletion import ProtectedError
 
+from homeroom.conftest import enroll
 from homeroom.core.models import School
 from homeroom.roster.models import (
     ContactChannel,
@@ -261,42 +262,18 @@ def test_a_guardian_is_linked_to_a_student_once_but_may_have_several(cast):
 
 def test_an_enrollment_of_one_day_counts_but_one_that_ends_before_it_starts_is_refused(cast):
     day = cast.this_year.start_date
-    Enrollment.objects.create(
-        student=cast.dev,
-        school=cast.lincoln,
-        school_year=cast.this_year,
-        grade=11,
-        entry_date=day,
-        exit_date=day,
-    )
+    day_before = day - dt.timedelta(days=1)
+    enroll(cast.dev, cast.lincoln, cast.this_year, entry=day, exit_date=day)
     with refused_by_the_database():
-        Enrollment.objects.create(
-            student=cast.dev,
-            school=cast.lincoln,
-            school_year=cast.this_year,
-            grade=11,
-            entry_date=day,
-            exit_date=day - dt.timedelta(days=1),
-        )
+        enroll(cast.dev, cast.lincoln, cast.this_year, entry=day, exit_date=day_before)
 
 
 def test_a_students_enrollments_run_in_date_order(cast):
     # given Eli, withdrawn from Lincoln a month ago, re-entering Central two weeks ago
     back = cast.today - dt.timedelta(days=14)
-    central = Enrollment.objects.create(
-        student=cast.eli,
-        school=cast.central,
-        school_year=cast.this_year,
-        grade=5,
-        entry_date=back,
-    )
-    earlier = Enrollment.objects.create(
-        student=cast.eli,
-        school=cast.lincoln,
-        school_year=cast.last_year,
-        grade=4,
-        entry_date=cast.last_year.start_date,
-        exit_date=cast.last_year.end_date,
+    central = enroll(cast.eli, cast.central, cast.this_year, entry=back)
+    earlier = enroll(
+        cast.eli, cast.lincoln, cast.last_year, grade=4, exit_date=cast.last_year.end_date
     )
     # then his spans read oldest first, and the open span has no exit date
     spans = list(cast.eli.enrollments.all())

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 
 from homeroom.access.gatekeeper import access_student
+from homeroom.conftest import enroll
 from homeroom.roster.models import (
     Enrollment,
     Guardian,
@@ -87,13 +88,7 @@ def test_each_student_carries_the_school_of_their_latest_enrollment_this_year(ca
     # given Ben transferred from Lincoln to Central a week ago
     moved = cast.today - dt.timedelta(days=7)
     Enrollment.objects.filter(student=cast.ben).update(exit_date=moved - dt.timedelta(days=1))
-    Enrollment.objects.create(
-        student=cast.ben,
-        school=cast.central,
-        school_year=cast.this_year,
-        grade=4,
-        entry_date=moved,
-    )
+    enroll(cast.ben, cast.central, cast.this_year, entry=moved)
     # when the students are listed
     schools = {
         s.local_id: s.school_name for s in find_students(cast.admin, school_year=cast.this_year)
@@ -174,13 +169,7 @@ def test_guardians_in_the_order_to_call_them_then_by_name(cast):
 
 def test_enrollments_most_recent_first_with_school_and_year(cast):
     # given Hal at Lincoln last year, and at Central this year
-    Enrollment.objects.create(
-        student=cast.hal,
-        school=cast.central,
-        school_year=cast.this_year,
-        grade=6,
-        entry_date=cast.this_year.start_date,
-    )
+    enroll(cast.hal, cast.central, cast.this_year, grade=6)
     spans = student_enrollments(access_student(cast.admin, cast.hal.pk))
     assert [(e.school.name, e.school_year.name) for e in spans] == [
         ("Central High", cast.this_year.name),

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from homeroom.accounts.models import Role, User
-from homeroom.conftest import add_absence, forecast_model
+from homeroom.conftest import add_absence, enroll, forecast_model
 from homeroom.conftest import school_days as cast_school_days
 from homeroom.core.models import AuditEntry, CalendarDate
 from homeroom.metrics.actions import do_refresh_summaries
@@ -181,13 +181,7 @@ def test_student_page_of_a_student_at_two_schools_shows_each(cast, client):
     # given Gabe moved from Lincoln to Central High after ten school days, absent once at each
     days = school_days(cast, 12)
     Enrollment.objects.filter(student=cast.gabe).update(exit_date=days[9])
-    Enrollment.objects.create(
-        student=cast.gabe,
-        school=cast.central,
-        school_year=cast.this_year,
-        grade=cast.gabe.grade,
-        entry_date=days[10],
-    )
+    enroll(cast.gabe, cast.central, cast.this_year, entry=days[10])
     add_absence(cast, cast.gabe, cast.lincoln, days[0])
     add_absence(cast, cast.gabe, cast.central, days[11])
     do_refresh_summaries(cast.district)
@@ -624,14 +618,7 @@ def test_overview_for_a_principal_keeps_to_their_school_after_a_transfer(cast, c
     # given Ben, at Lincoln now, spent the first weeks of the year at Central High
     first_day = cast.this_year.start_date
     Enrollment.objects.filter(student=cast.ben).update(entry_date=first_day + dt.timedelta(days=14))
-    Enrollment.objects.create(
-        student=cast.ben,
-        school=cast.central,
-        school_year=cast.this_year,
-        grade=4,
-        entry_date=first_day,
-        exit_date=first_day + dt.timedelta(days=13),
-    )
+    enroll(cast.ben, cast.central, cast.this_year, exit_date=first_day + dt.timedelta(days=13))
     do_refresh_summaries(cast.district)
     # when Lincoln's principal opens the overview
     client.force_login(cast.principal)
