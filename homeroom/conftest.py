@@ -9,6 +9,7 @@ learns nothing from a second database.
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from types import SimpleNamespace
 
 import pytest
@@ -20,7 +21,7 @@ from homeroom.core.selectors import district_today
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import SummaryState
 from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
-from homeroom.warnings.models import RiskModel
+from homeroom.warnings.models import RiskModel, RiskScore
 
 PASSWORD = "correct-horse-battery"
 
@@ -299,6 +300,37 @@ def forecast_model(cast, version: int) -> RiskModel:
         },
     )
     return model
+
+
+def add_forecast(
+    cast,
+    student: Student,
+    probability: float,
+    *,
+    version: int = 1,
+    year: SchoolYear | None = None,
+    as_of: dt.date | None = None,
+    week: int = 8,
+    method: str = "model",
+    factors: Sequence[str] = (),
+    chronic_last_year: bool = False,
+    absent_two_in_september: bool = False,
+) -> RiskScore:
+    """A stored forecast of a cast student by the district's forecast `version`: this year,
+    as of today, unless said; projected chronic from a probability of one half."""
+    return RiskScore.objects.create(
+        student=student,
+        school_year=year or cast.this_year,
+        model=forecast_model(cast, version),
+        as_of=as_of or cast.today,
+        week=week,
+        method=method,
+        probability=probability,
+        factors=list(factors),
+        chronic_last_year=chronic_last_year,
+        absent_two_in_september=absent_two_in_september,
+        projected_chronic=probability >= 0.5,
+    )
 
 
 def add_absence(cast, student, school, day: dt.date, code: str = "A", fraction=None):

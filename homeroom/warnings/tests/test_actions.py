@@ -12,6 +12,7 @@ import datetime as dt
 
 import pytest
 
+from homeroom.conftest import add_forecast
 from homeroom.core.models import CalendarDate, SchoolYear
 from homeroom.demo.district import DistrictParameters
 from homeroom.metrics.rules import load_rule_profile
@@ -248,19 +249,7 @@ def test_scoring_one_district_leaves_another_districts_forecasts(
     district, engine, trained, known, cast
 ):
     # given a forecast stored for Ana of the cast's district
-    theirs = RiskScore.objects.create(
-        student=cast.ana,
-        school_year=cast.this_year,
-        model=earlier_forecast(cast.district, version=1),
-        as_of=cast.today,
-        week=8,
-        method="model",
-        probability=0.4,
-        factors=["Absent 4 of the last 30 days"],
-        chronic_last_year=False,
-        absent_two_in_september=False,
-        projected_chronic=False,
-    )
+    theirs = add_forecast(cast, cast.ana, 0.4, factors=["Absent 4 of the last 30 days"])
     # when the generated district's students are scored
     do_score_students(district, as_of=NOVEMBER, engine=engine, known=known[NOVEMBER])
     # then Ana's forecast is still there, as it was

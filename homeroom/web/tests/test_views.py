@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from homeroom.accounts.models import Role, User
-from homeroom.conftest import add_absence, enroll, forecast_model
+from homeroom.conftest import add_absence, add_forecast, enroll
 from homeroom.conftest import school_days as cast_school_days
 from homeroom.core.models import AuditEntry, CalendarDate
 from homeroom.metrics.actions import do_refresh_summaries
@@ -215,19 +215,15 @@ def raise_flag(cast, student, kind=Flag.Kind.CONSECUTIVE, *, reason, raised_on, 
 
 def forecast_for(cast, student, probability: float, *, method="model", factors=()) -> RiskScore:
     """A stored forecast of a cast student, by the district's forecast version 3."""
-    model = forecast_model(cast, version=3)
-    return RiskScore.objects.create(
-        student=student,
-        school_year=cast.this_year,
-        model=model,
+    return add_forecast(
+        cast,
+        student,
+        probability,
+        version=3,
         as_of=dt.date(2025, 10, 6),
-        week=8,
         method=method,
-        probability=probability,
-        factors=list(factors),
-        chronic_last_year=False,
+        factors=factors,
         absent_two_in_september=True,
-        projected_chronic=probability >= 0.5,
     )
 
 
