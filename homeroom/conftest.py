@@ -9,10 +9,12 @@ learns nothing from a second database.
 """
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role, User
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
@@ -75,6 +77,13 @@ FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 def fast_password_hashing(settings):
     """Production hashing is slow on purpose; tests need no protection from brute force."""
     settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+@contextmanager
+def refused_by_the_database() -> Iterator[None]:
+    """The database refuses the write; the savepoint keeps the test's transaction usable."""
+    with pytest.raises(IntegrityError), transaction.atomic():
+        yield
 
 
 def school_year_bounds(today: dt.date) -> tuple[dt.date, dt.date]:
