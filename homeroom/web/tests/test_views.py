@@ -490,7 +490,7 @@ def test_students_list_pages_by_fifty(cast, client, many_students):
     first = client.get(reverse("web:students")).text
     second = client.get(reverse("web:students"), {"page": 2}).text
     assert_fifty_then_the_rest(first, second)
-    assert 'href="?page=2"' in first
+    assert 'href="?page=2" hx-get="?page=2" hx-target="#student-results"' in first
 
 
 def test_students_list_pages_keep_the_search_and_sort(cast, client, many_students):
@@ -510,7 +510,7 @@ def test_early_warnings_page_by_fifty_keeping_the_filter(cast, client, many_stud
     second = client.get(reverse("web:warnings"), query | {"page": 2}).text
     # then fifty students show, then the rest, and the next page keeps the filter
     assert_fifty_then_the_rest(first, second)
-    assert 'href="?kind=consecutive&amp;page=2"' in first
+    assert '<a href="?kind=consecutive&amp;page=2" rel="next">' in first
 
 
 def test_students_list_costs_the_same_queries_for_more_students(cast, client, many_students):
