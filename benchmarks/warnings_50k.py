@@ -120,7 +120,7 @@ def main() -> None:
                 read = {"as_of": as_of, "engine": engine}
                 read["known"] = known_on(engine, load_rule_profile(district.rule_profile), as_of)
                 flags[night] = do_evaluate_flags(district, **read)
-                scores = do_score_students(district, **read)
+                scores = do_score_students(district, known=read["known"])
             finished = time.monotonic()
             figures[f"{night}export_two_years"].append(exported - started)
             figures[f"{night}flags_and_forecast"].append(finished - exported)

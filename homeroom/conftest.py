@@ -9,9 +9,12 @@ learns nothing from a second database.
 """
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role, User
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
@@ -20,7 +23,7 @@ from homeroom.core.selectors import district_today
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import SummaryState
 from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
-from homeroom.warnings.models import RiskModel
+from homeroom.warnings.models import RiskModel, RiskScore
 
 PASSWORD = "correct-horse-battery"
 
@@ -76,6 +79,13 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
+@contextmanager
+def refused_by_the_database() -> Iterator[None]:
+    """The database refuses the write; the savepoint keeps the test's transaction usable."""
+    with pytest.raises(IntegrityError), transaction.atomic():
+        yield
+
+
 def school_year_bounds(today: dt.date) -> tuple[dt.date, dt.date]:
     """Mid-August to early June of the school year holding `today` (summer joins the last).
 
@@ -124,6 +134,26 @@ def school_day(cast, school: School, n: int) -> dt.date:
     return days.values_list("date", flat=True)[n - 1]
 
 
+def enroll(
+    pupil: Student,
+    school: School,
+    year: SchoolYear,
+    *,
+    grade: int | None = None,
+    entry: dt.date | None = None,
+    exit_date: dt.date | None = None,
+) -> Enrollment:
+    """Enroll a student at a school: in their grade and from the year's first day, unless said."""
+    return Enrollment.objects.create(
+        student=pupil,
+        school=school,
+        school_year=year,
+        grade=pupil.grade if grade is None else grade,
+        entry_date=entry or year.start_date,
+        exit_date=exit_date,
+    )
+
+
 def make_user(username: str, role: Role, district: District, **extra) -> User:
     """A staff user with the shared test password."""
     return User.objects.create_user(
@@ -170,16 +200,6 @@ def cast(db):
     def student(local_id, first, last, grade):
         return Student.objects.create(
             district=district, local_id=local_id, first_name=first, last_name=last, grade=grade
-        )
-
-    def enroll(pupil, school, year, entry=None, exit_date=None):
-        return Enrollment.objects.create(
-            student=pupil,
-            school=school,
-            school_year=year,
-            grade=pupil.grade,
-            entry_date=entry or year.start_date,
-            exit_date=exit_date,
         )
 
     month_ago = today - dt.timedelta(days=30)
@@ -289,6 +309,37 @@ def forecast_model(cast, version: int) -> RiskModel:
         },
     )
     return model
+
+
+def add_forecast(
+    cast,
+    student: Student,
+    probability: float,
+    *,
+    version: int = 1,
+    year: SchoolYear | None = None,
+    as_of: dt.date | None = None,
+    week: int = 8,
+    method: str = "model",
+    factors: Sequence[str] = (),
+    chronic_last_year: bool = False,
+    absent_two_in_september: bool = False,
+) -> RiskScore:
+    """A stored forecast of a cast student by the district's forecast `version`: this year,
+    as of today, unless said; projected chronic from a probability of one half."""
+    return RiskScore.objects.create(
+        student=student,
+        school_year=year or cast.this_year,
+        model=forecast_model(cast, version),
+        as_of=as_of or cast.today,
+        week=week,
+        method=method,
+        probability=probability,
+        factors=list(factors),
+        chronic_last_year=chronic_last_year,
+        absent_two_in_september=absent_two_in_september,
+        projected_chronic=probability >= 0.5,
+    )
 
 
 def add_absence(cast, student, school, day: dt.date, code: str = "A", fraction=None):

@@ -132,7 +132,7 @@ def do_run_nightly(
 
         step("flags", flags)
         if current_model(district) is not None:
-            step("forecast", lambda: do_score_students(district, **read))
+            step("forecast", lambda: do_score_students(district, known=read["known"]))
         else:
             step.record("forecast", "skipped: no forecast trained yet (homeroom risk train)", {})
     step("tiers", lambda: _tier_changes(tiers_before, _tiers(district), profile))

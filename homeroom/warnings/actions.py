@@ -193,21 +193,12 @@ def current_model(district: District) -> RiskModel | None:
     return RiskModel.objects.filter(district=district).order_by("-version").first()
 
 
-def do_score_students(
-    district: District,
-    *,
-    as_of: dt.date,
-    engine: Engine,
-    profile: RuleProfile | None = None,
-    known: Known | None = None,
-) -> dict[str, int]:
-    """Replace every student's stored forecast with one as of `as_of` (the latest model's);
-    `profile` and `known` as for `do_evaluate_flags`."""
+def do_score_students(district: District, *, known: Known) -> dict[str, int]:
+    """Replace every student's stored forecast with the latest model's, from what was
+    `known` on a date (`known_on`: the night reads it once, for the flags too)."""
     model = current_model(district)
     if model is None:
         raise WarningError("no forecast has been trained yet: run 'homeroom risk train'")
-    profile = profile or load_rule_profile(district.rule_profile)
-    known = known or known_on(engine, profile, as_of)
     table = training.score(known, model.parameters)
     week, window = known.snapshot.week, known.snapshot.window
     with transaction.atomic():

@@ -3,14 +3,13 @@ say for whom. Which students the scopes reach is the gatekeeper's, tested in
 homeroom/access/tests/test_gatekeeper.py."""
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models.deletion import ProtectedError
 
 from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role, User
+from homeroom.conftest import refused_by_the_database
 from homeroom.core.models import School
 from homeroom.roster.models import Student
 
@@ -20,13 +19,6 @@ pytestmark = pytest.mark.django_db
 # role that only reads.
 SEES_THE_DISTRICT = {"district_admin", "district_analyst"}
 READ_ONLY = {"viewer"}
-
-
-@contextmanager
-def refused_by_the_database() -> Iterator[None]:
-    """The database refuses the write; the savepoint keeps the test's transaction usable."""
-    with pytest.raises(IntegrityError), transaction.atomic():
-        yield
 
 
 # Roles
@@ -157,16 +149,14 @@ def test_an_assignment_keeps_its_dates_open_or_ended(cast):
 
 
 def test_an_assignment_may_last_one_day_but_not_end_before_it_starts(cast):
-    CaseloadAssignment.objects.create(
-        user=cast.teacher, student=cast.dev, start_date=cast.today, end_date=cast.today
-    )
-    with refused_by_the_database():
-        CaseloadAssignment.objects.create(
-            user=cast.teacher,
-            student=cast.dev,
-            start_date=cast.today,
-            end_date=cast.today - dt.timedelta(days=1),
+    def assign_from_today(end: dt.date) -> CaseloadAssignment:
+        return CaseloadAssignment.objects.create(
+            user=cast.teacher, student=cast.dev, start_date=cast.today, end_date=end
         )
+
+    assign_from_today(end=cast.today)
+    with refused_by_the_database():
+        assign_from_today(end=cast.today - dt.timedelta(days=1))
 
 
 def test_a_student_may_return_to_a_caseload_after_an_assignment_ended(cast):

@@ -441,13 +441,19 @@ def test_a_row_dated_outside_the_school_years_is_an_error_and_widens_nothing(cas
     assert len(held(cast)) == 60
 
 
-def test_a_file_that_would_delete_most_of_a_school_must_be_allowed_to(cast):
-    # given 100 absences held at Lincoln over the first 50 days
+def hundred_absences_held(cast) -> tuple[AttendanceScope, list[AttendanceRecord]]:
+    """Ana and Ben absent at Lincoln on each of the first 50 days, imported; returned with
+    the scope of a file for those days."""
     days = [weekday(cast, n) for n in range(1, 51)]
     everything = [absence(p, d) for p in (cast.ana, cast.ben) for d in days]
     run(cast, everything)
+    return AttendanceScope({"101"}, days[0], days[-1]), everything
+
+
+def test_a_file_that_would_delete_most_of_a_school_must_be_allowed_to(cast):
+    # given 100 absences held at Lincoln over the first 50 days
+    scope, everything = hundred_absences_held(cast)
     # when a file for those 50 days holds only 10 of them (90 would go: 90%)
-    scope = AttendanceScope({"101"}, days[0], days[-1])
     kept = everything[:10]
     with pytest.raises(ImportRejected) as rejected:
         run(cast, kept, scope=scope)
@@ -463,11 +469,9 @@ def test_a_file_that_would_delete_most_of_a_school_must_be_allowed_to(cast):
 
 
 def test_a_correction_under_a_fifth_of_a_school_needs_no_permission(cast):
-    days = [weekday(cast, n) for n in range(1, 51)]
-    everything = [absence(p, d) for p in (cast.ana, cast.ben) for d in days]
-    run(cast, everything)
+    scope, everything = hundred_absences_held(cast)
     # 19 of 100 withdrawn by the SIS
-    corrected = run(cast, everything[19:], scope=AttendanceScope({"101"}, days[0], days[-1]))
+    corrected = run(cast, everything[19:], scope=scope)
     assert corrected.counts["attendance"]["deleted"] == 19
 
 

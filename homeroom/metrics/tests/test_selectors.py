@@ -7,7 +7,7 @@ import pytest
 
 from homeroom.access.gatekeeper import access_student
 from homeroom.attendance.models import AttendanceCode, Category
-from homeroom.conftest import add_absence, school_day
+from homeroom.conftest import add_absence, enroll, school_day
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import StudentSummary
 from homeroom.metrics.rules import load_rule_profile, shipped_profiles
@@ -37,13 +37,7 @@ def gabe_at_two_schools(cast):
     Enrollment.objects.filter(student=cast.gabe).update(
         exit_date=school_day(cast, cast.lincoln, move)
     )
-    Enrollment.objects.create(
-        student=cast.gabe,
-        school=cast.central,
-        school_year=cast.this_year,
-        grade=cast.gabe.grade,
-        entry_date=school_day(cast, cast.central, move + 1),
-    )
+    enroll(cast.gabe, cast.central, cast.this_year, entry=school_day(cast, cast.central, move + 1))
     for n in (1, 2, 3, 4):
         add_absence(cast, cast.gabe, cast.lincoln, school_day(cast, cast.lincoln, n))
         add_absence(cast, cast.gabe, cast.central, school_day(cast, cast.central, move + n))

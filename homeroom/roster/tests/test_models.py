@@ -2,39 +2,20 @@
 dated spans that end after they start, guardians' contact preferences one per channel."""
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models.deletion import ProtectedError
 
+from homeroom.conftest import enroll, refused_by_the_database
 from homeroom.core.models import School
-from homeroom.roster.models import (
-    ContactChannel,
-    ContactPreference,
-    Enrollment,
-    Gender,
-    Guardian,
-    Section,
-    SectionEnrollment,
-    Student,
-    StudentCharacteristic,
-    StudentGuardian,
-)
+from homeroom.roster import models as roster
 
 pytestmark = pytest.mark.django_db
 
 
-@contextmanager
-def refused_by_the_database() -> Iterator[None]:
-    """The database refuses the write; the savepoint keeps the test's transaction usable."""
-    with pytest.raises(IntegrityError), transaction.atomic():
-        yield
-
-
-def guardian(cast, local_id: str, first: str, last: str, **extra) -> Guardian:
-    return Guardian.objects.create(
+def guardian(cast, local_id: str, first: str, last: str, **extra) -> roster.Guardian:
+    return roster.Guardian.objects.create(
         district=cast.district, local_id=local_id, first_name=first, last_name=last, **extra
     )
 
@@ -49,14 +30,14 @@ def test_a_student_reads_last_name_first_as_staff_lists_show_it(cast):
 
 def test_students_are_listed_by_last_name_then_first_name_then_id(cast):
     # given two more students: a second Ana Alvarez, and an Aaron with the same last name
-    twin = Student.objects.create(
+    twin = roster.Student.objects.create(
         district=cast.district, local_id="S0", first_name="Ana", last_name="Alvarez", grade=3
     )
-    aaron = Student.objects.create(
+    aaron = roster.Student.objects.create(
         district=cast.district, local_id="S9", first_name="Aaron", last_name="Alvarez", grade=1
     )
     # when the district's students are listed in their default order
-    listed = list(Student.objects.filter(district=cast.district))
+    listed = list(roster.Student.objects.filter(district=cast.district))
     # then the Alvarezes come first, Aaron before the Anas, S0 before S1
     assert listed[:3] == [aaron, twin, cast.ana]
     assert [s.last_name for s in listed] == [
@@ -75,25 +56,25 @@ def test_students_are_listed_by_last_name_then_first_name_then_id(cast):
 def test_a_local_id_names_one_student_per_district(cast):
     # given S1 (Ana) in Riverside
     # when another district's SIS uses the same id, it is another student
-    Student.objects.create(
+    roster.Student.objects.create(
         district=cast.other_district, local_id="S1", first_name="Zoe", last_name="Z", grade=1
     )
     # but a second S1 in Riverside is refused
     with refused_by_the_database():
-        Student.objects.create(
+        roster.Student.objects.create(
             district=cast.district, local_id="S1", first_name="Ann", last_name="A", grade=3
         )
-    assert Student.objects.filter(local_id="S1").count() == 2
+    assert roster.Student.objects.filter(local_id="S1").count() == 2
 
 
 def test_what_the_sis_did_not_report_reads_not_reported(cast):
     # given a student created with only name, id and grade
-    pupil = Student.objects.create(
+    pupil = roster.Student.objects.create(
         district=cast.district, local_id="S8", first_name="Ivy", last_name="Ito", grade=0
     )
     pupil.refresh_from_db()
     # then gender and race/ethnicity say so, the home language is English, the grade is K
-    assert pupil.gender == Gender.UNKNOWN
+    assert pupil.gender == roster.Gender.UNKNOWN
     assert pupil.get_gender_display() == "Not reported"
     assert pupil.get_race_ethnicity_display() == "Not reported"
     assert pupil.get_home_language_display() == "English"
@@ -108,19 +89,21 @@ def test_a_district_with_students_cannot_be_deleted_with_them(cast):
 
 def test_deleting_a_student_removes_their_spans_and_links_but_not_their_guardian(cast):
     # given Ana with a characteristic, a guardian, an enrollment and a homeroom membership
-    StudentCharacteristic.objects.create(
-        student=cast.ana, kind=StudentCharacteristic.Kind.IEP, start_date=cast.this_year.start_date
+    roster.StudentCharacteristic.objects.create(
+        student=cast.ana,
+        kind=roster.StudentCharacteristic.Kind.IEP,
+        start_date=cast.this_year.start_date,
     )
     mother = guardian(cast, "G1", "Rosa", "Alvarez")
-    StudentGuardian.objects.create(student=cast.ana, guardian=mother, relationship="mother")
+    roster.StudentGuardian.objects.create(student=cast.ana, guardian=mother, relationship="mother")
     # when Ana is deleted
     cast.ana.delete()
     # then her rows go with her, and her mother stays (she may have other children)
-    assert not Enrollment.objects.filter(student_id=cast.ana.pk).exists()
-    assert not SectionEnrollment.objects.filter(student_id=cast.ana.pk).exists()
-    assert not StudentCharacteristic.objects.filter(student_id=cast.ana.pk).exists()
-    assert not StudentGuardian.objects.filter(guardian=mother).exists()
-    assert Guardian.objects.filter(pk=mother.pk).exists()
+    assert not roster.Enrollment.objects.filter(student_id=cast.ana.pk).exists()
+    assert not roster.SectionEnrollment.objects.filter(student_id=cast.ana.pk).exists()
+    assert not roster.StudentCharacteristic.objects.filter(student_id=cast.ana.pk).exists()
+    assert not roster.StudentGuardian.objects.filter(guardian=mother).exists()
+    assert roster.Guardian.objects.filter(pk=mother.pk).exists()
 
 
 # Characteristics
@@ -128,14 +111,17 @@ def test_deleting_a_student_removes_their_spans_and_links_but_not_their_guardian
 
 def test_a_characteristic_may_last_one_day_but_not_end_before_it_starts(cast):
     day = cast.this_year.start_date
-    one_day = StudentCharacteristic.objects.create(
-        student=cast.ana, kind=StudentCharacteristic.Kind.HOMELESS, start_date=day, end_date=day
+    one_day = roster.StudentCharacteristic.objects.create(
+        student=cast.ana,
+        kind=roster.StudentCharacteristic.Kind.HOMELESS,
+        start_date=day,
+        end_date=day,
     )
     assert one_day.end_date == one_day.start_date
     with refused_by_the_database():
-        StudentCharacteristic.objects.create(
+        roster.StudentCharacteristic.objects.create(
             student=cast.ana,
-            kind=StudentCharacteristic.Kind.HOMELESS,
+            kind=roster.StudentCharacteristic.Kind.HOMELESS,
             start_date=day,
             end_date=day - dt.timedelta(days=1),
         )
@@ -143,14 +129,14 @@ def test_a_characteristic_may_last_one_day_but_not_end_before_it_starts(cast):
 
 def test_a_student_may_gain_the_same_characteristic_again_after_losing_it(cast):
     # given Ben an English learner last year, exited, and identified again this year
-    kind = StudentCharacteristic.Kind.ENGLISH_LEARNER
-    StudentCharacteristic.objects.create(
+    kind = roster.StudentCharacteristic.Kind.ENGLISH_LEARNER
+    roster.StudentCharacteristic.objects.create(
         student=cast.ben,
         kind=kind,
         start_date=cast.last_year.start_date,
         end_date=cast.last_year.end_date,
     )
-    StudentCharacteristic.objects.create(
+    roster.StudentCharacteristic.objects.create(
         student=cast.ben, kind=kind, start_date=cast.this_year.start_date
     )
     # then both periods are kept, and their kind reads in the school's words
@@ -166,12 +152,12 @@ def test_a_guardian_reads_first_name_first_and_lists_by_last_name(cast):
     zed = guardian(cast, "G2", "Amy", "Zed")
     ames = guardian(cast, "G1", "Zora", "Ames")
     assert str(zed) == "Amy Zed"
-    assert list(Guardian.objects.filter(district=cast.district)) == [ames, zed]
+    assert list(roster.Guardian.objects.filter(district=cast.district)) == [ames, zed]
 
 
 def test_a_guardian_id_is_unique_in_a_district_only(cast):
     guardian(cast, "G1", "Rosa", "Alvarez")
-    Guardian.objects.create(
+    roster.Guardian.objects.create(
         district=cast.other_district, local_id="G1", first_name="Other", last_name="Parent"
     )
     with refused_by_the_database():
@@ -181,11 +167,11 @@ def test_a_guardian_id_is_unique_in_a_district_only(cast):
 def test_a_guardian_not_yet_asked_has_given_no_consent(cast):
     # given a guardian with a phone but no preference recorded beyond the channel
     rosa = guardian(cast, "G1", "Rosa", "Alvarez", phone="555-0100", preferred_language="es")
-    sms = ContactPreference.objects.create(guardian=rosa, channel=ContactChannel.SMS)
+    sms = roster.ContactPreference.objects.create(guardian=rosa, channel=roster.ContactChannel.SMS)
     sms.refresh_from_db()
     # then the channel is neither preferred nor consented to: "Not asked"
     assert sms.preferred is False
-    assert sms.consent == ContactPreference.Consent.UNKNOWN
+    assert sms.consent == roster.ContactPreference.Consent.UNKNOWN
     assert sms.get_consent_display() == "Not asked"
     assert rosa.get_preferred_language_display() == "Spanish"
 
@@ -193,18 +179,20 @@ def test_a_guardian_not_yet_asked_has_given_no_consent(cast):
 def test_one_preference_per_guardian_and_channel(cast):
     # given Rosa consented to text messages and opted out of calls
     rosa = guardian(cast, "G1", "Rosa", "Alvarez")
-    ContactPreference.objects.create(
+    roster.ContactPreference.objects.create(
         guardian=rosa,
-        channel=ContactChannel.SMS,
+        channel=roster.ContactChannel.SMS,
         preferred=True,
-        consent=ContactPreference.Consent.GRANTED,
+        consent=roster.ContactPreference.Consent.GRANTED,
     )
-    ContactPreference.objects.create(
-        guardian=rosa, channel=ContactChannel.VOICE, consent=ContactPreference.Consent.OPTED_OUT
+    roster.ContactPreference.objects.create(
+        guardian=rosa,
+        channel=roster.ContactChannel.VOICE,
+        consent=roster.ContactPreference.Consent.OPTED_OUT,
     )
     # when a second text-message preference is written, it is refused
     with refused_by_the_database():
-        ContactPreference.objects.create(guardian=rosa, channel=ContactChannel.SMS)
+        roster.ContactPreference.objects.create(guardian=rosa, channel=roster.ContactChannel.SMS)
     # then her preferences say which channels may be used
     consents = {p.channel: p.get_consent_display() for p in rosa.preferences.all()}
     assert consents == {"sms": "Consented", "voice": "Opted out"}
@@ -213,10 +201,12 @@ def test_one_preference_per_guardian_and_channel(cast):
 def test_changing_a_consent_records_when(cast):
     # given a preference written at some time
     rosa = guardian(cast, "G1", "Rosa", "Alvarez")
-    email = ContactPreference.objects.create(guardian=rosa, channel=ContactChannel.EMAIL)
+    email = roster.ContactPreference.objects.create(
+        guardian=rosa, channel=roster.ContactChannel.EMAIL
+    )
     first = email.updated_at
     # when the guardian opts out
-    email.consent = ContactPreference.Consent.OPTED_OUT
+    email.consent = roster.ContactPreference.Consent.OPTED_OUT
     email.save(update_fields=["consent", "updated_at"])
     # then the time of the change is kept (later than the first write)
     email.refresh_from_db()
@@ -228,15 +218,15 @@ def test_a_students_guardians_come_in_contact_priority_order(cast):
     # given Ana's grandmother to call second and her father first
     grandmother = guardian(cast, "G1", "Ines", "Alvarez")
     father = guardian(cast, "G2", "Luis", "Alvarez")
-    StudentGuardian.objects.create(
+    roster.StudentGuardian.objects.create(
         student=cast.ana,
         guardian=grandmother,
-        relationship=StudentGuardian.Relationship.GRANDPARENT,
+        relationship=roster.StudentGuardian.Relationship.GRANDPARENT,
         contact_priority=2,
         lives_with=False,
     )
-    StudentGuardian.objects.create(
-        student=cast.ana, guardian=father, relationship=StudentGuardian.Relationship.FATHER
+    roster.StudentGuardian.objects.create(
+        student=cast.ana, guardian=father, relationship=roster.StudentGuardian.Relationship.FATHER
     )
     # then the default order is the order to call them in
     links = list(cast.ana.guardian_links.all())
@@ -249,11 +239,13 @@ def test_a_guardian_is_linked_to_a_student_once_but_may_have_several(cast):
     # given Rosa, mother of Ana and of Gabe
     rosa = guardian(cast, "G1", "Rosa", "Alvarez")
     for pupil in (cast.ana, cast.gabe):
-        StudentGuardian.objects.create(student=pupil, guardian=rosa, relationship="mother")
+        roster.StudentGuardian.objects.create(student=pupil, guardian=rosa, relationship="mother")
     assert {link.student for link in rosa.student_links.all()} == {cast.ana, cast.gabe}
     # when she is linked to Ana a second time, it is refused
     with refused_by_the_database():
-        StudentGuardian.objects.create(student=cast.ana, guardian=rosa, relationship="guardian")
+        roster.StudentGuardian.objects.create(
+            student=cast.ana, guardian=rosa, relationship="guardian"
+        )
 
 
 # Enrollments
@@ -261,42 +253,18 @@ def test_a_guardian_is_linked_to_a_student_once_but_may_have_several(cast):
 
 def test_an_enrollment_of_one_day_counts_but_one_that_ends_before_it_starts_is_refused(cast):
     day = cast.this_year.start_date
-    Enrollment.objects.create(
-        student=cast.dev,
-        school=cast.lincoln,
-        school_year=cast.this_year,
-        grade=11,
-        entry_date=day,
-        exit_date=day,
-    )
+    day_before = day - dt.timedelta(days=1)
+    enroll(cast.dev, cast.lincoln, cast.this_year, entry=day, exit_date=day)
     with refused_by_the_database():
-        Enrollment.objects.create(
-            student=cast.dev,
-            school=cast.lincoln,
-            school_year=cast.this_year,
-            grade=11,
-            entry_date=day,
-            exit_date=day - dt.timedelta(days=1),
-        )
+        enroll(cast.dev, cast.lincoln, cast.this_year, entry=day, exit_date=day_before)
 
 
 def test_a_students_enrollments_run_in_date_order(cast):
     # given Eli, withdrawn from Lincoln a month ago, re-entering Central two weeks ago
     back = cast.today - dt.timedelta(days=14)
-    central = Enrollment.objects.create(
-        student=cast.eli,
-        school=cast.central,
-        school_year=cast.this_year,
-        grade=5,
-        entry_date=back,
-    )
-    earlier = Enrollment.objects.create(
-        student=cast.eli,
-        school=cast.lincoln,
-        school_year=cast.last_year,
-        grade=4,
-        entry_date=cast.last_year.start_date,
-        exit_date=cast.last_year.end_date,
+    central = enroll(cast.eli, cast.central, cast.this_year, entry=back)
+    earlier = enroll(
+        cast.eli, cast.lincoln, cast.last_year, grade=4, exit_date=cast.last_year.end_date
     )
     # then his spans read oldest first, and the open span has no exit date
     spans = list(cast.eli.enrollments.all())
@@ -309,7 +277,9 @@ def test_a_students_enrollments_run_in_date_order(cast):
 def test_a_school_with_enrollments_cannot_be_deleted(cast):
     with pytest.raises(ProtectedError) as protected, transaction.atomic():
         School.objects.get(pk=cast.lincoln.pk).delete()
-    enrolled = {e.student for e in protected.value.protected_objects if isinstance(e, Enrollment)}
+    enrolled = {
+        e.student for e in protected.value.protected_objects if isinstance(e, roster.Enrollment)
+    }
     assert enrolled == {cast.ana, cast.ben, cast.eli, cast.gabe, cast.hal}
 
 
@@ -317,23 +287,23 @@ def test_a_school_with_enrollments_cannot_be_deleted(cast):
 
 
 def test_sections_read_and_list_by_name(cast):
-    math = Section.objects.create(
+    math = roster.Section.objects.create(
         school=cast.central, school_year=cast.this_year, local_id="M1", name="Algebra I"
     )
     assert str(cast.homeroom) == "Room 3"
-    assert list(Section.objects.filter(school_year=cast.this_year)) == [math, cast.homeroom]
+    assert list(roster.Section.objects.filter(school_year=cast.this_year)) == [math, cast.homeroom]
 
 
 def test_a_section_id_is_unique_in_a_school_and_year_only(cast):
     # the same id names last year's Room 3 and Central's HR3 without clash
-    Section.objects.create(
+    roster.Section.objects.create(
         school=cast.lincoln, school_year=cast.last_year, local_id="HR3", name="Room 3"
     )
-    Section.objects.create(
+    roster.Section.objects.create(
         school=cast.central, school_year=cast.this_year, local_id="HR3", name="Room 3"
     )
     with refused_by_the_database():
-        Section.objects.create(
+        roster.Section.objects.create(
             school=cast.lincoln, school_year=cast.this_year, local_id="HR3", name="Again"
         )
 
@@ -348,7 +318,7 @@ def test_a_section_keeps_its_teachers_and_dated_members(cast):
 
 def test_a_membership_cannot_end_before_it_starts(cast):
     with refused_by_the_database():
-        SectionEnrollment.objects.create(
+        roster.SectionEnrollment.objects.create(
             student=cast.ben,
             section=cast.homeroom,
             start_date=cast.today,

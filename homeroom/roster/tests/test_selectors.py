@@ -5,20 +5,14 @@ import datetime as dt
 import pytest
 
 from homeroom.access.gatekeeper import access_student
+from homeroom.conftest import enroll
+from homeroom.roster import selectors
 from homeroom.roster.models import (
     Enrollment,
     Guardian,
     Student,
     StudentCharacteristic,
     StudentGuardian,
-)
-from homeroom.roster.selectors import (
-    find_students,
-    grades_of_visible_students,
-    schools_of_visible_students,
-    student_characteristics,
-    student_enrollments,
-    student_guardians,
 )
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +24,7 @@ def found(cast, user, **filters) -> list[str]:
     """The cast names of the students `find_students` returns, in its order."""
     by_pk = {getattr(cast, name).pk: name for name in CAST_STUDENTS}
     filters.setdefault("school_year", cast.this_year)
-    return [by_pk.get(s.pk, s.local_id) for s in find_students(user, **filters)]
+    return [by_pk.get(s.pk, s.local_id) for s in selectors.find_students(user, **filters)]
 
 
 # Finding students
@@ -87,16 +81,11 @@ def test_each_student_carries_the_school_of_their_latest_enrollment_this_year(ca
     # given Ben transferred from Lincoln to Central a week ago
     moved = cast.today - dt.timedelta(days=7)
     Enrollment.objects.filter(student=cast.ben).update(exit_date=moved - dt.timedelta(days=1))
-    Enrollment.objects.create(
-        student=cast.ben,
-        school=cast.central,
-        school_year=cast.this_year,
-        grade=4,
-        entry_date=moved,
-    )
+    enroll(cast.ben, cast.central, cast.this_year, entry=moved)
     # when the students are listed
     schools = {
-        s.local_id: s.school_name for s in find_students(cast.admin, school_year=cast.this_year)
+        s.local_id: s.school_name
+        for s in selectors.find_students(cast.admin, school_year=cast.this_year)
     }
     # then Ben shows at Central; Hal, not enrolled this year, at no school
     assert schools == {
@@ -118,18 +107,18 @@ def test_each_student_carries_the_school_of_their_latest_enrollment_this_year(ca
 
 def test_school_choices_are_where_the_users_students_are_enrolled_by_name(cast):
     # the counselor's grades reach Central, her caseload (Gabe) reaches Lincoln
-    schools = schools_of_visible_students(cast.counselor, school_year=cast.this_year)
-    assert [s.name for s in schools] == ["Central High", "Lincoln Elementary"]
-    assert list(schools_of_visible_students(cast.teacher, school_year=cast.this_year)) == [
-        cast.lincoln
-    ]
-    assert not schools_of_visible_students(cast.outsider, school_year=cast.this_year).exists()
+    def schools(user):
+        return list(selectors.schools_of_visible_students(user, school_year=cast.this_year))
+
+    assert [s.name for s in schools(cast.counselor)] == ["Central High", "Lincoln Elementary"]
+    assert schools(cast.teacher) == [cast.lincoln]
+    assert schools(cast.outsider) == []
 
 
 def test_grade_choices_are_the_users_students_grades_lowest_first(cast):
-    assert grades_of_visible_students(cast.counselor) == [2, 9]
-    assert grades_of_visible_students(cast.admin) == [2, 3, 4, 5, 9, 11]
-    assert grades_of_visible_students(cast.outsider) == []
+    assert selectors.grades_of_visible_students(cast.counselor) == [2, 9]
+    assert selectors.grades_of_visible_students(cast.admin) == [2, 3, 4, 5, 9, 11]
+    assert selectors.grades_of_visible_students(cast.outsider) == []
 
 
 # One student's record
@@ -148,7 +137,8 @@ def test_characteristics_newest_first_then_by_kind(cast):
         student=cast.ben, kind="homeless", start_date=cast.this_year.start_date
     )
     # when her record is read
-    kinds = [c.kind for c in student_characteristics(access_student(cast.teacher, cast.ana.pk))]
+    record = access_student(cast.teacher, cast.ana.pk)
+    kinds = [c.kind for c in selectors.student_characteristics(record)]
     # then this year's come first (by kind: "econ..." before "foster..."), Ben's not at all
     assert kinds == ["econ_disadvantaged", "foster_care", "iep"]
 
@@ -167,21 +157,15 @@ def test_guardians_in_the_order_to_call_them_then_by_name(cast):
     link("G2", "Ines", "Alvarez", 2)
     link("G3", "Luis", "Alvarez", 1)
     # when her record is read
-    guardians = student_guardians(access_student(cast.teacher, cast.ana.pk))
+    guardians = selectors.student_guardians(access_student(cast.teacher, cast.ana.pk))
     # then priority 1 by last name, then priority 2
     assert [str(g.guardian) for g in guardians] == ["Luis Alvarez", "Marta Ruiz", "Ines Alvarez"]
 
 
 def test_enrollments_most_recent_first_with_school_and_year(cast):
     # given Hal at Lincoln last year, and at Central this year
-    Enrollment.objects.create(
-        student=cast.hal,
-        school=cast.central,
-        school_year=cast.this_year,
-        grade=6,
-        entry_date=cast.this_year.start_date,
-    )
-    spans = student_enrollments(access_student(cast.admin, cast.hal.pk))
+    enroll(cast.hal, cast.central, cast.this_year, grade=6)
+    spans = selectors.student_enrollments(access_student(cast.admin, cast.hal.pk))
     assert [(e.school.name, e.school_year.name) for e in spans] == [
         ("Central High", cast.this_year.name),
         ("Lincoln Elementary", cast.last_year.name),

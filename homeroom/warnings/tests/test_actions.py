@@ -12,6 +12,7 @@ import datetime as dt
 
 import pytest
 
+from homeroom.conftest import add_forecast
 from homeroom.core.models import CalendarDate, SchoolYear
 from homeroom.demo.district import DistrictParameters
 from homeroom.metrics.rules import load_rule_profile
@@ -184,12 +185,10 @@ def test_training_before_three_complete_years_is_refused_and_stores_nothing(
 
 
 @pytest.mark.django_db
-def test_scoring_gives_every_enrolled_student_one_forecast_as_of_the_date(
-    district, engine, trained
-):
+def test_scoring_gives_every_enrolled_student_one_forecast_as_of_the_date(district, trained, known):
     model, _ = trained
-    # when the students are scored as of October 1, from the engine's facts
-    counts = do_score_students(district, as_of=OCTOBER, engine=engine)
+    # when the students are scored from what was known on October 1
+    counts = do_score_students(district, known=known[OCTOBER])
     # then each student enrolled by then has one forecast, by the current model, this year
     scores = RiskScore.objects.filter(student__district=district)
     assert set(scores.values_list("student_id", flat=True)) == enrolled_by(district, OCTOBER)
@@ -209,11 +208,11 @@ def test_scoring_gives_every_enrolled_student_one_forecast_as_of_the_date(
 
 
 @pytest.mark.django_db
-def test_scoring_a_later_day_replaces_every_earlier_forecast(district, engine, trained, known):
+def test_scoring_a_later_day_replaces_every_earlier_forecast(district, trained, known):
     # given forecasts as of October 1
-    do_score_students(district, as_of=OCTOBER, engine=engine, known=known[OCTOBER])
+    do_score_students(district, known=known[OCTOBER])
     # when the students are scored as of November 20
-    counts = do_score_students(district, as_of=NOVEMBER, engine=engine, known=known[NOVEMBER])
+    counts = do_score_students(district, known=known[NOVEMBER])
     # then every stored forecast is of November 20, one per student enrolled by then
     rows = stored(district)
     assert {as_of for _, as_of, *_ in rows} == {NOVEMBER}
@@ -223,46 +222,32 @@ def test_scoring_a_later_day_replaces_every_earlier_forecast(district, engine, t
 
 
 @pytest.mark.django_db
-def test_scoring_the_same_day_twice_changes_nothing(district, engine, trained, known):
-    first = do_score_students(district, as_of=NOVEMBER, engine=engine, known=known[NOVEMBER])
+def test_scoring_the_same_day_twice_changes_nothing(district, trained, known):
+    first = do_score_students(district, known=known[NOVEMBER])
     before = stored(district)
     # when the night's scoring runs again for the same date
-    again = do_score_students(district, as_of=NOVEMBER, engine=engine, known=known[NOVEMBER])
+    again = do_score_students(district, known=known[NOVEMBER])
     # then the same forecasts are stored, no more
     assert again == first
     assert stored(district) == before
 
 
 @pytest.mark.django_db
-def test_scoring_without_a_trained_model_is_refused_in_words(district, engine, known):
+def test_scoring_without_a_trained_model_is_refused_in_words(district, known):
     # given the district's models removed (rolled back after the test)
     RiskModel.objects.filter(district=district).delete()
     # when the students are scored, it is refused, saying how to train one
     with pytest.raises(WarningError, match=r"^no forecast has been trained yet: run 'homeroom"):
-        do_score_students(district, as_of=NOVEMBER, engine=engine, known=known[NOVEMBER])
+        do_score_students(district, known=known[NOVEMBER])
     assert not RiskScore.objects.filter(student__district=district).exists()
 
 
 @pytest.mark.django_db
-def test_scoring_one_district_leaves_another_districts_forecasts(
-    district, engine, trained, known, cast
-):
+def test_scoring_one_district_leaves_another_districts_forecasts(district, trained, known, cast):
     # given a forecast stored for Ana of the cast's district
-    theirs = RiskScore.objects.create(
-        student=cast.ana,
-        school_year=cast.this_year,
-        model=earlier_forecast(cast.district, version=1),
-        as_of=cast.today,
-        week=8,
-        method="model",
-        probability=0.4,
-        factors=["Absent 4 of the last 30 days"],
-        chronic_last_year=False,
-        absent_two_in_september=False,
-        projected_chronic=False,
-    )
+    theirs = add_forecast(cast, cast.ana, 0.4, factors=["Absent 4 of the last 30 days"])
     # when the generated district's students are scored
-    do_score_students(district, as_of=NOVEMBER, engine=engine, known=known[NOVEMBER])
+    do_score_students(district, known=known[NOVEMBER])
     # then Ana's forecast is still there, as it was
     kept = RiskScore.objects.get(student=cast.ana)
     assert (kept.pk, kept.probability, kept.factors) == (theirs.pk, 0.4, theirs.factors)

@@ -9,10 +9,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from homeroom.conftest import add_absence, school_days
+from homeroom.conftest import add_absence, enroll, school_days
 from homeroom.metrics.definitions import Window
 from homeroom.metrics.rules import load_rule_profile
-from homeroom.roster.models import Enrollment
 from homeroom.warnings import flags
 from homeroom.warnings.actions import WarningError, analysis_engine, do_evaluate_flags
 from homeroom.warnings.models import Flag
@@ -102,13 +101,7 @@ def test_a_flag_that_stops_holding_is_cleared_and_kept_and_the_history_runs_forw
 @pytest.mark.django_db
 def test_chronically_absent_last_year(cast):
     # Ben was enrolled all of last year and missed a fifth of it
-    Enrollment.objects.create(
-        student=cast.ben,
-        school=cast.lincoln,
-        school_year=cast.last_year,
-        grade=3,
-        entry_date=cast.last_year.start_date,
-    )
+    enroll(cast.ben, cast.lincoln, cast.last_year, grade=3)
     for day in school_days(cast.last_year)[::5]:
         add_absence(cast, cast.ben, cast.lincoln, day)
     evaluate(cast, school_days(cast.this_year)[5])

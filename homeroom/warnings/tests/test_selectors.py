@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from homeroom.access.gatekeeper import access_student
-from homeroom.conftest import forecast_model
+from homeroom.conftest import add_forecast
 from homeroom.roster.models import Enrollment, Student
 from homeroom.warnings.methods import method_name
 from homeroom.warnings.models import Flag, RiskScore
@@ -37,19 +37,14 @@ def raise_flag(cast, student, kind=Flag.Kind.EARLY_ABSENCES, *, days_ago=10, cle
 
 def score(cast, student, probability: float, *, method="model") -> RiskScore:
     """A stored forecast for a cast student, made by the district's forecast version 1."""
-    model = forecast_model(cast, version=1)
-    return RiskScore.objects.create(
-        student=student,
-        school_year=cast.this_year,
-        model=model,
-        as_of=cast.today,
+    return add_forecast(
+        cast,
+        student,
+        probability,
         week=6,
         method=method,
-        probability=probability,
         factors=["Absent 4 of the last 30 days", "Chronically absent last year"],
         chronic_last_year=True,
-        absent_two_in_september=False,
-        projected_chronic=probability >= 0.5,
     )
 
 

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from homeroom.accounts.models import CaseloadAssignment
-from homeroom.conftest import add_absence, school_days
+from homeroom.conftest import add_absence, add_forecast, school_days
 from homeroom.ingest.models import ImportRun
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.roster.models import (
@@ -24,7 +24,7 @@ from homeroom.roster.models import (
     StudentCharacteristic,
     StudentGuardian,
 )
-from homeroom.warnings.models import Flag, RiskModel, RiskScore
+from homeroom.warnings.models import Flag
 from homeroom.web.tests.page_text import student_ids_linked
 
 pytestmark = pytest.mark.django_db
@@ -57,22 +57,6 @@ def past_school_days(cast, count: int) -> list[dt.date]:
     return days
 
 
-def forecast_model(cast) -> RiskModel:
-    """The cast district's forecast, as a training would have stored it."""
-    model, _ = RiskModel.objects.get_or_create(
-        district=cast.district,
-        version=1,
-        defaults={
-            "estimator": "LogisticRegression",
-            "rule_profile": "attendance-works@1",
-            "trained_years": [cast.last_year.name],
-            "parameters": {},
-            "evaluation": {},
-        },
-    )
-    return model
-
-
 def flag_and_forecast(cast, student, probability: float) -> None:
     """Two open flags and a cleared one on the student, and a forecast, as a night leaves them."""
     year = cast.this_year
@@ -95,18 +79,13 @@ def flag_and_forecast(cast, student, probability: float) -> None:
         checked_on=raised,
         reason="2 absences in the first 20 school days",
     )
-    RiskScore.objects.create(
-        student=student,
-        school_year=year,
-        model=forecast_model(cast),
-        as_of=cast.today,
-        week=8,
-        method="model",
-        probability=probability,
+    add_forecast(
+        cast,
+        student,
+        probability,
+        year=year,
         factors=["Absent 2 of the last 30 days"],
-        chronic_last_year=False,
         absent_two_in_september=True,
-        projected_chronic=probability >= 0.5,
     )
 
 
@@ -286,18 +265,17 @@ def grow_record(cast, student) -> None:
         checked_on=cast.today,
         reason="Mondays and Fridays",
     )
-    RiskScore.objects.create(
-        student=student,
-        school_year=cast.last_year,
-        model=forecast_model(cast),
+    add_forecast(
+        cast,
+        student,
+        0.9,
+        year=cast.last_year,
         as_of=cast.last_year.end_date,
         week=36,
         method="chronic_last_year",
-        probability=0.9,
         factors=["Chronically absent the year before"],
         chronic_last_year=True,
         absent_two_in_september=True,
-        projected_chronic=True,
     )
     do_refresh_summaries(cast.district)
 

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from homeroom.accounts.models import Role, User
-from homeroom.conftest import add_absence, forecast_model
+from homeroom.conftest import add_absence, add_forecast, enroll
 from homeroom.conftest import school_days as cast_school_days
 from homeroom.core.models import AuditEntry, CalendarDate
 from homeroom.metrics.actions import do_refresh_summaries
@@ -181,13 +181,7 @@ def test_student_page_of_a_student_at_two_schools_shows_each(cast, client):
     # given Gabe moved from Lincoln to Central High after ten school days, absent once at each
     days = school_days(cast, 12)
     Enrollment.objects.filter(student=cast.gabe).update(exit_date=days[9])
-    Enrollment.objects.create(
-        student=cast.gabe,
-        school=cast.central,
-        school_year=cast.this_year,
-        grade=cast.gabe.grade,
-        entry_date=days[10],
-    )
+    enroll(cast.gabe, cast.central, cast.this_year, entry=days[10])
     add_absence(cast, cast.gabe, cast.lincoln, days[0])
     add_absence(cast, cast.gabe, cast.central, days[11])
     do_refresh_summaries(cast.district)
@@ -221,19 +215,15 @@ def raise_flag(cast, student, kind=Flag.Kind.CONSECUTIVE, *, reason, raised_on, 
 
 def forecast_for(cast, student, probability: float, *, method="model", factors=()) -> RiskScore:
     """A stored forecast of a cast student, by the district's forecast version 3."""
-    model = forecast_model(cast, version=3)
-    return RiskScore.objects.create(
-        student=student,
-        school_year=cast.this_year,
-        model=model,
+    return add_forecast(
+        cast,
+        student,
+        probability,
+        version=3,
         as_of=dt.date(2025, 10, 6),
-        week=8,
         method=method,
-        probability=probability,
-        factors=list(factors),
-        chronic_last_year=False,
+        factors=factors,
         absent_two_in_september=True,
-        projected_chronic=probability >= 0.5,
     )
 
 
@@ -500,7 +490,7 @@ def test_students_list_pages_by_fifty(cast, client, many_students):
     first = client.get(reverse("web:students")).text
     second = client.get(reverse("web:students"), {"page": 2}).text
     assert_fifty_then_the_rest(first, second)
-    assert 'href="?page=2"' in first
+    assert 'href="?page=2" hx-get="?page=2" hx-target="#student-results"' in first
 
 
 def test_students_list_pages_keep_the_search_and_sort(cast, client, many_students):
@@ -520,7 +510,7 @@ def test_early_warnings_page_by_fifty_keeping_the_filter(cast, client, many_stud
     second = client.get(reverse("web:warnings"), query | {"page": 2}).text
     # then fifty students show, then the rest, and the next page keeps the filter
     assert_fifty_then_the_rest(first, second)
-    assert 'href="?kind=consecutive&amp;page=2"' in first
+    assert '<a href="?kind=consecutive&amp;page=2" rel="next">' in first
 
 
 def test_students_list_costs_the_same_queries_for_more_students(cast, client, many_students):
@@ -624,14 +614,7 @@ def test_overview_for_a_principal_keeps_to_their_school_after_a_transfer(cast, c
     # given Ben, at Lincoln now, spent the first weeks of the year at Central High
     first_day = cast.this_year.start_date
     Enrollment.objects.filter(student=cast.ben).update(entry_date=first_day + dt.timedelta(days=14))
-    Enrollment.objects.create(
-        student=cast.ben,
-        school=cast.central,
-        school_year=cast.this_year,
-        grade=4,
-        entry_date=first_day,
-        exit_date=first_day + dt.timedelta(days=13),
-    )
+    enroll(cast.ben, cast.central, cast.this_year, exit_date=first_day + dt.timedelta(days=13))
     do_refresh_summaries(cast.district)
     # when Lincoln's principal opens the overview
     client.force_login(cast.principal)
