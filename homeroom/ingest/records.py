@@ -21,6 +21,10 @@ from enum import StrEnum
 from itertools import compress, repeat
 from operator import not_
 
+# The error a reader records when it gives up on a file: the file's later rows were never
+# read, so no import may go on without them (not even one skipping rows with errors).
+STOPPED_READING = "too_many_errors"
+
 
 @dataclass(frozen=True, slots=True)
 class Where:

@@ -30,7 +30,14 @@ from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.core.models import Calendar, CalendarDate, District, School, SchoolYear
 from homeroom.ingest.attendance_sync import sync_attendance
 from homeroom.ingest.models import ImportRun
-from homeroom.ingest.records import Batch, EntityCounts, Problem, SchoolYearRecord, Severity
+from homeroom.ingest.records import (
+    STOPPED_READING,
+    Batch,
+    EntityCounts,
+    Problem,
+    SchoolYearRecord,
+    Severity,
+)
 from homeroom.roster.models import (
     ContactPreference,
     Enrollment,
@@ -396,13 +403,20 @@ def _sync_people(
     people: _People, batch: Batch, district: District, resolve: "_Resolver"
 ) -> EntityCounts:
     """Upsert the students or guardians of a batch by local id, then know their keys."""
-    records = getattr(batch, people.records)
-    rows = {
-        (district.pk, r.local_id): {
-            name: getattr(r, name) for name in people.named + people.described
-        }
-        for r in records
-    }
+    rows, seen = {}, {}
+    for r in getattr(batch, people.records):
+        row = {name: getattr(r, name) for name in people.named + people.described}
+        key = (district.pk, r.local_id)
+        if key in rows and rows[key] != row:  # the same row twice is no news
+            batch.finding(
+                "duplicate_record",
+                f"the same {people.model._meta.verbose_name} appears twice, differently;"
+                " the later one is kept",
+                r.where,
+                value=r.local_id,
+                hint=f"First seen at {seen[key]}; keep one of the rows.",
+            )
+        rows[key], seen[key] = row, r.where
     counts = _upsert(
         people.model,
         rows,
@@ -683,7 +697,7 @@ def do_import(
     counts: dict[str, EntityCounts] = {}
     try:
         with transaction.atomic():
-            if batch.errors and on_error == "reject":
+            if batch.errors and (on_error == "reject" or _unread_rows(batch)):
                 raise _Rollback
             run.save()
             stage("schools, years and codes")
@@ -708,7 +722,7 @@ def do_import(
                 )
                 if recorded.updated:  # schools whose attendance now runs to a later day
                     counts["recorded_through"] = recorded
-            if batch.errors and on_error == "reject":
+            if batch.errors and (on_error == "reject" or _unread_rows(batch)):
                 raise _Rollback
             run.status = ImportRun.Status.SUCCEEDED
             _write_run(run, batch, counts, started)
@@ -722,6 +736,12 @@ def do_import(
         _write_run(run, batch, {}, started)
         raise ImportRejected(run) from None
     return run
+
+
+def _unread_rows(batch: Batch) -> bool:
+    """Whether a reader stopped before the end of a file: skipping the rows with errors
+    would then silently leave out rows nobody read, so even a skipping import is rejected."""
+    return any(problem.code == STOPPED_READING for problem in batch.errors)
 
 
 def _analyze_changed(counts: dict[str, EntityCounts]) -> None:

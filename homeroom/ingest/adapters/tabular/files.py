@@ -16,7 +16,7 @@ from typing import Any
 
 from homeroom.ingest.adapters.tabular.mappings import Profile, Source
 from homeroom.ingest.progress import ReadProgress
-from homeroom.ingest.records import Batch, Where
+from homeroom.ingest.records import STOPPED_READING, Batch, Where
 
 MAX_ERRORS_PER_FILE = 1000
 SNIFF_CHARS = 64 * 1024
@@ -108,7 +108,7 @@ class FileRows:
             return True
         self.stopped = True
         self.batch.error(
-            "too_many_errors",
+            STOPPED_READING,
             f"reading stopped after {MAX_ERRORS_PER_FILE} errors in this file",
             Where(name, line),
             hint="Check the profile matches the file (delimiter, encoding, columns).",

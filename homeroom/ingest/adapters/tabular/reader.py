@@ -171,14 +171,16 @@ class _Reader(FileRows):
             if any(header):
                 header_line = line
                 break
-        while header and not header[-1]:
-            header.pop()
+        named = len(header)
+        while named and not header[named - 1]:  # trailing delimiters: often, and harmless...
+            named -= 1
+        unnamed, header = len(header) - named, header[:named]
         if not header:
             if not self.errors_in_file:  # a missing sheet or undecodable file is said already
                 self.error("empty_file", "the file is empty: no header row", Where(name, 1))
             return
         mappings = [m for s in sources if (m := self.columns(s, header, header_line, name))]
-        self.extra_columns(sources, header, header_line, name)
+        self.extra_columns(sources, header, header_line, name, unnamed)
         width, count = len(header), 0
         for line, cells in rows:
             if type(cells) is RowBlock:
@@ -280,15 +282,28 @@ class _Reader(FileRows):
         )
 
     def extra_columns(
-        self, sources: list[Source], header: list[str], header_line: int, name: str
+        self, sources: list[Source], header: list[str], header_line: int, name: str, trailing: int
     ) -> None:
-        """Columns no source reads: ignored, reported once, or errors, as the profile says."""
+        """Columns no source reads: ignored, reported once, or errors, as the profile says.
+
+        `trailing`: columns without a name after the last named one (...but a profile that
+        allows no extra column allows none of them either)."""
         used = {c.casefold() for s in sources for c in (*s.columns, *s.ignore_columns)}
         extra = [c for c in header if c and c.casefold() not in used]
+        unnamed = trailing + sum(1 for c in header if not c)
         policies = {s.extra_columns for s in sources}
-        if not extra or policies == {"ignore"}:
+        if not (extra or unnamed) or policies == {"ignore"}:
             return
         if "error" in policies:
+            if unnamed:  # one error for them all: an export can hold thousands
+                self.error(
+                    "unknown_column",
+                    f"{unnamed:,} column{'s' if unnamed > 1 else ''} without a name in the header",
+                    Where(name, header_line),
+                    value="",
+                    hint="Remove the columns without a name (often empty columns an export"
+                    " added at the end).",
+                )
             for column in extra:
                 self.error(
                     "unknown_column",
@@ -300,6 +315,8 @@ class _Reader(FileRows):
                     + ". Remove the column, or list it in ignore_columns.",
                 )
             return
+        if unnamed:
+            extra.append(f"{unnamed:,} without a name")
         self.batch.finding(
             "unused_columns",
             "the profile reads nothing from these columns",
