@@ -5,7 +5,8 @@ The cast's current school year is the one holding today's date, so pages that de
 
 `--database-only` runs only the tests that touch the database: `./dev test` runs the whole
 suite on SQLite and these again on PostgreSQL, since a test that never opens a connection
-learns nothing from a second database.
+learns nothing from a second database (nor one marked `one_database`, whose database only
+sets up what it checks elsewhere).
 """
 
 import datetime as dt
@@ -62,12 +63,16 @@ def uses_database(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With `--database-only`, deselect the tests that never touch the database."""
+    """With `--database-only`, deselect the tests that never touch the database, and those
+    marked `one_database` (what they check does not depend on which database it is)."""
     if not config.getoption("--database-only"):
         return
-    kept = [item for item in items if uses_database(item)]
-    config.hook.pytest_deselected(items=[item for item in items if not uses_database(item)])
-    items[:] = kept
+
+    def wanted(item: pytest.Item) -> bool:
+        return uses_database(item) and not item.get_closest_marker("one_database")
+
+    config.hook.pytest_deselected(items=[item for item in items if not wanted(item)])
+    items[:] = [item for item in items if wanted(item)]
 
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -371,6 +371,26 @@ def _hold(cursor, in_scope: str, scope_params: list, *, outside: bool) -> None:
         cursor.execute(f"ANALYZE {HELD}")
 
 
+def _report_sparse_calendars(cursor, batch: Batch, resolve, unlisted: dict) -> None:
+    """One finding per school whose calendar lists fewer than half of the weekdays its
+    attendance falls on: its days can hardly be counted (a partial calendar)."""
+    if not unlisted:
+        return
+    cursor.execute(f"SELECT school_id, COUNT(DISTINCT date) FROM {STAGE} GROUP BY school_id")
+    dates = dict(cursor.fetchall())
+    local_ids = {pk: local for local, pk in resolve.schools.items()}
+    for school_pk, days in sorted(unlisted.items()):
+        if len(days) * 2 > dates[school_pk]:
+            batch.finding(
+                "calendar_incomplete",
+                f"the school's calendar lists none of {len(days):,} of the"
+                f" {dates[school_pk]:,} dates its attendance falls on, so those days are"
+                " neither checked nor counted",
+                value=local_ids[school_pk],
+                hint="Import the school's full calendar for the year.",
+            )
+
+
 def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> None:
     """Findings about the staged rows: off-calendar days, no enrollment, conflicting codes."""
     if not school_pks:
@@ -396,14 +416,17 @@ def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> No
         " WHERE c.school_id = s.school_id AND d.date = s.date"
     )
     cursor.execute(
-        f"SELECT s.source_file, s.source_line, s.student_id, s.date, EXISTS ({listed})"
-        f" FROM {STAGE} AS s WHERE s.school_id IN (SELECT school_id FROM {calendars})"
+        f"SELECT s.source_file, s.source_line, s.student_id, s.date, EXISTS ({listed}),"
+        f" s.school_id FROM {STAGE} AS s WHERE s.school_id IN (SELECT school_id FROM {calendars})"
         f" AND NOT EXISTS ({listed} AND d.kind IN ({counted}))"
         " ORDER BY s.source_file, s.source_line"
     )
-    for file, line, student, day, is_listed in cursor.fetchall():
+    unlisted = defaultdict(set)  # per school: the school days its calendar does not list
+    for file, line, student, day, is_listed, school_pk in cursor.fetchall():
         day = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
         value = f"{student_ids.get(student, student)} {day}"
+        if not is_listed and day.weekday() < 5:
+            unlisted[school_pk].add(day)
         if is_listed or day.weekday() >= 5:
             batch.finding(
                 "non_instructional_day",
@@ -419,6 +442,7 @@ def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> No
                 value=value,
                 hint="Import the school's full calendar for the year.",
             )
+    _report_sparse_calendars(cursor, batch, resolve, unlisted)
     cursor.execute(
         f"SELECT s.source_file, s.source_line, s.student_id, s.date FROM {STAGE} AS s"
         f" WHERE NOT EXISTS (SELECT 1 FROM {enrollments} AS n WHERE n.student_id = s.student_id"

@@ -223,6 +223,15 @@ def not_recorded(facts: Facts, window: Window) -> ir.Table:
     )
 
 
+def without_school_days(facts: Facts, window: Window) -> ir.Table:
+    """The schools whose calendars count no day of the window (`local_id`, `name`): their
+    figures are zeros for want of a calendar, not for want of students."""
+    d = facts.school_days
+    counted = d.filter(d.date >= window.start, d.date <= window.as_of, d.counted > 0)
+    s = facts.schools
+    return s.filter(~s.school_id.isin(counted.school_id)).select("local_id", "name")
+
+
 def _recorded(facts: Facts, table: ir.Table, window: Window) -> ir.Table:
     """`table` (with a `school_id`) with its school's `recorded` day (`_recorded_days`)."""
     recorded = _recorded_days(facts, window)

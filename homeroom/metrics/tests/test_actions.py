@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from homeroom.access.gatekeeper import access_student
 from homeroom.conftest import add_absence, make_calendar
 from homeroom.conftest import school_days as cast_school_days
-from homeroom.core.models import Calendar, CalendarDate
+from homeroom.core.models import Calendar, CalendarDate, School
 from homeroom.ingest.adapters.tabular import read_tabular
 from homeroom.ingest.adapters.tabular.profiles import load_profile
 from homeroom.ingest.models import ImportRun
@@ -429,3 +429,22 @@ def test_the_metrics_command_says_which_days_are_not_recorded_yet(cast, tmp_path
     assert f"Lincoln Elementary (101): attendance is recorded only to {days[9]}" in said
     assert f"Central High (301): attendance is recorded only to {days[4]}" in said
     assert f"up to {days[11]} are not counted yet" in said
+
+
+def test_the_metrics_command_says_when_a_school_has_no_school_day_to_count(cast):
+    # given a school whose calendar was never imported
+    School.objects.create(
+        district=cast.district, local_id="205", name="Oak Middle", lowest_grade=6, highest_grade=8
+    )
+    err = io.StringIO()
+    call_command(
+        "metrics",
+        "schools",
+        *("--as-of", cast.today.isoformat(), "--district", cast.district.name),
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    # then the command says why its figures are zeros, and says nothing of the others
+    said = err.getvalue()
+    assert "Oak Middle (205): its calendar counts no school day" in said
+    assert "Lincoln" not in said and "Central" not in said

@@ -76,6 +76,8 @@ MATRIX = {
     "import_run": ("get", _only(RUN_READERS)),
     "import_report": ("get", _only({"admin"})),
     "import_confirm": ("post", _only({"admin"}, allowed=302)),
+    # the upload has no deletions waiting to be allowed: its owner hears so (409)
+    "import_allow_deletes": ("post", _only({"admin"}, allowed=409)),
     # Per student: see test_student_page_opens_exactly_for_visible_students.
     "student": (
         "get",
@@ -101,6 +103,7 @@ ROUTE_ARGUMENTS = {
     "import_run": _a_run,
     "import_report": _an_upload,
     "import_confirm": _an_upload,
+    "import_allow_deletes": _an_upload,
 }
 
 

@@ -190,6 +190,8 @@ def test_grand_bend_imports_with_findings_and_reimports_unchanged():
     assert found["outside_enrollment"] == 1917
     # Only the elementary school has a calendar (two dates), so the other two have none...
     assert values(batch, "no_calendar") == {"255901001", "255901044"}
+    # ...and the elementary school's two dates are almost none of its attendance's dates
+    assert values(batch, "calendar_incomplete") == {"255901107"}
     # ...and the elementary school's events off those two dates are on dates its calendar
     # does not list, except the Sunday tardies: a weekend is never a school day.
     elementary = [e for e in batch.attendance if e.school_id == "255901107"]

@@ -102,8 +102,15 @@ class Command(BaseCommand):
                 self.stdout,
             )
             behind = engine.run(definitions.not_recorded(engine.facts, window)).to_pylist()
+            dayless = engine.run(definitions.without_school_days(engine.facts, window))
         except (RuleProfileError, EngineError, ValueError, OSError) as error:
             raise CommandError(str(error)) from None
+        for school in sorted(dayless.to_pylist(), key=lambda row: row["local_id"]):
+            self.stderr.write(
+                f"note: {school['name']} ({school['local_id']}): its calendar counts no school"
+                f" day from {window.start} to {window.as_of}, so its figures are zeros; import"
+                " its full calendar"
+            )
         for school in sorted(behind, key=lambda row: (row["recorded_through"], row["local_id"])):
             self.stderr.write(
                 f"note: {school['name']} ({school['local_id']}): attendance is recorded only to"
