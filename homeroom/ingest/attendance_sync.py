@@ -302,12 +302,14 @@ def _refuse_large_deletes(cursor, batch: Batch, resolve) -> None:
         f" FROM {HELD} AS e WHERE e.in_scope GROUP BY e.school_id"
     )
     local_ids = {pk: local_id for local_id, pk in resolve.schools.items()}
+    names = dict(School.objects.filter(pk__in=local_ids).values_list("pk", "name"))
     for school_pk, held, deleted in sorted(cursor.fetchall()):
         if deleted >= LARGE_DELETE_MINIMUM and deleted > LARGE_DELETE_SHARE * held:
             batch.error(
                 LARGE_DELETION,
-                f"the file would delete {deleted:,} of the {held:,} events held for school"
-                f" {local_ids[school_pk]} in its dates ({deleted / held:.0%})",
+                f"the file would delete {deleted:,} of the {held:,} events held for"
+                f" {names[school_pk]} ({local_ids[school_pk]}) in its dates"
+                f" ({deleted / held:.0%})",
                 value=local_ids[school_pk],
                 hint="If the SIS really no longer exports them, import again allowing large"
                 " deletions (homeroom import --allow-large-deletes; on the web, confirm the"

@@ -124,7 +124,7 @@ class Upload:
         errors = [p for p in report["problems"] if p["severity"] == "error"]
         if not errors or any(p["code"] != LARGE_DELETION for p in errors):
             return []
-        return [p["text"] for p in errors]
+        return [p["message"] for p in errors]
 
 
 class UploadLimit(FileUploadHandler):

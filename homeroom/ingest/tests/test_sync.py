@@ -460,7 +460,7 @@ def test_a_file_that_would_delete_most_of_a_school_must_be_allowed_to(cast):
     # then it is refused, saying how many of how many, and nothing is deleted
     problem = rejected.value.run.problems[0]
     assert problem["code"] == "large_deletion"
-    assert "delete 90 of the 100 events held for school 101" in problem["text"]
+    assert "delete 90 of the 100 events held for Lincoln Elementary (101)" in problem["text"]
     assert len(held(cast)) == 100
     # and allowed explicitly, it deletes them
     allowed = run(cast, kept, scope=scope, allow_large_deletes=True)

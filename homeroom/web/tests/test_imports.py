@@ -414,7 +414,7 @@ def test_deleting_most_of_a_school_is_shown_and_needs_an_explicit_allow(cast, cl
     kept = held[:5] + held[45:50]
     report = upload(client, csv_file(attendance_csv(kept), name="broken.csv"))
     # then the report says what would go, imports nothing, and offers no plain confirm
-    assert "would delete 90 of the 100 events held for school 101" in report.text
+    assert "would delete 90 of the 100 events held for Lincoln Elementary (101)" in report.text
     assert CONFIRM not in report.text
     assert AttendanceEvent.objects.count() == 100
     # when the admin allows the deletions, the report is made again, ready to confirm
