@@ -14,6 +14,12 @@ from collections.abc import Iterable
 DATES_ACCEPTED = (dt.date(1900, 1, 1), dt.date(2100, 12, 31))
 DATES_HINT = "Write dates between 1900 and 2100."
 
+
+def date_accepted(day: dt.date) -> bool:
+    """Whether a record may carry this date (DATES_ACCEPTED)."""
+    return DATES_ACCEPTED[0] <= day <= DATES_ACCEPTED[1]
+
+
 ORDINALS = (
     *("first", "second", "third", "fourth", "fifth", "sixth"),
     *("seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth"),

@@ -13,11 +13,11 @@ from homeroom.ingest.adapters.edfi.descriptors import (
 )
 from homeroom.ingest.adapters.edfi.resources import Item, Ref, Value
 from homeroom.ingest.adapters.vocabulary import (
-    DATES_ACCEPTED,
     DATES_HINT,
     FALSE_WORDS,
     LIMITS,
     TRUE_WORDS,
+    date_accepted,
 )
 from homeroom.ingest.records import Batch, Where
 
@@ -91,7 +91,7 @@ class ItemFields:
             day = dt.date(*map(int, match.groups()[:3])) if match else None
         except ValueError:
             day = None
-        if day is None or not DATES_ACCEPTED[0] <= day <= DATES_ACCEPTED[1]:
+        if day is None or not date_accepted(day):
             self.batch.error(
                 "bad_date",
                 "not a valid date",

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 from homeroom.ingest.adapters.oneroster.files import Row, Table, shown
-from homeroom.ingest.adapters.vocabulary import DATES_ACCEPTED, DATES_HINT
+from homeroom.ingest.adapters.vocabulary import DATES_HINT, date_accepted
 from homeroom.ingest.records import Batch, Where
 
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -78,7 +78,7 @@ class RowChecks:
             if not DATE.fullmatch(value):
                 raise ValueError(value)
             day = dt.date.fromisoformat(value)
-            if not DATES_ACCEPTED[0] <= day <= DATES_ACCEPTED[1]:
+            if not date_accepted(day):
                 raise ValueError(value)
             return day
         except ValueError:

@@ -14,7 +14,7 @@ from homeroom.attendance.models import Category
 from homeroom.core.models import CalendarDate, School
 from homeroom.ingest import records
 from homeroom.ingest.adapters import vocabulary
-from homeroom.ingest.adapters.vocabulary import DATES_ACCEPTED, LIMITS, SIS_GRADE_WORDS
+from homeroom.ingest.adapters.vocabulary import LIMITS, SIS_GRADE_WORDS, date_accepted
 from homeroom.roster.models import (
     ContactChannel,
     ContactPreference,
@@ -257,11 +257,6 @@ ENTITIES: dict[str, tuple[type, dict[str, FieldType]]] = {
 # Converters: text of a cell -> typed value, raising CellError with a fix in the hint.
 
 
-def within(day: dt.date) -> bool:
-    """Whether a date is one a record may carry (DATES_ACCEPTED)."""
-    return DATES_ACCEPTED[0] <= day <= DATES_ACCEPTED[1]
-
-
 class DateParser:
     """Parses dates in the profile's format(s); an order the formats leave open is an error."""
 
@@ -282,7 +277,7 @@ class DateParser:
                 found.setdefault(dt.datetime.strptime(day_text, fmt).date(), fmt)
             except ValueError:
                 continue
-        found = {day: fmt for day, fmt in found.items() if within(day)}
+        found = {day: fmt for day, fmt in found.items() if date_accepted(day)}
         if len(found) == 1:
             value = next(iter(found))
             if len(self.cache) < 100_000:
