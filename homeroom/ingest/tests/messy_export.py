@@ -127,7 +127,8 @@ SPECIAL = (
     Student("9001", "Nora", "Nolan", "2"),
     Student("9002", "Ned", "Nash", "4", rostered=False),
 )
-FIRST, LAST = "Ana Ben Cal Dee Eva Finn Gia Hugo".split(), "Park Lee Shah Cruz".split()
+FIRST = ("Ana", "Ben", "Cal", "Dee", "Eva", "Finn", "Gia", "Hugo")
+LAST = ("Park", "Lee", "Shah", "Cruz")
 # Eight ordinary students per school, each absent at a different rate, so the figures
 # spread over every band (satisfactory to severe).
 RATES = (0.0, 0.02, 0.05, 0.08, 0.1, 0.14, 0.2, 0.3)
