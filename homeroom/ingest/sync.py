@@ -38,6 +38,7 @@ from homeroom.ingest.records import (
     SchoolYearRecord,
     Severity,
 )
+from homeroom.ingest.year_bounds import report_outside_school_years
 from homeroom.roster.models import (
     ContactPreference,
     Enrollment,
@@ -713,6 +714,7 @@ def do_import(
             stage("enrollments")
             if (enrollments := _sync_enrollments(batch, resolve, run)) is not None:
                 counts["enrollments"] = enrollments
+            report_outside_school_years(batch, resolve.years)
             stage("sections")
             counts |= _sync_sections(batch, district, resolve)
             stage("attendance")
