@@ -211,12 +211,19 @@ def test_three_nights_of_a_messy_export_give_the_day_by_day_figures(tmp_path):
         world.OUTSIDE_YEAR.date.isoformat(),
     )
     assert first.status == ImportRun.Status.SUCCEEDED
+    # and so are the calendars that run past the year: Central's early start, Lincoln's
+    # make-up days after the last day (their days are not counted)
+    lincoln, central = problems(first, "outside_school_year")
+    assert (lincoln["value"], central["value"]) == (world.LINCOLN, world.CENTRAL)
+    assert "from 2026-06-08 to 2026-06-09" in lincoln["message"]
+    assert "from 2025-08-13 to 2025-08-15" in central["message"]
     # and the duplicates, the unenrolled and the unrostered are reported, the roster's
     # repeated lines held once
     assert first.problem_counts == {
         "error:date_outside_school_years": 1,
         "finding:duplicate_row": len(world.DUPLICATED),
         "finding:outside_enrollment": outside_enrollment(1),
+        "finding:outside_school_year": 2,
         "finding:student_not_rostered": 1,
     }
     assert {p["value"] for p in problems(first, "student_not_rostered")} == {"9002"}
@@ -245,6 +252,7 @@ def test_three_nights_of_a_messy_export_give_the_day_by_day_figures(tmp_path):
         "finding:duplicate_row": len(world.DUPLICATED),
         "finding:non_instructional_day": 1,
         "finding:outside_enrollment": outside_enrollment(2),
+        "finding:outside_school_year": 2,
         "finding:student_not_rostered": 1,
     }
     # and Maple is recorded a week behind the others, and shown as behind
