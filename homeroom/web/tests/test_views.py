@@ -127,6 +127,38 @@ def test_student_page_shows_two_days_absent(cast, client, ana_absent_twice):
     assert [(row[1], row[3]) for row in events] == [("E", "100.0%"), ("A", "100.0%")]
 
 
+def test_student_page_with_a_half_day_writes_every_day_count_to_one_decimal(cast, client):
+    # given Ana missed one whole day (unexcused) and half of another (excused)
+    first, second = school_days(cast, 2)
+    add_absence(cast, cast.ana, cast.lincoln, first, code="A")
+    add_absence(cast, cast.ana, cast.lincoln, second, code="E", fraction=0.5)
+    do_refresh_summaries(cast.district)
+    enrolled = days_enrolled_so_far(cast, cast.lincoln)
+    client.force_login(cast.teacher)
+    # when her teacher opens her page
+    page = client.get(reverse("web:student", args=[cast.ana.pk])).text
+    # then every day count has one decimal, whole ones too, and the page says why, once
+    assert figure(page, "Days absent") == "1.5"
+    assert "0.5 excused · 1.0 unexcused · 0.0 suspended" in page
+    months = rows_by_first_cell(page, "Days enrolled and absent by month")
+    assert {row["Days absent"] for row in months.values()} <= {"0.0", "0.5", "1.0", "1.5"}
+    assert page.count("Days include partial days (e.g. half days), to one decimal.") == 1
+    # and the rate is a percentage to one decimal, rounded half up from the exact share
+    assert figure(page, "Attendance rate") == one_decimal_percent(
+        enrolled - Fraction(3, 2), enrolled
+    )
+    # and the half day's event shows the share of the day it took
+    events = table_rows(page, "Every absence, tardy and partial day")[1:]
+    assert [(row[1], row[3]) for row in events] == [("E", "50.0%"), ("A", "100.0%")]
+
+
+def test_pages_with_whole_days_only_say_nothing_of_decimals(cast, client, ana_absent_twice):
+    client.force_login(cast.principal)
+    for name, args in (("web:home", []), ("web:students", []), ("web:student", [cast.ana.pk])):
+        page = client.get(reverse(name, args=args)).text
+        assert "partial days" not in page, name
+
+
 def test_student_page_draws_one_bar_per_month_beside_its_table(cast, client, ana_absent_twice):
     # given Ana missed two days
     client.force_login(cast.teacher)
@@ -373,6 +405,21 @@ def test_students_list_shows_attendance_so_far(cast, client, ana_absent_twice):
     assert ana["School"] == "Lincoln Elementary"
     assert rows["Brooks, Ben"]["Days absent"] == "0"
     assert rows["Brooks, Ben"]["Band"] == "Satisfactory"
+
+
+def test_students_list_with_a_half_day_writes_its_day_counts_to_one_decimal(cast, client):
+    # given Ben missed half a day
+    add_absence(cast, cast.ben, cast.lincoln, school_days(cast, 1)[0], fraction=0.5)
+    do_refresh_summaries(cast.district)
+    client.force_login(cast.principal)
+    # when his principal opens the students list
+    page = client.get(reverse("web:students")).text
+    # then the days absent column has one decimal for everyone, and the note says why
+    rows = rows_by_first_cell(page, "Students and their attendance")
+    assert rows["Brooks, Ben"]["Days absent"] == "0.5"
+    assert rows["Alvarez, Ana"]["Days absent"] == "0.0"
+    assert rows["Alvarez, Ana"]["Days enrolled"] == f"{days_enrolled_so_far(cast, cast.lincoln):,}"
+    assert page.count("Days include partial days (e.g. half days), to one decimal.") == 1
 
 
 def test_students_list_searches_by_name_or_id(cast, client):
