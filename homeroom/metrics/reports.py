@@ -1,7 +1,10 @@
 """The tables `homeroom metrics` writes: definitions run on an engine, named for people.
 
 Internal columns (thousandths of a day) are dropped; students and schools are named by
-their local ids as the district's SIS knows them.
+their local ids as the district's SIS knows them, and schools by their names too. CSV,
+JSON and Parquet keep every figure at full precision for other programs; the `table`
+format is for people, its figures written by `homeroom.metrics.display` as pages write
+them.
 """
 
 import datetime as dt
@@ -15,11 +18,67 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from homeroom.metrics import definitions as d
+from homeroom.metrics import display
 from homeroom.metrics.engines import Engine
 from homeroom.metrics.rules import RuleProfile
 
 KINDS = ("students", "schools", "groups", "days")
-FORMATS = ("csv", "json", "parquet")
+FORMATS = ("table", "csv", "json", "parquet")
+STAMP = ("profile", "as_of", "from")
+# The database's own keys: people know students and schools by their local ids.
+DATABASE_KEYS = ("student_id", "school_id")
+NAME_COLUMNS = ("student_local_id", "school_local_id", "school_name")
+
+# Columns counting days, fractional where the profile counts partial days (the `days`
+# table's `absent` is the share of that one day).
+DAY_COLUMNS = frozenset(
+    {
+        "days_absent",
+        "excused",
+        "unexcused",
+        "oss",
+        "absent_last_30",
+        "projected_days_absent",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "absent",
+    }
+)
+# What a person reads of the wide group tables; the other kinds show every column.
+TABLE_COLUMNS = {
+    "schools": (
+        "school_name",
+        "group_value",
+        "students",
+        "counted",
+        "days_enrolled",
+        "days_absent",
+        "attendance_rate",
+        "chronic",
+        "chronic_rate",
+        "chronic_rate_last_year",
+    ),
+    "groups": (
+        "group_type",
+        "group_value",
+        "students",
+        "counted",
+        "days_enrolled",
+        "days_absent",
+        "attendance_rate",
+        "chronic",
+        "chronic_rate",
+        "chronic_rate_last_year",
+    ),
+}
+HEADINGS = {
+    "school_name": "school",
+    "group_value": "id",
+    "chronic_rate_last_year": "chronic rate last year",
+}
 
 
 def _named(engine: Engine, table: ir.Table) -> ir.Table:
@@ -68,9 +127,21 @@ def metrics_table(
         last_year = engine.last_year(window)
         parts = [d.group_summary(facts, profile, window, t, last_year) for t in types]
         order = ["group_type", "group_value"]
+    if kind == "schools":
+        parts = [_school_names(engine, part) for part in parts]
     # One query per part: a union of them all is deeper than SQLite's parser allows.
     table = pa.concat_tables(engine.run(_readable(engine, part)) for part in parts)
     return table.sort_by([(c, "ascending") for c in order if c in table.column_names])
+
+
+def _school_names(engine: Engine, rows: ir.Table) -> ir.Table:
+    """School rows (named by local id) with the school's name beside the id."""
+    schools = engine.facts.schools.select(
+        named_id=engine.facts.schools.local_id, school_name=engine.facts.schools.name
+    )
+    joined = rows.left_join(schools, rows.group_value == schools.named_id).drop("named_id")
+    first = ["group_type", "group_value", "school_name"]
+    return joined.select(*first, *[c for c in joined.columns if c not in first])
 
 
 def _readable(engine: Engine, rows: ir.Table) -> ir.Table:
@@ -90,12 +161,17 @@ def with_context(table: pa.Table, profile: RuleProfile, window: d.Window) -> pa.
     return table
 
 
-def write_table(table: pa.Table, output_format: str, output: Path | None, stdout: TextIO) -> None:
-    """Write the table as CSV, JSON (a list of objects) or Parquet, to a file or stdout."""
+def write_table(
+    table: pa.Table, output_format: str, output: Path | None, stdout: TextIO, kind: str = ""
+) -> None:
+    """Write the table for people (aligned text), or as CSV, JSON (a list of objects) or
+    Parquet, to a file or stdout."""
     if output_format == "parquet":  # the command requires an output file for it
         pq.write_table(table, output)
         return
-    if output_format == "csv":
+    if output_format == "table":
+        text = human_table(table, kind)
+    elif output_format == "csv":
         sink = pa.BufferOutputStream()
         pacsv.write_csv(table, sink)
         text = sink.getvalue().to_pybytes().decode()
@@ -111,3 +187,70 @@ def _json_value(value):
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def human_table(table: pa.Table, kind: str) -> str:
+    """The table as aligned text for people: rates as one-decimal percentages, day counts
+    whole or all to one decimal (and a note saying so), the profile and dates said once."""
+    rows = table.to_pylist()
+    # Who or what a row is about comes first, as people scan a table from the left.
+    names = [c for c in NAME_COLUMNS if c in table.column_names]
+    columns = [
+        c
+        for c in TABLE_COLUMNS.get(kind, names + table.column_names)
+        if c in table.column_names and c not in STAMP and c not in DATABASE_KEYS
+    ]
+    columns = list(dict.fromkeys(columns))
+    places = display.day_places(row[c] for row in rows for c in columns if c in DAY_COLUMNS)
+    cells = [[_cell(column, row[column], places) for column in columns] for row in rows]
+    numeric = [
+        column in DAY_COLUMNS
+        or _is_rate(column)
+        or pa.types.is_integer(table.schema.field(column).type)
+        for column in columns
+    ]
+    headings = [HEADINGS.get(column, column.replace("_", " ")) for column in columns]
+    widths = [
+        max(len(text) for text in [heading, *(row[i] for row in cells)])
+        for i, heading in enumerate(headings)
+    ]
+
+    def line(texts: list[str]) -> str:
+        return "  ".join(
+            text.rjust(width) if right else text.ljust(width)
+            for text, width, right in zip(texts, widths, numeric, strict=True)
+        ).rstrip()
+
+    lines = []
+    if rows:
+        first = rows[0]
+        lines.append(
+            f"Rule profile {first['profile']}, days from {first['from']} to {first['as_of']}"
+        )
+    lines += [line(headings), line(["-" * width for width in widths])]
+    lines += [line(row) for row in cells]
+    if places:
+        lines.append(display.PARTIAL_DAYS_NOTE)
+    return "\n".join(lines) + "\n"
+
+
+def _is_rate(column: str) -> bool:
+    return column.endswith("_rate") or "_rate_" in column
+
+
+def _cell(column: str, value, places: int) -> str:
+    if value is None:
+        return display.MISSING
+    if column in DAY_COLUMNS:
+        return display.days(value, places)
+    if _is_rate(column):
+        return display.percent(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return display.count(value)
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)

@@ -212,6 +212,16 @@ def school_attendance(user) -> list[SchoolAttendance]:
     return sorted(summaries, key=lambda row: (row.school.name, row.school.pk))
 
 
+def attendance_at_schools(user, *, schools: list[School]) -> SchoolAttendance:
+    """The visible students' attendance at `schools` only: the sum of those schools' rows.
+
+    A student at two of them counts at each with their days there, as in the rows; their
+    days at any other school are not counted.
+    """
+    rows = _visible_summaries(user).filter(school__in=[school.pk for school in schools])
+    return _summarize(schools[0] if len(schools) == 1 else None, rows.aggregate(**FIGURES))
+
+
 def district_attendance(user) -> SchoolAttendance:
     """All visible students, each counted once over all their schools."""
     figures = _visible_summaries(user).filter(school__isnull=True).aggregate(**FIGURES)

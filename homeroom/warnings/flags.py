@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from homeroom.metrics import definitions as d
+from homeroom.metrics import display
 from homeroom.metrics.rules import RuleProfile
 from homeroom.warnings.rules import WarningRules
 from homeroom.warnings.snapshots import Snapshot
@@ -117,7 +118,7 @@ def _in_memory(days: pd.DataFrame) -> ir.Table:
 
 def _days(n: float) -> str:
     """'1 absence', '2.5 absences'."""
-    text = f"{n:g}"
+    text = display.days(n)
     return f"{text} absence" if n == 1 else f"{text} absences"
 
 
@@ -126,7 +127,7 @@ def _date(day: dt.date) -> str:
 
 
 def _percent(rate: float) -> str:
-    return f"{rate:.0%}" if rate >= 0.1 or rate == 0 else f"{rate:.1%}"
+    return display.percent(rate)
 
 
 def _weekday_counts(days: ir.Table) -> pd.DataFrame:
@@ -144,7 +145,7 @@ def _weekday_counts(days: ir.Table) -> pd.DataFrame:
 def _weekday_note(monday: float, friday: float) -> str:
     """', 2 of them Mondays' when a student's absences gather on Mondays or Fridays."""
     notes = [
-        f"{count:g} of them {name}"
+        f"{display.days(count)} of them {name}"
         for count, name in ((monday, "Mondays"), (friday, "Fridays"))
         if count >= 2
     ]
@@ -189,7 +190,7 @@ def _band(given: Given, rule: dict) -> Iterator[Finding]:
             "band",
             row.band,
             f"Absent {_percent(row.absence_rate)} of school days so far "
-            f"({row.days_absent:g} of {int(row.days_enrolled)}): {labels[row.band]}",
+            f"({display.days(row.days_absent)} of {int(row.days_enrolled)}): {labels[row.band]}",
         )
 
 
@@ -244,8 +245,8 @@ def _weekday_pattern(given: Given, rule: dict) -> Iterator[Finding]:
             int(row.Index),
             "weekday_pattern",
             "",
-            f"{row.monday + row.friday:g} of {_days(row.all)} on Mondays or "
-            f"Fridays ({row.monday:g} Mondays, {row.friday:g} Fridays)",
+            f"{display.days(row.monday + row.friday)} of {_days(row.all)} on Mondays or "
+            f"Fridays ({display.days(row.monday)} Mondays, {display.days(row.friday)} Fridays)",
         )
 
 
@@ -279,9 +280,9 @@ def _worsening(given: Given, rule: dict) -> list[Finding]:
             "worsening",
             "",
             f"Absent {_percent(row.recent_rate)} of school days in the last "
-            f"{rule['recent_days']} days ({row.days_absent_recent:g} of "
+            f"{rule['recent_days']} days ({display.days(row.days_absent_recent)} of "
             f"{int(row.days_enrolled_recent)}), against {_percent(row.before_rate)} "
-            f"before ({row.before_absent:g} of {int(row.before_days)})",
+            f"before ({display.days(row.before_absent)} of {int(row.before_days)})",
         )
         for row in hits.itertuples()
     ]

@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from homeroom.metrics import display
 from homeroom.warnings.snapshots import Snapshot
 
 ESTIMATOR = "scikit-learn LogisticRegression (standardized inputs, L2, C=1)"
@@ -271,19 +272,21 @@ def _group_values(groups: pd.DataFrame):
 
 FACTOR_WORDS = {
     "absence_rate": lambda r: (
-        f"Absent {r['absence_rate']:.0%} of school days so far "
-        f"({r['days_absent']:g} of {r['days_enrolled']})"
+        f"Absent {display.percent(r['absence_rate'])} of school days so far "
+        f"({display.days(r['days_absent'])} of {r['days_enrolled']})"
     ),
-    "unexcused_rate": lambda r: f"{r['unexcused']:g} unexcused absences so far",
-    "absent_last_30": lambda r: f"{r['absent_last_30']:g} days absent in the last 30 days",
-    "longest_run": lambda r: f"Missed {r['longest_run']:g} school days in a row",
+    "unexcused_rate": lambda r: f"{display.days(r['unexcused'])} unexcused absences so far",
+    "absent_last_30": lambda r: (
+        f"{display.days(r['absent_last_30'])} days absent in the last 30 days"
+    ),
+    "longest_run": lambda r: f"Missed {display.days(r['longest_run'])} school days in a row",
     "tardy_rate": lambda r: f"{r['tardies']} tardies so far",
-    "oss": lambda r: f"{r['oss']:g} days of out-of-school suspension",
-    "prior_rate": lambda r: f"Absent {r['prior_rate']:.0%} of school days last year",
+    "oss": lambda r: f"{display.days(r['oss'])} days of out-of-school suspension",
+    "prior_rate": lambda r: f"Absent {display.percent(r['prior_rate'])} of school days last year",
     "prior_chronic": lambda r: "Chronically absent last year",
     "new_student": lambda r: "New to the district this year: no attendance history here",
     "grade": lambda r: f"In grade {r['grade']}: absences rise through the upper grades",
-    "september": lambda r: f"{r['september']:g} absences in September",
+    "september": lambda r: f"{display.days(r['september'])} absences in September",
 }
 
 

@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from homeroom.metrics import display
 from homeroom.metrics.selectors import MonthAttendance
 
 WIDTH = 640
@@ -57,10 +58,6 @@ class BarChart:
     ticks: list[ChartTick]
 
 
-def _day_count(value: float) -> str:
-    return f"{value:.1f}".removesuffix(".0")
-
-
 def _axis_step(largest: float) -> int:
     """A 1-2-5 step giving at most five grid lines above zero."""
     for magnitude in (10**power for power in range(7)):
@@ -70,8 +67,13 @@ def _axis_step(largest: float) -> int:
     return 10**7
 
 
-def month_absence_chart(months: Sequence[MonthAttendance]) -> BarChart:
-    """Bars of days absent per month, on a whole-day axis."""
+def month_absence_chart(
+    months: Sequence[MonthAttendance], *, places: int | None = None
+) -> BarChart:
+    """Bars of days absent per month, on a whole-day axis; labels to the page's `places`
+    (by default, the months' own: one decimal if any holds a partial day)."""
+    if places is None:
+        places = display.day_places(month.days_absent for month in months)
     largest = max((month.days_absent for month in months), default=0)
     step = _axis_step(largest)
     top = max(step, math.ceil(largest / step) * step)
@@ -82,13 +84,13 @@ def month_absence_chart(months: Sequence[MonthAttendance]) -> BarChart:
     bars = []
     for position, month in enumerate(months):
         height = plot_height * month.days_absent / top
-        days = _day_count(month.days_absent)
+        days = display.days(month.days_absent, places)
         bars.append(
             ChartBar(
                 label=month.month.strftime("%b"),
                 title=(
                     f"{month.month:%B %Y}: {days} days absent "
-                    f"of {month.days_enrolled} days enrolled"
+                    f"of {display.count(month.days_enrolled)} days enrolled"
                 ),
                 value_label=days,
                 x=round(LEFT + slot * position + (slot - bar_width) / 2, 1),

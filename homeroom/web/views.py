@@ -29,8 +29,12 @@ from homeroom.ingest.selectors import (
     may_import,
     may_view_imports,
 )
+from homeroom.metrics.display import day_places
 from homeroom.metrics.selectors import (
+    MonthAttendance,
+    StudentYear,
     absences_by_month,
+    attendance_at_schools,
     attendance_of_student,
     district_attendance,
     most_absent_students,
@@ -89,14 +93,28 @@ def overview(request: HttpRequest) -> HttpResponse:
     if state is not None:
         schools = school_attendance(user)
         if serves_schools:
-            # Their students' time at other schools (before or after a transfer) is in the
-            # totals; the table keeps to the schools the user serves.
+            # A principal's figures are their schools': the students' days at those schools,
+            # the table's rows added up. Their students' whole-year totals (with days at a
+            # school before or after a transfer) would put a second, different chronic
+            # figure for the same school beside the table's.
             own = set(user.schools.values_list("pk", flat=True))
             shown = [row for row in schools if row.school.pk in own]
             context["elsewhere"] = len(schools) - len(shown)
             schools = shown
+            totals = attendance_at_schools(user, schools=[row.school for row in shown])
+            if len(shown) == 1:
+                totals_label = shown[0].school.name
+            elif shown:
+                totals_label = f"Your {len(shown)} schools (a student at two counts at each)"
+            else:
+                totals_label = "Your schools"
+        else:
+            totals = district_attendance(user)
+            who = "All students" if user.is_district_wide else "Your students"
+            totals_label = f"{who}, all schools (each student once)"
         context |= {
-            "totals": district_attendance(user),
+            "totals": totals,
+            "totals_label": totals_label,
             "schools": schools,
             "rules": summary_rules(state),
         }
@@ -104,6 +122,11 @@ def overview(request: HttpRequest) -> HttpResponse:
             context["students_needing_attention"] = most_absent_students(
                 user, count=STUDENTS_NEEDING_ATTENTION
             )
+        context["day_places"] = day_places(
+            [totals.days_absent]
+            + [row.days_absent for row in schools]
+            + [row.days_absent for row in context["students_needing_attention"] or []]
+        )
     if user.is_district_wide:
         context["heading"] = "District overview"
     elif serves_students:
@@ -141,6 +164,9 @@ def student_list(request: HttpRequest) -> HttpResponse:
         "state": summary_state(user),
         "headers": header_cells(filters["sort"], request.GET),
         "sort": filters["sort"],
+        "day_places": day_places(
+            row.attendance.days_absent for row in page.object_list if row.attendance
+        ),
     }
     table_only = request.htmx and not request.htmx.history_restore_request
     template = "web/_student_table.html" if table_only else "web/students.html"
@@ -172,11 +198,17 @@ def student_page(request: HttpRequest, student_id: int) -> HttpResponse:
             summaries = attendance_of_student(access)
             context |= {"attendance": summaries.overall, "attendance_by_school": summaries.schools}
             rules = summary_rules(state)
+            months = []
             if rules is not None:
                 months = absences_by_month(
                     access, school_year=school_year, as_of=state.as_of, profile=rules
                 )
-                context |= {"months": months, "chart": month_absence_chart(months)}
+            context["day_places"] = _student_day_places(summaries, months)
+            if months:
+                context |= {
+                    "months": months,
+                    "chart": month_absence_chart(months, places=context["day_places"]),
+                }
         do_log_student_access(
             user=user,
             student_id=access.student.pk,
@@ -184,6 +216,16 @@ def student_page(request: HttpRequest, student_id: int) -> HttpResponse:
             access_reason=access.grant,
         )
     return render(request, "web/student.html", context)
+
+
+def _student_day_places(summaries: StudentYear, months: list[MonthAttendance]) -> int:
+    """One student's page writes all its day counts to the same decimals."""
+    rows = [summaries.overall, *summaries.schools] if summaries.overall else summaries.schools
+    return day_places(
+        [value for row in rows for value in (row.days_absent, row.excused, row.unexcused)]
+        + [row.suspended for row in rows]
+        + [month.days_absent for month in months]
+    )
 
 
 def _early_warning(access: StudentAccess) -> dict:

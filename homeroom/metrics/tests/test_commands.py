@@ -8,7 +8,10 @@ import csv
 import datetime as dt
 import io
 import json
+import math
+import re
 from collections.abc import Iterator
+from fractions import Fraction
 
 import pyarrow.parquet as pq
 import pytest
@@ -19,6 +22,7 @@ from django.db.models import Q
 from homeroom.core.models import District, School
 from homeroom.demo.district import DistrictParameters
 from homeroom.metrics.definitions import FACT_SCHEMAS, GROUP_TYPES
+from homeroom.metrics.display import PARTIAL_DAYS_NOTE
 from homeroom.metrics.reports import KINDS
 from homeroom.metrics.tests.districts import load_generated, module_district
 from homeroom.roster.models import Enrollment, Student
@@ -40,7 +44,14 @@ STAMP = {"profile": "california@1", "as_of": AS_OF, "from": YEAR_START}
 # Columns each kind must have, besides the stamp.
 KIND_COLUMNS = {
     "students": {"student_local_id", "school_local_id", "days_enrolled", "days_absent", "chronic"},
-    "schools": {"group_type", "group_value", "students", "chronic_rate", "attendance_rate"},
+    "schools": {
+        "group_type",
+        "group_value",
+        "school_name",
+        "students",
+        "chronic_rate",
+        "attendance_rate",
+    },
     "groups": {"group_type", "group_value", "students", "chronic_rate", "band_severe"},
     "days": {"student_local_id", "school_local_id", "date", "status", "absent", "category"},
 }
@@ -171,6 +182,45 @@ def test_json_and_parquet_hold_the_rows_of_the_csv(district, tmp_path):
                 assert float(text_row[column]) == value, column
             else:
                 assert text_row[column] == as_csv_text(value), column
+
+
+def one_decimal(value: Fraction) -> str:
+    """A value rounded half up to one decimal, as people round by hand."""
+    tenths = math.floor(value * 10 + Fraction(1, 2))
+    return f"{tenths // 10:,}.{tenths % 10}"
+
+
+def test_schools_name_each_school_and_the_table_for_people_rounds_its_figures(district):
+    args = ("schools", "--as-of", AS_OF, "--profile", "california", "--district", NAME)
+    # when the schools are written as CSV (full precision) and as a table for people
+    rows = csv_rows(metrics(*args)[0])
+    table = metrics(*args, "--format", "table")[0].splitlines()
+    # then the CSV names each school beside its local id, as the district knows it
+    names = dict(School.objects.filter(district=district).values_list("local_id", "name"))
+    assert {row["group_value"]: row["school_name"] for row in rows} == names
+    assert any(len(row["chronic_rate"].partition(".")[2]) > 1 for row in rows)
+    # and the table says the profile and dates once, then one line per school, by name
+    assert table[0] == f"Rule profile california@1, days from {YEAR_START} to {AS_OF}"
+    header = re.split(r"\s{2,}", table[1])
+    assert header[:2] == ["school", "id"]
+    lines = {
+        cells[0]: dict(zip(header, cells, strict=True))
+        for cells in map(lambda text: re.split(r"\s{2,}", text.strip()), table[3 : 3 + len(rows)])
+    }
+    partial = any(Fraction(row["days_absent"]) % 1 for row in rows)
+    for row in rows:
+        shown = lines[row["school_name"]]
+        assert shown["id"] == row["group_value"]
+        assert shown["students"] == f"{int(row['students']):,}"
+        # rates as percentages to one decimal, rounded from the CSV's full figures
+        for column in ("attendance rate", "chronic rate"):
+            exact = Fraction(row[column.replace(" ", "_")]) * 100
+            assert shown[column] == f"{one_decimal(exact)}%", (row["school_name"], column)
+        # days absent to one decimal when any school's count holds a partial day
+        absent = Fraction(row["days_absent"])
+        expected = one_decimal(absent) if partial else f"{int(absent):,}"
+        assert shown["days absent"] == expected
+    assert (table[-1] == PARTIAL_DAYS_NOTE) == bool(partial)
 
 
 def test_duckdb_over_an_export_gives_the_rows_of_the_database(district, tmp_path):

@@ -13,6 +13,7 @@ from homeroom.metrics.models import StudentSummary
 from homeroom.metrics.rules import load_rule_profile, shipped_profiles
 from homeroom.metrics.selectors import (
     absences_by_month,
+    attendance_at_schools,
     attendance_of_student,
     district_attendance,
     most_absent_students,
@@ -121,6 +122,20 @@ def test_a_student_at_two_schools_counts_at_each_and_once_in_the_district(
     assert district.counted == len(ENROLLED_THIS_YEAR)
     assert district.chronic_rate == pytest.approx(1 / 6)
     assert district.days_absent == 8
+
+
+def test_a_principals_schools_count_their_students_days_there_only(cast, gabe_at_two_schools):
+    # when Lincoln's principal reads Lincoln's figures, and an admin reads both schools
+    lincoln = attendance_at_schools(cast.principal, schools=[cast.lincoln])
+    both = attendance_at_schools(cast.admin, schools=[cast.lincoln, cast.central])
+    rows = {row.school: row for row in school_attendance(cast.admin)}
+    # then Lincoln's figures are Lincoln's row: Gabe's days at Central are not in them
+    assert lincoln == rows[cast.lincoln]
+    assert lincoln.days_absent == 4
+    # and two schools add up their rows, Gabe counted at each
+    assert both.students == rows[cast.lincoln].students + rows[cast.central].students
+    assert both.chronic_count == 2 and both.school is None
+    assert both.days_absent == 8
 
 
 def test_ada_is_days_present_over_days_enrolled(cast, gabe_at_two_schools):

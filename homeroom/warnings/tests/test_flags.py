@@ -106,7 +106,7 @@ def test_chronically_absent_last_year(cast):
         add_absence(cast, cast.ben, cast.lincoln, day)
     evaluate(cast, school_days(cast.this_year)[5])
     assert open_flags(cast.ben)["chronic_last_year"] == (
-        "Chronically absent last year (absent 20% of school days)"
+        "Chronically absent last year (absent 20.0% of school days)"
     )
 
 

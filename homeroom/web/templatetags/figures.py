@@ -1,13 +1,18 @@
-"""Template filters that write attendance figures the way staff read them."""
+"""Template filters that write attendance figures the way staff read them.
+
+The numbers themselves are written by `homeroom.metrics.display`, which the CLI uses too,
+so a figure reads the same on every page and in every terminal.
+"""
 
 from django import template
 
 from homeroom.access.gatekeeper import Grant
+from homeroom.metrics import display
 from homeroom.metrics.rules import Condition
 
 register = template.Library()
 
-MISSING = "—"
+MISSING = display.MISSING
 
 BANDS = {
     "satisfactory": "Satisfactory",
@@ -26,19 +31,27 @@ GRANT_REASONS = {
 
 
 @register.filter
-def days(value: float | int | None) -> str:
-    """A number of days: whole days without decimals, part days to two places, 1,234.5."""
-    if value is None:
-        return MISSING
-    return f"{value:,.2f}".rstrip("0").removesuffix(".")
+def days(value: float | int | None, places: int | None = None) -> str:
+    """A number of days to the page's `places` (`day_places`: 0 or 1), e.g. 1,234.5."""
+    return display.days(value, None if places in (None, "") else int(places))
 
 
 @register.filter
 def percent(value: float | None) -> str:
     """A share as a percentage with one decimal, e.g. 0.9712 -> 97.1%."""
-    if value is None:
-        return MISSING
-    return f"{value * 100:.1f}%"
+    return display.percent(value)
+
+
+@register.filter
+def count(value: int | None) -> str:
+    """A whole count of students or days, e.g. 12,345."""
+    return display.count(value)
+
+
+@register.simple_tag
+def partial_days_note() -> str:
+    """The sentence a page shows once when its day counts hold partial days."""
+    return display.PARTIAL_DAYS_NOTE
 
 
 @register.filter
@@ -60,10 +73,10 @@ def chronic_label(chronic: bool | None) -> str:
 @register.filter
 def chronic_rule(condition: Condition) -> str:
     """A rule profile's chronic-absence condition in words: absent 10% or more of days enrolled."""
-    share = f"{float(condition.threshold) * 100:.1f}".removesuffix(".0")
+    share = display.percent(float(condition.threshold))
     if condition.strict:
-        return f"absent more than {share}% of days enrolled"
-    return f"absent {share}% or more of days enrolled"
+        return f"absent more than {share} of days enrolled"
+    return f"absent {share} or more of days enrolled"
 
 
 @register.filter

@@ -13,11 +13,17 @@ from homeroom.web.templatetags.figures import (
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"),
-    [(2.0, "2"), (0, "0"), (2.5, "2.5"), (1 / 3, "0.33"), (18644.57, "18,644.57"), (None, "—")],
+    ("value", "places", "shown"),
+    [(2.0, 0, "2"), (2.0, 1, "2.0"), (2.5, 1, "2.5"), (1 / 3, 1, "0.3"), (None, 1, "—")],
 )
-def test_days(value, shown):
-    assert days(value) == shown
+def test_days_to_the_pages_places(value, places, shown):
+    assert days(value, places) == shown
+
+
+def test_days_without_the_pages_places_go_by_the_value():
+    # a template without `day_places` in its context passes the empty string
+    assert days(18644.57, "") == "18,644.6"
+    assert days(3.0, "") == "3"
 
 
 def test_percent_band_and_chronic():
@@ -33,8 +39,8 @@ def test_percent_band_and_chronic():
 @pytest.mark.parametrize(
     ("condition", "words"),
     [
-        ("absence_rate >= 0.10", "absent 10% or more of days enrolled"),
-        ("attendance_rate < 0.90", "absent more than 10% of days enrolled"),
+        ("absence_rate >= 0.10", "absent 10.0% or more of days enrolled"),
+        ("attendance_rate < 0.90", "absent more than 10.0% of days enrolled"),
         ("absence_rate >= 0.125", "absent 12.5% or more of days enrolled"),
     ],
 )

@@ -1,8 +1,11 @@
 """The pages staff use: what they show, what they record, and what they never load."""
 
 import datetime as dt
+import math
 import re
+from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -121,7 +124,39 @@ def test_student_page_shows_two_days_absent(cast, client, ana_absent_twice):
     assert sum(float(row["Days absent"]) for row in months.values()) == 2
     assert sum(int(row["Days enrolled"]) for row in months.values()) == enrolled
     events = table_rows(page, "Every absence, tardy and partial day")[1:]
-    assert [(row[1], row[3]) for row in events] == [("E", "1"), ("A", "1")]
+    assert [(row[1], row[3]) for row in events] == [("E", "100.0%"), ("A", "100.0%")]
+
+
+def test_student_page_with_a_half_day_writes_every_day_count_to_one_decimal(cast, client):
+    # given Ana missed one whole day (unexcused) and half of another (excused)
+    first, second = school_days(cast, 2)
+    add_absence(cast, cast.ana, cast.lincoln, first, code="A")
+    add_absence(cast, cast.ana, cast.lincoln, second, code="E", fraction=0.5)
+    do_refresh_summaries(cast.district)
+    enrolled = days_enrolled_so_far(cast, cast.lincoln)
+    client.force_login(cast.teacher)
+    # when her teacher opens her page
+    page = client.get(reverse("web:student", args=[cast.ana.pk])).text
+    # then every day count has one decimal, whole ones too, and the page says why, once
+    assert figure(page, "Days absent") == "1.5"
+    assert "0.5 excused · 1.0 unexcused · 0.0 suspended" in page
+    months = rows_by_first_cell(page, "Days enrolled and absent by month")
+    assert {row["Days absent"] for row in months.values()} <= {"0.0", "0.5", "1.0", "1.5"}
+    assert page.count("Days include partial days (e.g. half days), to one decimal.") == 1
+    # and the rate is a percentage to one decimal, rounded half up from the exact share
+    assert figure(page, "Attendance rate") == one_decimal_percent(
+        enrolled - Fraction(3, 2), enrolled
+    )
+    # and the half day's event shows the share of the day it took
+    events = table_rows(page, "Every absence, tardy and partial day")[1:]
+    assert [(row[1], row[3]) for row in events] == [("E", "50.0%"), ("A", "100.0%")]
+
+
+def test_pages_with_whole_days_only_say_nothing_of_decimals(cast, client, ana_absent_twice):
+    client.force_login(cast.principal)
+    for name, args in (("web:home", []), ("web:students", []), ("web:student", [cast.ana.pk])):
+        page = client.get(reverse(name, args=args)).text
+        assert "partial days" not in page, name
 
 
 def test_student_page_draws_one_bar_per_month_beside_its_table(cast, client, ana_absent_twice):
@@ -261,7 +296,7 @@ def test_student_page_shows_open_flags_history_and_forecast(cast, client):
     assert "since Oct 1, 2025" in open_part
     assert "2 absences in the first 20 school days" not in open_part
     assert "from Sep 5, 2025 until Sep 20, 2025: 2 absences in the first 20 school days" in history
-    assert figure(page, "Forecast") == "37%"
+    assert figure(page, "Forecast") == "37.4%"
     assert "likely to end the year chronically absent, as of October 6, 2025" in page
     assert figure(page, "Method") == "Forecast model"
     assert "<li>Absent 4 of the last 30 days</li>" in page
@@ -273,7 +308,7 @@ def test_student_page_names_the_baseline_a_forecast_fell_back_on(cast, client):
     forecast_for(cast, cast.ana, 0.61, method="chronic_last_year")
     client.force_login(cast.teacher)
     page = client.get(reverse("web:student", args=[cast.ana.pk])).text
-    assert figure(page, "Forecast") == "61%"
+    assert figure(page, "Forecast") == "61.0%"
     assert figure(page, "Method") == "Baseline: chronic last year"
 
 
@@ -313,7 +348,7 @@ def test_early_warnings_list_the_teachers_flagged_student_only(cast, client, fla
     assert set(rows) == {"Alvarez, Ana"}
     ana = rows["Alvarez, Ana"]
     assert ana["Open flags"] == "Consecutive absences: Absent 3 school days in a row"
-    assert ana["Forecast"] == "28%"
+    assert ana["Forecast"] == "28.0%"
     assert ana["School"] == "Lincoln Elementary"
     assert ana["Grade"] == "3"
     assert student_ids_linked(response.text) == {cast.ana.pk}
@@ -370,6 +405,21 @@ def test_students_list_shows_attendance_so_far(cast, client, ana_absent_twice):
     assert ana["School"] == "Lincoln Elementary"
     assert rows["Brooks, Ben"]["Days absent"] == "0"
     assert rows["Brooks, Ben"]["Band"] == "Satisfactory"
+
+
+def test_students_list_with_a_half_day_writes_its_day_counts_to_one_decimal(cast, client):
+    # given Ben missed half a day
+    add_absence(cast, cast.ben, cast.lincoln, school_days(cast, 1)[0], fraction=0.5)
+    do_refresh_summaries(cast.district)
+    client.force_login(cast.principal)
+    # when his principal opens the students list
+    page = client.get(reverse("web:students")).text
+    # then the days absent column has one decimal for everyone, and the note says why
+    rows = rows_by_first_cell(page, "Students and their attendance")
+    assert rows["Brooks, Ben"]["Days absent"] == "0.5"
+    assert rows["Alvarez, Ana"]["Days absent"] == "0.0"
+    assert rows["Alvarez, Ana"]["Days enrolled"] == f"{days_enrolled_so_far(cast, cast.lincoln):,}"
+    assert page.count("Days include partial days (e.g. half days), to one decimal.") == 1
 
 
 def test_students_list_searches_by_name_or_id(cast, client):
@@ -610,22 +660,101 @@ def test_overview_for_a_principal_is_their_school(cast, client, summaries):
     assert "Your school" in page
 
 
-def test_overview_for_a_principal_keeps_to_their_school_after_a_transfer(cast, client):
-    # given Ben, at Lincoln now, spent the first weeks of the year at Central High
+def instructional_days(cast, school, first: dt.date, last: dt.date) -> int:
+    """School days of the school's calendar this year from `first` to `last`, both counted."""
+    return CalendarDate.objects.filter(
+        calendar__school=school,
+        calendar__school_year=cast.this_year,
+        kind=CalendarDate.Kind.INSTRUCTIONAL,
+        date__gte=first,
+        date__lte=min(last, cast.today),
+    ).count()
+
+
+def one_decimal_percent(part, whole) -> str:
+    """part / whole as a percentage rounded half up to one decimal, from exact fractions."""
+    tenths = math.floor(Fraction(part) / Fraction(whole) * 1000 + Fraction(1, 2))
+    return f"{tenths // 10}.{tenths % 10}%"
+
+
+@pytest.fixture
+def ben_transferred(cast):
+    """Ben spent the year's first two weeks at Central High, then came to Lincoln, where he
+    missed one school day in ten (chronic there, not over his whole year); Ana missed a
+    day and a half at Lincoln."""
     first_day = cast.this_year.start_date
-    Enrollment.objects.filter(student=cast.ben).update(entry_date=first_day + dt.timedelta(days=14))
-    enroll(cast.ben, cast.central, cast.this_year, exit_date=first_day + dt.timedelta(days=13))
+    arrived = first_day + dt.timedelta(days=14)
+    Enrollment.objects.filter(student=cast.ben).update(entry_date=arrived)
+    enroll(cast.ben, cast.central, cast.this_year, exit_date=arrived - dt.timedelta(days=1))
+    at_lincoln = [day for day in cast_school_days(cast.this_year) if arrived <= day <= cast.today]
+    ben_absent = math.ceil(len(at_lincoln) / 10)
+    for day in at_lincoln[:ben_absent]:
+        add_absence(cast, cast.ben, cast.lincoln, day)
+    first, second = school_days(cast, 2)
+    add_absence(cast, cast.ana, cast.lincoln, first)
+    add_absence(cast, cast.ana, cast.lincoln, second, fraction=0.5)
     do_refresh_summaries(cast.district)
+    return SimpleNamespace(arrived=arrived, ben_absent=ben_absent)
+
+
+def test_overview_for_a_principal_shows_one_figure_per_school(cast, client, ben_transferred):
+    # given Lincoln's students, one of whom (Ben) was at Central High before
+    start, today = cast.this_year.start_date, cast.today
+    enrolled = {
+        "ana": instructional_days(cast, cast.lincoln, start, today),
+        "ben": instructional_days(cast, cast.lincoln, ben_transferred.arrived, today),
+        "eli": instructional_days(cast, cast.lincoln, start, today - dt.timedelta(days=30)),
+        "gabe": instructional_days(cast, cast.lincoln, start, today),
+    }
+    absent = {"ana": Fraction(3, 2), "ben": ben_transferred.ben_absent, "eli": 0, "gabe": 0}
+    chronic = [name for name in enrolled if Fraction(absent[name]) / enrolled[name] >= 0.1]
+    assert chronic == ["ben"], "the cast's data makes Ben the one chronic student at Lincoln"
+    days_enrolled, days_absent = sum(enrolled.values()), sum(absent.values())
     # when Lincoln's principal opens the overview
     client.force_login(cast.principal)
     page = client.get(reverse("web:home")).text
-    # then the table shows Lincoln only, and says the totals include the other school
+    # then the table has Lincoln's row alone, with Lincoln's days, rounded for reading
     rows = rows_by_first_cell(page, "Attendance by school")
-    assert set(rows) == {
-        "Lincoln Elementary",
-        "Your students, all schools (each student once)",
-    }
-    assert "spent at 1 other school this year" in page
+    assert set(rows) == {"Lincoln Elementary"}
+    lincoln = rows["Lincoln Elementary"]
+    assert lincoln["Students"] == "4"
+    assert lincoln["Days enrolled"] == f"{days_enrolled:,}"
+    assert lincoln["Days absent"] == f"{float(days_absent):,.1f}"  # a half day: one decimal
+    assert lincoln["Attendance rate (ADA)"] == one_decimal_percent(
+        days_enrolled - days_absent, days_enrolled
+    )
+    assert lincoln["Chronically absent"] == "1"
+    assert lincoln["Chronic absence rate"] == "25.0%"
+    # and the headline figures, under Lincoln's name, are the same figures, not Ben's
+    # whole year (where he is not chronic)
+    assert '<h2 id="summary-heading" class="figures__heading">Lincoln Elementary</h2>' in page
+    assert figure(page, "Students enrolled") == lincoln["Students"]
+    assert figure(page, "Attendance rate (ADA)") == lincoln["Attendance rate (ADA)"]
+    assert figure(page, "Chronic absence rate") == lincoln["Chronic absence rate"]
+    assert "1 chronically absent of 4 students counted" in page
+    assert figure(page, "Days absent") == lincoln["Days absent"]
+    # and the page says, once, why days have a decimal, and that Ben's other school is not in
+    assert page.count("Days include partial days (e.g. half days), to one decimal.") == 1
+    assert "the days some of them spent at 1 other school this year are on their own" in page
+
+
+def test_overview_for_the_district_labels_its_totals_as_each_student_once(
+    cast, client, ben_transferred
+):
+    # given the admin, who sees every school
+    client.force_login(cast.admin)
+    # when they open the overview
+    page = client.get(reverse("web:home")).text
+    # then the headline figures are the table's last row, under the same words: each student
+    # once over all their schools (Ben, chronic at Lincoln, is not over his whole year)
+    label = "All students, all schools (each student once)"
+    assert f'class="figures__heading">{label}</h2>' in page
+    rows = rows_by_first_cell(page, "Attendance by school")
+    assert rows["Lincoln Elementary"]["Chronically absent"] == "1"
+    assert rows[label]["Chronically absent"] == "0"
+    assert rows[label]["Students"] == figure(page, "Students enrolled") == "6"
+    assert rows[label]["Chronic absence rate"] == figure(page, "Chronic absence rate") == "0.0%"
+    assert rows[label]["Days absent"] == figure(page, "Days absent")
 
 
 def test_overview_before_the_summaries_are_computed_says_so(cast, client):
@@ -645,7 +774,7 @@ def test_overview_says_as_of_when_and_under_which_rules(cast, client, summaries)
     page = client.get(reverse("web:home")).text
     assert f"as of {summaries.as_of:%B} {summaries.as_of.day}, {summaries.as_of.year}" in page
     assert "rule profile attendance-works@1" in page
-    assert "Chronically absent: absent 10% or more of days enrolled" in page
+    assert "Chronically absent: absent 10.0% or more of days enrolled" in page
     assert "enrolled 10 days" in page
 
 

@@ -60,11 +60,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--student", action="append", default=[], help="days: a student's local id (repeatable)"
         )
-        parser.add_argument("--format", choices=FORMATS, default="csv")
+        parser.add_argument(
+            "--format",
+            choices=FORMATS,
+            help=(
+                "table: aligned and rounded for people; csv, json, parquet: every figure at"
+                " full precision (default: table on a terminal, csv otherwise)"
+            ),
+        )
         parser.add_argument("--output", type=Path, help="file to write (default: standard output)")
 
     def handle(self, *args, **options) -> None:
         """Check the arguments, compute, write."""
+        if options["format"] is None:
+            # A person at a terminal reads; a pipe or a file feeds another program.
+            to_person = options["output"] is None and self.stdout.isatty()
+            options["format"] = "table" if to_person else "csv"
         if options["format"] == "parquet" and options["output"] is None:
             raise CommandError("--format parquet needs --output PATH")
         engine_name = options["engine"]
@@ -100,6 +111,7 @@ class Command(BaseCommand):
                 options["format"],
                 options["output"],
                 self.stdout,
+                options["kind"],
             )
             behind = engine.run(definitions.not_recorded(engine.facts, window)).to_pylist()
             dayless = engine.run(definitions.without_school_days(engine.facts, window))

@@ -1,0 +1,66 @@
+"""How attendance figures are written for people: one home for pages, the CLI and reasons.
+
+- Day counts: whole numbers when every count shown together is whole; one decimal for
+  all of them when any holds a partial day, and the page (or table) says so once
+  (`PARTIAL_DAYS_NOTE`), so a column never mixes "12" with "3.25".
+- Rates and shares: percentages with one decimal, e.g. 0.9712 -> "97.1%".
+- Counts of students, rows and the like: whole numbers with thousands separators.
+
+Rounding is half up, as people round by hand (2.25 -> "2.3"), not the binary float's
+half-to-even. Machine-readable outputs (CSV, JSON, Parquet) are never rounded here.
+"""
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+
+MISSING = "—"
+PARTIAL_DAYS_NOTE = "Days include partial days (e.g. half days), to one decimal."
+
+# The engine sums absences in thousandths of a day: anything finer is float noise.
+WHOLE_TOLERANCE = 0.0005
+
+
+def _rounded(value: Decimal, places: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+
+
+def _decimal(value: float | int) -> Decimal:
+    # repr is the shortest text that reads back as the float, so 2.25 stays 2.25 (not
+    # 2.2499999999999998...) and half up rounds it up.
+    return Decimal(repr(float(value)))
+
+
+def is_whole(value: float | int) -> bool:
+    """Whether a day count holds no partial day."""
+    return abs(value - round(value)) < WHOLE_TOLERANCE
+
+
+def day_places(values: Iterable[float | int | None]) -> int:
+    """Decimals for day counts shown together: 0 if all are whole, else 1."""
+    return 0 if all(is_whole(v) for v in values if v is not None) else 1
+
+
+def days(value: float | int | None, places: int | None = None) -> str:
+    """A number of days, e.g. 19817.95 -> "19,818.0" beside partial days, "3" among whole.
+
+    Without `places`, the value alone decides (a sentence naming one count).
+    """
+    if value is None:
+        return MISSING
+    if places is None:
+        places = day_places([value])
+    return f"{_rounded(_decimal(value), places):,.{places}f}"
+
+
+def percent(share: float | None) -> str:
+    """A share (0 to 1) as a percentage with one decimal, e.g. 0.13846 -> "13.8%"."""
+    if share is None:
+        return MISSING
+    return f"{_rounded(_decimal(share) * 100, 1):.1f}%"
+
+
+def count(value: int | None) -> str:
+    """A whole count with thousands separators, e.g. 12345 -> "12,345"."""
+    if value is None:
+        return MISSING
+    return f"{value:,}"
