@@ -48,31 +48,19 @@ DAY_COLUMNS = frozenset(
     }
 )
 # What a person reads of the wide group tables; the other kinds show every column.
+_GROUP_FIGURES = (
+    "students",
+    "counted",
+    "days_enrolled",
+    "days_absent",
+    "attendance_rate",
+    "chronic",
+    "chronic_rate",
+    "chronic_rate_last_year",
+)
 TABLE_COLUMNS = {
-    "schools": (
-        "school_name",
-        "group_value",
-        "students",
-        "counted",
-        "days_enrolled",
-        "days_absent",
-        "attendance_rate",
-        "chronic",
-        "chronic_rate",
-        "chronic_rate_last_year",
-    ),
-    "groups": (
-        "group_type",
-        "group_value",
-        "students",
-        "counted",
-        "days_enrolled",
-        "days_absent",
-        "attendance_rate",
-        "chronic",
-        "chronic_rate",
-        "chronic_rate_last_year",
-    ),
+    "schools": ("school_name", "group_value", *_GROUP_FIGURES),
+    "groups": ("group_type", "group_value", *_GROUP_FIGURES),
 }
 HEADINGS = {
     "school_name": "school",
