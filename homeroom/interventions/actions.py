@@ -31,6 +31,7 @@ from homeroom.accounts.models import CaseloadAssignment, Role, User
 from homeroom.core.actions import do_log_district_change, do_log_student_access
 from homeroom.core.models import AuditEntry, District, School
 from homeroom.core.selectors import current_school_year, district_today
+from homeroom.interventions.flags import CASE_FLAG_KINDS
 from homeroom.interventions.models import (
     ActionItem,
     AttendancePlan,
@@ -57,9 +58,6 @@ from homeroom.interventions.selectors import CaseFile, case_file
 from homeroom.roster.models import Enrollment, Language, StudentGuardian
 from homeroom.warnings.models import Flag
 
-# Flags computed from case data (`homeroom.interventions.flags`); closing a case with its
-# goal met clears them with the flag the case was opened from.
-CASE_FLAG_KINDS = (Flag.Kind.NO_FOLLOW_UP, Flag.Kind.FOLLOW_UP_OVERDUE)
 # Notes on these topics are always confidential, whatever the writer ticked.
 CASE_MANAGER_ROLES = frozenset({Role.COUNSELOR, Role.PRINCIPAL})
 CONFIDENTIAL_TOPICS = frozenset({CaseNote.Topic.HEALTH, CaseNote.Topic.FAMILY_CRISIS})
