@@ -230,7 +230,7 @@ class AttendancePlan(Struck):
     @property
     def goal(self) -> str:
         """The goal in words: 'attend 95% of days through 2026-03-31'."""
-        return f"attend {self.goal_rate * 100:g}% of days through {self.goal_until:%Y-%m-%d}"
+        return f"attend {float(self.goal_rate) * 100:g}% of days through {self.goal_until:%Y-%m-%d}"
 
 
 class Intervention(Struck):
