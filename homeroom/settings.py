@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "homeroom.attendance",
     "homeroom.metrics",
     "homeroom.warnings",
+    "homeroom.interventions",
     "homeroom.pipeline",
     "homeroom.demo",
     "homeroom.web",

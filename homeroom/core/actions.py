@@ -55,3 +55,21 @@ def do_log_export(*, subject: str, details: dict[str, Any], user=None) -> AuditE
         access_reason=user.get_role_display() if user else "command line",
         details=details,
     )
+
+
+def do_log_district_change(
+    *,
+    user,
+    subject: str,
+    action: str = AuditEntry.Action.UPDATE,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Record that `user` changed a district-wide setting no student owns (e.g. the playbook)."""
+    return AuditEntry.objects.create(
+        user=user,
+        action=action,
+        student_id=None,
+        subject=subject,
+        access_reason=user.get_role_display() if user else "command line",
+        details=details or {},
+    )

@@ -36,6 +36,17 @@ from homeroom.ingest.formats import source_file
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import ImportRejected, do_import
+from homeroom.interventions.actions import do_install_defaults
+from homeroom.interventions.models import (
+    Barrier,
+    Case,
+    CaseEvent,
+    FamilyContact,
+    Intervention,
+    InterventionType,
+    Partner,
+    TeamMeeting,
+)
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.pipeline.actions import do_refresh_after_import
 from homeroom.roster.models import (
@@ -222,6 +233,7 @@ def load_generated_district(
                 )
             except ImportRejected as rejected:
                 raise _rejection(batch, rejected.run, directory) from None
+            do_install_defaults(district)
             AuditEntry.objects.create(
                 user=user,
                 action=AuditEntry.Action.IMPORT,
@@ -267,6 +279,15 @@ def delete_district(district: District, *, user: User | None = None) -> dict[str
     if user is not None and user.district_id == district.pk:
         user = None  # the account goes with the district; the trail keeps the deletion
     with transaction.atomic():
+        # Case records first: they name staff, whose accounts go before the schools.
+        remove(CaseEvent.objects.filter(student__district=district))
+        remove(FamilyContact.objects.filter(student__district=district))
+        remove(Intervention.objects.filter(student__district=district))
+        remove(Case.objects.filter(student__district=district))
+        remove(TeamMeeting.objects.filter(school__district=district))
+        remove(Partner.objects.filter(district=district))
+        remove(InterventionType.objects.filter(district=district))
+        remove(Barrier.objects.filter(district=district))
         remove(StudentSummary.objects.filter(student__district=district))
         remove(SummaryState.objects.filter(district=district))
         remove(

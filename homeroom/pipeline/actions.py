@@ -1,4 +1,5 @@
-"""The pipeline: the night's steps in order, import -> metrics -> flags -> forecast -> tiers.
+"""The pipeline: the night's steps in order, import -> metrics -> flags -> forecast ->
+case defaults -> case flags -> tiers.
 
 Data flows one way through the apps (ingest -> attendance -> metrics -> warnings), and this
 is the one place that runs them in sequence, so no app calls the one downstream of it. The
@@ -21,6 +22,8 @@ from django.utils import timezone
 from homeroom.core.models import District
 from homeroom.ingest.actions import do_import_files
 from homeroom.ingest.models import ImportRun
+from homeroom.interventions.actions import do_install_defaults
+from homeroom.interventions.flags import do_evaluate_case_flags
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.metrics.rules import RuleProfile, load_rule_profile
@@ -135,6 +138,10 @@ def do_run_nightly(
             step("forecast", lambda: do_score_students(district, known=read["known"]))
         else:
             step.record("forecast", "skipped: no forecast trained yet (homeroom risk train)", {})
+    # A district new to Homeroom gets the default playbook (once; later nights find it
+    # installed and leave the district's edits alone).
+    step("case defaults", lambda: do_install_defaults(district))
+    step("case flags", lambda: do_evaluate_case_flags(district, as_of=as_of))
     step("tiers", lambda: _tier_changes(tiers_before, _tiers(district), profile))
     run.status, run.finished_at = NightlyRun.Status.SUCCEEDED, timezone.now()
     run.save()

@@ -20,7 +20,7 @@ from homeroom.core.models import District, SchoolYear
 from homeroom.metrics.engines import Engine, database_engine, duckdb_engine, export_parquet
 from homeroom.metrics.rules import RuleProfile, load_rule_profile
 from homeroom.warnings import training
-from homeroom.warnings.flags import find_flags
+from homeroom.warnings.flags import FLAG_RULES, find_flags
 from homeroom.warnings.forecast import ESTIMATOR
 from homeroom.warnings.models import Flag, RiskModel, RiskScore
 from homeroom.warnings.rules import load_warning_rules
@@ -108,7 +108,10 @@ def do_evaluate_flags(
     """
     rules = load_warning_rules(district.warning_rules)
     profile = profile or load_rule_profile(district.rule_profile)
-    last = Flag.objects.filter(student__district=district).aggregate(last=Max("checked_on"))
+    # Only the kinds these rules raise: flags computed elsewhere (case management's) are
+    # raised and cleared by their own step.
+    managed = Flag.objects.filter(student__district=district, kind__in=list(FLAG_RULES))
+    last = managed.aggregate(last=Max("checked_on"))
     if last["last"] is not None and as_of < last["last"]:
         raise WarningError(
             f"flags were evaluated as of {last['last']}; evaluate as of that date or later"
@@ -130,7 +133,7 @@ def do_evaluate_flags(
     holding = {(f.student_id, f.kind, f.variant): f.reason for f in findings}
     with transaction.atomic():
         school_year = _school_year(district, snapshot.window)
-        open_flags = Flag.objects.filter(student__district=district, cleared_on__isnull=True)
+        open_flags = managed.filter(cleared_on__isnull=True)
         cleared, reworded = [], []
         held = open_flags.values_list(
             "pk", "student_id", "school_year_id", "kind", "variant", "reason"

@@ -19,7 +19,8 @@ class Flag(models.Model):
         WEEKDAY_PATTERN = "weekday_pattern", "Mondays and Fridays"
         WORSENING = "worsening", "Worsening attendance"
         CHRONIC_LAST_YEAR = "chronic_last_year", "Chronically absent last year"
-        NO_FOLLOW_UP = "no_follow_up", "No follow-up recorded"
+        NO_FOLLOW_UP = "no_follow_up", "No contact with the family since flagged"
+        FOLLOW_UP_OVERDUE = "follow_up_overdue", "Follow-up overdue"
 
     student = models.ForeignKey("roster.Student", on_delete=models.CASCADE, related_name="flags")
     school_year = models.ForeignKey("core.SchoolYear", on_delete=models.CASCADE, related_name="+")

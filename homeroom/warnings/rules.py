@@ -24,7 +24,10 @@ RULE_KEYS: dict[str, dict[str, str]] = {
     "worsening": {"recent_days": "days", "ratio": "ratio", "minimum_absences": "days"},
     "chronic_last_year": {"enabled": "switch"},
     "no_follow_up": {"days": "days"},
+    "follow_up_overdue": {"enabled": "switch"},
 }
+# Kinds computed from case data by the interventions app, not by a rule of `flags.py`.
+CASE_RULES = frozenset({"no_follow_up", "follow_up_overdue"})
 
 
 class WarningRulesError(ValueError):

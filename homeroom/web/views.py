@@ -29,6 +29,7 @@ from homeroom.ingest.selectors import (
     may_import,
     may_view_imports,
 )
+from homeroom.interventions.views import student_section
 from homeroom.metrics.display import day_places
 from homeroom.metrics.selectors import (
     MonthAttendance,
@@ -192,6 +193,7 @@ def student_page(request: HttpRequest, student_id: int) -> HttpResponse:
             "enrollments": student_enrollments(access),
         }
         context |= _early_warning(access)
+        context |= student_section(request, access)
         if school_year is not None:
             context["events"] = list(student_events(access, school_year=school_year))
         if state is not None:

@@ -15,7 +15,7 @@ from homeroom.metrics.rules import load_rule_profile
 from homeroom.warnings import flags
 from homeroom.warnings.actions import WarningError, analysis_engine, do_evaluate_flags
 from homeroom.warnings.models import Flag
-from homeroom.warnings.rules import RULE_KEYS, WarningRules
+from homeroom.warnings.rules import CASE_RULES, RULE_KEYS, WarningRules
 from homeroom.warnings.snapshots import DAY_COLUMNS, Snapshot
 
 # The rules below run on snapshots written by hand (no database); the cast's tests mark
@@ -202,9 +202,9 @@ def findings(snapshot: Snapshot, rules: WarningRules) -> set[tuple[int, str, str
 def test_each_kind_of_flag_the_rules_file_knows_is_one_registered_function():
     # given the rules file's keys and the kinds of flag a student can hold
     kinds = {kind.value for kind in Flag.Kind}
-    # then every key has its rule (case management raises no_follow_up, later), and every
+    # then every key has its rule (case management computes its own kinds), and every
     # rule is a kind of flag the rules file can turn on
-    assert set(flags.FLAG_RULES) == set(RULE_KEYS) - {"no_follow_up"}
+    assert set(flags.FLAG_RULES) == set(RULE_KEYS) - CASE_RULES
     assert set(flags.FLAG_RULES) <= kinds
 
 

@@ -2,6 +2,8 @@
 
 from django import template
 
+from homeroom.access import cases
+from homeroom.accounts.models import Role
 from homeroom.ingest import selectors as ingest_selectors
 
 register = template.Library()
@@ -11,3 +13,15 @@ register = template.Library()
 def may_view_imports(user) -> bool:
     """Whether the user is offered the Imports pages."""
     return user.is_authenticated and ingest_selectors.may_view_imports(user)
+
+
+@register.filter
+def opens_cases(user) -> bool:
+    """Whether the user is offered the caseload and team meeting pages (case managers)."""
+    return user.is_authenticated and cases.opens_cases(user)
+
+
+@register.filter
+def sees_process_measures(user) -> bool:
+    """Whether the user is offered the process measures (district staff and principals)."""
+    return user.is_authenticated and (user.is_district_wide or user.role == Role.PRINCIPAL)

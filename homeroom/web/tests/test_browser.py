@@ -133,3 +133,123 @@ def test_admin_uploads_a_file_checks_the_report_and_confirms(
     assert page.get_by_text("Succeeded").first.is_visible()
     assert AttendanceEvent.objects.filter(source_run=run).count() == 2
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
+
+
+# Where to keep screenshots of the case management pages, when asked (to look at them):
+# HOMEROOM_SCREENSHOTS=<directory> pytest -m browser -k workflow
+SCREENSHOTS = os.environ.get("HOMEROOM_SCREENSHOTS", "")
+WIDTHS = (1366, 375)
+
+
+def look(page, name: str) -> None:
+    """Keep a full-page screenshot at each width, if screenshots were asked for."""
+    if not SCREENSHOTS:
+        return
+    width = page.viewport_size["width"] if page.viewport_size else WIDTHS[0]
+    for each in WIDTHS:
+        page.set_viewport_size({"width": each, "height": 900})
+        page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}-{each}.png"), full_page=True)
+    page.set_viewport_size({"width": width, "height": 900})
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_load_state()
+
+
+def test_case_workflow_from_a_teachers_call_to_an_accepted_referral(cast, live_server, page):
+    # given Ana flagged today, her mother on record, the default playbook, a partner, and a
+    # counselor serving Lincoln Elementary
+    from homeroom.interventions.actions import do_install_defaults, do_save_partner
+    from homeroom.interventions.tests.conftest import lincoln_counselor, raise_flag
+    from homeroom.roster.models import Guardian, StudentGuardian
+
+    do_install_defaults(cast.district)
+    raise_flag(cast, "ana", cast.today)
+    mother = Guardian.objects.create(
+        district=cast.district, local_id="G1", first_name="Maria", last_name="Alvarez"
+    )
+    StudentGuardian.objects.create(student=cast.ana, guardian=mother, relationship="mother")
+    do_save_partner(cast.admin, name="Riverside Family Center")
+    lincoln_counselor(cast)
+    ana_page = f"/students/{cast.ana.pk}/"
+
+    # when her teacher logs a call from her page: open the form, save it
+    sign_in(page, live_server, "teacher", ana_page)
+    look(page, "student-teacher")
+    page.get_by_text("Log contact", exact=True).click()
+    page.get_by_role("button", name="Save contact").click()
+    page.wait_for_load_state()
+    # then the call is on her timeline
+    assert page.get_by_text("Contact logged.").is_visible()
+    assert page.get_by_role("cell", name="Phone call with Maria Alvarez: Reached").is_visible()
+    sign_out(page)
+
+    # when the counselor opens a case from her flag
+    sign_in(page, live_server, "counselor2", ana_page)
+    page.get_by_text("Open a case", exact=True).click()
+    page.get_by_role("button", name="Open case").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Case", level=1).is_visible()
+    # and records a barrier
+    barriers = page.locator("#barriers")
+    barriers.get_by_text("Record a barrier").click()
+    barriers.get_by_label("Barrier").select_option(label="Transportation")
+    barriers.get_by_role("button", name="Record barrier").click()
+    page.wait_for_load_state()
+    assert page.locator("#barriers").get_by_text("Transportation").first.is_visible()
+    # and writes a plan
+    plans = page.locator("#plans")
+    plans.get_by_text("Write a plan").click()
+    plans.get_by_label("Steps").fill("Mother: wake-up call at 7:00\nCounselor: weekly check-in")
+    plans.get_by_role("button", name="Save plan").click()
+    page.wait_for_load_state()
+    assert page.locator("#plans").get_by_text("Goal: attend 95% of days").is_visible()
+    # and schedules a follow-up due today
+    follow_ups = page.locator("#follow-ups")
+    follow_ups.get_by_text("Schedule a follow-up").click()
+    follow_ups.get_by_label("What").fill("Call Ana's mother")
+    follow_ups.get_by_label("Due on").fill(cast.today.isoformat())
+    follow_ups.get_by_role("button", name="Schedule").click()
+    page.wait_for_load_state()
+    case_url = page.url.split("#")[0]
+    look(page, "case")
+
+    # then the follow-up is due on the counselor's caseload
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My caseload").click()
+    page.wait_for_load_state()
+    due = page.get_by_role("list", name="Follow-ups due today")
+    assert due.get_by_text("Call Ana's mother").is_visible()
+    look(page, "caseload")
+    # and the team meeting lists Ana
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Team meeting").click()
+    page.wait_for_load_state()
+    agenda = page.get_by_role("table", name="Students to discuss")
+    assert agenda.get_by_role("link", name=cast.ana.full_name).is_visible()
+    look(page, "team-meeting")
+
+    # when the counselor refers Ana to the partner, and the partner accepts
+    page.goto(case_url)
+    referrals = page.locator("#referrals")
+    referrals.get_by_text("Refer to a partner").click()
+    referrals.get_by_label("Partner").select_option(label="Riverside Family Center")
+    referrals.get_by_role("button", name="Refer").click()
+    page.wait_for_load_state()
+    referrals = page.locator("#referrals")
+    referrals.get_by_text("Update status").click()
+    referrals.get_by_label("Status").select_option(label="Accepted")
+    referrals.get_by_role("button", name="Save status").click()
+    page.wait_for_load_state()
+    # then the referral reads accepted
+    assert page.locator("#referrals .status").get_by_text("Accepted", exact=True).is_visible()
+    assert all(url.startswith(live_server.url) for url in page.requested), page.requested
+    for name, address in (
+        ("playbook", "/playbook/"),
+        ("partners", "/partners/"),
+        ("follow-through", "/my-follow-through/"),
+    ):
+        page.goto(f"{live_server.url}{address}")
+        look(page, name)
+    sign_out(page)
+    sign_in(page, live_server, "admin", "/measures/")
+    look(page, "measures")

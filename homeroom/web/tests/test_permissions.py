@@ -4,14 +4,31 @@ Every route of `homeroom.web.urls` must have a row here, so a new view cannot sh
 without someone deciding who may open it.
 """
 
+import datetime as dt
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, reverse
 
-from homeroom.conftest import EVERYONE, VISIBLE
+from homeroom.accounts.models import Role
+from homeroom.conftest import EVERYONE, VISIBLE, make_user
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import do_import
+from homeroom.interventions import urls as intervention_urls
+from homeroom.interventions import views as intervention_views
+from homeroom.interventions.actions import (
+    do_install_defaults,
+    do_open_case,
+    do_record_barrier,
+    do_refer_to_partner,
+    do_save_partner,
+    do_schedule_follow_up,
+    do_write_plan,
+)
+from homeroom.interventions.models import Barrier, Case, InterventionType
+from homeroom.interventions.selectors import export_playbook
 from homeroom.warnings.models import Flag
 from homeroom.web import urls as web_urls
 from homeroom.web.tests.import_files import two_absences, validated_upload
@@ -249,3 +266,260 @@ def test_early_warnings_list_exactly_the_visible_flagged_students(cast, client, 
     # then it links to exactly the students they may see
     expected = {getattr(cast, name).pk for name in VISIBLE[username]}
     assert student_ids_linked(response.text) == expected
+
+
+# Case management (homeroom.interventions.urls) ------------------------------------------
+#
+# Each route is asked with the method it serves and, for a change, a form that is valid,
+# so that what answers is the rule of who may do it (not a mistake in the form). The case
+# is Gabe's (Lincoln Elementary), opened and managed by the counselor; Ana is the student
+# of the student-level forms. 403: the user sees the student but their role does not do
+# this; 404: they do not see the student (or the page is not theirs), as for a missing one.
+
+SEES_GABE = {"admin", "analyst", "principal", "counselor"}
+CASE_TEAM = {"principal", "counselor"}  # the counselor manages it; the principal serves Lincoln
+
+
+def _by_user(outcome) -> dict:
+    """Signed-out users go to login; every other user gets `outcome(user)`."""
+    return {
+        user: TO_LOGIN if user in SIGNED_OUT else outcome(user) for user in (ANONYMOUS, *CAST_USERS)
+    }
+
+
+def _on_student(student: str, allowed: set[str], status: int) -> dict:
+    """`allowed` get `status`; others who see the student 403; the rest 404."""
+    return _by_user(
+        lambda user: status if user in allowed else 403 if student in VISIBLE[user] else 404
+    )
+
+
+def _everyone(status: int = 200) -> dict:
+    return _by_user(lambda user: status)
+
+
+def _only_roles(users: set[str], status: int = 200) -> dict:
+    return _by_user(lambda user: status if user in users else 403)
+
+
+PLAYBOOK_EDITORS = {"admin", "outsider"}  # each edits their own district's playbook
+SERVES_A_SCHOOL = {"admin", "analyst", "principal", "counselor", "viewer"}
+MEASURES = {"admin", "analyst", "principal", "outsider"}
+
+CASE_ACTION_ROUTES = [f"case_{action}" for action in intervention_views.CASE_ACTIONS]
+
+# route name -> [(method, {user: outcome})]; a POST sends the valid form of VALID_FORMS.
+INTERVENTIONS_MATRIX = {
+    "log_contact": [
+        ("get", _on_student("ana", {"admin", "principal", "teacher"}, 200)),
+        ("post", _on_student("ana", {"admin", "principal", "teacher"}, 302)),
+    ],
+    "start_intervention": [
+        ("get", _on_student("ana", {"principal", "teacher"}, 200)),
+        ("post", _on_student("ana", {"principal", "teacher"}, 302)),
+    ],
+    "open_case": [
+        ("get", _on_student("ana", {"principal"}, 200)),
+        ("post", _on_student("ana", {"principal"}, 302)),
+    ],
+    "case": [("get", _on_student("gabe", SEES_GABE, 200))],
+    **{
+        route: [("post", _on_student("gabe", CASE_TEAM, 302))]
+        for route in CASE_ACTION_ROUTES
+        if route != "case_manager"
+    },
+    # only the principal of the case's school assigns its manager
+    "case_manager": [("post", _on_student("gabe", {"principal"}, 302))],
+    "caseload": [("get", _everyone())],
+    "team_meeting": [
+        ("get", _by_user(lambda user: 200 if user in SERVES_A_SCHOOL else 404)),
+        # the first school each serves: the principal Lincoln, the counselor Central
+        (
+            "post",
+            _by_user(
+                lambda user: 302 if user in CASE_TEAM else 403 if user in SERVES_A_SCHOOL else 404
+            ),
+        ),
+    ],
+    "team_meeting_pdf": [("get", _by_user(lambda user: 200 if user in SERVES_A_SCHOOL else 404))],
+    "playbook": [("get", _everyone())],
+    "playbook_entry": [
+        ("get", _only_roles(PLAYBOOK_EDITORS)),
+        ("post", _only_roles(PLAYBOOK_EDITORS, 302)),
+    ],
+    "playbook_import": [
+        ("get", _only_roles(PLAYBOOK_EDITORS)),
+        ("post", _only_roles(PLAYBOOK_EDITORS, 302)),
+    ],
+    "playbook_export": [("get", _everyone())],
+    # the outsider is sent back with "no such entry in your district" (nothing retired)
+    "retire": [("post", _only_roles(PLAYBOOK_EDITORS, 302))],
+    "barriers": [("get", _everyone()), ("post", _only_roles(PLAYBOOK_EDITORS, 302))],
+    "partners": [("get", _everyone())],
+    "partner_edit": [
+        ("get", _only_roles(PLAYBOOK_EDITORS)),
+        ("post", _only_roles(PLAYBOOK_EDITORS, 302)),
+    ],
+    "measures": [("get", _only_roles(MEASURES))],
+    "follow_through": [("get", _everyone())],
+}
+
+
+@pytest.fixture
+def case_world(cast):
+    """The cast with the default playbook, a Lincoln counselor, a partner, and Gabe's case
+    with one of each entry the case page changes."""
+    do_install_defaults(cast.district)
+    do_install_defaults(cast.other_district)
+    lincoln_counselor = make_user("counselor2", Role.COUNSELOR, cast.district)
+    lincoln_counselor.schools.add(cast.lincoln)
+    case = do_open_case(cast.counselor, student_id=cast.gabe.pk, source=Case.Source.MANUAL, tier=2)
+    counselor = cast.counselor
+    transport = Barrier.objects.get(district=cast.district, key="transportation")
+    barrier = do_record_barrier(counselor, case_id=case.pk, barrier_id=transport.pk)
+    plan = do_write_plan(
+        counselor,
+        case_id=case.pk,
+        goal_rate="0.95",
+        goal_until=cast.today + dt.timedelta(days=60),
+        steps=[{"step": "Wake-up call", "who": "Mother"}],
+        review_on=cast.today + dt.timedelta(days=30),
+    )
+    follow_up = do_schedule_follow_up(
+        counselor,
+        case_id=case.pk,
+        due_on=cast.today + dt.timedelta(days=7),
+        owner_id=counselor.pk,
+        description="Call home",
+    )
+    partner = do_save_partner(cast.admin, name="Riverside Family Center")
+    referral = do_refer_to_partner(counselor, case_id=case.pk, partner_id=partner.pk)
+    return SimpleNamespace(
+        cast=cast,
+        case=case,
+        barrier=barrier,
+        plan=plan,
+        follow_up=follow_up,
+        partner=partner,
+        referral=referral,
+        lincoln_counselor=lincoln_counselor,
+    )
+
+
+def _valid_form(world, route: str, user) -> dict:
+    """A form the route's action accepts from whoever may do it."""
+    cast, today = world.cast, world.cast.today
+    kind = InterventionType.objects.filter(district=cast.district, tier1=True, tier2=True).first()
+    plan = {
+        "goal_percent": "95",
+        "goal_until": today + dt.timedelta(days=60),
+        "review_on": today + dt.timedelta(days=30),
+        "steps": "Mother: wake-up call at 7:00",
+    }
+    forms = {
+        "log_contact": {
+            "channel": "call",
+            "guardian_id": "",
+            "with_whom": "Aunt Rosa",
+            "outcome": "reached",
+            "language": "es",
+            "contacted_on": today,
+        },
+        "start_intervention": {"intervention_type_id": kind.pk},
+        "open_case": {"tier": 2, "source_flag_id": "", "note": ""},
+        "case_barrier": {
+            "barrier_id": Barrier.objects.get(district=cast.district, key="health").pk
+        },
+        "case_plan": plan,
+        "case_revise_plan": plan | {"plan_id": world.plan.pk, "version": world.plan.version},
+        "case_review_plan": {
+            "plan_id": world.plan.pk,
+            "version": world.plan.version,
+            "reviewed_on": today,
+            "note": "Attending more",
+        },
+        "case_intervention": {"intervention_type_id": kind.pk},
+        "case_follow_up": {
+            "description": "Check in",
+            "due_on": today + dt.timedelta(days=3),
+            "owner_id": user.pk,
+        },
+        "case_complete_follow_up": {
+            "follow_up_id": world.follow_up.pk,
+            "version": world.follow_up.version,
+            "done_on": today,
+            "outcome": "Spoke with mother",
+        },
+        "case_referral": {"partner_id": world.partner.pk},
+        "case_referral_status": {
+            "referral_id": world.referral.pk,
+            "version": world.referral.version,
+            "status": "accepted",
+        },
+        "case_note": {"topic": "general", "text": "Doing better"},
+        "case_strike": {"entry": "barrier", "entry_id": world.barrier.pk, "reason": "Wrong"},
+        "case_tier": {"version": world.case.version, "tier": 3},
+        "case_manager": {
+            "version": world.case.version,
+            "case_manager_id": world.lincoln_counselor.pk,
+        },
+        "case_close": {"version": world.case.version, "reason": "goal_met"},
+        "team_meeting": {"notes": "Discussed the flagged students"},
+        "playbook_entry": {
+            "key": "walking-school-bus",
+            "name": "Walking school bus",
+            "tiers": [1, 2],
+        },
+        "playbook_import": {
+            "file": SimpleUploadedFile("playbook.toml", export_playbook(user).encode())
+        },
+        "retire": {
+            "entry": "barrier",
+            "entry_id": Barrier.objects.get(district=cast.district, key="work").pk,
+        },
+        "barriers": {"key": "weather", "name": "Weather"},
+        "partner_edit": {"name": "Boys and Girls Club"},
+    }
+    return forms[route]
+
+
+def _route_arguments(world, route: str) -> list:
+    if route in ("log_contact", "start_intervention", "open_case"):
+        return [world.cast.ana.pk]
+    if route == "case" or route.startswith("case_"):
+        return [world.case.pk]
+    return []
+
+
+def test_every_case_management_route_has_a_row_in_the_matrix():
+    # given the routes of the case management pages
+    names = {p.name for p in intervention_urls.urlpatterns if isinstance(p, URLPattern)}
+    # then each has a row, with an outcome for every member of the cast and nobody
+    assert names == set(INTERVENTIONS_MATRIX)
+    for rows in INTERVENTIONS_MATRIX.values():
+        for _, expected in rows:
+            assert set(expected) == {ANONYMOUS, *CAST_USERS}
+
+
+INTERVENTION_CASES = [
+    (route, method) for route, rows in INTERVENTIONS_MATRIX.items() for method, _ in rows
+]
+
+
+@pytest.mark.parametrize("username", [ANONYMOUS, *CAST_USERS])
+@pytest.mark.parametrize(("route", "method"), INTERVENTION_CASES)
+def test_case_management_route_answers_each_user_as_the_matrix_says(
+    case_world, client, route, method, username
+):
+    # given a member of the cast (or nobody) signed in, and Gabe's case with its entries
+    _sign_in(client, case_world.cast, username)
+    expected = dict(INTERVENTIONS_MATRIX[route])[method][username]
+    url = reverse(f"interventions:{route}", args=_route_arguments(case_world, route))
+    # when they open the page, or send the page's form filled in correctly
+    if method == "get":
+        response = client.get(url)
+    else:
+        user = getattr(case_world.cast, username, None) or case_world.cast.admin
+        response = client.post(url, _valid_form(case_world, route, user))
+    # then they get what the matrix says
+    _assert_outcome(response, expected)

@@ -1,0 +1,515 @@
+"""Reads of case management for the requesting user: cases, a case file, a student's
+timeline, my caseload, caseload balancing, the team meeting agenda, the playbook.
+
+Lists start from the gatekeeper's `visible_students(user)` as a SQL filter; one case goes
+through `access_case`, which also says whether its confidential notes may be read.
+Reading a case file is audited by `actions.do_view_case`, which calls `case_file` here.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import models
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from homeroom.access.cases import CaseAccess, access_case, of_visible_students
+from homeroom.access.gatekeeper import access_student, visible_students
+from homeroom.accounts.models import Role, User
+from homeroom.core.selectors import current_school_year, district_today
+from homeroom.interventions.models import (
+    ActionItem,
+    AttendancePlan,
+    Barrier,
+    Case,
+    CaseBarrier,
+    CaseEvent,
+    CaseNote,
+    FamilyContact,
+    FollowUp,
+    Intervention,
+    InterventionType,
+    Partner,
+    Referral,
+    TeamMeeting,
+)
+from homeroom.interventions.playbook import (
+    BarrierEntry,
+    InterventionEntry,
+    Playbook,
+    write_playbook,
+)
+from homeroom.roster.models import Enrollment, Student
+from homeroom.warnings.models import Flag
+
+# A Tier 3 case asks more of its manager than a Tier 2 or Tier 1 case: it weighs double
+# when caseloads are balanced.
+CASELOAD_WEIGHTS = {1: 1, 2: 1, 3: 2}
+# Flags raised within these days count as new on "my caseload" and team meeting pages.
+NEW_FLAG_DAYS = 14
+# Plans whose review falls within these days come up at the team meeting.
+REVIEW_AHEAD_DAYS = 7
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One dated line of a student's timeline."""
+
+    on: dt.date
+    kind: str
+    label: str
+    summary: str
+    case_id: int | None = None
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """A case as one user may read it; `confidential_notes` is empty unless they may."""
+
+    case: Case
+    access: CaseAccess
+    barriers: list[CaseBarrier]
+    plans: list[AttendancePlan]
+    interventions: list[Intervention]
+    follow_ups: list[FollowUp]
+    contacts: list[FamilyContact]
+    notes: list[CaseNote]
+    confidential_notes: list[CaseNote]
+    referrals: list[Referral]
+    timeline: list[TimelineEntry]
+    suggested_interventions: list[InterventionType]
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    """What a teacher sees of a student's case: no notes, no barriers, no plan."""
+
+    case_id: int
+    status: str
+    tier: int
+    opened_on: dt.date
+    case_manager: str
+    next_follow_up_on: dt.date | None
+
+
+@dataclass(frozen=True)
+class Caseload:
+    """A staff member's home page: open cases, follow-ups due today and overdue, and new
+    flags among the students they see who have no case."""
+
+    on: dt.date
+    cases: list[Case]
+    due_today: list[FollowUp]
+    overdue: list[FollowUp]
+    flagged_without_case: list[Student]
+
+
+@dataclass(frozen=True)
+class StaffCaseload:
+    """An eligible case manager's open cases and their weight (`CASELOAD_WEIGHTS`)."""
+
+    user: User
+    open_cases: int
+    weighted: int
+
+
+@dataclass(frozen=True)
+class StudentOfConcern:
+    """A student the team meeting discusses, why, and what was tried since the last one."""
+
+    student: Student
+    reasons: list[str]
+    case: Case | None
+    tried: list[TimelineEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TeamMeetingAgenda:
+    """A school's attendance team (SART) meeting data for a date."""
+
+    school_id: int
+    on: dt.date
+    since: dt.date
+    students: list[StudentOfConcern]
+    open_action_items: list[ActionItem]
+
+
+def visible_cases(user) -> QuerySet[Case]:
+    """The cases of the students `user` may see, newest first."""
+    return of_visible_students(user, Case.objects.all()).select_related(
+        "student", "case_manager", "school"
+    )
+
+
+def _live(rows: QuerySet) -> QuerySet:
+    return rows.filter(struck_on__isnull=True)
+
+
+def _name(user: User | None) -> str:
+    return (user.get_full_name() or user.username) if user else ""
+
+
+def _case_events(student_id: int, readable_cases: set[int]) -> list[TimelineEntry]:
+    """The student's case events; confidential ones only of the cases in `readable_cases`."""
+    events = CaseEvent.objects.filter(student_id=student_id).select_related("by")
+    events = events.filter(Q(confidential=False) | Q(case_id__in=readable_cases))
+    return [
+        TimelineEntry(
+            on=event.on,
+            kind=event.kind,
+            label=event.get_kind_display(),
+            summary=event.summary,
+            case_id=event.case_id,
+            by=_name(event.by),
+        )
+        for event in events
+    ]
+
+
+def _flag_events(student_id: int) -> list[TimelineEntry]:
+    entries = []
+    for flag in Flag.objects.filter(student_id=student_id):
+        label = flag.get_kind_display()
+        entries.append(TimelineEntry(flag.raised_on, "flag_raised", "Flag raised", label))
+        if flag.cleared_on is not None:
+            entries.append(TimelineEntry(flag.cleared_on, "flag_cleared", "Flag cleared", label))
+    return entries
+
+
+def student_timeline(user, *, student_id: int) -> list[TimelineEntry]:
+    """One chronological list of a visible student's case events and flags raised and
+    cleared; confidential events only where the user reads the case's confidential notes."""
+    access_student(user, student_id)
+    readable = {
+        case.pk
+        for case in Case.objects.filter(student_id=student_id)
+        if access_case(user, case).reads_confidential
+    }
+    entries = _case_events(student_id, readable) + _flag_events(student_id)
+    return sorted(entries, key=lambda entry: entry.on)
+
+
+def case_file(user, *, case: Case, access: CaseAccess) -> CaseFile:
+    """Everything on a case `access` (from `access_case`) lets the user read. Views call
+    `actions.do_view_case`, which audits the reading."""
+    notes = list(_live(case.notes.select_related("author")))
+    readable = access.reads_confidential
+    return CaseFile(
+        case=case,
+        access=access,
+        barriers=list(_live(case.barriers.select_related("barrier"))),
+        plans=list(_live(case.plans.all())),
+        interventions=list(_live(case.interventions.select_related("kind", "owner"))),
+        follow_ups=list(_live(case.follow_ups.select_related("owner"))),
+        contacts=list(_live(case.contacts.select_related("guardian", "recorded_by"))),
+        notes=[note for note in notes if not note.confidential],
+        confidential_notes=[note for note in notes if note.confidential] if readable else [],
+        referrals=list(_live(case.referrals.select_related("partner"))),
+        timeline=student_timeline(user, student_id=case.student_id),
+        suggested_interventions=_suggested(case),
+    )
+
+
+def student_case_status(user, *, student_id: int) -> CaseStatus | None:
+    """The status of a visible student's latest case, as anyone who sees them may know it."""
+    access_student(user, student_id)
+    cases = Case.objects.filter(student_id=student_id).select_related("case_manager")
+    case = (
+        cases.filter(status=Case.Status.OPEN).first() or cases.order_by("-opened_on", "-pk").first()
+    )
+    if case is None:
+        return None
+    due = _live(case.follow_ups.filter(done_on__isnull=True)).order_by("due_on").first()
+    return CaseStatus(
+        case_id=case.pk,
+        status=case.status,
+        tier=case.tier,
+        opened_on=case.opened_on,
+        case_manager=_name(case.case_manager),
+        next_follow_up_on=due.due_on if due else None,
+    )
+
+
+def _open_follow_ups(user) -> QuerySet[FollowUp]:
+    rows = _live(FollowUp.objects.filter(done_on__isnull=True, case__status=Case.Status.OPEN))
+    return of_visible_students(user, rows, student_field="case__student").select_related(
+        "case__student"
+    )
+
+
+def my_caseload(user, *, on: dt.date | None = None) -> Caseload:
+    """The user's open cases (with their next follow-up), their follow-ups due on `on` and
+    overdue, and students they see with a flag raised in the last `NEW_FLAG_DAYS` days and
+    no open case."""
+    on = on or district_today(user.district)
+    next_due = _live(FollowUp.objects.filter(case=OuterRef("pk"), done_on__isnull=True))
+    cases = (
+        visible_cases(user)
+        .filter(case_manager=user, status=Case.Status.OPEN)
+        .annotate(
+            overdue_follow_ups=Count(
+                "follow_ups",
+                filter=Q(
+                    follow_ups__done_on__isnull=True,
+                    follow_ups__struck_on__isnull=True,
+                    follow_ups__due_on__lt=on,
+                ),
+            ),
+        )
+        .annotate(has_follow_up=Exists(next_due))
+        .order_by("-tier", "student__last_name", "student__first_name", "pk")
+    )
+    mine = _open_follow_ups(user).filter(owner=user)
+    recent = Flag.objects.filter(
+        student=OuterRef("pk"),
+        cleared_on__isnull=True,
+        raised_on__gt=on - dt.timedelta(days=NEW_FLAG_DAYS),
+    )
+    open_case = Case.objects.filter(student=OuterRef("pk"), status=Case.Status.OPEN)
+    flagged = (
+        visible_students(user, on=on)
+        .filter(Exists(recent))
+        .exclude(Exists(open_case))
+        .order_by("last_name", "first_name", "pk")
+    )
+    return Caseload(
+        on=on,
+        cases=list(cases),
+        due_today=list(mine.filter(due_on=on).order_by("pk")),
+        overdue=list(mine.filter(due_on__lt=on).order_by("due_on", "pk")),
+        flagged_without_case=list(flagged),
+    )
+
+
+def _suggested(case: Case) -> list[InterventionType]:
+    barriers = _live(case.barriers.all()).values("barrier")
+    kinds = InterventionType.objects.filter(
+        district_id=case.student.district_id,
+        retired_on__isnull=True,
+        **{f"tier{case.tier}": True},
+    )
+    return list(
+        kinds.annotate(
+            matches=Count("barriers", filter=Q(barriers__in=barriers), distinct=True)
+        ).order_by("-matches", "name", "pk")
+    )
+
+
+def suggested_interventions(user, *, case_id: int) -> list[InterventionType]:
+    """The playbook's interventions for the case's tier, those addressing most of the case's
+    barriers first (each carries `matches`, the number it addresses)."""
+    case = Case.objects.select_related("student").filter(pk=case_id).first()
+    access_case(user, case)
+    return _suggested(case)
+
+
+def _weight() -> Sum:
+    cases = Q(managed_cases__status=Case.Status.OPEN)
+    return Sum(
+        models.Case(
+            *[
+                When(cases & Q(managed_cases__tier=tier), then=Value(weight))
+                for tier, weight in CASELOAD_WEIGHTS.items()
+            ],
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+    )
+
+
+def caseload_weights(user, *, school_id: int) -> list[StaffCaseload]:
+    """The counselors serving a school with their open and weighted caseloads, by name (the
+    principal of the school, or district staff, ask)."""
+    staff = (
+        User.objects.filter(
+            district_id=user.district_id, is_active=True, role=Role.COUNSELOR, schools=school_id
+        )
+        .annotate(
+            open_cases=Count("managed_cases", filter=Q(managed_cases__status=Case.Status.OPEN)),
+            weighted=Coalesce(_weight(), 0),
+        )
+        .order_by("last_name", "first_name", "username")
+    )
+    return [StaffCaseload(member, member.open_cases, member.weighted) for member in staff]
+
+
+def suggested_case_manager(user, *, case_id: int) -> StaffCaseload | None:
+    """The counselor at the case's school with the lightest weighted caseload (then fewest
+    open cases, then by name); None when the school has no counselor."""
+    case = Case.objects.filter(pk=case_id).first()
+    access_case(user, case)
+    staff = caseload_weights(user, school_id=case.school_id)
+    return min(staff, key=lambda s: (s.weighted, s.open_cases), default=None)
+
+
+def team_meeting_agenda(
+    user, *, school_id: int, on: dt.date, since: dt.date | None = None
+) -> TeamMeetingAgenda:
+    """Students of a school to discuss on `on`: new flags since `since` (default: the
+    school's last meeting, or two weeks back), tier changes, overdue follow-ups, plans due for
+    review; what was tried since; open action items of earlier meetings."""
+    if since is None:
+        last = TeamMeeting.objects.filter(school_id=school_id, held_on__lt=on).first()
+        since = last.held_on if last else on - dt.timedelta(days=NEW_FLAG_DAYS)
+    year = current_school_year(user.district_id, on)
+    enrolled = Enrollment.objects.filter(
+        student=OuterRef("pk"), school_id=school_id, school_year=year
+    )
+    students = visible_students(user, on=on).filter(Exists(enrolled))
+    ids = set(students.values_list("pk", flat=True))
+    reasons: dict[int, list[str]] = {}
+
+    def concern(student_id: int, reason: str) -> None:
+        reasons.setdefault(student_id, []).append(reason)
+
+    for flag in Flag.objects.filter(
+        student_id__in=ids, raised_on__gt=since, raised_on__lte=on
+    ).order_by("raised_on", "pk"):
+        concern(flag.student_id, f"New flag: {flag.get_kind_display()} ({flag.raised_on})")
+    for event in CaseEvent.objects.filter(
+        student_id__in=ids,
+        on__gt=since,
+        on__lte=on,
+        kind__in=[CaseEvent.Kind.CASE_UPDATED, CaseEvent.Kind.CASE_OPENED],
+        details__has_key="tier",
+    ).order_by("on", "pk"):
+        if event.kind == CaseEvent.Kind.CASE_UPDATED:
+            concern(event.student_id, f"Tier change: {event.summary} ({event.on})")
+    cases = Case.objects.filter(student_id__in=ids, status=Case.Status.OPEN)
+    for follow_up in _live(
+        FollowUp.objects.filter(case__in=cases, done_on__isnull=True, due_on__lt=on)
+    ).select_related("case", "owner"):
+        concern(
+            follow_up.case.student_id,
+            f"Overdue follow-up: {follow_up.description} (due {follow_up.due_on}, "
+            f"{_name(follow_up.owner)})",
+        )
+    for plan in _live(
+        AttendancePlan.objects.filter(
+            case__in=cases,
+            reviewed_on__isnull=True,
+            review_on__lte=on + dt.timedelta(days=REVIEW_AHEAD_DAYS),
+        )
+    ).select_related("case"):
+        concern(plan.case.student_id, f"Plan due for review on {plan.review_on}")
+    tried_kinds = [
+        CaseEvent.Kind.INTERVENTION,
+        CaseEvent.Kind.CONTACT,
+        CaseEvent.Kind.REFERRAL,
+        CaseEvent.Kind.REFERRAL_UPDATED,
+        CaseEvent.Kind.PLAN_WRITTEN,
+        CaseEvent.Kind.PLAN_REVIEWED,
+        CaseEvent.Kind.FOLLOW_UP_DONE,
+    ]
+    tried: dict[int, list[TimelineEntry]] = {}
+    for event in CaseEvent.objects.filter(
+        student_id__in=reasons, on__gt=since, on__lte=on, kind__in=tried_kinds, confidential=False
+    ).select_related("by"):
+        tried.setdefault(event.student_id, []).append(
+            TimelineEntry(
+                event.on,
+                event.kind,
+                event.get_kind_display(),
+                event.summary,
+                event.case_id,
+                _name(event.by),
+            )
+        )
+    open_cases = {case.student_id: case for case in cases.select_related("case_manager")}
+    listed = Student.objects.filter(pk__in=reasons).order_by("last_name", "first_name", "pk")
+    items = ActionItem.objects.filter(
+        meeting__school_id=school_id, meeting__held_on__lt=on, done_on__isnull=True
+    ).filter(Q(student__isnull=True) | Q(student_id__in=ids))
+    return TeamMeetingAgenda(
+        school_id=school_id,
+        on=on,
+        since=since,
+        students=[
+            StudentOfConcern(
+                student=student,
+                reasons=reasons[student.pk],
+                case=open_cases.get(student.pk),
+                tried=sorted(tried.get(student.pk, []), key=lambda e: e.on),
+            )
+            for student in listed
+        ],
+        open_action_items=list(items.select_related("owner", "student", "meeting")),
+    )
+
+
+def barriers(user, *, include_retired: bool = False) -> QuerySet[Barrier]:
+    """The district's barriers, by name."""
+    rows = Barrier.objects.filter(district_id=user.district_id)
+    return rows if include_retired else rows.filter(retired_on__isnull=True)
+
+
+def playbook(user, *, tier: int | None = None, include_retired: bool = False):
+    """The district's intervention types (of `tier`), by name, with their barriers."""
+    rows = InterventionType.objects.filter(district_id=user.district_id)
+    if tier is not None:
+        rows = rows.filter(**{f"tier{tier}": True})
+    if not include_retired:
+        rows = rows.filter(retired_on__isnull=True)
+    return rows.prefetch_related(Prefetch("barriers", queryset=Barrier.objects.order_by("key")))
+
+
+def partners(
+    user,
+    *,
+    school_id: int | None = None,
+    barrier_id: int | None = None,
+    include_retired: bool = False,
+) -> QuerySet[Partner]:
+    """The district's partner directory; serving a school, addressing a barrier, if asked.
+    Each carries `open_referrals` (made, accepted or in progress)."""
+    rows = Partner.objects.filter(district_id=user.district_id)
+    if not include_retired:
+        rows = rows.filter(retired_on__isnull=True)
+    if school_id is not None:
+        serves = Partner.schools.through.objects.filter(partner=OuterRef("pk"))
+        rows = rows.filter(Q(schools=school_id) | ~Exists(serves))
+    if barrier_id is not None:
+        rows = rows.filter(barriers=barrier_id)
+    return rows.distinct().annotate(
+        open_referrals=Count(
+            "referrals",
+            filter=Q(
+                referrals__status__in=Referral.OPEN_STATUSES, referrals__struck_on__isnull=True
+            ),
+            distinct=True,
+        )
+    )
+
+
+def export_playbook(user) -> str:
+    """The district's current playbook (retired entries left out) as a TOML file."""
+    listed = barriers(user).order_by("key")
+    return write_playbook(
+        Playbook(
+            barriers=[BarrierEntry(b.key, b.name, b.description) for b in listed],
+            interventions=[
+                InterventionEntry(
+                    key=kind.key,
+                    name=kind.name,
+                    tiers=tuple(kind.tiers),
+                    barriers=tuple(b.key for b in kind.barriers.all() if b.retired_on is None),
+                    description=kind.description,
+                    typical_weeks=kind.typical_weeks,
+                    evidence=kind.evidence,
+                )
+                for kind in playbook(user).order_by("key")
+            ],
+        )
+    )
