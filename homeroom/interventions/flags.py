@@ -8,52 +8,58 @@
   (`[follow_up_overdue]`; on unless the rules file turns it off).
 
 The warnings app does not know about cases (it sits below), and its own evaluation leaves
-these kinds alone; the pipeline calls `do_evaluate_case_flags` after it. Each is one SQL
-query over the district, whatever its size. Like the early-warning flags, a flag that stops
+these kinds alone; the pipeline calls `do_evaluate_case_flags` after it. Each is a few
+grouped SQL queries over the district, whatever its size (school days are counted in memory from the
+calendars, `SchoolDays`). Like the early-warning flags, a flag that stops
 holding is cleared, not deleted, and evaluating the same date twice changes nothing.
 """
 
+import bisect
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import (
-    Count,
-    Exists,
-    IntegerField,
-    OuterRef,
-    Subquery,
-)
-from django.db.models.functions import Coalesce
+from django.db.models import Max, Min, OuterRef, Subquery
 
 from homeroom.core.models import CalendarDate, District
 from homeroom.core.selectors import counted_calendars, current_school_year
 from homeroom.interventions.models import Case, FamilyContact, FollowUp
-from homeroom.roster.models import Enrollment, Student
+from homeroom.roster.models import Enrollment
 from homeroom.warnings.models import Flag
 from homeroom.warnings.rules import load_warning_rules
 
 CASE_FLAG_KINDS = (Flag.Kind.NO_FOLLOW_UP, Flag.Kind.FOLLOW_UP_OVERDUE)
 
 
-def school_days_between(school_ref: str, after_ref: str, through: dt.date | str) -> Subquery:
-    """The instructional days of the counted calendar of the school `school_ref` names,
-    after the date `after_ref` names and through `through` (a date or a field name), as a
-    correlated subquery (0 when none)."""
-    through_ref = OuterRef(through) if isinstance(through, str) else through
-    days = (
-        CalendarDate.objects.filter(
-            calendar__in=counted_calendars(),
-            calendar__school=OuterRef(school_ref),
-            kind__in=CalendarDate.COUNTED_KINDS,
-            date__gt=OuterRef(after_ref),
-            date__lte=through_ref,
+class SchoolDays:
+    """The instructional days of each school's counted calendar, read once, to count school
+    days between two dates by bisection (the calendars of a district are a few thousand
+    rows; correlated counts in SQL cost a subquery per student)."""
+
+    def __init__(self, district_id: int) -> None:
+        days: dict[int, list[dt.date]] = {}
+        rows = (
+            CalendarDate.objects.filter(
+                calendar__in=counted_calendars(),
+                calendar__school__district_id=district_id,
+                kind__in=CalendarDate.COUNTED_KINDS,
+            )
+            .order_by("calendar__school", "date")
+            .values_list("calendar__school", "date")
         )
-        .order_by()
-        .values("calendar__school")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(days, output_field=IntegerField()), 0)
+        for school_id, date in rows:
+            days.setdefault(school_id, []).append(date)
+        self.days = days
+
+    def between(self, school_id: int | None, after: dt.date, through: dt.date) -> int:
+        """School days after `after` up to and including `through` (0 for no school)."""
+        days = self.days.get(school_id, [])
+        return max(0, bisect.bisect_right(days, through) - bisect.bisect_right(days, after))
+
+    def nth_after(self, school_id: int | None, after: dt.date, n: int) -> dt.date | None:
+        """The n-th school day after `after` (None when the calendar ends before it)."""
+        days = self.days.get(school_id, [])
+        index = bisect.bisect_right(days, after) + n - 1
+        return days[index] if index < len(days) else None
 
 
 def school_of(year_id: int | None, on: dt.date) -> Subquery:
@@ -65,34 +71,60 @@ def school_of(year_id: int | None, on: dt.date) -> Subquery:
 
 
 def _no_contact(district: District, as_of: dt.date, days: int, year_id: int) -> dict[int, str]:
-    """Students flagged `days` school days ago or more with no family contact since."""
-    warning_flags = Flag.objects.filter(student=OuterRef("pk"), cleared_on__isnull=True).exclude(
-        kind__in=CASE_FLAG_KINDS
+    """Students flagged `days` school days ago or more with no family contact since.
+
+    Four grouped queries over the district (first open flag, latest contact, latest goal
+    met, current school per student), joined by student on the rows: correlated
+    subqueries per student were planned up to a hundred times slower by PostgreSQL at
+    50,000 students.
+    """
+    warning_flags = Flag.objects.filter(
+        student__district=district, cleared_on__isnull=True
+    ).exclude(kind__in=CASE_FLAG_KINDS)
+    flagged = dict(
+        warning_flags.order_by()
+        .values("student")
+        .annotate(on=Min("raised_on"))
+        .values_list("student", "on")
     )
-    contacted = FamilyContact.objects.filter(
-        student=OuterRef("pk"), struck_on__isnull=True, contacted_on__gte=OuterRef("flagged_on")
+    flagged_students = warning_flags.values("student")
+    contacted = dict(
+        FamilyContact.objects.filter(student__in=flagged_students, struck_on__isnull=True)
+        .order_by()
+        .values("student")
+        .annotate(on=Max("contacted_on"))
+        .values_list("student", "on")
     )
-    goal_met = Case.objects.filter(
-        student=OuterRef("pk"),
-        close_reason=Case.CloseReason.GOAL_MET,
-        closed_on__gte=OuterRef("flagged_on"),
+    goal_met = dict(
+        Case.objects.filter(student__in=flagged_students, close_reason=Case.CloseReason.GOAL_MET)
+        .order_by()
+        .values("student")
+        .annotate(on=Max("closed_on"))
+        .values_list("student", "on")
     )
-    students = (
-        Student.objects.filter(district=district)
-        .annotate(
-            flagged_on=Subquery(warning_flags.order_by("raised_on").values("raised_on")[:1]),
-            school_id_now=school_of(year_id, as_of),
+    schools = dict(
+        Enrollment.objects.filter(
+            student__in=flagged_students, school_year_id=year_id, entry_date__lte=as_of
         )
-        .filter(flagged_on__isnull=False, school_id_now__isnull=False)
-        .annotate(waited=school_days_between("school_id_now", "flagged_on", as_of))
-        .filter(waited__gte=days)
-        .exclude(Exists(contacted))
-        .exclude(Exists(goal_met))
-    )
-    return {
-        pk: f"Flagged on {flagged_on}: no contact with the family logged in {waited} school days"
-        for pk, flagged_on, waited in students.values_list("pk", "flagged_on", "waited")
-    }
+        .order_by("student", "entry_date", "pk")
+        .values_list("student", "school")
+    )  # the latest enrollment of each student comes last and wins
+    calendar = SchoolDays(district.pk)
+    holding = {}
+    for student_id, flagged_on in flagged.items():
+        if student_id not in schools:
+            continue
+        if contacted.get(student_id, dt.date.min) >= flagged_on:
+            continue
+        if goal_met.get(student_id, dt.date.min) >= flagged_on:
+            continue
+        waited = calendar.between(schools[student_id], flagged_on, as_of)
+        if waited >= days:
+            holding[student_id] = (
+                f"Flagged on {flagged_on}: no contact with the family logged in {waited} "
+                "school days"
+            )
+    return holding
 
 
 def _overdue(district: District, as_of: dt.date) -> dict[int, str]:

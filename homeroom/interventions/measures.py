@@ -14,8 +14,9 @@ staff member (docs/interventions.md, "Process measures", defines each exactly):
 - plans reviewed on time: the same for attendance plans and their review dates;
 - open cases: cases open on `as_of`.
 
-Each is one SQL query over the district's rows (correlated subqueries count school days in
-the database); Python only groups the rows the queries return. Struck-through records do
+Each is one SQL query over the district's rows; Python groups the rows the queries return
+and counts school days on the calendars read once (`flags.SchoolDays`), never a query per
+student. Struck-through records do
 not count. Staff are listed by name, never ranked.
 """
 
@@ -29,9 +30,9 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from homeroom.access.gatekeeper import visible_students
 from homeroom.accounts.models import Role, User
-from homeroom.core.models import CalendarDate, School
-from homeroom.core.selectors import counted_calendars, district_today
-from homeroom.interventions.flags import CASE_FLAG_KINDS, school_days_between
+from homeroom.core.models import School
+from homeroom.core.selectors import district_today
+from homeroom.interventions.flags import CASE_FLAG_KINDS, SchoolDays
 from homeroom.interventions.models import (
     AttendancePlan,
     Case,
@@ -95,11 +96,11 @@ class ProcessMeasures:
 
 
 def _first_flags(students: QuerySet, start: dt.date, end: dt.date) -> QuerySet:
-    """Each student first flagged in the window: flagged_on, school_id, first_contact_on,
-    first_intervention_on, days_to_contact, tenth_day and manager_id, one row each."""
-    warning = Flag.objects.filter(
-        student=OuterRef("pk"), raised_on__gte=start, raised_on__lte=end
-    ).exclude(kind__in=CASE_FLAG_KINDS)
+    """Each student first flagged in the window, one row each: school at the flag, case
+    manager, flag date, first contact and first intervention on or after it."""
+    warning = Flag.objects.filter(raised_on__gte=start, raised_on__lte=end).exclude(
+        kind__in=CASE_FLAG_KINDS
+    )
     enrolled = Enrollment.objects.filter(
         Q(exit_date__isnull=True) | Q(exit_date__gte=OuterRef("flagged_on")),
         student=OuterRef("pk"),
@@ -111,45 +112,29 @@ def _first_flags(students: QuerySet, start: dt.date, end: dt.date) -> QuerySet:
     intervention = Intervention.objects.filter(
         student=OuterRef("pk"), struck_on__isnull=True, started_on__gte=OuterRef("flagged_on")
     ).order_by("started_on")
-    tenth = (
-        CalendarDate.objects.filter(
-            calendar__in=counted_calendars(),
-            calendar__school=OuterRef("school_id_then"),
-            kind__in=CalendarDate.COUNTED_KINDS,
-            date__gt=OuterRef("flagged_on"),
-        )
-        .order_by("date")
-        .values("date")[REACH_WITHIN_SCHOOL_DAYS - 1 : REACH_WITHIN_SCHOOL_DAYS]
-    )
     manager = Case.objects.filter(student=OuterRef("pk")).order_by("-opened_on", "-pk")
+    first = warning.filter(student=OuterRef("pk")).order_by("raised_on")
     return (
-        students.annotate(
-            flagged_on=Subquery(warning.order_by("raised_on").values("raised_on")[:1])
-        )
-        .filter(flagged_on__isnull=False)
+        students.filter(pk__in=warning.values("student"))
+        .annotate(flagged_on=Subquery(first.values("raised_on")[:1]))
         .annotate(
             school_id_then=Subquery(enrolled.values("school")[:1]),
+            manager_id=Subquery(manager.values("case_manager")[:1]),
             first_contact_on=Subquery(contact.values("contacted_on")[:1]),
             first_intervention_on=Subquery(intervention.values("started_on")[:1]),
-            manager_id=Subquery(manager.values("case_manager")[:1]),
-        )
-        .annotate(
-            days_to_contact=school_days_between("school_id_then", "flagged_on", "first_contact_on"),
-            tenth_day=Subquery(tenth),
         )
         .values_list(
             "school_id_then",
             "manager_id",
+            "flagged_on",
             "first_contact_on",
             "first_intervention_on",
-            "days_to_contact",
-            "tenth_day",
         )
     )
 
 
 def _measure(
-    students: QuerySet, start: dt.date, end: dt.date, as_of: dt.date
+    district_id: int, students: QuerySet, start: dt.date, end: dt.date, as_of: dt.date
 ) -> tuple[Measures, dict[int, Measures], dict[int, Measures]]:
     overall = Measures()
     schools: dict[int, Measures] = defaultdict(Measures)
@@ -163,16 +148,18 @@ def _measure(
             groups.append(staff[user_id])
         return groups
 
-    for school_id, manager_id, contact_on, action_on, days, tenth in _first_flags(
+    calendar = SchoolDays(district_id)
+    for school_id, manager_id, flagged_on, contact_on, action_on in _first_flags(
         students, start, end
     ):
         contacted = contact_on is not None and contact_on <= as_of
+        tenth = calendar.nth_after(school_id, flagged_on, REACH_WITHIN_SCHOOL_DAYS)
         first_action = min((d for d in (contact_on, action_on) if d is not None), default=None)
         for group in each(school_id, manager_id):
             group.flagged += 1
             if contacted:
                 group.contacted += 1
-                group.days_to_contact.append(days)
+                group.days_to_contact.append(calendar.between(school_id, flagged_on, contact_on))
             if tenth is not None and tenth <= as_of:
                 group.reach_due += 1
                 if first_action is not None and first_action <= tenth:
@@ -222,7 +209,7 @@ def process_measures(
         raise PermissionDenied("District staff and principals see process measures.")
     as_of = as_of or district_today(user.district)
     students = visible_students(user, on=as_of)
-    overall, by_school, by_staff = _measure(students, start, end, as_of)
+    overall, by_school, by_staff = _measure(user.district_id, students, start, end, as_of)
     schools = School.objects.filter(district_id=user.district_id)
     if not user.is_district_wide:
         schools = schools.filter(pk__in=user.schools.all())
@@ -247,5 +234,5 @@ def my_follow_through(
     themselves: never beside anyone else's."""
     as_of = as_of or district_today(user.district)
     students = visible_students(user, on=as_of)
-    _, _, by_staff = _measure(students, start, end, as_of)
+    _, _, by_staff = _measure(user.district_id, students, start, end, as_of)
     return by_staff.get(user.pk, Measures())
