@@ -235,6 +235,20 @@ class AttendanceRecord:
     reason: str = ""
 
 
+@dataclass(slots=True)
+class StudentInterventionRecord:
+    """An intervention the SIS records for a student: its code (and name, when the source
+    gives one), its dates, and the school (or other education organization) giving it."""
+
+    student_id: str
+    code: str
+    start_date: dt.date
+    where: Where
+    name: str = ""
+    end_date: dt.date | None = None
+    school_id: str = ""
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a large file's records are made.
@@ -522,6 +536,7 @@ class Batch:
     attendance_codes: list[AttendanceCodeRecord] = field(default_factory=list)
     attendance: list[AttendanceRecord] = field(default_factory=list)
     attendance_scope: AttendanceScope | None = None
+    student_interventions: list[StudentInterventionRecord] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     rows_read: dict[str, int] = field(default_factory=dict)
 

@@ -29,6 +29,7 @@ from homeroom.accounts.models import User
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.core.models import Calendar, CalendarDate, District, School, SchoolYear
 from homeroom.ingest.attendance_sync import sync_attendance
+from homeroom.ingest.intervention_sync import sync_student_interventions
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import (
     STOPPED_READING,
@@ -717,6 +718,7 @@ def do_import(
             report_outside_school_years(batch, resolve.years)
             stage("sections")
             counts |= _sync_sections(batch, district, resolve)
+            counts |= sync_student_interventions(batch, resolve, run, _upsert)
             stage("attendance")
             if batch.attendance or batch.attendance_scope:
                 counts["attendance"], recorded = sync_attendance(

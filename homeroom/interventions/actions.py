@@ -46,6 +46,7 @@ from homeroom.interventions.models import (
     InterventionType,
     Partner,
     Referral,
+    SisInterventionMapping,
     TeamMeeting,
 )
 from homeroom.interventions.playbook import (
@@ -61,6 +62,12 @@ from homeroom.warnings.models import Flag
 # Notes on these topics are always confidential, whatever the writer ticked.
 CASE_MANAGER_ROLES = frozenset({Role.COUNSELOR, Role.PRINCIPAL})
 CONFIDENTIAL_TOPICS = frozenset({CaseNote.Topic.HEALTH, CaseNote.Topic.FAMILY_CRISIS})
+# Interventions from the SIS (roster.SisIntervention) are the SIS's record: the next import
+# would undo any change made here, so every action that changes an entry refuses them.
+SIS_ENTRIES = frozenset({"sis_intervention"})
+SIS_READ_ONLY = (
+    "Interventions from the SIS are changed in the SIS; the next import brings the change."
+)
 
 
 class VersionConflict(ValidationError):
@@ -702,7 +709,8 @@ def do_start_intervention(
 def do_end_intervention(
     user, *, intervention_id: int, ended_on: dt.date, note: str = ""
 ) -> Intervention:
-    """End an intervention (its owner, or the case team when it belongs to a case)."""
+    """End an intervention (its owner, or the case team when it belongs to a case). Only
+    Homeroom's own: an intervention from the SIS is another table's row and ends in the SIS."""
     intervention = Intervention.objects.filter(pk=intervention_id, struck_on__isnull=True).first()
     access = _entry_access(user, intervention)
     errors: dict[str, str] = {}
@@ -1030,7 +1038,10 @@ STRIKABLE: dict[str, type[Model]] = {
 
 
 def do_strike(user, *, entry: str, entry_id: int, reason: str) -> None:
-    """Strike through a part of a case (`STRIKABLE`) with a reason: it stays in the history."""
+    """Strike through a part of a case (`STRIKABLE`) with a reason: it stays in the history.
+    Interventions from the SIS are refused (`SIS_READ_ONLY`)."""
+    if entry in SIS_ENTRIES:
+        raise _invalid("entry", SIS_READ_ONLY)
     if entry not in STRIKABLE:
         raise _invalid("entry", f"Choose one of: {', '.join(STRIKABLE)}.")
     record = STRIKABLE[entry].objects.filter(pk=entry_id).first()
@@ -1268,6 +1279,35 @@ def do_save_barrier(user, *, key: str, name: str, description: str = "") -> Barr
         )
         do_log_district_change(user=user, subject=f"barrier {key}")
     return barrier
+
+
+def do_map_sis_intervention(user, *, code: str, intervention_type_id: int | None) -> None:
+    """Show an intervention code of the SIS as a playbook entry (None: remove the mapping, so
+    the code is matched by key or name again). Only the mapping changes, never the SIS's
+    records."""
+    _must_edit_playbook(user)
+    errors: dict[str, str] = {}
+    code = _text(code, "code", errors, limit=60)
+    kind = None
+    if intervention_type_id is not None:
+        kind = InterventionType.objects.filter(
+            pk=intervention_type_id, district_id=user.district_id
+        ).first()
+        if kind is None:
+            errors["intervention_type_id"] = "No such intervention in your district's playbook."
+    _check(errors)
+    with transaction.atomic():
+        if kind is None:
+            SisInterventionMapping.objects.filter(district=user.district, code=code).delete()
+        else:
+            SisInterventionMapping.objects.update_or_create(
+                district=user.district, code=code, defaults={"kind": kind}
+            )
+        do_log_district_change(
+            user=user,
+            subject=f"SIS intervention code {code}",
+            details={"playbook_entry": kind.key if kind else None},
+        )
 
 
 def do_retire(user, *, entry: str, entry_id: int) -> None:

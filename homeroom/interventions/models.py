@@ -82,6 +82,28 @@ class InterventionType(models.Model):
         return [tier for tier in (1, 2, 3) if getattr(self, f"tier{tier}")]
 
 
+class SisInterventionMapping(models.Model):
+    """Which playbook entry an intervention code of the district's SIS is; district-editable.
+
+    A code with no mapping is matched to an entry whose key or name reads the same as the
+    code or the SIS's name for it (case, spaces and punctuation aside); a code matching
+    none is shown as the SIS names it and listed as unmapped on the playbook page.
+    """
+
+    district = models.ForeignKey("core.District", on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(max_length=60, help_text="The SIS's intervention code.")
+    kind = models.ForeignKey(InterventionType, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["district", "code"], name="sis_mapping_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"SIS {self.code} -> {self.kind_id}"
+
+
 class Partner(models.Model):
     """A community organization students are referred to."""
 

@@ -42,6 +42,7 @@ from homeroom.interventions.models import (
     InterventionType,
     Partner,
     Referral,
+    SisInterventionMapping,
     TeamMeeting,
 )
 from homeroom.interventions.playbook import (
@@ -50,7 +51,7 @@ from homeroom.interventions.playbook import (
     Playbook,
     write_playbook,
 )
-from homeroom.roster.models import Enrollment, Student
+from homeroom.roster.models import Enrollment, SisIntervention, Student
 from homeroom.warnings.models import Flag
 
 # A Tier 3 case asks more of its manager than a Tier 2 or Tier 1 case: it weighs double
@@ -72,6 +73,40 @@ class TimelineEntry:
     summary: str
     case_id: int | None = None
     by: str = ""
+    source: str = ""  # where an entry Homeroom did not record comes from ("from the SIS, ...")
+
+
+@dataclass(frozen=True)
+class SisInterventionView:
+    """An intervention from the SIS as Homeroom shows it: the record, the playbook entry its
+    code maps to (None: not in the playbook), and where it came from. Read-only."""
+
+    record: SisIntervention
+    kind: InterventionType | None
+
+    @property
+    def title(self) -> str:
+        """The playbook entry's name, else the SIS's name for it, else its code."""
+        return self.kind.name if self.kind else (self.record.name or self.record.code)
+
+    @property
+    def source(self) -> str:
+        """'from the SIS, import run 12 (StudentIntervention.xml, line 98)'."""
+        r = self.record
+        run = f", import run {r.source_run_id}" if r.source_run_id else ""
+        line = f", line {r.source_line}" if r.source_line else ""
+        place = f" ({r.source_file}{line})" if r.source_file else ""
+        return f"from the SIS{run}{place}"
+
+
+@dataclass(frozen=True)
+class SisCode:
+    """An intervention code of the SIS and the playbook entry it is shown as (None: none)."""
+
+    code: str
+    name: str
+    kind: InterventionType | None
+    mapped: bool  # by the district's mapping, not by a key or name reading the same
 
 
 @dataclass(frozen=True)
@@ -188,16 +223,100 @@ def _flag_events(student_id: int) -> list[TimelineEntry]:
     return entries
 
 
+def _normal(text: str) -> str:
+    """A code or name as matching reads it: letters and digits, lower case."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _playbook_entries_for(district_id: int, pairs: set[tuple[str, str]]) -> dict[str, SisCode]:
+    """The playbook entry each (code, name) of the SIS is shown as: the district's mapping of
+    the code, else an entry whose key or name reads as the code, else as the SIS's name.
+    Offered entries match before retired ones; an entry matched by reading is the first by
+    name."""
+    mapped = {
+        m.code: m.kind
+        for m in SisInterventionMapping.objects.filter(district_id=district_id).select_related(
+            "kind"
+        )
+    }
+    by_text: dict[str, InterventionType] = {}
+    kinds = InterventionType.objects.filter(district_id=district_id)
+    for kind in sorted(kinds, key=lambda k: (k.retired_on is not None, k.name, k.pk)):
+        by_text.setdefault(_normal(kind.key), kind)
+        by_text.setdefault(_normal(kind.name), kind)
+    found: dict[str, SisCode] = {}
+    for code, name in sorted(pairs, key=lambda pair: (pair[0], not pair[1], pair[1])):
+        if code in found:  # a code is one entry: its first name read (a named row first)
+            continue
+        kind = mapped.get(code) or by_text.get(_normal(code))
+        if kind is None and name:
+            kind = by_text.get(_normal(name))
+        found[code] = SisCode(code, name, kind, code in mapped)
+    return found
+
+
+def sis_interventions_of(user, *, student_id: int) -> list[SisInterventionView]:
+    """A visible student's interventions from the SIS, first started first, each with the
+    playbook entry it is shown as. They are the SIS's: no action changes them."""
+    access_student(user, student_id)
+    rows = list(SisIntervention.objects.filter(student_id=student_id).order_by("start_date", "pk"))
+    codes = _playbook_entries_for(user.district_id, {(r.code, r.name) for r in rows})
+    return [SisInterventionView(r, codes[r.code].kind) for r in rows]
+
+
+def sis_intervention_codes(user, *, unmapped_only: bool = False) -> list[SisCode]:
+    """The intervention codes the district's SIS has sent, by code, each with the playbook
+    entry it is shown as; with `unmapped_only`, those shown as themselves (no entry)."""
+    pairs = set(
+        SisIntervention.objects.filter(student__district_id=user.district_id)
+        .values_list("code", "name")
+        .distinct()
+    )
+    codes = _playbook_entries_for(user.district_id, pairs).values()
+    return [c for c in codes if not (unmapped_only and c.kind is not None)]
+
+
+def _sis_events(user, student_id: int) -> list[TimelineEntry]:
+    entries = []
+    for sis in sis_interventions_of(user, student_id=student_id):
+        r, what = sis.record, sis.title
+        if sis.kind is None:
+            what += " (not in the playbook)"
+        elif sis.kind.name != (r.name or r.code):
+            what += f" (SIS: {r.name or r.code})"
+        entries.append(
+            TimelineEntry(
+                r.start_date, "sis_intervention", "Intervention (SIS)", what, source=sis.source
+            )
+        )
+        if r.end_date is not None:
+            entries.append(
+                TimelineEntry(
+                    r.end_date,
+                    "sis_intervention_ended",
+                    "Intervention ended (SIS)",
+                    what,
+                    source=sis.source,
+                )
+            )
+    return entries
+
+
 def student_timeline(user, *, student_id: int) -> list[TimelineEntry]:
-    """One chronological list of a visible student's case events and flags raised and
-    cleared; confidential events only where the user reads the case's confidential notes."""
+    """One chronological list of a visible student's case events, flags raised and cleared,
+    and interventions from the SIS (with their source); confidential events only where the
+    user reads the case's confidential notes."""
     access_student(user, student_id)
     readable = {
         case.pk
         for case in Case.objects.filter(student_id=student_id)
         if access_case(user, case).reads_confidential
     }
-    entries = _case_events(student_id, readable) + _flag_events(student_id)
+    entries = (
+        _case_events(student_id, readable)
+        + _flag_events(student_id)
+        + _sis_events(user, student_id)
+    )
     return sorted(entries, key=lambda entry: entry.on)
 
 

@@ -634,6 +634,7 @@ def playbook_page(request: HttpRequest) -> HttpResponse:
     context = {
         "kinds": selectors.playbook(user, include_retired=True),
         "edits": edits_district_playbook(user),
+        "sis_unmapped": selectors.sis_intervention_codes(user, unmapped_only=True),
         "retire_form": forms.RetireForm(),
     }
     return render(request, "interventions/playbook.html", context)

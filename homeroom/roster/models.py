@@ -259,3 +259,38 @@ class SectionEnrollment(DateSpan):
 
     def __str__(self) -> str:
         return f"{self.student_id} in {self.section_id}"
+
+
+class SisIntervention(DateSpan):
+    """An intervention the district's SIS records for a student, as the last import said it.
+
+    A plain record of what the SIS says, written only by imports (which replace a student's
+    rows with what each file holds) and never edited in Homeroom: the interventions app maps
+    its code to a playbook entry and shows it on the student's timeline with its source.
+    Kept in roster, beside the other facts the SIS sends, so that ingest writes it without
+    knowing the playbook (docs/architecture.md).
+    """
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="sis_interventions")
+    code = models.CharField(max_length=60, help_text="The SIS's code for the intervention.")
+    name = models.CharField(max_length=200, blank=True, help_text="Its name, if the SIS gives one.")
+    school = models.ForeignKey(
+        "core.School", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_run = models.ForeignKey(
+        "ingest.ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source_file = models.CharField(max_length=200, blank=True)
+    source_line = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start_date", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student", "code", "start_date"], name="sis_intervention_unique"
+            ),
+            DateSpan.dates_ordered("sis_intervention_dates_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} for {self.student_id} from {self.start_date}"

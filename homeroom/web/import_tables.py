@@ -29,6 +29,7 @@ ENTITY_LABELS = {
     "enrollments": "Enrollments",
     "sections": "Sections",
     "section_enrollments": "Section memberships",
+    "student_interventions": "Interventions (from the SIS)",
     "attendance": "Attendance events",
     "recorded_through": "Schools recorded to a later day",
 }

@@ -91,4 +91,7 @@ LIMITS = {
     "city": 100,
     "state": 2,
     "postal": 10,
+    # Ed-Fi's InterventionIdentificationCode holds 60 characters; a name as a title does.
+    "intervention_code": 60,
+    "intervention_name": 200,
 }

@@ -50,6 +50,27 @@ class Session:
     where: Where
 
 
+@dataclass(slots=True)
+class InterventionFacts:
+    """An Ed-Fi Intervention: what its students' associations take from it."""
+
+    code: str
+    school_id: str
+    begin: dt.date
+    end: dt.date | None
+    where: Where
+
+
+@dataclass(slots=True)
+class InterventionLink:
+    """A StudentInterventionAssociation, its intervention found once every file is read."""
+
+    student_id: str
+    code: str
+    school_id: str  # '' when the reference does not give it
+    where: Where
+
+
 @dataclass
 class Facts:
     """Records mapped from one file, merged into the run's once the file is read whole."""
@@ -67,6 +88,8 @@ class Facts:
     enrollments: list[EnrollmentRecord] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     section_events: list[Event] = field(default_factory=list)
+    interventions: list[InterventionFacts] = field(default_factory=list)
+    intervention_links: list[InterventionLink] = field(default_factory=list)
     deferred: list[Item] = field(default_factory=list)
     read: Counter = field(default_factory=Counter)
 

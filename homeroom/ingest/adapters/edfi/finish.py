@@ -17,6 +17,7 @@ from homeroom.ingest.records import (
     CharacteristicRecord,
     EnrollmentRecord,
     SchoolYearRecord,
+    StudentInterventionRecord,
     StudentRecord,
 )
 
@@ -54,6 +55,7 @@ class _Finisher:
             self._unique(facts.links, lambda r: (r.student_id, r.guardian_id), "contact link")
         )
         self._enrollments()
+        self._interventions()
         batch.rows_read = {name: facts.read[name] for name in sorted(facts.read)}
         return batch
 
@@ -309,4 +311,42 @@ class _Finisher:
                 where,
                 value=f"{student} {school} {year} {entry}..{exit_date}",
                 hint="Import the StudentEnrollment interchange to replace implied enrollments.",
+            )
+
+    def _interventions(self) -> None:
+        """Each StudentInterventionAssociation with its Intervention's dates and organization.
+
+        An association is matched on the intervention's education organization and code, or
+        on the code alone when the reference gives no organization and one Intervention read
+        has that code; an association whose Intervention no file read is an error, since
+        Ed-Fi keeps the dates on the Intervention.
+        """
+        by_key = {(i.school_id, i.code): i for i in self.facts.interventions}
+        by_code: dict[str, list] = defaultdict(list)
+        for found in by_key.values():
+            by_code[found.code].append(found)
+        for link in self.facts.intervention_links:
+            if link.school_id:
+                found = by_key.get((link.school_id, link.code))
+            else:
+                found = by_code[link.code][0] if len(by_code[link.code]) == 1 else None
+            if found is None:
+                self.batch.error(
+                    "unknown_intervention",
+                    "StudentInterventionAssociation names an Intervention no file read",
+                    link.where,
+                    value=f"{link.school_id} {link.code}".strip(),
+                    hint="Import the Intervention (it gives the dates) with the association:"
+                    " the StudentIntervention interchange holds both.",
+                )
+                continue
+            self.batch.student_interventions.append(
+                StudentInterventionRecord(
+                    link.student_id,
+                    link.code,
+                    found.begin,
+                    link.where,
+                    end_date=found.end,
+                    school_id=found.school_id,
+                )
             )

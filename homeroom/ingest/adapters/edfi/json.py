@@ -32,6 +32,7 @@ SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = tuple(
         ("StudentSchoolAttendanceEvent", "schoolReference studentReference eventDate"),
         ("StudentSchoolAssociation", "schoolReference studentReference entryDate"),
         ("StudentContactAssociation", "contactReference studentReference"),
+        ("StudentInterventionAssociation", "interventionReference studentReference"),
         ("StudentParentAssociation", "parentReference studentReference"),
         ("StudentProgramAssociation", "programReference studentReference beginDate"),
         (
@@ -42,6 +43,7 @@ SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = tuple(
         ("Contact", "contactUniqueId"),
         ("Parent", "parentUniqueId"),
         ("School", "schoolId nameOfInstitution"),
+        ("Intervention", "interventionIdentificationCode beginDate"),
         ("Session", "sessionName beginDate endDate"),
         ("CalendarDate", "date calendarEvents"),
         ("Calendar", "calendarCode calendarTypeDescriptor"),

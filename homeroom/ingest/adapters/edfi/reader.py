@@ -28,7 +28,14 @@ from homeroom.ingest.adapters.edfi.descriptors import (
     descriptor_key,
     digits,
 )
-from homeroom.ingest.adapters.edfi.facts import Demographics, Event, Facts, Session
+from homeroom.ingest.adapters.edfi.facts import (
+    Demographics,
+    Event,
+    Facts,
+    InterventionFacts,
+    InterventionLink,
+    Session,
+)
 from homeroom.ingest.adapters.edfi.fields import ItemFields
 from homeroom.ingest.adapters.edfi.finish import finish_batch
 from homeroom.ingest.adapters.edfi.resources import PROGRAM_KINDS, ROWS_READ, Item, Value
@@ -71,6 +78,8 @@ class Reader(ItemFields):
             "StudentSchoolAssociation": self._enrollment,
             "StudentSchoolAttendanceEvent": self._school_event,
             "StudentSectionAttendanceEvent": self._section_event,
+            "Intervention": self._intervention,
+            "StudentInterventionAssociation": self._intervention_link,
         }
 
     # -- reading items --------------------------------------------------------------------
@@ -459,6 +468,33 @@ class Reader(ItemFields):
         if event := self._event(item):
             event.section = self.text(item, "section") or ""
             facts.section_events.append(event)
+
+    # -- interventions ----------------------------------------------------------------------
+
+    def _intervention(self, item: Item, facts: Facts) -> None:
+        """Intervention -> its code, education organization and dates, for its students."""
+        code = self.text(item, "code", required=True, limit="intervention_code")
+        school = self.text(item, "school", limit="local_id")
+        begin = self.date(item, "begin", required=True)
+        end = self.date(item, "end")
+        if not (code and begin) or end is False:
+            return
+        if end and end < begin:
+            self.end_before_begin(item, "end", begin, end)
+            return
+        facts.interventions.append(
+            InterventionFacts(code, school or "", begin, end or None, item.where)
+        )
+
+    def _intervention_link(self, item: Item, facts: Facts) -> None:
+        """StudentInterventionAssociation -> kept until every Intervention is read."""
+        student = self.text(item, "student", required=True, limit="local_id")
+        code = self.text(item, "intervention", required=True, limit="intervention_code")
+        # An XML reference by `ref` gives no education organization: the code alone matches.
+        school = item.values.get("school")
+        if student and code:
+            school_id = school.text if isinstance(school, Value) else ""
+            facts.intervention_links.append(InterventionLink(student, code, school_id, item.where))
 
     def finish(self) -> Batch:
         """Map the items that waited for a reference, then settle every file's facts."""

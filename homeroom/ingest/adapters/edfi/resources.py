@@ -294,6 +294,31 @@ RESOURCES: dict[str, tuple[Field, ...]] = {
             "sessionReference.schoolYear",
         ),
     ),
+    # An Intervention gives the dates and the education organization; the association names
+    # the student (Ed-Fi gives it no dates of its own).
+    "Intervention": (
+        _f("code", "InterventionIdentificationCode", "interventionIdentificationCode"),
+        _f(
+            "school",
+            "EducationOrganizationReference/EducationOrganizationIdentity/EducationOrganizationId",
+            "educationOrganizationReference.educationOrganizationId",
+        ),
+        _f("begin", "BeginDate", "beginDate"),
+        _f("end", "EndDate", "endDate"),
+    ),
+    "StudentInterventionAssociation": (
+        STUDENT,
+        _f(
+            "intervention",
+            "InterventionReference/InterventionIdentity/InterventionIdentificationCode",
+            "interventionReference.interventionIdentificationCode",
+        ),
+        _f(
+            "school",
+            "InterventionReference/InterventionIdentity//EducationOrganizationId",
+            "interventionReference.educationOrganizationId",
+        ),
+    ),
     "StudentSectionAttendanceEvent": (
         *EVENT,
         _f("school", "SectionReference//SchoolId", "sectionReference.schoolId"),
@@ -324,4 +349,6 @@ ROWS_READ = {
     "StudentSchoolAssociation": "enrollments",
     "StudentSchoolAttendanceEvent": "attendance",
     "StudentSectionAttendanceEvent": "section_attendance",
+    "Intervention": "interventions",
+    "StudentInterventionAssociation": "student_interventions",
 }

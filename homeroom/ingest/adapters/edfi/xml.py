@@ -55,6 +55,7 @@ IDENTITY = {
     "SchoolYear",
     "SessionName",
     "SectionIdentifier",
+    "InterventionIdentificationCode",
 }
 
 

@@ -230,6 +230,17 @@ ENTITIES: dict[str, tuple[type, dict[str, FieldType]]] = {
             "end_date": DATE,
         },
     ),
+    "student_interventions": (
+        records.StudentInterventionRecord,
+        {
+            "student_id": _id("student"),
+            "code": _text("intervention_code", True),
+            "start_date": REQUIRED_DATE,
+            "name": _text("intervention_name"),
+            "end_date": DATE,
+            "school_id": _id("school", required=False),
+        },
+    ),
     "attendance_codes": (
         records.AttendanceCodeRecord,
         {

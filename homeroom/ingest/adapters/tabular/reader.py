@@ -69,6 +69,7 @@ BATCH_LISTS = {
     "enrollments": "enrollments",
     "sections": "sections",
     "section_enrollments": "section_enrollments",
+    "student_interventions": "student_interventions",
     "attendance_codes": "attendance_codes",
     "attendance": "attendance",
 }
@@ -78,6 +79,7 @@ DATE_ORDER = (
     ("characteristics", "start_date", "end_date", "the end date is before the start date"),
     ("enrollments", "entry_date", "exit_date", "the exit date is before the entry date"),
     ("section_enrollments", "start_date", "end_date", "the end date is before the start date"),
+    ("student_interventions", "start_date", "end_date", "the end date is before the start date"),
 )
 DATE_CHECKS: dict[str, list[tuple[str, str, str]]] = {}
 for _entity, _first, _later, _message in DATE_ORDER:
