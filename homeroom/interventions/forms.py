@@ -463,6 +463,22 @@ class PlaybookImportForm(forms.Form):
             return None
 
 
+class SisMappingForm(forms.Form):
+    """Show one of the SIS's intervention codes as a playbook entry, or as itself (empty)."""
+
+    code = forms.CharField(max_length=60, widget=forms.HiddenInput)
+    intervention_type_id = forms.TypedChoiceField(
+        label="Shown as", coerce=int, empty_value=None, required=False
+    )
+
+    def __init__(self, *args, kinds=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["intervention_type_id"].choices = [
+            ("", "Itself, as the SIS names it"),
+            *((kind.pk, kind.name) for kind in kinds),
+        ]
+
+
 class RetireForm(forms.Form):
     """Retire a barrier, intervention type or partner."""
 

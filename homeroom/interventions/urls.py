@@ -30,6 +30,7 @@ urlpatterns = [
     path("playbook/entry/", views.playbook_entry, name="playbook_entry"),
     path("playbook/import/", views.playbook_import, name="playbook_import"),
     path("playbook/export/", views.playbook_export, name="playbook_export"),
+    path("playbook/map/", views.playbook_map, name="playbook_map"),
     path("playbook/retire/", views.retire, name="retire"),
     path("barriers/", views.barrier_list, name="barriers"),
     path("partners/", views.partner_list, name="partners"),

@@ -634,10 +634,42 @@ def playbook_page(request: HttpRequest) -> HttpResponse:
     context = {
         "kinds": selectors.playbook(user, include_retired=True),
         "edits": edits_district_playbook(user),
-        "sis_unmapped": selectors.sis_intervention_codes(user, unmapped_only=True),
+        "sis_codes": _sis_rows(user),
         "retire_form": forms.RetireForm(),
     }
     return render(request, "interventions/playbook.html", context)
+
+
+def _sis_rows(user) -> list[tuple]:
+    """Each SIS code with the form that maps it (administrators) or None."""
+    kinds = selectors.playbook(user) if edits_district_playbook(user) else None
+    rows = []
+    for sis in selectors.sis_intervention_codes(user):
+        form = None
+        if kinds is not None:
+            chosen = sis.kind.pk if sis.mapped and sis.kind else None
+            initial = {"code": sis.code, "intervention_type_id": chosen}
+            form = forms.SisMappingForm(initial=initial, kinds=kinds)
+        rows.append((sis, form))
+    return rows
+
+
+@require_POST
+def playbook_map(request: HttpRequest) -> HttpResponse:
+    """Show an SIS intervention code as a playbook entry, or as itself again."""
+    user = request.user
+    _must_edit(user)
+    form = forms.SisMappingForm(request.POST, kinds=selectors.playbook(user))
+    if not form.is_valid():
+        messages.error(request, "Nothing was changed: choose an intervention of the playbook.")
+    else:
+        try:
+            actions.do_map_sis_intervention(user, **form.cleaned_data)
+        except ValidationError as error:
+            messages.error(request, "Nothing was changed: " + " ".join(error.messages))
+        else:
+            messages.success(request, f"SIS code {form.cleaned_data['code']} mapped.")
+    return redirect(reverse("interventions:playbook") + "#sis-codes")
 
 
 def _must_edit(user) -> None:

@@ -130,5 +130,36 @@ def test_the_pages_show_the_source_and_the_unmapped_codes(sis, client):
     assert f"From the SIS, import run {sis.run.pk} (interventions.csv, line 4)" in page
     assert "Lunch bunch (not in the playbook)" in page
     page = client.get(reverse("interventions:playbook")).text
-    assert "Interventions from the SIS not in the playbook" in page
-    assert "<code>LUNCH-BUNCH</code> Lunch bunch" in page
+    assert "Interventions from the SIS" in page
+    assert "<code>LUNCH-BUNCH</code></th>\n            <td>Lunch bunch</td>" in page
+    assert "Not in the playbook" in page
+    assert 'action="/playbook/map/"' not in page  # counselors read, administrators map
+
+
+def test_an_administrator_maps_a_code_on_the_playbook_page(sis, client):
+    client.force_login(sis.admin)
+    page = client.get(reverse("interventions:playbook")).text
+    assert 'action="/playbook/map/"' in page
+    workshop = kind(sis, "small-group-workshop")
+    answer = client.post(
+        reverse("interventions:playbook_map"),
+        {"code": "LUNCH-BUNCH", "intervention_type_id": workshop.pk},
+        follow=True,
+    )
+    assert "SIS code LUNCH-BUNCH mapped." in answer.text
+    assert ("sis_intervention", f"{workshop.name} (SIS: Lunch bunch)") in [
+        entry[:2] for entry in sis_entries(sis)
+    ]
+    # an entry of another district's playbook, or none at all, changes nothing
+    answer = client.post(
+        reverse("interventions:playbook_map"),
+        {"code": "LUNCH-BUNCH", "intervention_type_id": 999999},
+        follow=True,
+    )
+    assert "Nothing was changed" in answer.text
+    assert sis_intervention_codes(sis.admin, unmapped_only=True) == []
+    # mapped back to itself, the code is shown as the SIS names it again
+    client.post(reverse("interventions:playbook_map"), {"code": "LUNCH-BUNCH"})
+    assert [c.code for c in sis_intervention_codes(sis.admin, unmapped_only=True)] == [
+        "LUNCH-BUNCH"
+    ]

@@ -352,6 +352,7 @@ INTERVENTIONS_MATRIX = {
         ("post", _only_roles(PLAYBOOK_EDITORS, 302)),
     ],
     "playbook_export": [("get", _everyone())],
+    "playbook_map": [("post", _only_roles(PLAYBOOK_EDITORS, 302))],
     # the outsider is sent back with "no such entry in your district" (nothing retired)
     "retire": [("post", _only_roles(PLAYBOOK_EDITORS, 302))],
     "barriers": [("get", _everyone()), ("post", _only_roles(PLAYBOOK_EDITORS, 302))],
@@ -472,6 +473,12 @@ def _valid_form(world, route: str, user) -> dict:
         },
         "playbook_import": {
             "file": SimpleUploadedFile("playbook.toml", export_playbook(user).encode())
+        },
+        "playbook_map": {
+            "code": "HV1",
+            "intervention_type_id": InterventionType.objects.get(
+                district=cast.district, key="home-visit"
+            ).pk,
         },
         "retire": {
             "entry": "barrier",
