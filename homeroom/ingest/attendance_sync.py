@@ -369,6 +369,9 @@ def _hold(cursor, in_scope: str, scope_params: list, *, outside: bool) -> None:
             f" AND EXISTS (SELECT 1 FROM {STAGE} AS s WHERE {MATCH})",
             scope_params,
         )
+    # SQLite joins only through indexes: without this one, the insert's search of the held
+    # events for each staged row reads them all, and a re-import costs rows x rows.
+    cursor.execute(f"CREATE INDEX {HELD}_key ON {HELD} (student_id, date)")
     if connection.vendor == "postgresql":
         cursor.execute(f"ANALYZE {HELD}")
 

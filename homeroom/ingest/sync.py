@@ -144,20 +144,30 @@ def _upsert(
     """Make `held` equal `rows` (by natural key), deleting held rows only if asked.
 
     A None in a field of `unknown_keeps` means the source does not say: a held row keeps
-    its value, a new row gets `new_defaults` or the model's default.
+    its value, a new row gets `new_defaults` or the model's default. Only the rows that
+    differ are written; provenance fields (`_traced`) are written with them, never alone.
     """
     counts = EntityCounts(read=len(rows))
-    existing = {tuple(getattr(obj, f) for f in key): obj for obj in held}
+    fields = sorted({name for given in rows.values() for name in given})
+    attnames = [model._meta.get_field(name).attname for name in fields]
+    # Held rows are compared as plain values: a full re-export holds every row of the
+    # district, and making a model instance of each held row cost more than the rest of
+    # the comparison (docs/benchmarks.md, "Re-import").
+    existing = {
+        tuple(values[1 : 1 + len(key)]): values
+        for values in held.values_list("pk", *key, *attnames).iterator(chunk_size=10_000)
+    }
+    compared = [(name, 1 + len(key) + i) for i, name in enumerate(fields) if not _traced(name)]
     to_create, to_update, changed_fields = [], [], set()
     for row_key, given in rows.items():
         values = {f: v for f, v in given.items() if v is not None or f not in unknown_keeps}
-        obj = existing.pop(row_key, None)
-        if obj is None:
-            fields = (new_defaults or {}) | dict(zip(key, row_key, strict=True)) | values
-            to_create.append(model(**fields))
+        found = existing.pop(row_key, None)
+        if found is None:
+            fields_given = (new_defaults or {}) | dict(zip(key, row_key, strict=True)) | values
+            to_create.append(model(**fields_given))
             continue
-        differing = [f for f, v in values.items() if getattr(obj, f) != v and not _traced(f)]
-        if differing:
+        if any(name in values and found[i] != values[name] for name, i in compared):
+            obj = model(pk=found[0], **dict(zip(attnames, found[1 + len(key) :], strict=True)))
             for name, value in values.items():
                 setattr(obj, name, value)
             changed_fields.update(values)
@@ -168,7 +178,7 @@ def _upsert(
     if to_update:
         model.objects.bulk_update(to_update, sorted(changed_fields), batch_size=2000)
     if delete_missing and existing:
-        model.objects.filter(pk__in=[obj.pk for obj in existing.values()]).delete()
+        model.objects.filter(pk__in=[values[0] for values in existing.values()]).delete()
     counts.inserted, counts.updated = len(to_create), len(to_update)
     counts.deleted = len(existing) if delete_missing else 0
     return counts
