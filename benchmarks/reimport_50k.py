@@ -174,6 +174,7 @@ def child(args: argparse.Namespace) -> None:
     import resource
 
     spec = json.loads(args.child)
+    sys.path.insert(0, str(ROOT))  # this checkout's code, whatever the environment installed
     os.environ["DATABASE_URL"] = spec["database_url"]
     os.environ["HOMEROOM_DATA_DIR"] = spec["data_dir"]
     os.environ["DJANGO_SETTINGS_MODULE"] = "homeroom.settings"
