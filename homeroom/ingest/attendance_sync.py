@@ -31,15 +31,11 @@ from homeroom.ingest.records import (
 )
 from homeroom.roster.models import Enrollment
 
-STAGE = "homeroom_ingest_stage"  # the file's validated rows, `is_new` when none is held
+STAGE = "homeroom_ingest_stage"  # the file's validated rows none is held for: inserted
 OUTSIDE = "homeroom_ingest_outside"  # staged rows outside the scope, to find them held
 GONE = "homeroom_ingest_gone"  # the ids of the held events the file no longer holds
 CHANGED = "homeroom_ingest_changed"  # held events' ids and their new values
 EVENTS = AttendanceEvent._meta.db_table
-HELD_COLUMNS = (
-    "e.student_id, e.school_id, e.date, e.code_id, e.period,"
-    " e.id, e.day_fraction, e.minutes_missed, e.reason"
-)
 STAGE_COLUMNS = (
     "student_id bigint, school_id bigint, date date, code_id bigint, period varchar(20),"
     " day_fraction numeric(4, 3), minutes_missed integer, reason varchar(200),"
@@ -105,16 +101,14 @@ def sync_attendance(batch: Batch, resolve, run, *, allow_large_deletes: bool = F
     pks = set(school_pks)
     gone: list[int] = []
     with connection.cursor() as cursor:
-        held = _held(
-            cursor, f"SELECT {HELD_COLUMNS} FROM {EVENTS} AS e WHERE {in_scope}", scope_params
-        )
+        held = _held(cursor, in_scope, scope_params)
         outside = [r for r in staged if r[1] not in pks or not scope.start <= r[2] <= scope.end]
         if outside:  # e.g. a second attendance table of the profile without the declared scope
             _stage(cursor, OUTSIDE, outside)
+            cursor.execute(f"CREATE INDEX {OUTSIDE}_key ON {OUTSIDE} (student_id, date)")
             matching = f"EXISTS (SELECT 1 FROM {OUTSIDE} AS s WHERE {MATCH})"
             in_outside = f"NOT COALESCE(({in_scope}), FALSE) AND {matching}"
-            query = f"SELECT {HELD_COLUMNS} FROM {EVENTS} AS e WHERE {in_outside}"
-            for key, rows in _held(cursor, query, scope_params).items():
+            for key, rows in _held(cursor, in_outside, scope_params).items():
                 held.setdefault(key, []).extend(rows)
             cursor.execute(f"DROP TABLE {OUTSIDE}")
         new, changed = [], []  # changed: (event id, fraction, minutes, reason, file, line)
@@ -135,7 +129,6 @@ def sync_attendance(batch: Batch, resolve, run, *, allow_large_deletes: bool = F
             for event_id, *_ in rows
             if key[1] in pks and scope.start <= key[2] <= scope.end
         ]
-        _stage(cursor, STAGE, staged, new)
         if not allow_large_deletes:
             _refuse_large_deletes(batch, resolve, school_pks, scope, no_longer_exported)
         if batch.errors and no_longer_exported:
@@ -168,18 +161,18 @@ def sync_attendance(batch: Batch, resolve, run, *, allow_large_deletes: bool = F
             )
             counts.updated = cursor.rowcount
             cursor.execute(f"DROP TABLE {CHANGED}")
-        if any(new):
+        if inserted := [row for row, is_new in zip(staged, new, strict=True) if is_new]:
+            _stage(cursor, STAGE, inserted)
             cursor.execute(
                 f"INSERT INTO {EVENTS} ({', '.join(COLUMNS)}, source_run_id)"
-                f" SELECT {', '.join('s.' + c for c in COLUMNS)}, %s FROM {STAGE} AS s"
-                " WHERE s.is_new",
+                f" SELECT {', '.join(COLUMNS)}, %s FROM {STAGE}",
                 [run.pk],
             )
             counts.inserted = cursor.rowcount
+            cursor.execute(f"DROP TABLE {STAGE}")
         counts.unchanged = len(staged) - counts.inserted - counts.updated
         _record_students(cursor, run, students | set(gone))
-        _report_findings(cursor, batch, resolve, school_pks)
-        cursor.execute(f"DROP TABLE {STAGE}")
+    _report_findings(batch, resolve, school_pks, staged)
     return counts, _advance_recorded(batch, resolve, scope, covered)
 
 
@@ -349,20 +342,27 @@ def _refuse_large_deletes(
             )
 
 
-def _held(cursor, query: str, params: list) -> dict[tuple, list[list]]:
-    """The held events the query selects (HELD_COLUMNS), by their key (student, school,
-    date, code, period): each as [id, day fraction, minutes missed, reason].
+def _held(cursor, where: str, params: list) -> dict[tuple, list[list]]:
+    """The held events `where` selects (`e` names the events), by their key (student,
+    school, date, code, period): each as [id, day fraction, minutes missed, reason].
 
     Comparing in Python is one pass over the held events: SQLite, which joins only
     through indexes, took several times longer to match them with the staged rows by
     statement, once to delete, once to update and once to insert, and an identical
     re-import then wrote nothing anyway (docs/benchmarks.md, "Re-import").
     """
-    cursor.execute(query, params)
+    # SQLite's dates as text, parsed below by `fromisoformat`: Django's converter of a date
+    # column matches a regular expression per value, several times slower.
+    date = "CAST(e.date AS text)" if connection.vendor == "sqlite" else "e.date"
+    cursor.execute(
+        f"SELECT e.student_id, e.school_id, {date}, e.code_id, e.period, e.id,"
+        f" e.day_fraction, e.minutes_missed, e.reason FROM {EVENTS} AS e WHERE {where}",
+        params,
+    )
     held: dict[tuple, list[list]] = {}
     while chunk := cursor.fetchmany(10_000):
         for student, school, day, code, period, event_id, fraction, *values in chunk:
-            if not isinstance(day, dt.date):  # SQLite gives text where it cannot tell
+            if not isinstance(day, dt.date):  # SQLite's text
                 day = dt.date.fromisoformat(day)
             if isinstance(fraction, float):  # SQLite stores decimals as reals
                 fraction = Decimal(str(fraction)).quantize(THOUSANDTH)
@@ -396,51 +396,46 @@ def _load(cursor, table: str, columns: str, rows: list[tuple]) -> None:
         cursor.executemany(f"INSERT INTO {table} VALUES ({', '.join(['%s'] * len(rows[0]))})", rows)
 
 
-def _stage(cursor, table: str, staged: list[tuple], new: list[bool] | None = None) -> None:
-    """Load validated rows into a temporary table, `is_new` marking those none is held for."""
-    flags = new if new is not None else [False] * len(staged)
-    _load(
-        cursor,
-        table,
-        f"{STAGE_COLUMNS}, is_new boolean",
-        # (student, school, date, code, period, fraction, minutes, reason, file, line, new)
-        [
-            (*_typed(row, fraction_at=5, date_at=2), flag)
-            for row, flag in zip(staged, flags, strict=True)
-        ],
-    )
-    cursor.execute(f"CREATE INDEX {table}_key ON {table} (student_id, date)")
+def _stage(cursor, table: str, rows: list[tuple]) -> None:
+    """Load validated rows into a temporary table (COPY on PostgreSQL)."""
+    # (student, school, date, code, period, fraction, minutes, reason, file, line)
+    _load(cursor, table, STAGE_COLUMNS, [_typed(row, fraction_at=5, date_at=2) for row in rows])
     if connection.vendor == "postgresql":
         cursor.execute(f"ANALYZE {table}")  # temporary tables are never analyzed otherwise
 
 
-def _report_sparse_calendars(cursor, batch: Batch, resolve, unlisted: dict) -> None:
+def _report_sparse_calendars(batch: Batch, resolve, staged: list[tuple], unlisted: dict) -> None:
     """One finding per school whose calendar lists fewer than half of the weekdays its
     attendance falls on: its days can hardly be counted (a partial calendar)."""
     if not unlisted:
         return
-    cursor.execute(f"SELECT school_id, COUNT(DISTINCT date) FROM {STAGE} GROUP BY school_id")
-    dates = dict(cursor.fetchall())
+    dates = defaultdict(set)
+    for row in staged:
+        if row[1] in unlisted:
+            dates[row[1]].add(row[2])
     local_ids = {pk: local for local, pk in resolve.schools.items()}
     for school_pk, days in sorted(unlisted.items()):
-        if len(days) * 2 > dates[school_pk]:
+        if len(days) * 2 > len(dates[school_pk]):
             batch.finding(
                 "calendar_incomplete",
                 f"the school's calendar lists none of {len(days):,} of the"
-                f" {dates[school_pk]:,} dates its attendance falls on, so those days are"
+                f" {len(dates[school_pk]):,} dates its attendance falls on, so those days are"
                 " neither checked nor counted",
                 value=local_ids[school_pk],
                 hint="Import the school's full calendar for the year.",
             )
 
 
-def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> None:
-    """Findings about the staged rows: off-calendar days, no enrollment, conflicting codes."""
+def _report_findings(batch: Batch, resolve, school_pks: list[int], staged: list[tuple]) -> None:
+    """Findings about the validated rows: off-calendar days, no enrollment, conflicting codes.
+
+    Checked in Python, against the calendars and enrollments of the rows' schools read
+    once: every row of a full re-export is checked again, and staging them all to check
+    them by statement cost more than the rest of an unchanged import's attendance.
+    """
     if not school_pks:
         return
     student_ids = {pk: local for local, pk in resolve.students.items()}
-    dates, calendars = CalendarDate._meta.db_table, Calendar._meta.db_table
-    enrollments = Enrollment._meta.db_table
     with_calendar = set(
         Calendar.objects.filter(school_id__in=school_pks).values_list("school_id", flat=True)
     )
@@ -453,20 +448,40 @@ def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> No
             value=local,
             hint="Import the school's calendar.",
         )
-    counted = ", ".join(f"'{kind}'" for kind in CalendarDate.COUNTED_KINDS)
-    listed = (
-        f"SELECT 1 FROM {dates} AS d JOIN {calendars} AS c ON d.calendar_id = c.id"
-        " WHERE c.school_id = s.school_id AND d.date = s.date"
+    schools = {row[1] for row in staged}
+    calendared = set(
+        Calendar.objects.filter(school_id__in=schools).values_list("school_id", flat=True)
     )
-    cursor.execute(
-        f"SELECT s.source_file, s.source_line, s.student_id, s.date, EXISTS ({listed}),"
-        f" s.school_id FROM {STAGE} AS s WHERE s.school_id IN (SELECT school_id FROM {calendars})"
-        f" AND NOT EXISTS ({listed} AND d.kind IN ({counted}))"
-        " ORDER BY s.source_file, s.source_line"
-    )
+    listed, counted = set(), set()  # (school, date)
+    for school_pk, day, kind in CalendarDate.objects.filter(
+        calendar__school_id__in=schools
+    ).values_list("calendar__school_id", "date", "kind"):
+        listed.add((school_pk, day))
+        if kind in CalendarDate.COUNTED_KINDS:
+            counted.add((school_pk, day))
+    enrolled = defaultdict(list)  # (student, school): [(entry, exit)]
+    for student, school_pk, entry, exit_date in Enrollment.objects.filter(
+        school_id__in=schools
+    ).values_list("student_id", "school_id", "entry_date", "exit_date"):
+        enrolled[student, school_pk].append((entry, exit_date or dt.date.max))
+    off_calendar, outside, codes, conflicting = [], [], {}, set()
+    for row in staged:
+        student, school_pk, day, code = row[:4]
+        if school_pk in calendared and (school_pk, day) not in counted:
+            off_calendar.append((row[8], row[9], student, day, school_pk))
+        spans = enrolled.get((student, school_pk), ())
+        if not any(entry <= day <= exit_date for entry, exit_date in spans):
+            outside.append((row[8], row[9], student, day))
+        if codes.setdefault((student, school_pk, day), code) != code:
+            conflicting.add((student, school_pk, day))
+    conflicts = {}  # per student-day with several codes: its rows' first file and line
+    for row in staged if conflicting else ():
+        if (student_day := row[:3]) in conflicting:
+            file, line = conflicts.get(student_day, row[8:10])
+            conflicts[student_day] = (min(file, row[8]), min(line, row[9]))
     unlisted = defaultdict(set)  # per school: the school days its calendar does not list
-    for file, line, student, day, is_listed, school_pk in cursor.fetchall():
-        day = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
+    for file, line, student, day, school_pk in sorted(off_calendar, key=_place):
+        is_listed = (school_pk, day) in listed
         value = f"{student_ids.get(student, student)} {day}"
         if not is_listed and day.weekday() < 5:
             unlisted[school_pk].add(day)
@@ -485,34 +500,26 @@ def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> No
                 value=value,
                 hint="Import the school's full calendar for the year.",
             )
-    _report_sparse_calendars(cursor, batch, resolve, unlisted)
-    cursor.execute(
-        f"SELECT s.source_file, s.source_line, s.student_id, s.date FROM {STAGE} AS s"
-        f" WHERE NOT EXISTS (SELECT 1 FROM {enrollments} AS n WHERE n.student_id = s.student_id"
-        " AND n.school_id = s.school_id AND n.entry_date <= s.date"
-        " AND (n.exit_date IS NULL OR n.exit_date >= s.date))"
-        " ORDER BY s.source_file, s.source_line"
-    )
-    for file, line, student, day in cursor.fetchall():
+    _report_sparse_calendars(batch, resolve, staged, unlisted)
+    for file, line, student, day in sorted(outside, key=_place):
         batch.finding(
             "outside_enrollment",
             "event outside any enrollment of the student at this school; kept, not counted",
             Where(file, line),
             value=f"{student_ids.get(student, student)} {day}",
         )
-    cursor.execute(
-        f"SELECT MIN(s.source_file), MIN(s.source_line), s.student_id, s.date FROM {STAGE} AS s"
-        " GROUP BY s.student_id, s.school_id, s.date HAVING COUNT(DISTINCT s.code_id) > 1"
-    )
-    by_day = defaultdict(list)
-    for file, line, student, day in cursor.fetchall():
-        by_day[file, line].append((student, day))
-    for (file, line), days in sorted(by_day.items()):
-        for student, day in days:
-            batch.finding(
-                "conflicting_events",
-                "several codes for one student-day; the metrics"
-                " count the day once, by its largest share",
-                Where(file, line),
-                value=f"{student_ids.get(student, student)} {day}",
-            )
+    for (student, _school, day), (file, line) in sorted(
+        conflicts.items(), key=lambda item: (item[1], item[0])
+    ):
+        batch.finding(
+            "conflicting_events",
+            "several codes for one student-day; the metrics"
+            " count the day once, by its largest share",
+            Where(file, line),
+            value=f"{student_ids.get(student, student)} {day}",
+        )
+
+
+def _place(finding: tuple) -> tuple:
+    """A finding's file and line: findings are listed in the files' order."""
+    return finding[:2]
