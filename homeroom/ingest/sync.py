@@ -79,6 +79,7 @@ ANALYZED_TABLES = {
     "attendance": (AttendanceEvent,),
 }
 SMALL_TABLE = 1000  # rows: analyzed whenever changed (it takes a millisecond)
+MANY_IDS = 1000  # more ids than this are looked up through their district (`_held_of`)
 
 
 @dataclass(frozen=True)
@@ -140,12 +141,15 @@ def _upsert(
     delete_missing: bool,
     unknown_keeps: frozenset[str] = frozenset(),
     new_defaults: dict[str, Any] | None = None,
+    within: tuple[int, set] | None = None,
 ) -> EntityCounts:
     """Make `held` equal `rows` (by natural key), deleting held rows only if asked.
 
     A None in a field of `unknown_keeps` means the source does not say: a held row keeps
     its value, a new row gets `new_defaults` or the model's default. Only the rows that
     differ are written; provenance fields (`_traced`) are written with them, never alone.
+    `within` (a position in the key, and values) leaves alone the held rows whose key has
+    none of the values there: `held` may then hold more than the rows' scope.
     """
     counts = EntityCounts(read=len(rows))
     fields = sorted({name for given in rows.values() for name in given})
@@ -157,6 +161,9 @@ def _upsert(
         tuple(values[1 : 1 + len(key)]): values
         for values in held.values_list("pk", *key, *attnames).iterator(chunk_size=10_000)
     }
+    if within is not None:
+        position, scope = within
+        existing = {k: values for k, values in existing.items() if k[position] in scope}
     compared = [(name, 1 + len(key) + i) for i, name in enumerate(fields) if not _traced(name)]
     to_create, to_update, changed_fields = [], [], set()
     for row_key, given in rows.items():
@@ -182,6 +189,16 @@ def _upsert(
     counts.inserted, counts.updated = len(to_create), len(to_update)
     counts.deleted = len(existing) if delete_missing else 0
     return counts
+
+
+def _held_of(model: type[models.Model], field: str, ids: set, **district) -> models.QuerySet:
+    """The model's rows whose `field` is one of `ids`: selected by an IN list when the ids
+    are few, else all the district's (`district`: its filter), for `_upsert(within=...)` to
+    keep those of the ids. PostgreSQL took seconds to plan and run an IN list of a full
+    export's 50,000 students (docs/benchmarks.md, "Re-import")."""
+    if len(ids) <= MANY_IDS:
+        return model.objects.filter(**{f"{field}__in": ids})
+    return model.objects.filter(**district)
 
 
 def _traced(field_name: str) -> bool:
@@ -430,7 +447,7 @@ def _sync_people(
     counts = _upsert(
         people.model,
         rows,
-        held=people.model.objects.filter(district=district, local_id__in=[k[1] for k in rows]),
+        held=_held_of(people.model, "local_id", {k[1] for k in rows}, district=district),
         key=("district_id", "local_id"),
         delete_missing=False,
         unknown_keeps=frozenset(people.described),
@@ -468,16 +485,15 @@ def _sync_students(batch: Batch, district: District, resolve: _Resolver) -> dict
     if batch.characteristics:
         key = ("student_id", "kind", "start_date")
         rows = _related_rows(batch.characteristics, resolve, key, ("end_date",))
+        # A full file speaks for every student it names, even one left with none.
+        named = {k[0] for k in rows} | {resolve.students[r.local_id] for r in batch.students}
         counts["characteristics"] = _upsert(
             StudentCharacteristic,
             rows,
-            # A full file speaks for every student it names, even one left with none.
-            held=StudentCharacteristic.objects.filter(
-                student_id__in={k[0] for k in rows}
-                | {resolve.students[r.local_id] for r in batch.students}
-            ),
+            held=_held_of(StudentCharacteristic, "student_id", named, student__district=district),
             key=key,
             delete_missing=True,
+            within=(0, named),
         )
     return counts
 
@@ -490,23 +506,27 @@ def _sync_guardians(batch: Batch, district: District, resolve: _Resolver) -> dic
         key = ("student_id", "guardian_id")
         values = ("relationship", "contact_priority", "lives_with")
         rows = _related_rows(batch.student_guardians, resolve, key, values)
+        named = {k[0] for k in rows}
         counts["student_guardians"] = _upsert(
             StudentGuardian,
             rows,
-            held=StudentGuardian.objects.filter(student_id__in={k[0] for k in rows}),
+            held=_held_of(StudentGuardian, "student_id", named, student__district=district),
             key=key,
             delete_missing=True,
             unknown_keeps=frozenset({"contact_priority", "lives_with"}),
+            within=(0, named),
         )
     if batch.contact_preferences:
         key = ("guardian_id", "channel")
         rows = _related_rows(batch.contact_preferences, resolve, key, ("preferred", "consent"))
+        named = {k[0] for k in rows}
         counts["contact_preferences"] = _upsert(
             ContactPreference,
             rows,
-            held=ContactPreference.objects.filter(guardian_id__in={k[0] for k in rows}),
+            held=_held_of(ContactPreference, "guardian_id", named, guardian__district=district),
             key=key,
             delete_missing=True,
+            within=(0, named),
         )
     return counts
 

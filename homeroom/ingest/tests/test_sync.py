@@ -472,6 +472,43 @@ def test_a_student_left_with_no_characteristics_loses_the_old_ones(cast):
     assert list(held) == [("S2", "iep")]
 
 
+@pytest.mark.parametrize("many_ids", [1000, 0], ids=["few ids: an IN list", "many: by district"])
+def test_a_file_replaces_the_characteristics_of_the_students_it_names_only(
+    cast, monkeypatch, many_ids
+):
+    from homeroom.ingest import sync
+    from homeroom.ingest.records import CharacteristicRecord
+
+    # (a full export names more students than MANY_IDS: the held rows are then read for
+    # the whole district and those of other students left alone)
+    monkeypatch.setattr(sync, "MANY_IDS", many_ids)
+    where = Where("students.csv", 2)
+    ana = StudentRecord("S1", "Ana", "Alvarez", 3, where)
+    ben = StudentRecord("S2", "Ben", "Brooks", 4, where)
+    start = cast.this_year.start_date
+    batch = Batch(
+        students=[ana, ben],
+        characteristics=[
+            CharacteristicRecord("S1", "homeless", start, where),
+            CharacteristicRecord("S2", "iep", start, where),
+        ],
+    )
+    do_import(batch, district=cast.district, source_format="t", files=[FILE])
+    # when a file about Ben alone says he is an English learner, not on an IEP
+    batch = Batch(
+        students=[ben],
+        characteristics=[CharacteristicRecord("S2", "english_learner", start, where)],
+    )
+    run = do_import(batch, district=cast.district, source_format="t", files=[FILE])
+    # then Ben's characteristics are replaced and Ana's are kept
+    held = StudentCharacteristic.objects.values_list("student__local_id", "kind")
+    assert sorted(held) == [("S1", "homeless"), ("S2", "english_learner")]
+    assert (
+        run.counts["characteristics"]["inserted"],
+        run.counts["characteristics"]["deleted"],
+    ) == (1, 1)
+
+
 def test_skipping_bad_rows_never_deletes_what_they_might_have_been(cast):
     # given Ana's tardy and absence held for days 1 and 2
     run(cast, [absence(cast.ana, weekday(cast, 1), "T"), absence(cast.ana, weekday(cast, 2))])
