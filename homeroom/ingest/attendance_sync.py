@@ -1,10 +1,11 @@
 """Scoped sync of daily attendance: the file's events replace what is held in its scope.
 
 Attendance is the large entity (a 50,000-student district has ~0.7 million events a year),
-so it is written set-wise: the file's events go into a temporary staging table (COPY on
-PostgreSQL), then three statements delete what the SIS no longer exports, update what
-changed and insert what is new. Events are matched on (student, school, date, code,
-period); an identical re-import touches nothing.
+so it is written set-wise: the held events in the file's scope are read once and compared
+with the file's in Python, the file's events go into a temporary staging table (COPY on
+PostgreSQL), then one statement each deletes what the SIS no longer exports, updates what
+changed and inserts what is new, and only when there is such a row. Events are matched on
+(student, school, date, code, period); an identical re-import writes no event.
 
 Presence rows of positive-attendance files are counted and dropped: presence derives from
 calendar x enrollment. Rows the metrics will not count are kept (nothing is lost) and
@@ -13,11 +14,11 @@ student-days with conflicting codes.
 """
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from homeroom.attendance.models import AttendanceEvent, Category
 from homeroom.core.models import Calendar, CalendarDate, School
@@ -30,8 +31,20 @@ from homeroom.ingest.records import (
 )
 from homeroom.roster.models import Enrollment
 
-STAGE = "homeroom_ingest_stage"
-HELD = "homeroom_ingest_held"  # the events the staged rows are compared with
+STAGE = "homeroom_ingest_stage"  # the file's validated rows none is held for: inserted
+OUTSIDE = "homeroom_ingest_outside"  # staged rows outside the scope, to find them held
+GONE = "homeroom_ingest_gone"  # the ids of the held events the file no longer holds
+CHANGED = "homeroom_ingest_changed"  # held events' ids and their new values
+EVENTS = AttendanceEvent._meta.db_table
+STAGE_COLUMNS = (
+    "student_id bigint, school_id bigint, date date, code_id bigint, period varchar(20),"
+    " day_fraction numeric(4, 3), minutes_missed integer, reason varchar(200),"
+    " source_file varchar(200), source_line integer"
+)
+CHANGED_COLUMNS = (
+    "id bigint, day_fraction numeric(4, 3), minutes_missed integer, reason varchar(200),"
+    " source_file varchar(200), source_line integer"
+)
 COLUMNS = (
     "student_id",
     "school_id",
@@ -49,6 +62,7 @@ MATCH = (
     " AND s.code_id = e.code_id AND s.period = e.period"
 )
 FINDINGS_LISTED = 1000
+THOUSANDTH = Decimal("0.001")  # the events' day fractions are stored to a thousandth
 # An import that deletes more than this share of a school's events in its scope is more
 # likely a broken export than the SIS's corrections; it must be confirmed.
 LARGE_DELETE_SHARE = 0.2
@@ -79,74 +93,86 @@ def sync_attendance(batch: Batch, resolve, run, *, allow_large_deletes: bool = F
         "start": scope.start.isoformat(),
         "end": scope.end.isoformat(),
     }
-    events = AttendanceEvent._meta.db_table
+    in_scope = (
+        f"e.school_id IN ({', '.join(['%s'] * len(school_pks)) or 'NULL'})"
+        " AND e.date >= %s AND e.date <= %s"
+    )
+    scope_params = [*school_pks, scope.start, scope.end]
+    pks = set(school_pks)
     gone: list[int] = []
     with connection.cursor() as cursor:
-        _stage(cursor, staged)
-        in_scope = (
-            f"e.school_id IN ({', '.join(['%s'] * len(school_pks)) or 'NULL'})"
-            " AND e.date >= %s AND e.date <= %s"
-        )
-        scope_params = [*school_pks, scope.start, scope.end]
-        pks = set(school_pks)
-        _hold(
-            cursor,
-            in_scope,
-            scope_params,
-            outside=any(
-                row[1] not in pks or not scope.start <= row[2] <= scope.end for row in staged
-            ),
-        )
-        no_longer_exported = (
-            f"FROM {HELD} AS e WHERE e.in_scope"
-            f" AND NOT EXISTS (SELECT 1 FROM {STAGE} AS s WHERE {MATCH})"
-        )
+        held = _held(cursor, in_scope, scope_params)
+        outside = [r for r in staged if r[1] not in pks or not scope.start <= r[2] <= scope.end]
+        if outside:  # e.g. a second attendance table of the profile without the declared scope
+            _stage(cursor, OUTSIDE, outside)
+            cursor.execute(f"CREATE INDEX {OUTSIDE}_key ON {OUTSIDE} (student_id, date)")
+            matching = f"EXISTS (SELECT 1 FROM {OUTSIDE} AS s WHERE {MATCH})"
+            in_outside = f"NOT COALESCE(({in_scope}), FALSE) AND {matching}"
+            for key, rows in _held(cursor, in_outside, scope_params).items():
+                held.setdefault(key, []).extend(rows)
+            cursor.execute(f"DROP TABLE {OUTSIDE}")
+        new, changed = [], []  # changed: (event id, fraction, minutes, reason, file, line)
+        students = set()  # whose events the run writes
+        for row in staged:
+            matched = held.pop(row[:5], None)
+            new.append(matched is None)
+            if matched is None:
+                students.add(row[0])
+            for event_id, *values in matched or ():
+                if values != list(row[5:8]):
+                    changed.append((event_id, *row[5:]))
+                    students.add(row[0])
+        # What remains of the held events in scope is what the SIS no longer exports.
+        no_longer_exported = [
+            (event_id, key[1])
+            for key, rows in held.items()
+            for event_id, *_ in rows
+            if key[1] in pks and scope.start <= key[2] <= scope.end
+        ]
         if not allow_large_deletes:
-            _refuse_large_deletes(cursor, batch, resolve)
-        if batch.errors:
+            _refuse_large_deletes(batch, resolve, school_pks, scope, no_longer_exported)
+        if batch.errors and no_longer_exported:
             # Rows skipped for errors may be the very events held: a file with errors
             # cannot show what the SIS stopped exporting, so nothing is deleted.
-            cursor.execute(f"SELECT COUNT(*) {no_longer_exported}")
-            if withheld := cursor.fetchone()[0]:
-                batch.finding(
-                    "deletions_withheld",
-                    f"{withheld} held event(s) in the file's"
-                    " scope are not in it, but the file has errors, so they are"
-                    " kept",
-                    hint="Fix the errors and import the file again to apply deletions.",
-                )
-        else:
+            batch.finding(
+                "deletions_withheld",
+                f"{len(no_longer_exported)} held event(s) in the file's"
+                " scope are not in it, but the file has errors, so they are"
+                " kept",
+                hint="Fix the errors and import the file again to apply deletions.",
+            )
+        elif no_longer_exported:
+            _load(cursor, GONE, "id bigint", [(event_id,) for event_id, _ in no_longer_exported])
             cursor.execute(
-                f"DELETE FROM {events} WHERE id IN (SELECT e.id {no_longer_exported})"
-                " RETURNING student_id"
+                f"DELETE FROM {EVENTS} WHERE id IN (SELECT id FROM {GONE}) RETURNING student_id"
             )
             gone = [student for (student,) in cursor.fetchall()]
             counts.deleted = len(gone)
-        distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
-        cursor.execute(
-            f"UPDATE {events} SET day_fraction = x.day_fraction,"
-            " minutes_missed = x.minutes_missed, reason = x.reason, source_run_id = %s,"
-            " source_file = x.source_file, source_line = x.source_line FROM (SELECT e.id,"
-            " s.day_fraction, s.minutes_missed, s.reason, s.source_file, s.source_line"
-            f" FROM {HELD} AS e JOIN {STAGE} AS s ON {MATCH}"
-            f" WHERE e.day_fraction {distinct} s.day_fraction"
-            f" OR e.minutes_missed {distinct} s.minutes_missed OR e.reason <> s.reason) AS x"
-            f" WHERE {events}.id = x.id",
-            [run.pk],
-        )
-        counts.updated = cursor.rowcount
-        cursor.execute(
-            f"INSERT INTO {events} ({', '.join(COLUMNS)}, source_run_id)"
-            f" SELECT {', '.join('s.' + c for c in COLUMNS)}, %s FROM {STAGE} AS s"
-            f" WHERE NOT EXISTS (SELECT 1 FROM {HELD} AS e WHERE {MATCH})",
-            [run.pk],
-        )
-        counts.inserted = cursor.rowcount
+            cursor.execute(f"DROP TABLE {GONE}")
+        if changed:
+            rows = [_typed(row, fraction_at=1) for row in changed]
+            _load(cursor, CHANGED, CHANGED_COLUMNS, rows)
+            cursor.execute(
+                f"UPDATE {EVENTS} SET day_fraction = c.day_fraction,"
+                " minutes_missed = c.minutes_missed, reason = c.reason, source_run_id = %s,"
+                f" source_file = c.source_file, source_line = c.source_line FROM {CHANGED} AS c"
+                f" WHERE {EVENTS}.id = c.id",
+                [run.pk],
+            )
+            counts.updated = cursor.rowcount
+            cursor.execute(f"DROP TABLE {CHANGED}")
+        if inserted := [row for row, is_new in zip(staged, new, strict=True) if is_new]:
+            _stage(cursor, STAGE, inserted)
+            cursor.execute(
+                f"INSERT INTO {EVENTS} ({', '.join(COLUMNS)}, source_run_id)"
+                f" SELECT {', '.join(COLUMNS)}, %s FROM {STAGE}",
+                [run.pk],
+            )
+            counts.inserted = cursor.rowcount
+            cursor.execute(f"DROP TABLE {STAGE}")
         counts.unchanged = len(staged) - counts.inserted - counts.updated
-        _record_students(cursor, run, gone)
-        _report_findings(cursor, batch, resolve, school_pks)
-        cursor.execute(f"DROP TABLE {STAGE}")
-        cursor.execute(f"DROP TABLE {HELD}")
+        _record_students(cursor, run, students | set(gone))
+    _report_findings(batch, resolve, school_pks, staged)
     return counts, _advance_recorded(batch, resolve, scope, covered)
 
 
@@ -170,19 +196,13 @@ def _advance_recorded(batch: Batch, resolve, scope: AttendanceScope, covered) ->
     return counts
 
 
-def _record_students(cursor, run, gone: list[int]) -> None:
+def _record_students(cursor, run, students: set[int]) -> None:
     """Remember which students' events the run changed (the summaries recompute theirs):
-    those of the events it wrote, and of those it deleted (`gone`)."""
-    events = AttendanceEvent._meta.db_table
+    those of the events it wrote, and of those it deleted."""
     through = type(run).attendance_students.through._meta.db_table
-    insert = f"INSERT INTO {through} (importrun_id, student_id)"
-    cursor.execute(
-        f"{insert} SELECT DISTINCT %s, student_id FROM {events} WHERE source_run_id = %s",
-        [run.pk, run.pk],
-    )
     cursor.executemany(
-        f"{insert} VALUES (%s, %s) ON CONFLICT DO NOTHING",
-        [(run.pk, student) for student in sorted(set(gone))],
+        f"INSERT INTO {through} (importrun_id, student_id) VALUES (%s, %s)",
+        [(run.pk, student) for student in sorted(students)],
     )
 
 
@@ -253,7 +273,7 @@ def _validated_rows(batch: Batch, resolve, counts) -> tuple[list[tuple], "_Cover
             counts.present += 1
             continue
         key = (student, resolve.schools[r.school_id], r.date, code.pk, r.period)
-        fraction = None if r.day_fraction is None else r.day_fraction.quantize(Decimal("0.001"))
+        fraction = None if r.day_fraction is None else r.day_fraction.quantize(THOUSANDTH)
         values = (fraction, r.minutes_missed, r.reason)
         if key in rows:
             if rows[key][:3] == values:
@@ -293,23 +313,28 @@ def _plain_rows_present(rows: AttendanceRows, resolve) -> bool:
     return True
 
 
-def _refuse_large_deletes(cursor, batch: Batch, resolve) -> None:
+def _refuse_large_deletes(
+    batch: Batch, resolve, school_pks: list[int], scope: AttendanceScope, gone: list[tuple]
+) -> None:
     """An error for each school where the file would delete more than LARGE_DELETE_SHARE
     of the events held in its scope (and at least LARGE_DELETE_MINIMUM of them)."""
-    cursor.execute(
-        "SELECT e.school_id, COUNT(*), SUM(CASE WHEN NOT EXISTS"
-        f" (SELECT 1 FROM {STAGE} AS s WHERE {MATCH}) THEN 1 ELSE 0 END)"
-        f" FROM {HELD} AS e WHERE e.in_scope GROUP BY e.school_id"
+    deleted = Counter(school_pk for _event_id, school_pk in gone)
+    if not any(n >= LARGE_DELETE_MINIMUM for n in deleted.values()):
+        return
+    by_school = AttendanceEvent.objects.filter(
+        school_id__in=list(deleted), date__gte=scope.start, date__lte=scope.end
     )
+    held = dict(by_school.values_list("school_id").annotate(n=Count("id")))
     local_ids = {pk: local_id for local_id, pk in resolve.schools.items()}
-    names = dict(School.objects.filter(pk__in=local_ids).values_list("pk", "name"))
-    for school_pk, held, deleted in sorted(cursor.fetchall()):
-        if deleted >= LARGE_DELETE_MINIMUM and deleted > LARGE_DELETE_SHARE * held:
+    names = dict(School.objects.filter(pk__in=deleted).values_list("pk", "name"))
+    for school_pk in sorted(deleted):
+        n, total = deleted[school_pk], held[school_pk]
+        if n >= LARGE_DELETE_MINIMUM and n > LARGE_DELETE_SHARE * total:
             batch.error(
                 LARGE_DELETION,
-                f"the file would delete {deleted:,} of the {held:,} events held for"
+                f"the file would delete {n:,} of the {total:,} events held for"
                 f" {names[school_pk]} ({local_ids[school_pk]}) in its dates"
-                f" ({deleted / held:.0%})",
+                f" ({n / total:.0%})",
                 value=local_ids[school_pk],
                 hint="If the SIS really no longer exports them, import again allowing large"
                 " deletions (homeroom import --allow-large-deletes; on the web, confirm the"
@@ -317,89 +342,100 @@ def _refuse_large_deletes(cursor, batch: Batch, resolve) -> None:
             )
 
 
-def _stage(cursor, staged: list[tuple]) -> None:
-    """Load the validated rows into a temporary table (COPY on PostgreSQL)."""
-    cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE {STAGE} (student_id bigint, school_id bigint, date date,"
-        " code_id bigint, period varchar(20), day_fraction numeric(4, 3),"
-        " minutes_missed integer, reason varchar(200), source_file varchar(200),"
-        " source_line integer)"
-    )
-    # (student, school, date, code, period, fraction, minutes, reason, file, line)
-    if connection.vendor == "postgresql":
-        with cursor.cursor.copy(f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-            for row in staged:
-                copy.write_row(row)
-    else:
-        cursor.executemany(
-            f"INSERT INTO {STAGE} VALUES ({', '.join(['%s'] * len(COLUMNS))})",
-            [
-                (s, sc, d.isoformat(), c, p, None if f is None else str(f), m, r, fi, li)
-                for s, sc, d, c, p, f, m, r, fi, li in staged
-            ],
-        )
-    cursor.execute(f"CREATE INDEX {STAGE}_key ON {STAGE} (student_id, date)")
-    if connection.vendor == "postgresql":
-        cursor.execute(f"ANALYZE {STAGE}")  # temporary tables are never analyzed otherwise
+def _held(cursor, where: str, params: list) -> dict[tuple, list[list]]:
+    """The held events `where` selects (`e` names the events), by their key (student,
+    school, date, code, period): each as [id, day fraction, minutes missed, reason].
 
-
-def _hold(cursor, in_scope: str, scope_params: list, *, outside: bool) -> None:
-    """Copy the held events in scope (and, when staged rows lie outside it, those matching
-    them) into a temporary table the statements compare the staged rows with.
-
-    Comparing with a copy keeps every statement's plan sound whatever the planner knows of
-    the events table (nothing, right after a large import, when the planner would choose a
-    nested loop over it for each staged row), and the insert never reads the table it
-    writes.
+    Comparing in Python is one pass over the held events: SQLite, which joins only
+    through indexes, took several times longer to match them with the staged rows by
+    statement, once to delete, once to update and once to insert, and an identical
+    re-import then wrote nothing anyway (docs/benchmarks.md, "Re-import").
     """
-    events = AttendanceEvent._meta.db_table
-    held = "e.id, e.student_id, e.school_id, e.date, e.code_id, e.period, e.day_fraction,"
-    held += " e.minutes_missed, e.reason"
-    cursor.execute(f"DROP TABLE IF EXISTS {HELD}")
+    # SQLite's dates as text, parsed below by `fromisoformat`: Django's converter of a date
+    # column matches a regular expression per value, several times slower.
+    date = "CAST(e.date AS text)" if connection.vendor == "sqlite" else "e.date"
     cursor.execute(
-        f"CREATE TEMPORARY TABLE {HELD} AS SELECT {held}, TRUE AS in_scope"
-        f" FROM {events} AS e WHERE {in_scope}",
-        scope_params,
+        f"SELECT e.student_id, e.school_id, {date}, e.code_id, e.period, e.id,"
+        f" e.day_fraction, e.minutes_missed, e.reason FROM {EVENTS} AS e WHERE {where}",
+        params,
     )
-    if outside:  # e.g. a second attendance table of the profile without the declared scope
-        cursor.execute(
-            f"INSERT INTO {HELD} SELECT {held}, FALSE FROM {events} AS e"
-            f" WHERE NOT COALESCE(({in_scope}), FALSE)"
-            f" AND EXISTS (SELECT 1 FROM {STAGE} AS s WHERE {MATCH})",
-            scope_params,
-        )
+    held: dict[tuple, list[list]] = {}
+    while chunk := cursor.fetchmany(10_000):
+        for student, school, day, code, period, event_id, fraction, *values in chunk:
+            if not isinstance(day, dt.date):  # SQLite's text
+                day = dt.date.fromisoformat(day)
+            if isinstance(fraction, float):  # SQLite stores decimals as reals
+                fraction = Decimal(str(fraction)).quantize(THOUSANDTH)
+            key = (student, school, day, code, period)
+            held.setdefault(key, []).append([event_id, fraction, *values])
+    return held
+
+
+def _typed(row: tuple, *, fraction_at: int, date_at: int | None = None) -> tuple:
+    """A row as a staging table takes it: SQLite's driver takes no Decimal, and dates as
+    text."""
     if connection.vendor == "postgresql":
-        cursor.execute(f"ANALYZE {HELD}")
+        return row
+    row = list(row)
+    if row[fraction_at] is not None:
+        row[fraction_at] = str(row[fraction_at])
+    if date_at is not None:
+        row[date_at] = row[date_at].isoformat()
+    return tuple(row)
 
 
-def _report_sparse_calendars(cursor, batch: Batch, resolve, unlisted: dict) -> None:
+def _load(cursor, table: str, columns: str, rows: list[tuple]) -> None:
+    """A temporary table of the rows (COPY on PostgreSQL)."""
+    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+    cursor.execute(f"CREATE TEMPORARY TABLE {table} ({columns})")
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY {table} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    elif rows:
+        cursor.executemany(f"INSERT INTO {table} VALUES ({', '.join(['%s'] * len(rows[0]))})", rows)
+
+
+def _stage(cursor, table: str, rows: list[tuple]) -> None:
+    """Load validated rows into a temporary table (COPY on PostgreSQL)."""
+    # (student, school, date, code, period, fraction, minutes, reason, file, line)
+    _load(cursor, table, STAGE_COLUMNS, [_typed(row, fraction_at=5, date_at=2) for row in rows])
+    if connection.vendor == "postgresql":
+        cursor.execute(f"ANALYZE {table}")  # temporary tables are never analyzed otherwise
+
+
+def _report_sparse_calendars(batch: Batch, resolve, staged: list[tuple], unlisted: dict) -> None:
     """One finding per school whose calendar lists fewer than half of the weekdays its
     attendance falls on: its days can hardly be counted (a partial calendar)."""
     if not unlisted:
         return
-    cursor.execute(f"SELECT school_id, COUNT(DISTINCT date) FROM {STAGE} GROUP BY school_id")
-    dates = dict(cursor.fetchall())
+    dates = defaultdict(set)
+    for row in staged:
+        if row[1] in unlisted:
+            dates[row[1]].add(row[2])
     local_ids = {pk: local for local, pk in resolve.schools.items()}
     for school_pk, days in sorted(unlisted.items()):
-        if len(days) * 2 > dates[school_pk]:
+        if len(days) * 2 > len(dates[school_pk]):
             batch.finding(
                 "calendar_incomplete",
                 f"the school's calendar lists none of {len(days):,} of the"
-                f" {dates[school_pk]:,} dates its attendance falls on, so those days are"
+                f" {len(dates[school_pk]):,} dates its attendance falls on, so those days are"
                 " neither checked nor counted",
                 value=local_ids[school_pk],
                 hint="Import the school's full calendar for the year.",
             )
 
 
-def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> None:
-    """Findings about the staged rows: off-calendar days, no enrollment, conflicting codes."""
+def _report_findings(batch: Batch, resolve, school_pks: list[int], staged: list[tuple]) -> None:
+    """Findings about the validated rows: off-calendar days, no enrollment, conflicting codes.
+
+    Checked in Python, against the calendars and enrollments of the rows' schools read
+    once: every row of a full re-export is checked again, and staging them all to check
+    them by statement cost more than the rest of an unchanged import's attendance.
+    """
     if not school_pks:
         return
     student_ids = {pk: local for local, pk in resolve.students.items()}
-    dates, calendars = CalendarDate._meta.db_table, Calendar._meta.db_table
-    enrollments = Enrollment._meta.db_table
     with_calendar = set(
         Calendar.objects.filter(school_id__in=school_pks).values_list("school_id", flat=True)
     )
@@ -412,20 +448,40 @@ def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> No
             value=local,
             hint="Import the school's calendar.",
         )
-    counted = ", ".join(f"'{kind}'" for kind in CalendarDate.COUNTED_KINDS)
-    listed = (
-        f"SELECT 1 FROM {dates} AS d JOIN {calendars} AS c ON d.calendar_id = c.id"
-        " WHERE c.school_id = s.school_id AND d.date = s.date"
+    schools = {row[1] for row in staged}
+    calendared = set(
+        Calendar.objects.filter(school_id__in=schools).values_list("school_id", flat=True)
     )
-    cursor.execute(
-        f"SELECT s.source_file, s.source_line, s.student_id, s.date, EXISTS ({listed}),"
-        f" s.school_id FROM {STAGE} AS s WHERE s.school_id IN (SELECT school_id FROM {calendars})"
-        f" AND NOT EXISTS ({listed} AND d.kind IN ({counted}))"
-        " ORDER BY s.source_file, s.source_line"
-    )
+    listed, counted = set(), set()  # (school, date)
+    for school_pk, day, kind in CalendarDate.objects.filter(
+        calendar__school_id__in=schools
+    ).values_list("calendar__school_id", "date", "kind"):
+        listed.add((school_pk, day))
+        if kind in CalendarDate.COUNTED_KINDS:
+            counted.add((school_pk, day))
+    enrolled = defaultdict(list)  # (student, school): [(entry, exit)]
+    for student, school_pk, entry, exit_date in Enrollment.objects.filter(
+        school_id__in=schools
+    ).values_list("student_id", "school_id", "entry_date", "exit_date"):
+        enrolled[student, school_pk].append((entry, exit_date or dt.date.max))
+    off_calendar, outside, codes, conflicting = [], [], {}, set()
+    for row in staged:
+        student, school_pk, day, code = row[:4]
+        if school_pk in calendared and (school_pk, day) not in counted:
+            off_calendar.append((row[8], row[9], student, day, school_pk))
+        spans = enrolled.get((student, school_pk), ())
+        if not any(entry <= day <= exit_date for entry, exit_date in spans):
+            outside.append((row[8], row[9], student, day))
+        if codes.setdefault((student, school_pk, day), code) != code:
+            conflicting.add((student, school_pk, day))
+    conflicts = {}  # per student-day with several codes: its rows' first file and line
+    for row in staged if conflicting else ():
+        if (student_day := row[:3]) in conflicting:
+            file, line = conflicts.get(student_day, row[8:10])
+            conflicts[student_day] = (min(file, row[8]), min(line, row[9]))
     unlisted = defaultdict(set)  # per school: the school days its calendar does not list
-    for file, line, student, day, is_listed, school_pk in cursor.fetchall():
-        day = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
+    for file, line, student, day, school_pk in sorted(off_calendar, key=_place):
+        is_listed = (school_pk, day) in listed
         value = f"{student_ids.get(student, student)} {day}"
         if not is_listed and day.weekday() < 5:
             unlisted[school_pk].add(day)
@@ -444,34 +500,26 @@ def _report_findings(cursor, batch: Batch, resolve, school_pks: list[int]) -> No
                 value=value,
                 hint="Import the school's full calendar for the year.",
             )
-    _report_sparse_calendars(cursor, batch, resolve, unlisted)
-    cursor.execute(
-        f"SELECT s.source_file, s.source_line, s.student_id, s.date FROM {STAGE} AS s"
-        f" WHERE NOT EXISTS (SELECT 1 FROM {enrollments} AS n WHERE n.student_id = s.student_id"
-        " AND n.school_id = s.school_id AND n.entry_date <= s.date"
-        " AND (n.exit_date IS NULL OR n.exit_date >= s.date))"
-        " ORDER BY s.source_file, s.source_line"
-    )
-    for file, line, student, day in cursor.fetchall():
+    _report_sparse_calendars(batch, resolve, staged, unlisted)
+    for file, line, student, day in sorted(outside, key=_place):
         batch.finding(
             "outside_enrollment",
             "event outside any enrollment of the student at this school; kept, not counted",
             Where(file, line),
             value=f"{student_ids.get(student, student)} {day}",
         )
-    cursor.execute(
-        f"SELECT MIN(s.source_file), MIN(s.source_line), s.student_id, s.date FROM {STAGE} AS s"
-        " GROUP BY s.student_id, s.school_id, s.date HAVING COUNT(DISTINCT s.code_id) > 1"
-    )
-    by_day = defaultdict(list)
-    for file, line, student, day in cursor.fetchall():
-        by_day[file, line].append((student, day))
-    for (file, line), days in sorted(by_day.items()):
-        for student, day in days:
-            batch.finding(
-                "conflicting_events",
-                "several codes for one student-day; the metrics"
-                " count the day once, by its largest share",
-                Where(file, line),
-                value=f"{student_ids.get(student, student)} {day}",
-            )
+    for (student, _school, day), (file, line) in sorted(
+        conflicts.items(), key=lambda item: (item[1], item[0])
+    ):
+        batch.finding(
+            "conflicting_events",
+            "several codes for one student-day; the metrics"
+            " count the day once, by its largest share",
+            Where(file, line),
+            value=f"{student_ids.get(student, student)} {day}",
+        )
+
+
+def _place(finding: tuple) -> tuple:
+    """A finding's file and line: findings are listed in the files' order."""
+    return finding[:2]

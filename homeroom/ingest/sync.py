@@ -81,6 +81,7 @@ ANALYZED_TABLES = {
     "attendance": (AttendanceEvent,),
 }
 SMALL_TABLE = 1000  # rows: analyzed whenever changed (it takes a millisecond)
+MANY_IDS = 1000  # more ids than this are looked up through their district (`_held_of`)
 
 
 @dataclass(frozen=True)
@@ -142,24 +143,40 @@ def _upsert(
     delete_missing: bool,
     unknown_keeps: frozenset[str] = frozenset(),
     new_defaults: dict[str, Any] | None = None,
+    within: tuple[int, set] | None = None,
 ) -> EntityCounts:
     """Make `held` equal `rows` (by natural key), deleting held rows only if asked.
 
     A None in a field of `unknown_keeps` means the source does not say: a held row keeps
-    its value, a new row gets `new_defaults` or the model's default.
+    its value, a new row gets `new_defaults` or the model's default. Only the rows that
+    differ are written; provenance fields (`_traced`) are written with them, never alone.
+    `within` (a position in the key, and values) leaves alone the held rows whose key has
+    none of the values there: `held` may then hold more than the rows' scope.
     """
     counts = EntityCounts(read=len(rows))
-    existing = {tuple(getattr(obj, f) for f in key): obj for obj in held}
+    fields = sorted({name for given in rows.values() for name in given})
+    attnames = [model._meta.get_field(name).attname for name in fields]
+    # Held rows are compared as plain values: a full re-export holds every row of the
+    # district, and making a model instance of each held row cost more than the rest of
+    # the comparison (docs/benchmarks.md, "Re-import").
+    existing = {
+        tuple(values[1 : 1 + len(key)]): values
+        for values in held.values_list("pk", *key, *attnames).iterator(chunk_size=10_000)
+    }
+    if within is not None:
+        position, scope = within
+        existing = {k: values for k, values in existing.items() if k[position] in scope}
+    compared = [(name, 1 + len(key) + i) for i, name in enumerate(fields) if not _traced(name)]
     to_create, to_update, changed_fields = [], [], set()
     for row_key, given in rows.items():
         values = {f: v for f, v in given.items() if v is not None or f not in unknown_keeps}
-        obj = existing.pop(row_key, None)
-        if obj is None:
-            fields = (new_defaults or {}) | dict(zip(key, row_key, strict=True)) | values
-            to_create.append(model(**fields))
+        found = existing.pop(row_key, None)
+        if found is None:
+            fields_given = (new_defaults or {}) | dict(zip(key, row_key, strict=True)) | values
+            to_create.append(model(**fields_given))
             continue
-        differing = [f for f, v in values.items() if getattr(obj, f) != v and not _traced(f)]
-        if differing:
+        if any(name in values and found[i] != values[name] for name, i in compared):
+            obj = model(pk=found[0], **dict(zip(attnames, found[1 + len(key) :], strict=True)))
             for name, value in values.items():
                 setattr(obj, name, value)
             changed_fields.update(values)
@@ -170,10 +187,20 @@ def _upsert(
     if to_update:
         model.objects.bulk_update(to_update, sorted(changed_fields), batch_size=2000)
     if delete_missing and existing:
-        model.objects.filter(pk__in=[obj.pk for obj in existing.values()]).delete()
+        model.objects.filter(pk__in=[values[0] for values in existing.values()]).delete()
     counts.inserted, counts.updated = len(to_create), len(to_update)
     counts.deleted = len(existing) if delete_missing else 0
     return counts
+
+
+def _held_of(model: type[models.Model], field: str, ids: set, **district) -> models.QuerySet:
+    """The model's rows whose `field` is one of `ids`: selected by an IN list when the ids
+    are few, else all the district's (`district`: its filter), for `_upsert(within=...)` to
+    keep those of the ids. PostgreSQL took seconds to plan and run an IN list of a full
+    export's 50,000 students (docs/benchmarks.md, "Re-import")."""
+    if len(ids) <= MANY_IDS:
+        return model.objects.filter(**{f"{field}__in": ids})
+    return model.objects.filter(**district)
 
 
 def _traced(field_name: str) -> bool:
@@ -422,7 +449,7 @@ def _sync_people(
     counts = _upsert(
         people.model,
         rows,
-        held=people.model.objects.filter(district=district, local_id__in=[k[1] for k in rows]),
+        held=_held_of(people.model, "local_id", {k[1] for k in rows}, district=district),
         key=("district_id", "local_id"),
         delete_missing=False,
         unknown_keeps=frozenset(people.described),
@@ -460,16 +487,15 @@ def _sync_students(batch: Batch, district: District, resolve: _Resolver) -> dict
     if batch.characteristics:
         key = ("student_id", "kind", "start_date")
         rows = _related_rows(batch.characteristics, resolve, key, ("end_date",))
+        # A full file speaks for every student it names, even one left with none.
+        named = {k[0] for k in rows} | {resolve.students[r.local_id] for r in batch.students}
         counts["characteristics"] = _upsert(
             StudentCharacteristic,
             rows,
-            # A full file speaks for every student it names, even one left with none.
-            held=StudentCharacteristic.objects.filter(
-                student_id__in={k[0] for k in rows}
-                | {resolve.students[r.local_id] for r in batch.students}
-            ),
+            held=_held_of(StudentCharacteristic, "student_id", named, student__district=district),
             key=key,
             delete_missing=True,
+            within=(0, named),
         )
     return counts
 
@@ -482,23 +508,27 @@ def _sync_guardians(batch: Batch, district: District, resolve: _Resolver) -> dic
         key = ("student_id", "guardian_id")
         values = ("relationship", "contact_priority", "lives_with")
         rows = _related_rows(batch.student_guardians, resolve, key, values)
+        named = {k[0] for k in rows}
         counts["student_guardians"] = _upsert(
             StudentGuardian,
             rows,
-            held=StudentGuardian.objects.filter(student_id__in={k[0] for k in rows}),
+            held=_held_of(StudentGuardian, "student_id", named, student__district=district),
             key=key,
             delete_missing=True,
             unknown_keeps=frozenset({"contact_priority", "lives_with"}),
+            within=(0, named),
         )
     if batch.contact_preferences:
         key = ("guardian_id", "channel")
         rows = _related_rows(batch.contact_preferences, resolve, key, ("preferred", "consent"))
+        named = {k[0] for k in rows}
         counts["contact_preferences"] = _upsert(
             ContactPreference,
             rows,
-            held=ContactPreference.objects.filter(guardian_id__in={k[0] for k in rows}),
+            held=_held_of(ContactPreference, "guardian_id", named, guardian__district=district),
             key=key,
             delete_missing=True,
+            within=(0, named),
         )
     return counts
 
@@ -574,6 +604,11 @@ def _sync_sections(batch: Batch, district: District, resolve: _Resolver) -> dict
     links = EntityCounts()
     # A fresh evaluation of the scope now includes the sections just inserted.
     sections = {(s.school_id, s.school_year_id, s.local_id): s for s in held.all()}
+    # Every section's teachers in one query: a full export names every section.
+    links_held = Section.teachers.through.objects.filter(section__in=held.values("pk"))
+    teaching = defaultdict(set)
+    for section_pk, user_pk in links_held.values_list("section_id", "user_id"):
+        teaching[section_pk].add(user_pk)
     for key, (teacher_ids, where) in teachers.items():
         wanted = set()
         for teacher_id in teacher_ids:
@@ -589,7 +624,7 @@ def _sync_sections(batch: Batch, district: District, resolve: _Resolver) -> dict
                     hint="Create the staff account, then re-import.",
                 )
         section = sections[key]
-        current = set(section.teachers.values_list("pk", flat=True))
+        current = teaching[section.pk]
         links.read += len(wanted)
         links.unchanged += len(wanted & current)
         links.inserted += len(wanted - current)

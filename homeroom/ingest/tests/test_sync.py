@@ -1,7 +1,10 @@
 """The sync engine: atomic, idempotent, scoped and traceable, whatever the format."""
 
+import csv
 import datetime as dt
+from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -9,7 +12,10 @@ from django.db.models import ProtectedError
 
 from homeroom.access.gatekeeper import visible_students
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
-from homeroom.core.models import SchoolYear
+from homeroom.core.models import Calendar, CalendarDate, District, School, SchoolYear
+from homeroom.demo.district import DistrictParameters, generate_district
+from homeroom.demo.export import write_district_csv
+from homeroom.ingest.actions import NewDistrict, do_import_files
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import (
     AttendanceCodeRecord,
@@ -23,7 +29,16 @@ from homeroom.ingest.records import (
     Where,
 )
 from homeroom.ingest.sync import ImportRejected, SourceFile, do_import
-from homeroom.roster.models import Section, Student
+from homeroom.roster.models import (
+    ContactPreference,
+    Enrollment,
+    Guardian,
+    Section,
+    SectionEnrollment,
+    Student,
+    StudentCharacteristic,
+    StudentGuardian,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +95,152 @@ def test_import_then_reimport_changes_nothing(cast):
     assert AttendanceEvent.objects.count() == 3
     event = AttendanceEvent.objects.get(date=weekday(cast, 2))
     assert (event.source_run, event.source_file, event.source_line) == (first, "attendance.csv", 3)
+    # and names no student whose attendance changed, so the summaries recompute nobody
+    assert list(again.attendance_students.all()) == []
+
+
+# -- A nightly full re-export ---------------------------------------------------------------
+
+EXPORT_TODAY = dt.date(2025, 3, 5)  # the generated year has attendance through 2025-03-04
+EXPORT_DISTRICT = "Riverbend Public Schools"
+EXPORTED = (  # every table an export fills, compared row by row, provenance included
+    School,
+    SchoolYear,
+    AttendanceCode,
+    Calendar,
+    CalendarDate,
+    Student,
+    StudentCharacteristic,
+    Guardian,
+    StudentGuardian,
+    ContactPreference,
+    Enrollment,
+    Section,
+    SectionEnrollment,
+    AttendanceEvent,
+)
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def exports(tmp_path) -> dict[str, list[Path]]:
+    """A generated district's full export ("new day") and the same export without the
+    attendance of its last day ("base"): last night's export and tonight's."""
+    params = DistrictParameters(students=60, years=1, seed=3, today=EXPORT_TODAY)
+    tonight = write_district_csv(generate_district(params), tmp_path / "tonight")
+    events = tmp_path / "tonight" / "attendance_events.csv"
+    last_day = max(row["date"] for row in csv_rows(events))
+    (tmp_path / "last-night").mkdir()
+    for path in tonight:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if path == events:  # the date is the third column
+            lines = [line for line in lines if line.split(",")[2] != last_day]
+        (tmp_path / "last-night" / path.name).write_text("".join(lines), encoding="utf-8")
+    return {
+        "base": sorted((tmp_path / "last-night").glob("*.csv")),
+        "new day": sorted(tonight),
+        "last day": last_day,
+    }
+
+
+def import_export(paths: list[Path]) -> ImportRun:
+    district = District.objects.filter(name=EXPORT_DISTRICT).first()
+    return do_import_files(
+        paths,
+        district=district or NewDistrict(EXPORT_DISTRICT, "America/New_York"),
+        source_format="csv",
+        profile="homeroom-generator",
+    )
+
+
+def every_row() -> dict[str, list[tuple]]:
+    return {m.__name__: sorted(m.objects.values_list(), key=repr) for m in EXPORTED}
+
+
+def test_reimporting_an_identical_full_export_writes_nothing(exports):
+    # given last night's full export, imported
+    first = import_export(exports["base"])
+    before = every_row()
+    # when the same files are imported again
+    again = import_export(exports["base"])
+    # then every row of every file is reported unchanged, and nothing is written: no row
+    # (its provenance and a contact preference's `updated_at` included) differs
+    files = {p.stem: len(csv_rows(p)) for p in exports["base"]}
+    codes = {r["code"]: r["category"] for r in csv_rows(exports["base"][0])}
+    events = csv_rows(next(p for p in exports["base"] if p.stem == "attendance_events"))
+    stored = sum(codes[row["code"]] != "present" for row in events)
+    for entity, stem in {
+        "schools": "schools",
+        "school_years": "school_years",
+        "attendance_codes": "attendance_codes",
+        "calendar_dates": "calendar_dates",
+        "students": "students",
+        "characteristics": "student_characteristics",
+        "guardians": "guardians",
+        "student_guardians": "student_guardians",
+        "contact_preferences": "contact_preferences",
+        "enrollments": "enrollments",
+        "sections": "sections",
+        "section_enrollments": "section_enrollments",
+    }.items():
+        assert again.counts[entity] | {"read": 0} == first.counts[entity] | {
+            "read": 0,
+            "inserted": 0,
+            "unchanged": files[stem],
+        }, entity
+    assert again.counts["attendance"] | {} == {
+        "read": len(events),
+        "inserted": 0,
+        "updated": 0,
+        "deleted": 0,
+        "unchanged": stored,
+        "skipped": 0,
+        "present": len(events) - stored,
+    }
+    assert "recorded_through" not in again.counts
+    assert every_row() == before
+    assert list(again.attendance_students.all()) == []
+
+
+def test_a_full_export_with_one_new_day_inserts_that_day_and_nothing_else(exports):
+    # given last night's full export, imported
+    import_export(exports["base"])
+    before = every_row()
+    # when tonight's export, the same files with one more day of attendance, is imported
+    tonight = import_export(exports["new day"])
+    # then exactly that day's absences are inserted, from tonight's run, and no other row
+    # changes
+    codes = {r["code"]: r["category"] for r in csv_rows(exports["new day"][0])}
+    events = csv_rows(next(p for p in exports["new day"] if p.stem == "attendance_events"))
+    new_day = [
+        (r["student_id"], r["date"], r["code"])
+        for r in events
+        if r["date"] == exports["last day"] and codes[r["code"]] != "present"
+    ]
+    assert len(new_day) > 0
+    counts = tonight.counts["attendance"]
+    assert (counts["inserted"], counts["updated"], counts["deleted"]) == (len(new_day), 0, 0)
+    assert counts["unchanged"] == len(before["AttendanceEvent"])
+    changed = {e: c for e, c in tonight.counts.items() if c["inserted"] or c["updated"]}
+    assert set(changed) == {"attendance", "recorded_through"}
+    after = every_row()
+    for model in EXPORTED[1:-1]:
+        assert after[model.__name__] == before[model.__name__], model.__name__
+    recorded = School.objects.values_list("recorded_through", flat=True)
+    assert {day.isoformat() for day in recorded} == {exports["last day"]}
+    added = Counter(after["AttendanceEvent"]) - Counter(before["AttendanceEvent"])
+    assert len(added) == len(after["AttendanceEvent"]) - len(before["AttendanceEvent"])
+    inserted = AttendanceEvent.objects.filter(source_run=tonight)
+    assert sorted(
+        (e.student.local_id, e.date.isoformat(), e.code.code)
+        for e in inserted.select_related("student", "code")
+    ) == sorted(new_day)
+    # and the summaries will recompute that day's absent students alone
+    assert {s.local_id for s in tonight.attendance_students.all()} == {s for s, _, _ in new_day}
 
 
 def test_corrections_and_deletions_in_scope_take_effect_and_nothing_outside(cast):
@@ -309,6 +470,43 @@ def test_a_student_left_with_no_characteristics_loses_the_old_ones(cast):
     )
     held = StudentCharacteristic.objects.values_list("student__local_id", "kind")
     assert list(held) == [("S2", "iep")]
+
+
+@pytest.mark.parametrize("many_ids", [1000, 0], ids=["few ids: an IN list", "many: by district"])
+def test_a_file_replaces_the_characteristics_of_the_students_it_names_only(
+    cast, monkeypatch, many_ids
+):
+    from homeroom.ingest import sync
+    from homeroom.ingest.records import CharacteristicRecord
+
+    # (a full export names more students than MANY_IDS: the held rows are then read for
+    # the whole district and those of other students left alone)
+    monkeypatch.setattr(sync, "MANY_IDS", many_ids)
+    where = Where("students.csv", 2)
+    ana = StudentRecord("S1", "Ana", "Alvarez", 3, where)
+    ben = StudentRecord("S2", "Ben", "Brooks", 4, where)
+    start = cast.this_year.start_date
+    batch = Batch(
+        students=[ana, ben],
+        characteristics=[
+            CharacteristicRecord("S1", "homeless", start, where),
+            CharacteristicRecord("S2", "iep", start, where),
+        ],
+    )
+    do_import(batch, district=cast.district, source_format="t", files=[FILE])
+    # when a file about Ben alone says he is an English learner, not on an IEP
+    batch = Batch(
+        students=[ben],
+        characteristics=[CharacteristicRecord("S2", "english_learner", start, where)],
+    )
+    run = do_import(batch, district=cast.district, source_format="t", files=[FILE])
+    # then Ben's characteristics are replaced and Ana's are kept
+    held = StudentCharacteristic.objects.values_list("student__local_id", "kind")
+    assert sorted(held) == [("S1", "homeless"), ("S2", "english_learner")]
+    assert (
+        run.counts["characteristics"]["inserted"],
+        run.counts["characteristics"]["deleted"],
+    ) == (1, 1)
 
 
 def test_skipping_bad_rows_never_deletes_what_they_might_have_been(cast):
