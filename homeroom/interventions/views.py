@@ -29,6 +29,12 @@ from homeroom.core.models import School
 from homeroom.core.selectors import current_school_year, district_today
 from homeroom.interventions import actions, forms, measures, selectors
 from homeroom.interventions.actions import ActionItemInput, VersionConflict
+from homeroom.interventions.growth import (
+    DAYS_BEFORE,
+    FEWEST_DAYS_AFTER,
+    MOST_DAYS_AFTER,
+    my_growth,
+)
 from homeroom.interventions.models import Case
 from homeroom.roster.selectors import student_guardians
 from homeroom.warnings.selectors import student_flags
@@ -873,9 +879,17 @@ def measures_page(request: HttpRequest) -> HttpResponse:
 def follow_through(request: HttpRequest) -> HttpResponse:
     """My own follow-through over a window: for me alone, never beside anyone else's."""
     window = _window(request)
-    mine = None
+    mine = growth = None
     if window.is_valid():
         mine = measures.my_follow_through(request.user, **window.cleaned_data)
-    context = {"window": window, "mine": mine}
+        growth = my_growth(request.user, **window.cleaned_data)
+    context = {
+        "window": window,
+        "mine": mine,
+        "growth": growth,
+        "days_before": DAYS_BEFORE,
+        "most_days_after": MOST_DAYS_AFTER,
+        "fewest_days_after": FEWEST_DAYS_AFTER,
+    }
     status = 200 if mine else 400
     return render(request, "interventions/follow_through.html", context, status=status)

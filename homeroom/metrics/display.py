@@ -4,6 +4,8 @@
   all of them when any holds a partial day, and the page (or table) says so once
   (`PARTIAL_DAYS_NOTE`), so a column never mixes "12" with "3.25".
 - Rates and shares: percentages with one decimal, e.g. 0.9712 -> "97.1%".
+- Changes of a rate: percentage points with a sign and one decimal, e.g. 0.0525 ->
+  "+5.3 pts" (a change that rounds to nothing is "0.0 pts", unsigned).
 - Counts of students, rows and the like: whole numbers with thousands separators.
 
 Rounding is half up, as people round by hand (2.25 -> "2.3"), not the binary float's
@@ -57,6 +59,17 @@ def percent(share: float | None) -> str:
     if share is None:
         return MISSING
     return f"{_rounded(_decimal(share) * 100, 1):.1f}%"
+
+
+def points(change: float | None) -> str:
+    """A change of a share as signed percentage points, e.g. -0.0449 -> "−4.5 pts"."""
+    if change is None:
+        return MISSING
+    value = _rounded(_decimal(change) * 100, 1)
+    if value == 0:
+        return "0.0 pts"
+    sign = "+" if value > 0 else "\u2212"  # a minus sign, not a hyphen
+    return f"{sign}{abs(value):.1f} pts"
 
 
 def count(value: int | None) -> str:

@@ -278,3 +278,46 @@ def absences_by_month(
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class SchoolDay:
+    """One counted (instructional) school day of a student's enrollment, and the share of
+    it the rule profile counts absent (0 to 1)."""
+
+    date: dt.date
+    absent: float
+
+
+def school_days_of_students(
+    user, student_ids: list[int], *, school_year: SchoolYear, start: dt.date, as_of: dt.date
+) -> dict[int, list[SchoolDay]]:
+    """Per visible student of `student_ids`, their counted school days from `start` to
+    `as_of` (within `school_year`), in date order, each with its absence.
+
+    The days are the metric definitions' (`definitions.student_days`) under the district's
+    rule profile, so they are the summaries' days: instructional days of the student's
+    school calendar, within an enrollment span, not after the school's `recorded_through`,
+    absences by the profile's categories and partial-day rule. A day at two schools is
+    listed at each, as the summaries count it. Students the user may not see are left out.
+    """
+    visible = visible_students(user, on=as_of).filter(pk__in=student_ids)
+    ids = sorted(visible.values_list("pk", flat=True))
+    as_of = min(as_of, school_year.end_date)
+    start = max(start, school_year.start_date)
+    if not ids or start > as_of:
+        return {}
+    profile = load_rule_profile(school_year.district.rule_profile)
+    engine = database_engine(school_year.district, since=school_year.start_date)
+    facts = definitions.only_students(engine.facts, ids)
+    window = definitions.Window(
+        school_year_id=school_year.pk, start=start, as_of=as_of, year_end=school_year.end_date
+    )
+    rows = engine.run(definitions.student_days(facts, profile, window, ids)).to_pylist()
+    days: dict[int, list[SchoolDay]] = {pk: [] for pk in ids}
+    for row in rows:
+        if row["instructional"]:
+            days[row["student_id"]].append(SchoolDay(date=row["date"], absent=row["absent"]))
+    for listed in days.values():
+        listed.sort(key=lambda day: day.date)
+    return days

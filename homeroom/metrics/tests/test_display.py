@@ -2,7 +2,14 @@
 
 import pytest
 
-from homeroom.metrics.display import PARTIAL_DAYS_NOTE, count, day_places, days, percent
+from homeroom.metrics.display import (
+    PARTIAL_DAYS_NOTE,
+    count,
+    day_places,
+    days,
+    percent,
+    points,
+)
 
 
 @pytest.mark.parametrize(
@@ -57,3 +64,18 @@ def test_counts_have_thousands_separators_and_the_note_says_one_decimal():
     assert count(12345) == "12,345"
     assert count(None) == "—"
     assert "to one decimal" in PARTIAL_DAYS_NOTE
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        (None, "—"),
+        (0.0525, "+5.3 pts"),  # half up, as by hand
+        (-0.0449, "\u22124.5 pts"),
+        (0.0004, "0.0 pts"),
+        (-0.0004, "0.0 pts"),  # rounds to nothing: no sign
+        (0.15, "+15.0 pts"),
+    ],
+)
+def test_growth_points_are_signed_with_one_decimal(change, shown):
+    assert points(change) == shown

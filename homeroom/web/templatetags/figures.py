@@ -43,6 +43,12 @@ def percent(value: float | None) -> str:
 
 
 @register.filter
+def points(value: float | None) -> str:
+    """A change of a rate in signed percentage points, e.g. +5.3 pts."""
+    return display.points(value)
+
+
+@register.filter
 def count(value: int | None) -> str:
     """A whole count of students or days, e.g. 12,345."""
     return display.count(value)
