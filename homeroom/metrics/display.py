@@ -62,7 +62,8 @@ def percent(share: float | None) -> str:
 
 
 def points(change: float | None) -> str:
-    """A change of a share as signed percentage points, e.g. -0.0449 -> "−4.5 pts"."""
+    """A change of a share as signed percentage points, e.g. 0.0525 -> "+5.3 pts"; a fall
+    takes a minus sign (U+2212), as typeset text does, not a hyphen."""
     if change is None:
         return MISSING
     value = _rounded(_decimal(change) * 100, 1)
