@@ -8,10 +8,12 @@ import pytest
 from homeroom.access.gatekeeper import access_student
 from homeroom.attendance.models import AttendanceCode, Category
 from homeroom.conftest import add_absence, enroll, school_day
+from homeroom.core.models import School
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import StudentSummary
 from homeroom.metrics.rules import load_rule_profile, shipped_profiles
 from homeroom.metrics.selectors import (
+    SchoolDay,
     absences_by_month,
     attendance_at_schools,
     attendance_of_student,
@@ -19,6 +21,7 @@ from homeroom.metrics.selectors import (
     most_absent_students,
     order_by_attendance,
     school_attendance,
+    school_days_of_students,
     student_attendance,
     summary_rules,
     summary_state,
@@ -333,3 +336,37 @@ def test_another_students_absences_are_not_in_the_months(cast):
     # then she has her days enrolled and no absence
     assert sum(m.days_enrolled for m in months) == 10
     assert sum(m.days_absent for m in months) == 0
+
+
+def test_school_days_of_students_counted_by_hand(cast):
+    """Ana at Lincoln, days 1 to 10, attendance recorded through day 8: the days listed
+    are days 1-8 (day 9 and 10 are not recorded yet), absent 1 on day 2 (unexcused),
+    1 on day 3 (excused), 0 on day 4 (a tardy is present), 0.5 on day 5 (half a day),
+    and the absence on day 9 not counted. Hal (enrolled last year only) has no day; Ben
+    is not the teacher's to see, so he is left out."""
+    first = [school_day(cast, cast.lincoln, n) for n in range(1, 11)]
+    add_absence(cast, cast.ana, cast.lincoln, first[1])
+    add_absence(cast, cast.ana, cast.lincoln, first[2], "E")
+    add_absence(cast, cast.ana, cast.lincoln, first[3], "T")
+    add_absence(cast, cast.ana, cast.lincoln, first[4], fraction="0.5")
+    add_absence(cast, cast.ana, cast.lincoln, first[8])
+    School.objects.filter(pk=cast.lincoln.pk).update(recorded_through=first[7])
+    listed = school_days_of_students(
+        cast.principal,
+        [cast.ana.pk, cast.hal.pk],
+        school_year=cast.this_year,
+        start=first[0],
+        as_of=first[9],
+    )
+    absent = [0, 1, 1, 0, 0.5, 0, 0, 0]
+    assert listed == {
+        cast.ana.pk: [SchoolDay(date=d, absent=a) for d, a in zip(first, absent, strict=False)]
+    }
+    mine = school_days_of_students(
+        cast.teacher,
+        [cast.ana.pk, cast.ben.pk],
+        school_year=cast.this_year,
+        start=first[2],
+        as_of=first[3],
+    )
+    assert mine == {cast.ana.pk: [SchoolDay(first[2], 1), SchoolDay(first[3], 0)]}
