@@ -44,7 +44,7 @@ def test_it_writes_every_file_and_a_summary(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{s}.csv" for s in FILE_STEMS)
     assert "students" in printed and "attendance events" in printed
     assert "1 school years (2025-2026)" in printed
-    assert f"15 files in {tmp_path}" in printed
+    assert f"16 files in {tmp_path}" in printed
 
 
 def test_the_same_arguments_give_the_same_files(tmp_path):
