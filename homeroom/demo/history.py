@@ -44,7 +44,6 @@ ILLNESS_NO_CASE = 0.5  # chance such a tier 3 student is left to the nurse, with
 TIER1_ACTION_SHARE = 0.35  # students crossing 5% (or tier 2 without a case) a teacher acts on
 UNASSIGNED_DAYS = 14  # cases opened this recently may still wait for a case manager
 UNASSIGNED_SHARE = 0.6
-UNASSIGNED_LATEST_DAYS = 30
 STUDENTS_PER_COUNSELOR = 300
 
 TIER1_TYPES = ("recognition", "family-education", "we-miss-you-call")
@@ -623,12 +622,13 @@ def finish(
             "by": by,
         }
 
-    # Each school's latest case opened in the last month waits for its manager, so every
-    # principal has one to assign; other recent cases wait with UNASSIGNED_SHARE's chance.
+    # Each school's latest open case waits for its manager, so every principal has one to
+    # assign (in a small district it may be weeks old); other recent cases wait with
+    # UNASSIGNED_SHARE's chance.
     latest: dict[int, int] = {}
     for number, case in enumerate(history.cases):
         still_open = case["closed_on"] is None or case["closed_on"] >= today
-        if today - UNASSIGNED_LATEST_DAYS <= case["opened_on"] < today and still_open:
+        if case["opened_on"] < today and still_open:
             best = latest.get(case["school"])
             if best is None or history.cases[best]["opened_on"] <= case["opened_on"]:
                 latest[case["school"]] = number
