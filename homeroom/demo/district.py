@@ -1556,7 +1556,21 @@ def _finish_history(
 ) -> dict:
     """The history named by the output's ids: guardians and homeroom teachers looked up."""
 
+    ids = _student_ids(students)
+    # Only the students the history names are looked up: the rest would cost time.
+    named = np.array(sorted({int(ids[c["student"]]) for c in record.cases + record.tier1}))
+    cuts: dict[str, np.ndarray] = {}
+
     def column(stem: str, name: str) -> np.ndarray:
+        values = np.concatenate([part[name] for part in tables[stem].parts])
+        if stem in ("student_guardians", "section_enrollments"):
+            if stem not in cuts:
+                local = column_all(stem, "student_id").astype(np.int64)  # ids are numbers
+                cuts[stem] = np.isin(local, named)
+            return values[cuts[stem]]
+        return values
+
+    def column_all(stem: str, name: str) -> np.ndarray:
         return np.concatenate([part[name] for part in tables[stem].parts])
 
     preferred: dict[str, str] = {}
@@ -1624,7 +1638,7 @@ def _finish_history(
         record,
         today=params.today.toordinal(),
         school_ids=_text([p.local_id for p in plans]),
-        student_ids=_student_ids(students),
+        student_ids=ids,
         guardians=guardians,
         homeroom_teacher=homeroom_teacher,
         effects=effects,

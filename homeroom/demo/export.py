@@ -104,7 +104,7 @@ def write_district_csv(
     if district.history:
         path = directory / HISTORY_FILE
         partial = directory / f".{HISTORY_FILE}.partial"
-        text = json.dumps(district.history, ensure_ascii=False, sort_keys=True, indent=1)
+        text = json.dumps(district.history, ensure_ascii=False, sort_keys=True)
         partial.write_text(text + "\n", encoding="utf-8")
         os.replace(partial, path)
         paths.append(path)

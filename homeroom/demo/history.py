@@ -15,7 +15,11 @@ the absences of students given an effective intervention from its start to the e
 school year, so later attendance reflects them.
 """
 
+import bisect
 import datetime as dt
+import functools
+import itertools
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -78,6 +82,8 @@ FOLLOW_UP_OUTCOMES = (
     "Met the student; engaged",
     "No change yet",
 )
+OUTCOMES = ("reached", "no_answer", "left_message", "wrong_number")
+OUTCOME_SHARES = tuple(itertools.accumulate((0.55, 0.2, 0.2, 0.05)))
 CHANNEL_OF_PREFERENCE = {"sms": "text", "voice": "call", "email": "email", "letter": "letter"}
 
 # Community partners (fictional): key, name, services, barriers, languages, capacity.
@@ -256,6 +262,7 @@ def plan_staff(stream: Stream, schools: list, expected: np.ndarray, email_domain
     return history
 
 
+@functools.cache
 def _iso(ordinal: int) -> str:
     return dt.date.fromordinal(int(ordinal)).isoformat()
 
@@ -275,6 +282,9 @@ def decide_year(
     year, before the cut at today; `code_names[number]` is the code's text.
     """
     rng = stream("history", year.start_year)
+    # The many small per-case draws come from Python's generator, seeded from the stream:
+    # numpy's costs a microsecond a call, which thousands of cases notice.
+    py = random.Random(int(rng.integers(2**63)))
     rows, days = len(year.student), len(year.columns)
     code = code_names[events["code"]]
     weight = np.array([ABSENT.get(c, 0.0) for c in code_names])[events["code"]]
@@ -338,10 +348,10 @@ def decide_year(
     # Teachers' Tier 1 actions: slipping students, and tier 2 students without a case.
     tier1_row = np.where((tier1_at >= 0) & (case_at < 0) & (draw[2] < TIER1_ACTION_SHARE))[0]
     for r in tier1_row.tolist():
-        day = int(min(reviews[tier1_at[r]] + 1 + rng.integers(0, 3), days - 1))
+        day = int(min(reviews[tier1_at[r]] + 1 + py.randrange(0, 3), days - 1))
         if not enrolled[r, day]:
             continue
-        kind = TIER1_TYPES[int(rng.integers(len(TIER1_TYPES)))]
+        kind = TIER1_TYPES[py.randrange(len(TIER1_TYPES))]
         weeks = 4 if kind == "we-miss-you-call" else 0
         start = int(year.columns[day])
         history.tier1.append(
@@ -350,7 +360,7 @@ def decide_year(
                 "kind": kind,
                 "started_on": start,
                 "ended_on": start + 7 * weeks if weeks else None,
-                "contacts": [_contact(rng, start, "teacher", first=True)],
+                "contacts": [_contact(py, start, "teacher", first=True)],
             }
         )
 
@@ -361,10 +371,10 @@ def decide_year(
     effect_factor = np.ones(rows)
     for r in cased.tolist():
         day = int(reviews[case_at[r]])
-        case = _case(rng, history, year, r, day, int(case_tier[r]), grade_bands)
-        case["barriers"] = _barriers(rng, year, r, ill[r], total_absent[r], case)
-        start_column = min(day + int(rng.integers(0, 6)), days - 1)
-        kind = _primary(rng, case)
+        case = _case(py, history, year, r, day, int(case_tier[r]), grade_bands)
+        case["barriers"] = _barriers(py, year, r, ill[r], total_absent[r], case)
+        start_column = min(day + py.randrange(0, 6), days - 1)
+        kind = _primary(py, case)
         started = int(year.columns[start_column])
         case["interventions"].append({"kind": kind, "started_on": started, "note": ""})
         if any(b["barrier"] == "transportation" for b in case["barriers"]):
@@ -374,8 +384,8 @@ def decide_year(
         if kind in effects:
             effect_start[r] = started
             effect_factor[r] = effects[kind]
-        _close(rng, year, case, r, start_column, absent_so_far, days_so_far)
-        _work_case(rng, case, started)
+        _close(py, year, case, r, start_column, absent_so_far, days_so_far)
+        _work_case(py, case, started)
         history.cases.append(case)
 
     # The planted effects: each preventable absence from the start on is kept with the
@@ -389,12 +399,10 @@ def decide_year(
 
 
 def _contact(
-    rng: np.random.Generator, on: int, by: str, *, channel: str = "", first: bool = False
+    rng: random.Random, on: int, by: str, *, channel: str = "", first: bool = False
 ) -> dict:
     """A contact with a guardian; the channel (if not given) and guardian are chosen later."""
-    outcome = ("reached", "no_answer", "left_message", "wrong_number")[
-        int(np.searchsorted(np.cumsum((0.55, 0.2, 0.2, 0.05)), rng.random(), side="right"))
-    ]
+    outcome = OUTCOMES[min(bisect.bisect_right(OUTCOME_SHARES, rng.random()), len(OUTCOMES) - 1)]
     if channel in ("home_visit", "meeting"):
         outcome = "reached"
     return {
@@ -407,7 +415,7 @@ def _contact(
 
 
 def _case(
-    rng: np.random.Generator,
+    rng: random.Random,
     history: History,
     year: YearView,
     r: int,
@@ -445,7 +453,7 @@ def _case(
 
 
 def _barriers(
-    rng: np.random.Generator, year: YearView, r: int, ill: float, absent: float, case: dict
+    rng: random.Random, year: YearView, r: int, ill: float, absent: float, case: dict
 ) -> list[dict]:
     """One or two barriers, drawn with weights that follow what the data shows."""
     weight = np.full(len(BARRIERS), 1.0)
@@ -458,19 +466,24 @@ def _barriers(
     weight[BARRIERS.index("misconceptions")] = 0.5 if secondary else 3.0
     weight[BARRIERS.index("caring-for-siblings")] = 1.0 if secondary else 0.3
     count = 1 if rng.random() < 0.6 else 2
-    chosen = rng.choice(len(BARRIERS), size=count, replace=False, p=weight / weight.sum())
-    on = case["opened_on"] + int(rng.integers(0, 8))
+    chosen: list[int] = []
+    weights = weight.tolist()
+    for _ in range(count):  # without replacement: a chosen barrier's weight drops to 0
+        pick = rng.choices(range(len(BARRIERS)), weights=weights)[0]
+        chosen.append(pick)
+        weights[pick] = 0.0
+    on = case["opened_on"] + rng.randrange(0, 8)
     return [{"barrier": BARRIERS[b], "recorded_on": on, "note": ""} for b in sorted(chosen)]
 
 
-def _primary(rng: np.random.Generator, case: dict) -> str:
+def _primary(rng: random.Random, case: dict) -> str:
     """The case's main intervention: uniform over its tier's list (see CASE_TYPES)."""
     kinds = CASE_TYPES[case["tier"]]
-    return kinds[int(rng.integers(len(kinds)))]
+    return kinds[rng.randrange(len(kinds))]
 
 
 def _close(
-    rng: np.random.Generator,
+    rng: random.Random,
     year: YearView,
     case: dict,
     r: int,
@@ -508,14 +521,14 @@ def _close(
         case["close_note"] = "End of the school year; to be reviewed in the fall."
 
 
-def _work_case(rng: np.random.Generator, case: dict, started: int) -> None:
+def _work_case(rng: random.Random, case: dict, started: int) -> None:
     """Plan, follow-ups, contacts and referrals of a case, all dated; the cut comes later."""
     opened, closed = case["opened_on"], case["closed_on"]
     if case["tier"] == 3 or rng.random() < 0.5:
-        written = min(opened + int(rng.integers(3, 12)), closed)
+        written = min(opened + rng.randrange(3, 12), closed)
         review = written + 28
         late = rng.random()
-        reviewed = review - int(rng.integers(0, 3)) if late < 0.75 else review + 7
+        reviewed = review - rng.randrange(0, 3) if late < 0.75 else review + 7
         case["plans"].append(
             {
                 "goal_rate": "0.900" if case["tier"] == 3 else "0.950",
@@ -541,7 +554,7 @@ def _work_case(rng: np.random.Generator, case: dict, started: int) -> None:
     if "transportation-help" in kinds and rng.random() < 0.5:
         referred.append("transit-access")
     for key in referred:
-        status = ("accepted", "in_progress", "completed", "declined")[int(rng.integers(4))]
+        status = ("accepted", "in_progress", "completed", "declined")[rng.randrange(4)]
         case["referrals"].append(
             {"partner": key, "made_on": started, "status": status, "status_on": started + 10}
         )
@@ -551,13 +564,13 @@ def _work_case(rng: np.random.Generator, case: dict, started: int) -> None:
     while due <= closed:
         draw = rng.random()
         if draw < 0.7:
-            done = due - int(rng.integers(0, 3))
+            done = due - rng.randrange(0, 3)
         elif draw < 0.9:
-            done = due + int(rng.integers(1, 11))
+            done = due + rng.randrange(1, 11)
         else:
             done = None
-        text = FOLLOW_UP_TEXTS[int(rng.integers(len(FOLLOW_UP_TEXTS)))]
-        outcome = FOLLOW_UP_OUTCOMES[int(rng.integers(len(FOLLOW_UP_OUTCOMES)))]
+        text = FOLLOW_UP_TEXTS[rng.randrange(len(FOLLOW_UP_TEXTS))]
+        outcome = FOLLOW_UP_OUTCOMES[rng.randrange(len(FOLLOW_UP_OUTCOMES))]
         if done is not None:
             done = max(done, scheduled)
         case["follow_ups"].append(
