@@ -398,24 +398,28 @@ def _write_history(district: District, history: dict, users: dict[str, User]) ->
         )
 
     def contact(student_id, case, row):
-        made = FamilyContact(
-            student_id=student_id,
-            case=case,
-            contacted_on=_day(row["contacted_on"]),
-            channel=row["channel"],
-            guardian_id=guardians[row["guardian_id"]],
-            outcome=row["outcome"],
-            language=row["language"],
-            recorded_by=users[row["by"]],
+        on, by = _day(row["contacted_on"]), users[row["by"]]
+        rows["contacts"].append(
+            {
+                "student_id": student_id,
+                "case_id": case.pk if case else None,
+                "contacted_on": on,
+                "channel": row["channel"],
+                "guardian_id": guardians[row["guardian_id"]],
+                "outcome": row["outcome"],
+                "language": row["language"],
+                "recorded_by_id": by.pk,
+            }
         )
-        rows["contacts"].append(made)
+        channel = FamilyContact.Channel(row["channel"]).label
+        outcome = FamilyContact.Outcome(row["outcome"]).label
         event(
             student_id,
             case,
             CaseEvent.Kind.CONTACT,
-            made.contacted_on,
-            made.recorded_by,
-            f"{made.get_channel_display()} with a guardian: {made.get_outcome_display()}",
+            on,
+            by,
+            f"{channel} with a guardian: {outcome}",
         )
 
     cases = [
@@ -448,23 +452,23 @@ def _write_history(district: District, history: dict, users: dict[str, User]) ->
         )
         if case.case_manager:
             rows["caseload"].append(
-                CaseloadAssignment(
-                    user=case.case_manager,
-                    student_id=student,
-                    start_date=case.opened_on,
-                    end_date=case.closed_on,
-                )
+                {
+                    "user_id": case.case_manager.pk,
+                    "student_id": student,
+                    "start_date": case.opened_on,
+                    "end_date": case.closed_on,
+                }
             )
         for item in row["barriers"]:
             barrier = barriers[item["barrier"]]
-            made = CaseBarrier(
-                case=case,
-                barrier=barrier,
-                recorded_on=_day(item["recorded_on"]),
-                recorded_by=manager,
-            )
+            made = {
+                "case_id": case.pk,
+                "barrier_id": barrier.pk,
+                "recorded_on": _day(item["recorded_on"]),
+                "recorded_by_id": manager.pk,
+            }
             rows["barriers"].append(made)
-            event(student, case, "barrier", made.recorded_on, manager, f"Barrier: {barrier.name}")
+            event(student, case, "barrier", made["recorded_on"], manager, f"Barrier: {barrier}")
         for item in row["plans"]:
             plan = AttendancePlan(
                 case=case,
@@ -498,23 +502,25 @@ def _write_history(district: District, history: dict, users: dict[str, User]) ->
                 )
         for item in row["interventions"]:
             kind = kinds[item["kind"]]
-            made = Intervention(
-                student_id=student,
-                case=case,
-                kind=kind,
-                started_on=_day(item["started_on"]),
-                ended_on=_day(item["ended_on"]),
-                owner=manager,
-                note=item["note"],
-            )
+            made = {
+                "student_id": student,
+                "case_id": case.pk,
+                "kind_id": kind.pk,
+                "started_on": _day(item["started_on"]),
+                "ended_on": _day(item["ended_on"]),
+                "owner_id": manager.pk,
+                "note": item["note"],
+            }
             rows["interventions"].append(made)
-            event(student, case, "intervention", made.started_on, manager, f"Intervention: {kind}")
-            if made.ended_on:
+            event(
+                student, case, "intervention", made["started_on"], manager, f"Intervention: {kind}"
+            )
+            if made["ended_on"]:
                 event(
                     student,
                     case,
                     CaseEvent.Kind.INTERVENTION_ENDED,
-                    made.ended_on,
+                    made["ended_on"],
                     manager,
                     f"Intervention ended: {kind}",
                 )
@@ -583,28 +589,28 @@ def _write_history(district: District, history: dict, users: dict[str, User]) ->
     for row in history["tier1"]:
         student, teacher = students[row["student_id"]], users[row["owner"]]
         kind = kinds[row["kind"]]
-        made = Intervention(
-            student_id=student,
-            kind=kind,
-            started_on=_day(row["started_on"]),
-            ended_on=_day(row["ended_on"]),
-            owner=teacher,
-        )
+        made = {
+            "student_id": student,
+            "kind_id": kind.pk,
+            "started_on": _day(row["started_on"]),
+            "ended_on": _day(row["ended_on"]),
+            "owner_id": teacher.pk,
+        }
         rows["interventions"].append(made)
-        event(student, None, "intervention", made.started_on, teacher, f"Intervention: {kind}")
+        event(student, None, "intervention", made["started_on"], teacher, f"Intervention: {kind}")
         for item in row["contacts"]:
             contact(student, None, item)
 
+    for model, key in ((AttendancePlan, "plans"), (Referral, "referrals")):
+        model.objects.bulk_create(rows[key], batch_size=2000)
     for model, key in (
         (CaseBarrier, "barriers"),
-        (AttendancePlan, "plans"),
         (Intervention, "interventions"),
-        (Referral, "referrals"),
+        (FollowUp, "follow_ups"),
         (FamilyContact, "contacts"),
         (CaseloadAssignment, "caseload"),
     ):
-        model.objects.bulk_create(rows[key], batch_size=2000)
-    _insert(FollowUp, rows["follow_ups"])
+        _insert(model, rows[key])
     _insert(CaseEvent, events)
     counts = {"partners": len(partners), "cases": len(cases)}
     counts |= {key: len(made) for key, made in rows.items()}
