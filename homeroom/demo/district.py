@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from homeroom.demo import history
 from homeroom.demo.files import COLUMNS
 
 # ---------------------------------------------------------------------------------------
@@ -41,6 +42,10 @@ class DistrictParameters:
     name: str = "Riverbend Public Schools"
     state: str = "MA"
     timezone: str = "America/New_York"
+    # Per intervention type (playbook key): the factor on each preventable absence's chance
+    # from the intervention's start to the end of that school year; types not listed have
+    # no effect. Defaults and what they mean: docs/generator.md, "Planted effects".
+    planted_effects: tuple[tuple[str, float], ...] = history.PLANTED_EFFECTS
 
     def __post_init__(self) -> None:
         """Refuse values the generator cannot honour, with a message a user can act on."""
@@ -54,6 +59,11 @@ class DistrictParameters:
             raise ValueError("seed must be zero or positive")
         if not 1950 + self.years <= self.today.year <= 2200:
             raise ValueError("today must be a date between 1950 and 2200, after the first year")
+        kinds = [kind for kind, _factor in self.planted_effects]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("planted_effects names an intervention type twice")
+        if not all(0 < factor <= 1 for _kind, factor in self.planted_effects):
+            raise ValueError("planted effects must be factors above 0 and at most 1")
 
     @property
     def school_count(self) -> int:
@@ -1388,6 +1398,8 @@ class GeneratedDistrict:
     parameters: DistrictParameters
     school_years: list[str]
     tables: dict[str, Table]
+    # The interventions history (interventions.json; docs/generator.md).
+    history: dict = field(default_factory=dict)
 
     @property
     def student_count(self) -> int:
@@ -1434,35 +1446,202 @@ def generate_district(
     total = sum(len(r.student) for r in rosters)
     done = 0
     events: list[_Events] = []
+    effects = dict(params.planted_effects)
+    record = history.plan_staff(
+        functools.partial(_stream, params.seed), schools.plans, schools.expected, STAFF_DOMAIN
+    )
     for calendar, roster in zip(calendars, rosters, strict=True):
         year_rng = _stream(params.seed, "attendance", calendar.start_year)
         season = _season(year_rng, calendar)
         disruption = year_rng.random((int(schools.routes.sum()), len(calendar.columns))) < (
             ROUTE_DISRUPTION_RATE
         )
+        parts = []
         for chunk, begin in enumerate(range(0, len(roster.student), CHUNK_STUDENTS)):
             rows = slice(begin, begin + CHUNK_STUDENTS)
             rng = _stream(params.seed, "attendance", calendar.start_year, chunk)
-            part = _attendance_chunk(
-                rng,
-                population,
-                schools,
-                calendar,
-                roster,
-                rows,
-                season,
-                disruption,
-                reasons,
-                route_reason_offset,
+            parts.append(
+                _attendance_chunk(
+                    rng,
+                    population,
+                    schools,
+                    calendar,
+                    roster,
+                    rows,
+                    season,
+                    disruption,
+                    reasons,
+                    route_reason_offset,
+                )
             )
-            keep = part.date < today  # the snapshot ends the day before `today`
-            events.append(_Events(*(getattr(part, f)[keep] for f in _Events.__dataclass_fields__)))
             done += len(roster.student[rows])
             report("attendance", done, total)
+        year = _Events(*(np.concatenate([getattr(p, f) for p in parts]) for f in _EVENT_FIELDS))
+        # The year's history is decided on its whole attendance, then its planted effects
+        # thin the absences after each effective intervention's start.
+        keep = history.decide_year(
+            functools.partial(_stream, params.seed),
+            record,
+            _year_view(population, schools, calendar, roster),
+            {
+                "student": year.student,
+                "date": year.date,
+                "code": year.code,
+                "day_fraction": year.day_fraction,
+            },
+            _text([""] + [c[0] for c in ATTENDANCE_CODES]),
+            {k: (p.lowest_grade, p.highest_grade) for k, p in enumerate(schools.plans)},
+            effects,
+        )
+        keep &= year.date < today  # the snapshot ends the day before `today`
+        events.append(_Events(*(getattr(year, f)[keep] for f in _EVENT_FIELDS)))
 
     tables = _tables(params, population, schools, calendars, rosters, events, reason_texts)
     return GeneratedDistrict(
-        parameters=params, school_years=[c.name for c in calendars], tables=tables
+        parameters=params,
+        school_years=[c.name for c in calendars],
+        tables=tables,
+        history=_finish_history(record, params, tables, population.students, effects),
+    )
+
+
+STAFF_DOMAIN = "riverbend.example.org"
+
+
+def _student_ids(count: int) -> np.ndarray:
+    """Students' local ids, by student number."""
+    return _text([str(104000 + k) for k in range(count)])
+
+
+_EVENT_FIELDS = tuple(_Events.__dataclass_fields__)
+
+
+def _year_view(
+    population: _Population, schools: _Schools, calendar: YearCalendar, roster: _YearRoster
+) -> history.YearView:
+    """What the interventions history reads of a school year."""
+    last_reason = np.where(roster.school_b >= 0, roster.reason_b, roster.reason_a)
+    family = population.student["family"][roster.student]
+    route = schools.route_of(
+        roster.school_a,
+        population.family["zone"][family],
+        roster.grade,
+        population.student["rider"][roster.student],
+    )
+    return history.YearView(
+        start_year=calendar.start_year,
+        name=calendar.name,
+        columns=calendar.columns,
+        last_day=int(calendar.dates[-1]),
+        student=roster.student,
+        grade=roster.grade,
+        school_a=roster.school_a,
+        entry_a=roster.entry_a,
+        exit_a=roster.exit_a,
+        school_b=roster.school_b,
+        entry_b=roster.entry_b,
+        exit_b=roster.exit_b,
+        exit_reason=_text(EXIT_REASONS)[last_reason],
+        homeless=roster.held_to[HOMELESS] >= calendar.columns[0],
+        rider=route >= 0,
+    )
+
+
+def _finish_history(
+    record: history.History,
+    params: DistrictParameters,
+    tables: dict[str, Table],
+    students: int,
+    effects: dict[str, float],
+) -> dict:
+    """The history named by the output's ids: guardians and homeroom teachers looked up."""
+
+    ids = _student_ids(students)
+    # Only the students the history names are looked up: the rest would cost time.
+    named = np.array(sorted({int(ids[c["student"]]) for c in record.cases + record.tier1}))
+    cuts: dict[str, np.ndarray] = {}
+
+    def column(stem: str, name: str) -> np.ndarray:
+        values = np.concatenate([part[name] for part in tables[stem].parts])
+        if stem in ("student_guardians", "section_enrollments"):
+            if stem not in cuts:
+                local = column_all(stem, "student_id").astype(np.int64)  # ids are numbers
+                cuts[stem] = np.isin(local, named)
+            return values[cuts[stem]]
+        return values
+
+    def column_all(stem: str, name: str) -> np.ndarray:
+        return np.concatenate([part[name] for part in tables[stem].parts])
+
+    preferred: dict[str, str] = {}
+    for guardian, channel, is_preferred in zip(
+        column("contact_preferences", "guardian_id").tolist(),
+        column("contact_preferences", "channel").tolist(),
+        column("contact_preferences", "preferred").tolist(),
+        strict=True,
+    ):
+        if is_preferred:
+            preferred[guardian] = channel
+    language = dict(
+        zip(
+            column("guardians", "guardian_id").tolist(),
+            column("guardians", "preferred_language").tolist(),
+            strict=True,
+        )
+    )
+    guardians: dict[str, list[tuple[str, str, str]]] = {}
+    for student, guardian in zip(
+        column("student_guardians", "student_id").tolist(),
+        column("student_guardians", "guardian_id").tolist(),
+        strict=True,
+    ):  # sorted by student, then contact priority
+        guardians.setdefault(student, []).append(
+            (guardian, language.get(guardian, "en"), preferred.get(guardian, "voice"))
+        )
+
+    teacher_of = dict(
+        zip(
+            zip(
+                column("sections", "school_id").tolist(),
+                column("sections", "school_year").tolist(),
+                column("sections", "section_id").tolist(),
+                strict=True,
+            ),
+            column("sections", "teacher_id").tolist(),
+            strict=True,
+        )
+    )
+    memberships: dict[str, list[tuple[int, int, str]]] = {}
+    never = dt.date.max.toordinal()
+    for student, school, year, section, start, end in zip(
+        column("section_enrollments", "student_id").tolist(),
+        column("section_enrollments", "school_id").tolist(),
+        column("section_enrollments", "school_year").tolist(),
+        column("section_enrollments", "section_id").tolist(),
+        column("section_enrollments", "start_date").astype("int64").tolist(),
+        column("section_enrollments", "end_date").astype("datetime64[D]").tolist(),
+        strict=True,
+    ):
+        last = end.toordinal() if end is not None else never
+        memberships.setdefault(student, []).append(
+            (start + EPOCH_ORDINAL, last, teacher_of.get((school, year, section), ""))
+        )
+
+    def homeroom_teacher(student: str, on: int) -> str | None:
+        for start, end, teacher in memberships.get(student, ()):
+            if start <= on <= end and teacher:
+                return teacher
+        return None
+
+    plans = _plan_schools(params).plans
+    return history.finish(
+        record,
+        today=params.today.toordinal(),
+        school_ids=_text([p.local_id for p in plans]),
+        student_ids=ids,
+        guardians=guardians,
+        homeroom_teacher=homeroom_teacher,
+        effects=effects,
     )
 
 
@@ -1588,7 +1767,7 @@ def _tables(
 
     # Students: those with at least one span kept; their current grade is the latest one.
     kept = np.unique(span["student"])
-    local_ids = _text([str(104000 + k) for k in range(population.students)])
+    local_ids = _student_ids(population.students)
     state_ids = _text(
         [str(1000000000 + (k * 7919 + 12345) % 8999999999) for k in range(population.students)]
     )

@@ -7,6 +7,7 @@ file under its real name.
 """
 
 import csv
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from homeroom.demo.district import GeneratedDistrict
-from homeroom.demo.files import COLUMNS
+from homeroom.demo.files import COLUMNS, HISTORY_FILE
 
 
 def _lookup(values: np.ndarray, blank: np.ndarray, render: Callable[[np.ndarray], list[str]]):
@@ -100,4 +101,13 @@ def write_district_csv(
         paths.append(path)
         if on_file:
             on_file(path.name, table.rows)
+    if district.history:
+        path = directory / HISTORY_FILE
+        partial = directory / f".{HISTORY_FILE}.partial"
+        text = json.dumps(district.history, ensure_ascii=False, sort_keys=True)
+        partial.write_text(text + "\n", encoding="utf-8")
+        os.replace(partial, path)
+        paths.append(path)
+        if on_file:
+            on_file(path.name, len(district.history["cases"]))
     return paths

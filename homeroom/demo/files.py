@@ -84,3 +84,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 FILE_STEMS = tuple(COLUMNS)
+
+# The interventions history (cases, contacts, ...): no SIS exports it, so it is not part of
+# the CSV format; a JSON file beside it, read by `loading.load_intervention_history`.
+HISTORY_FILE = "interventions.json"

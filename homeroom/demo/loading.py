@@ -10,16 +10,19 @@ so a rejected import leaves nothing behind.
 """
 
 import csv
+import datetime as dt
 import io
+import json
 import zoneinfo
 from collections import defaultdict
 from pathlib import Path
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
+from django.utils import timezone
 from tqdm import tqdm
 
-from homeroom.accounts.models import User
+from homeroom.accounts.models import CaseloadAssignment, Role, User
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.core.models import (
     AuditEntry,
@@ -29,7 +32,7 @@ from homeroom.core.models import (
     School,
     SchoolYear,
 )
-from homeroom.demo.files import COLUMNS
+from homeroom.demo.files import COLUMNS, HISTORY_FILE
 from homeroom.ingest.adapters.tabular import matches, read_tabular
 from homeroom.ingest.adapters.tabular.profiles import Profile, load_profile
 from homeroom.ingest.formats import source_file
@@ -38,13 +41,17 @@ from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import ImportRejected, do_import
 from homeroom.interventions.actions import do_install_defaults
 from homeroom.interventions.models import (
+    AttendancePlan,
     Barrier,
     Case,
+    CaseBarrier,
     CaseEvent,
     FamilyContact,
+    FollowUp,
     Intervention,
     InterventionType,
     Partner,
+    Referral,
     TeamMeeting,
 )
 from homeroom.metrics.models import StudentSummary, SummaryState
@@ -245,6 +252,371 @@ def load_generated_district(
     return run
 
 
+def read_history(directory: Path) -> dict | None:
+    """The generated interventions history in `directory`, or None if it has none."""
+    path = Path(directory) / HISTORY_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise GeneratedFileError(HISTORY_FILE, None, None, f"is not JSON: {error}") from error
+
+
+def load_intervention_history(
+    district: District, directory: Path, *, accounts: dict[str, User] | None = None
+) -> dict[str, int]:
+    """Write the generated interventions history (interventions.json) into the district.
+
+    The rows are bulk-created as the actions would have left them, timeline rows included,
+    in one transaction; no access checks run (there is no user acting). Staff ids named by
+    `accounts` act through those users (the demo's accounts); every other staff member
+    gets an account of their role, scoped to their school, that cannot sign in. Does
+    nothing (and returns {}) if the directory has no history or the district has cases.
+    """
+    history = read_history(directory)
+    if history is None or Case.objects.filter(student__district=district).exists():
+        return {}
+    accounts = dict(accounts or {})
+    do_install_defaults(district)
+    with transaction.atomic():
+        users = _history_staff(district, directory, history, accounts)
+        counts = _write_history(district, history, users)
+        AuditEntry.objects.create(
+            action=AuditEntry.Action.IMPORT,
+            subject=f"generated interventions history ({HISTORY_FILE})",
+            details={"district": district.name, "counts": counts},
+        )
+    return counts
+
+
+def _history_staff(
+    district: District, directory: Path, history: dict, accounts: dict[str, User]
+) -> dict[str, User]:
+    """A user per staff id the history names: the given accounts, else one made here."""
+    people = {row["staff_id"]: row for row in history["staff"]}
+    teachers = {row["owner"] for row in history["tier1"]} - people.keys()
+    if teachers:
+        for _line, row in _rows(directory / "staff.csv", COLUMNS["staff"]):
+            if row["staff_id"] in teachers:
+                people[row["staff_id"]] = {**row, "role": "teacher"}
+    schools = {school.local_id: school for school in district.schools.all()}
+    users = dict(accounts)
+    wanted = {staff_id: row for staff_id, row in people.items() if staff_id not in users}
+    usernames = {f"staff-{staff_id.lower()}": staff_id for staff_id in wanted}
+    for user in User.objects.filter(username__in=usernames, district=district):
+        users[usernames.pop(user.username)] = user
+    made = {}
+    for username, staff_id in sorted(usernames.items()):
+        row = wanted[staff_id]
+        user = User(
+            username=username,
+            role=row["role"],
+            district=district,
+            first_name=row["first_name"],
+            last_name=row["last_name"],
+            email=row.get("email", ""),
+        )
+        user.set_unusable_password()  # a record of who did what, not a way in
+        made[staff_id] = user
+    User.objects.bulk_create(made.values())
+    for staff_id, user in made.items():
+        users[staff_id] = User.objects.get(username=user.username) if user.pk is None else user
+    # Counselors and principals serve their school: the case pages suggest them there.
+    scope = User.schools.through
+    scope.objects.bulk_create(
+        scope(user_id=users[staff_id].pk, school_id=schools[people[staff_id]["school_id"]].pk)
+        for staff_id in made
+        if people[staff_id]["role"] in (Role.COUNSELOR, Role.PRINCIPAL)
+        and people[staff_id]["school_id"] in schools
+    )
+    return users
+
+
+def _insert(model: type[models.Model], rows: list[dict]) -> None:
+    """Insert rows given as {attname: value} (other fields take their defaults) in one
+    executemany. bulk_create builds a model instance per row and prepares each value
+    through the compiler: for the tens of thousands of timeline rows of a demo district
+    that was most of the load's time."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    defaults = {f.attname: f.get_default() for f in fields}
+    values = [
+        [f.get_db_prep_save(row.get(f.attname, defaults[f.attname]), connection) for f in fields]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), 5000):
+            cursor.executemany(
+                f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})",
+                values[start : start + 5000],
+            )
+
+
+def _day(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _write_history(district: District, history: dict, users: dict[str, User]) -> dict[str, int]:
+    """Bulk-create the history's rows and their timeline; the rows made, per kind."""
+    students = dict(Student.objects.filter(district=district).values_list("local_id", "pk"))
+    schools = {school.local_id: school for school in district.schools.all()}
+    guardians = dict(Guardian.objects.filter(district=district).values_list("local_id", "pk"))
+    barriers = {b.key: b for b in Barrier.objects.filter(district=district)}
+    kinds = {k.key: k for k in InterventionType.objects.filter(district=district)}
+    partners = {}
+    for row in history["partners"]:
+        partner = Partner.objects.create(
+            district=district,
+            name=row["name"],
+            services=row["services"],
+            languages=row["languages"],
+            phone=row["phone"],
+            email=row["email"],
+            capacity=row["capacity"],
+        )
+        partner.barriers.set([barriers[key] for key in row["barriers"] if key in barriers])
+        partners[row["key"]] = partner
+
+    rows: dict[str, list] = defaultdict(list)
+    events: list[dict] = []
+    now = timezone.now()
+
+    def event(student_id, case, kind, on, by, summary):
+        events.append(
+            {
+                "student_id": student_id,
+                "case_id": case.pk if case else None,
+                "kind": kind,
+                "on": on,
+                "at": now,
+                "by_id": by.pk,
+                "summary": summary[:300],
+            }
+        )
+
+    def contact(student_id, case, row):
+        on, by = _day(row["contacted_on"]), users[row["by"]]
+        rows["contacts"].append(
+            {
+                "student_id": student_id,
+                "case_id": case.pk if case else None,
+                "contacted_on": on,
+                "channel": row["channel"],
+                "guardian_id": guardians[row["guardian_id"]],
+                "outcome": row["outcome"],
+                "language": row["language"],
+                "recorded_by_id": by.pk,
+            }
+        )
+        channel = FamilyContact.Channel(row["channel"]).label
+        outcome = FamilyContact.Outcome(row["outcome"]).label
+        event(
+            student_id,
+            case,
+            CaseEvent.Kind.CONTACT,
+            on,
+            by,
+            f"{channel} with a guardian: {outcome}",
+        )
+
+    cases = [
+        Case(
+            student_id=students[row["student_id"]],
+            school=schools[row["school_id"]],
+            tier=row["tier"],
+            source=row["source"],
+            case_manager=users[row["case_manager"]] if row["case_manager"] else None,
+            opened_on=_day(row["opened_on"]),
+            opened_by=users[row["opened_by"]],
+            status=Case.Status.CLOSED if row["closed_on"] else Case.Status.OPEN,
+            closed_on=_day(row["closed_on"]),
+            close_reason=row["close_reason"],
+            close_note=row["close_note"],
+        )
+        for row in history["cases"]
+    ]
+    Case.objects.bulk_create(cases)
+
+    for case, row in zip(cases, history["cases"], strict=True):
+        student, manager = case.student_id, case.case_manager or case.opened_by
+        event(
+            student,
+            case,
+            CaseEvent.Kind.CASE_OPENED,
+            case.opened_on,
+            case.opened_by,
+            f"Case opened ({case.get_source_display().lower()}, tier {case.tier})",
+        )
+        if case.case_manager:
+            rows["caseload"].append(
+                {
+                    "user_id": case.case_manager.pk,
+                    "student_id": student,
+                    "start_date": case.opened_on,
+                    "end_date": case.closed_on,
+                }
+            )
+        for item in row["barriers"]:
+            barrier = barriers[item["barrier"]]
+            made = {
+                "case_id": case.pk,
+                "barrier_id": barrier.pk,
+                "recorded_on": _day(item["recorded_on"]),
+                "recorded_by_id": manager.pk,
+            }
+            rows["barriers"].append(made)
+            event(student, case, "barrier", made["recorded_on"], manager, f"Barrier: {barrier}")
+        for item in row["plans"]:
+            plan = AttendancePlan(
+                case=case,
+                goal_rate=item["goal_rate"],
+                goal_until=_day(item["goal_until"]),
+                steps=item["steps"],
+                written_on=_day(item["written_on"]),
+                written_by=manager,
+                review_on=_day(item["review_on"]),
+                reviewed_on=_day(item["reviewed_on"]),
+                review_note=item["review_note"],
+            )
+            rows["plans"].append(plan)
+            goal = f"attend {float(plan.goal_rate) * 100:g}% of days through {plan.goal_until}"
+            event(
+                student,
+                case,
+                CaseEvent.Kind.PLAN_WRITTEN,
+                plan.written_on,
+                manager,
+                f"Attendance plan: {goal}; review {plan.review_on}",
+            )
+            if plan.reviewed_on:
+                event(
+                    student,
+                    case,
+                    CaseEvent.Kind.PLAN_REVIEWED,
+                    plan.reviewed_on,
+                    manager,
+                    f"Attendance plan reviewed: {plan.review_note}",
+                )
+        for item in row["interventions"]:
+            kind = kinds[item["kind"]]
+            made = {
+                "student_id": student,
+                "case_id": case.pk,
+                "kind_id": kind.pk,
+                "started_on": _day(item["started_on"]),
+                "ended_on": _day(item["ended_on"]),
+                "owner_id": manager.pk,
+                "note": item["note"],
+            }
+            rows["interventions"].append(made)
+            event(
+                student, case, "intervention", made["started_on"], manager, f"Intervention: {kind}"
+            )
+            if made["ended_on"]:
+                event(
+                    student,
+                    case,
+                    CaseEvent.Kind.INTERVENTION_ENDED,
+                    made["ended_on"],
+                    manager,
+                    f"Intervention ended: {kind}",
+                )
+        for item in row["follow_ups"]:
+            made = {
+                "case_id": case.pk,
+                "description": item["description"],
+                "due_on": _day(item["due_on"]),
+                "owner_id": manager.pk,
+                "scheduled_on": _day(item["scheduled_on"]),
+                "done_on": _day(item["done_on"]),
+                "outcome": item["outcome"],
+            }
+            rows["follow_ups"].append(made)
+            event(
+                student,
+                case,
+                CaseEvent.Kind.FOLLOW_UP_SCHEDULED,
+                made["scheduled_on"],
+                manager,
+                f"Follow-up due {made['due_on']}: {made['description']}",
+            )
+            if made["done_on"]:
+                event(
+                    student,
+                    case,
+                    CaseEvent.Kind.FOLLOW_UP_DONE,
+                    made["done_on"],
+                    manager,
+                    f"Follow-up done: {made['description']}: {made['outcome']}",
+                )
+        for item in row["referrals"]:
+            partner = partners[item["partner"]]
+            made = Referral(
+                case=case,
+                partner=partner,
+                made_on=_day(item["made_on"]),
+                made_by=manager,
+                status=item["status"],
+                status_on=_day(item["status_on"]),
+            )
+            rows["referrals"].append(made)
+            event(student, case, "referral", made.made_on, manager, f"Referred to {partner}")
+            if made.status != Referral.Status.MADE:
+                event(
+                    student,
+                    case,
+                    CaseEvent.Kind.REFERRAL_UPDATED,
+                    made.status_on,
+                    manager,
+                    f"Referral to {partner}: {made.get_status_display()}",
+                )
+        for item in row["contacts"]:
+            contact(student, case, item)
+        if case.closed_on:
+            event(
+                student,
+                case,
+                CaseEvent.Kind.CASE_CLOSED,
+                case.closed_on,
+                manager,
+                f"Case closed: {case.get_close_reason_display()}"
+                + (f": {case.close_note}" if case.close_note else ""),
+            )
+
+    for row in history["tier1"]:
+        student, teacher = students[row["student_id"]], users[row["owner"]]
+        kind = kinds[row["kind"]]
+        made = {
+            "student_id": student,
+            "kind_id": kind.pk,
+            "started_on": _day(row["started_on"]),
+            "ended_on": _day(row["ended_on"]),
+            "owner_id": teacher.pk,
+        }
+        rows["interventions"].append(made)
+        event(student, None, "intervention", made["started_on"], teacher, f"Intervention: {kind}")
+        for item in row["contacts"]:
+            contact(student, None, item)
+
+    for model, key in ((AttendancePlan, "plans"), (Referral, "referrals")):
+        model.objects.bulk_create(rows[key], batch_size=2000)
+    for model, key in (
+        (CaseBarrier, "barriers"),
+        (Intervention, "interventions"),
+        (FollowUp, "follow_ups"),
+        (FamilyContact, "contacts"),
+        (CaseloadAssignment, "caseload"),
+    ):
+        _insert(model, rows[key])
+    _insert(CaseEvent, events)
+    counts = {"partners": len(partners), "cases": len(cases)}
+    counts |= {key: len(made) for key, made in rows.items()}
+    return counts | {"timeline": len(events)}
+
+
 def inserted(run: ImportRun) -> dict[str, int]:
     """Rows inserted per entity by a run (entities it read nothing of left out)."""
     return {
@@ -281,6 +653,7 @@ def delete_district(district: District, *, user: User | None = None) -> dict[str
     with transaction.atomic():
         # Case records first: they name staff, whose accounts go before the schools.
         remove(CaseEvent.objects.filter(student__district=district))
+        remove(CaseloadAssignment.objects.filter(user__district=district))
         remove(FamilyContact.objects.filter(student__district=district))
         remove(Intervention.objects.filter(student__district=district))
         remove(Case.objects.filter(student__district=district))

@@ -8,6 +8,7 @@ installation's secret key, so it can be printed again without being stored anywh
 import base64
 import csv
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,14 @@ from django.utils.crypto import salted_hmac
 from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role, User
 from homeroom.core.models import AuditEntry, District, GradeLevel, School, SchoolYear
 from homeroom.core.selectors import current_school_year, district_today
-from homeroom.demo.loading import GeneratedFileError, teacher_sections
-from homeroom.roster.models import Section, Student
+from homeroom.demo.loading import (
+    GeneratedFileError,
+    load_intervention_history,
+    read_history,
+    teacher_sections,
+)
+from homeroom.interventions.models import Case
+from homeroom.roster.models import Section, SectionEnrollment, Student
 
 CASELOAD_SIZE = 5
 COUNSELOR_GRADES = 2
@@ -93,9 +100,14 @@ def _staff_names(directory: Path) -> dict[str, dict[str, str]]:
 
 
 def _demo_teacher_sections(
-    district: District, year: SchoolYear, school: School, directory: Path
+    district: District,
+    year: SchoolYear,
+    school: School,
+    directory: Path,
+    with_cases: set[str] = frozenset(),
 ) -> tuple[dict[str, str], list[Section]]:
-    """The first teacher (by staff id) with a homeroom this year, preferring `school`."""
+    """The teacher with a homeroom this year, preferring `school`, whose homerooms hold the
+    most students of `with_cases` (local ids), then the first by staff id."""
     sections = {
         (s.school.local_id, s.school_year.name, s.local_id): s
         for s in Section.objects.filter(school__district=district).select_related(
@@ -120,12 +132,33 @@ def _demo_teacher_sections(
         staff_id: [sections[key] for key in keys if key in sections]
         for staff_id, keys in listed.items()
     }
+    homerooms = [s.pk for at in taught.values() for s in at if s.is_homeroom]
+    members = SectionEnrollment.objects.filter(
+        section_id__in=homerooms, student__local_id__in=with_cases
+    )
+    with_case = Counter(members.values_list("section_id", flat=True))
     for at in (school, None):
-        for staff_id in sorted(taught):
-            if has_homeroom(staff_id, at):
-                staff = _staff_names(directory).get(staff_id, {})
-                return staff, taught[staff_id]
+        candidates = [staff_id for staff_id in sorted(taught) if has_homeroom(staff_id, at)]
+        if candidates:
+            # max keeps the first of equals: the lowest staff id.
+            staff_id = max(
+                candidates,
+                key=lambda t: sum(
+                    with_case[s.pk] for s in taught[t] if s.school_year_id == year.pk
+                ),
+            )
+            staff = _staff_names(directory).get(staff_id, {})
+            return staff | {"staff_id": staff_id}, taught[staff_id]
     raise DemoStaffError("the generated district has no homeroom section with a teacher this year")
+
+
+def _names(person: dict[str, str]) -> dict[str, str]:
+    """An account's names and email from a generated staff row (empty: the defaults)."""
+    return {
+        "first_name": person.get("first_name", ""),
+        "last_name": person.get("last_name", ""),
+        "email": person.get("email", ""),
+    }
 
 
 def _account(
@@ -166,26 +199,42 @@ def do_set_up_demo_staff(
         raise DemoStaffError(f"the district '{district.name}' has no schools")
     grades = list(range(counselor_school.highest_grade, counselor_school.lowest_grade - 1, -1))
     counselor_grades = sorted(grades[:COUNSELOR_GRADES])
+    # The generated history names the schools' counselors and principals: the demo
+    # counselor and principal are those of their schools, so the cases line up with them.
+    try:
+        history = read_history(directory) or {"staff": [], "cases": []}
+    except GeneratedFileError as error:
+        raise DemoStaffError(f"the interventions history cannot be read: {error}") from error
+
+    def person(role: str, school: School) -> dict[str, str]:
+        people = [
+            row
+            for row in history["staff"]
+            if row["role"] == role and row["school_id"] == school.local_id
+        ]
+        return min(people, key=lambda row: row["staff_id"], default={})
+
+    counselor_person = person(Role.COUNSELOR, counselor_school)
+    principal_person = person(Role.PRINCIPAL, principal_school)
+    with_cases = {
+        case["student_id"]
+        for case in history["cases"]
+        if case["opened_on"] >= year.start_date.isoformat()
+    }
 
     with transaction.atomic():
         admin = _account("demo-admin", district, first_name="", last_name="")
         analyst = _account("demo-analyst", district, first_name="", last_name="")
 
-        principal = _account("demo-principal", district, first_name="", last_name="")
+        principal = _account("demo-principal", district, **_names(principal_person))
         principal.schools.set([principal_school])
 
-        counselor = _account("demo-counselor", district, first_name="", last_name="")
+        counselor = _account("demo-counselor", district, **_names(counselor_person))
         counselor.schools.set([counselor_school])
         GradeScope.objects.filter(user=counselor).delete()
         GradeScope.objects.bulk_create(
             GradeScope(user=counselor, school=counselor_school, grade=grade)
             for grade in counselor_grades
-        )
-        CaseloadAssignment.objects.filter(user=counselor).delete()
-        caseload = _caseload(counselor_school, year, counselor_grades)
-        CaseloadAssignment.objects.bulk_create(
-            CaseloadAssignment(user=counselor, student=student, start_date=year.start_date)
-            for student in caseload
         )
 
         known = User.objects.filter(username="demo-teacher", district=district).first()
@@ -194,7 +243,9 @@ def do_set_up_demo_staff(
             staff["email"] = known.email
             taught = list(known.sections.select_related("school"))
         else:
-            staff, taught = _demo_teacher_sections(district, year, principal_school, directory)
+            staff, taught = _demo_teacher_sections(
+                district, year, principal_school, directory, with_cases
+            )
         teacher = _account(
             "demo-teacher",
             district,
@@ -203,6 +254,35 @@ def do_set_up_demo_staff(
             email=staff.get("email", ""),
         )
         teacher.sections.set(taught)
+
+        # The history acts through the demo accounts where it names their people; a second
+        # run finds the cases there and leaves them.
+        accounts = {
+            row["staff_id"]: user
+            for row, user in (
+                (counselor_person, counselor),
+                (principal_person, principal),
+                (staff, teacher),
+            )
+            if row.get("staff_id")
+        }
+        try:
+            load_intervention_history(district, directory, accounts=accounts)
+        except GeneratedFileError as error:
+            raise DemoStaffError(f"the interventions history was not loaded: {error}") from error
+        managed = Case.objects.filter(case_manager=counselor, status=Case.Status.OPEN)
+        if managed.exists():
+            # The caseload is the counselor's open cases (the history assigned them).
+            caseload = list(
+                Student.objects.filter(cases__in=managed).distinct().order_by("local_id")
+            )
+        else:
+            CaseloadAssignment.objects.filter(user=counselor).delete()
+            caseload = _caseload(counselor_school, year, counselor_grades)
+            CaseloadAssignment.objects.bulk_create(
+                CaseloadAssignment(user=counselor, student=student, start_date=year.start_date)
+                for student in caseload
+            )
 
         viewer = _account("demo-viewer", district, first_name="", last_name="")
         viewer.schools.set([counselor_school])

@@ -19,6 +19,8 @@ from homeroom.core.models import District
 from homeroom.core.selectors import district_today
 from homeroom.demo.management.commands.demo import DEMO_DISTRICT_NAME
 from homeroom.ingest.models import ImportRun
+from homeroom.interventions.models import Case
+from homeroom.interventions.selectors import my_caseload, student_case_status, team_meeting_agenda
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.metrics.tests.districts import module_district
 from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
@@ -108,7 +110,12 @@ def test_demo_twice_leaves_the_same_district_and_accounts(demo):
     assert first["districts"] == [DEMO_DISTRICT_NAME]
     assert first["students"] > 100
     assert first["events"] > 0
-    assert {user: role for user, role, _ in first["users"]} == DEMO_ROLES
+    demo_users = {user: role for user, role, _ in first["users"] if user.startswith("demo-")}
+    assert demo_users == DEMO_ROLES
+    # the other accounts are the generated history's staff, who cannot sign in
+    others = User.objects.exclude(username__in=DEMO_ROLES)
+    assert all(user.username.startswith("staff-") for user in others)
+    assert not any(user.has_usable_password() for user in others)
     assert set(demo) == set(DEMO_ROLES)
     assert first["grades"] and first["caseload"] and first["taught"]
 
@@ -188,3 +195,39 @@ def test_port_in_use_is_a_message_before_any_work(data_dir):
             call_command("demo", "--port", str(port), verbosity=0, stdout=io.StringIO())
     # then it stopped before generating anything
     assert District.objects.count() == districts
+
+
+def test_every_demo_role_has_a_useful_home_page(demo, client):
+    # given the demo set up with its generated interventions history
+    counselor, principal, teacher = (
+        User.objects.get(username=f"demo-{role}") for role in ("counselor", "principal", "teacher")
+    )
+    today = district_today(counselor.district)
+    # then the counselor manages open cases, some with follow-ups due or overdue
+    caseload = my_caseload(counselor, on=today)
+    assert caseload.cases
+    assert caseload.overdue or caseload.due_today
+    assert {c.student_id for c in caseload.cases} <= set(
+        CaseloadAssignment.objects.filter(user=counselor).values_list("student", flat=True)
+    )
+    # the principal has a case waiting for a manager and a team meeting to prepare
+    school = principal.schools.get()
+    waiting = Case.objects.filter(school=school, status=Case.Status.OPEN, case_manager=None)
+    assert waiting.exists()
+    assert team_meeting_agenda(principal, school_id=school.pk, on=today).students
+    # the teacher's students include some with a case
+    theirs = SectionEnrollment.objects.filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=today),
+        section__teachers=teacher,
+        start_date__lte=today,
+    ).values_list("student", flat=True)
+    assert any(student_case_status(teacher, student_id=s) for s in set(theirs))
+    # and their pages show it
+    for user, page, shown in (
+        (counselor, "interventions:caseload", caseload.cases[0].student.last_name),
+        (principal, "interventions:caseload", waiting.first().student.last_name),
+    ):
+        assert client.login(username=user.username, password=demo[user.username])
+        response = client.get(reverse(page))
+        assert response.status_code == 200
+        assert shown in response.text

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from homeroom.core.models import District
-from homeroom.demo.files import FILE_STEMS
+from homeroom.demo.files import FILE_STEMS, HISTORY_FILE
 from homeroom.ingest.models import ImportRun
 from homeroom.roster.models import Student
 
@@ -41,10 +41,11 @@ def test_it_writes_every_file_and_a_summary(tmp_path):
     printed = generate(*SMALL, "--today", "2025-11-20", "--output", str(tmp_path))
 
     # then
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{s}.csv" for s in FILE_STEMS)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted([f"{s}.csv" for s in FILE_STEMS] + [HISTORY_FILE])
     assert "students" in printed and "attendance events" in printed
     assert "1 school years (2025-2026)" in printed
-    assert f"15 files in {tmp_path}" in printed
+    assert f"16 files in {tmp_path}" in printed
 
 
 def test_the_same_arguments_give_the_same_files(tmp_path):
