@@ -161,7 +161,14 @@ def test_nightly_twice_changes_nothing_the_second_time(district, trained):
     call_command("nightly", "--as-of", "2026-11-20", "--district", NAME, stdout=output)
     assert "Nightly run" in output.getvalue() and "succeeded" in output.getvalue()
     first = NightlyRun.objects.latest("pk")
-    assert [s["step"] for s in first.steps] == ["metrics", "flags", "forecast", "tiers"]
+    assert [s["step"] for s in first.steps] == [
+        "metrics",
+        "flags",
+        "forecast",
+        "case defaults",
+        "case flags",
+        "tiers",
+    ]
     flags = Flag.objects.filter(student__district=district).count()
     assert flags > 0
     stored = RiskScore.objects.filter(student__district=district)
