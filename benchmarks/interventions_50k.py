@@ -129,6 +129,9 @@ def main() -> None:
     parser.add_argument("--today", type=dt.date.fromisoformat, help="generate up to this date")
     parser.add_argument("--rebuild", action="store_true", help="generate the district again")
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the cases built by the last run again"
+    )
     args = parser.parse_args()
     server = args.postgres.rstrip("/")
     sys.path.insert(0, str(ROOT))
@@ -141,8 +144,9 @@ def main() -> None:
     load_before = os.getloadavg()
     if args.rebuild or not has_district(server):
         build_template(server, args.today or dt.date.today())
-    execute(server, f"DROP DATABASE IF EXISTS {PG_WORK}")
-    execute(server, f"CREATE DATABASE {PG_WORK} TEMPLATE {PG_TEMPLATE}")
+    if not args.reuse:
+        execute(server, f"DROP DATABASE IF EXISTS {PG_WORK}")
+        execute(server, f"CREATE DATABASE {PG_WORK} TEMPLATE {PG_TEMPLATE}")
     os.environ["DATABASE_URL"] = f"{server}/{PG_WORK}"
     import django
 
@@ -150,9 +154,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)  # this branch's migrations, on the copy
     started = time.monotonic()
-    built = build_cases(random.Random(args.seed))
+    built = reused() if args.reuse else build_cases(random.Random(args.seed))
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     print(f"cases built in {time.monotonic() - started:.0f} s: {built['counts']}", flush=True)
@@ -566,6 +570,30 @@ def build_cases(rng: random.Random) -> dict:
         "cases": [heavy.pk, *rng.sample(typical, 4)],
         "year_start": this_year.start_date,
         "today": today,
+    }
+
+
+def reused() -> dict:
+    """What the timing needs to know of the cases an earlier run built."""
+    from homeroom.accounts.models import User
+    from homeroom.core.models import SchoolYear
+    from homeroom.core.selectors import district_today
+    from homeroom.interventions.models import Case, FamilyContact
+
+    counselor = User.objects.get(username="bench_counselor")
+    school = counselor.schools.get()
+    mine = list(Case.objects.filter(case_manager=counselor, status="open").order_by("pk"))
+    heavy = max(mine, key=lambda case: case.contacts.count())
+    typical = [case.pk for case in mine if case.pk != heavy.pk]
+    return {
+        "counts": {"contacts": FamilyContact.objects.count(), "cases": Case.objects.count()},
+        "counselor": counselor,
+        "principal": User.objects.get(username=f"principal_{school.local_id}"),
+        "admin": User.objects.get(username="bench_admin"),
+        "school": school.pk,
+        "cases": [heavy.pk, *random.Random(20).sample(typical, 4)],
+        "year_start": SchoolYear.objects.order_by("-start_date")[0].start_date,
+        "today": district_today(counselor.district),
     }
 
 

@@ -161,6 +161,18 @@ def _name(user: User | None) -> str:
     return (user.get_full_name() or user.username) if user else ""
 
 
+def _name_fields(user_field: str) -> tuple[str, ...]:
+    """The fields `_name_of` takes, of the user a row's `user_field` names."""
+    return tuple(f"{user_field}__{name}" for name in ("first_name", "last_name", "username"))
+
+
+def _name_of(first_name: str | None, last_name: str | None, username: str | None) -> str:
+    """`_name` of a user read as values (`_name_fields`); empty when there is none."""
+    if username is None:  # no user: the field was empty
+        return ""
+    return f"{first_name} {last_name}".strip() or username
+
+
 def _case_events(student_id: int, readable_cases: set[int]) -> list[TimelineEntry]:
     """The student's case events; confidential ones only of the cases in `readable_cases`."""
     events = CaseEvent.objects.filter(student_id=student_id).select_related("by")
@@ -374,10 +386,15 @@ def team_meeting_agenda(
     def concern(student_id: int, reason: str) -> None:
         reasons.setdefault(student_id, []).append(reason)
 
-    for flag in Flag.objects.filter(
-        student_id__in=ids, raised_on__gt=since, raised_on__lte=on
-    ).order_by("raised_on", "pk"):
-        concern(flag.student_id, f"New flag: {flag.get_kind_display()} ({flag.raised_on})")
+    # Rows as values, not models: a large school's agenda reads thousands (its time, in
+    # docs/benchmarks.md, "Interventions", went to building model instances).
+    flag_kinds = dict(Flag.Kind.choices)
+    for student_id, kind, raised_on in (
+        Flag.objects.filter(student_id__in=ids, raised_on__gt=since, raised_on__lte=on)
+        .order_by("raised_on", "pk")
+        .values_list("student_id", "kind", "raised_on")
+    ):
+        concern(student_id, f"New flag: {flag_kinds.get(kind, kind)} ({raised_on})")
     for event in CaseEvent.objects.filter(
         student_id__in=ids,
         on__gt=since,
@@ -388,22 +405,21 @@ def team_meeting_agenda(
         if event.kind == CaseEvent.Kind.CASE_UPDATED:
             concern(event.student_id, f"Tier change: {event.summary} ({event.on})")
     cases = Case.objects.filter(student_id__in=ids, status=Case.Status.OPEN)
-    for follow_up in _live(
+    for student_id, description, due_on, *owner in _live(
         FollowUp.objects.filter(case__in=cases, done_on__isnull=True, due_on__lt=on)
-    ).select_related("case", "owner"):
+    ).values_list("case__student_id", "description", "due_on", *_name_fields("owner")):
         concern(
-            follow_up.case.student_id,
-            f"Overdue follow-up: {follow_up.description} (due {follow_up.due_on}, "
-            f"{_name(follow_up.owner)})",
+            student_id,
+            f"Overdue follow-up: {description} (due {due_on}, {_name_of(*owner)})",
         )
-    for plan in _live(
+    for student_id, review_on in _live(
         AttendancePlan.objects.filter(
             case__in=cases,
             reviewed_on__isnull=True,
             review_on__lte=on + dt.timedelta(days=REVIEW_AHEAD_DAYS),
         )
-    ).select_related("case"):
-        concern(plan.case.student_id, f"Plan due for review on {plan.review_on}")
+    ).values_list("case__student_id", "review_on"):
+        concern(student_id, f"Plan due for review on {review_on}")
     tried_kinds = [
         CaseEvent.Kind.INTERVENTION,
         CaseEvent.Kind.CONTACT,
@@ -414,18 +430,12 @@ def team_meeting_agenda(
         CaseEvent.Kind.FOLLOW_UP_DONE,
     ]
     tried: dict[int, list[TimelineEntry]] = {}
-    for event in CaseEvent.objects.filter(
+    event_kinds = dict(CaseEvent.Kind.choices)
+    for student_id, day, kind, summary, case_id, *by in CaseEvent.objects.filter(
         student_id__in=reasons, on__gt=since, on__lte=on, kind__in=tried_kinds, confidential=False
-    ).select_related("by"):
-        tried.setdefault(event.student_id, []).append(
-            TimelineEntry(
-                event.on,
-                event.kind,
-                event.get_kind_display(),
-                event.summary,
-                event.case_id,
-                _name(event.by),
-            )
+    ).values_list("student_id", "on", "kind", "summary", "case_id", *_name_fields("by")):
+        tried.setdefault(student_id, []).append(
+            TimelineEntry(day, kind, event_kinds.get(kind, kind), summary, case_id, _name_of(*by))
         )
     open_cases = {case.student_id: case for case in cases.select_related("case_manager")}
     listed = Student.objects.filter(pk__in=reasons).order_by("last_name", "first_name", "pk")
