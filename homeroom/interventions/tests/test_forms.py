@@ -1,10 +1,13 @@
 """The forms' own widgets write the markup Django's would."""
 
 import re
+from types import SimpleNamespace
 
 from django import forms
+from django.template.loader import render_to_string
+from django.urls import reverse
 
-from homeroom.interventions.forms import LongSelect
+from homeroom.interventions.forms import LongSelect, StrikeForm
 
 CHOICES = [("", "No student"), (7, "Ana <Alvarez> & co"), (12, "Ben Brooks")]
 
@@ -25,3 +28,22 @@ def test_long_select_writes_the_markup_of_django_select():
 def test_long_select_writes_option_groups_as_django_select_does():
     grouped = [("Lincoln", [(1, "Ana")]), ("Central", [(2, "Carla"), (3, "Dev")])]
     assert markup(LongSelect(choices=grouped), 2) == markup(forms.Select(choices=grouped), 2)
+
+
+def test_the_strike_form_not_yet_sent_is_written_as_the_generic_form_writes_it():
+    form = StrikeForm(initial={"entry": "contact", "entry_id": 12}, auto_id="id_c-12_%s")
+    case = SimpleNamespace(pk=3)
+    context = {"form": form, "case": case, "manages": True}
+    ours = render_to_string("interventions/_strike.html", context)
+    generic = render_to_string(
+        "interventions/_form.html",
+        context
+        | {"action": reverse("interventions:case_strike", args=[3]), "button": "Strike through"}
+        | {"danger": True},
+    )
+    form_of = re.compile(r"<form.*</form>", re.S)
+    assert squeeze(form_of.search(ours)[0]) == squeeze(form_of.search(generic)[0])
+
+
+def squeeze(html: str) -> str:
+    return re.sub(r">\s+<", "><", html).strip()
