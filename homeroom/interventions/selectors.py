@@ -384,7 +384,7 @@ def team_meeting_agenda(
         student=OuterRef("pk"), school_id=school_id, school_year=year
     )
     students = visible_students(user, on=on).filter(Exists(enrolled))
-    ids = set(students.values_list("pk", flat=True))
+    ids = students.values("pk")
     reasons: dict[int, list[str]] = {}
 
     def concern(student_id: int, reason: str) -> None:

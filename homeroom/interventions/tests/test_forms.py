@@ -7,7 +7,7 @@ from django import forms
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from homeroom.interventions.forms import LongSelect, StrikeForm
+from homeroom.interventions.forms import LongSelect, StrikeForm, UnsentStrike
 
 CHOICES = [("", "No student"), (7, "Ana <Alvarez> & co"), (12, "Ben Brooks")]
 
@@ -32,14 +32,14 @@ def test_long_select_writes_option_groups_as_django_select_does():
 
 def test_the_strike_form_not_yet_sent_is_written_as_the_generic_form_writes_it():
     form = StrikeForm(initial={"entry": "contact", "entry_id": 12}, auto_id="id_c-12_%s")
-    case = SimpleNamespace(pk=3)
-    context = {"form": form, "case": case, "manages": True}
-    ours = render_to_string("interventions/_strike.html", context)
+    unsent = UnsentStrike(entry="contact", entry_id=12, auto_id="id_c-12_%s")
+    context = {"case": SimpleNamespace(pk=3), "manages": True}
+    ours = render_to_string("interventions/_strike.html", context | {"form": unsent})
     generic = render_to_string(
         "interventions/_form.html",
         context
-        | {"action": reverse("interventions:case_strike", args=[3]), "button": "Strike through"}
-        | {"danger": True},
+        | {"form": form, "action": reverse("interventions:case_strike", args=[3])}
+        | {"button": "Strike through", "danger": True},
     )
     form_of = re.compile(r"<form.*</form>", re.S)
     assert squeeze(form_of.search(ours)[0]) == squeeze(form_of.search(generic)[0])
