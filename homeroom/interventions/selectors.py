@@ -9,7 +9,7 @@ Reading a case file is audited by `actions.do_view_case`, which calls `case_file
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import (
     Count,
     Exists,
@@ -23,6 +23,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from homeroom.access.cases import CaseAccess, access_case, of_visible_students
@@ -370,6 +371,16 @@ def suggested_case_manager(user, *, case_id: int) -> StaffCaseload | None:
     return min(staff, key=lambda s: (s.weighted, s.open_cases), default=None)
 
 
+def _among(ids: list[int]):
+    """The ids for an `__in` filter: on PostgreSQL one array parameter. A large school's
+    hundreds of students as as many parameters, or its visibility filter repeated as a
+    subquery in each of the agenda's queries, cost more than the rows they find
+    (docs/benchmarks.md, "Interventions")."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    return ids
+
+
 def team_meeting_agenda(
     user, *, school_id: int, on: dt.date, since: dt.date | None = None
 ) -> TeamMeetingAgenda:
@@ -384,7 +395,7 @@ def team_meeting_agenda(
         student=OuterRef("pk"), school_id=school_id, school_year=year
     )
     students = visible_students(user, on=on).filter(Exists(enrolled))
-    ids = students.values("pk")
+    ids = _among(list(students.values_list("pk", flat=True)))
     reasons: dict[int, list[str]] = {}
 
     def concern(student_id: int, reason: str) -> None:
@@ -436,13 +447,19 @@ def team_meeting_agenda(
     tried: dict[int, list[TimelineEntry]] = {}
     event_kinds = dict(CaseEvent.Kind.choices)
     for student_id, day, kind, summary, case_id, *by in CaseEvent.objects.filter(
-        student_id__in=reasons, on__gt=since, on__lte=on, kind__in=tried_kinds, confidential=False
+        student_id__in=_among(list(reasons)),
+        on__gt=since,
+        on__lte=on,
+        kind__in=tried_kinds,
+        confidential=False,
     ).values_list("student_id", "on", "kind", "summary", "case_id", *_name_fields("by")):
         tried.setdefault(student_id, []).append(
             TimelineEntry(day, kind, event_kinds.get(kind, kind), summary, case_id, _name_of(*by))
         )
     open_cases = {case.student_id: case for case in cases.select_related("case_manager")}
-    listed = Student.objects.filter(pk__in=reasons).order_by("last_name", "first_name", "pk")
+    listed = Student.objects.filter(pk__in=_among(list(reasons))).order_by(
+        "last_name", "first_name", "pk"
+    )
     items = ActionItem.objects.filter(
         meeting__school_id=school_id, meeting__held_on__lt=on, done_on__isnull=True
     ).filter(Q(student__isnull=True) | Q(student_id__in=ids))
