@@ -26,7 +26,9 @@ What it does (docs/benchmarks.md, section "Interventions", records the figures):
    whole district as its administrator (school year start to today), `--measures` times.
    Queries per request are counted on separate requests (counting is not timed).
 
-Prints a Markdown table (p50, p95, max in ms, queries per request) and the load average.
+Prints a Markdown table (p50, p95, max in ms, queries per request), the load average and
+the time of 10 million additions in a Python loop before and after the timings (to compare
+the hosts, or the same host's load, of two runs).
 """
 
 import argparse
@@ -114,6 +116,15 @@ def build_template(server: str, today: dt.date) -> None:
     print(f"district generated and loaded in {time.monotonic() - started:.0f} s", flush=True)
 
 
+def python_loop_seconds() -> float:
+    """The time of 10 million additions in a Python loop: compares the hosts of two runs
+    (as benchmarks/metrics_50k.py reports it)."""
+    started, total = time.perf_counter(), 0
+    for number in range(10_000_000):
+        total += number
+    return time.perf_counter() - started
+
+
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -160,8 +171,10 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     print(f"cases built in {time.monotonic() - started:.0f} s: {built['counts']}", flush=True)
+    loop_before = python_loop_seconds()
     rows = measure(built, args)
     load_after = os.getloadavg()
+    loop_after = python_loop_seconds()
     print()
     print("| what | N | p50 | p95 | max | queries |")
     print("|---|---|---|---|---|---|")
@@ -169,6 +182,7 @@ def main() -> None:
         print(f"| {name} | {n} | {p50:.0f} ms | {p95:.0f} ms | {top:.0f} ms | {queries} |")
     print()
     print(f"load average before {load_before}, after {load_after}")
+    print(f"10 million Python additions: {loop_before:.2f} s before, {loop_after:.2f} s after")
 
 
 # ---------------------------------------------------------------------------------------
