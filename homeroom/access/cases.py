@@ -106,9 +106,13 @@ def access_case(user, case: CaseLike | None, *, on: dt.date | None = None) -> Ca
     )
 
 
-def of_visible_students(user, rows: QuerySet, *, student_field: str = "student") -> QuerySet:
-    """The rows (cases, contacts, ...) whose student `user` may see, filtered in SQL."""
-    return rows.filter(**{f"{student_field}__in": visible_students(user)})
+def of_visible_students(
+    user, rows: QuerySet, *, student_field: str = "student", students: QuerySet | None = None
+) -> QuerySet:
+    """The rows (cases, contacts, ...) whose student `user` may see, filtered in SQL;
+    `students` is `visible_students(user)` when the caller built it already."""
+    seen = visible_students(user) if students is None else students
+    return rows.filter(**{f"{student_field}__in": seen})
 
 
 def opens_cases(user) -> bool:

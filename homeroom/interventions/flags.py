@@ -35,17 +35,22 @@ class SchoolDays:
     days between two dates by bisection (the calendars of a district are a few thousand
     rows; correlated counts in SQL cost a subquery per student)."""
 
-    def __init__(self, district_id: int) -> None:
+    def __init__(
+        self, district_id: int, *, since: dt.date | None = None, through: dt.date | None = None
+    ) -> None:
+        """The days after `since` and up to `through` where given: a day after `through`
+        is not counted, nor found by `nth_after`."""
         days: dict[int, list[dt.date]] = {}
-        rows = (
-            CalendarDate.objects.filter(
-                calendar__in=counted_calendars(),
-                calendar__school__district_id=district_id,
-                kind__in=CalendarDate.COUNTED_KINDS,
-            )
-            .order_by("calendar__school", "date")
-            .values_list("calendar__school", "date")
+        listed = CalendarDate.objects.filter(
+            calendar__in=counted_calendars(),
+            calendar__school__district_id=district_id,
+            kind__in=CalendarDate.COUNTED_KINDS,
         )
+        if since is not None:
+            listed = listed.filter(date__gt=since)
+        if through is not None:
+            listed = listed.filter(date__lte=through)
+        rows = listed.order_by("calendar__school", "date").values_list("calendar__school", "date")
         for school_id, date in rows:
             days.setdefault(school_id, []).append(date)
         self.days = days

@@ -4,9 +4,14 @@ what the selectors list, and an action's refusal is shown next to the field it n
 """
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import ClassVar
 
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from homeroom.accounts.models import Role, User
 from homeroom.interventions.models import Case, CaseNote, FamilyContact, Referral
@@ -19,6 +24,32 @@ ACTION_ITEM_ROWS = 3
 
 def _name(user: User) -> str:
     return user.get_full_name() or user.username
+
+
+class LongSelect(forms.Select):
+    """A select of many options, written in Python rather than through a template per
+    option: the team meeting's three student lists hold a school's students of concern,
+    hundreds at a large school, and the template per option cost about a third of that
+    page's time (docs/benchmarks.md, "Interventions"). The same markup as `forms.Select`."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        groups = []
+        for group_name, options, _ in widget["optgroups"]:
+            rendered = format_html_join(
+                "",
+                '<option value="{}"{}>{}</option>',
+                ((o["value"], flatatt(o["attrs"]), o["label"]) for o in options),
+            )
+            if group_name:
+                rendered = format_html('<optgroup label="{}">{}</optgroup>', group_name, rendered)
+            groups.append(rendered)
+        return format_html(
+            '<select name="{}"{}>{}</select>',
+            widget["name"],
+            flatatt(widget["attrs"]),
+            mark_safe("".join(groups)),  # each group escaped by format_html above
+        )
 
 
 def staff_choices(users) -> list[tuple[int, str]]:
@@ -323,6 +354,36 @@ class StrikeForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=2000)
 
 
+@dataclass(frozen=True)
+class UnsentStrike:
+    """A strike form not yet sent, as _strike.html writes it: a long case lists hundreds,
+    and a `StrikeForm` each (its fields deep-copied) took a good part of the page's time.
+    `auto_id` as the form's ("id_strike_<entry key>_%s")."""
+
+    entry: str
+    entry_id: int
+    auto_id: str
+    is_bound = False
+    errors: ClassVar[dict] = {}
+    reason_label: ClassVar[str] = StrikeForm.base_fields["reason"].label
+    reason_max_length: ClassVar[int] = StrikeForm.base_fields["reason"].max_length
+
+    def _id(self, name: str) -> str:
+        return self.auto_id % name
+
+    @property
+    def entry_html_id(self) -> str:
+        return self._id("entry")
+
+    @property
+    def entry_id_html_id(self) -> str:
+        return self._id("entry_id")
+
+    @property
+    def reason_html_id(self) -> str:
+        return self._id("reason")
+
+
 class TierForm(VersionForm):
     """Move the case to another tier."""
 
@@ -386,6 +447,7 @@ class TeamMeetingForm(forms.Form):
                 empty_value=None,
                 required=False,
                 choices=student_choices,
+                widget=LongSelect,
             )
             self.fields[f"item{row}_due"] = DateField(label="Due", required=False)
 

@@ -14,10 +14,9 @@ staff member (docs/interventions.md, "Process measures", defines each exactly):
 - plans reviewed on time: the same for attendance plans and their review dates;
 - open cases: cases open on `as_of`.
 
-Each is one SQL query over the district's rows; Python groups the rows the queries return
-and counts school days on the calendars read once (`flags.SchoolDays`), never a query per
-student. Struck-through records do
-not count. Staff are listed by name, never ranked.
+Each is a few set-wise SQL queries over the district's rows (no query per student); Python
+matches the students' rows, counts school days on the calendars read once, and groups.
+Struck-through records do not count. Staff are listed by name, never ranked.
 """
 
 import datetime as dt
@@ -26,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 
 from homeroom.access.gatekeeper import visible_students
 from homeroom.accounts.models import Role, User
@@ -95,42 +94,74 @@ class ProcessMeasures:
     staff: list[tuple[User, Measures]]
 
 
-def _first_flags(students: QuerySet, start: dt.date, end: dt.date) -> QuerySet:
-    """Each student first flagged in the window, one row each: school at the flag, case
-    manager, flag date, first contact and first intervention on or after it."""
-    warning = Flag.objects.filter(raised_on__gte=start, raised_on__lte=end).exclude(
+def _first_flags(
+    district_id: int, students: QuerySet, start: dt.date, end: dt.date, as_of: dt.date
+) -> list[tuple]:
+    """Each student first flagged in the window, one row each: (school_id then, manager_id,
+    first_contact_on, first_intervention_on, days_to_contact, tenth_day).
+
+    Set-wise: one query per kind of row, matched to the students in Python. Correlated
+    subqueries per student (the school then, the first contact, the school days counted on
+    the calendar) cost seconds at 50,000 students (docs/benchmarks.md, "Interventions").
+    School days are only read up to `as_of`: a 10th day after it is not due yet, and a
+    contact after it is not counted, so nothing later changes a measure."""
+    window = Flag.objects.filter(raised_on__gte=start, raised_on__lte=end).exclude(
         kind__in=CASE_FLAG_KINDS
     )
-    enrolled = Enrollment.objects.filter(
-        Q(exit_date__isnull=True) | Q(exit_date__gte=OuterRef("flagged_on")),
-        student=OuterRef("pk"),
-        entry_date__lte=OuterRef("flagged_on"),
-    ).order_by("-entry_date", "-pk")
-    contact = FamilyContact.objects.filter(
-        student=OuterRef("pk"), struck_on__isnull=True, contacted_on__gte=OuterRef("flagged_on")
-    ).order_by("contacted_on")
-    intervention = Intervention.objects.filter(
-        student=OuterRef("pk"), struck_on__isnull=True, started_on__gte=OuterRef("flagged_on")
-    ).order_by("started_on")
-    manager = Case.objects.filter(student=OuterRef("pk")).order_by("-opened_on", "-pk")
-    first = warning.filter(student=OuterRef("pk")).order_by("raised_on")
-    return (
-        students.filter(pk__in=warning.values("student"))
-        .annotate(flagged_on=Subquery(first.values("raised_on")[:1]))
-        .annotate(
-            school_id_then=Subquery(enrolled.values("school")[:1]),
-            manager_id=Subquery(manager.values("case_manager")[:1]),
-            first_contact_on=Subquery(contact.values("contacted_on")[:1]),
-            first_intervention_on=Subquery(intervention.values("started_on")[:1]),
-        )
-        .values_list(
-            "school_id_then",
-            "manager_id",
-            "flagged_on",
-            "first_contact_on",
-            "first_intervention_on",
-        )
+    warnings = window.filter(student__in=students)
+    flagged = dict(
+        warnings.order_by()
+        .values("student")
+        .annotate(on=Min("raised_on"))
+        .values_list("student", "on")
     )
+    if not flagged:
+        return []
+    ids = warnings.values("student")
+    # The enrollment holding the flag's date, the latest begun (then the latest row) if two.
+    school_then: dict[int, int] = {}
+    for student_id, school_id, entry, left in (
+        Enrollment.objects.filter(student__in=ids)
+        .order_by("student", "entry_date", "pk")
+        .values_list("student", "school", "entry_date", "exit_date")
+    ):
+        on = flagged[student_id]
+        if entry <= on and (left is None or left >= on):
+            school_then[student_id] = school_id
+
+    def first_after_flag(model, field: str) -> dict[int, dt.date]:
+        # A record on or after the student's first flag is one on or after any flag of the
+        # window: an Exists the database answers with one semi-join for every student.
+        after = window.filter(student=OuterRef("student"), raised_on__lte=OuterRef(field))
+        rows = model.objects.filter(Exists(after), struck_on__isnull=True, student__in=ids)
+        return dict(
+            rows.order_by().values("student").annotate(on=Min(field)).values_list("student", "on")
+        )
+
+    contacts = first_after_flag(FamilyContact, "contacted_on")
+    interventions = first_after_flag(Intervention, "started_on")
+    manager = dict(  # the latest case's (the last row per student wins)
+        Case.objects.filter(student__in=ids)
+        .order_by("student", "opened_on", "pk")
+        .values_list("student", "case_manager")
+    )
+    calendar = SchoolDays(district_id, since=min(flagged.values()), through=as_of)
+    rows = []
+    for student_id, flagged_on in flagged.items():
+        school_id = school_then.get(student_id)
+        contact_on = contacts.get(student_id)
+        to_contact = calendar.between(school_id, flagged_on, contact_on) if contact_on else 0
+        rows.append(
+            (
+                school_id,
+                manager.get(student_id),
+                contact_on,
+                interventions.get(student_id),
+                to_contact,
+                calendar.nth_after(school_id, flagged_on, REACH_WITHIN_SCHOOL_DAYS),
+            )
+        )
+    return rows
 
 
 def _measure(
@@ -148,18 +179,16 @@ def _measure(
             groups.append(staff[user_id])
         return groups
 
-    calendar = SchoolDays(district_id)
-    for school_id, manager_id, flagged_on, contact_on, action_on in _first_flags(
-        students, start, end
+    for school_id, manager_id, contact_on, action_on, days, tenth in _first_flags(
+        district_id, students, start, end, as_of
     ):
         contacted = contact_on is not None and contact_on <= as_of
-        tenth = calendar.nth_after(school_id, flagged_on, REACH_WITHIN_SCHOOL_DAYS)
         first_action = min((d for d in (contact_on, action_on) if d is not None), default=None)
         for group in each(school_id, manager_id):
             group.flagged += 1
             if contacted:
                 group.contacted += 1
-                group.days_to_contact.append(calendar.between(school_id, flagged_on, contact_on))
+                group.days_to_contact.append(days)
             if tenth is not None and tenth <= as_of:
                 group.reach_due += 1
                 if first_action is not None and first_action <= tenth:

@@ -439,7 +439,12 @@ class CaseEvent(models.Model):
 
     class Meta:
         ordering = ["on", "at", "pk"]
-        indexes = [models.Index(fields=["student", "on"])]
+        indexes = [
+            models.Index(fields=["student", "on"]),
+            # The team meeting's tier changes since the last meeting, among every event of
+            # the district: without it, a scan of all of them (docs/benchmarks.md).
+            models.Index(fields=["kind", "on"], name="caseevent_kind_on"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.on} {self.kind} ({self.student_id})"

@@ -9,7 +9,7 @@ Reading a case file is audited by `actions.do_view_case`, which calls `case_file
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import (
     Count,
     Exists,
@@ -18,10 +18,12 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from homeroom.access.cases import CaseAccess, access_case, of_visible_students
@@ -196,6 +198,18 @@ def _name(user: User | None) -> str:
     return (user.get_full_name() or user.username) if user else ""
 
 
+def _name_fields(user_field: str) -> tuple[str, ...]:
+    """The fields `_name_of` takes, of the user a row's `user_field` names."""
+    return tuple(f"{user_field}__{name}" for name in ("first_name", "last_name", "username"))
+
+
+def _name_of(first_name: str | None, last_name: str | None, username: str | None) -> str:
+    """`_name` of a user read as values (`_name_fields`); empty when there is none."""
+    if username is None:  # no user: the field was empty
+        return ""
+    return f"{first_name} {last_name}".strip() or username
+
+
 def _case_events(student_id: int, readable_cases: set[int]) -> list[TimelineEntry]:
     """The student's case events; confidential ones only of the cases in `readable_cases`."""
     events = CaseEvent.objects.filter(student_id=student_id).select_related("by")
@@ -361,36 +375,40 @@ def student_case_status(user, *, student_id: int) -> CaseStatus | None:
     )
 
 
-def _open_follow_ups(user) -> QuerySet[FollowUp]:
+def _open_follow_ups(user, students: QuerySet[Student] | None = None) -> QuerySet[FollowUp]:
     rows = _live(FollowUp.objects.filter(done_on__isnull=True, case__status=Case.Status.OPEN))
-    return of_visible_students(user, rows, student_field="case__student").select_related(
-        "case__student"
-    )
+    return of_visible_students(
+        user, rows, student_field="case__student", students=students
+    ).select_related("case__student")
 
 
 def my_caseload(user, *, on: dt.date | None = None) -> Caseload:
     """The user's open cases (with their next follow-up), their follow-ups due on `on` and
     overdue, and students they see with a flag raised in the last `NEW_FLAG_DAYS` days and
     no open case."""
-    on = on or district_today(user.district)
-    next_due = _live(FollowUp.objects.filter(case=OuterRef("pk"), done_on__isnull=True))
+    today = district_today(user.district)
+    on = on or today
+    # The students the user sees, built once for the three lists (building the gatekeeper's
+    # filter is a good part of this page's time); cases and follow-ups as of today.
+    seen = visible_students(user, on=today)
+    seen_on = seen if on == today else visible_students(user, on=on)
+    live = _live(FollowUp.objects.filter(case=OuterRef("pk"), done_on__isnull=True))
+    # Counted per case by a subquery on the follow-ups' case index: a join and GROUP BY
+    # over every column of the case, student, school and manager cost more.
+    overdue = live.filter(due_on__lt=on).order_by().values("case").annotate(n=Count("pk"))
     cases = (
-        visible_cases(user)
+        of_visible_students(user, Case.objects.all(), students=seen)
+        .select_related("student", "case_manager", "school")
         .filter(case_manager=user, status=Case.Status.OPEN)
         .annotate(
-            overdue_follow_ups=Count(
-                "follow_ups",
-                filter=Q(
-                    follow_ups__done_on__isnull=True,
-                    follow_ups__struck_on__isnull=True,
-                    follow_ups__due_on__lt=on,
-                ),
+            overdue_follow_ups=Coalesce(
+                Subquery(overdue.values("n"), output_field=IntegerField()), 0
             ),
+            has_follow_up=Exists(live),
         )
-        .annotate(has_follow_up=Exists(next_due))
         .order_by("-tier", "student__last_name", "student__first_name", "pk")
     )
-    mine = _open_follow_ups(user).filter(owner=user)
+    mine = _open_follow_ups(user, seen).filter(owner=user)
     recent = Flag.objects.filter(
         student=OuterRef("pk"),
         cleared_on__isnull=True,
@@ -398,8 +416,7 @@ def my_caseload(user, *, on: dt.date | None = None) -> Caseload:
     )
     open_case = Case.objects.filter(student=OuterRef("pk"), status=Case.Status.OPEN)
     flagged = (
-        visible_students(user, on=on)
-        .filter(Exists(recent))
+        seen_on.filter(Exists(recent))
         .exclude(Exists(open_case))
         .order_by("last_name", "first_name", "pk")
     )
@@ -473,6 +490,16 @@ def suggested_case_manager(user, *, case_id: int) -> StaffCaseload | None:
     return min(staff, key=lambda s: (s.weighted, s.open_cases), default=None)
 
 
+def _among(ids: list[int]):
+    """The ids for an `__in` filter: on PostgreSQL one array parameter. A large school's
+    hundreds of students as as many parameters, or its visibility filter repeated as a
+    subquery in each of the agenda's queries, cost more than the rows they find
+    (docs/benchmarks.md, "Interventions")."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    return ids
+
+
 def team_meeting_agenda(
     user, *, school_id: int, on: dt.date, since: dt.date | None = None
 ) -> TeamMeetingAgenda:
@@ -487,16 +514,21 @@ def team_meeting_agenda(
         student=OuterRef("pk"), school_id=school_id, school_year=year
     )
     students = visible_students(user, on=on).filter(Exists(enrolled))
-    ids = set(students.values_list("pk", flat=True))
+    ids = _among(list(students.values_list("pk", flat=True)))
     reasons: dict[int, list[str]] = {}
 
     def concern(student_id: int, reason: str) -> None:
         reasons.setdefault(student_id, []).append(reason)
 
-    for flag in Flag.objects.filter(
-        student_id__in=ids, raised_on__gt=since, raised_on__lte=on
-    ).order_by("raised_on", "pk"):
-        concern(flag.student_id, f"New flag: {flag.get_kind_display()} ({flag.raised_on})")
+    # Rows as values, not models: a large school's agenda reads thousands (its time, in
+    # docs/benchmarks.md, "Interventions", went to building model instances).
+    flag_kinds = dict(Flag.Kind.choices)
+    for student_id, kind, raised_on in (
+        Flag.objects.filter(student_id__in=ids, raised_on__gt=since, raised_on__lte=on)
+        .order_by("raised_on", "pk")
+        .values_list("student_id", "kind", "raised_on")
+    ):
+        concern(student_id, f"New flag: {flag_kinds.get(kind, kind)} ({raised_on})")
     for event in CaseEvent.objects.filter(
         student_id__in=ids,
         on__gt=since,
@@ -507,22 +539,21 @@ def team_meeting_agenda(
         if event.kind == CaseEvent.Kind.CASE_UPDATED:
             concern(event.student_id, f"Tier change: {event.summary} ({event.on})")
     cases = Case.objects.filter(student_id__in=ids, status=Case.Status.OPEN)
-    for follow_up in _live(
+    for student_id, description, due_on, *owner in _live(
         FollowUp.objects.filter(case__in=cases, done_on__isnull=True, due_on__lt=on)
-    ).select_related("case", "owner"):
+    ).values_list("case__student_id", "description", "due_on", *_name_fields("owner")):
         concern(
-            follow_up.case.student_id,
-            f"Overdue follow-up: {follow_up.description} (due {follow_up.due_on}, "
-            f"{_name(follow_up.owner)})",
+            student_id,
+            f"Overdue follow-up: {description} (due {due_on}, {_name_of(*owner)})",
         )
-    for plan in _live(
+    for student_id, review_on in _live(
         AttendancePlan.objects.filter(
             case__in=cases,
             reviewed_on__isnull=True,
             review_on__lte=on + dt.timedelta(days=REVIEW_AHEAD_DAYS),
         )
-    ).select_related("case"):
-        concern(plan.case.student_id, f"Plan due for review on {plan.review_on}")
+    ).values_list("case__student_id", "review_on"):
+        concern(student_id, f"Plan due for review on {review_on}")
     tried_kinds = [
         CaseEvent.Kind.INTERVENTION,
         CaseEvent.Kind.CONTACT,
@@ -533,21 +564,21 @@ def team_meeting_agenda(
         CaseEvent.Kind.FOLLOW_UP_DONE,
     ]
     tried: dict[int, list[TimelineEntry]] = {}
-    for event in CaseEvent.objects.filter(
-        student_id__in=reasons, on__gt=since, on__lte=on, kind__in=tried_kinds, confidential=False
-    ).select_related("by"):
-        tried.setdefault(event.student_id, []).append(
-            TimelineEntry(
-                event.on,
-                event.kind,
-                event.get_kind_display(),
-                event.summary,
-                event.case_id,
-                _name(event.by),
-            )
+    event_kinds = dict(CaseEvent.Kind.choices)
+    for student_id, day, kind, summary, case_id, *by in CaseEvent.objects.filter(
+        student_id__in=_among(list(reasons)),
+        on__gt=since,
+        on__lte=on,
+        kind__in=tried_kinds,
+        confidential=False,
+    ).values_list("student_id", "on", "kind", "summary", "case_id", *_name_fields("by")):
+        tried.setdefault(student_id, []).append(
+            TimelineEntry(day, kind, event_kinds.get(kind, kind), summary, case_id, _name_of(*by))
         )
     open_cases = {case.student_id: case for case in cases.select_related("case_manager")}
-    listed = Student.objects.filter(pk__in=reasons).order_by("last_name", "first_name", "pk")
+    listed = Student.objects.filter(pk__in=_among(list(reasons))).order_by(
+        "last_name", "first_name", "pk"
+    )
     items = ActionItem.objects.filter(
         meeting__school_id=school_id, meeting__held_on__lt=on, done_on__isnull=True
     ).filter(Q(student__isnull=True) | Q(student_id__in=ids))

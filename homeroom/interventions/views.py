@@ -369,6 +369,8 @@ def _entry_forms(user, file, bound: tuple | None) -> dict[str, list]:
     def form_for(name: str, key: Any, initial: dict):
         if bound and bound[0] == name and bound[1] == key:
             return bound[2]
+        if name == "strike":
+            return forms.UnsentStrike(**initial, auto_id=f"id_{name}_{key}_%s")
         return CASE_ACTIONS[name].form(initial=initial, auto_id=f"id_{name}_{key}_%s")
 
     today = district_today(user.district)
