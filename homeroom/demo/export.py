@@ -75,7 +75,9 @@ def write_district_csv(
     *,
     on_file: Callable[[str, int], None] | None = None,
 ) -> list[Path]:
-    """Write every table of `district` as `<name>.csv` in `directory`; return the paths.
+    """Write every table of `district` as `<name>.csv` in `directory`; return their paths:
+    the export a district's SIS would make, which the import reads. The interventions
+    history, which no SIS exports, is written beside them (`HISTORY_FILE`) and not returned.
 
     Each file has the columns `COLUMNS` gives, in that order; a table part holding other
     columns is a bug in the generator and raises ValueError before its file is written.
@@ -107,7 +109,6 @@ def write_district_csv(
         text = json.dumps(district.history, ensure_ascii=False, sort_keys=True)
         partial.write_text(text + "\n", encoding="utf-8")
         os.replace(partial, path)
-        paths.append(path)
         if on_file:
             on_file(path.name, len(district.history["cases"]))
     return paths

@@ -103,7 +103,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{district.student_count:,} students, {district.event_count:,} attendance events, "
             f"{len(district.school_years)} school years ({', '.join(district.school_years)}), "
-            f"{len(paths)} files in {output} ({seconds:.1f} s)"
+            f"{len(paths) + bool(district.history)} files in {output} ({seconds:.1f} s)"
         )
         if options["load"]:
             self.load(output, show_progress)
