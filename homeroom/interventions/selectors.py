@@ -382,6 +382,18 @@ def _open_follow_ups(user, students: QuerySet[Student] | None = None) -> QuerySe
     ).select_related("case__student")
 
 
+def cases_awaiting_manager(user) -> list[Case]:
+    """For a principal, the open cases of their schools with no case manager yet (theirs to
+    assign), highest tier first; for anyone else, none."""
+    if user.role != Role.PRINCIPAL:
+        return []
+    return list(
+        visible_cases(user)
+        .filter(status=Case.Status.OPEN, case_manager__isnull=True, school__in=user.schools.all())
+        .order_by("-tier", "opened_on", "pk")
+    )
+
+
 def my_caseload(user, *, on: dt.date | None = None) -> Caseload:
     """The user's open cases (with their next follow-up), their follow-ups due on `on` and
     overdue, and students they see with a flag raised in the last `NEW_FLAG_DAYS` days and

@@ -535,20 +535,9 @@ def caseload(request: HttpRequest) -> HttpResponse:
     principal, also the open cases of their schools that have no case manager yet."""
     user = request.user
     mine = selectors.my_caseload(user)
-    unassigned = []
-    if user.role == Role.PRINCIPAL:
-        unassigned = list(
-            selectors.visible_cases(user)
-            .filter(
-                status=Case.Status.OPEN,
-                case_manager__isnull=True,
-                school__in=user.schools.all(),
-            )
-            .order_by("-tier", "opened_on", "pk")
-        )
     context = {
         "caseload": mine,
-        "unassigned": unassigned,
+        "unassigned": selectors.cases_awaiting_manager(user),
         "schools": _user_schools(user) if opens_cases(user) else [],
         "opens_cases": opens_cases(user),
     }
