@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "homeroom.metrics",
     "homeroom.warnings",
     "homeroom.interventions",
+    "homeroom.outreach",
     "homeroom.pipeline",
     "homeroom.demo",
     "homeroom.web",
@@ -137,6 +138,33 @@ WHITENOISE_USE_FINDERS = True
 # Web imports keep their files under DATA_DIR/uploads (never served); Django sets no limit
 # on uploaded files, so `homeroom.pipeline.uploads.UploadLimit` enforces this one.
 HOMEROOM_MAX_UPLOAD_BYTES = int(os.environ.get("HOMEROOM_MAX_UPLOAD_MB", "500")) * 1024 * 1024
+
+# Family outreach (docs/outreach.md). Email goes through the district's SMTP server; texts
+# through an SMS account (Twilio's Messages API shape). Secrets come from the environment.
+_smtp = {
+    "host": os.environ.get("HOMEROOM_SMTP_HOST", "localhost"),
+    "port": int(os.environ.get("HOMEROOM_SMTP_PORT", "25")),
+    "username": os.environ.get("HOMEROOM_SMTP_USER", ""),
+    "password": os.environ.get("HOMEROOM_SMTP_PASSWORD", ""),
+    "use_tls": os.environ.get("HOMEROOM_SMTP_STARTTLS", "") == "1",
+    "use_ssl": os.environ.get("HOMEROOM_SMTP_SSL", "") == "1",
+    "timeout": 15,
+}
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+MAILERS = {
+    "default": {"BACKEND": SMTP_BACKEND, "OPTIONS": _smtp},
+    "families": {"BACKEND": SMTP_BACKEND, "OPTIONS": _smtp},  # outreach's messages
+}
+DEFAULT_FROM_EMAIL = os.environ.get("HOMEROOM_MAIL_FROM", "attendance@localhost")
+HOMEROOM_SMS = {
+    "API_URL": os.environ.get("HOMEROOM_SMS_API_URL", "https://api.twilio.com"),
+    "ACCOUNT_SID": os.environ.get("HOMEROOM_SMS_ACCOUNT_SID", ""),
+    "AUTH_TOKEN": os.environ.get("HOMEROOM_SMS_AUTH_TOKEN", ""),
+    "FROM": os.environ.get("HOMEROOM_SMS_FROM", ""),  # a number, or a Messaging Service SID
+    "PUBLIC_URL": os.environ.get("HOMEROOM_PUBLIC_URL", ""),  # where the webhooks are reached
+    # Whether the provider answers a repeated idempotency key with the first message.
+    "IDEMPOTENT": os.environ.get("HOMEROOM_SMS_IDEMPOTENT", "") == "1",
+}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 60 * 60

@@ -78,3 +78,10 @@ def count(value: int | None) -> str:
     if value is None:
         return MISSING
     return f"{value:,}"
+
+
+def date(day) -> str:
+    """A date as pages and messages write it, e.g. "Dec 7, 2026"."""
+    if day is None:
+        return MISSING
+    return f"{day:%b} {day.day}, {day.year}"

@@ -40,6 +40,7 @@ class Language(models.TextChoices):
     SOMALI = "so", "Somali"
     RUSSIAN = "ru", "Russian"
     PORTUGUESE = "pt", "Portuguese"
+    TAGALOG = "tl", "Tagalog"
     OTHER = "other", "Other"
 
 
@@ -179,6 +180,14 @@ class StudentGuardian(models.Model):
     relationship = models.CharField(max_length=20, choices=Relationship.choices)
     contact_priority = models.PositiveSmallIntegerField(default=1)
     lives_with = models.BooleanField(default=True)
+    # FERPA: education records go only to guardians with the right to them (custody or
+    # educational rights); a court order or a family's safety can forbid any contact.
+    contact_rights = models.BooleanField(
+        default=True, help_text="May receive the student's records and messages."
+    )
+    no_contact = models.BooleanField(
+        default=False, help_text="Never to be contacted (e.g. a court order)."
+    )
 
     class Meta:
         ordering = ["contact_priority"]

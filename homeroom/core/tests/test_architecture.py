@@ -26,6 +26,7 @@ LAYERS = (
     ("metrics",),
     ("warnings",),
     ("interventions",),
+    ("outreach",),
     ("pipeline",),
     ("demo", "web"),
 )
