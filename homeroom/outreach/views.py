@@ -1,10 +1,11 @@
 """Pages and webhooks of family outreach: each parses, calls one action or selector, renders.
 
-The provider's webhooks are exempt from CSRF (the provider cannot hold a session's token)
-and answer 403 unless `X-Twilio-Signature` proves the request came from the account.
+The provider's webhooks need no login and are exempt from CSRF (the provider holds neither
+a session nor its token) and answer 403 unless `X-Twilio-Signature` proves the request came from the account.
 """
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -73,6 +74,7 @@ def _signed(request: HttpRequest) -> bool:
     return signature_is_valid(url, params, request.headers.get("X-Twilio-Signature", ""))
 
 
+@login_not_required  # the provider signs its requests instead
 @csrf_exempt
 @require_POST
 def sms_status(request: HttpRequest) -> HttpResponse:
@@ -92,6 +94,7 @@ def sms_status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+@login_not_required  # the provider signs its requests instead
 @csrf_exempt
 @require_POST
 def sms_inbound(request: HttpRequest) -> HttpResponse:

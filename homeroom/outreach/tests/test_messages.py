@@ -93,7 +93,9 @@ def test_the_same_words_sent_twice_the_same_day_are_one_message(cast, families, 
         ("linh", "sms", "guardian_id", "Linh Brooks is not a guardian of Ana."),
     ],
 )
-def test_only_guardians_with_contact_rights_are_messaged(cast, families, who, channel, field, error):
+def test_only_guardians_with_contact_rights_are_messaged(
+    cast, families, who, channel, field, error
+):
     with pytest.raises(ValidationError) as refused:
         do_send_family_message(
             cast.teacher,
@@ -112,7 +114,11 @@ def test_never_a_channel_without_consent(cast, families):
     # Linh Brooks consented to email but was never asked about texts
     with pytest.raises(ValidationError) as refused:
         do_send_family_message(
-            cast.admin, student_id=cast.ben.pk, guardian_id=families.linh.pk, channel="sms", text="Hi"
+            cast.admin,
+            student_id=cast.ben.pk,
+            guardian_id=families.linh.pk,
+            channel="sms",
+            text="Hi",
         )
     assert refused.value.message_dict == {
         "channel": ["Linh Brooks has not agreed to receive text messages."]
@@ -172,7 +178,11 @@ def test_siblings_in_one_household_get_one_message_naming_each_child(cast, famil
 def test_a_language_without_a_template_gets_the_fallback_and_the_log_says_so(cast, families):
     # Joana Chen reads Portuguese, in which no template ships; the fallback is English
     message = do_send_family_message(
-        cast.admin, student_id=cast.carla.pk, guardian_id=families.joana.pk, channel="sms", text="Hi"
+        cast.admin,
+        student_id=cast.carla.pk,
+        guardian_id=families.joana.pk,
+        channel="sms",
+        text="Hi",
     )
     assert (message.language, message.wanted_language, message.fallback_used) == ("en", "pt", True)
     assert message.body.endswith("Reply STOP to stop texts.")
