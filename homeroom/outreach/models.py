@@ -204,3 +204,26 @@ class ConsentChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.guardian_id} {self.channel} -> {self.consent}"
+
+
+class TriggerHit(models.Model):
+    """That a trigger fired for a student at a mark (a date, a threshold of a year), once.
+
+    Written with the message it decided, so the same night run twice decides nothing twice.
+    """
+
+    student = models.ForeignKey("roster.Student", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=30, choices=MessageKind.choices)
+    mark = models.CharField(max_length=60, help_text='e.g. "2026-12-07" or "2026-2027:year:5".')
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["student", "kind", "mark"], name="trigger_hit_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.mark} for {self.student_id}"

@@ -1,7 +1,8 @@
 """Pages and webhooks of family outreach: each parses, calls one action or selector, renders.
 
 The provider's webhooks need no login and are exempt from CSRF (the provider holds neither
-a session nor its token) and answer 403 unless `X-Twilio-Signature` proves the request came from the account.
+a session nor its token); they answer 403 unless `X-Twilio-Signature` proves the request
+came from the district's account.
 """
 
 from django.contrib import messages

@@ -1,5 +1,5 @@
 """The pipeline: the night's steps in order, import -> metrics -> flags -> forecast ->
-case defaults -> case flags -> tiers.
+case defaults -> case flags -> tiers -> outreach (the triggers: homeroom/outreach/triggers.py).
 
 Data flows one way through the apps (ingest -> attendance -> metrics -> warnings), and this
 is the one place that runs them in sequence, so no app calls the one downstream of it. The
@@ -27,6 +27,8 @@ from homeroom.interventions.flags import do_evaluate_case_flags
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.metrics.rules import RuleProfile, load_rule_profile
+from homeroom.outreach.actions import do_install_default_templates
+from homeroom.outreach.triggers import do_evaluate_triggers
 from homeroom.pipeline.models import NightlyRun
 from homeroom.warnings.actions import (
     analysis_engine,
@@ -56,6 +58,16 @@ class NightlyImport:
 def _tiers(district: District) -> dict[int, str]:
     rows = StudentSummary.objects.filter(student__district=district, school__isnull=True)
     return dict(rows.values_list("student_id", "tier"))
+
+
+def _raised(before: dict[int, str], after: dict[int, str], profile: RuleProfile) -> list[int]:
+    """The students whose tier rose (toward the most intensive) since the last run."""
+    rank = {tier.name: i for i, tier in enumerate(profile.tiers)}  # most intensive first
+    return [
+        student
+        for student, tier in after.items()
+        if before.get(student) in rank and tier in rank and rank[tier] < rank[before[student]]
+    ]
 
 
 def _tier_changes(before: dict[int, str], after: dict[int, str], profile: RuleProfile) -> dict:
@@ -142,7 +154,15 @@ def do_run_nightly(
     # installed and leave the district's edits alone).
     step("case defaults", lambda: do_install_defaults(district))
     step("case flags", lambda: do_evaluate_case_flags(district, as_of=as_of))
-    step("tiers", lambda: _tier_changes(tiers_before, _tiers(district), profile))
+    tiers_after = _tiers(district)
+    step("tiers", lambda: _tier_changes(tiers_before, tiers_after, profile))
+
+    def outreach() -> dict:  # templates first: a district new to Homeroom gets the defaults
+        installed = do_install_default_templates(district)
+        raised = _raised(tiers_before, tiers_after, profile)
+        return installed | do_evaluate_triggers(district, as_of=as_of, raised_tiers=raised)
+
+    step("outreach", outreach)
     run.status, run.finished_at = NightlyRun.Status.SUCCEEDED, timezone.now()
     run.save()
     return run
