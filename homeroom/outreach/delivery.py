@@ -152,7 +152,7 @@ def run_once(limit: int = 50) -> dict[str, int]:
     counts: dict[str, int] = {}
     for message_id in claim(limit):
         status = send_one(message_id)
-        counts[status] = counts.get(status, 0) + 1
+        counts[str(status)] = counts.get(str(status), 0) + 1
     return counts
 
 

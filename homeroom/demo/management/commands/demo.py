@@ -234,6 +234,8 @@ class Command(BaseCommand):
         """Serve the app with waitress, static files through WhiteNoise, until Ctrl+C."""
         from waitress import create_server
 
+        from homeroom.outreach.demo import start_demo_outreach
+
         # Collected before the app loads, so WhiteNoise finds the directory it serves.
         call_command("collectstatic", interactive=False, verbosity=0)
         from homeroom.wsgi import application
@@ -249,9 +251,11 @@ class Command(BaseCommand):
                 )
             )
         self.stdout.write(f"Serving Homeroom at http://{host}:{port}/ (Ctrl+C stops it)")
+        stop_outreach = start_demo_outreach(f"http://{host}:{port}", say=self.stdout.write)
         try:
             server.run()
         except KeyboardInterrupt:
             self.stdout.write("Stopped.")
         finally:
+            stop_outreach()
             server.close()
