@@ -143,6 +143,13 @@ class Message(models.Model):
     not_before = models.DateTimeField(help_text="Sent no earlier (quiet hours, retries).")
     last_error = models.TextField(blank=True)
     provider_id = models.CharField(max_length=64, blank=True, db_index=True)
+    letter_batch = models.ForeignKey(
+        "outreach.LetterBatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
     in_reply_to = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
     )
@@ -218,6 +225,9 @@ class TriggerHit(models.Model):
     message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    held_out = models.BooleanField(
+        default=False, help_text="Drawn for the holdout: no message, kept to measure the effect."
+    )
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -227,3 +237,23 @@ class TriggerHit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.mark} for {self.student_id}"
+
+
+class LetterBatch(models.Model):
+    """Letters printed together for one school: one PDF (cover sheet first) and a CSV manifest."""
+
+    district = models.ForeignKey("core.District", on_delete=models.CASCADE, related_name="+")
+    school = models.ForeignKey("core.School", on_delete=models.PROTECT, related_name="+")
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    made_at = models.DateTimeField(auto_now_add=True)
+    letters = models.PositiveIntegerField()
+    pdf = models.CharField(max_length=300, help_text="Path under the data directory.")
+    manifest = models.CharField(max_length=300, help_text="Path under the data directory.")
+
+    class Meta:
+        ordering = ["-made_at"]
+
+    def __str__(self) -> str:
+        return f"letters {self.pk} for {self.school_id}: {self.letters}"

@@ -17,8 +17,11 @@ as the message, so a night run twice sends nothing twice.
 """
 
 import datetime as dt
+import hashlib
+import statistics
 import zoneinfo
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -40,6 +43,9 @@ DEFAULT_TRIGGERS: dict[str, dict[str, Any]] = {
     "absence_today": {"enabled": True, "not_before": "10:00", "channels": ["sms", "email"]},
     "absence_threshold": {"enabled": True, "year": [5, 10], "channels": ["sms", "email"]},
     "tier_change": {"enabled": False, "channels": ["sms", "email"]},
+    # Rogers & Feller (2018): a mailed letter with the child's days absent and a typical
+    # classmate's. `share` of eligible households get it; the rest are the recorded holdout.
+    "nudge": {"enabled": False, "min_days": 3, "share": 0.5, "round": "1", "channels": ["letter"]},
 }
 
 
@@ -71,8 +77,13 @@ def _contacts(student_ids: set[int], channels: list[str]) -> dict[int, tuple[Any
             continue
         guardian = link.guardian
         for channel in channels:
-            consented = consents[guardian.pk].get(channel) == ContactPreference.Consent.GRANTED
-            address = normal_phone(guardian.phone) if channel == "sms" else guardian.email
+            consent = consents[guardian.pk].get(channel, ContactPreference.Consent.UNKNOWN)
+            if channel == "letter":  # letters go unless opted out (selectors.channel_allowed)
+                consented = consent != ContactPreference.Consent.OPTED_OUT
+                address = guardian.address_line.strip() and guardian.postal_code.strip()
+            else:
+                consented = consent == ContactPreference.Consent.GRANTED
+                address = normal_phone(guardian.phone) if channel == "sms" else guardian.email
             if consented and address:
                 chosen[link.student_id] = (guardian, channel)
                 break
@@ -95,8 +106,10 @@ def _send(
     channels: list[str],
     on: dt.date,
     counts: dict[str, int],
+    held_out: Callable[[int], bool] = lambda guardian_id: False,
 ) -> None:
-    """Group the students due a message by guardian and queue one message each."""
+    """Group the students due a message by guardian and queue one message each (or, for a
+    household `held_out` draws, record that it was held out)."""
     if not due:
         return
     contacts = _contacts(set(due), channels)
@@ -110,6 +123,16 @@ def _send(
         guardians[guardian.pk] = guardian
     students = Student.objects.in_bulk(set(contacts))
     for (guardian_id, channel), student_ids in households.items():
+        if held_out(guardian_id):
+            TriggerHit.objects.bulk_create(
+                [
+                    TriggerHit(student_id=pk, kind=kind, mark=due[pk]["mark"], held_out=True)
+                    for pk in student_ids
+                ],
+                ignore_conflicts=True,
+            )
+            counts[f"{kind} holdout"] = counts.get(f"{kind} holdout", 0) + 1
+            continue
         children = tuple(
             students[pk] for pk in sorted(student_ids, key=lambda pk: students[pk].first_name)
         )
@@ -119,13 +142,16 @@ def _send(
             "date": show_date(on),
             "as_of": show_date(on),
         }
-        if len(children) == 1 and "days_absent" in facts[0]:
-            values["days_absent"] = show_days(facts[0]["days_absent"])
-        elif "days_absent" in facts[0]:
-            values["days_absent"] = ", ".join(
-                f"{show_days(f['days_absent'])} ({s.first_name})"
-                for s, f in zip(children, facts, strict=True)
-            )
+        for figure in ("days_absent", "typical_days"):  # one child: "6"; siblings: "6 (Ana), ..."
+            if figure not in facts[0]:
+                continue
+            if len(children) == 1:
+                values[figure] = show_days(facts[0][figure])
+            else:
+                values[figure] = ", ".join(
+                    f"{show_days(f[figure])} ({s.first_name})"
+                    for s, f in zip(children, facts, strict=True)
+                )
         stated = {
             "as_of": on.isoformat(),
             "students": {
@@ -236,4 +262,45 @@ def do_evaluate_triggers(
             as_of,
             counts,
         )
+
+    nudge = triggers["nudge"]
+    if nudge["enabled"]:
+        rows = _nudge_due(district, year, nudge)
+        share = float(nudge["share"])
+        salt = f"{district.pk}:{year.name}:{nudge['round']}"
+        _send(
+            district,
+            MessageKind.NUDGE,
+            fresh(rows, MessageKind.NUDGE),
+            nudge["channels"],
+            as_of,
+            counts,
+            held_out=lambda guardian_id: draw(salt, guardian_id) >= share,
+        )
     return counts
+
+
+def draw(salt: str, guardian_id: int) -> float:
+    """A household's draw in [0, 1): fixed by the round, so a rerun draws the same."""
+    digest = hashlib.sha256(f"{salt}:{guardian_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _nudge_due(district: District, year, nudge: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Students with at least `min_days` absences, with a typical classmate's: the median
+    days absent of the counted students of the same grade at the same school."""
+    rows = StudentSummary.objects.filter(
+        student__district=district, school_year=year, school__isnull=False, counted=True
+    ).values_list("student_id", "school_id", "grade", "days_absent")
+    classes: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for _, school_id, grade, days_absent in rows:
+        classes[(school_id, grade)].append(days_absent)
+    due = {}
+    for student_id, school_id, grade, days_absent in rows:
+        if days_absent >= float(nudge["min_days"]):
+            due[student_id] = {
+                "mark": f"{year.name}:nudge:{nudge['round']}",
+                "days_absent": days_absent,
+                "typical_days": statistics.median(classes[(school_id, grade)]),
+            }
+    return due
