@@ -3,8 +3,13 @@
 from dataclasses import dataclass
 
 from homeroom.access.gatekeeper import StudentAccess, access_student
+from homeroom.core.selectors import district_today
+from homeroom.metrics.display import date as show_date
+from homeroom.metrics.display import days as show_days
+from homeroom.metrics.models import StudentSummary
 from homeroom.outreach.models import Message, MessageKind, MessageTemplate
 from homeroom.outreach.rules import normal_phone
+from homeroom.outreach.templates import RIGHT_TO_LEFT, fill
 from homeroom.roster.models import ContactChannel, ContactPreference, Guardian, StudentGuardian
 
 
@@ -87,3 +92,46 @@ def consent_of(guardian_id: int) -> dict[str, str]:
         channel: held.get(channel, ContactPreference.Consent.UNKNOWN)
         for channel in ContactChannel.values
     }
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A template's words filled in for one real student, as their family would read them."""
+
+    subject: str
+    body: str
+    language: str
+    rtl: bool
+    values: dict[str, str]
+
+
+def preview_template(
+    user, *, student_id: int, language: str, subject: str, body: str
+) -> tuple[StudentAccess, Preview]:
+    """The words filled in with a visible student's data (nothing is saved or sent)."""
+
+    access = access_student(user, student_id)
+    student = access.student
+    today = district_today(student.district)
+    guardian = next((item.guardian for item in reachable_guardians(access)), None)
+    summary = StudentSummary.objects.filter(student=student, school__isnull=True).first()
+    enrollment = student.enrollments.select_related("school").order_by("-entry_date").first()
+    values = {
+        "guardian": f"{guardian.first_name} {guardian.last_name}" if guardian else "(guardian)",
+        "children": student.first_name,
+        "school": enrollment.school.name if enrollment else student.district.name,
+        "district": student.district.name,
+        "days_absent": show_days(summary.days_absent) if summary else "0",
+        "typical_days": "(a typical classmate's days)",
+        "as_of": show_date(today),
+        "date": show_date(today),
+        "message": "(the words staff write)",
+        "sender": user.get_full_name() or user.username,
+    }
+    return access, Preview(
+        subject=fill(subject, values),
+        body=fill(body, values),
+        language=language,
+        rtl=language in RIGHT_TO_LEFT,
+        values=values,
+    )

@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
+ANY_BRACES = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)  # what a writer meant as a placeholder
 
 # What each placeholder says; a template naming any other is refused when saved.
 PLACEHOLDERS = {
@@ -32,7 +33,8 @@ RIGHT_TO_LEFT = frozenset({"ar"})
 
 def unknown_placeholders(text: str) -> list[str]:
     """The placeholders in `text` that are not in `PLACEHOLDERS`, in order of appearance."""
-    return [name for name in PLACEHOLDER.findall(text) if name not in PLACEHOLDERS]
+    names = (inside.strip() for inside in ANY_BRACES.findall(text))
+    return [name for name in names if name not in PLACEHOLDERS]
 
 
 def fill(text: str, values: dict[str, str]) -> str:

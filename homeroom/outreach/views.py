@@ -8,17 +8,21 @@ came from the district's account.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from homeroom.access.cases import logs_family_contacts
+from homeroom.access.gatekeeper import StudentNotFound
 from homeroom.core.actions import do_log_student_access
 from homeroom.outreach import actions, selectors
 from homeroom.outreach.channels import signature_is_valid, sms_settings
-from homeroom.outreach.forms import FamilyMessageForm
+from homeroom.outreach.forms import FamilyMessageForm, TemplateForm
+from homeroom.outreach.models import MessageKind
+from homeroom.outreach.templates import PLACEHOLDERS, RIGHT_TO_LEFT
+from homeroom.roster.models import Language
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
@@ -109,3 +113,104 @@ def sms_inbound(request: HttpRequest) -> HttpResponse:
         provider_id=request.POST.get("MessageSid", ""),
     )
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+
+def _district_staff(user) -> None:
+    if not user.is_district_wide:
+        raise PermissionDenied("Message templates are the district's: district staff only.")
+
+
+def templates_list(request: HttpRequest) -> HttpResponse:
+    """Every message kind in every language, with its version and whether it was reviewed."""
+    _district_staff(request.user)
+    held = {(t.kind, t.language): t for t in selectors.templates_of(request.user)}
+    languages = [code for code in Language.values if code != Language.OTHER]
+    rows = [
+        {
+            "kind": kind,
+            "label": label,
+            "cells": [{"language": code, "template": held.get((kind, code))} for code in languages],
+        }
+        for kind, label in MessageKind.choices
+        if kind != MessageKind.REPLY
+    ]
+    context = {"rows": rows, "languages": [Language(code) for code in languages]}
+    return render(request, "outreach/templates.html", context)
+
+
+def template_edit(request: HttpRequest) -> HttpResponse:
+    """Edit one kind's words in one language; preview them for a real student before saving."""
+    user = request.user
+    _district_staff(user)
+    kind, language = request.GET.get("kind", ""), request.GET.get("language", "")
+    if kind not in MessageKind.values or language not in Language.values:
+        raise Http404("No message kind or language of that name.")
+    current = actions.current_template(user.district_id, kind, language)
+    initial = {
+        "kind": kind,
+        "language": language,
+        "version": current.version if current else None,
+        "subject": current.subject if current else "",
+        "body": current.body if current else "",
+    }
+    form = TemplateForm(request.POST or None, initial=initial)
+    preview, status = None, 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if "preview" in request.POST:
+            if data["preview_student"] is None:
+                form.add_error("preview_student", "Give the id of a student you see.")
+                status = 400
+            else:
+                try:
+                    access, preview = selectors.preview_template(
+                        user,
+                        student_id=data["preview_student"],
+                        language=language,
+                        subject=data["subject"],
+                        body=data["body"],
+                    )
+                except StudentNotFound:
+                    form.add_error("preview_student", "No student you see has this id.")
+                    status = 400
+                else:
+                    do_log_student_access(
+                        user=user,
+                        student_id=access.student.pk,
+                        subject="message template preview",
+                        access_reason=access.grant,
+                    )
+        else:
+            if not user.may_change_student_data or user.role != "district_admin":
+                raise PermissionDenied("Only district administrators edit message templates.")
+            try:
+                saved = actions.do_save_template(
+                    user,
+                    kind=kind,
+                    language=language,
+                    subject=data["subject"],
+                    body=data["body"],
+                    version=data["version"],
+                )
+            except ValidationError as error:
+                _show_errors(form, error)
+                status = 400
+            else:
+                messages.success(
+                    request,
+                    f"Saved: {MessageKind(kind).label} in {Language(language).label}, "
+                    f"version {saved.version}.",
+                )
+                return redirect(reverse("outreach:templates"))
+    elif request.method == "POST":
+        status = 400
+    context = {
+        "form": form,
+        "kind": MessageKind(kind),
+        "language": Language(language),
+        "current": current,
+        "preview": preview,
+        "placeholders": PLACEHOLDERS,
+        "rtl": language in RIGHT_TO_LEFT,
+    }
+    return render(request, "outreach/template_edit.html", context, status=status)

@@ -66,3 +66,68 @@ def test_who_may_not_message_a_family(cast, families, client, who, student, stat
 def test_the_student_page_links_to_the_message_page(cast, families, client):
     answer = signed_in(client, cast.teacher).get(reverse("web:student", args=[cast.ana.pk]))
     assert page_of(cast.ana) in answer.content.decode()
+
+
+def test_the_admin_previews_a_template_for_a_real_student_before_saving(cast, families, client):
+    client = signed_in(client, cast.admin)
+    edit = reverse("outreach:template-edit") + "?kind=absence_today&language=es"
+    words = {
+        "kind": "absence_today",
+        "language": "es",
+        "version": 1,
+        "subject": "Hoy: {{ children }}",
+    }
+    body = "{{ school }}: {{ children }} faltó hoy. Llame a {{ district }}."
+    answer = client.post(
+        edit, {**words, "body": body, "preview_student": cast.ana.pk, "preview": 1}
+    )
+    assert answer.status_code == 200
+    html = answer.content.decode()
+    assert "Lincoln Elementary: Ana faltó hoy. Llame a Riverside Unified." in html
+    assert "Hoy: Ana" in html
+    # nothing was saved by the preview, and it was audited as a read of Ana's record
+    from homeroom.outreach.actions import current_template
+
+    assert current_template(cast.district.pk, "absence_today", "es").version == 1
+    assert AuditEntry.objects.filter(
+        student_id=cast.ana.pk, subject="message template preview"
+    ).exists()
+    # when saved, it is version 2, no longer awaiting review
+    answer = client.post(edit, {**words, "body": body, "save": 1})
+    assert answer.status_code == 302
+    saved = current_template(cast.district.pk, "absence_today", "es")
+    assert (saved.version, saved.body, saved.shipped_default) == (2, body, False)
+
+
+def test_a_template_with_an_unknown_placeholder_or_an_old_version_is_refused(
+    cast, families, client
+):
+    client = signed_in(client, cast.admin)
+    edit = reverse("outreach:template-edit") + "?kind=absence_today&language=es"
+    words = {"kind": "absence_today", "language": "es", "subject": ""}
+    answer = client.post(edit, {**words, "version": 1, "body": "Hola {{ student.ssn }}", "save": 1})
+    assert answer.status_code == 400
+    assert "Unknown placeholder {{ student.ssn }}" in answer.content.decode()
+    answer = client.post(edit, {**words, "version": 1, "body": "Hola {{ nombre }}", "save": 1})
+    assert answer.status_code == 400
+    assert "Unknown placeholder {{ nombre }}" in answer.content.decode()
+    answer = client.post(edit, {**words, "version": 0, "body": "Hola", "save": 1})
+    assert answer.status_code == 400
+    assert "Someone saved this template since you opened it" in answer.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("analyst", 200), ("principal", 403), ("teacher", 403)]
+)
+def test_templates_are_for_district_staff(cast, families, client, who, status):
+    answer = signed_in(client, getattr(cast, who)).get(reverse("outreach:templates"))
+    assert answer.status_code == status
+
+
+def test_the_analyst_may_read_but_not_save_a_template(cast, families, client):
+    client = signed_in(client, cast.analyst)
+    edit = reverse("outreach:template-edit") + "?kind=absence_today&language=es"
+    answer = client.post(
+        edit, {"kind": "absence_today", "language": "es", "version": 1, "body": "x", "save": 1}
+    )
+    assert answer.status_code == 403
