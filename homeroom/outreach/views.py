@@ -154,6 +154,9 @@ def template_edit(request: HttpRequest) -> HttpResponse:
         "body": current.body if current else "",
     }
     form = TemplateForm(request.POST or None, initial=initial)
+    if language in RIGHT_TO_LEFT:  # Arabic is typed right to left, as it will be read
+        for name in ("subject", "body"):
+            form.fields[name].widget.attrs["dir"] = "rtl"
     preview, status = None, 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
