@@ -20,6 +20,7 @@ import base64
 import json
 import secrets
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -135,6 +136,7 @@ class LocalSmsProvider:
                 "body": fields["Body"],
                 "status": "queued",
                 "idempotency_key": key,
+                "received_at": time.time(),
             }
             self._by_key[key] = record
             self.delivered.append(record)
