@@ -12,7 +12,8 @@ What it does (docs/benchmarks.md, section "Outreach", records the figures):
    outbox (`queue_trigger_message`, the rules and all).
 2. Starts the local SMS provider (`homeroom/outreach/sandbox.py`, Twilio's Messages API on
    127.0.0.1) with a log file, then `--kills` times: starts `homeroom worker` as its own
-   process, lets it run a random 0.2 to 1.5 s, kills it with SIGKILL, and has 5 random
+   process, lets it send for a random 0.05 to 1.5 s once started, kills it with SIGKILL,
+   and has 5 random
    guardians reply STOP (`do_receive_text`, as the inbound webhook does). Then one last
    worker finishes the batch.
 3. Checks the provider's log: every message sent appears exactly once, every message
@@ -86,11 +87,17 @@ def main() -> None:
 
     worker = [*homeroom, "worker", "--lease", "0", "--idle", "0.2", "--batch", "20"]
     stopped_at = {}
+    interrupted = 0
+    from homeroom.outreach.models import Message
+
     for _ in range(args.kills):
-        process = subprocess.Popen(worker, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-        time.sleep(random.uniform(0.2, 1.5))
+        process = subprocess.Popen(worker, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        process.stdout.readline()  # "Outreach worker started": Django is loaded, sending begins
+        time.sleep(random.uniform(0.05, 1.5))
         process.send_signal(signal.SIGKILL)
         process.wait()
+        # a kill that caught messages claimed and not recorded: the case exactly-once is about
+        interrupted += Message.objects.filter(status="sending").exists()
         for guardian in random.sample(guardians, 5):
             if guardian.pk not in stopped_at:
                 do_receive_text(
@@ -106,6 +113,7 @@ def main() -> None:
     process.wait()
     elapsed = time.perf_counter() - started
     check(log, guardians, stopped_at, args, elapsed)
+    print(f"kills that caught messages claimed and not yet recorded as sent: {interrupted}")
 
     # Throughput: one worker loop, uninterrupted.
     from homeroom.outreach.delivery import run_once
