@@ -131,3 +131,54 @@ def test_the_analyst_may_read_but_not_save_a_template(cast, families, client):
         edit, {"kind": "absence_today", "language": "es", "version": 1, "body": "x", "save": 1}
     )
     assert answer.status_code == 403
+
+
+USERS = ("admin", "analyst", "principal", "counselor", "teacher", "viewer", "outsider", "former")
+# Each outreach page for each member of the cast (Ana's message page; the templates list).
+MATRIX = {
+    "family-message": {
+        "admin": 200,
+        "analyst": 403,  # sees Ana, contacts no family
+        "principal": 200,
+        "counselor": 404,  # does not see Ana
+        "teacher": 200,
+        "viewer": 404,
+        "outsider": 404,
+        "former": "login",
+        None: "login",
+    },
+    "templates": {
+        "admin": 200,
+        "analyst": 200,
+        "principal": 403,
+        "counselor": 403,
+        "teacher": 403,
+        "viewer": 403,
+        "outsider": 200,  # another district's administrator: their own district's templates
+        "former": "login",
+        None: "login",
+    },
+}
+
+
+@pytest.mark.parametrize("who", [*USERS, None])
+@pytest.mark.parametrize("route", sorted(MATRIX))
+def test_each_outreach_page_answers_each_user_as_the_matrix_says(
+    cast, families, client, route, who
+):
+    if who is not None:
+        client.force_login(getattr(cast, who))
+    args = [cast.ana.pk] if route == "family-message" else []
+    answer = client.get(reverse(f"outreach:{route}", args=args))
+    expected = MATRIX[route][who]
+    if expected == "login":
+        assert answer.status_code == 302 and answer["Location"].startswith(reverse("web:login"))
+    else:
+        assert answer.status_code == expected
+
+
+@pytest.mark.parametrize("route", ["sms-status", "sms-inbound"])
+def test_the_webhooks_refuse_anyone_without_the_providers_signature(cast, families, client, route):
+    client.force_login(cast.admin)  # even a signed-in administrator
+    answer = client.post(reverse(f"outreach:{route}"), {"MessageSid": "SM1", "Body": "STOP"})
+    assert answer.status_code == 403
