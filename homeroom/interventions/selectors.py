@@ -53,6 +53,7 @@ from homeroom.interventions.playbook import (
     Playbook,
     write_playbook,
 )
+from homeroom.metrics import display
 from homeroom.roster.models import Enrollment, SisIntervention, Student
 from homeroom.warnings.models import Flag
 
@@ -540,7 +541,7 @@ def team_meeting_agenda(
         .order_by("raised_on", "pk")
         .values_list("student_id", "kind", "raised_on")
     ):
-        concern(student_id, f"New flag: {flag_kinds.get(kind, kind)} ({raised_on})")
+        concern(student_id, f"New flag: {flag_kinds.get(kind, kind)} ({display.date(raised_on)})")
     for event in CaseEvent.objects.filter(
         student_id__in=ids,
         on__gt=since,
@@ -556,7 +557,7 @@ def team_meeting_agenda(
     ).values_list("case__student_id", "description", "due_on", *_name_fields("owner")):
         concern(
             student_id,
-            f"Overdue follow-up: {description} (due {due_on}, {_name_of(*owner)})",
+            f"Overdue follow-up: {description} (due {display.date(due_on)}, {_name_of(*owner)})",
         )
     for student_id, review_on in _live(
         AttendancePlan.objects.filter(
@@ -565,7 +566,7 @@ def team_meeting_agenda(
             review_on__lte=on + dt.timedelta(days=REVIEW_AHEAD_DAYS),
         )
     ).values_list("case__student_id", "review_on"):
-        concern(student_id, f"Plan due for review on {review_on}")
+        concern(student_id, f"Plan due for review on {display.date(review_on)}")
     tried_kinds = [
         CaseEvent.Kind.INTERVENTION,
         CaseEvent.Kind.CONTACT,

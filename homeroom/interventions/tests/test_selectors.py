@@ -153,7 +153,7 @@ def test_the_team_meeting_agenda_gathers_students_of_concern_and_what_was_tried(
     assert [r.split(":")[0] for r in gabe.reasons] == [
         "Tier change",
         "Overdue follow-up",
-        "Plan due for review on " + str(cast.today + dt.timedelta(days=3)),
+        "Plan due for review on " + (cast.today + dt.timedelta(days=3)).strftime("%b %-d, %Y"),
     ]
     assert [e.kind for e in gabe.tried] == ["plan_written"] and gabe.case == case
     assert [i.description for i in agenda.open_action_items] == ["Bus review"]
