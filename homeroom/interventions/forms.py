@@ -147,6 +147,19 @@ class StartInterventionForm(forms.Form):
         ]
 
 
+class ReferForCaseForm(forms.Form):
+    """A teacher asks the case team for a case: why, in their words."""
+
+    reason = forms.CharField(
+        label="What worries you",
+        max_length=250,
+        help_text="The counselor and principal read this; the family does not.",
+    )
+
+    def arguments(self) -> dict:
+        return {"reason": self.cleaned_data["reason"]}
+
+
 class OpenCaseForm(forms.Form):
     """Open a case for a student: from one of their flags, or by hand."""
 

@@ -343,6 +343,11 @@ INTERVENTIONS_MATRIX = {
         ("get", _on_student("ana", {"principal"}, 200)),
         ("post", _on_student("ana", {"principal"}, 302)),
     ],
+    # teachers ask for a case for a student they teach (Ana has none open)
+    "refer_for_case": [
+        ("get", _on_student("ana", {"teacher"}, 200)),
+        ("post", _on_student("ana", {"teacher"}, 302)),
+    ],
     "case": [("get", _on_student("gabe", SEES_GABE, 200))],
     **{
         route: [("post", _on_student("gabe", CASE_TEAM, 302))]
@@ -449,6 +454,7 @@ def _valid_form(world, route: str, user) -> dict:
         },
         "start_intervention": {"intervention_type_id": kind.pk},
         "open_case": {"tier": 2, "source_flag_id": "", "note": ""},
+        "refer_for_case": {"reason": "Often absent on Mondays"},
         "case_barrier": {
             "barrier_id": Barrier.objects.get(district=cast.district, key="health").pk
         },
@@ -512,7 +518,7 @@ def _valid_form(world, route: str, user) -> dict:
 
 
 def _route_arguments(world, route: str) -> list:
-    if route in ("log_contact", "start_intervention", "open_case"):
+    if route in ("log_contact", "start_intervention", "open_case", "refer_for_case"):
         return [world.cast.ana.pk]
     if route == "case" or route.startswith("case_"):
         return [world.case.pk]
