@@ -177,11 +177,11 @@ class StudentOfConcern:
 
     @property
     def tried_summary(self) -> str:
-        """What was tried, counted by kind, most first: "Family contact × 3 · Follow-up done
-        × 1". The agenda shows this and the latest entry; the rest is on the timeline (a
+        """What was tried, counted by kind, most first: "Family contact (3) · Follow-up done
+        (1)". The agenda shows this and the latest entry; the rest is on the timeline (a
         large school's agenda listed over a thousand entries, most of its time and length)."""
         counts = Counter(entry.label for entry in self.tried)
-        return " · ".join(f"{label} × {n}" for label, n in counts.most_common())
+        return " · ".join(f"{label} ({n})" for label, n in counts.most_common())
 
     @property
     def latest_tried(self) -> TimelineEntry | None:

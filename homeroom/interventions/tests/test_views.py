@@ -409,7 +409,7 @@ def test_team_meeting_counts_what_was_tried_and_shows_the_latest(playbook, clien
     latest = cast.today - dt.timedelta(days=2)
     row = page[page.index(cast.ben.full_name) :]
     row = row[: row.index("</tr>")]
-    assert "Family contact × 3" in row
+    assert "Family contact (3)" in row
     assert f"Latest, {latest:%b} {latest.day}: Home visit" in row
 
 
