@@ -47,11 +47,17 @@ DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_setup", "liv
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """`--database-only`: leave out the tests that never touch the database."""
+    """The two halves of `./dev test`: `--database-only` (PostgreSQL's) and
+    `--beside-postgresql` (SQLite's)."""
     parser.addoption(
         "--database-only",
         action="store_true",
         help="run only the tests that use the database (the second database's half)",
+    )
+    parser.addoption(
+        "--beside-postgresql",
+        action="store_true",
+        help="leave out the tests that run in the PostgreSQL half (one_database(half=...))",
     )
 
 
@@ -62,15 +68,31 @@ def uses_database(item: pytest.Item) -> bool:
     return bool(DATABASE_FIXTURES.intersection(item.fixturenames))
 
 
+def one_database_half(item: pytest.Item) -> str | None:
+    """The half a test marked `one_database` runs in ("sqlite" unless the mark says
+    otherwise), or None for a test that runs on both databases."""
+    marker = item.get_closest_marker("one_database")
+    return None if marker is None else marker.kwargs.get("half", "sqlite")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With `--database-only`, deselect the tests that never touch the database, and those
-    marked `one_database` (what they check does not depend on which database it is)."""
-    if not config.getoption("--database-only"):
+    marked `one_database` (what they check does not depend on which database it is) unless
+    they are placed in the PostgreSQL half; with `--beside-postgresql`, deselect those.
+    Placing a slow test in the half with room keeps the two halves about even."""
+    if config.getoption("--database-only"):
+
+        def wanted(item: pytest.Item) -> bool:
+            half = one_database_half(item)
+            return half == "postgresql" or (half is None and uses_database(item))
+
+    elif config.getoption("--beside-postgresql"):
+
+        def wanted(item: pytest.Item) -> bool:
+            return one_database_half(item) != "postgresql"
+
+    else:
         return
-
-    def wanted(item: pytest.Item) -> bool:
-        return uses_database(item) and not item.get_closest_marker("one_database")
-
     config.hook.pytest_deselected(items=[item for item in items if not wanted(item)])
     items[:] = [item for item in items if wanted(item)]
 

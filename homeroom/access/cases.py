@@ -120,6 +120,12 @@ def opens_cases(user) -> bool:
     return user.role in CASE_MANAGING_ROLES
 
 
+def refers_for_case(user) -> bool:
+    """Whether the user's role asks for a case (a referral by staff) rather than opening one:
+    teachers, who see the student every day but do not manage cases."""
+    return user.role == Role.TEACHER
+
+
 def logs_family_contacts(user) -> bool:
     """Whether the user's role logs contacts with families (of students they may see)."""
     return user.role in CONTACT_LOGGING_ROLES

@@ -23,6 +23,7 @@ from django.db.models import Max, Min, OuterRef, Subquery
 from homeroom.core.models import CalendarDate, District
 from homeroom.core.selectors import counted_calendars, current_school_year
 from homeroom.interventions.models import Case, FamilyContact, FollowUp
+from homeroom.metrics import display
 from homeroom.roster.models import Enrollment
 from homeroom.warnings.models import Flag
 from homeroom.warnings.rules import load_warning_rules
@@ -126,8 +127,8 @@ def _no_contact(district: District, as_of: dt.date, days: int, year_id: int) -> 
         waited = calendar.between(schools[student_id], flagged_on, as_of)
         if waited >= days:
             holding[student_id] = (
-                f"Flagged on {flagged_on}: no contact with the family logged in {waited} "
-                "school days"
+                f"Flagged on {display.date(flagged_on)}: no contact with the family logged in "
+                f"{waited} school days"
             )
     return holding
 
@@ -149,7 +150,9 @@ def _overdue(district: District, as_of: dt.date) -> dict[int, str]:
     counts: dict[int, int] = {}
     for student_id, due_on, description in overdue:
         counts[student_id] = counts.get(student_id, 0) + 1
-        holding.setdefault(student_id, f"Follow-up overdue since {due_on}: {description}")
+        holding.setdefault(
+            student_id, f"Follow-up overdue since {display.date(due_on)}: {description}"
+        )
     return {
         student_id: reason
         + (f" (and {counts[student_id] - 1} more)" if counts[student_id] > 1 else "")

@@ -15,6 +15,7 @@ from django.utils.safestring import mark_safe
 
 from homeroom.accounts.models import Role, User
 from homeroom.interventions.models import Case, CaseNote, FamilyContact, Referral
+from homeroom.metrics import display
 from homeroom.roster.models import Language
 
 TIER_CHOICES = [(1, "Tier 1"), (2, "Tier 2"), (3, "Tier 3")]
@@ -146,6 +147,19 @@ class StartInterventionForm(forms.Form):
         ]
 
 
+class ReferForCaseForm(forms.Form):
+    """A teacher asks the case team for a case: why, in their words."""
+
+    reason = forms.CharField(
+        label="What worries you",
+        max_length=250,
+        help_text="The counselor and principal read this; the family does not.",
+    )
+
+    def arguments(self) -> dict:
+        return {"reason": self.cleaned_data["reason"]}
+
+
 class OpenCaseForm(forms.Form):
     """Open a case for a student: from one of their flags, or by hand."""
 
@@ -160,7 +174,7 @@ class OpenCaseForm(forms.Form):
         flags = list(flags)
         self.fields["source_flag_id"].choices = [
             *(
-                (flag.pk, f"Flag: {flag.get_kind_display()} (since {flag.raised_on})")
+                (flag.pk, f"Flag: {flag.get_kind_display()} (since {display.date(flag.raised_on)})")
                 for flag in flags
             ),
             ("", "Opened by hand (no flag)"),

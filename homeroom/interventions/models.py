@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from homeroom.metrics import display
 from homeroom.roster.models import Language
 
 
@@ -251,8 +252,9 @@ class AttendancePlan(Struck):
 
     @property
     def goal(self) -> str:
-        """The goal in words: 'attend 95% of days through 2026-03-31'."""
-        return f"attend {float(self.goal_rate) * 100:g}% of days through {self.goal_until:%Y-%m-%d}"
+        """The goal in words: 'attend 95% of days through Mar 31, 2027'."""
+        until = display.date(self.goal_until)
+        return f"attend {float(self.goal_rate) * 100:g}% of days through {until}"
 
 
 class Intervention(Struck):

@@ -7,6 +7,7 @@ Reading a case file is audited by `actions.do_view_case`, which calls `case_file
 """
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import connection, models
@@ -27,8 +28,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from homeroom.access.cases import CaseAccess, access_case, of_visible_students
-from homeroom.access.gatekeeper import access_student, visible_students
+from homeroom.access.gatekeeper import StudentAccess, access_student, visible_students
 from homeroom.accounts.models import Role, User
+from homeroom.attendance.selectors import student_events
 from homeroom.core.selectors import current_school_year, district_today
 from homeroom.interventions.models import (
     ActionItem,
@@ -53,6 +55,8 @@ from homeroom.interventions.playbook import (
     Playbook,
     write_playbook,
 )
+from homeroom.metrics import display
+from homeroom.metrics.selectors import tier_moves
 from homeroom.roster.models import Enrollment, SisIntervention, Student
 from homeroom.warnings.models import Flag
 
@@ -169,7 +173,19 @@ class StudentOfConcern:
     student: Student
     reasons: list[str]
     case: Case | None
-    tried: list[TimelineEntry] = field(default_factory=list)
+    tried: list[TimelineEntry] = field(default_factory=list)  # oldest first
+
+    @property
+    def tried_summary(self) -> str:
+        """What was tried, counted by kind, most first: "Family contact (3) · Follow-up done
+        (1)". The agenda shows this and the latest entry; the rest is on the timeline (a
+        large school's agenda listed over a thousand entries, most of its time and length)."""
+        counts = Counter(entry.label for entry in self.tried)
+        return " · ".join(f"{label} ({n})" for label, n in counts.most_common())
+
+    @property
+    def latest_tried(self) -> TimelineEntry | None:
+        return self.tried[-1] if self.tried else None
 
 
 @dataclass(frozen=True)
@@ -235,6 +251,36 @@ def _flag_events(student_id: int) -> list[TimelineEntry]:
         if flag.cleared_on is not None:
             entries.append(TimelineEntry(flag.cleared_on, "flag_cleared", "Flag cleared", label))
     return entries
+
+
+def _attendance_weeks(user, access: StudentAccess) -> list[TimelineEntry]:
+    """The student's attendance events of the current year, a line a week (dated its
+    Monday), e.g. "Unexcused absence 2, Tardy 1": what the SIS recorded, not what the
+    rule profile counts (the student page's months and figures say that)."""
+    year = current_school_year(user.district_id, district_today(user.district))
+    if year is None:
+        return []
+    weeks: dict[dt.date, Counter] = {}
+    for event in student_events(access, school_year=year):
+        monday = event.date - dt.timedelta(days=event.date.weekday())
+        weeks.setdefault(monday, Counter())[event.code.get_category_display()] += 1
+    return [
+        TimelineEntry(
+            monday,
+            "attendance_week",
+            "Attendance",
+            f"Week of {display.date(monday)}: "
+            + ", ".join(f"{label} {n}" for label, n in sorted(counts.items())),
+        )
+        for monday, counts in weeks.items()
+    ]
+
+
+def _tier_events(user, student_id: int) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(move.on, "tier_change", "Tier change", move.summary)
+        for move in tier_moves(user, [student_id])
+    ]
 
 
 def _normal(text: str) -> str:
@@ -317,18 +363,20 @@ def _sis_events(user, student_id: int) -> list[TimelineEntry]:
 
 
 def student_timeline(user, *, student_id: int) -> list[TimelineEntry]:
-    """One chronological list of a visible student's case events, flags raised and cleared,
-    and interventions from the SIS (with their source); confidential events only where the
-    user reads the case's confidential notes."""
-    access_student(user, student_id)
+    """One chronological list of a visible student's attendance by week, case events, flags
+    raised and cleared, tier changes, and interventions from the SIS (with their source);
+    confidential events only where the user reads the case's confidential notes."""
+    access = access_student(user, student_id)
     readable = {
         case.pk
         for case in Case.objects.filter(student_id=student_id)
         if access_case(user, case).reads_confidential
     }
     entries = (
-        _case_events(student_id, readable)
+        _attendance_weeks(user, access)
+        + _case_events(student_id, readable)
         + _flag_events(student_id)
+        + _tier_events(user, student_id)
         + _sis_events(user, student_id)
     )
     return sorted(entries, key=lambda entry: entry.on)
@@ -540,7 +588,7 @@ def team_meeting_agenda(
         .order_by("raised_on", "pk")
         .values_list("student_id", "kind", "raised_on")
     ):
-        concern(student_id, f"New flag: {flag_kinds.get(kind, kind)} ({raised_on})")
+        concern(student_id, f"New flag: {flag_kinds.get(kind, kind)} ({display.date(raised_on)})")
     for event in CaseEvent.objects.filter(
         student_id__in=ids,
         on__gt=since,
@@ -549,14 +597,16 @@ def team_meeting_agenda(
         details__has_key="tier",
     ).order_by("on", "pk"):
         if event.kind == CaseEvent.Kind.CASE_UPDATED:
-            concern(event.student_id, f"Tier change: {event.summary} ({event.on})")
+            concern(event.student_id, f"Tier change: {event.summary} ({display.date(event.on)})")
+    for move in tier_moves(user, ids, since=since, until=on):
+        concern(move.student_id, f"Tier change: {move.summary} ({display.date(move.on)})")
     cases = Case.objects.filter(student_id__in=ids, status=Case.Status.OPEN)
     for student_id, description, due_on, *owner in _live(
         FollowUp.objects.filter(case__in=cases, done_on__isnull=True, due_on__lt=on)
     ).values_list("case__student_id", "description", "due_on", *_name_fields("owner")):
         concern(
             student_id,
-            f"Overdue follow-up: {description} (due {due_on}, {_name_of(*owner)})",
+            f"Overdue follow-up: {description} (due {display.date(due_on)}, {_name_of(*owner)})",
         )
     for student_id, review_on in _live(
         AttendancePlan.objects.filter(
@@ -565,7 +615,7 @@ def team_meeting_agenda(
             review_on__lte=on + dt.timedelta(days=REVIEW_AHEAD_DAYS),
         )
     ).values_list("case__student_id", "review_on"):
-        concern(student_id, f"Plan due for review on {review_on}")
+        concern(student_id, f"Plan due for review on {display.date(review_on)}")
     tried_kinds = [
         CaseEvent.Kind.INTERVENTION,
         CaseEvent.Kind.CONTACT,

@@ -13,6 +13,7 @@ urlpatterns = [
         name="start_intervention",
     ),
     path("students/<int:student_id>/open-case/", views.open_case, name="open_case"),
+    path("students/<int:student_id>/ask-for-case/", views.refer_for_case, name="refer_for_case"),
     path("cases/<int:case_id>/", views.case_page, name="case"),
     *(
         path(

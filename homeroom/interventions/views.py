@@ -20,6 +20,7 @@ from homeroom.access.cases import (
     edits_district_playbook,
     logs_family_contacts,
     opens_cases,
+    refers_for_case,
     starts_interventions,
 )
 from homeroom.access.gatekeeper import StudentAccess, access_student
@@ -91,6 +92,8 @@ def student_section(request: HttpRequest, access: StudentAccess) -> dict[str, An
     if opens_cases(user) and (status is None or status.status != Case.Status.OPEN):
         open_flags = [flag for flag in student_flags(access) if flag.cleared_on is None]
         context["open_case_form"] = forms.OpenCaseForm(flags=open_flags)
+    if refers_for_case(user) and (status is None or status.status != Case.Status.OPEN):
+        context["refer_form"] = forms.ReferForCaseForm()
     return context
 
 
@@ -191,6 +194,30 @@ def open_case(request: HttpRequest, student_id: int) -> HttpResponse:
                 return redirect("interventions:case", case_id=case.pk)
         status = 400
     return _student_form_page(request, access, "interventions/open_case.html", form, status)
+
+
+def refer_for_case(request: HttpRequest, student_id: int) -> HttpResponse:
+    """A teacher asks for a case for a student they teach (a referral to the case team)."""
+    user = request.user
+    access = access_student(user, student_id)
+    if not refers_for_case(user):
+        raise PermissionDenied("Teachers ask for a case; counselors and principals open one.")
+    data = request.POST if request.method == "POST" else None
+    form = forms.ReferForCaseForm(data)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                actions.do_refer_for_case(user, student_id=student_id, **form.arguments())
+            except ValidationError as error:
+                _show_errors(form, error)
+            else:
+                messages.success(
+                    request, "Case requested: the principal assigns it a case manager."
+                )
+                return _to_student(student_id)
+        status = 400
+    return _student_form_page(request, access, "interventions/refer_for_case.html", form, status)
 
 
 # --------------------------------------------------------------------------------------

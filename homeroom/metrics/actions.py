@@ -22,7 +22,7 @@ from homeroom.metrics.engines import (
     database_table,
     stage_table,
 )
-from homeroom.metrics.models import SUMMARY_COLUMNS, StudentSummary, SummaryState
+from homeroom.metrics.models import SUMMARY_COLUMNS, StudentSummary, SummaryState, TierChange
 from homeroom.metrics.rules import RuleProfile, load_rule_profile
 
 
@@ -61,7 +61,15 @@ def do_refresh_summaries(
         state = SummaryState.objects.filter(district=district).first()
         refresh = _choose(district, state, window, profile, incremental)
         held, rows = _compute(district, engine, profile, window, refresh, state)
+        # Tiers compared under the same year and rules only: a new year or profile starts
+        # them afresh rather than moving everyone.
+        same_rules = state is not None and (state.school_year_id, state.profile) == (
+            window.school_year_id,
+            refresh.profile_name,
+        )
+        tiers_before = _overall_tiers(held) if same_rules else {}
         _write(engine, held, rows)
+        _record_tier_changes(tiers_before, _overall_tiers(held), window, profile)
         if refresh.kind == _SAME_DAY:  # the same spans: the same students
             students = state.students
         else:  # the year is the district's
@@ -179,6 +187,31 @@ def _write(engine: Engine, held: QuerySet[StudentSummary], rows: ir.Table) -> No
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(SUMMARY_COLUMNS)}) {engine.backend.compile(rows)}"
         )
+
+
+def _overall_tiers(rows: QuerySet[StudentSummary]) -> dict[int, str]:
+    """Each student's tier in `rows` (their overall row), as read when called."""
+    return dict(rows.filter(school__isnull=True).values_list("student_id", "tier"))
+
+
+def _record_tier_changes(
+    before: dict[int, str], after: dict[int, str], window: Window, profile: RuleProfile
+) -> None:
+    """A `TierChange` for each student whose tier moved from one of the profile's tiers to
+    another (a student without a tier, e.g. too few days enrolled, has none to move)."""
+    rank = {tier.name: i for i, tier in enumerate(profile.tiers)}  # most intensive first
+    TierChange.objects.bulk_create(
+        TierChange(
+            student_id=student_id,
+            school_year_id=window.school_year_id,
+            on=window.as_of,
+            from_tier=before[student_id],
+            to_tier=tier,
+            raised=rank[tier] < rank[before[student_id]],
+        )
+        for student_id, tier in after.items()
+        if before.get(student_id, tier) != tier and before[student_id] in rank and tier in rank
+    )
 
 
 def _only_attendance(

@@ -7,11 +7,13 @@
 - Changes of a rate: percentage points with a sign and one decimal, e.g. 0.0525 ->
   "+5.3 pts" (a change that rounds to nothing is "0.0 pts", unsigned).
 - Counts of students, rows and the like: whole numbers with thousands separators.
+- Dates: "Dec 7, 2026", as the pages' templates write them (`date:"M j, Y"`).
 
 Rounding is half up, as people round by hand (2.25 -> "2.3"), not the binary float's
 half-to-even. Machine-readable outputs (CSV, JSON, Parquet) are never rounded here.
 """
 
+import datetime as dt
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -80,8 +82,8 @@ def count(value: int | None) -> str:
     return f"{value:,}"
 
 
-def date(day) -> str:
-    """A date as pages and messages write it, e.g. "Dec 7, 2026"."""
-    if day is None:
+def date(value: dt.date | None) -> str:
+    """A date as pages write it, e.g. 2026-12-07 -> "Dec 7, 2026"."""
+    if value is None:
         return MISSING
-    return f"{day:%b} {day.day}, {day.year}"
+    return f"{value:%b} {value.day}, {value.year}"

@@ -87,6 +87,26 @@ class StudentSummary(models.Model):
         return f"{self.student_id} at {self.school_id or 'all schools'}: {self.days_absent} days"
 
 
+class TierChange(models.Model):
+    """A student's MTSS tier moving between two refreshes of the summaries in one school
+    year, under one rule profile: the history the summaries (which hold only today's tier)
+    do not keep. Written by `do_refresh_summaries`; a row a change, not a row a day."""
+
+    student = models.ForeignKey("roster.Student", on_delete=models.CASCADE, related_name="+")
+    school_year = models.ForeignKey("core.SchoolYear", on_delete=models.CASCADE, related_name="+")
+    on = models.DateField(help_text="The as-of day of the refresh that found the change.")
+    from_tier = models.CharField(max_length=40)
+    to_tier = models.CharField(max_length=40)
+    raised = models.BooleanField(help_text="Toward the more intensive tier.")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["student", "on"]), models.Index(fields=["on"])]
+
+    def __str__(self) -> str:
+        return f"{self.student_id}: {self.from_tier} to {self.to_tier} on {self.on}"
+
+
 # The summary table's columns, in the model's order (student, school, school year, then the
 # figures): what the refresh writes and the snapshot of the flags reads, declared once here.
 SUMMARY_COLUMNS = tuple(f.column for f in StudentSummary._meta.concrete_fields if not f.primary_key)

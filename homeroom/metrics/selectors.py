@@ -19,7 +19,7 @@ from homeroom.access.gatekeeper import StudentAccess, visible_students
 from homeroom.core.models import School, SchoolYear
 from homeroom.metrics import definitions
 from homeroom.metrics.engines import database_engine
-from homeroom.metrics.models import StudentSummary, SummaryState
+from homeroom.metrics.models import StudentSummary, SummaryState, TierChange
 from homeroom.metrics.rules import RuleProfile, RuleProfileError, load_rule_profile
 from homeroom.roster.models import Student
 
@@ -321,3 +321,47 @@ def school_days_of_students(
     for listed in days.values():
         listed.sort(key=lambda day: day.date)
     return days
+
+
+@dataclass(frozen=True)
+class TierMove:
+    """A student's tier moving, in words: from one tier to another on a day."""
+
+    student_id: int
+    on: dt.date
+    from_tier: str
+    to_tier: str
+    raised: bool
+
+    @property
+    def summary(self) -> str:
+        return f"{self.from_tier} to {self.to_tier}"
+
+
+def tier_moves(
+    user, student_ids: list[int], *, since: dt.date | None = None, until: dt.date | None = None
+) -> list[TierMove]:
+    """The tier changes of the visible students among `student_ids` recorded by the
+    refreshes (after `since`, up to `until`), oldest first, tiers named by the district's
+    rule profile (a tier it no longer has by its stored name)."""
+    rows = TierChange.objects.filter(
+        student_id__in=student_ids, student__in=visible_students(user).values("pk")
+    )
+    if since is not None:
+        rows = rows.filter(on__gt=since)
+    if until is not None:
+        rows = rows.filter(on__lte=until)
+    try:
+        labels = {t.name: t.label for t in load_rule_profile(user.district.rule_profile).tiers}
+    except RuleProfileError:
+        labels = {}
+    return [
+        TierMove(
+            row.student_id,
+            row.on,
+            labels.get(row.from_tier, row.from_tier),
+            labels.get(row.to_tier, row.to_tier),
+            row.raised,
+        )
+        for row in rows.order_by("on", "pk")
+    ]

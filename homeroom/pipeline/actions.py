@@ -12,7 +12,6 @@ so running the night twice changes nothing the second time.
 
 import datetime as dt
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,8 @@ from homeroom.ingest.models import ImportRun
 from homeroom.interventions.actions import do_install_defaults
 from homeroom.interventions.flags import do_evaluate_case_flags
 from homeroom.metrics.actions import do_refresh_summaries
-from homeroom.metrics.models import StudentSummary, SummaryState
-from homeroom.metrics.rules import RuleProfile, load_rule_profile
+from homeroom.metrics.models import SummaryState, TierChange
+from homeroom.metrics.rules import load_rule_profile
 from homeroom.outreach.actions import do_install_default_templates
 from homeroom.outreach.triggers import do_evaluate_triggers
 from homeroom.pipeline.models import NightlyRun
@@ -55,31 +54,22 @@ class NightlyImport:
     profile: str | None = None
 
 
-def _tiers(district: District) -> dict[int, str]:
-    rows = StudentSummary.objects.filter(student__district=district, school__isnull=True)
-    return dict(rows.values_list("student_id", "tier"))
+def _tier_changes(district: District, run: NightlyRun) -> dict:
+    """Students whose tier rose (toward the most intensive) or fell in the night's refresh
+    (the refresh records each change: `metrics.models.TierChange`)."""
+    changes = TierChange.objects.filter(
+        school_year__district=district, recorded_at__gte=run.started_at
+    )
+    raised = changes.filter(raised=True).count()
+    return {"raised": raised, "lowered": changes.count() - raised}
 
 
-def _raised(before: dict[int, str], after: dict[int, str], profile: RuleProfile) -> list[int]:
-    """The students whose tier rose (toward the most intensive) since the last run."""
-    rank = {tier.name: i for i, tier in enumerate(profile.tiers)}  # most intensive first
-    return [
-        student
-        for student, tier in after.items()
-        if before.get(student) in rank and tier in rank and rank[tier] < rank[before[student]]
-    ]
-
-
-def _tier_changes(before: dict[int, str], after: dict[int, str], profile: RuleProfile) -> dict:
-    """Students whose tier rose (toward the most intensive) or fell since the last run."""
-    rank = {tier.name: i for i, tier in enumerate(profile.tiers)}  # most intensive first
-    moves = Counter()
-    for student, tier in after.items():
-        old = before.get(student)
-        if old is None or old == tier or old not in rank or tier not in rank:
-            continue
-        moves["raised" if rank[tier] < rank[old] else "lowered"] += 1
-    return {"raised": moves["raised"], "lowered": moves["lowered"]}
+def _raised(district: District, run: NightlyRun) -> list[int]:
+    """The students whose tier rose in the night's refresh (outreach tells their families)."""
+    changes = TierChange.objects.filter(
+        school_year__district=district, recorded_at__gte=run.started_at, raised=True
+    )
+    return list(changes.values_list("student_id", flat=True).distinct())
 
 
 class _Steps:
@@ -120,7 +110,6 @@ def do_run_nightly(
     profile = load_rule_profile(district.rule_profile)
     run = NightlyRun.objects.create(district=district, as_of=as_of)
     step = _Steps(run, say)
-    tiers_before = _tiers(district)
 
     def import_files() -> dict:  # the metrics step below takes in what it changed
         imported = do_import_files(
@@ -154,12 +143,11 @@ def do_run_nightly(
     # installed and leave the district's edits alone).
     step("case defaults", lambda: do_install_defaults(district))
     step("case flags", lambda: do_evaluate_case_flags(district, as_of=as_of))
-    tiers_after = _tiers(district)
-    step("tiers", lambda: _tier_changes(tiers_before, tiers_after, profile))
+    step("tiers", lambda: _tier_changes(district, run))
 
     def outreach() -> dict:  # templates first: a district new to Homeroom gets the defaults
         installed = do_install_default_templates(district)
-        raised = _raised(tiers_before, tiers_after, profile)
+        raised = _raised(district, run)
         return installed | do_evaluate_triggers(district, as_of=as_of, raised_tiers=raised)
 
     step("outreach", outreach)

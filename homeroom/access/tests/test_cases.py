@@ -12,6 +12,7 @@ from homeroom.access.cases import (
     logs_family_contacts,
     of_visible_students,
     opens_cases,
+    refers_for_case,
     starts_interventions,
 )
 from homeroom.conftest import EVERYONE, VISIBLE
@@ -79,19 +80,20 @@ def test_rows_are_restricted_to_visible_students_in_sql(cast):
 
 
 @pytest.mark.parametrize(
-    ("username", "opens", "logs"),
+    ("username", "opens", "refers", "logs"),
     [
-        ("admin", False, True),
-        ("analyst", False, False),
-        ("principal", True, True),
-        ("counselor", True, True),
-        ("teacher", False, True),
-        ("viewer", False, False),
+        ("admin", False, False, True),
+        ("analyst", False, False, False),
+        ("principal", True, False, True),
+        ("counselor", True, False, True),
+        ("teacher", False, True, True),
+        ("viewer", False, False, False),
     ],
 )
-def test_roles_that_open_cases_and_log_contacts(cast, username, opens, logs):
+def test_roles_that_open_cases_ask_for_them_and_log_contacts(cast, username, opens, refers, logs):
     user = getattr(cast, username)
     assert opens_cases(user) == opens
+    assert refers_for_case(user) == refers
     assert logs_family_contacts(user) == logs
 
 

@@ -17,6 +17,7 @@ from homeroom.interventions.actions.cases import (
     do_close_case,
     do_open_case,
     do_record_team_meeting,
+    do_refer_for_case,
     do_view_case,
 )
 from homeroom.interventions.actions.casework import (
@@ -69,6 +70,7 @@ __all__ = [
     "do_open_case",
     "do_record_barrier",
     "do_record_team_meeting",
+    "do_refer_for_case",
     "do_refer_to_partner",
     "do_retire",
     "do_review_plan",

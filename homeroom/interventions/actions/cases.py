@@ -10,6 +10,7 @@ from django.db.models import Q
 
 from homeroom.access.cases import (
     opens_cases,
+    refers_for_case,
 )
 from homeroom.access.gatekeeper import StudentNotFound, access_student
 from homeroom.accounts.models import Role
@@ -62,6 +63,50 @@ def do_open_case(
     another is named. `source` is a `Case.Source`; a flag or referral names where it came from."""
     if not opens_cases(user):
         raise PermissionDenied("Counselors and principals open cases.")
+    return _open_case(
+        user,
+        student_id=student_id,
+        source=source,
+        tier=tier,
+        opened_on=opened_on,
+        source_flag_id=source_flag_id,
+        referred_by_id=referred_by_id,
+        case_manager_id=case_manager_id,
+        note=note,
+    )
+
+
+def do_refer_for_case(user, *, student_id: int, reason: str) -> Case:
+    """A teacher asks for a case for a student they teach: it opens as their referral, at
+    tier 2 (the case team sets the tier it finds), with no manager yet, so it waits among the
+    school's cases awaiting a manager on the principal's caseload page."""
+    if not refers_for_case(user):
+        raise PermissionDenied("Teachers ask for a case; counselors and principals open one.")
+    errors: dict[str, str] = {}
+    reason = _text(reason, "reason", errors)
+    _check(errors)
+    return _open_case(
+        user,
+        student_id=student_id,
+        source=Case.Source.REFERRAL,
+        tier=2,
+        referred_by_id=user.pk,
+        note=reason,
+    )
+
+
+def _open_case(
+    user,
+    *,
+    student_id: int,
+    source: str,
+    tier: int,
+    opened_on: dt.date | None = None,
+    source_flag_id: int | None = None,
+    referred_by_id: int | None = None,
+    case_manager_id: int | None = None,
+    note: str = "",
+) -> Case:
     access = access_student(user, student_id)
     today = _today(user)
     opened_on = today if opened_on is None else opened_on

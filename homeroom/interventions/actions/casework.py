@@ -50,6 +50,7 @@ from homeroom.interventions.models import (
     Partner,
     Referral,
 )
+from homeroom.metrics import display
 from homeroom.roster.models import Language, StudentGuardian
 
 
@@ -183,7 +184,7 @@ def do_write_plan(
             case=case,
             kind=CaseEvent.Kind.PLAN_WRITTEN,
             on=written_on,
-            summary=f"Attendance plan: {plan.goal}; review {plan.review_on}",
+            summary=f"Attendance plan: {plan.goal}; review {display.date(plan.review_on)}",
             plan_id=plan.pk,
         )
         _audit(user, access, "attendance plan", AuditEntry.Action.CREATE, plan_id=plan.pk)
@@ -230,7 +231,7 @@ def do_revise_plan(
             case=case,
             kind=CaseEvent.Kind.PLAN_REVISED,
             on=_today(user),
-            summary=f"Attendance plan revised: {plan.goal}; review {plan.review_on}",
+            summary=f"Attendance plan revised: {plan.goal}; review {display.date(plan.review_on)}",
             plan_id=plan.pk,
         )
         _audit(user, access, "attendance plan", AuditEntry.Action.UPDATE, plan_id=plan.pk)
@@ -249,7 +250,7 @@ def do_review_plan(
     if "reviewed_on" not in errors and reviewed_on < plan.written_on:
         errors["reviewed_on"] = "Cannot be before the plan was written."
     if plan.reviewed_on is not None:
-        errors["plan"] = f"The plan was reviewed on {plan.reviewed_on} already."
+        errors["plan"] = f"The plan was reviewed on {display.date(plan.reviewed_on)} already."
     note = _text(note, "note", errors)
     _check(errors)
     with transaction.atomic():
@@ -333,7 +334,7 @@ def do_end_intervention(
     if "ended_on" not in errors and ended_on < intervention.started_on:
         errors["ended_on"] = "Cannot be before it started."
     if intervention.ended_on is not None:
-        errors["intervention"] = f"It ended on {intervention.ended_on} already."
+        errors["intervention"] = f"It ended on {display.date(intervention.ended_on)} already."
     note = _text(note, "note", errors, required=False)
     _check(errors)
     with transaction.atomic():
@@ -375,7 +376,7 @@ def do_schedule_follow_up(
             case=case,
             kind=CaseEvent.Kind.FOLLOW_UP_SCHEDULED,
             on=today,
-            summary=f"Follow-up due {due_on}: {description}",
+            summary=f"Follow-up due {display.date(due_on)}: {description}",
             follow_up_id=follow_up.pk,
             owner_id=owner.pk,
         )
@@ -394,7 +395,7 @@ def do_complete_follow_up(
     _not_future(done_on, _today(user), "done_on", errors)
     _not_before_opened(done_on, follow_up.case, "done_on", errors)
     if follow_up.done_on is not None:
-        errors["follow_up"] = f"It was done on {follow_up.done_on} already."
+        errors["follow_up"] = f"It was done on {display.date(follow_up.done_on)} already."
     outcome = _text(outcome, "outcome", errors)
     _check(errors)
     with transaction.atomic():
@@ -662,7 +663,7 @@ def do_strike(user, *, entry: str, entry_id: int, reason: str) -> None:
     access = _entry_access(user, record)
     errors: dict[str, str] = {}
     if record.struck_on is not None:
-        errors["entry_id"] = f"Struck through on {record.struck_on} already."
+        errors["entry_id"] = f"Struck through on {display.date(record.struck_on)} already."
     reason = _text(reason, "reason", errors)
     _check(errors)
     today = _today(user)

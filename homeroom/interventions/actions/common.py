@@ -21,6 +21,7 @@ from homeroom.interventions.models import (
     CaseEvent,
     CaseNote,
 )
+from homeroom.metrics import display
 from homeroom.roster.models import Enrollment
 
 CASE_MANAGER_ROLES = frozenset({Role.COUNSELOR, Role.PRINCIPAL})
@@ -75,7 +76,9 @@ def _not_future(day: dt.date | None, today: dt.date, field: str, errors: dict) -
 
 def _not_before_opened(day: dt.date | None, case: Case, field: str, errors: dict) -> None:
     if day is not None and day < case.opened_on:
-        errors.setdefault(field, f"Cannot be before the case was opened ({case.opened_on}).")
+        errors.setdefault(
+            field, f"Cannot be before the case was opened ({display.date(case.opened_on)})."
+        )
 
 
 def _text(value, field: str, errors: dict, *, required: bool = True, limit: int = 0) -> str:

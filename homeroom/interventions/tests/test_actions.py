@@ -10,7 +10,7 @@ from homeroom.access.cases import CaseNotFound
 from homeroom.access.gatekeeper import StudentNotFound
 from homeroom.accounts.models import CaseloadAssignment
 from homeroom.core.models import AuditEntry
-from homeroom.interventions import actions
+from homeroom.interventions import actions, selectors
 from homeroom.interventions.actions import ActionItemInput, VersionConflict
 from homeroom.interventions.models import (
     ActionItem,
@@ -659,3 +659,38 @@ def test_intervention_types_and_partners_are_validated(playbook):
     actions.do_retire(cast.admin, entry="partner", entry_id=partner.pk)
     with pytest.raises(ValidationError):
         actions.do_retire(cast.admin, entry="partner", entry_id=partner.pk)
+
+
+def test_a_teacher_asks_for_a_case_and_it_waits_for_the_principal_to_assign_a_manager(playbook):
+    cast = playbook
+    # when Ana's teacher asks for a case, saying why
+    case = actions.do_refer_for_case(
+        cast.teacher, student_id=cast.ana.pk, reason="Absent every Monday since October"
+    )
+    # then a referral case opens at tier 2 with no manager, named as the teacher's
+    assert (case.source, case.tier, case.referred_by, case.case_manager) == (
+        Case.Source.REFERRAL,
+        2,
+        cast.teacher,
+        None,
+    )
+    event = CaseEvent.objects.get(case=case, kind=CaseEvent.Kind.CASE_OPENED)
+    assert event.summary.endswith(": Absent every Monday since October")
+    assert AuditEntry.objects.filter(student_id=cast.ana.pk, user=cast.teacher).exists()
+    # and Lincoln's principal finds it among the cases awaiting a manager
+    assert selectors.cases_awaiting_manager(cast.principal) == [case]
+    # and asking again while it is open is refused
+    with pytest.raises(ValidationError, match="already has an open case"):
+        actions.do_refer_for_case(cast.teacher, student_id=cast.ana.pk, reason="Again")
+
+
+def test_asking_for_a_case_needs_a_reason_and_the_teachers_role(playbook):
+    cast = playbook
+    with pytest.raises(ValidationError) as refused:
+        actions.do_refer_for_case(cast.teacher, student_id=cast.ana.pk, reason="  ")
+    assert refused.value.message_dict == {"reason": ["Required."]}
+    with pytest.raises(PermissionDenied):  # a counselor opens the case instead
+        actions.do_refer_for_case(cast.counselor, student_id=cast.ana.pk, reason="Worried")
+    with pytest.raises(StudentNotFound):  # not the teacher's student
+        actions.do_refer_for_case(cast.teacher, student_id=cast.gabe.pk, reason="Worried")
+    assert not Case.objects.exists()

@@ -70,7 +70,8 @@ def test_an_overdue_follow_up_is_flagged_until_done(playbook):
     assert do_evaluate_case_flags(cast.district, as_of=day(cast, 10))["active"] == 0
     do_evaluate_case_flags(cast.district, as_of=day(cast, 11))
     flag = Flag.objects.get(kind=Flag.Kind.FOLLOW_UP_OVERDUE)
-    assert flag.reason == f"Follow-up overdue since {day(cast, 10)}: Call grandmother"
+    due = day(cast, 10).strftime("%b %-d, %Y")  # as pages write dates: "Dec 7, 2026"
+    assert flag.reason == f"Follow-up overdue since {due}: Call grandmother"
     actions.do_complete_follow_up(
         cast.counselor,
         follow_up_id=follow_up.pk,

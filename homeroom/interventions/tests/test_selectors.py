@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 
 from homeroom.access.gatekeeper import StudentNotFound
+from homeroom.conftest import add_absence, school_days
 from homeroom.interventions import actions, selectors
 from homeroom.interventions.playbook import read_playbook
 from homeroom.interventions.tests.conftest import (
@@ -14,6 +15,7 @@ from homeroom.interventions.tests.conftest import (
     open_case,
     raise_flag,
 )
+from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.warnings.models import Flag
 
 pytestmark = pytest.mark.django_db
@@ -153,7 +155,7 @@ def test_the_team_meeting_agenda_gathers_students_of_concern_and_what_was_tried(
     assert [r.split(":")[0] for r in gabe.reasons] == [
         "Tier change",
         "Overdue follow-up",
-        "Plan due for review on " + str(cast.today + dt.timedelta(days=3)),
+        "Plan due for review on " + (cast.today + dt.timedelta(days=3)).strftime("%b %-d, %Y"),
     ]
     assert [e.kind for e in gabe.tried] == ["plan_written"] and gabe.case == case
     assert [i.description for i in agenda.open_action_items] == ["Bus review"]
@@ -184,3 +186,51 @@ def test_the_exported_playbook_reads_back_as_the_districts_playbook(playbook):
         "retired": 0,
     }
     assert selectors.playbook(cast.admin, tier=1).count() == 3
+
+
+def test_a_tier_change_found_by_the_refresh_is_on_the_timeline_and_the_team_meeting(
+    playbook, tmp_path
+):
+    # given Gabe's 20 school days computed with no absence, then 5 absences recorded (25%)
+    cast = playbook
+    days = school_days(cast.this_year)
+    do_refresh_summaries(cast.district, as_of=days[19])
+    for absent_on in days[10:15]:
+        add_absence(cast, cast.gabe, cast.lincoln, absent_on)
+    # when the summaries are computed again
+    do_refresh_summaries(cast.district, as_of=days[19])
+    # then his timeline shows the move in the profile's words
+    moved = "Tier 1: universal to Tier 3: intensive (20% or more)"
+    timeline = selectors.student_timeline(cast.principal, student_id=cast.gabe.pk)
+    assert [(e.on, e.label, e.summary) for e in timeline if e.kind == "tier_change"] == [
+        (days[19], "Tier change", moved)
+    ]
+    # and Lincoln's team meeting that day lists him for it
+    agenda = selectors.team_meeting_agenda(
+        cast.principal, school_id=cast.lincoln.pk, on=days[19], since=days[18]
+    )
+    concerns = {c.student.pk: c.reasons for c in agenda.students}
+    written = f"{days[19]:%b} {days[19].day}, {days[19].year}"
+    assert concerns == {cast.gabe.pk: [f"Tier change: {moved} ({written})"]}
+
+
+def test_the_timeline_sums_up_the_students_attendance_a_week_at_a_time(playbook):
+    # given Gabe absent twice and late once in one week, and excused in a later week
+    cast = playbook
+    days = [d for d in school_days(cast.this_year) if d <= cast.today]
+    week = [d for d in days if d.isocalendar()[:2] == days[-10].isocalendar()[:2]]
+    later = days[-1]
+    assert len(week) >= 3 and later.isocalendar()[:2] != week[0].isocalendar()[:2]
+    add_absence(cast, cast.gabe, cast.lincoln, week[0])
+    add_absence(cast, cast.gabe, cast.lincoln, week[1])
+    add_absence(cast, cast.gabe, cast.lincoln, week[2], code="T")
+    add_absence(cast, cast.gabe, cast.lincoln, later, code="E")
+    # when the principal reads his timeline
+    timeline = selectors.student_timeline(cast.principal, student_id=cast.gabe.pk)
+    # then each week is one line, dated its Monday, counting each kind of event
+    mondays = [d - dt.timedelta(days=d.weekday()) for d in (week[0], later)]
+    written = [f"Week of {d:%b} {d.day}, {d.year}" for d in mondays]
+    assert [(e.on, e.label, e.summary) for e in timeline if e.kind == "attendance_week"] == [
+        (mondays[0], "Attendance", f"{written[0]}: Tardy 1, Unexcused absence 2"),
+        (mondays[1], "Attendance", f"{written[1]}: Excused absence 1"),
+    ]

@@ -387,6 +387,32 @@ def test_team_meeting_lists_a_flagged_student_and_records_action_items(playbook,
     assert meeting.action_items.get().description == "Call Ben's father"
 
 
+def test_team_meeting_counts_what_was_tried_and_shows_the_latest(playbook, client):
+    # given Ben flagged today, two calls home and a home visit in the days before
+    cast = playbook
+    raise_flag(cast, "ben", cast.today)
+    for days_ago, channel in ((4, "call"), (3, "call"), (2, "home_visit")):
+        actions.do_log_contact(
+            cast.principal,
+            student_id=cast.ben.pk,
+            contacted_on=cast.today - dt.timedelta(days=days_ago),
+            channel=channel,
+            outcome="reached",
+            with_whom="Father",
+        )
+    # when the principal opens the team meeting
+    client.force_login(cast.principal)
+    page = client.get(
+        reverse("interventions:team_meeting"), {"school": cast.lincoln.pk, "on": cast.today}
+    ).text
+    # then Ben's row counts the three contacts and shows the latest, the home visit
+    latest = cast.today - dt.timedelta(days=2)
+    row = page[page.index(cast.ben.full_name) :]
+    row = row[: row.index("</tr>")]
+    assert "Family contact (3)" in row
+    assert f"Latest, {latest:%b} {latest.day}: Home visit" in row
+
+
 def test_team_meeting_prints_as_a_pdf(playbook, client):
     cast = playbook
     raise_flag(cast, "ben", cast.today)

@@ -19,7 +19,7 @@ from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import Batch, StudentRecord, Where
 from homeroom.ingest.sync import do_import
 from homeroom.metrics.actions import do_refresh_summaries
-from homeroom.metrics.models import StudentSummary, SummaryState
+from homeroom.metrics.models import StudentSummary, SummaryState, TierChange
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
 from homeroom.metrics.selectors import absences_by_month
 from homeroom.roster.models import Enrollment
@@ -448,3 +448,28 @@ def test_the_metrics_command_says_when_a_school_has_no_school_day_to_count(cast)
     said = err.getvalue()
     assert "Oak Middle (205): its calendar counts no school day" in said
     assert "Lincoln" not in said and "Central" not in said
+
+
+def test_a_tier_that_moves_between_refreshes_is_recorded_once(cast):
+    # given Gabe's 20 school days computed with no absence (Tier 1)
+    days = cast_school_days(cast.this_year)
+    do_refresh_summaries(cast.district, as_of=days[19])
+    # when 5 absences are recorded in them (25%: Tier 3 from 20%) and the day is refreshed,
+    # then refreshed again
+    for day in days[10:15]:
+        add_absence(cast, cast.gabe, cast.lincoln, day)
+    do_refresh_summaries(cast.district, as_of=days[19])
+    do_refresh_summaries(cast.district, as_of=days[19])
+    # then the move is recorded once, for him alone, as raised
+    moves = TierChange.objects.values_list("student", "on", "from_tier", "to_tier", "raised")
+    assert list(moves) == [(cast.gabe.pk, days[19], "tier1", "tier3", True)]
+
+
+def test_a_new_rule_profile_does_not_move_anyones_tier(cast, summaries):
+    # given summaries computed under the district's profile, then another profile chosen
+    cast.district.rule_profile = "ed-fi-amt"
+    cast.district.save()
+    # when the summaries are recomputed under it
+    do_refresh_summaries(cast.district)
+    # then no tier change is recorded: the tiers of two rule sets are not compared
+    assert not TierChange.objects.exists()

@@ -1,10 +1,13 @@
 """How figures are written for people, on pages and in the terminal alike."""
 
+import datetime as dt
+
 import pytest
 
 from homeroom.metrics.display import (
     PARTIAL_DAYS_NOTE,
     count,
+    date,
     day_places,
     days,
     percent,
@@ -79,3 +82,11 @@ def test_counts_have_thousands_separators_and_the_note_says_one_decimal():
 )
 def test_growth_points_are_signed_with_one_decimal(change, shown):
     assert points(change) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [(dt.date(2026, 12, 7), "Dec 7, 2026"), (dt.date(2027, 3, 31), "Mar 31, 2027"), (None, "—")],
+)
+def test_dates_are_written_as_pages_write_them(value, written):
+    assert date(value) == written
