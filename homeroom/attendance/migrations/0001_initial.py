@@ -7,158 +7,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("core", "0001_initial"),
-        ("ingest", "0001_initial"),
-        ("roster", "0001_initial"),
+        ('core', '0001_initial'),
+        ('ingest', '0001_initial'),
+        ('roster', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="AttendanceCode",
+            name='AttendanceCode',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("code", models.CharField(max_length=20)),
-                ("description", models.CharField(max_length=200)),
-                (
-                    "category",
-                    models.CharField(
-                        choices=[
-                            ("present", "In attendance"),
-                            ("excused", "Excused absence"),
-                            ("unexcused", "Unexcused absence"),
-                            ("oss", "Out-of-school suspension"),
-                            ("iss", "In-school suspension"),
-                            ("tardy", "Tardy"),
-                            ("early_departure", "Early departure"),
-                            ("partial", "Partial-day absence"),
-                            ("not_taken", "Attendance not taken"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "day_fraction",
-                    models.DecimalField(
-                        decimal_places=3,
-                        help_text="Share of a day missed when the event states none (1 for a full-day absence).",
-                        max_digits=4,
-                        validators=[
-                            django.core.validators.MinValueValidator(Decimal("0")),
-                            django.core.validators.MaxValueValidator(Decimal("1")),
-                        ],
-                    ),
-                ),
-                (
-                    "district",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="attendance_codes",
-                        to="core.district",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.CharField(max_length=20)),
+                ('description', models.CharField(max_length=200)),
+                ('category', models.CharField(choices=[('present', 'In attendance'), ('excused', 'Excused absence'), ('unexcused', 'Unexcused absence'), ('oss', 'Out-of-school suspension'), ('iss', 'In-school suspension'), ('tardy', 'Tardy'), ('early_departure', 'Early departure'), ('partial', 'Partial-day absence'), ('not_taken', 'Attendance not taken')], max_length=20)),
+                ('day_fraction', models.DecimalField(decimal_places=3, help_text='Share of a day missed when the event states none (1 for a full-day absence).', max_digits=4, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('1'))])),
+                ('district', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='attendance_codes', to='core.district')),
             ],
             options={
-                "ordering": ["code"],
+                'ordering': ['code'],
             },
         ),
         migrations.CreateModel(
-            name="AttendanceEvent",
+            name='AttendanceEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("date", models.DateField()),
-                (
-                    "day_fraction",
-                    models.DecimalField(
-                        blank=True,
-                        decimal_places=3,
-                        help_text="Share of the day missed; empty means the code's default.",
-                        max_digits=4,
-                        null=True,
-                        validators=[
-                            django.core.validators.MinValueValidator(Decimal("0")),
-                            django.core.validators.MaxValueValidator(Decimal("1")),
-                        ],
-                    ),
-                ),
-                ("minutes_missed", models.PositiveSmallIntegerField(blank=True, null=True)),
-                ("period", models.CharField(blank=True, max_length=20)),
-                ("reason", models.CharField(blank=True, max_length=200)),
-                ("source_file", models.CharField(blank=True, max_length=200)),
-                ("source_line", models.PositiveIntegerField(blank=True, null=True)),
-                (
-                    "code",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="events",
-                        to="attendance.attendancecode",
-                    ),
-                ),
-                (
-                    "school",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="core.school",
-                    ),
-                ),
-                (
-                    "section",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="roster.section",
-                    ),
-                ),
-                (
-                    "source_run",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="ingest.importrun",
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="attendance_events",
-                        to="roster.student",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('date', models.DateField()),
+                ('day_fraction', models.DecimalField(blank=True, decimal_places=3, help_text="Share of the day missed; empty means the code's default.", max_digits=4, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('1'))])),
+                ('minutes_missed', models.PositiveSmallIntegerField(blank=True, null=True)),
+                ('period', models.CharField(blank=True, max_length=20)),
+                ('reason', models.CharField(blank=True, max_length=200)),
+                ('source_file', models.CharField(blank=True, max_length=200)),
+                ('source_line', models.PositiveIntegerField(blank=True, null=True)),
+                ('code', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='attendance.attendancecode')),
+                ('school', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.school')),
+                ('section', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='roster.section')),
+                ('source_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ingest.importrun')),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attendance_events', to='roster.student')),
             ],
             options={
-                "ordering": ["date"],
+                'ordering': ['date'],
             },
         ),
         migrations.AddConstraint(
-            model_name="attendancecode",
-            constraint=models.UniqueConstraint(
-                fields=("district", "code"), name="attendance_code_unique"
-            ),
+            model_name='attendancecode',
+            constraint=models.UniqueConstraint(fields=('district', 'code'), name='attendance_code_unique'),
         ),
         migrations.AddIndex(
-            model_name="attendanceevent",
-            index=models.Index(fields=["student", "date"], name="attendance__student_3fde73_idx"),
+            model_name='attendanceevent',
+            index=models.Index(fields=['student', 'date'], name='attendance__student_3fde73_idx'),
         ),
         migrations.AddIndex(
-            model_name="attendanceevent",
-            index=models.Index(fields=["school", "date"], name="attendance__school__f74eaa_idx"),
+            model_name='attendanceevent',
+            index=models.Index(fields=['school', 'date'], name='attendance__school__f74eaa_idx'),
         ),
     ]

@@ -8,6 +8,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -16,313 +17,107 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="District",
+            name='District',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=200)),
-                ("state_id", models.CharField(blank=True, max_length=40)),
-                (
-                    "state",
-                    models.CharField(blank=True, help_text="Two-letter postal code.", max_length=2),
-                ),
-                ("timezone", models.CharField(default="America/New_York", max_length=64)),
-                (
-                    "rule_profile",
-                    models.CharField(
-                        default="attendance-works",
-                        help_text="Named rule profile for attendance metrics (docs/rule-profiles.md).",
-                        max_length=64,
-                    ),
-                ),
-                (
-                    "chronic_absence_threshold",
-                    models.DecimalField(
-                        decimal_places=3,
-                        default=Decimal("0.100"),
-                        help_text="Share of enrolled days absent at or above which a student is chronic.",
-                        max_digits=4,
-                        validators=[
-                            django.core.validators.MinValueValidator(Decimal("0.01")),
-                            django.core.validators.MaxValueValidator(Decimal("0.5")),
-                        ],
-                    ),
-                ),
-                (
-                    "at_risk_threshold",
-                    models.DecimalField(decimal_places=3, default=Decimal("0.050"), max_digits=4),
-                ),
-                (
-                    "severe_threshold",
-                    models.DecimalField(decimal_places=3, default=Decimal("0.200"), max_digits=4),
-                ),
-                (
-                    "minimum_days_enrolled",
-                    models.PositiveSmallIntegerField(
-                        default=10,
-                        help_text="Days enrolled before a student counts for chronic absence.",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200)),
+                ('state_id', models.CharField(blank=True, max_length=40)),
+                ('state', models.CharField(blank=True, help_text='Two-letter postal code.', max_length=2)),
+                ('timezone', models.CharField(default='America/New_York', max_length=64)),
+                ('rule_profile', models.CharField(default='attendance-works', help_text='Named rule profile for attendance metrics (docs/rule-profiles.md).', max_length=64)),
+                ('chronic_absence_threshold', models.DecimalField(decimal_places=3, default=Decimal('0.100'), help_text='Share of enrolled days absent at or above which a student is chronic.', max_digits=4, validators=[django.core.validators.MinValueValidator(Decimal('0.01')), django.core.validators.MaxValueValidator(Decimal('0.5'))])),
+                ('at_risk_threshold', models.DecimalField(decimal_places=3, default=Decimal('0.050'), max_digits=4)),
+                ('severe_threshold', models.DecimalField(decimal_places=3, default=Decimal('0.200'), max_digits=4)),
+                ('minimum_days_enrolled', models.PositiveSmallIntegerField(default=10, help_text='Days enrolled before a student counts for chronic absence.')),
             ],
         ),
         migrations.CreateModel(
-            name="AuditEntry",
+            name='AuditEntry',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("at", models.DateTimeField(auto_now_add=True, db_index=True)),
-                (
-                    "action",
-                    models.CharField(
-                        choices=[
-                            ("view", "Viewed"),
-                            ("create", "Created"),
-                            ("update", "Updated"),
-                            ("delete", "Deleted"),
-                            ("export", "Exported"),
-                            ("import", "Imported"),
-                        ],
-                        max_length=10,
-                    ),
-                ),
-                ("student_id", models.BigIntegerField(db_index=True, null=True)),
-                (
-                    "subject",
-                    models.CharField(
-                        help_text="What was touched, e.g. 'student page'.", max_length=100
-                    ),
-                ),
-                ("access_reason", models.CharField(blank=True, max_length=200)),
-                ("details", models.JSONField(blank=True, default=dict)),
-                (
-                    "user",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ('action', models.CharField(choices=[('view', 'Viewed'), ('create', 'Created'), ('update', 'Updated'), ('delete', 'Deleted'), ('export', 'Exported'), ('import', 'Imported')], max_length=10)),
+                ('student_id', models.BigIntegerField(db_index=True, null=True)),
+                ('subject', models.CharField(help_text="What was touched, e.g. 'student page'.", max_length=100)),
+                ('access_reason', models.CharField(blank=True, max_length=200)),
+                ('details', models.JSONField(blank=True, default=dict)),
+                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name_plural": "audit entries",
-                "ordering": ["-at"],
+                'verbose_name_plural': 'audit entries',
+                'ordering': ['-at'],
             },
         ),
         migrations.CreateModel(
-            name="School",
+            name='School',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("local_id", models.CharField(max_length=40)),
-                ("state_id", models.CharField(blank=True, max_length=40)),
-                ("name", models.CharField(max_length=200)),
-                (
-                    "level",
-                    models.CharField(
-                        choices=[
-                            ("elementary", "Elementary"),
-                            ("middle", "Middle"),
-                            ("high", "High"),
-                            ("other", "Other"),
-                        ],
-                        default="other",
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "lowest_grade",
-                    models.SmallIntegerField(
-                        choices=[
-                            (-1, "Pre-K"),
-                            (0, "K"),
-                            (1, "1"),
-                            (2, "2"),
-                            (3, "3"),
-                            (4, "4"),
-                            (5, "5"),
-                            (6, "6"),
-                            (7, "7"),
-                            (8, "8"),
-                            (9, "9"),
-                            (10, "10"),
-                            (11, "11"),
-                            (12, "12"),
-                        ]
-                    ),
-                ),
-                (
-                    "highest_grade",
-                    models.SmallIntegerField(
-                        choices=[
-                            (-1, "Pre-K"),
-                            (0, "K"),
-                            (1, "1"),
-                            (2, "2"),
-                            (3, "3"),
-                            (4, "4"),
-                            (5, "5"),
-                            (6, "6"),
-                            (7, "7"),
-                            (8, "8"),
-                            (9, "9"),
-                            (10, "10"),
-                            (11, "11"),
-                            (12, "12"),
-                        ]
-                    ),
-                ),
-                (
-                    "district",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="schools",
-                        to="core.district",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('local_id', models.CharField(max_length=40)),
+                ('state_id', models.CharField(blank=True, max_length=40)),
+                ('name', models.CharField(max_length=200)),
+                ('level', models.CharField(choices=[('elementary', 'Elementary'), ('middle', 'Middle'), ('high', 'High'), ('other', 'Other')], default='other', max_length=20)),
+                ('lowest_grade', models.SmallIntegerField(choices=[(-1, 'Pre-K'), (0, 'K'), (1, '1'), (2, '2'), (3, '3'), (4, '4'), (5, '5'), (6, '6'), (7, '7'), (8, '8'), (9, '9'), (10, '10'), (11, '11'), (12, '12')])),
+                ('highest_grade', models.SmallIntegerField(choices=[(-1, 'Pre-K'), (0, 'K'), (1, '1'), (2, '2'), (3, '3'), (4, '4'), (5, '5'), (6, '6'), (7, '7'), (8, '8'), (9, '9'), (10, '10'), (11, '11'), (12, '12')])),
+                ('district', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='schools', to='core.district')),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="SchoolYear",
+            name='SchoolYear',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=20)),
-                ("start_date", models.DateField()),
-                ("end_date", models.DateField()),
-                (
-                    "district",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="school_years",
-                        to="core.district",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=20)),
+                ('start_date', models.DateField()),
+                ('end_date', models.DateField()),
+                ('district', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='school_years', to='core.district')),
             ],
             options={
-                "ordering": ["start_date"],
+                'ordering': ['start_date'],
             },
         ),
         migrations.CreateModel(
-            name="Calendar",
+            name='Calendar',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("code", models.CharField(default="default", max_length=40)),
-                (
-                    "school",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="calendars",
-                        to="core.school",
-                    ),
-                ),
-                (
-                    "school_year",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="calendars",
-                        to="core.schoolyear",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.CharField(default='default', max_length=40)),
+                ('school', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='calendars', to='core.school')),
+                ('school_year', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='calendars', to='core.schoolyear')),
             ],
         ),
         migrations.CreateModel(
-            name="CalendarDate",
+            name='CalendarDate',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("date", models.DateField()),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("instructional", "Instructional day"),
-                            ("makeup", "Make-up day"),
-                            ("holiday", "Holiday"),
-                            ("staff", "Staff day"),
-                            ("weekend", "Weekend"),
-                            ("other", "Other non-instructional day"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("instructional_index", models.PositiveIntegerField()),
-                (
-                    "calendar",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="dates",
-                        to="core.calendar",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('date', models.DateField()),
+                ('kind', models.CharField(choices=[('instructional', 'Instructional day'), ('makeup', 'Make-up day'), ('holiday', 'Holiday'), ('staff', 'Staff day'), ('weekend', 'Weekend'), ('other', 'Other non-instructional day')], max_length=20)),
+                ('instructional_index', models.PositiveIntegerField()),
+                ('calendar', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dates', to='core.calendar')),
             ],
             options={
-                "ordering": ["date"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("calendar", "date"), name="calendar_date_unique"
-                    )
-                ],
+                'ordering': ['date'],
+                'constraints': [models.UniqueConstraint(fields=('calendar', 'date'), name='calendar_date_unique')],
             },
         ),
         migrations.AddConstraint(
-            model_name="school",
-            constraint=models.UniqueConstraint(
-                fields=("district", "local_id"), name="school_local_id_unique"
-            ),
+            model_name='school',
+            constraint=models.UniqueConstraint(fields=('district', 'local_id'), name='school_local_id_unique'),
         ),
         migrations.AddConstraint(
-            model_name="school",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("lowest_grade__lte", models.F("highest_grade"))),
-                name="school_grade_span_ordered",
-            ),
+            model_name='school',
+            constraint=models.CheckConstraint(condition=models.Q(('lowest_grade__lte', models.F('highest_grade'))), name='school_grade_span_ordered'),
         ),
         migrations.AddConstraint(
-            model_name="schoolyear",
-            constraint=models.UniqueConstraint(
-                fields=("district", "name"), name="school_year_name_unique"
-            ),
+            model_name='schoolyear',
+            constraint=models.UniqueConstraint(fields=('district', 'name'), name='school_year_name_unique'),
         ),
         migrations.AddConstraint(
-            model_name="schoolyear",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("start_date__lte", models.F("end_date"))),
-                name="school_year_dates_ordered",
-            ),
+            model_name='schoolyear',
+            constraint=models.CheckConstraint(condition=models.Q(('start_date__lte', models.F('end_date'))), name='school_year_dates_ordered'),
         ),
         migrations.AddConstraint(
-            model_name="calendar",
-            constraint=models.UniqueConstraint(
-                fields=("school", "school_year", "code"), name="calendar_unique_per_school_year"
-            ),
+            model_name='calendar',
+            constraint=models.UniqueConstraint(fields=('school', 'school_year', 'code'), name='calendar_unique_per_school_year'),
         ),
     ]

@@ -4,13 +4,14 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("core", "0002_district_risk_capacity_district_warning_rules"),
+        ('core', '0002_district_risk_capacity_district_warning_rules'),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name="calendardate",
-            name="instructional_index",
+            model_name='calendardate',
+            name='instructional_index',
         ),
     ]

@@ -4,19 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("core", "0003_calendardate_no_stored_day_count"),
+        ('core', '0003_calendardate_no_stored_day_count'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="school",
-            name="recorded_through",
-            field=models.DateField(
-                blank=True,
-                help_text="The last day imported attendance speaks for: later days are not counted (a day without a record is not a present day until attendance was taken).",
-                null=True,
-                verbose_name="attendance recorded through",
-            ),
+            model_name='school',
+            name='recorded_through',
+            field=models.DateField(blank=True, help_text='The last day imported attendance speaks for: later days are not counted (a day without a record is not a present day until attendance was taken).', null=True, verbose_name='attendance recorded through'),
         ),
     ]

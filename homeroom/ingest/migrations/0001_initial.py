@@ -6,92 +6,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("core", "0001_initial"),
+        ('core', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ImportRun",
+            name='ImportRun',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("started_at", models.DateTimeField(auto_now_add=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "source_format",
-                    models.CharField(help_text="e.g. 'homeroom-csv', 'edfi-xml'.", max_length=40),
-                ),
-                (
-                    "files",
-                    models.JSONField(
-                        default=list, help_text="Names and SHA-256 of the files read."
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("running", "Running"),
-                            ("succeeded", "Succeeded"),
-                            ("rejected", "Rejected"),
-                        ],
-                        default="running",
-                        max_length=10,
-                    ),
-                ),
-                ("dry_run", models.BooleanField(default=False)),
-                ("on_error", models.CharField(default="reject", max_length=10)),
-                (
-                    "scope",
-                    models.JSONField(
-                        blank=True, default=dict, help_text="Schools and dates replaced."
-                    ),
-                ),
-                (
-                    "counts",
-                    models.JSONField(
-                        default=dict,
-                        help_text="Per entity: read, inserted, updated, deleted, unchanged.",
-                    ),
-                ),
-                (
-                    "problems",
-                    models.JSONField(blank=True, default=list, help_text="Errors and findings."),
-                ),
-                (
-                    "problem_counts",
-                    models.JSONField(blank=True, default=dict, help_text="Problems by code."),
-                ),
-                ("duration_seconds", models.FloatField(blank=True, null=True)),
-                (
-                    "district",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="core.district",
-                    ),
-                ),
-                (
-                    "user",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('started_at', models.DateTimeField(auto_now_add=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('source_format', models.CharField(help_text="e.g. 'homeroom-csv', 'edfi-xml'.", max_length=40)),
+                ('files', models.JSONField(default=list, help_text='Names and SHA-256 of the files read.')),
+                ('status', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('rejected', 'Rejected')], default='running', max_length=10)),
+                ('dry_run', models.BooleanField(default=False)),
+                ('on_error', models.CharField(default='reject', max_length=10)),
+                ('scope', models.JSONField(blank=True, default=dict, help_text='Schools and dates replaced.')),
+                ('counts', models.JSONField(default=dict, help_text='Per entity: read, inserted, updated, deleted, unchanged.')),
+                ('problems', models.JSONField(blank=True, default=list, help_text='Errors and findings.')),
+                ('problem_counts', models.JSONField(blank=True, default=dict, help_text='Problems by code.')),
+                ('duration_seconds', models.FloatField(blank=True, null=True)),
+                ('district', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.district')),
+                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-started_at"],
+                'ordering': ['-started_at'],
             },
         ),
     ]

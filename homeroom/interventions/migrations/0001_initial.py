@@ -7,947 +7,314 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("core", "0004_school_recorded_through"),
-        ("roster", "0001_initial"),
-        ("warnings", "0003_case_flag_kinds"),
+        ('core', '0004_school_recorded_through'),
+        ('roster', '0001_initial'),
+        ('warnings', '0003_case_flag_kinds'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Barrier",
+            name='Barrier',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "key",
-                    models.SlugField(
-                        help_text="Stable name used by the playbook file.", max_length=60
-                    ),
-                ),
-                ("name", models.CharField(max_length=120)),
-                ("description", models.TextField(blank=True)),
-                (
-                    "retired_on",
-                    models.DateField(blank=True, help_text="No longer offered.", null=True),
-                ),
-                (
-                    "district",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.district",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.SlugField(help_text='Stable name used by the playbook file.', max_length=60)),
+                ('name', models.CharField(max_length=120)),
+                ('description', models.TextField(blank=True)),
+                ('retired_on', models.DateField(blank=True, help_text='No longer offered.', null=True)),
+                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.district')),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Case",
+            name='Case',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "tier",
-                    models.PositiveSmallIntegerField(
-                        help_text="MTSS tier (1-3).",
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(3),
-                        ],
-                    ),
-                ),
-                (
-                    "source",
-                    models.CharField(
-                        choices=[
-                            ("flag", "Early-warning flag"),
-                            ("tier_change", "Tier change"),
-                            ("referral", "Referral by staff"),
-                            ("manual", "Opened by hand"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("opened_on", models.DateField()),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("open", "Open"), ("closed", "Closed")],
-                        default="open",
-                        max_length=10,
-                    ),
-                ),
-                ("closed_on", models.DateField(blank=True, null=True)),
-                (
-                    "close_reason",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("goal_met", "Goal met"),
-                            ("moved", "Moved away"),
-                            ("truancy", "Escalated to truancy"),
-                            ("other", "Other"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("close_note", models.TextField(blank=True)),
-                ("version", models.PositiveIntegerField(default=1)),
-                (
-                    "case_manager",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="managed_cases",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "opened_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "referred_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "school",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="core.school",
-                    ),
-                ),
-                (
-                    "source_flag",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="warnings.flag",
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="cases",
-                        to="roster.student",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('tier', models.PositiveSmallIntegerField(help_text='MTSS tier (1-3).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(3)])),
+                ('source', models.CharField(choices=[('flag', 'Early-warning flag'), ('tier_change', 'Tier change'), ('referral', 'Referral by staff'), ('manual', 'Opened by hand')], max_length=20)),
+                ('opened_on', models.DateField()),
+                ('status', models.CharField(choices=[('open', 'Open'), ('closed', 'Closed')], default='open', max_length=10)),
+                ('closed_on', models.DateField(blank=True, null=True)),
+                ('close_reason', models.CharField(blank=True, choices=[('goal_met', 'Goal met'), ('moved', 'Moved away'), ('truancy', 'Escalated to truancy'), ('other', 'Other')], max_length=20)),
+                ('close_note', models.TextField(blank=True)),
+                ('version', models.PositiveIntegerField(default=1)),
+                ('case_manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='managed_cases', to=settings.AUTH_USER_MODEL)),
+                ('opened_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('referred_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('school', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.school')),
+                ('source_flag', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='warnings.flag')),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='cases', to='roster.student')),
             ],
             options={
-                "ordering": ["-opened_on", "-pk"],
+                'ordering': ['-opened_on', '-pk'],
             },
         ),
         migrations.CreateModel(
-            name="AttendancePlan",
+            name='AttendancePlan',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("struck_on", models.DateField(blank=True, null=True)),
-                ("struck_reason", models.TextField(blank=True)),
-                (
-                    "goal_rate",
-                    models.DecimalField(
-                        decimal_places=3,
-                        help_text="Share of school days to attend, e.g. 0.950.",
-                        max_digits=4,
-                        validators=[
-                            django.core.validators.MinValueValidator(0),
-                            django.core.validators.MaxValueValidator(1),
-                        ],
-                    ),
-                ),
-                ("goal_until", models.DateField(help_text="The goal runs through this date.")),
-                ("steps", models.JSONField(default=list, help_text='[{"step": ..., "who": ...}]')),
-                (
-                    "agreed_with",
-                    models.CharField(blank=True, help_text="Family members.", max_length=200),
-                ),
-                ("written_on", models.DateField()),
-                ("review_on", models.DateField()),
-                ("reviewed_on", models.DateField(blank=True, null=True)),
-                ("review_note", models.TextField(blank=True)),
-                ("version", models.PositiveIntegerField(default=1)),
-                (
-                    "struck_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "written_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="plans",
-                        to="interventions.case",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('struck_on', models.DateField(blank=True, null=True)),
+                ('struck_reason', models.TextField(blank=True)),
+                ('goal_rate', models.DecimalField(decimal_places=3, help_text='Share of school days to attend, e.g. 0.950.', max_digits=4, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(1)])),
+                ('goal_until', models.DateField(help_text='The goal runs through this date.')),
+                ('steps', models.JSONField(default=list, help_text='[{"step": ..., "who": ...}]')),
+                ('agreed_with', models.CharField(blank=True, help_text='Family members.', max_length=200)),
+                ('written_on', models.DateField()),
+                ('review_on', models.DateField()),
+                ('reviewed_on', models.DateField(blank=True, null=True)),
+                ('review_note', models.TextField(blank=True)),
+                ('version', models.PositiveIntegerField(default=1)),
+                ('struck_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('written_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='plans', to='interventions.case')),
             ],
             options={
-                "ordering": ["written_on", "pk"],
+                'ordering': ['written_on', 'pk'],
             },
         ),
         migrations.CreateModel(
-            name="CaseBarrier",
+            name='CaseBarrier',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("struck_on", models.DateField(blank=True, null=True)),
-                ("struck_reason", models.TextField(blank=True)),
-                ("note", models.TextField(blank=True)),
-                ("recorded_on", models.DateField()),
-                (
-                    "barrier",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="interventions.barrier",
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="barriers",
-                        to="interventions.case",
-                    ),
-                ),
-                (
-                    "recorded_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "struck_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('struck_on', models.DateField(blank=True, null=True)),
+                ('struck_reason', models.TextField(blank=True)),
+                ('note', models.TextField(blank=True)),
+                ('recorded_on', models.DateField()),
+                ('barrier', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='interventions.barrier')),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='barriers', to='interventions.case')),
+                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('struck_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["recorded_on", "pk"],
+                'ordering': ['recorded_on', 'pk'],
             },
         ),
         migrations.CreateModel(
-            name="CaseEvent",
+            name='CaseEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("case_opened", "Case opened"),
-                            ("case_closed", "Case closed"),
-                            ("case_updated", "Case updated"),
-                            ("manager_assigned", "Case manager assigned"),
-                            ("barrier", "Barrier recorded"),
-                            ("plan_written", "Attendance plan written"),
-                            ("plan_revised", "Attendance plan revised"),
-                            ("plan_reviewed", "Attendance plan reviewed"),
-                            ("intervention", "Intervention started"),
-                            ("intervention_ended", "Intervention ended"),
-                            ("follow_up_scheduled", "Follow-up scheduled"),
-                            ("follow_up_done", "Follow-up done"),
-                            ("contact", "Family contact"),
-                            ("note", "Note"),
-                            ("referral", "Referral made"),
-                            ("referral_updated", "Referral updated"),
-                            ("struck", "Struck through"),
-                        ],
-                        max_length=30,
-                    ),
-                ),
-                ("on", models.DateField(help_text="The school date the event is about.")),
-                ("at", models.DateTimeField(auto_now_add=True)),
-                ("summary", models.CharField(max_length=300)),
-                ("confidential", models.BooleanField(default=False)),
-                ("details", models.JSONField(blank=True, default=dict)),
-                (
-                    "by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="events",
-                        to="interventions.case",
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="case_events",
-                        to="roster.student",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('case_opened', 'Case opened'), ('case_closed', 'Case closed'), ('case_updated', 'Case updated'), ('manager_assigned', 'Case manager assigned'), ('barrier', 'Barrier recorded'), ('plan_written', 'Attendance plan written'), ('plan_revised', 'Attendance plan revised'), ('plan_reviewed', 'Attendance plan reviewed'), ('intervention', 'Intervention started'), ('intervention_ended', 'Intervention ended'), ('follow_up_scheduled', 'Follow-up scheduled'), ('follow_up_done', 'Follow-up done'), ('contact', 'Family contact'), ('note', 'Note'), ('referral', 'Referral made'), ('referral_updated', 'Referral updated'), ('struck', 'Struck through')], max_length=30)),
+                ('on', models.DateField(help_text='The school date the event is about.')),
+                ('at', models.DateTimeField(auto_now_add=True)),
+                ('summary', models.CharField(max_length=300)),
+                ('confidential', models.BooleanField(default=False)),
+                ('details', models.JSONField(blank=True, default=dict)),
+                ('by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='interventions.case')),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='case_events', to='roster.student')),
             ],
             options={
-                "ordering": ["on", "at", "pk"],
+                'ordering': ['on', 'at', 'pk'],
             },
         ),
         migrations.CreateModel(
-            name="CaseNote",
+            name='CaseNote',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("struck_on", models.DateField(blank=True, null=True)),
-                ("struck_reason", models.TextField(blank=True)),
-                ("written_on", models.DateField()),
-                (
-                    "topic",
-                    models.CharField(
-                        choices=[
-                            ("general", "General"),
-                            ("health", "Health"),
-                            ("family_crisis", "Family crisis"),
-                            ("other", "Other"),
-                        ],
-                        default="general",
-                        max_length=20,
-                    ),
-                ),
-                ("confidential", models.BooleanField(default=False)),
-                ("text", models.TextField()),
-                (
-                    "author",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="notes",
-                        to="interventions.case",
-                    ),
-                ),
-                (
-                    "struck_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('struck_on', models.DateField(blank=True, null=True)),
+                ('struck_reason', models.TextField(blank=True)),
+                ('written_on', models.DateField()),
+                ('topic', models.CharField(choices=[('general', 'General'), ('health', 'Health'), ('family_crisis', 'Family crisis'), ('other', 'Other')], default='general', max_length=20)),
+                ('confidential', models.BooleanField(default=False)),
+                ('text', models.TextField()),
+                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notes', to='interventions.case')),
+                ('struck_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["written_on", "pk"],
+                'ordering': ['written_on', 'pk'],
             },
         ),
         migrations.CreateModel(
-            name="FamilyContact",
+            name='FamilyContact',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("struck_on", models.DateField(blank=True, null=True)),
-                ("struck_reason", models.TextField(blank=True)),
-                ("contacted_on", models.DateField()),
-                (
-                    "channel",
-                    models.CharField(
-                        choices=[
-                            ("call", "Phone call"),
-                            ("text", "Text message"),
-                            ("email", "Email"),
-                            ("home_visit", "Home visit"),
-                            ("meeting", "Meeting"),
-                            ("letter", "Letter"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "with_whom",
-                    models.CharField(blank=True, help_text="When not a guardian.", max_length=200),
-                ),
-                (
-                    "outcome",
-                    models.CharField(
-                        choices=[
-                            ("reached", "Reached"),
-                            ("no_answer", "No answer"),
-                            ("left_message", "Left a message"),
-                            ("wrong_number", "Wrong number"),
-                            ("refused", "Refused"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "language",
-                    models.CharField(
-                        choices=[
-                            ("en", "English"),
-                            ("es", "Spanish"),
-                            ("zh", "Chinese"),
-                            ("vi", "Vietnamese"),
-                            ("ar", "Arabic"),
-                            ("ht", "Haitian Creole"),
-                            ("so", "Somali"),
-                            ("ru", "Russian"),
-                            ("pt", "Portuguese"),
-                            ("other", "Other"),
-                        ],
-                        default="en",
-                        max_length=10,
-                    ),
-                ),
-                ("note", models.TextField(blank=True)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="contacts",
-                        to="interventions.case",
-                    ),
-                ),
-                (
-                    "guardian",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="roster.guardian",
-                    ),
-                ),
-                (
-                    "recorded_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "struck_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="family_contacts",
-                        to="roster.student",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('struck_on', models.DateField(blank=True, null=True)),
+                ('struck_reason', models.TextField(blank=True)),
+                ('contacted_on', models.DateField()),
+                ('channel', models.CharField(choices=[('call', 'Phone call'), ('text', 'Text message'), ('email', 'Email'), ('home_visit', 'Home visit'), ('meeting', 'Meeting'), ('letter', 'Letter')], max_length=20)),
+                ('with_whom', models.CharField(blank=True, help_text='When not a guardian.', max_length=200)),
+                ('outcome', models.CharField(choices=[('reached', 'Reached'), ('no_answer', 'No answer'), ('left_message', 'Left a message'), ('wrong_number', 'Wrong number'), ('refused', 'Refused')], max_length=20)),
+                ('language', models.CharField(choices=[('en', 'English'), ('es', 'Spanish'), ('zh', 'Chinese'), ('vi', 'Vietnamese'), ('ar', 'Arabic'), ('ht', 'Haitian Creole'), ('so', 'Somali'), ('ru', 'Russian'), ('pt', 'Portuguese'), ('other', 'Other')], default='en', max_length=10)),
+                ('note', models.TextField(blank=True)),
+                ('case', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='interventions.case')),
+                ('guardian', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='roster.guardian')),
+                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('struck_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='family_contacts', to='roster.student')),
             ],
             options={
-                "ordering": ["contacted_on", "pk"],
+                'ordering': ['contacted_on', 'pk'],
             },
         ),
         migrations.CreateModel(
-            name="FollowUp",
+            name='FollowUp',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("struck_on", models.DateField(blank=True, null=True)),
-                ("struck_reason", models.TextField(blank=True)),
-                ("description", models.CharField(max_length=300)),
-                ("due_on", models.DateField()),
-                ("scheduled_on", models.DateField()),
-                ("done_on", models.DateField(blank=True, null=True)),
-                ("outcome", models.TextField(blank=True)),
-                ("version", models.PositiveIntegerField(default=1)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="follow_ups",
-                        to="interventions.case",
-                    ),
-                ),
-                (
-                    "owner",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "struck_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('struck_on', models.DateField(blank=True, null=True)),
+                ('struck_reason', models.TextField(blank=True)),
+                ('description', models.CharField(max_length=300)),
+                ('due_on', models.DateField()),
+                ('scheduled_on', models.DateField()),
+                ('done_on', models.DateField(blank=True, null=True)),
+                ('outcome', models.TextField(blank=True)),
+                ('version', models.PositiveIntegerField(default=1)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='follow_ups', to='interventions.case')),
+                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('struck_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["due_on", "pk"],
+                'ordering': ['due_on', 'pk'],
             },
         ),
         migrations.CreateModel(
-            name="InterventionType",
+            name='InterventionType',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "key",
-                    models.SlugField(
-                        help_text="Stable name used by the playbook file.", max_length=60
-                    ),
-                ),
-                ("name", models.CharField(max_length=120)),
-                ("tier1", models.BooleanField(default=False, verbose_name="Tier 1")),
-                ("tier2", models.BooleanField(default=False, verbose_name="Tier 2")),
-                ("tier3", models.BooleanField(default=False, verbose_name="Tier 3")),
-                ("description", models.TextField(blank=True)),
-                (
-                    "typical_weeks",
-                    models.PositiveSmallIntegerField(
-                        blank=True,
-                        help_text="Typical duration in weeks (empty: ongoing).",
-                        null=True,
-                    ),
-                ),
-                (
-                    "evidence",
-                    models.TextField(blank=True, help_text="What the evidence says, with sources."),
-                ),
-                (
-                    "retired_on",
-                    models.DateField(blank=True, help_text="No longer offered.", null=True),
-                ),
-                (
-                    "barriers",
-                    models.ManyToManyField(
-                        blank=True, related_name="intervention_types", to="interventions.barrier"
-                    ),
-                ),
-                (
-                    "district",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.district",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.SlugField(help_text='Stable name used by the playbook file.', max_length=60)),
+                ('name', models.CharField(max_length=120)),
+                ('tier1', models.BooleanField(default=False, verbose_name='Tier 1')),
+                ('tier2', models.BooleanField(default=False, verbose_name='Tier 2')),
+                ('tier3', models.BooleanField(default=False, verbose_name='Tier 3')),
+                ('description', models.TextField(blank=True)),
+                ('typical_weeks', models.PositiveSmallIntegerField(blank=True, help_text='Typical duration in weeks (empty: ongoing).', null=True)),
+                ('evidence', models.TextField(blank=True, help_text='What the evidence says, with sources.')),
+                ('retired_on', models.DateField(blank=True, help_text='No longer offered.', null=True)),
+                ('barriers', models.ManyToManyField(blank=True, related_name='intervention_types', to='interventions.barrier')),
+                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.district')),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Intervention",
+            name='Intervention',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("struck_on", models.DateField(blank=True, null=True)),
-                ("struck_reason", models.TextField(blank=True)),
-                ("started_on", models.DateField()),
-                ("ended_on", models.DateField(blank=True, null=True)),
-                ("note", models.TextField(blank=True)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="interventions",
-                        to="interventions.case",
-                    ),
-                ),
-                (
-                    "owner",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "struck_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="interventions",
-                        to="roster.student",
-                    ),
-                ),
-                (
-                    "kind",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="interventions.interventiontype",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('struck_on', models.DateField(blank=True, null=True)),
+                ('struck_reason', models.TextField(blank=True)),
+                ('started_on', models.DateField()),
+                ('ended_on', models.DateField(blank=True, null=True)),
+                ('note', models.TextField(blank=True)),
+                ('case', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='interventions', to='interventions.case')),
+                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('struck_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='interventions', to='roster.student')),
+                ('kind', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='interventions.interventiontype')),
             ],
             options={
-                "ordering": ["started_on", "pk"],
+                'ordering': ['started_on', 'pk'],
             },
         ),
         migrations.CreateModel(
-            name="Partner",
+            name='Partner',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=200)),
-                ("services", models.TextField(blank=True)),
-                (
-                    "languages",
-                    models.JSONField(blank=True, default=list, help_text="Language codes served."),
-                ),
-                ("contact_name", models.CharField(blank=True, max_length=200)),
-                ("phone", models.CharField(blank=True, max_length=30)),
-                ("email", models.EmailField(blank=True, max_length=254)),
-                (
-                    "capacity",
-                    models.PositiveIntegerField(
-                        blank=True,
-                        help_text="Open referrals it can take at once (empty: no limit).",
-                        null=True,
-                    ),
-                ),
-                ("retired_on", models.DateField(blank=True, null=True)),
-                ("version", models.PositiveIntegerField(default=1)),
-                (
-                    "barriers",
-                    models.ManyToManyField(
-                        blank=True, related_name="partners", to="interventions.barrier"
-                    ),
-                ),
-                (
-                    "district",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.district",
-                    ),
-                ),
-                (
-                    "schools",
-                    models.ManyToManyField(
-                        blank=True,
-                        help_text="Schools served (none: all).",
-                        related_name="+",
-                        to="core.school",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200)),
+                ('services', models.TextField(blank=True)),
+                ('languages', models.JSONField(blank=True, default=list, help_text='Language codes served.')),
+                ('contact_name', models.CharField(blank=True, max_length=200)),
+                ('phone', models.CharField(blank=True, max_length=30)),
+                ('email', models.EmailField(blank=True, max_length=254)),
+                ('capacity', models.PositiveIntegerField(blank=True, help_text='Open referrals it can take at once (empty: no limit).', null=True)),
+                ('retired_on', models.DateField(blank=True, null=True)),
+                ('version', models.PositiveIntegerField(default=1)),
+                ('barriers', models.ManyToManyField(blank=True, related_name='partners', to='interventions.barrier')),
+                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.district')),
+                ('schools', models.ManyToManyField(blank=True, help_text='Schools served (none: all).', related_name='+', to='core.school')),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Referral",
+            name='Referral',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("struck_on", models.DateField(blank=True, null=True)),
-                ("struck_reason", models.TextField(blank=True)),
-                ("made_on", models.DateField()),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("made", "Made"),
-                            ("accepted", "Accepted"),
-                            ("declined", "Declined"),
-                            ("in_progress", "In progress"),
-                            ("completed", "Completed"),
-                            ("withdrawn", "Withdrawn"),
-                        ],
-                        default="made",
-                        max_length=20,
-                    ),
-                ),
-                ("status_on", models.DateField()),
-                ("note", models.TextField(blank=True)),
-                ("version", models.PositiveIntegerField(default=1)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="referrals",
-                        to="interventions.case",
-                    ),
-                ),
-                (
-                    "made_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "partner",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="referrals",
-                        to="interventions.partner",
-                    ),
-                ),
-                (
-                    "struck_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('struck_on', models.DateField(blank=True, null=True)),
+                ('struck_reason', models.TextField(blank=True)),
+                ('made_on', models.DateField()),
+                ('status', models.CharField(choices=[('made', 'Made'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('in_progress', 'In progress'), ('completed', 'Completed'), ('withdrawn', 'Withdrawn')], default='made', max_length=20)),
+                ('status_on', models.DateField()),
+                ('note', models.TextField(blank=True)),
+                ('version', models.PositiveIntegerField(default=1)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='referrals', to='interventions.case')),
+                ('made_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='referrals', to='interventions.partner')),
+                ('struck_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["made_on", "pk"],
+                'ordering': ['made_on', 'pk'],
             },
         ),
         migrations.CreateModel(
-            name="TeamMeeting",
+            name='TeamMeeting',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("held_on", models.DateField()),
-                ("notes", models.TextField(blank=True)),
-                (
-                    "recorded_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "school",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.school",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('held_on', models.DateField()),
+                ('notes', models.TextField(blank=True)),
+                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('school', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.school')),
             ],
             options={
-                "ordering": ["-held_on", "-pk"],
+                'ordering': ['-held_on', '-pk'],
             },
         ),
         migrations.CreateModel(
-            name="ActionItem",
+            name='ActionItem',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("description", models.CharField(max_length=300)),
-                ("due_on", models.DateField(blank=True, null=True)),
-                ("done_on", models.DateField(blank=True, null=True)),
-                (
-                    "owner",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="roster.student",
-                    ),
-                ),
-                (
-                    "meeting",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="action_items",
-                        to="interventions.teammeeting",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('description', models.CharField(max_length=300)),
+                ('due_on', models.DateField(blank=True, null=True)),
+                ('done_on', models.DateField(blank=True, null=True)),
+                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('student', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='roster.student')),
+                ('meeting', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='action_items', to='interventions.teammeeting')),
             ],
             options={
-                "ordering": ["pk"],
+                'ordering': ['pk'],
             },
         ),
         migrations.AddConstraint(
-            model_name="barrier",
-            constraint=models.UniqueConstraint(
-                fields=("district", "key"), name="barrier_key_unique"
-            ),
+            model_name='barrier',
+            constraint=models.UniqueConstraint(fields=('district', 'key'), name='barrier_key_unique'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                fields=["case_manager", "status"], name="interventio_case_ma_b47a0a_idx"
-            ),
+            model_name='case',
+            index=models.Index(fields=['case_manager', 'status'], name='interventio_case_ma_b47a0a_idx'),
         ),
         migrations.AddConstraint(
-            model_name="case",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("status", "open")),
-                fields=("student",),
-                name="case_open_once_per_student",
-            ),
+            model_name='case',
+            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('student',), name='case_open_once_per_student'),
         ),
         migrations.AddConstraint(
-            model_name="case",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("closed_on__isnull", True), ("status", "open")),
-                    models.Q(("closed_on__gte", models.F("opened_on")), ("status", "closed")),
-                    _connector="OR",
-                ),
-                name="case_closed_after_opened",
-            ),
+            model_name='case',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('closed_on__isnull', True), ('status', 'open')), models.Q(('closed_on__gte', models.F('opened_on')), ('status', 'closed')), _connector='OR'), name='case_closed_after_opened'),
         ),
         migrations.AddIndex(
-            model_name="caseevent",
-            index=models.Index(fields=["student", "on"], name="interventio_student_83c157_idx"),
+            model_name='caseevent',
+            index=models.Index(fields=['student', 'on'], name='interventio_student_83c157_idx'),
         ),
         migrations.AddIndex(
-            model_name="familycontact",
-            index=models.Index(
-                fields=["student", "contacted_on"], name="interventio_student_2ee829_idx"
-            ),
+            model_name='familycontact',
+            index=models.Index(fields=['student', 'contacted_on'], name='interventio_student_2ee829_idx'),
         ),
         migrations.AddIndex(
-            model_name="followup",
-            index=models.Index(
-                fields=["owner", "done_on", "due_on"], name="interventio_owner_i_5570ba_idx"
-            ),
+            model_name='followup',
+            index=models.Index(fields=['owner', 'done_on', 'due_on'], name='interventio_owner_i_5570ba_idx'),
         ),
         migrations.AddConstraint(
-            model_name="interventiontype",
-            constraint=models.UniqueConstraint(
-                fields=("district", "key"), name="intervention_type_key_unique"
-            ),
+            model_name='interventiontype',
+            constraint=models.UniqueConstraint(fields=('district', 'key'), name='intervention_type_key_unique'),
         ),
         migrations.AddIndex(
-            model_name="intervention",
-            index=models.Index(
-                fields=["student", "started_on"], name="interventio_student_1301ac_idx"
-            ),
+            model_name='intervention',
+            index=models.Index(fields=['student', 'started_on'], name='interventio_student_1301ac_idx'),
         ),
     ]

@@ -5,15 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("interventions", "0002_sis_intervention_mapping"),
-        ("roster", "0001_initial"),
+        ('interventions', '0002_sis_intervention_mapping'),
+        ('roster', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="caseevent",
-            index=models.Index(fields=["kind", "on"], name="caseevent_kind_on"),
+            model_name='caseevent',
+            index=models.Index(fields=['kind', 'on'], name='caseevent_kind_on'),
         ),
     ]

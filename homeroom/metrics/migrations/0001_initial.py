@@ -5,121 +5,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("core", "0001_initial"),
-        ("roster", "0001_initial"),
+        ('core', '0001_initial'),
+        ('roster', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="SummaryState",
+            name='SummaryState',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("as_of", models.DateField()),
-                ("start", models.DateField()),
-                (
-                    "profile",
-                    models.CharField(help_text="Rule profile name@version.", max_length=100),
-                ),
-                ("computed_at", models.DateTimeField(auto_now=True)),
-                ("students", models.PositiveIntegerField(default=0)),
-                ("seconds", models.FloatField(default=0)),
-                (
-                    "district",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="summary_state",
-                        to="core.district",
-                    ),
-                ),
-                (
-                    "school_year",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.schoolyear",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('as_of', models.DateField()),
+                ('start', models.DateField()),
+                ('profile', models.CharField(help_text='Rule profile name@version.', max_length=100)),
+                ('computed_at', models.DateTimeField(auto_now=True)),
+                ('students', models.PositiveIntegerField(default=0)),
+                ('seconds', models.FloatField(default=0)),
+                ('district', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='summary_state', to='core.district')),
+                ('school_year', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.schoolyear')),
             ],
         ),
         migrations.CreateModel(
-            name="StudentSummary",
+            name='StudentSummary',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("grade", models.SmallIntegerField()),
-                ("days_enrolled", models.PositiveIntegerField()),
-                ("days_absent", models.FloatField()),
-                ("excused", models.FloatField()),
-                ("unexcused", models.FloatField()),
-                ("oss", models.FloatField(help_text="Out-of-school suspension days.")),
-                ("tardies", models.PositiveIntegerField()),
-                ("absent_last_30", models.FloatField()),
-                ("longest_absence_run", models.PositiveIntegerField()),
-                ("absence_rate", models.FloatField(null=True)),
-                ("attendance_rate", models.FloatField(null=True)),
-                ("counted", models.BooleanField()),
-                ("chronic", models.BooleanField()),
-                ("band", models.CharField(blank=True, max_length=40)),
-                ("tier", models.CharField(blank=True, max_length=40)),
-                ("projected_days_absent", models.FloatField(null=True)),
-                ("projected_chronic", models.BooleanField()),
-                (
-                    "school",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.school",
-                    ),
-                ),
-                (
-                    "school_year",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.schoolyear",
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="summaries",
-                        to="roster.student",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('grade', models.SmallIntegerField()),
+                ('days_enrolled', models.PositiveIntegerField()),
+                ('days_absent', models.FloatField()),
+                ('excused', models.FloatField()),
+                ('unexcused', models.FloatField()),
+                ('oss', models.FloatField(help_text='Out-of-school suspension days.')),
+                ('tardies', models.PositiveIntegerField()),
+                ('absent_last_30', models.FloatField()),
+                ('longest_absence_run', models.PositiveIntegerField()),
+                ('absence_rate', models.FloatField(null=True)),
+                ('attendance_rate', models.FloatField(null=True)),
+                ('counted', models.BooleanField()),
+                ('chronic', models.BooleanField()),
+                ('band', models.CharField(blank=True, max_length=40)),
+                ('tier', models.CharField(blank=True, max_length=40)),
+                ('projected_days_absent', models.FloatField(null=True)),
+                ('projected_chronic', models.BooleanField()),
+                ('school', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.school')),
+                ('school_year', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.schoolyear')),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='summaries', to='roster.student')),
             ],
             options={
-                "indexes": [
-                    models.Index(
-                        fields=["school_year", "school"], name="metrics_stu_school__aec5a4_idx"
-                    )
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("school__isnull", False)),
-                        fields=("school_year", "student", "school"),
-                        name="student_summary_per_school_unique",
-                    ),
-                    models.UniqueConstraint(
-                        condition=models.Q(("school__isnull", True)),
-                        fields=("school_year", "student"),
-                        name="student_summary_overall_unique",
-                    ),
-                ],
+                'indexes': [models.Index(fields=['school_year', 'school'], name='metrics_stu_school__aec5a4_idx')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('school__isnull', False)), fields=('school_year', 'student', 'school'), name='student_summary_per_school_unique'), models.UniqueConstraint(condition=models.Q(('school__isnull', True)), fields=('school_year', 'student'), name='student_summary_overall_unique')],
             },
         ),
     ]

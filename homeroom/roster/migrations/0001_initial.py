@@ -6,505 +6,174 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("core", "0001_initial"),
-        ("ingest", "0001_initial"),
+        ('core', '0001_initial'),
+        ('ingest', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Guardian",
+            name='Guardian',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("local_id", models.CharField(max_length=40)),
-                ("first_name", models.CharField(max_length=100)),
-                ("last_name", models.CharField(max_length=100)),
-                ("phone", models.CharField(blank=True, max_length=30)),
-                ("email", models.EmailField(blank=True, max_length=254)),
-                ("address_line", models.CharField(blank=True, max_length=200)),
-                ("city", models.CharField(blank=True, max_length=100)),
-                ("state", models.CharField(blank=True, max_length=2)),
-                ("postal_code", models.CharField(blank=True, max_length=10)),
-                (
-                    "preferred_language",
-                    models.CharField(
-                        choices=[
-                            ("en", "English"),
-                            ("es", "Spanish"),
-                            ("zh", "Chinese"),
-                            ("vi", "Vietnamese"),
-                            ("ar", "Arabic"),
-                            ("ht", "Haitian Creole"),
-                            ("so", "Somali"),
-                            ("ru", "Russian"),
-                            ("pt", "Portuguese"),
-                            ("other", "Other"),
-                        ],
-                        default="en",
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "district",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="core.district",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('local_id', models.CharField(max_length=40)),
+                ('first_name', models.CharField(max_length=100)),
+                ('last_name', models.CharField(max_length=100)),
+                ('phone', models.CharField(blank=True, max_length=30)),
+                ('email', models.EmailField(blank=True, max_length=254)),
+                ('address_line', models.CharField(blank=True, max_length=200)),
+                ('city', models.CharField(blank=True, max_length=100)),
+                ('state', models.CharField(blank=True, max_length=2)),
+                ('postal_code', models.CharField(blank=True, max_length=10)),
+                ('preferred_language', models.CharField(choices=[('en', 'English'), ('es', 'Spanish'), ('zh', 'Chinese'), ('vi', 'Vietnamese'), ('ar', 'Arabic'), ('ht', 'Haitian Creole'), ('so', 'Somali'), ('ru', 'Russian'), ('pt', 'Portuguese'), ('other', 'Other')], default='en', max_length=10)),
+                ('district', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.district')),
             ],
             options={
-                "ordering": ["last_name", "first_name"],
+                'ordering': ['last_name', 'first_name'],
             },
         ),
         migrations.CreateModel(
-            name="ContactPreference",
+            name='ContactPreference',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "channel",
-                    models.CharField(
-                        choices=[
-                            ("sms", "Text message"),
-                            ("email", "Email"),
-                            ("voice", "Phone call"),
-                            ("letter", "Letter"),
-                        ],
-                        max_length=10,
-                    ),
-                ),
-                ("preferred", models.BooleanField(default=False)),
-                (
-                    "consent",
-                    models.CharField(
-                        choices=[
-                            ("granted", "Consented"),
-                            ("opted_out", "Opted out"),
-                            ("unknown", "Not asked"),
-                        ],
-                        default="unknown",
-                        max_length=10,
-                    ),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "guardian",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="preferences",
-                        to="roster.guardian",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('channel', models.CharField(choices=[('sms', 'Text message'), ('email', 'Email'), ('voice', 'Phone call'), ('letter', 'Letter')], max_length=10)),
+                ('preferred', models.BooleanField(default=False)),
+                ('consent', models.CharField(choices=[('granted', 'Consented'), ('opted_out', 'Opted out'), ('unknown', 'Not asked')], default='unknown', max_length=10)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('guardian', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='preferences', to='roster.guardian')),
             ],
         ),
         migrations.CreateModel(
-            name="Section",
+            name='Section',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("local_id", models.CharField(max_length=40)),
-                ("name", models.CharField(max_length=200)),
-                ("period", models.CharField(blank=True, max_length=20)),
-                ("is_homeroom", models.BooleanField(default=False)),
-                (
-                    "school",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="sections",
-                        to="core.school",
-                    ),
-                ),
-                (
-                    "school_year",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="sections",
-                        to="core.schoolyear",
-                    ),
-                ),
-                (
-                    "teachers",
-                    models.ManyToManyField(
-                        blank=True, related_name="sections", to=settings.AUTH_USER_MODEL
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('local_id', models.CharField(max_length=40)),
+                ('name', models.CharField(max_length=200)),
+                ('period', models.CharField(blank=True, max_length=20)),
+                ('is_homeroom', models.BooleanField(default=False)),
+                ('school', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sections', to='core.school')),
+                ('school_year', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sections', to='core.schoolyear')),
+                ('teachers', models.ManyToManyField(blank=True, related_name='sections', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Student",
+            name='Student',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("local_id", models.CharField(max_length=40)),
-                ("state_id", models.CharField(blank=True, max_length=40)),
-                ("first_name", models.CharField(max_length=100)),
-                ("middle_name", models.CharField(blank=True, max_length=100)),
-                ("last_name", models.CharField(max_length=100)),
-                ("birth_date", models.DateField(blank=True, null=True)),
-                (
-                    "grade",
-                    models.SmallIntegerField(
-                        choices=[
-                            (-1, "Pre-K"),
-                            (0, "K"),
-                            (1, "1"),
-                            (2, "2"),
-                            (3, "3"),
-                            (4, "4"),
-                            (5, "5"),
-                            (6, "6"),
-                            (7, "7"),
-                            (8, "8"),
-                            (9, "9"),
-                            (10, "10"),
-                            (11, "11"),
-                            (12, "12"),
-                        ],
-                        help_text="Current grade level (enrollments keep history).",
-                    ),
-                ),
-                (
-                    "gender",
-                    models.CharField(
-                        choices=[
-                            ("F", "Female"),
-                            ("M", "Male"),
-                            ("X", "Nonbinary"),
-                            ("U", "Not reported"),
-                        ],
-                        default="U",
-                        max_length=1,
-                    ),
-                ),
-                (
-                    "race_ethnicity",
-                    models.CharField(
-                        choices=[
-                            ("hispanic", "Hispanic or Latino"),
-                            ("american_indian", "American Indian or Alaska Native"),
-                            ("asian", "Asian"),
-                            ("black", "Black or African American"),
-                            ("pacific_islander", "Native Hawaiian or Other Pacific Islander"),
-                            ("white", "White"),
-                            ("two_or_more", "Two or more races"),
-                            ("unknown", "Not reported"),
-                        ],
-                        default="unknown",
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "home_language",
-                    models.CharField(
-                        choices=[
-                            ("en", "English"),
-                            ("es", "Spanish"),
-                            ("zh", "Chinese"),
-                            ("vi", "Vietnamese"),
-                            ("ar", "Arabic"),
-                            ("ht", "Haitian Creole"),
-                            ("so", "Somali"),
-                            ("ru", "Russian"),
-                            ("pt", "Portuguese"),
-                            ("other", "Other"),
-                        ],
-                        default="en",
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "district",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="students",
-                        to="core.district",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('local_id', models.CharField(max_length=40)),
+                ('state_id', models.CharField(blank=True, max_length=40)),
+                ('first_name', models.CharField(max_length=100)),
+                ('middle_name', models.CharField(blank=True, max_length=100)),
+                ('last_name', models.CharField(max_length=100)),
+                ('birth_date', models.DateField(blank=True, null=True)),
+                ('grade', models.SmallIntegerField(choices=[(-1, 'Pre-K'), (0, 'K'), (1, '1'), (2, '2'), (3, '3'), (4, '4'), (5, '5'), (6, '6'), (7, '7'), (8, '8'), (9, '9'), (10, '10'), (11, '11'), (12, '12')], help_text='Current grade level (enrollments keep history).')),
+                ('gender', models.CharField(choices=[('F', 'Female'), ('M', 'Male'), ('X', 'Nonbinary'), ('U', 'Not reported')], default='U', max_length=1)),
+                ('race_ethnicity', models.CharField(choices=[('hispanic', 'Hispanic or Latino'), ('american_indian', 'American Indian or Alaska Native'), ('asian', 'Asian'), ('black', 'Black or African American'), ('pacific_islander', 'Native Hawaiian or Other Pacific Islander'), ('white', 'White'), ('two_or_more', 'Two or more races'), ('unknown', 'Not reported')], default='unknown', max_length=20)),
+                ('home_language', models.CharField(choices=[('en', 'English'), ('es', 'Spanish'), ('zh', 'Chinese'), ('vi', 'Vietnamese'), ('ar', 'Arabic'), ('ht', 'Haitian Creole'), ('so', 'Somali'), ('ru', 'Russian'), ('pt', 'Portuguese'), ('other', 'Other')], default='en', max_length=10)),
+                ('district', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='students', to='core.district')),
             ],
             options={
-                "ordering": ["last_name", "first_name", "local_id"],
+                'ordering': ['last_name', 'first_name', 'local_id'],
             },
         ),
         migrations.CreateModel(
-            name="SectionEnrollment",
+            name='SectionEnrollment',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("start_date", models.DateField()),
-                ("end_date", models.DateField(blank=True, null=True)),
-                (
-                    "section",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="memberships",
-                        to="roster.section",
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="section_links",
-                        to="roster.student",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('start_date', models.DateField()),
+                ('end_date', models.DateField(blank=True, null=True)),
+                ('section', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='roster.section')),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='section_links', to='roster.student')),
             ],
         ),
         migrations.CreateModel(
-            name="Enrollment",
+            name='Enrollment',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "grade",
-                    models.SmallIntegerField(
-                        choices=[
-                            (-1, "Pre-K"),
-                            (0, "K"),
-                            (1, "1"),
-                            (2, "2"),
-                            (3, "3"),
-                            (4, "4"),
-                            (5, "5"),
-                            (6, "6"),
-                            (7, "7"),
-                            (8, "8"),
-                            (9, "9"),
-                            (10, "10"),
-                            (11, "11"),
-                            (12, "12"),
-                        ]
-                    ),
-                ),
-                ("entry_date", models.DateField()),
-                ("exit_date", models.DateField(blank=True, null=True)),
-                ("exit_reason", models.CharField(blank=True, max_length=100)),
-                ("source_file", models.CharField(blank=True, max_length=200)),
-                ("source_line", models.PositiveIntegerField(blank=True, null=True)),
-                (
-                    "school",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="enrollments",
-                        to="core.school",
-                    ),
-                ),
-                (
-                    "school_year",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="enrollments",
-                        to="core.schoolyear",
-                    ),
-                ),
-                (
-                    "source_run",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="ingest.importrun",
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="enrollments",
-                        to="roster.student",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('grade', models.SmallIntegerField(choices=[(-1, 'Pre-K'), (0, 'K'), (1, '1'), (2, '2'), (3, '3'), (4, '4'), (5, '5'), (6, '6'), (7, '7'), (8, '8'), (9, '9'), (10, '10'), (11, '11'), (12, '12')])),
+                ('entry_date', models.DateField()),
+                ('exit_date', models.DateField(blank=True, null=True)),
+                ('exit_reason', models.CharField(blank=True, max_length=100)),
+                ('source_file', models.CharField(blank=True, max_length=200)),
+                ('source_line', models.PositiveIntegerField(blank=True, null=True)),
+                ('school', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='enrollments', to='core.school')),
+                ('school_year', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='enrollments', to='core.schoolyear')),
+                ('source_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ingest.importrun')),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrollments', to='roster.student')),
             ],
             options={
-                "ordering": ["entry_date"],
+                'ordering': ['entry_date'],
             },
         ),
         migrations.CreateModel(
-            name="StudentCharacteristic",
+            name='StudentCharacteristic',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("iep", "Students with disabilities (IEP)"),
-                            ("section_504", "Section 504"),
-                            ("english_learner", "English learner"),
-                            ("foster_care", "Foster care"),
-                            ("homeless", "Homeless"),
-                            ("econ_disadvantaged", "Economically disadvantaged"),
-                            ("migrant", "Migrant"),
-                        ],
-                        max_length=30,
-                    ),
-                ),
-                ("start_date", models.DateField()),
-                ("end_date", models.DateField(blank=True, null=True)),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="characteristics",
-                        to="roster.student",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('iep', 'Students with disabilities (IEP)'), ('section_504', 'Section 504'), ('english_learner', 'English learner'), ('foster_care', 'Foster care'), ('homeless', 'Homeless'), ('econ_disadvantaged', 'Economically disadvantaged'), ('migrant', 'Migrant')], max_length=30)),
+                ('start_date', models.DateField()),
+                ('end_date', models.DateField(blank=True, null=True)),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='characteristics', to='roster.student')),
             ],
         ),
         migrations.CreateModel(
-            name="StudentGuardian",
+            name='StudentGuardian',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "relationship",
-                    models.CharField(
-                        choices=[
-                            ("mother", "Mother"),
-                            ("father", "Father"),
-                            ("guardian", "Legal guardian"),
-                            ("grandparent", "Grandparent"),
-                            ("foster_parent", "Foster parent"),
-                            ("other", "Other"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("contact_priority", models.PositiveSmallIntegerField(default=1)),
-                ("lives_with", models.BooleanField(default=True)),
-                (
-                    "guardian",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="student_links",
-                        to="roster.guardian",
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="guardian_links",
-                        to="roster.student",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('relationship', models.CharField(choices=[('mother', 'Mother'), ('father', 'Father'), ('guardian', 'Legal guardian'), ('grandparent', 'Grandparent'), ('foster_parent', 'Foster parent'), ('other', 'Other')], max_length=20)),
+                ('contact_priority', models.PositiveSmallIntegerField(default=1)),
+                ('lives_with', models.BooleanField(default=True)),
+                ('guardian', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='student_links', to='roster.guardian')),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='guardian_links', to='roster.student')),
             ],
             options={
-                "ordering": ["contact_priority"],
+                'ordering': ['contact_priority'],
             },
         ),
         migrations.AddConstraint(
-            model_name="guardian",
-            constraint=models.UniqueConstraint(
-                fields=("district", "local_id"), name="guardian_local_id_unique"
-            ),
+            model_name='guardian',
+            constraint=models.UniqueConstraint(fields=('district', 'local_id'), name='guardian_local_id_unique'),
         ),
         migrations.AddConstraint(
-            model_name="contactpreference",
-            constraint=models.UniqueConstraint(
-                fields=("guardian", "channel"), name="preference_unique"
-            ),
+            model_name='contactpreference',
+            constraint=models.UniqueConstraint(fields=('guardian', 'channel'), name='preference_unique'),
         ),
         migrations.AddConstraint(
-            model_name="section",
-            constraint=models.UniqueConstraint(
-                fields=("school", "school_year", "local_id"), name="section_local_id_unique"
-            ),
+            model_name='section',
+            constraint=models.UniqueConstraint(fields=('school', 'school_year', 'local_id'), name='section_local_id_unique'),
         ),
         migrations.AddConstraint(
-            model_name="student",
-            constraint=models.UniqueConstraint(
-                fields=("district", "local_id"), name="student_local_id_unique"
-            ),
+            model_name='student',
+            constraint=models.UniqueConstraint(fields=('district', 'local_id'), name='student_local_id_unique'),
         ),
         migrations.AddConstraint(
-            model_name="sectionenrollment",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("end_date__isnull", True),
-                    ("end_date__gte", models.F("start_date")),
-                    _connector="OR",
-                ),
-                name="section_enrollment_dates_ordered",
-            ),
+            model_name='sectionenrollment',
+            constraint=models.CheckConstraint(condition=models.Q(('end_date__isnull', True), ('end_date__gte', models.F('start_date')), _connector='OR'), name='section_enrollment_dates_ordered'),
         ),
         migrations.AddIndex(
-            model_name="enrollment",
-            index=models.Index(
-                fields=["school", "school_year", "grade"], name="roster_enro_school__4e6f9f_idx"
-            ),
+            model_name='enrollment',
+            index=models.Index(fields=['school', 'school_year', 'grade'], name='roster_enro_school__4e6f9f_idx'),
         ),
         migrations.AddConstraint(
-            model_name="enrollment",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("exit_date__isnull", True),
-                    ("exit_date__gte", models.F("entry_date")),
-                    _connector="OR",
-                ),
-                name="enrollment_dates_ordered",
-            ),
+            model_name='enrollment',
+            constraint=models.CheckConstraint(condition=models.Q(('exit_date__isnull', True), ('exit_date__gte', models.F('entry_date')), _connector='OR'), name='enrollment_dates_ordered'),
         ),
         migrations.AddIndex(
-            model_name="studentcharacteristic",
-            index=models.Index(fields=["kind", "start_date"], name="roster_stud_kind_8b10a7_idx"),
+            model_name='studentcharacteristic',
+            index=models.Index(fields=['kind', 'start_date'], name='roster_stud_kind_8b10a7_idx'),
         ),
         migrations.AddConstraint(
-            model_name="studentcharacteristic",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("end_date__isnull", True),
-                    ("end_date__gte", models.F("start_date")),
-                    _connector="OR",
-                ),
-                name="characteristic_dates_ordered",
-            ),
+            model_name='studentcharacteristic',
+            constraint=models.CheckConstraint(condition=models.Q(('end_date__isnull', True), ('end_date__gte', models.F('start_date')), _connector='OR'), name='characteristic_dates_ordered'),
         ),
         migrations.AddConstraint(
-            model_name="studentguardian",
-            constraint=models.UniqueConstraint(
-                fields=("student", "guardian"), name="student_guardian_unique"
-            ),
+            model_name='studentguardian',
+            constraint=models.UniqueConstraint(fields=('student', 'guardian'), name='student_guardian_unique'),
         ),
     ]

@@ -5,216 +5,85 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("core", "0002_district_risk_capacity_district_warning_rules"),
-        ("roster", "0001_initial"),
+        ('core', '0002_district_risk_capacity_district_warning_rules'),
+        ('roster', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="NightlyRun",
+            name='NightlyRun',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("as_of", models.DateField()),
-                ("started_at", models.DateTimeField(auto_now_add=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("running", "Running"),
-                            ("succeeded", "Succeeded"),
-                            ("failed", "Failed"),
-                        ],
-                        default="running",
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "steps",
-                    models.JSONField(default=list, help_text="[{step, status, counts, seconds}]"),
-                ),
-                ("error", models.TextField(blank=True)),
-                (
-                    "district",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.district",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('as_of', models.DateField()),
+                ('started_at', models.DateTimeField(auto_now_add=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('status', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='running', max_length=20)),
+                ('steps', models.JSONField(default=list, help_text='[{step, status, counts, seconds}]')),
+                ('error', models.TextField(blank=True)),
+                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.district')),
             ],
         ),
         migrations.CreateModel(
-            name="RiskModel",
+            name='RiskModel',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("version", models.PositiveIntegerField()),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("estimator", models.CharField(max_length=100)),
-                ("rule_profile", models.CharField(max_length=100)),
-                (
-                    "trained_years",
-                    models.JSONField(help_text="Names of the school years it was trained on."),
-                ),
-                ("evaluated_year", models.CharField(blank=True, max_length=20)),
-                (
-                    "parameters",
-                    models.JSONField(help_text="Per as-of week: the method used and its weights."),
-                ),
-                ("evaluation", models.JSONField(help_text="The evaluation report's figures.")),
-                ("seconds", models.FloatField(default=0)),
-                (
-                    "district",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.district",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('version', models.PositiveIntegerField()),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('estimator', models.CharField(max_length=100)),
+                ('rule_profile', models.CharField(max_length=100)),
+                ('trained_years', models.JSONField(help_text='Names of the school years it was trained on.')),
+                ('evaluated_year', models.CharField(blank=True, max_length=20)),
+                ('parameters', models.JSONField(help_text='Per as-of week: the method used and its weights.')),
+                ('evaluation', models.JSONField(help_text="The evaluation report's figures.")),
+                ('seconds', models.FloatField(default=0)),
+                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.district')),
             ],
         ),
         migrations.CreateModel(
-            name="RiskScore",
+            name='RiskScore',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("as_of", models.DateField()),
-                (
-                    "week",
-                    models.PositiveSmallIntegerField(help_text="School week of the as-of date."),
-                ),
-                (
-                    "method",
-                    models.CharField(help_text="The model, or the baseline used.", max_length=40),
-                ),
-                ("probability", models.FloatField()),
-                ("factors", models.JSONField(help_text="Top contributing factors, in words.")),
-                ("chronic_last_year", models.BooleanField()),
-                ("absent_two_in_september", models.BooleanField()),
-                ("projected_chronic", models.BooleanField()),
-                (
-                    "model",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="scores",
-                        to="warnings.riskmodel",
-                    ),
-                ),
-                (
-                    "school_year",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.schoolyear",
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="risk_scores",
-                        to="roster.student",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('as_of', models.DateField()),
+                ('week', models.PositiveSmallIntegerField(help_text='School week of the as-of date.')),
+                ('method', models.CharField(help_text='The model, or the baseline used.', max_length=40)),
+                ('probability', models.FloatField()),
+                ('factors', models.JSONField(help_text='Top contributing factors, in words.')),
+                ('chronic_last_year', models.BooleanField()),
+                ('absent_two_in_september', models.BooleanField()),
+                ('projected_chronic', models.BooleanField()),
+                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='warnings.riskmodel')),
+                ('school_year', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.schoolyear')),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='risk_scores', to='roster.student')),
             ],
         ),
         migrations.CreateModel(
-            name="Flag",
+            name='Flag',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("early_absences", "Absences early in the year"),
-                            ("recent_absences", "Absences in the last weeks"),
-                            ("band", "Worse attendance band"),
-                            ("consecutive", "Consecutive absences"),
-                            ("long_absence", "Possible withdrawal"),
-                            ("weekday_pattern", "Mondays and Fridays"),
-                            ("worsening", "Worsening attendance"),
-                            ("chronic_last_year", "Chronically absent last year"),
-                            ("no_follow_up", "No follow-up recorded"),
-                        ],
-                        max_length=40,
-                    ),
-                ),
-                (
-                    "variant",
-                    models.CharField(
-                        blank=True,
-                        help_text="Which band, for band flags; else empty.",
-                        max_length=40,
-                    ),
-                ),
-                ("raised_on", models.DateField()),
-                ("cleared_on", models.DateField(blank=True, null=True)),
-                ("checked_on", models.DateField(help_text="The last date the flag was evaluated.")),
-                ("reason", models.TextField(help_text="Why, in words staff understand.")),
-                (
-                    "school_year",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.schoolyear",
-                    ),
-                ),
-                (
-                    "student",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="flags",
-                        to="roster.student",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('early_absences', 'Absences early in the year'), ('recent_absences', 'Absences in the last weeks'), ('band', 'Worse attendance band'), ('consecutive', 'Consecutive absences'), ('long_absence', 'Possible withdrawal'), ('weekday_pattern', 'Mondays and Fridays'), ('worsening', 'Worsening attendance'), ('chronic_last_year', 'Chronically absent last year'), ('no_follow_up', 'No follow-up recorded')], max_length=40)),
+                ('variant', models.CharField(blank=True, help_text='Which band, for band flags; else empty.', max_length=40)),
+                ('raised_on', models.DateField()),
+                ('cleared_on', models.DateField(blank=True, null=True)),
+                ('checked_on', models.DateField(help_text='The last date the flag was evaluated.')),
+                ('reason', models.TextField(help_text='Why, in words staff understand.')),
+                ('school_year', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.schoolyear')),
+                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flags', to='roster.student')),
             ],
             options={
-                "indexes": [
-                    models.Index(
-                        fields=["school_year", "cleared_on"], name="warnings_fl_school__a1c0aa_idx"
-                    )
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("cleared_on__isnull", True)),
-                        fields=("student", "kind", "variant"),
-                        name="flag_open_once",
-                    )
-                ],
+                'indexes': [models.Index(fields=['school_year', 'cleared_on'], name='warnings_fl_school__a1c0aa_idx')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('cleared_on__isnull', True)), fields=('student', 'kind', 'variant'), name='flag_open_once')],
             },
         ),
         migrations.AddConstraint(
-            model_name="riskmodel",
-            constraint=models.UniqueConstraint(
-                fields=("district", "version"), name="risk_model_version"
-            ),
+            model_name='riskmodel',
+            constraint=models.UniqueConstraint(fields=('district', 'version'), name='risk_model_version'),
         ),
         migrations.AddConstraint(
-            model_name="riskscore",
-            constraint=models.UniqueConstraint(
-                fields=("school_year", "student"), name="risk_score_once"
-            ),
+            model_name='riskscore',
+            constraint=models.UniqueConstraint(fields=('school_year', 'student'), name='risk_score_once'),
         ),
     ]

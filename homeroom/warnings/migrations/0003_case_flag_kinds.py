@@ -4,28 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("warnings", "0002_nightlyrun_moved_to_pipeline"),
+        ('warnings', '0002_nightlyrun_moved_to_pipeline'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="flag",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("early_absences", "Absences early in the year"),
-                    ("recent_absences", "Absences in the last weeks"),
-                    ("band", "Worse attendance band"),
-                    ("consecutive", "Consecutive absences"),
-                    ("long_absence", "Possible withdrawal"),
-                    ("weekday_pattern", "Mondays and Fridays"),
-                    ("worsening", "Worsening attendance"),
-                    ("chronic_last_year", "Chronically absent last year"),
-                    ("no_follow_up", "No contact with the family since flagged"),
-                    ("follow_up_overdue", "Follow-up overdue"),
-                ],
-                max_length=40,
-            ),
+            model_name='flag',
+            name='kind',
+            field=models.CharField(choices=[('early_absences', 'Absences early in the year'), ('recent_absences', 'Absences in the last weeks'), ('band', 'Worse attendance band'), ('consecutive', 'Consecutive absences'), ('long_absence', 'Possible withdrawal'), ('weekday_pattern', 'Mondays and Fridays'), ('worsening', 'Worsening attendance'), ('chronic_last_year', 'Chronically absent last year'), ('no_follow_up', 'No contact with the family since flagged'), ('follow_up_overdue', 'Follow-up overdue')], max_length=40),
         ),
     ]
