@@ -14,11 +14,13 @@ The rules each message keeps are checked here, in one place (`_refusal`, `_queue
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from homeroom.access.cases import logs_family_contacts
@@ -37,8 +39,14 @@ from homeroom.outreach.models import (
     MessageTemplate,
     OutreachSettings,
 )
-from homeroom.outreach.rules import household_of, keyword_of, next_allowed, normal_phone
-from homeroom.outreach.selectors import address_of, channel_allowed
+from homeroom.outreach.rules import (
+    consent_allows,
+    household_of,
+    keyword_of,
+    next_allowed,
+    normal_phone,
+)
+from homeroom.outreach.selectors import address_of
 from homeroom.outreach.templates import (
     PLACEHOLDERS,
     fill,
@@ -105,23 +113,6 @@ def current_template(district_id: int, kind: str, language: str) -> MessageTempl
         .order_by("-version")
         .first()
     )
-
-
-def _template(district: District, kind: str, language: str) -> MessageTemplate:
-    """The template in the family's language, else in the district's fallback language."""
-    template = current_template(district.pk, kind, language)
-    if template is None:
-        fallback = outreach_settings(district).fallback_language
-        template = current_template(district.pk, kind, fallback)
-    if template is None:
-        raise ValidationError(
-            {
-                "kind": f"There is no template for “{MessageKind(kind).label}” in "
-                f"{Language(language).label} or the district's fallback language. "
-                "Add one on the Templates page."
-            }
-        )
-    return template
 
 
 def do_save_template(
@@ -193,16 +184,15 @@ class Draft:
     access_reason: str = ""
 
 
-def _refusal(guardian: Guardian, students, channel: str) -> dict[str, str]:
-    """Why this guardian may not get this message on this channel (empty when they may)."""
-    links = {
-        link.student_id: link
-        for link in StudentGuardian.objects.filter(
-            guardian=guardian, student__in=[s.pk for s in students]
-        )
-    }
-    for student in students:
-        link = links.get(student.pk)
+def _refusal(draft: Draft, links: dict, consents: dict) -> dict[str, str]:
+    """Why this draft's guardian may not get it on its channel (empty when they may).
+
+    `links` maps (guardian, student) to the roster's link and `consents` (guardian, channel)
+    to the consent, both read for a whole set of drafts at once (`_facts`).
+    """
+    guardian, channel = draft.guardian, draft.channel
+    for student in draft.students:
+        link = links.get((guardian.pk, student.pk))
         if link is None:
             return {"guardian_id": f"{guardian} is not a guardian of {student.first_name}."}
         if link.no_contact:
@@ -211,110 +201,234 @@ def _refusal(guardian: Guardian, students, channel: str) -> dict[str, str]:
             return {"guardian_id": f"{guardian} has no right to the student's records."}
     if channel not in CHANNEL_WORDS:
         return {"channel": "Choose text message, email or letter."}
-    if not channel_allowed(guardian.pk, channel):
+    consent = consents.get((guardian.pk, channel), ContactPreference.Consent.UNKNOWN)
+    if not consent_allows(channel, consent):
         return {"channel": f"{guardian} has not agreed to receive {CHANNEL_WORDS[channel]}."}
     if not address_of(guardian, channel):
-        what = {"sms": "a mobile number", "email": "an email address", "letter": "an address"}
+        what = {"sms": "mobile number", "email": "email address", "letter": "postal address"}
         return {"channel": f"The roster holds no {what[channel]} for {guardian}."}
     return {}
 
 
-def _messages_this_week(household: str, now: dt.datetime) -> int:
-    return (
-        Message.objects.filter(
-            household=household, direction=Message.Direction.OUT, created_at__gt=now - WEEK
-        )
-        .exclude(status__in=(Message.Status.CANCELLED, Message.Status.FAILED))
-        .exclude(kind__in=UNCAPPED)
-        .exclude(in_reply_to__isnull=False)
-        .count()
-    )
-
-
-def _queue(draft: Draft) -> Message:
-    """Decide to send: check every rule, then write the message, timeline and audit at once.
-
-    Raises ValidationError naming the rule a message would break; nothing is written then.
-    """
-    guardian = draft.guardian
-    refusal = (
-        {} if draft.kind in CONFIRMATIONS else _refusal(guardian, draft.students, draft.channel)
-    )
-    if refusal:
-        raise ValidationError(refusal)
-    rules = outreach_settings(draft.district)
-    household = household_of(
+def _household(guardian: Guardian) -> str:
+    return household_of(
         guardian_id=guardian.pk,
         address_line=guardian.address_line,
         postal_code=guardian.postal_code,
     )
-    now = timezone.now()
-    with transaction.atomic():
-        # Decisions for one guardian wait for each other, so two cannot both pass the cap.
-        Guardian.objects.select_for_update().filter(pk=guardian.pk).first()
-        existing = Message.objects.filter(idempotency_key=draft.key).first()
-        if existing is not None:  # decided before (a repeated night, a double click)
-            return existing
-        capped = draft.kind not in UNCAPPED and draft.in_reply_to is None
-        if capped and _messages_this_week(household, now) >= rules.weekly_cap:
-            raise ValidationError(
-                {
-                    "channel": f"This household has had {rules.weekly_cap} messages in the last "
-                    "7 days, the district's weekly limit."
-                }
-            )
-        template = _template(draft.district, draft.kind, guardian.preferred_language)
-        values = {
-            "guardian": f"{guardian.first_name} {guardian.last_name}",
-            "children": names_together([s.first_name for s in draft.students], template.language),
-            "district": draft.district.name,
-            **draft.values,
-        }
-        not_before = now
-        if draft.channel == ContactChannel.SMS and draft.kind not in CONFIRMATIONS:
-            not_before = next_allowed(
-                now,
-                timezone=draft.district.timezone,
-                start=rules.quiet_start,
-                end=rules.quiet_end,
-            )
-        message = Message.objects.create(
-            district=draft.district,
-            kind=draft.kind,
-            channel=draft.channel,
-            guardian=guardian,
-            household=household,
-            case=draft.case,
-            to_address=address_of(guardian, draft.channel),
-            language=template.language,
-            wanted_language=guardian.preferred_language,
-            template=template,
-            subject=fill(template.subject, values),
-            body=fill(template.body, values),
-            stated=draft.stated,
-            idempotency_key=draft.key,
-            not_before=not_before,
-            in_reply_to=draft.in_reply_to,
-            created_by=draft.user,
+
+
+def _capped(draft: Draft) -> bool:
+    """Whether a draft counts against the weekly cap (not confirmations, not replies)."""
+    return draft.kind not in UNCAPPED and draft.in_reply_to is None
+
+
+def _messages_this_week(households: set[str], now: dt.datetime) -> dict[str, int]:
+    """Per household, the messages counted against the weekly cap in the 7 days to `now`."""
+    counted = (
+        Message.objects.filter(
+            household__in=households, direction=Message.Direction.OUT, created_at__gt=now - WEEK
         )
-        message.students.set(draft.students)
-        _record_sent(message, draft)
-    return message
+        .exclude(status__in=(Message.Status.CANCELLED, Message.Status.FAILED))
+        .exclude(kind__in=UNCAPPED)
+        .exclude(in_reply_to__isnull=False)
+        .values("household")
+        .annotate(count=Count("pk"))
+    )
+    return {row["household"]: row["count"] for row in counted}
 
 
-def _record_sent(message: Message, draft: Draft) -> None:
-    """The message on each child's timeline (and, sent by staff, in the contact log), audited."""
-    today = district_today(draft.district)
-    channel_label = ContactChannel(message.channel).label
-    summary = f"{channel_label} to {draft.guardian}: {MessageKind(message.kind).label}"
-    if message.fallback_used:
-        used, wanted = Language(message.language).label, Language(message.wanted_language).label
-        summary += f" (in {used}: no {wanted} template)"
-    for student in draft.students:
-        case = draft.case or Case.objects.filter(student=student, status=Case.Status.OPEN).first()
-        contact = None
-        if draft.user is not None:
-            contact = FamilyContact.objects.create(
+def _templates(district_id: int, kinds: set[str]) -> dict[tuple[str, str], MessageTemplate]:
+    """The latest version of each of the district's templates of these kinds, by language."""
+    latest: dict[tuple[str, str], MessageTemplate] = {}
+    held = MessageTemplate.objects.filter(district_id=district_id, kind__in=kinds)
+    for template in held.order_by("version"):
+        latest[(template.kind, template.language)] = template
+    return latest
+
+
+def _template_for(
+    templates: dict, kind: str, language: str, fallback: str
+) -> MessageTemplate | dict[str, str]:
+    """The template in the family's language, else in the fallback; else why there is none."""
+    template = templates.get((kind, language)) or templates.get((kind, fallback))
+    if template is None:
+        return {
+            "kind": f"There is no template for “{MessageKind(kind).label}” in "
+            f"{Language(language).label} or the district's fallback language. "
+            "Add one on the Templates page."
+        }
+    return template
+
+
+def _queue(draft: Draft) -> Message:
+    """Decide to send one message: `queue_many` with one draft.
+
+    Raises ValidationError naming the rule the message would break; nothing is written then.
+    """
+    (outcome,) = queue_many([draft])
+    if isinstance(outcome, ValidationError):
+        raise outcome
+    return outcome
+
+
+CHUNK = 500  # drafts decided and written per transaction
+
+
+def queue_many(
+    drafts: list[Draft],
+    *,
+    decided: Callable[[list[tuple[Draft, Message]]], None] | None = None,
+) -> list[Message | ValidationError]:
+    """Decide to send each draft (all of one district): check every rule for the whole set
+    with a few queries, then write each chunk's messages, timeline rows and audit entries in
+    bulk, in the transaction that decided them. `decided`, if given, is called inside that
+    transaction with the chunk's (draft, message) pairs (a trigger's marks).
+
+    Returns, in order, each draft's message (the earlier one when its key was decided before)
+    or the ValidationError naming the rule it would break.
+    """
+    outcomes: list[Message | ValidationError] = []
+    for start in range(0, len(drafts), CHUNK):
+        outcomes += _queue_chunk(drafts[start : start + CHUNK], decided)
+    return outcomes
+
+
+def _queue_chunk(drafts: list[Draft], decided) -> list[Message | ValidationError]:
+    if not drafts:
+        return []
+    district = drafts[0].district
+    rules = outreach_settings(district)
+    guardian_ids = {d.guardian.pk for d in drafts}
+    links = {
+        (link.guardian_id, link.student_id): link
+        for link in StudentGuardian.objects.filter(
+            guardian_id__in=guardian_ids,
+            student_id__in={s.pk for d in drafts for s in d.students},
+        )
+    }
+    consents = {
+        (guardian_id, channel): consent
+        for guardian_id, channel, consent in ContactPreference.objects.filter(
+            guardian_id__in=guardian_ids
+        ).values_list("guardian_id", "channel", "consent")
+    }
+    templates = _templates(district.pk, {d.kind for d in drafts})
+    now = timezone.now()
+    today = district_today(district)
+    outcomes: list[Message | ValidationError | None] = [None] * len(drafts)
+    with transaction.atomic():
+        # Decisions for a guardian wait for each other, so two cannot both pass the cap.
+        list(
+            Guardian.objects.select_for_update()
+            .filter(pk__in=guardian_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        existing = Message.objects.in_bulk([d.key for d in drafts], field_name="idempotency_key")
+        week = _messages_this_week({_household(d.guardian) for d in drafts}, now)
+        new: list[tuple[int, Draft, Message]] = []
+        for index, draft in enumerate(drafts):
+            refusal = {} if draft.kind in CONFIRMATIONS else _refusal(draft, links, consents)
+            if refusal:
+                outcomes[index] = ValidationError(refusal)
+                continue
+            if draft.key in existing:  # decided before (a repeated night, a double click)
+                outcomes[index] = existing[draft.key]
+                continue
+            household = _household(draft.guardian)
+            if _capped(draft) and week.get(household, 0) >= rules.weekly_cap:
+                outcomes[index] = ValidationError(
+                    {
+                        "channel": f"This household has had {rules.weekly_cap} messages in the "
+                        "last 7 days, the district's weekly limit."
+                    }
+                )
+                continue
+            template = _template_for(
+                templates, draft.kind, draft.guardian.preferred_language, rules.fallback_language
+            )
+            if isinstance(template, dict):
+                outcomes[index] = ValidationError(template)
+                continue
+            message = _message(draft, template, household, rules, now)
+            existing[draft.key] = message  # the same key twice in one set is one message
+            if _capped(draft):
+                week[household] = week.get(household, 0) + 1
+            new.append((index, draft, message))
+            outcomes[index] = message
+        Message.objects.bulk_create([message for _, _, message in new])
+        Message.students.through.objects.bulk_create(
+            [
+                Message.students.through(message_id=message.pk, student_id=student.pk)
+                for _, draft, message in new
+                for student in draft.students
+            ]
+        )
+        _record_sent([(draft, message) for _, draft, message in new], today)
+        if decided is not None:
+            decided(
+                [
+                    (draft, outcome)
+                    for draft, outcome in zip(drafts, outcomes, strict=True)
+                    if isinstance(outcome, Message)
+                ]
+            )
+    return outcomes
+
+
+def _message(draft: Draft, template: MessageTemplate, household: str, rules, now) -> Message:
+    """The message a draft becomes, in words from `template` (not yet saved)."""
+    guardian = draft.guardian
+    values = {
+        "guardian": f"{guardian.first_name} {guardian.last_name}",
+        "children": names_together([s.first_name for s in draft.students], template.language),
+        "district": draft.district.name,
+        **draft.values,
+    }
+    not_before = now
+    if draft.channel == ContactChannel.SMS and draft.kind not in CONFIRMATIONS:
+        not_before = next_allowed(
+            now, timezone=draft.district.timezone, start=rules.quiet_start, end=rules.quiet_end
+        )
+    return Message(
+        district=draft.district,
+        kind=draft.kind,
+        channel=draft.channel,
+        guardian=guardian,
+        household=household,
+        case=draft.case,
+        to_address=address_of(guardian, draft.channel),
+        language=template.language,
+        wanted_language=guardian.preferred_language,
+        template=template,
+        subject=fill(template.subject, values),
+        body=fill(template.body, values),
+        stated=draft.stated,
+        idempotency_key=draft.key,
+        not_before=not_before,
+        in_reply_to=draft.in_reply_to,
+        created_by=draft.user,
+    )
+
+
+def _record_sent(sent: list[tuple[Draft, Message]], today: dt.date) -> None:
+    """Each message on each child's timeline (and, sent by staff, in the contact log),
+    audited: written in bulk."""
+    student_ids = {s.pk for draft, _ in sent for s in draft.students}
+    open_cases: dict[int, Case] = {}
+    for case in Case.objects.filter(student_id__in=student_ids, status=Case.Status.OPEN).order_by(
+        "-pk"
+    ):
+        open_cases[case.student_id] = case  # the first open case, as the case page shows
+    rows = [
+        (draft, message, student, draft.case or open_cases.get(student.pk))
+        for draft, message in sent
+        for student in draft.students
+    ]
+    contacts = FamilyContact.objects.bulk_create(
+        [
+            FamilyContact(
                 student=student,
                 case=case,
                 contacted_on=today,
@@ -325,23 +439,48 @@ def _record_sent(message: Message, draft: Draft) -> None:
                 note=message.body,
                 recorded_by=draft.user,
             )
-        CaseEvent.objects.create(
-            student=student,
-            case=case,
-            kind=CaseEvent.Kind.MESSAGE_SENT,
-            on=today,
-            by=draft.user,
-            summary=summary[:300],
-            details={"message_id": message.pk, "contact_id": contact.pk if contact else None},
+            for draft, message, student, case in rows
+            if draft.user is not None
+        ]
+    )
+    contact_of = iter(contacts)
+    events, entries = [], []
+    for draft, message, student, case in rows:
+        contact = next(contact_of) if draft.user is not None else None
+        events.append(
+            CaseEvent(
+                student=student,
+                case=case,
+                kind=CaseEvent.Kind.MESSAGE_SENT,
+                on=today,
+                by=draft.user,
+                summary=_summary(draft, message)[:300],
+                details={"message_id": message.pk, "contact_id": contact.pk if contact else None},
+            )
         )
-        do_log_student_access(
-            user=draft.user,
-            student_id=student.pk,
-            subject="family message",
-            access_reason=draft.access_reason or f"outreach: {MessageKind(message.kind).label}",
-            action=AuditEntry.Action.CREATE,
-            details=_audit_details(message),
+        # The fields core.actions.do_log_student_access writes, for many students at once.
+        entries.append(
+            AuditEntry(
+                user=draft.user,
+                action=AuditEntry.Action.CREATE,
+                student_id=student.pk,
+                subject="family message",
+                access_reason=draft.access_reason or f"outreach: {MessageKind(message.kind).label}",
+                details=_audit_details(message),
+            )
         )
+    CaseEvent.objects.bulk_create(events)
+    AuditEntry.objects.bulk_create(entries)
+
+
+def _summary(draft: Draft, message: Message) -> str:
+    """The timeline's line: "Text message to María Alvarez: Absence notice (in English: …)"."""
+    channel_label = ContactChannel(message.channel).label
+    summary = f"{channel_label} to {draft.guardian}: {MessageKind(message.kind).label}"
+    if message.fallback_used:
+        used, wanted = Language(message.language).label, Language(message.wanted_language).label
+        summary += f" (in {used}: no {wanted} template)"
+    return summary
 
 
 def _audit_details(message: Message) -> dict[str, Any]:
@@ -558,11 +697,7 @@ def _receive_from(
         kind=MessageKind.REPLY,
         channel=ContactChannel.SMS,
         guardian=guardian,
-        household=household_of(
-            guardian_id=guardian.pk,
-            address_line=guardian.address_line,
-            postal_code=guardian.postal_code,
-        ),
+        household=_household(guardian),
         case=previous.case if previous else None,
         from_address=phone,
         to_address=to,

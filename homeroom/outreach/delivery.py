@@ -26,9 +26,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from homeroom.outreach import channels
-from homeroom.outreach.actions import channel_allowed, outreach_settings
+from homeroom.outreach.actions import outreach_settings
 from homeroom.outreach.models import CONFIRMATIONS, Message
 from homeroom.outreach.rules import next_allowed
+from homeroom.outreach.selectors import channel_allowed
 from homeroom.roster.models import ContactChannel
 
 MAX_ATTEMPTS = 6

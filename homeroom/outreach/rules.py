@@ -91,3 +91,10 @@ def household_of(*, guardian_id: int, address_line: str, postal_code: str) -> st
     if street and postal_code.strip():
         return f"{street}|{postal_code.strip()[:5]}"
     return f"guardian:{guardian_id}"
+
+
+def consent_allows(channel: str, consent: str) -> bool:
+    """Texts and email need consent given; letters go unless the guardian opted out."""
+    if channel == "letter":
+        return consent != "opted_out"
+    return consent == "granted"

@@ -8,7 +8,7 @@ from homeroom.metrics.display import date as show_date
 from homeroom.metrics.display import days as show_days
 from homeroom.metrics.models import StudentSummary
 from homeroom.outreach.models import Message, MessageKind, MessageTemplate
-from homeroom.outreach.rules import normal_phone
+from homeroom.outreach.rules import consent_allows, normal_phone
 from homeroom.outreach.templates import RIGHT_TO_LEFT, fill
 from homeroom.roster.models import ContactChannel, ContactPreference, Guardian, StudentGuardian
 
@@ -31,10 +31,7 @@ def _consent(guardian_id: int, channel: str) -> str:
 
 def channel_allowed(guardian_id: int, channel: str) -> bool:
     """Texts and email need consent given; letters go unless the guardian opted out."""
-    consent = _consent(guardian_id, channel)
-    if channel == ContactChannel.LETTER:
-        return consent != ContactPreference.Consent.OPTED_OUT
-    return consent == ContactPreference.Consent.GRANTED
+    return consent_allows(channel, _consent(guardian_id, channel))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from homeroom.attendance.models import AttendanceEvent, Category
@@ -34,9 +33,10 @@ from homeroom.core.selectors import current_school_year, district_today
 from homeroom.metrics.display import date as show_date
 from homeroom.metrics.display import days as show_days
 from homeroom.metrics.models import StudentSummary
-from homeroom.outreach.actions import outreach_settings, queue_trigger_message
-from homeroom.outreach.models import MessageKind, TriggerHit
-from homeroom.outreach.rules import normal_phone
+from homeroom.outreach.actions import Draft, outreach_settings, queue_many
+from homeroom.outreach.models import Message, MessageKind, TriggerHit
+from homeroom.outreach.rules import consent_allows
+from homeroom.outreach.selectors import address_of
 from homeroom.roster.models import ContactPreference, Enrollment, Student, StudentGuardian
 
 DEFAULT_TRIGGERS: dict[str, dict[str, Any]] = {
@@ -78,13 +78,7 @@ def _contacts(student_ids: set[int], channels: list[str]) -> dict[int, tuple[Any
         guardian = link.guardian
         for channel in channels:
             consent = consents[guardian.pk].get(channel, ContactPreference.Consent.UNKNOWN)
-            if channel == "letter":  # letters go unless opted out (selectors.channel_allowed)
-                consented = consent != ContactPreference.Consent.OPTED_OUT
-                address = guardian.address_line.strip() and guardian.postal_code.strip()
-            else:
-                consented = consent == ContactPreference.Consent.GRANTED
-                address = normal_phone(guardian.phone) if channel == "sms" else guardian.email
-            if consented and address:
+            if consent_allows(channel, consent) and address_of(guardian, channel):
                 chosen[link.student_id] = (guardian, channel)
                 break
     return chosen
@@ -122,6 +116,7 @@ def _send(
         households[(guardian.pk, channel)].append(student_id)
         guardians[guardian.pk] = guardian
     students = Student.objects.in_bulk(set(contacts))
+    drafts: list[Draft] = []
     for (guardian_id, channel), student_ids in households.items():
         if held_out(guardian_id):
             TriggerHit.objects.bulk_create(
@@ -158,32 +153,38 @@ def _send(
                 str(s.pk): {"name": s.first_name, **f} for s, f in zip(children, facts, strict=True)
             },
         }
-        try:
-            with transaction.atomic():
-                message = queue_trigger_message(
-                    district=district,
-                    kind=kind,
-                    channel=channel,
-                    guardian=guardians[guardian_id],
-                    students=children,
-                    key=f"{kind}:{on.isoformat()}:{guardian_id}:"
-                    + "-".join(str(s.pk) for s in children),
-                    values=values,
-                    stated=stated,
-                )
-                TriggerHit.objects.bulk_create(
-                    [
-                        TriggerHit(student=s, kind=kind, mark=due[s.pk]["mark"], message=message)
-                        for s in children
-                    ],
-                    ignore_conflicts=True,
-                )
-        except ValidationError as refused:
-            reason = next(iter(refused.message_dict.values()))[0]
+        drafts.append(
+            Draft(
+                district=district,
+                kind=kind,
+                channel=channel,
+                guardian=guardians[guardian_id],
+                students=children,
+                key=f"{kind}:{on.isoformat()}:{guardian_id}:"
+                + "-".join(str(s.pk) for s in children),
+                values=values,
+                stated=stated,
+            )
+        )
+
+    def mark(decided: list[tuple[Draft, Message]]) -> None:
+        # In the transaction that wrote the messages: a night run twice decides nothing twice.
+        TriggerHit.objects.bulk_create(
+            [
+                TriggerHit(student=s, kind=kind, mark=due[s.pk]["mark"], message=message)
+                for draft, message in decided
+                for s in draft.students
+            ],
+            ignore_conflicts=True,
+        )
+
+    for outcome in queue_many(drafts, decided=mark):
+        if isinstance(outcome, ValidationError):
+            reason = next(iter(outcome.message_dict.values()))[0]
             key = "weekly limit reached" if "weekly limit" in reason else "refused"
-            counts[key] = counts.get(key, 0) + 1
         else:
-            counts[str(kind)] = counts.get(str(kind), 0) + 1
+            key = str(kind)
+        counts[key] = counts.get(key, 0) + 1
 
 
 def do_evaluate_triggers(
