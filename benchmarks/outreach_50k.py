@@ -14,8 +14,8 @@ What it does (docs/benchmarks.md, section "Outreach", records the figures):
    earlier nights for everyone past a threshold but 1% of students (tonight's new
    crossings), and an unexcused absence today for 2.5% of students.
 2. Times `do_evaluate_triggers` for the night (same-day notices and thresholds): who is
-   due, grouped by household, and each message decided through the outbox with its
-   timeline rows and audit entries. Then the same night again (nothing new to decide).
+   due, grouped by household, and the messages decided set-wise through the outbox
+   (`actions.queue_many`) with their timeline rows and audit entries. Then the same night again (nothing new to decide).
 3. Queues `--letters` nudge letters for households of one school (untimed) and times
    `do_print_letters`: one PDF with its cover sheet and manifest.
 """
@@ -73,7 +73,8 @@ def main() -> None:
         counts = do_evaluate_triggers(district, as_of=today, now=noon)
         print(f"triggers, {label}: {time.perf_counter() - started:.1f} s {counts}")
 
-    letters(district, admin, schools[0], args.letters, today)
+    if args.letters:  # --letters 0: the triggers alone
+        letters(district, admin, schools[0], args.letters, today)
 
 
 def set_up(count: int):

@@ -19,6 +19,7 @@ class MessageKind(models.TextChoices):
     STAFF = "staff", "Message from staff"
     ABSENCE_TODAY = "absence_today", "Absence today"
     ABSENCE_THRESHOLD = "absence_threshold", "Absences reached a threshold"
+    ABSENCE_MONTH = "absence_month", "Absences this month reached a threshold"
     TIER_CHANGE = "tier_change", "Attendance tier changed"
     RECOGNITION = "recognition", "Improved attendance"
     NUDGE = "nudge", "Nudge letter: absences compared with classmates"

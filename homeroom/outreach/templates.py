@@ -18,7 +18,7 @@ PLACEHOLDERS = {
     "children": "the child's first name, or each child's in one household",
     "school": "the school's name",
     "district": "the district's name",
-    "days_absent": "days absent this school year",
+    "days_absent": "days absent this school year (this month, in monthly notices)",
     "typical_days": "days absent of a typical classmate (the median of the grade)",
     "as_of": "the date the figures speak for",
     "date": "the day the message is about",

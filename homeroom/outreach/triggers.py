@@ -8,7 +8,15 @@ Each trigger is switched on or off and configured per district
   pipeline after that import);
 - `absence_threshold`: the student's days absent this school year reached one of `year`
   (e.g. the 5th and 10th absence), each mark once a year;
-- `tier_change`: the student's tier rose tonight (the pipeline says whose).
+- `absence_month`: the student's days absent this calendar month reached one of `month`
+  (e.g. the 3rd absence), each mark once a month;
+- `tier_change`: the student's tier rose tonight (the pipeline says whose);
+- `recognition`: attendance over the last 4 weeks improved on the 4 weeks before by at
+  least `margin`, told at most once a calendar month;
+- `nudge`: the letter comparing the child's absences with a typical classmate's.
+
+Days absent and enrolled by window are the metric definitions' (`definitions.student_months`
+under the district's rule profile), so they agree with the summaries.
 
 Students are grouped by the guardian who will hear about them (the first by contact
 priority who may be contacted on a channel they consented to), so siblings get one
@@ -30,9 +38,12 @@ from django.utils import timezone
 from homeroom.attendance.models import AttendanceEvent, Category
 from homeroom.core.models import District
 from homeroom.core.selectors import current_school_year, district_today
+from homeroom.metrics import definitions
 from homeroom.metrics.display import date as show_date
 from homeroom.metrics.display import days as show_days
+from homeroom.metrics.engines import database_engine
 from homeroom.metrics.models import StudentSummary
+from homeroom.metrics.rules import load_rule_profile
 from homeroom.outreach.actions import Draft, outreach_settings, queue_many
 from homeroom.outreach.models import Message, MessageKind, TriggerHit
 from homeroom.outreach.rules import consent_allows
@@ -42,7 +53,12 @@ from homeroom.roster.models import ContactPreference, Enrollment, Student, Stude
 DEFAULT_TRIGGERS: dict[str, dict[str, Any]] = {
     "absence_today": {"enabled": True, "not_before": "10:00", "channels": ["sms", "email"]},
     "absence_threshold": {"enabled": True, "year": [5, 10], "channels": ["sms", "email"]},
+    # The nth absence in a calendar month (e.g. the 3rd), each mark once a month.
+    "absence_month": {"enabled": False, "month": [3], "channels": ["sms", "email"]},
     "tier_change": {"enabled": False, "channels": ["sms", "email"]},
+    # Attendance over the last 4 weeks at least `margin` (a share: 0.05 is 5 points) above
+    # the 4 weeks before, with at least `min_days` school days in each; once a month.
+    "recognition": {"enabled": False, "margin": 0.05, "min_days": 10, "channels": ["sms", "email"]},
     # Rogers & Feller (2018): a mailed letter with the child's days absent and a typical
     # classmate's. `share` of eligible households get it; the rest are the recorded holdout.
     "nudge": {"enabled": False, "min_days": 3, "share": 0.5, "round": "1", "channels": ["letter"]},
@@ -252,6 +268,18 @@ def do_evaluate_triggers(
             counts,
         )
 
+    monthly = triggers["absence_month"]
+    if monthly["enabled"] and monthly["month"]:
+        rows = _month_due(district, year, as_of, sorted(int(mark) for mark in monthly["month"]))
+        _send(
+            district,
+            MessageKind.ABSENCE_MONTH,
+            fresh(rows, MessageKind.ABSENCE_MONTH),
+            monthly["channels"],
+            as_of,
+            counts,
+        )
+
     tier = triggers["tier_change"]
     if tier["enabled"] and raised_tiers:
         rows = {pk: {"mark": as_of.isoformat()} for pk in raised_tiers}
@@ -260,6 +288,18 @@ def do_evaluate_triggers(
             MessageKind.TIER_CHANGE,
             fresh(rows, MessageKind.TIER_CHANGE),
             tier["channels"],
+            as_of,
+            counts,
+        )
+
+    recognition = triggers["recognition"]
+    if recognition["enabled"]:
+        rows = _recognition_due(district, year, as_of, recognition)
+        _send(
+            district,
+            MessageKind.RECOGNITION,
+            fresh(rows, MessageKind.RECOGNITION),
+            recognition["channels"],
             as_of,
             counts,
         )
@@ -303,5 +343,61 @@ def _nudge_due(district: District, year, nudge: dict[str, Any]) -> dict[int, dic
                 "mark": f"{year.name}:nudge:{nudge['round']}",
                 "days_absent": days_absent,
                 "typical_days": statistics.median(classes[(school_id, grade)]),
+            }
+    return due
+
+
+def _days(district: District, year, start: dt.date, end: dt.date) -> dict[int, tuple[int, float]]:
+    """Per student, counted school days enrolled and days absent from `start` to `end`
+    (within the school year): the metric definitions' days under the rule profile."""
+    start, end = max(start, year.start_date), min(end, year.end_date)
+    if start > end:
+        return {}
+    engine = database_engine(district, since=year.start_date)
+    window = definitions.Window(
+        school_year_id=year.pk, start=start, as_of=end, year_end=year.end_date
+    )
+    profile = load_rule_profile(district.rule_profile)
+    totals: dict[int, tuple[int, float]] = {}
+    for row in engine.run(definitions.student_months(engine.facts, profile, window)).to_pylist():
+        enrolled, absent = totals.get(row["student_id"], (0, 0.0))
+        totals[row["student_id"]] = (enrolled + row["days_enrolled"], absent + row["days_absent"])
+    return totals
+
+
+def _month_due(district: District, year, as_of: dt.date, marks: list[int]) -> dict[int, dict]:
+    """Students whose days absent this calendar month (to `as_of`) reached a mark."""
+    due = {}
+    for student_id, (_, absent) in _days(district, year, as_of.replace(day=1), as_of).items():
+        reached = [mark for mark in marks if absent >= mark]
+        if reached:
+            due[student_id] = {
+                "mark": f"{as_of:%Y-%m}:month:{reached[-1]}",
+                "days_absent": absent,
+            }
+    return due
+
+
+FOUR_WEEKS = dt.timedelta(weeks=4)
+
+
+def _recognition_due(district: District, year, as_of: dt.date, rule: dict) -> dict[int, dict]:
+    """Students whose attendance rate over the 4 weeks to `as_of` is at least `margin` above
+    the 4 weeks before, with at least `min_days` school days enrolled in each."""
+    day = dt.timedelta(days=1)
+    recent = _days(district, year, as_of - FOUR_WEEKS + day, as_of)
+    before = _days(district, year, as_of - 2 * FOUR_WEEKS + day, as_of - FOUR_WEEKS)
+    margin, min_days = float(rule["margin"]), int(rule["min_days"])
+    due = {}
+    for student_id, (enrolled, absent) in recent.items():
+        was_enrolled, was_absent = before.get(student_id, (0, 0.0))
+        if enrolled < min_days or was_enrolled < min_days:
+            continue
+        rate, was = 1 - absent / enrolled, 1 - was_absent / was_enrolled
+        if rate - was >= margin - 1e-9:  # a margin met exactly counts (float rounding)
+            due[student_id] = {
+                "mark": f"{as_of:%Y-%m}:recognition",
+                "rate": round(rate, 4),
+                "rate_before": round(was, 4),
             }
     return due

@@ -108,3 +108,71 @@ def test_a_raised_tier_is_told_when_the_district_switches_it_on(cast, families):
     message = Message.objects.get()
     assert (message.guardian, message.channel, message.language) == (families.linh, "email", "vi")
     assert message.subject == "Cập nhật về việc đi học của Ben"
+
+
+def month_of(cast) -> list[dt.date]:
+    """The school days of a month wholly past, a few weeks back."""
+    past = [day for day in school_days(cast.this_year) if day < cast.today]
+    month = (past[-25].year, past[-25].month)
+    return [day for day in past if (day.year, day.month) == month]
+
+
+def test_the_third_absence_in_a_month_tells_the_household_once(cast, families):
+    rules = outreach_settings(cast.district)
+    rules.triggers = {"absence_month": {"enabled": True, "month": [3]}}
+    rules.save()
+    # given Ana and Gabe absent on the first 3 school days of a month, Ben on 2
+    days = month_of(cast)
+    for day in days[:3]:
+        add_absence(cast, cast.ana, cast.lincoln, day)
+        add_absence(cast, cast.gabe, cast.lincoln, day)
+    for day in days[:2]:
+        add_absence(cast, cast.ben, cast.lincoln, day)
+    # when the triggers run on the month's 5th school day
+    counts = do_evaluate_triggers(cast.district, as_of=days[4], now=at(cast, 6))
+    # then María is told once about both; Ben's mother is not told
+    assert counts == {"absence_month": 1}
+    message = Message.objects.get()
+    assert message.guardian == families.maria
+    assert message.subject == "Ana y Gabe: 3 (Ana), 3 (Gabe) días de ausencia este mes"
+    assert set(TriggerHit.objects.values_list("mark", flat=True)) == {f"{days[0]:%Y-%m}:month:3"}
+    # and the next day of the same month decides nothing new
+    assert do_evaluate_triggers(cast.district, as_of=days[5], now=at(cast, 6)) == {}
+
+
+def test_attendance_improved_over_four_weeks_is_recognised(cast, families):
+    rules = outreach_settings(cast.district)
+    rules.triggers = {"recognition": {"enabled": True, "margin": 0.05, "min_days": 10}}
+    rules.save()
+    past = [day for day in school_days(cast.this_year) if day < cast.today]
+    as_of = past[-1]
+    before = [d for d in past if as_of - dt.timedelta(days=55) <= d <= as_of - dt.timedelta(28)]
+    recent = [d for d in past if as_of - dt.timedelta(days=27) <= d]
+    # given Ana absent 4 days in the 4 weeks before and none since (about 20 points better),
+    # Ben absent 2 days in each (no better), Gabe never absent (nothing to improve)
+    for day in before[:4]:
+        add_absence(cast, cast.ana, cast.lincoln, day)
+    for day in before[:2] + recent[:2]:
+        add_absence(cast, cast.ben, cast.lincoln, day)
+    # when the triggers run
+    counts = do_evaluate_triggers(cast.district, as_of=as_of, now=at(cast, 6))
+    # then María hears the good news about Ana alone, in Spanish
+    assert counts == {"recognition": 1}
+    message = Message.objects.get()
+    assert (message.guardian, list(message.students.all())) == (families.maria, [cast.ana])
+    assert message.subject == "Buenas noticias sobre Ana"
+    # and not again this month
+    assert do_evaluate_triggers(cast.district, as_of=as_of, now=at(cast, 6)) == {}
+
+
+def test_a_margin_not_reached_is_not_recognised(cast, families):
+    # Ana's 4 absences before are 20 points over about 20 days; a margin of 30 points is not met
+    rules = outreach_settings(cast.district)
+    rules.triggers = {"recognition": {"enabled": True, "margin": 0.3, "min_days": 10}}
+    rules.save()
+    past = [day for day in school_days(cast.this_year) if day < cast.today]
+    as_of = past[-1]
+    before = [d for d in past if as_of - dt.timedelta(days=55) <= d <= as_of - dt.timedelta(28)]
+    for day in before[:4]:
+        add_absence(cast, cast.ana, cast.lincoln, day)
+    assert do_evaluate_triggers(cast.district, as_of=as_of, now=at(cast, 6)) == {}
