@@ -86,6 +86,55 @@ def outreach_settings(district: District) -> OutreachSettings:
     return found
 
 
+def do_save_outreach_settings(
+    user,
+    *,
+    triggers: dict[str, dict[str, Any]],
+    quiet_start: dt.time,
+    quiet_end: dt.time,
+    weekly_cap: int,
+    fallback_language: str,
+) -> OutreachSettings:
+    """Save the district's triggers, quiet hours, weekly cap and fallback (administrators),
+    audited as a district change with what was before and after.
+
+    Each trigger's values are merged over what the district held, so settings the page does
+    not show (a trigger's channels) are kept.
+    """
+    if user.role != "district_admin":
+        raise PermissionDenied("Only district administrators change the outreach settings.")
+    if weekly_cap < 1:
+        raise ValidationError({"weekly_cap": "Allow at least 1 message a week."})
+    if fallback_language not in Language.values or fallback_language == Language.OTHER:
+        raise ValidationError({"fallback_language": "Choose a language from the list."})
+    with transaction.atomic():
+        rules = OutreachSettings.objects.select_for_update().get(
+            pk=outreach_settings(user.district).pk
+        )
+        before = _settings_state(rules)
+        held = rules.triggers or {}
+        rules.triggers = {**held, **{k: {**held.get(k, {}), **v} for k, v in triggers.items()}}
+        rules.quiet_start, rules.quiet_end = quiet_start, quiet_end
+        rules.weekly_cap, rules.fallback_language = weekly_cap, fallback_language
+        rules.save()
+        do_log_district_change(
+            user=user,
+            subject="outreach settings",
+            details={"before": before, "after": _settings_state(rules)},
+        )
+    return rules
+
+
+def _settings_state(rules: OutreachSettings) -> dict[str, Any]:
+    return {
+        "triggers": rules.triggers,
+        "quiet_start": rules.quiet_start.strftime("%H:%M"),
+        "quiet_end": rules.quiet_end.strftime("%H:%M"),
+        "weekly_cap": rules.weekly_cap,
+        "fallback_language": rules.fallback_language,
+    }
+
+
 def do_install_default_templates(district: District) -> dict[str, int]:
     """Install Homeroom's shipped templates a district has never held (safe to repeat)."""
     held = set(MessageTemplate.objects.filter(district=district).values_list("kind", "language"))

@@ -52,3 +52,153 @@ class TemplateForm(forms.Form):
     preview_student = forms.IntegerField(
         required=False, label="Preview for student (id)", help_text="A student you see."
     )
+
+
+def _marks(text: str, what: str) -> list[int]:
+    """ "5, 10" as [5, 10]; a clear error for anything else."""
+    marks = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= 180:
+            raise forms.ValidationError(
+                f"“{part}” is not a number of days: write whole numbers from 1 to 180, "
+                f"separated by commas (e.g. {what})."
+            )
+        marks.append(int(part))
+    return sorted(set(marks))
+
+
+class OutreachSettingsForm(forms.Form):
+    """The district's triggers, quiet hours, weekly cap and fallback language, as typed."""
+
+    absence_today = forms.BooleanField(required=False, label="Same-day absence notice")
+    absence_today_not_before = forms.TimeField(
+        label="Not before (district time)",
+        help_text="The notice waits until the day's attendance is taken, e.g. 10:00.",
+    )
+    absence_threshold = forms.BooleanField(required=False, label="Absences this school year")
+    absence_threshold_year = forms.CharField(
+        required=False,
+        label="Tell the family at these days absent",
+        help_text="Whole numbers separated by commas, e.g. 5, 10. Each mark is told once a year.",
+    )
+    absence_month = forms.BooleanField(required=False, label="Absences this month")
+    absence_month_month = forms.CharField(
+        required=False,
+        label="Tell the family at these days absent in a calendar month",
+        help_text="e.g. 3 for the third absence in a month. Each mark is told once a month.",
+    )
+    tier_change = forms.BooleanField(required=False, label="Tier rose")
+    recognition = forms.BooleanField(required=False, label="Improved attendance")
+    recognition_margin = forms.DecimalField(
+        label="Improvement needed (percentage points)",
+        min_value=1,
+        max_value=50,
+        decimal_places=1,
+        help_text="Attendance over the last 4 weeks compared with the 4 before, e.g. 5.",
+    )
+    recognition_min_days = forms.IntegerField(
+        label="School days needed in each 4 weeks",
+        min_value=5,
+        max_value=20,
+        help_text="Students enrolled fewer days in either window are not compared.",
+    )
+    nudge = forms.BooleanField(required=False, label="Nudge letter")
+    nudge_min_days = forms.IntegerField(
+        label="Letters to students with at least this many days absent", min_value=1, max_value=180
+    )
+    nudge_share = forms.IntegerField(
+        label="Share of households sent the letter (percent)",
+        min_value=1,
+        max_value=100,
+        help_text="The rest are the holdout, to measure the letter's effect.",
+    )
+    nudge_round = forms.CharField(
+        label="Round",
+        max_length=20,
+        help_text="A new round draws the households again and may send a new letter.",
+    )
+    quiet_start = forms.TimeField(label="Quiet hours start", help_text="No texts from, e.g. 20:00.")
+    quiet_end = forms.TimeField(
+        label="Quiet hours end", help_text="…until, e.g. 08:00. The same time twice: none."
+    )
+    weekly_cap = forms.IntegerField(
+        label="Messages to a household in any 7 days, at most", min_value=1, max_value=14
+    )
+    fallback_language = forms.ChoiceField(
+        label="Fallback language",
+        choices=[(code, label) for code, label in Language.choices if code != Language.OTHER],
+        help_text="For families whose language has no template.",
+    )
+
+    def clean_absence_threshold_year(self) -> list[int]:
+        return _marks(self.cleaned_data["absence_threshold_year"], "5, 10")
+
+    def clean_absence_month_month(self) -> list[int]:
+        return _marks(self.cleaned_data["absence_month_month"], "3")
+
+    def clean(self):
+        data = super().clean()
+        for switch, marks in (
+            ("absence_threshold", "absence_threshold_year"),
+            ("absence_month", "absence_month_month"),
+        ):
+            if data.get(switch) and marks in data and not data[marks]:
+                self.add_error(marks, "Give at least one number of days, or switch this off.")
+        return data
+
+    def triggers(self) -> dict:
+        """The cleaned values as `OutreachSettings.triggers` holds them."""
+        data = self.cleaned_data
+        return {
+            "absence_today": {
+                "enabled": data["absence_today"],
+                "not_before": data["absence_today_not_before"].strftime("%H:%M"),
+            },
+            "absence_threshold": {
+                "enabled": data["absence_threshold"],
+                "year": data["absence_threshold_year"],
+            },
+            "absence_month": {
+                "enabled": data["absence_month"],
+                "month": data["absence_month_month"],
+            },
+            "tier_change": {"enabled": data["tier_change"]},
+            "recognition": {
+                "enabled": data["recognition"],
+                "margin": float(data["recognition_margin"]) / 100,
+                "min_days": data["recognition_min_days"],
+            },
+            "nudge": {
+                "enabled": data["nudge"],
+                "min_days": data["nudge_min_days"],
+                "share": data["nudge_share"] / 100,
+                "round": data["nudge_round"].strip(),
+            },
+        }
+
+    @staticmethod
+    def initial_from(rules, triggers: dict) -> dict:
+        """The form's values from the district's settings (`triggers.trigger_settings`)."""
+        return {
+            "absence_today": triggers["absence_today"]["enabled"],
+            "absence_today_not_before": triggers["absence_today"]["not_before"],
+            "absence_threshold": triggers["absence_threshold"]["enabled"],
+            "absence_threshold_year": ", ".join(map(str, triggers["absence_threshold"]["year"])),
+            "absence_month": triggers["absence_month"]["enabled"],
+            "absence_month_month": ", ".join(map(str, triggers["absence_month"]["month"])),
+            "tier_change": triggers["tier_change"]["enabled"],
+            "recognition": triggers["recognition"]["enabled"],
+            "recognition_margin": round(float(triggers["recognition"]["margin"]) * 100, 1),
+            "recognition_min_days": triggers["recognition"]["min_days"],
+            "nudge": triggers["nudge"]["enabled"],
+            "nudge_min_days": triggers["nudge"]["min_days"],
+            "nudge_share": round(float(triggers["nudge"]["share"]) * 100),
+            "nudge_round": triggers["nudge"]["round"],
+            "quiet_start": rules.quiet_start.strftime("%H:%M"),
+            "quiet_end": rules.quiet_end.strftime("%H:%M"),
+            "weekly_cap": rules.weekly_cap,
+            "fallback_language": rules.fallback_language,
+        }

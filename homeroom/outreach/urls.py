@@ -9,6 +9,7 @@ urlpatterns = [
     path("students/<int:student_id>/message/", views.family_message, name="family-message"),
     path("outreach/templates/", views.templates_list, name="templates"),
     path("outreach/templates/edit/", views.template_edit, name="template-edit"),
+    path("outreach/settings/", views.outreach_settings, name="settings"),
     path("outreach/sms/status/", views.sms_status, name="sms-status"),
     path("outreach/sms/inbound/", views.sms_inbound, name="sms-inbound"),
 ]

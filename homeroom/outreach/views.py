@@ -19,9 +19,10 @@ from homeroom.access.gatekeeper import StudentNotFound
 from homeroom.core.actions import do_log_student_access
 from homeroom.outreach import actions, selectors
 from homeroom.outreach.channels import signature_is_valid, sms_settings
-from homeroom.outreach.forms import FamilyMessageForm, TemplateForm
+from homeroom.outreach.forms import FamilyMessageForm, OutreachSettingsForm, TemplateForm
 from homeroom.outreach.models import MessageKind
 from homeroom.outreach.templates import PLACEHOLDERS, RIGHT_TO_LEFT
+from homeroom.outreach.triggers import trigger_settings
 from homeroom.roster.models import Language
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -217,3 +218,33 @@ def template_edit(request: HttpRequest) -> HttpResponse:
         "rtl": language in RIGHT_TO_LEFT,
     }
     return render(request, "outreach/template_edit.html", context, status=status)
+
+
+def outreach_settings(request: HttpRequest) -> HttpResponse:
+    """Switch each trigger and set its values, quiet hours, the weekly cap and the fallback."""
+    user = request.user
+    if user.role != "district_admin":
+        raise PermissionDenied("The outreach settings are the district administrators'.")
+    rules = actions.outreach_settings(user.district)
+    initial = OutreachSettingsForm.initial_from(rules, trigger_settings(user.district))
+    form = OutreachSettingsForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                actions.do_save_outreach_settings(
+                    user,
+                    triggers=form.triggers(),
+                    quiet_start=data["quiet_start"],
+                    quiet_end=data["quiet_end"],
+                    weekly_cap=data["weekly_cap"],
+                    fallback_language=data["fallback_language"],
+                )
+            except ValidationError as error:
+                _show_errors(form, error)
+            else:
+                messages.success(request, "Outreach settings saved: tonight's triggers use them.")
+                return redirect(reverse("outreach:settings"))
+        status = 400
+    return render(request, "outreach/settings.html", {"form": form}, status=status)

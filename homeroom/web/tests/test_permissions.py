@@ -556,3 +556,45 @@ def test_case_management_route_answers_each_user_as_the_matrix_says(case_world, 
     # when they open the page, or send the page's form filled in correctly, then each gets
     # what the matrix says
     assert _answers(case_world.cast, expected, ask) == expected
+
+
+# Outreach pages for district administrators (each of their own district).
+OUTREACH_ADMINS = {"admin", "outsider"}
+OUTREACH_MATRIX = {
+    "settings": [
+        ("get", _only_roles(OUTREACH_ADMINS, 200)),
+        ("post", _only_roles(OUTREACH_ADMINS, 302)),
+    ],
+}
+OUTREACH_SETTINGS_FORM = {
+    "absence_today_not_before": "10:00",
+    "absence_threshold_year": "5, 10",
+    "absence_month_month": "3",
+    "recognition_margin": "5",
+    "recognition_min_days": "10",
+    "nudge_min_days": "3",
+    "nudge_share": "50",
+    "nudge_round": "1",
+    "quiet_start": "20:00",
+    "quiet_end": "08:00",
+    "weekly_cap": "3",
+    "fallback_language": "en",
+}
+OUTREACH_CASES = [(route, method) for route, rows in OUTREACH_MATRIX.items() for method, _ in rows]
+
+
+@pytest.mark.parametrize(("route", "method"), OUTREACH_CASES)
+def test_outreach_administration_answers_each_user_as_the_matrix_says(cast, route, method):
+    # given each member of the cast (or nobody) signed in in turn
+    expected = dict(OUTREACH_MATRIX[route])[method]
+    assert set(expected) == {ANONYMOUS, *CAST_USERS}
+    url = reverse(f"outreach:{route}")
+
+    def ask(client, username):
+        if method == "get":
+            return client.get(url)
+        return client.post(url, OUTREACH_SETTINGS_FORM)
+
+    # when they open the page or send its form filled in correctly, then each gets what the
+    # matrix says
+    assert _answers(cast, expected, ask) == expected
