@@ -278,7 +278,9 @@ def _messages_this_week(households: set[str], now: dt.datetime) -> dict[str, int
         Message.objects.filter(
             household__in=households, direction=Message.Direction.OUT, created_at__gt=now - WEEK
         )
-        .exclude(status__in=(Message.Status.CANCELLED, Message.Status.FAILED))
+        .exclude(
+            status__in=(Message.Status.CANCELLED, Message.Status.FAILED, Message.Status.EXCLUDED)
+        )
         .exclude(kind__in=UNCAPPED)
         .exclude(in_reply_to__isnull=False)
         .values("household")

@@ -18,8 +18,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from homeroom.core.actions import do_log_district_change
-from homeroom.core.models import School
+from homeroom.core.actions import do_log_district_change, do_log_student_access
+from homeroom.core.models import AuditEntry, School
 from homeroom.core.selectors import district_today
 from homeroom.core.spreadsheets import safe_row
 from homeroom.metrics.display import date as show_date
@@ -76,6 +76,42 @@ def letters_waiting(district_id: int) -> dict[School, list[Message]]:
             by_school[school_id].append(message)
     found = School.objects.in_bulk(by_school)
     return {found[pk]: by_school[pk] for pk in sorted(by_school, key=lambda pk: found[pk].name)}
+
+
+def do_exclude_letter(user, *, message_id: int, reason: str) -> Message:
+    """Take one household's letter out of the batch before it is printed (district
+    administrators); it is never sent, and each child's audit trail says who and why."""
+    if user.role != "district_admin":
+        raise PermissionDenied("Only district administrators review letter batches.")
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why this letter should not go (kept in the log)."})
+    with transaction.atomic():
+        letter = (
+            Message.objects.select_for_update()
+            .filter(
+                pk=message_id,
+                district_id=user.district_id,
+                channel=ContactChannel.LETTER,
+                direction=Message.Direction.OUT,
+            )
+            .first()
+        )
+        if letter is None or letter.status != Message.Status.QUEUED:
+            raise ValidationError({"message_id": "This letter is no longer waiting to print."})
+        letter.status, letter.status_at = Message.Status.EXCLUDED, timezone.now()
+        letter.last_error = f"Excluded by {user.get_full_name() or user.username}: {reason}"
+        letter.save(update_fields=["status", "status_at", "last_error"])
+        for student_id in letter.students.values_list("pk", flat=True):
+            do_log_student_access(
+                user=user,
+                student_id=student_id,
+                subject="family message",
+                access_reason=user.get_role_display(),
+                action=AuditEntry.Action.UPDATE,
+                details={"message_id": letter.pk, "status": letter.status, "reason": reason},
+            )
+    return letter
 
 
 def do_print_letters(user, *, school_id: int) -> LetterBatch:

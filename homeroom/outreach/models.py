@@ -107,6 +107,7 @@ class Message(models.Model):
         UNDELIVERED = "undelivered", "Not delivered"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Not sent: consent withdrawn"
+        EXCLUDED = "excluded", "Not sent: excluded from its letter batch"
         UNKNOWN = "unknown", "Unknown: check before sending again"
         RECEIVED = "received", "Received"
 

@@ -10,6 +10,12 @@ urlpatterns = [
     path("outreach/templates/", views.templates_list, name="templates"),
     path("outreach/templates/edit/", views.template_edit, name="template-edit"),
     path("outreach/settings/", views.outreach_settings, name="settings"),
+    path("outreach/letters/", views.letters_review, name="letters"),
+    path(
+        "outreach/letters/<int:batch_id>/<str:part>/",
+        views.letter_batch_file,
+        name="letter-batch-file",
+    ),
     path("outreach/sms/status/", views.sms_status, name="sms-status"),
     path("outreach/sms/inbound/", views.sms_inbound, name="sms-inbound"),
 ]

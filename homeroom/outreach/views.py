@@ -5,10 +5,13 @@ a session nor its token); they answer 403 unless `X-Twilio-Signature` proves the
 came from the district's account.
 """
 
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -16,11 +19,11 @@ from django.views.decorators.http import require_POST
 
 from homeroom.access.cases import logs_family_contacts
 from homeroom.access.gatekeeper import StudentNotFound
-from homeroom.core.actions import do_log_student_access
-from homeroom.outreach import actions, selectors
+from homeroom.core.actions import do_log_district_change, do_log_student_access
+from homeroom.outreach import actions, letters, selectors
 from homeroom.outreach.channels import signature_is_valid, sms_settings
 from homeroom.outreach.forms import FamilyMessageForm, OutreachSettingsForm, TemplateForm
-from homeroom.outreach.models import MessageKind
+from homeroom.outreach.models import LetterBatch, MessageKind
 from homeroom.outreach.templates import PLACEHOLDERS, RIGHT_TO_LEFT
 from homeroom.outreach.triggers import trigger_settings
 from homeroom.roster.models import Language
@@ -248,3 +251,74 @@ def outreach_settings(request: HttpRequest) -> HttpResponse:
                 return redirect(reverse("outreach:settings"))
         status = 400
     return render(request, "outreach/settings.html", {"form": form}, status=status)
+
+
+def _district_admin(user) -> None:
+    if user.role != "district_admin":
+        raise PermissionDenied("Letter batches are the district administrators'.")
+
+
+def letters_review(request: HttpRequest) -> HttpResponse:
+    """The letters waiting to print, by school: exclude a household's, or approve and print."""
+    user = request.user
+    _district_admin(user)
+    status = 200
+    if request.method == "POST":
+        try:
+            if "exclude" in request.POST:
+                letter = letters.do_exclude_letter(
+                    user,
+                    message_id=_number(request.POST.get("exclude")),
+                    reason=request.POST.get("reason", ""),
+                )
+                messages.success(request, f"Excluded: the letter to {letter.guardian}.")
+            else:
+                batch = letters.do_print_letters(user, school_id=_number(request.POST.get("print")))
+                messages.success(
+                    request,
+                    f"Printed: {batch.letters} letter{'' if batch.letters == 1 else 's'} "
+                    f"for {batch.school.name}. "
+                    "Download the PDF and manifest below.",
+                )
+        except ValidationError as error:
+            for problems in error.message_dict.values():
+                for problem in problems:
+                    messages.error(request, problem)
+            status = 400
+        else:
+            return redirect(reverse("outreach:letters"))
+    waiting = [
+        {"school": school, "letters": found, "households": len(found)}
+        for school, found in letters.letters_waiting(user.district_id).items()
+    ]
+    batches = LetterBatch.objects.filter(district_id=user.district_id).select_related(
+        "school", "made_by"
+    )[:20]
+    context = {"waiting": waiting, "batches": batches}
+    return render(request, "outreach/letters_review.html", context, status=status)
+
+
+def _number(text: str | None) -> int:
+    if text is None or not text.isdigit():
+        raise ValidationError({"id": "Choose a letter or a school from the list."})
+    return int(text)
+
+
+def letter_batch_file(request: HttpRequest, batch_id: int, part: str) -> FileResponse:
+    """A printed batch's PDF or manifest, for the print shop (district administrators)."""
+    user = request.user
+    _district_admin(user)
+    batch = LetterBatch.objects.filter(pk=batch_id, district_id=user.district_id).first()
+    if batch is None or part not in ("pdf", "manifest"):
+        raise Http404("No batch of that number.")
+    path = Path(settings.DATA_DIR) / (batch.pdf if part == "pdf" else batch.manifest)
+    if not path.is_file():
+        raise Http404("The batch's files are no longer on the server.")
+    do_log_district_change(
+        user=user,
+        subject="letter batch",
+        action="export",
+        details={"batch": batch.pk, "downloaded": part},
+    )
+    name = f"letters-{batch.pk}.pdf" if part == "pdf" else f"letters-{batch.pk}-manifest.csv"
+    return FileResponse(path.open("rb"), as_attachment=True, filename=name)

@@ -7,8 +7,10 @@ import zoneinfo
 import pypdf
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
-from homeroom.conftest import add_absence, enroll, school_days
+from homeroom.conftest import PASSWORD, add_absence, enroll, school_days
+from homeroom.core.models import AuditEntry
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.outreach.actions import outreach_settings
 from homeroom.outreach.letters import do_print_letters
@@ -125,3 +127,41 @@ def test_a_school_batch_is_one_pdf_with_a_cover_sheet_and_a_manifest(
     assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
     with pytest.raises(ValidationError):
         do_print_letters(cast.admin, school_id=cast.lincoln.pk)
+
+
+def test_the_administrator_reviews_a_batch_excludes_a_household_and_prints_the_rest(
+    cast, families, third_grade, settings, tmp_path, client
+):
+    settings.DATA_DIR = tmp_path
+    nudge_only(cast, share=1.0)
+    do_evaluate_triggers(cast.district, as_of=cast.today, now=six_am(cast))
+    client.login(username=cast.admin.username, password=PASSWORD)
+    page = reverse("outreach:letters")
+    # the page lists Lincoln's two letters
+    listed = client.get(page).content.decode()
+    assert "Lincoln Elementary: 2 letters" in listed
+    assert "María Alvarez" in listed and "Linh Brooks" in listed
+    # an exclusion without a reason is refused, and nothing changes
+    linh = Message.objects.get(guardian=families.linh)
+    refused = client.post(page, {"exclude": linh.pk, "reason": " "}, follow=True)
+    assert "Say why this letter should not go (kept in the log)." in refused.content.decode()
+    assert Message.objects.get(pk=linh.pk).status == "queued"
+    # when the administrator excludes Linh's letter, saying why
+    client.post(page, {"exclude": linh.pk, "reason": "Family moved"})
+    linh.refresh_from_db()
+    assert linh.status == "excluded"
+    audit = AuditEntry.objects.get(student_id=cast.ben.pk, action="update")
+    assert audit.details["reason"] == "Family moved"
+    assert "Lincoln Elementary: 1 letter" in client.get(page).content.decode()
+    # and approves and prints Lincoln's batch
+    answer = client.post(page, {"print": cast.lincoln.pk}, follow=True)
+    assert "Printed: 1 letter for Lincoln Elementary." in answer.content.decode()
+    # then the PDF holds the cover sheet and María's letter alone, and can be downloaded
+    batch = Message.objects.get(guardian=families.maria).letter_batch
+    pdf = pypdf.PdfReader(tmp_path / batch.pdf)
+    assert len(pdf.pages) == 2
+    assert "Linh Brooks" not in pdf.pages[1].extract_text()
+    download = client.get(reverse("outreach:letter-batch-file", args=[batch.pk, "pdf"]))
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content).startswith(b"%PDF")
+    assert "No letters wait to be printed." in client.get(page).content.decode()

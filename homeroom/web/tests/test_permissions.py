@@ -565,7 +565,11 @@ OUTREACH_MATRIX = {
         ("get", _only_roles(OUTREACH_ADMINS, 200)),
         ("post", _only_roles(OUTREACH_ADMINS, 302)),
     ],
+    "letters": [("get", _only_roles(OUTREACH_ADMINS, 200))],
+    # a batch nobody printed: administrators hear it does not exist, others may not ask
+    "letter-batch-file": [("get", _only_roles(OUTREACH_ADMINS, 404))],
 }
+OUTREACH_ARGUMENTS = {"letter-batch-file": [10**9, "pdf"]}
 OUTREACH_SETTINGS_FORM = {
     "absence_today_not_before": "10:00",
     "absence_threshold_year": "5, 10",
@@ -588,7 +592,7 @@ def test_outreach_administration_answers_each_user_as_the_matrix_says(cast, rout
     # given each member of the cast (or nobody) signed in in turn
     expected = dict(OUTREACH_MATRIX[route])[method]
     assert set(expected) == {ANONYMOUS, *CAST_USERS}
-    url = reverse(f"outreach:{route}")
+    url = reverse(f"outreach:{route}", args=OUTREACH_ARGUMENTS.get(route, []))
 
     def ask(client, username):
         if method == "get":
