@@ -73,25 +73,27 @@ def _marks(text: str, what: str) -> list[int]:
 class OutreachSettingsForm(forms.Form):
     """The district's triggers, quiet hours, weekly cap and fallback language, as typed."""
 
-    absence_today = forms.BooleanField(required=False, label="Same-day absence notice")
+    absence_today = forms.BooleanField(required=False, label="Send the same-day absence notice")
     absence_today_not_before = forms.TimeField(
         label="Not before (district time)",
         help_text="The notice waits until the day's attendance is taken, e.g. 10:00.",
     )
-    absence_threshold = forms.BooleanField(required=False, label="Absences this school year")
+    absence_threshold = forms.BooleanField(
+        required=False, label="Send the yearly threshold notices"
+    )
     absence_threshold_year = forms.CharField(
         required=False,
         label="Tell the family at these days absent",
         help_text="Whole numbers separated by commas, e.g. 5, 10. Each mark is told once a year.",
     )
-    absence_month = forms.BooleanField(required=False, label="Absences this month")
+    absence_month = forms.BooleanField(required=False, label="Send the monthly threshold notices")
     absence_month_month = forms.CharField(
         required=False,
         label="Tell the family at these days absent in a calendar month",
         help_text="e.g. 3 for the third absence in a month. Each mark is told once a month.",
     )
-    tier_change = forms.BooleanField(required=False, label="Tier rose")
-    recognition = forms.BooleanField(required=False, label="Improved attendance")
+    tier_change = forms.BooleanField(required=False, label="Send a notice when the tier rises")
+    recognition = forms.BooleanField(required=False, label="Send the recognition message")
     recognition_margin = forms.DecimalField(
         label="Improvement needed (percentage points)",
         min_value=1,
@@ -105,7 +107,7 @@ class OutreachSettingsForm(forms.Form):
         max_value=20,
         help_text="Students enrolled fewer days in either window are not compared.",
     )
-    nudge = forms.BooleanField(required=False, label="Nudge letter")
+    nudge = forms.BooleanField(required=False, label="Send the nudge letter")
     nudge_min_days = forms.IntegerField(
         label="Letters to students with at least this many days absent", min_value=1, max_value=180
     )

@@ -78,3 +78,49 @@ def test_a_template_edited_and_previewed_then_a_text_sent_and_its_reply_seen(
     assert page.get_by_role("link", name="Reply").is_visible()
     look(page, "outreach-family-message")
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
+
+
+def test_the_administrator_sets_the_rules_and_reviews_the_letters(
+    cast,
+    families,
+    live_server,
+    page,  # noqa: F811 (the fixture imported above)
+):
+    from homeroom.outreach.actions import outreach_settings, queue_trigger_message
+
+    queue_trigger_message(
+        district=cast.district,
+        kind="nudge",
+        channel="letter",
+        guardian=families.maria,
+        students=(cast.ana,),
+        key="nudge:browser",
+        values={"school": "Lincoln Elementary", "days_absent": "6", "typical_days": "2"},
+        stated={},
+    )
+    # given the district admin on Outreach settings, from the menu
+    sign_in(page, live_server, "admin")
+    menu = page.get_by_role("navigation", name="Main")
+    menu.get_by_role("link", name="Outreach settings").click()
+    page.wait_for_load_state()
+    # when they allow no message a week, the page says what is wrong beside the field
+    page.get_by_label("Messages to a household in any 7 days, at most").fill("0")
+    page.get_by_role("button", name="Save settings").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Ensure this value is greater than or equal to 1.").is_visible()
+    look(page, "outreach-settings-mistake")
+    # and when they set 2 and switch on the monthly notice, it is saved
+    page.get_by_label("Messages to a household in any 7 days, at most").fill("2")
+    page.get_by_label("Send the monthly threshold notices").check()
+    page.get_by_role("button", name="Save settings").click()
+    page.wait_for_load_state()
+    assert "Outreach settings saved" in page.content()
+    assert outreach_settings(cast.district).weekly_cap == 2
+    # then the letters page lists María's letter, ready to approve
+    menu = page.get_by_role("navigation", name="Main")
+    menu.get_by_role("link", name="Letters").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("table", name="Letters waiting for Lincoln Elementary").is_visible()
+    assert page.get_by_role("button", name="Approve and print 1 letter for Lincoln Elementary")
+    look(page, "outreach-letters")
+    assert all(url.startswith(live_server.url) for url in page.requested), page.requested
