@@ -2,7 +2,8 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/outreach_50k.py [--students 50000] [--letters 5000] [--postgres URL]
+    PYTHONPATH=. .venv/bin/python benchmarks/outreach_50k.py [--students 50000] [--letters 5000]
+        [--postgres URL]
 
 What it does (docs/benchmarks.md, section "Outreach", records the figures):
 
@@ -15,7 +16,8 @@ What it does (docs/benchmarks.md, section "Outreach", records the figures):
    crossings), and an unexcused absence today for 2.5% of students.
 2. Times `do_evaluate_triggers` for the night (same-day notices and thresholds): who is
    due, grouped by household, and the messages decided set-wise through the outbox
-   (`actions.queue_many`) with their timeline rows and audit entries. Then the same night again (nothing new to decide).
+   (`actions.queue_many`) with their timeline rows and audit entries. Then the same
+   night again (nothing new to decide).
 3. Queues `--letters` nudge letters for households of one school (untimed) and times
    `do_print_letters`: one PDF with its cover sheet and manifest.
 """
