@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "homeroom.metrics",
     "homeroom.warnings",
     "homeroom.interventions",
+    "homeroom.truancy",
     "homeroom.pipeline",
     "homeroom.demo",
     "homeroom.web",

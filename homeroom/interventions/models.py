@@ -424,6 +424,7 @@ class CaseEvent(models.Model):
         REFERRAL = "referral", "Referral made"
         REFERRAL_UPDATED = "referral_updated", "Referral updated"
         STRUCK = "struck", "Struck through"
+        TRUANCY = "truancy", "Truancy escalation"  # written by the truancy app's actions
 
     student = models.ForeignKey(
         "roster.Student", on_delete=models.CASCADE, related_name="case_events"
