@@ -36,6 +36,8 @@ def _source(run_id: int | None, file: str, line: int | None) -> str:
     if run_id is None and not file:
         return "entered by hand"
     where = ", ".join(part for part in (file, f"line {line}" if line else "") if part)
+    if run_id is None:
+        return where
     return f"import run {run_id}" + (f" ({where})" if where else "")
 
 
