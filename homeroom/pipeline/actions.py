@@ -1,5 +1,5 @@
 """The pipeline: the night's steps in order, import -> metrics -> flags -> forecast ->
-case defaults -> case flags -> tiers.
+case defaults -> case flags -> truancy -> tiers.
 
 Data flows one way through the apps (ingest -> attendance -> metrics -> warnings), and this
 is the one place that runs them in sequence, so no app calls the one downstream of it. The
@@ -27,6 +27,7 @@ from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import SummaryState, TierChange
 from homeroom.metrics.rules import load_rule_profile
 from homeroom.pipeline.models import NightlyRun
+from homeroom.truancy.actions import do_find_eligible
 from homeroom.warnings.actions import (
     analysis_engine,
     current_model,
@@ -133,6 +134,9 @@ def do_run_nightly(
     # installed and leave the district's edits alone).
     step("case defaults", lambda: do_install_defaults(district))
     step("case flags", lambda: do_evaluate_case_flags(district, as_of=as_of))
+    # Students who reached the next step of the district's truancy pack (none chosen: the
+    # step records so and finds nobody).
+    step("truancy", lambda: do_find_eligible(district, as_of=as_of))
     step("tiers", lambda: _tier_changes(district, run))
     run.status, run.finished_at = NightlyRun.Status.SUCCEEDED, timezone.now()
     run.save()
