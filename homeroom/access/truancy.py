@@ -92,3 +92,12 @@ def edits_truancy_pack(user) -> bool:
     if not user.is_active:
         return False
     return user.role == Role.DISTRICT_ADMIN
+
+
+def reads_a_queue(user) -> bool:
+    """Whether the user reads some school's queue (the navigation offers the page)."""
+    if user.is_district_wide:
+        return True
+    if user.role not in QUEUE_ROLES:
+        return False
+    return user.schools.exists()

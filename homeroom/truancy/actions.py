@@ -61,7 +61,8 @@ def do_choose_pack(user, *, based_on: str, text: str = "") -> DistrictPack:
             raise ValidationError({"text": f'The copy must say based_on = "{based_on}".'})
     with transaction.atomic():
         chosen, created = DistrictPack.objects.get_or_create(
-            district=user.district, defaults={"based_on": based_on, "text": text, "updated_by": user}
+            district=user.district,
+            defaults={"based_on": based_on, "text": text, "updated_by": user},
         )
         if not created:
             chosen.based_on, chosen.text, chosen.updated_by = based_on, text, user
@@ -323,9 +324,15 @@ def _current_evidence(step: TruancyStep, pack: Pack, label: str, as_of: dt.date)
     )
     recorded = recorded_steps(step.school_year).get(step.student_id, {})
     recorded = {key: value for key, value in recorded.items() if key != step.key}
-    found = next_step(pack, one_a_day(absences), recorded, as_of=as_of,
-                      days_enrolled=days_enrolled(step.school_year).get(step.student_id)
-                      if pack.step(step.key).unexcused_rate else None)
+    found = next_step(
+        pack,
+        one_a_day(absences),
+        recorded,
+        as_of=as_of,
+        days_enrolled=days_enrolled(step.school_year).get(step.student_id)
+        if pack.step(step.key).unexcused_rate
+        else None,
+    )
     if found is None or found[0].key != step.key:
         raise ValidationError(
             {
@@ -339,8 +346,9 @@ def _current_evidence(step: TruancyStep, pack: Pack, label: str, as_of: dt.date)
         .order_by("-entry_date")
         .first()
     )
-    return _evidence_of(found[2], pack=pack, label=label, student=step.student,
-                        enrollment=enrollment, as_of=as_of)
+    return _evidence_of(
+        found[2], pack=pack, label=label, student=step.student, enrollment=enrollment, as_of=as_of
+    )
 
 
 def send_notice_through_outreach(document: TruancyDocument) -> str:
@@ -371,7 +379,9 @@ def do_approve_step(user, *, step_id: int, version: int) -> TruancyStep:
     if step.status == Status.BLOCKED:
         raise ValidationError({"step": f"This step is blocked: {step.blocked_reason}"})
     if step.status not in (Status.ELIGIBLE, Status.REVIEW):
-        raise ValidationError({"step": f"This step is already {step.get_status_display().lower()}."})
+        raise ValidationError(
+            {"step": f"This step is already {step.get_status_display().lower()}."}
+        )
     pack, label = district_pack(step.student.district)
     today = district_today(user.district)
     with transaction.atomic():
@@ -396,8 +406,12 @@ def do_approve_step(user, *, step_id: int, version: int) -> TruancyStep:
             _document(user, step, TruancyDocument.Kind.PACKET, _packet(step, today))
             step.status, step.sent_on = Status.SENT, today
         _save(step, "evidence", "status", "decided_by", "decided_at", "review_reason", "sent_on")
-        _event(user, step, today, f"{step.title}: approved" + (
-            " and sent" if step.status == Status.SENT else ""))
+        _event(
+            user,
+            step,
+            today,
+            f"{step.title}: approved" + (" and sent" if step.status == Status.SENT else ""),
+        )
         _audit(user, step, access, "step", AuditEntry.Action.UPDATE, decision="approved")
     return step
 
@@ -411,7 +425,9 @@ def do_decline_step(user, *, step_id: int, version: int, reason: str) -> Truancy
         raise ValidationError({"reason": "Keep the reason under 500 characters."})
     step, access = _step_to_decide(user, step_id, version)
     if not step.pending and step.status != Status.REVIEW:
-        raise ValidationError({"step": f"This step is already {step.get_status_display().lower()}."})
+        raise ValidationError(
+            {"step": f"This step is already {step.get_status_display().lower()}."}
+        )
     today = district_today(user.district)
     with transaction.atomic():
         step.status, step.decline_reason = Status.DECLINED, reason
@@ -553,4 +569,3 @@ def do_open_document(user, *, document_id: int) -> tuple[TruancyDocument, bytes,
         details={"document_id": document.pk, "identical": identical},
     )
     return document, pdf, identical
-

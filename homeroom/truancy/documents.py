@@ -15,9 +15,20 @@ from django.template.loader import render_to_string
 
 from homeroom.metrics import display
 
-MONTHS_ES = (
-    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"
-).split()
+MONTHS_ES = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+]
 # The words around a letter's text; the statute's wording is the pack's.
 LABELS = {
     "en": {
@@ -81,8 +92,8 @@ def notice_snapshot(
     student = evidence["student"]
     values = {
         "student_name": student["name"],
-        "guardian_name": guardian_name or ("Padre, madre o tutor" if language == "es" else
-                                           "Parent or guardian"),
+        "guardian_name": guardian_name
+        or ("Padre, madre o tutor" if language == "es" else "Parent or guardian"),
         "school_name": evidence["enrollment"]["school"],
         "absence_count": str(len(evidence["counted"])),
         "district_name": district_name,
@@ -135,8 +146,14 @@ def agreement_snapshot(*, step, meeting, district_name: str) -> dict:
 
 
 def packet_snapshot(
-    *, step, history: list[dict], interventions: list[dict], meetings: list[dict],
-    absences: list[dict], district_name: str, today: dt.date,
+    *,
+    step,
+    history: list[dict],
+    interventions: list[dict],
+    meetings: list[dict],
+    absences: list[dict],
+    district_name: str,
+    today: dt.date,
 ) -> dict:
     """Everything a SARB or court referral packet shows: the notices sent, the interventions
     tried, the meetings held, and the attendance record."""

@@ -116,8 +116,9 @@ class TruancyDocument(models.Model):
     pdf = models.BinaryField()
     sha256 = models.CharField(max_length=64)
     delivery = models.CharField(
-        max_length=20, default="printed", help_text="How it reached the family: printed, or "
-        "the channel the outreach app sent it by."
+        max_length=20,
+        default="printed",
+        help_text="How it reached the family: printed, or the channel the outreach app sent it by.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

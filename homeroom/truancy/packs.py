@@ -77,6 +77,19 @@ class Step:
     blocked_by: tuple[str, ...]
     letter: dict[str, str]
 
+    @property
+    def condition(self) -> str:
+        """When a student reaches the step, in words."""
+        parts = []
+        if self.absences:
+            within = "the school year" if not self.window.rolling else f"{self.window.text}"
+            parts.append(f"{self.absences} unexcused days or part days within {within}")
+        if self.more_since_previous:
+            parts.append(f"{self.more_since_previous} more after the previous step was sent")
+        if self.unexcused_rate is not None:
+            parts.append(f"unexcused on {float(self.unexcused_rate):.0%} or more of days enrolled")
+        return "; ".join(parts) or "once the previous step is done"
+
 
 @dataclass(frozen=True)
 class Pack:

@@ -115,7 +115,9 @@ def characteristics_on(student_ids: list[int], on: dt.date) -> dict[int, set[str
     """The characteristics each student holds on `on`."""
     held: dict[int, set[str]] = {}
     rows = StudentCharacteristic.objects.filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=on), student_id__in=student_ids, start_date__lte=on
+        Q(end_date__isnull=True) | Q(end_date__gte=on),
+        student_id__in=student_ids,
+        start_date__lte=on,
     ).values_list("student_id", "kind")
     for student, kind in rows:
         held.setdefault(student, set()).add(kind)

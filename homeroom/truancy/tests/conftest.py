@@ -63,7 +63,10 @@ def pdf_text(pdf: bytes) -> str:
 def partial_code(cast):
     """A part-day absence code (category partial) next to the cast's A, E and T."""
     code = AttendanceCode.objects.create(
-        district=cast.district, code="P", description="Left early", category=Category.PARTIAL,
+        district=cast.district,
+        code="P",
+        description="Left early",
+        category=Category.PARTIAL,
         day_fraction=0,
     )
     cast.codes["P"] = code

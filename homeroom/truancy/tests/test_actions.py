@@ -207,8 +207,7 @@ def test_an_absence_excused_later_puts_the_pending_notice_under_review(cast):
     notice = step(cast.ana, "not1")
     assert notice.status == "review"
     assert notice.review_reason == (
-        f"First truancy notice (NOT1): the absence of {display.date(days[1])} (A) "
-        "no longer counts"
+        f"First truancy notice (NOT1): the absence of {display.date(days[1])} (A) no longer counts"
     )
     with pytest.raises(ValidationError, match="no longer reaches"):
         do_approve_step(cast.principal, step_id=notice.pk, version=notice.version)
@@ -245,7 +244,10 @@ def test_an_absence_excused_after_a_notice_was_sent_puts_the_next_step_under_rev
 def test_an_approved_notice_is_a_letter_in_the_familys_language_with_its_evidence(cast):
     # given Ana's mother reads Spanish, and Ana eligible for the first notice
     mother = Guardian.objects.create(
-        district=cast.district, local_id="G1", first_name="Rosa", last_name="Alvarez",
+        district=cast.district,
+        local_id="G1",
+        first_name="Rosa",
+        last_name="Alvarez",
         preferred_language="es",
     )
     StudentGuardian.objects.create(student=cast.ana, guardian=mother, relationship="mother")
@@ -288,7 +290,7 @@ def test_a_document_regenerates_identically_and_the_opening_is_audited(cast):
     document = notice.documents.get()
     # when the absences change afterwards and the document is opened again
     AttendanceEvent.objects.filter(student=cast.ana).update(code=cast.codes["E"])
-    opened, pdf, identical = do_open_document(cast.admin, document_id=document.pk)
+    _opened, pdf, identical = do_open_document(cast.admin, document_id=document.pk)
     # then it is the same PDF, byte for byte, and the opening is in the audit trail
     assert identical and pdf == bytes(document.pdf)
     assert "English" not in pdf_text(pdf)
@@ -361,9 +363,7 @@ def test_meeting_agreement_and_referral_packet_carry_the_history(cast):
     do_install_defaults(cast.district)
     case = do_open_case(cast.principal, student_id=cast.ana.pk, source=Case.Source.MANUAL, tier=2)
     mentoring = InterventionType.objects.filter(district=cast.district, tier2=True).first()
-    do_start_intervention(
-        cast.principal, student_id=cast.ana.pk, intervention_type_id=mentoring.pk
-    )
+    do_start_intervention(cast.principal, student_id=cast.ana.pk, intervention_type_id=mentoring.pk)
     choose(cast, "generic")
     for day in first_days(cast, 10):
         absent(cast, cast.ana, day)
@@ -376,7 +376,10 @@ def test_meeting_agreement_and_referral_packet_carry_the_history(cast):
     approve(cast.principal, cast.ana, "meeting")
     meeting = step(cast.ana, "meeting")
     do_record_meeting(
-        cast.principal, step_id=meeting.pk, version=meeting.version, held_on=cast.today,
+        cast.principal,
+        step_id=meeting.pk,
+        version=meeting.version,
+        held_on=cast.today,
         attendees="Ms. Park, principal\nRosa Alvarez, mother",
         agreement="Ana arrives by 8:00 every day.\n\nThe school calls home on any absence.",
     )

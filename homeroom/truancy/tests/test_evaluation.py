@@ -18,8 +18,9 @@ def days(*offsets: int, start: dt.date = TUESDAY) -> list[Absence]:
 
 
 def reached(pack: str, absences, recorded=None, as_of=dt.date(2027, 6, 1), enrolled=None):
-    found = next_step(load_pack(pack), absences, recorded or {}, as_of=as_of,
-                      days_enrolled=enrolled)
+    found = next_step(
+        load_pack(pack), absences, recorded or {}, as_of=as_of, days_enrolled=enrolled
+    )
     return None if found is None else (found[0].key, found[1], len(found[2]))
 
 
@@ -43,15 +44,15 @@ def test_texas_court_needs_ten_within_six_months_after_prevention():
     recorded = {"warning": SENT, "prevention": SENT}
     nine = days(*range(0, 9 * 7, 7))  # weekly from Tuesday Sep 1
     # the tenth on Feb 28: within six months of Sep 1
-    assert reached("texas", nine + [day(dt.date(2027, 2, 28))], recorded) == (
+    assert reached("texas", [*nine, day(dt.date(2027, 2, 28))], recorded) == (
         "court",
         dt.date(2027, 2, 28),
         10,
     )
     # the tenth on Mar 1, the same day six months later: outside
-    assert reached("texas", nine + [day(dt.date(2027, 3, 1))], recorded) is None
+    assert reached("texas", [*nine, day(dt.date(2027, 3, 1))], recorded) is None
     # the window slides: an eleventh on Mar 2 makes ten (Sep 8 to Mar 2) within six months
-    eleven = nine + [day(dt.date(2027, 3, 1)), day(dt.date(2027, 3, 2))]
+    eleven = [*nine, day(dt.date(2027, 3, 1)), day(dt.date(2027, 3, 2))]
     assert reached("texas", eleven, recorded) == ("court", dt.date(2027, 3, 2), 10)
     # nine only: never
     assert reached("texas", nine, recorded) is None
@@ -73,10 +74,10 @@ def test_a_step_is_never_reached_before_the_previous_one_was_sent():
 def test_california_second_report_counts_only_absences_after_the_first_was_sent():
     before = days(0, 1, 2)  # Sep 1-3, NOT1 sent Oct 1
     assert reached("california", before, {"not1": SENT}) is None
-    after = before + [day(dt.date(2026, 10, 2))]
+    after = [*before, day(dt.date(2026, 10, 2))]
     assert reached("california", after, {"not1": SENT}) == ("not2", dt.date(2026, 10, 2), 4)
     # an absence on the day the notice went out is not "again"
-    same_day = before + [day(dt.date(2026, 10, 1))]
+    same_day = [*before, day(dt.date(2026, 10, 1))]
     assert reached("california", same_day, {"not1": SENT}) is None
 
 
