@@ -8,6 +8,8 @@ transaction as the change. A step changes only at the version its decider read.
 """
 
 import datetime as dt
+import re
+import tomllib
 from collections import defaultdict
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,7 +27,7 @@ from homeroom.roster.models import Enrollment
 from homeroom.truancy import documents
 from homeroom.truancy.evaluation import Absence, Finding, blocking, next_step, next_steps, one_a_day
 from homeroom.truancy.models import AttendanceMeeting, DistrictPack, TruancyDocument, TruancyStep
-from homeroom.truancy.packs import Pack, PackError, read_pack, shipped_packs
+from homeroom.truancy.packs import Pack, PackError, load_pack, read_pack, shipped_packs
 from homeroom.truancy.selectors import (
     characteristics_on,
     counted_absences,
@@ -53,11 +55,14 @@ def do_choose_pack(user, *, based_on: str, text: str = "") -> DistrictPack:
     if based_on not in shipped_packs():
         raise ValidationError({"based_on": f"Choose one of {', '.join(shipped_packs())}."})
     if text.strip():
+        # The copy names its base: the one chosen, written in if the text leaves it out.
+        if not re.search(r"^\s*based_on\s*=", text, re.MULTILINE):
+            text = f'based_on = "{based_on}"\n' + text
         try:
-            read_pack(text)
+            copy = read_pack(text)
         except PackError as error:
             raise ValidationError({"text": str(error)}) from None
-        if f'based_on = "{based_on}"' not in text and "based_on" in text:
+        if copy.name != load_pack(based_on).name and "name" not in _own_keys(text):
             raise ValidationError({"text": f'The copy must say based_on = "{based_on}".'})
     with transaction.atomic():
         chosen, created = DistrictPack.objects.get_or_create(
@@ -75,6 +80,11 @@ def do_choose_pack(user, *, based_on: str, text: str = "") -> DistrictPack:
             details={"based_on": based_on, "revision": chosen.revision},
         )
     return chosen
+
+
+def _own_keys(text: str) -> set[str]:
+    """The top-level keys a district's copy sets itself (it parsed already)."""
+    return set(tomllib.loads(text))
 
 
 # --------------------------------------------------------------------------------------
