@@ -11,17 +11,19 @@ from homeroom.web.tests.test_browser import browser, look, page, sign_in  # noqa
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def open_step(page, title: str) -> None:
+def open_step(tab, title: str) -> None:
     """From the queue, open the step awaiting approval."""
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Truancy").click()
-    page.get_by_role("table", name="Steps the nightly run found, awaiting a decision").get_by_role(
+    tab.get_by_role("navigation", name="Main").get_by_role("link", name="Truancy").click()
+    tab.get_by_role("table", name="Steps the nightly run found, awaiting a decision").get_by_role(
         "link", name=title
     ).click()
-    page.wait_for_load_state()
+    tab.wait_for_load_state()
 
 
 def test_principal_approves_a_spanish_first_notice_then_records_the_sart_agreement(
-    cast, live_server, page
+    cast,
+    live_server,
+    page,  # noqa: F811 (the fixture imported above)
 ):
     # given Ana's mother reads Spanish, California's pack in a copy that sends the second
     # report at the fourth absence of the year (the law's "again absent" after the first
