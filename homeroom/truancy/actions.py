@@ -551,31 +551,34 @@ def _packet(step: TruancyStep, today: dt.date) -> dict:
 
 
 def do_view_step(user, *, step_id: int):
-    """A step the user may see, with its documents; the reading is audited."""
-    step, access = step_with_access(user, step_id)
-    do_log_student_access(
-        user=user,
-        student_id=step.student_id,
-        subject="truancy step",
-        access_reason=str(access.student.grant),
-        details={"step_id": step.pk},
-    )
+    """A step the user may see, with its documents; the reading is audited in the same
+    transaction."""
+    with transaction.atomic():
+        step, access = step_with_access(user, step_id)
+        do_log_student_access(
+            user=user,
+            student_id=step.student_id,
+            subject="truancy step",
+            access_reason=str(access.student.grant),
+            details={"step_id": step.pk},
+        )
     return step, access
 
 
 def do_open_document(user, *, document_id: int) -> tuple[TruancyDocument, bytes, bool]:
     """A document's PDF regenerated from its frozen snapshot, and whether it is identical to
     the one sent (it should always be); the opening is audited."""
-    document = TruancyDocument.objects.filter(pk=document_id).select_related("step").first()
-    step_id = document.step_id if document is not None else 0
-    step, access = step_with_access(user, step_id)
-    pdf = documents.render(document.snapshot)
-    identical = documents.fingerprint(pdf) == document.sha256
-    do_log_student_access(
-        user=user,
-        student_id=step.student_id,
-        subject="truancy document",
-        access_reason=str(access.student.grant),
-        details={"document_id": document.pk, "identical": identical},
-    )
+    with transaction.atomic():
+        document = TruancyDocument.objects.filter(pk=document_id).select_related("step").first()
+        step_id = document.step_id if document is not None else 0
+        step, access = step_with_access(user, step_id)
+        pdf = documents.render(document.snapshot)
+        identical = documents.fingerprint(pdf) == document.sha256
+        do_log_student_access(
+            user=user,
+            student_id=step.student_id,
+            subject="truancy document",
+            access_reason=str(access.student.grant),
+            details={"document_id": document.pk, "identical": identical},
+        )
     return document, pdf, identical

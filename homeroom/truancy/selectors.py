@@ -16,12 +16,13 @@ from homeroom.metrics.models import StudentSummary
 from homeroom.roster.models import StudentCharacteristic, StudentGuardian
 from homeroom.truancy.evaluation import Absence, Recorded
 from homeroom.truancy.models import DistrictPack, TruancyStep
-from homeroom.truancy.packs import Pack, load_pack, read_pack
+from homeroom.truancy.packs import Pack, PackError, load_pack, read_pack
 
 
 def district_pack(district: District) -> tuple[Pack, str] | None:
     """The pack the district follows and the label its steps record, or None if it has
-    chosen none yet."""
+    chosen none yet; `PackError` if its copy no longer reads (the nightly step fails with
+    it, and the pages say so)."""
     chosen = DistrictPack.objects.filter(district=district).first()
     if chosen is None:
         return None
@@ -241,7 +242,10 @@ def step_with_access(user, step_id: int) -> tuple[TruancyStep, StepAccess]:
 
 def _approvers(step: TruancyStep) -> frozenset[str]:
     """Who approves the step under the district's pack as it is now."""
-    chosen = district_pack(step.student.district)
+    try:
+        chosen = district_pack(step.student.district)
+    except PackError:
+        return frozenset()  # a copy the shipped pack no longer fits: fixed before deciding
     if chosen is None:
         return frozenset()
     found = chosen[0].step(step.key)

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from homeroom.access.truancy import edits_truancy_pack
 from homeroom.truancy import actions, forms, selectors
+from homeroom.truancy.packs import PackError
 
 
 def _school_id(request: HttpRequest) -> int | None:
@@ -18,15 +19,27 @@ def _school_id(request: HttpRequest) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def _pack(district) -> tuple:
+    """The district's pack and label, or the error its copy reads with (shown, not raised)."""
+    if district is None:
+        return None, ""
+    try:
+        return selectors.district_pack(district), ""
+    except PackError as error:
+        return None, str(error)
+
+
 def queue(request: HttpRequest) -> HttpResponse:
     """A school's escalation queue: awaiting approval, under review, blocked, overdue, sent."""
     found = selectors.school_queue(request.user, school_id=_school_id(request))
     if found is None:
         raise Http404("No school's truancy queue is yours to read.")
+    pack, pack_error = _pack(request.user.district)
     context = {
         "queue": found,
         "schools": selectors.queue_schools(request.user),
-        "pack": selectors.district_pack(request.user.district),
+        "pack": pack,
+        "pack_error": pack_error,
     }
     return render(request, "truancy/queue.html", context)
 
@@ -136,7 +149,7 @@ def document(request: HttpRequest, document_id: int) -> HttpResponse:
 
 def pack_page(request: HttpRequest) -> HttpResponse:
     """The district's truancy pack: read by all staff, chosen and edited by administrators."""
-    chosen = selectors.district_pack(request.user.district) if request.user.district else None
+    chosen, pack_error = _pack(request.user.district)
     edits = edits_truancy_pack(request.user)
     current = getattr(request.user.district, "truancy_pack", None)
     form = forms.PackForm(
@@ -157,5 +170,5 @@ def pack_page(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "The district's truancy pack is saved.")
                 return redirect("truancy:pack")
         status = 400
-    context = {"chosen": chosen, "edits": edits, "form": form}
+    context = {"chosen": chosen, "edits": edits, "form": form, "pack_error": pack_error}
     return render(request, "truancy/pack.html", context, status=status)
