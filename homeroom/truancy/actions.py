@@ -36,6 +36,7 @@ from homeroom.truancy.selectors import (
     family_language,
     recorded_steps,
     school_days_after,
+    source_of,
     step_with_access,
 )
 
@@ -127,11 +128,26 @@ def _evidence_of(
                 "category": a.category,
                 "full_day": a.category in pack.full_day_categories,
                 "minutes_missed": a.minutes_missed,
-                "source": a.source,
+                "source": source_of(a),
             }
             for a in absences
         ],
     }
+
+
+def counted_key(evidence: dict) -> str:
+    """The evidence's counted events, compact: 'id:code,id:code'."""
+    return ",".join(f"{a['event_id']}:{a['code']}" for a in evidence.get("counted", []))
+
+
+def _still_counted(key: str, current: dict[int, Absence]) -> bool:
+    """Whether every event of a step's compact evidence still counts with the same code."""
+    for pair in filter(None, key.split(",")):
+        event_id, code = pair.split(":", 1)
+        now = current.get(int(event_id))
+        if now is None or now.code != code:
+            return False
+    return True
 
 
 def _enrollments_on(student_ids: list[int], year, days: dict[int, dt.date]) -> dict:
@@ -177,9 +193,20 @@ def _changed(evidence: dict, current: dict[int, Absence]) -> list[str]:
 def _review_changed_evidence(year, absences: list[Absence]) -> int:
     """Put under review each pending step whose evidence, or an earlier sent step's, has an
     absence that no longer counts (excused in the SIS after the step was found); says
-    which. Returns how many steps it put under review."""
+    which. Reads each step's compact evidence only; the full evidence of the few that
+    changed. Returns how many steps it put under review."""
     current = {absence.event_id: absence for absence in absences}
-    steps = TruancyStep.objects.filter(school_year=year).exclude(status=Status.DECLINED)
+    rows = (
+        TruancyStep.objects.filter(school_year=year)
+        .exclude(status=Status.DECLINED)
+        .values_list("student_id", "counted_events")
+    )
+    changed = {student for student, key in rows if not _still_counted(key, current)}
+    if not changed:
+        return 0
+    steps = TruancyStep.objects.filter(school_year=year, student_id__in=changed).exclude(
+        status=Status.DECLINED
+    )
     by_student: dict[int, list[TruancyStep]] = defaultdict(list)
     for step in steps.order_by("position"):
         by_student[step.student_id].append(step)
@@ -240,6 +267,14 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
             continue  # not enrolled this year: no school to act
         blocked = blocking(finding.step, held.get(finding.student_id, set()))
         step = finding.step
+        evidence = _evidence_of(
+            finding.absences,
+            pack=pack,
+            label=label,
+            student=students[finding.student_id],
+            enrollment=enrollment,
+            as_of=as_of,
+        )
         steps.append(
             TruancyStep(
                 student_id=finding.student_id,
@@ -255,14 +290,8 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
                 status=Status.BLOCKED if blocked else Status.ELIGIBLE,
                 eligible_on=finding.eligible_on,
                 due_on=_due_on(step, enrollment.school_id, year, finding.eligible_on),
-                evidence=_evidence_of(
-                    finding.absences,
-                    pack=pack,
-                    label=label,
-                    student=students[finding.student_id],
-                    enrollment=enrollment,
-                    as_of=as_of,
-                ),
+                evidence=evidence,
+                counted_events=counted_key(evidence),
                 blocked_reason=_blocked_reason(blocked, step.statute),
             )
         )
@@ -396,6 +425,7 @@ def do_approve_step(user, *, step_id: int, version: int) -> TruancyStep:
     today = district_today(user.district)
     with transaction.atomic():
         step.evidence = _current_evidence(step, pack, label, today)
+        step.counted_events = counted_key(step.evidence)
         step.status, step.decided_by, step.decided_at = Status.APPROVED, user, timezone.now()
         step.review_reason = ""
         if step.kind == TruancyStep.Kind.NOTICE:
@@ -415,7 +445,16 @@ def do_approve_step(user, *, step_id: int, version: int) -> TruancyStep:
         elif step.kind == TruancyStep.Kind.REFERRAL:
             _document(user, step, TruancyDocument.Kind.PACKET, _packet(step, today))
             step.status, step.sent_on = Status.SENT, today
-        _save(step, "evidence", "status", "decided_by", "decided_at", "review_reason", "sent_on")
+        _save(
+            step,
+            "evidence",
+            "counted_events",
+            "status",
+            "decided_by",
+            "decided_at",
+            "review_reason",
+            "sent_on",
+        )
         _event(
             user,
             step,

@@ -22,15 +22,16 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from homeroom.truancy.packs import Pack, Step, Window
 
 DONE = "sent"  # the status of a step that lets the next one be reached
 
 
-@dataclass(frozen=True)
-class Absence:
-    """One counted attendance event, with where it came from (the evidence of a step)."""
+class Absence(NamedTuple):
+    """One counted attendance event, with where it came from (the evidence of a step). A
+    named tuple: the nightly run makes one per unexcused event of the district's year."""
 
     student_id: int
     event_id: int
@@ -39,7 +40,9 @@ class Absence:
     category: str
     minutes_missed: int | None
     school_id: int
-    source: str  # which import (run, file and line) recorded it, or "entered by hand"
+    run_id: int | None = None  # the import that recorded it, its file and line
+    file: str = ""
+    line: int | None = None
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,11 @@ class TruancyStep(models.Model):
     eligible_on = models.DateField()
     due_on = models.DateField(null=True, blank=True)
     evidence = models.JSONField(default=dict)
+    counted_events = models.TextField(
+        blank=True,
+        help_text="The evidence's counted events as 'id:code,...': what the nightly check for "
+        "later excusals reads, without decoding every step's evidence.",
+    )
     blocked_reason = models.CharField(max_length=300, blank=True)
     review_reason = models.CharField(max_length=500, blank=True)
     decided_by = models.ForeignKey(

@@ -5,7 +5,7 @@ Student data only through the gatekeeper (`homeroom.access`)."""
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 
 from homeroom.access.gatekeeper import visible_students
 from homeroom.access.truancy import StepAccess, access_step, reads_school_queue
@@ -33,13 +33,14 @@ def district_pack(district: District) -> tuple[Pack, str] | None:
     return pack, f"{pack.label}, district copy r{chosen.revision}"
 
 
-def _source(run_id: int | None, file: str, line: int | None) -> str:
-    if run_id is None and not file:
-        return "entered by hand"
-    where = ", ".join(part for part in (file, f"line {line}" if line else "") if part)
-    if run_id is None:
-        return where
-    return f"import run {run_id}" + (f" ({where})" if where else "")
+def source_of(absence: Absence) -> str:
+    """Where an absence came from, in words: 'import run 12 (attendance.csv, line 4)'."""
+    where = ", ".join(
+        part for part in (absence.file, f"line {absence.line}" if absence.line else "") if part
+    )
+    if absence.run_id is None:
+        return where or "entered by hand"
+    return f"import run {absence.run_id}" + (f" ({where})" if where else "")
 
 
 def counted_absences(
@@ -51,8 +52,9 @@ def counted_absences(
     student_ids: list[int] | None = None,
 ) -> list[Absence]:
     """Every event of the district from `start` to `end` that the pack counts, in one query
-    (the categories and the part-day minutes are filtered by the database); full days
-    before part days on the same date, so a day's evidence is its full-day event."""
+    (the categories and the part-day minutes filtered, and the rows ordered, by the
+    database): by student and date, a date's full-day event first, so that it is the
+    day's evidence."""
     counts = Q(code__category__in=pack.full_day_categories)
     if pack.part_day_categories:
         counts |= Q(
@@ -64,9 +66,12 @@ def counted_absences(
     )
     if student_ids is not None:
         events = events.filter(student_id__in=student_ids)
-    rows = events.values_list(
-        "pk",
+    part_day_last = Case(
+        When(code__category__in=pack.full_day_categories, then=Value(0)), default=Value(1)
+    )
+    rows = events.order_by("student_id", "date", part_day_last, "pk").values_list(
         "student_id",
+        "pk",
         "date",
         "code__code",
         "code__category",
@@ -76,22 +81,7 @@ def counted_absences(
         "source_file",
         "source_line",
     )
-    full = pack.full_day_categories
-    absences = [
-        Absence(
-            student_id=student,
-            event_id=pk,
-            date=date,
-            code=code,
-            category=category,
-            minutes_missed=minutes,
-            school_id=school,
-            source=_source(run, file, line),
-        )
-        for pk, student, date, code, category, minutes, school, run, file, line in rows
-    ]
-    absences.sort(key=lambda a: (a.student_id, a.date, a.category not in full, a.event_id))
-    return absences
+    return list(map(Absence._make, rows))
 
 
 def recorded_steps(year: SchoolYear) -> dict[int, dict[str, Recorded]]:

@@ -10,7 +10,7 @@ TUESDAY = dt.date(2026, 9, 1)
 
 
 def day(date: dt.date, student: int = 1, event: int | None = None) -> Absence:
-    return Absence(student, event or date.toordinal(), date, "A", "unexcused", None, 1, "test")
+    return Absence(student, event or date.toordinal(), date, "A", "unexcused", None, 1)
 
 
 def days(*offsets: int, start: dt.date = TUESDAY) -> list[Absence]:
