@@ -89,3 +89,18 @@ def test_the_document_opens_as_the_pdf_sent(cast, client, eligible):
     response = client.get(reverse("truancy:document", args=[document.pk]))
     assert response["Content-Type"] == "application/pdf"
     assert response.content == bytes(document.pdf)
+
+
+def test_a_copy_that_no_longer_reads_is_shown_and_nobody_decides(cast, client, eligible):
+    # given the district's copy names a step its base pack no longer has (as when a shipped
+    # pack's new version renames one)
+    cast.district.truancy_pack.text = 'based_on = "california"\n[[steps]]\nkey = "gone"\n'
+    cast.district.truancy_pack.save()
+    client.force_login(cast.principal)
+    # then the queue says what is wrong, and the step page offers no decision
+    queue = client.get(reverse("truancy:queue"))
+    assert queue.status_code == 200
+    assert "no step &#x27;gone&#x27; in the base pack to change" in queue.text
+    step_page = client.get(reverse("truancy:step", args=[eligible.pk]))
+    assert step_page.status_code == 200
+    assert "Approve" not in step_page.text
