@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "homeroom.warnings",
     "homeroom.interventions",
     "homeroom.outreach",
+    "homeroom.truancy",
     "homeroom.pipeline",
     "homeroom.demo",
     "homeroom.web",

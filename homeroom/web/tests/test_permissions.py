@@ -556,3 +556,112 @@ def test_case_management_route_answers_each_user_as_the_matrix_says(case_world, 
     # when they open the page, or send the page's form filled in correctly, then each gets
     # what the matrix says
     assert _answers(case_world.cast, expected, ask) == expected
+
+
+# Truancy escalation (homeroom.truancy.urls) ---------------------------------------------
+#
+# The district follows the generic pack. Ana (Lincoln) is eligible for the first notice;
+# Ben (Lincoln) had both notices sent and his attendance team meeting approved, to be held.
+# The pack's approvers are principals, counselors and administrators: an analyst or a
+# teacher who sees the student gets 403; whoever does not see them 404.
+
+SEES_BEN = {"admin", "analyst", "principal"}
+QUEUE_READERS = {"admin", "analyst", "principal", "counselor", "viewer"}
+GENERIC_APPROVERS = {"admin", "principal", "counselor"}
+
+
+def _decides(student: str) -> dict:
+    return _by_user(
+        lambda user: (
+            302
+            if user in GENERIC_APPROVERS and student in VISIBLE[user]
+            else 403
+            if student in VISIBLE[user]
+            else 404
+        )
+    )
+
+
+TRUANCY_MATRIX = {
+    "queue": [("get", _by_user(lambda user: 200 if user in QUEUE_READERS else 404))],
+    "step": [("get", _by_user(lambda user: 200 if "ana" in VISIBLE[user] else 404))],
+    "approve": [("post", _decides("ana"))],
+    "decline": [("post", _decides("ana"))],
+    "meeting": [("post", _decides("ben"))],
+    "document": [("get", _by_user(lambda user: 200 if user in SEES_BEN else 404))],
+    "pack": [("get", _everyone()), ("post", _only_roles(PLAYBOOK_EDITORS, 302))],
+}
+
+
+@pytest.fixture
+def truancy_world(cast):
+    """Ana eligible for the first notice; Ben's meeting approved after two notices."""
+    from homeroom.truancy.actions import do_approve_step, do_choose_pack, do_find_eligible
+    from homeroom.truancy.models import TruancyStep
+    from homeroom.truancy.tests.conftest import absent, school_days_from
+
+    do_choose_pack(cast.admin, based_on="generic")
+    days = school_days_from(cast.this_year.start_date, 6)
+    for day in days[:3]:
+        absent(cast, cast.ana, day)
+    for day in days:
+        absent(cast, cast.ben, day)
+    for key in ("not1", "not2", "meeting"):
+        do_find_eligible(cast.district, as_of=cast.today)
+        step = TruancyStep.objects.get(student=cast.ben, key=key)
+        do_approve_step(cast.admin, step_id=step.pk, version=step.version)
+    return SimpleNamespace(
+        cast=cast,
+        ana=TruancyStep.objects.get(student=cast.ana, key="not1"),
+        meeting=TruancyStep.objects.get(student=cast.ben, key="meeting"),
+        letter=TruancyStep.objects.get(student=cast.ben, key="not1").documents.get(),
+    )
+
+
+def _truancy_request(world, route: str) -> tuple[list, dict]:
+    """The route's arguments and the valid form it is sent."""
+    today = world.cast.today
+    return {
+        "queue": ([], {}),
+        "step": ([world.ana.pk], {}),
+        "approve": ([world.ana.pk], {"version": world.ana.version}),
+        "decline": ([world.ana.pk], {"version": world.ana.version, "reason": "Moved away"}),
+        "meeting": (
+            [world.meeting.pk],
+            {
+                "version": world.meeting.version,
+                "held_on": today,
+                "attendees": "Principal\nMother",
+                "agreement": "Ben arrives on time.",
+            },
+        ),
+        "document": ([world.letter.pk], {}),
+        "pack": ([], {"based_on": "generic", "text": ""}),
+    }[route]
+
+
+def test_every_truancy_route_has_a_row_in_the_matrix():
+    from homeroom.truancy import urls as truancy_urls
+
+    names = {p.name for p in truancy_urls.urlpatterns if isinstance(p, URLPattern)}
+    assert names == set(TRUANCY_MATRIX)
+    for rows in TRUANCY_MATRIX.values():
+        for _, expected in rows:
+            assert set(expected) == {ANONYMOUS, *CAST_USERS}
+
+
+TRUANCY_CASES = [(route, method) for route, rows in TRUANCY_MATRIX.items() for method, _ in rows]
+
+
+@pytest.mark.parametrize(("route", "method"), TRUANCY_CASES)
+def test_truancy_route_answers_each_user_as_the_matrix_says(truancy_world, route, method):
+    # given each member of the cast (or nobody) signed in in turn
+    expected = dict(TRUANCY_MATRIX[route])[method]
+    arguments, form = _truancy_request(truancy_world, route)
+    url = reverse(f"truancy:{route}", args=arguments)
+
+    def ask(client, username):
+        return client.get(url) if method == "get" else client.post(url, form)
+
+    # when they open the page or send its valid form, then each gets what the matrix says
+    assert _answers(truancy_world.cast, expected, ask) == expected
