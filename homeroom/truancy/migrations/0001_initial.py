@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0004_school_recorded_through'),
-        ('interventions', '0004_alter_caseevent_kind'),
+        ('interventions', '0005_caseevent_kind_truancy'),
         ('roster', '0002_sis_intervention'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
