@@ -19,6 +19,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from homeroom.core.actions import CommandLine
 from homeroom.core.models import District
 from homeroom.ingest.actions import do_import_files
 from homeroom.ingest.models import ImportRun
@@ -116,6 +117,7 @@ def do_run_nightly(
             district=district,
             source_format=files.source_format,
             profile=files.profile,
+            via=CommandLine("homeroom nightly"),
         )
         return {"run": imported.pk, **imported.counts}
 
