@@ -1,0 +1,64 @@
+"""Pages work in a real browser under the Content-Security-Policy: nothing refused, HTMX
+still swaps, nothing fetched from another server."""
+
+import pytest
+
+from homeroom.web.tests.test_browser import browser, page, sign_in  # noqa: F401 (fixtures)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Pages of every app, as the district administrator and a counselor open them.
+PAGES = {
+    "admin": [
+        "/",
+        "/students/",
+        "/warnings/",
+        "/imports/",
+        "/imports/new/",
+        "/playbook/",
+        "/barriers/",
+        "/partners/",
+        "/measures/",
+        "/audit/",
+    ],
+    "counselor": ["/", "/caseload/", "/team-meeting/", "/my-follow-through/"],
+}
+
+
+def refusals(page) -> list[str]:
+    """What the browser refused under the policy, as it says on the console."""
+    return [
+        message for message in page.console if "Content Security Policy" in message
+    ]
+
+
+@pytest.mark.parametrize("username", sorted(PAGES))
+def test_every_page_loads_under_the_policy_with_nothing_refused(
+    cast, summaries, live_server, page, username
+):
+    # given a browser that keeps what the console says
+    page.console = []
+    page.on("console", lambda message: page.console.append(message.text))
+    sign_in(page, live_server, username)
+    for path in PAGES[username] + [f"/students/{cast.gabe.pk}/"]:
+        # when each page opens
+        response = page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+        # then it is served under the policy, and the browser refused nothing on it
+        assert response.status == 200, path
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        assert refusals(page) == [], path
+    assert all(url.startswith(live_server.url) for url in page.requested), page.requested
+
+
+def test_the_student_search_still_swaps_the_table_in_place(cast, live_server, page):
+    # given the admin on the student list, under the policy
+    page.console = []
+    page.on("console", lambda message: page.console.append(message.text))
+    sign_in(page, live_server, "admin", "/students/")
+    # when they type a name (HTMX, from a static script)
+    page.get_by_label("Name or student id").fill("garc")
+    # then the table narrows to Gabe without a page load, and nothing was refused
+    page.locator("#student-table").get_by_role("link", name="Garcia, Gabe").wait_for()
+    assert "Alvarez" not in page.locator("#student-table").inner_text()
+    assert refusals(page) == []
