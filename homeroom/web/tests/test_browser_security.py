@@ -3,7 +3,10 @@ still swaps, nothing fetched from another server."""
 
 import pytest
 
-from homeroom.web.tests.test_browser import browser, page, sign_in  # noqa: F401 (fixtures)
+from homeroom.web.tests import test_browser as shared
+
+# The browser module's fixtures: one Chromium, and a page recording what it fetched.
+browser, page, sign_in = shared.browser, shared.page, shared.sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,9 +30,7 @@ PAGES = {
 
 def refusals(page) -> list[str]:
     """What the browser refused under the policy, as it says on the console."""
-    return [
-        message for message in page.console if "Content Security Policy" in message
-    ]
+    return [message for message in page.console if "Content Security Policy" in message]
 
 
 @pytest.mark.parametrize("username", sorted(PAGES))
