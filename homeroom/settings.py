@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "homeroom.web.middleware.NoStoreMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "homeroom.web.middleware.DistrictTimezoneMiddleware",
+    "homeroom.web.middleware.DeniedStudentAuditMiddleware",
 ]
 
 ROOT_URLCONF = "homeroom.urls"

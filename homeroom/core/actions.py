@@ -80,7 +80,9 @@ def do_log_student_access(
     )
 
 
-def do_log_denied_student(*, user, student_id: int | None, subject: str) -> AuditEntry:
+def do_log_denied_student(
+    *, user, student_id: int | None, subject: str, details: dict[str, Any] | None = None
+) -> AuditEntry:
     """Record that `user` asked for a student record they may not see (or that does not
     exist: the answer is the same, and so is the entry)."""
     return _entry(
@@ -89,6 +91,7 @@ def do_log_denied_student(*, user, student_id: int | None, subject: str) -> Audi
         student_id=student_id,
         subject=subject,
         access_reason="not visible to this user",
+        details=details or {},
     )
 
 

@@ -5,6 +5,10 @@ import zoneinfo
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
+from homeroom.access.cases import CaseNotFound
+from homeroom.access.gatekeeper import StudentNotFound
+from homeroom.core.actions import do_log_denied_student
+
 
 class DistrictTimezoneMiddleware:
     """Shows times in the signed-in user's district timezone."""
@@ -36,3 +40,31 @@ class NoStoreMiddleware:
         response = self.get_response(request)
         add_never_cache_headers(response)
         return response
+
+
+class DeniedStudentAuditMiddleware:
+    """Writes an audit entry for every refused attempt to open a student's record or case.
+
+    The refusal (`StudentNotFound`, `CaseNotFound`: a 404) may come from inside an action's
+    transaction, which it rolls back; the entry is written here, after, so it stays.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, StudentNotFound | CaseNotFound):
+            return None
+        if not request.user.is_authenticated:
+            return None
+        arguments = request.resolver_match.kwargs if request.resolver_match else {}
+        do_log_denied_student(
+            user=request.user,
+            student_id=arguments.get("student_id"),
+            subject=request.path[:100],
+            details={"case_id": arguments["case_id"]} if "case_id" in arguments else None,
+        )
+        return None
