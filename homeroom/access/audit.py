@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from homeroom.access.gatekeeper import Grant
 from homeroom.accounts.models import Role, User
 from homeroom.core.models import AuditEntry, District
 from homeroom.roster.models import Student
@@ -30,6 +31,14 @@ CSV_COLUMNS = (
     "How many",
     "Address",
 )
+# Why a view was allowed (the gatekeeper's grant), as the trail says it to a reader.
+GRANT_LABELS = {
+    Grant.DISTRICT: "Role covers the whole district",
+    Grant.SCHOOL: "Serves the student's school",
+    Grant.GRADE: "Serves the student's grade",
+    Grant.SECTION: "Teaches the student's section",
+    Grant.CASELOAD: "Student on their caseload",
+}
 
 
 class AuditNotFound(Http404):
@@ -156,7 +165,7 @@ def audit_rows(entries) -> list[AuditRow]:
             AuditRow(
                 at=entry.at,
                 who=_who(entry),
-                reason=entry.access_reason,
+                reason=GRANT_LABELS.get(entry.access_reason, entry.access_reason),
                 action=entry.get_action_display(),
                 student_local_id=local_id,
                 student=name,
