@@ -5,6 +5,8 @@
 - `HOMEROOM_DATA_DIR`: where the embedded database and the generated secret key live.
 - `HOMEROOM_SECRET_KEY`, `HOMEROOM_DEBUG`, `HOMEROOM_ALLOWED_HOSTS` (comma separated).
 - `HOMEROOM_MAX_UPLOAD_MB`: the most the files of one web import may hold together (500).
+- `HOMEROOM_MAX_IMPORT_MB` (1024) and `HOMEROOM_MAX_IMPORT_ROWS` (5,000,000): the most an
+  import reads from one file, uncompressed, in bytes and in lines.
 - `HOMEROOM_HTTPS=1`: served over HTTPS only (docs/deployment.md): redirects plain HTTP,
   sends HSTS (`HOMEROOM_HSTS_SECONDS`, a year; `HOMEROOM_HSTS_PRELOAD=0` to leave the
   preload flag out), and marks the session and CSRF cookies Secure.
@@ -148,6 +150,10 @@ WHITENOISE_USE_FINDERS = True
 # Web imports keep their files under DATA_DIR/uploads (never served); Django sets no limit
 # on uploaded files, so `homeroom.pipeline.uploads.UploadLimit` enforces this one.
 HOMEROOM_MAX_UPLOAD_BYTES = int(os.environ.get("HOMEROOM_MAX_UPLOAD_MB", "500")) * 1024 * 1024
+# What an import reads from any one file, once uncompressed (a zip's members included), and
+# how many lines: past either the file is refused before it is read whole (docs/import.md).
+HOMEROOM_MAX_IMPORT_BYTES = int(os.environ.get("HOMEROOM_MAX_IMPORT_MB", "1024")) * 1024 * 1024
+HOMEROOM_MAX_IMPORT_ROWS = int(os.environ.get("HOMEROOM_MAX_IMPORT_ROWS", "5000000"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 60 * 60
