@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 
+from homeroom.ingest.limits import megabytes, over_rows, over_size, refuse_file
 from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import Batch, Where
 
@@ -205,8 +206,8 @@ class _Files:
             if key in NOT_USED:
                 found[key] = (name, None)
                 return
-            if size > settings.HOMEROOM_MAX_IMPORT_BYTES:
-                self._too_large(name, f"holds {size / 2**20:,.1f} MB uncompressed")
+            if over_size(size):
+                self._too_large(name, f"holds {megabytes(size)} uncompressed")
                 opener = None
             found[key] = (name, opener)
 
@@ -252,17 +253,7 @@ class _Files:
             )
 
     def _too_large(self, display: str, what: str) -> None:
-        """Refuse a file over the limits: `what` says how it is over them."""
-        megabytes = settings.HOMEROOM_MAX_IMPORT_BYTES / 2**20
-        rows = settings.HOMEROOM_MAX_IMPORT_ROWS
-        self.batch.error(
-            "file_too_large",
-            f"the file {what}; Homeroom reads at most {megabytes:,.0f} MB and {rows:,} lines"
-            " from one file, so it is not read",
-            Where(shown(display), 1),
-            hint="Check that the file is the district's export; an administrator can raise the"
-            " limits (HOMEROOM_MAX_IMPORT_MB, HOMEROOM_MAX_IMPORT_ROWS; docs/import.md).",
-        )
+        refuse_file(self.batch, shown(display), what)
 
     def _apply_manifest(self, files: dict[str, tuple[str, Opener]]) -> None:
         """Follow the manifest's file.* entries: absent files are fine, delta ones are not."""
@@ -483,17 +474,16 @@ class _Lines:
         self.content = False  # whether any line holds more than whitespace
 
     def __iter__(self) -> Iterator[str]:
-        limit_bytes = settings.HOMEROOM_MAX_IMPORT_BYTES
-        limit_lines = settings.HOMEROOM_MAX_IMPORT_ROWS
+        limit = settings.HOMEROOM_MAX_IMPORT_BYTES
         size = number = 0
         # A line is read no further than the limit: a file of one endless line stops there.
-        while raw := self.stream.readline(limit_bytes - size + 1):
+        while raw := self.stream.readline(limit - size + 1):
             number += 1
             size += len(raw)
-            if size > limit_bytes:
-                raise _TooLarge(f"holds more than {limit_bytes / 2**20:,.0f} MB uncompressed")
-            if number > limit_lines:
-                raise _TooLarge(f"has more than {limit_lines:,} lines")
+            if over_size(size):
+                raise _TooLarge(f"holds more than {megabytes(limit)} uncompressed")
+            if over_rows(number):
+                raise _TooLarge(f"has more than {settings.HOMEROOM_MAX_IMPORT_ROWS:,} lines")
             if number == 1:
                 raw = raw.removeprefix(codecs.BOM_UTF8)
             try:
