@@ -5,10 +5,12 @@ import os
 import re
 import shlex
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -49,6 +51,15 @@ def get(port: int, path: str, https: bool = True):
         return response
 
 
+class Served(int):
+    """The port served on, and the database behind it."""
+
+    def __new__(cls, port: int, database: Path):
+        served = super().__new__(cls, port)
+        served.database = database
+        return served
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """waitress-serve started with the documented arguments and settings, after the
@@ -83,7 +94,7 @@ def server(tmp_path_factory):
             except OSError:
                 time.sleep(0.1)
         get(port, "/login/")  # the first request loads the application: not timed by tests
-        yield port
+        yield Served(port, tmp_path / "homeroom.sqlite3")
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -124,3 +135,32 @@ def test_an_unknown_host_is_refused(server):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=120)
     assert refused.value.code == 400
+
+
+def test_a_failed_sign_in_is_audited_with_the_address_the_proxy_saw(server):
+    # given the sign-in form, fetched as a browser would (its CSRF cookie and token)
+    form = get(server, "/login/")
+    cookie = form.headers["Set-Cookie"].split(";")[0]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.read().decode())[1]
+    # when a wrong password comes through the proxy from 198.51.100.7
+    body = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token, "username": "nobody", "password": "wrong"}
+    ).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server}/login/",
+        data=body,
+        headers={
+            "Host": HOST,
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-For": "198.51.100.7",
+            "Origin": f"https://{HOST}",
+            "Referer": f"https://{HOST}/login/",
+            "Cookie": cookie,
+        },
+    )
+    answer = urllib.request.urlopen(request, timeout=120)
+    # then it is refused, and the trail names that address
+    assert answer.status == 200 and "Please enter a correct username" in answer.read().decode()
+    with sqlite3.connect(server.database) as database:
+        rows = database.execute("SELECT action, subject, address FROM core_auditentry").fetchall()
+    assert rows == [("login_failed", "sign-in as nobody", "198.51.100.7")]
