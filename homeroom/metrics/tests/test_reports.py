@@ -54,3 +54,12 @@ def test_a_per_student_export_is_audited_with_how_many_rows(cast):
 def test_aggregates_are_not_per_student_rows_and_write_no_entry(cast):
     metrics_csv(cast, "schools")
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT).exists()
+
+
+def test_the_parquet_export_is_audited_with_how_many_students_left(cast, tmp_path):
+    call_command(
+        "export", "parquet", str(tmp_path / "facts"), "--district", cast.district.name, verbosity=0
+    )
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.EXPORT)
+    assert (entry.subject, entry.command) == ("export parquet", "homeroom export")
+    assert entry.count == 7  # the cast's seven students, Hal who left included
