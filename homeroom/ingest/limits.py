@@ -22,19 +22,22 @@ def over_rows(lines: int) -> bool:
 
 
 def megabytes(size: int) -> str:
-    """A size as the refusal says it."""
-    return f"{size / 2**20:,.1f} MB"
+    """A size as the refusal says it: in KB, MB or GB, to one decimal."""
+    for unit, scale in (("GB", 2**30), ("MB", 2**20)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size / 2**10:,.1f} KB"
 
 
 def refuse_file(batch: Batch, file: str, what: str) -> None:
     """Record that `file` is not read because it `what` (e.g. "holds 1,024.0 MB
     uncompressed"), saying the limits and how to change them."""
-    limit = settings.HOMEROOM_MAX_IMPORT_BYTES / 2**20
+    limit = megabytes(settings.HOMEROOM_MAX_IMPORT_BYTES)
     rows = settings.HOMEROOM_MAX_IMPORT_ROWS
     batch.error(
         "file_too_large",
-        f"the file {what}; Homeroom reads at most {limit:,.0f} MB and {rows:,} lines from one"
-        " file, so it is not read",
+        f"the file {what}; Homeroom reads at most {limit} and {rows:,} lines from one file,"
+        " so it is not read",
         Where(file, 1),
         hint="Check that the file is the district's export; an administrator can raise the"
         " limits (HOMEROOM_MAX_IMPORT_MB, HOMEROOM_MAX_IMPORT_ROWS; docs/import.md).",

@@ -589,7 +589,8 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, setti
     # then it is refused by name, saying why and how to change the limit
     refused = [p for p in batch.errors if p.code == "file_too_large"]
     assert [(p.where.file, p.where.line) for p in refused] == [("users.csv", 1)]
-    assert "holds 0.0 MB uncompressed" in refused[0].message  # 3 kB, to one decimal
+    size = len(users.encode()) / 1024
+    assert f"holds {size:.1f} KB uncompressed; Homeroom reads at most 2.0 KB" in refused[0].message
     assert "HOMEROOM_MAX_IMPORT_MB" in refused[0].hint
 
 
