@@ -8,6 +8,7 @@ from django.utils.cache import add_never_cache_headers
 from homeroom.access.cases import CaseNotFound
 from homeroom.access.gatekeeper import StudentNotFound
 from homeroom.core.actions import do_log_denied_student
+from homeroom.interventions.models import Case
 
 
 class DistrictTimezoneMiddleware:
@@ -61,9 +62,13 @@ class DeniedStudentAuditMiddleware:
         if not request.user.is_authenticated:
             return None
         arguments = request.resolver_match.kwargs if request.resolver_match else {}
+        student_id = arguments.get("student_id")
+        if "case_id" in arguments:  # whose case it is, for the administrator reading the trail
+            cases = Case.objects.filter(pk=arguments["case_id"])
+            student_id = cases.values_list("student_id", flat=True).first()
         do_log_denied_student(
             user=request.user,
-            student_id=arguments.get("student_id"),
+            student_id=student_id,
             subject=request.path[:100],
             details={"case_id": arguments["case_id"]} if "case_id" in arguments else None,
         )
