@@ -12,9 +12,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from django.db import connection
 
 from homeroom.core.tests.test_deployment import DOCS, documented_settings
 
@@ -51,24 +54,50 @@ def get(port: int, path: str, https: bool = True):
         return response
 
 
-class Served(int):
-    """The port served on, and the database behind it."""
+# The server runs on a database of its own, of the kind the tests use (SQLite, or
+# PostgreSQL when DATABASE_URL names it), so the module runs in both halves of ./dev test.
+pytestmark = pytest.mark.django_db
 
-    def __new__(cls, port: int, database: Path):
+
+class Served(int):
+    """The port served on, and the URL of the database behind it."""
+
+    def __new__(cls, port: int, database: str):
         served = super().__new__(cls, port)
         served.database = database
         return served
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def served_database(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
+    """An empty database for the server: a new PostgreSQL database beside the tests' own,
+    dropped after the module, or a new SQLite file."""
+    with django_db_blocker.unblock():
+        settings = connection.settings_dict
+        vendor = connection.vendor
+    if vendor != "postgresql":
+        yield f"sqlite:///{tmp_path_factory.mktemp('served-db') / 'homeroom.sqlite3'}"
+        return
+    server = f"postgresql://{settings['USER']}@{settings['HOST']}:{settings['PORT'] or 5432}"
+    name = f"{settings['NAME']}_served"
+    maintenance = f"--maintenance-db={server}/postgres"
+    subprocess.run(["dropdb", "--if-exists", maintenance, name], check=True)
+    subprocess.run(["createdb", maintenance, name], check=True)
+    try:
+        yield f"{server}/{name}"
+    finally:
+        subprocess.run(["dropdb", "--force", maintenance, name], check=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, served_database):
     """waitress-serve started with the documented arguments and settings, after the
     documented migrate and collectstatic; stopped after the module's tests."""
     tmp_path = tmp_path_factory.mktemp("served")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOMEROOM_", "DATABASE_"))}
     env |= documented_settings() | {
         "HOMEROOM_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'homeroom.sqlite3'}",
+        "DATABASE_URL": served_database,
         "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
     }
     homeroom = [sys.executable, "-m", "homeroom"]
@@ -94,7 +123,7 @@ def server(tmp_path_factory):
             except OSError:
                 time.sleep(0.1)
         get(port, "/login/")  # the first request loads the application: not timed by tests
-        yield Served(port, tmp_path / "homeroom.sqlite3")
+        yield Served(port, served_database)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -161,6 +190,11 @@ def test_a_failed_sign_in_is_audited_with_the_address_the_proxy_saw(server):
     answer = urllib.request.urlopen(request, timeout=120)
     # then it is refused, and the trail names that address
     assert answer.status == 200 and "Please enter a correct username" in answer.read().decode()
-    with sqlite3.connect(server.database) as database:
-        rows = database.execute("SELECT action, subject, address FROM core_auditentry").fetchall()
+    query = "SELECT action, subject, address FROM core_auditentry"
+    if server.database.startswith("sqlite:///"):
+        with sqlite3.connect(server.database.removeprefix("sqlite:///")) as database:
+            rows = database.execute(query).fetchall()
+    else:
+        with psycopg.connect(server.database) as database:
+            rows = [(a, s, str(ip)) for a, s, ip in database.execute(query).fetchall()]
     assert rows == [("login_failed", "sign-in as nobody", "198.51.100.7")]
