@@ -19,7 +19,11 @@ def documented_settings() -> dict[str, str]:
 
 
 def check_deploy(tmp_path, settings: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOMEROOM_", "DATABASE_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HOMEROOM_", "DATABASE_", "DJANGO_"))
+    }
     env |= settings | {"HOMEROOM_DATA_DIR": str(tmp_path)}  # not the documented /srv path
     return subprocess.run(
         [sys.executable, "-m", "homeroom", "check", "--deploy", "--fail-level", "WARNING"],

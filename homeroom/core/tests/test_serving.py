@@ -94,7 +94,11 @@ def server(tmp_path_factory, served_database):
     """waitress-serve started with the documented arguments and settings, after the
     documented migrate and collectstatic; stopped after the module's tests."""
     tmp_path = tmp_path_factory.mktemp("served")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOMEROOM_", "DATABASE_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HOMEROOM_", "DATABASE_", "DJANGO_"))
+    }
     env |= documented_settings() | {
         "HOMEROOM_DATA_DIR": str(tmp_path),
         "DATABASE_URL": served_database,
