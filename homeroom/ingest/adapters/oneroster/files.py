@@ -71,6 +71,7 @@ NOT_USED = frozenset(
     )
 )
 ENCODING_ERRORS_LISTED = 20
+CHUNK_BYTES = 1 << 16
 
 # How a file of the export is opened for reading (None: it is not to be read).
 Opener = Callable[[str], BinaryIO] | None
@@ -474,14 +475,7 @@ class _Lines:
         self.content = False  # whether any line holds more than whitespace
 
     def __iter__(self) -> Iterator[str]:
-        limit = settings.HOMEROOM_MAX_IMPORT_BYTES
-        size = number = 0
-        # A line is read no further than the limit: a file of one endless line stops there.
-        while raw := self.stream.readline(limit - size + 1):
-            number += 1
-            size += len(raw)
-            if over_size(size):
-                raise _TooLarge(f"holds more than {megabytes(limit)} uncompressed")
+        for number, raw in enumerate(self._raw_lines(), 1):
             if over_rows(number):
                 raise _TooLarge(f"has more than {settings.HOMEROOM_MAX_IMPORT_ROWS:,} lines")
             if number == 1:
@@ -498,3 +492,24 @@ class _Lines:
             yield line
         if len(self.bad) > ENCODING_ERRORS_LISTED:
             self.files.more_bad_encoding(self.display, self.bad)
+
+    def _raw_lines(self) -> Iterator[bytes]:
+        """The file's lines as bytes, each with its line feed, read in chunks: the bytes are
+        counted as they come, so a file of one endless line stops at the size limit. (A
+        zip member's own `readline` with a limit reads a byte at a time: far too slow.)"""
+        limit, size, start = settings.HOMEROOM_MAX_IMPORT_BYTES, 0, []
+        while chunk := self.stream.read(CHUNK_BYTES):
+            size += len(chunk)
+            if over_size(size):
+                raise _TooLarge(f"holds more than {megabytes(limit)} uncompressed")
+            pieces = chunk.split(b"\n")
+            if len(pieces) == 1:  # no line ends in this chunk: the line goes on
+                start.append(chunk)
+                continue
+            start.append(pieces[0])
+            yield b"".join(start) + b"\n"
+            for piece in pieces[1:-1]:
+                yield piece + b"\n"
+            start = [pieces[-1]] if pieces[-1] else []
+        if start:
+            yield b"".join(start)
