@@ -1,5 +1,6 @@
 """The pipeline: the night's steps in order, import -> metrics -> flags -> forecast ->
-case defaults -> case flags -> truancy -> tiers -> outreach (the triggers: homeroom/outreach/triggers.py).
+case defaults -> case flags -> truancy -> tiers -> outreach (the triggers:
+homeroom/outreach/triggers.py).
 
 Data flows one way through the apps (ingest -> attendance -> metrics -> warnings), and this
 is the one place that runs them in sequence, so no app calls the one downstream of it. The
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from homeroom.core.actions import CommandLine
 from homeroom.core.models import District
 from homeroom.ingest.actions import do_import_files
 from homeroom.ingest.models import ImportRun
@@ -118,6 +120,7 @@ def do_run_nightly(
             district=district,
             source_format=files.source_format,
             profile=files.profile,
+            via=CommandLine("homeroom nightly"),
         )
         return {"run": imported.pk, **imported.counts}
 

@@ -4,14 +4,57 @@ import zipfile
 from collections.abc import Iterable
 
 from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from homeroom.accounts.actions import do_record_failed_sign_in, do_record_locked_sign_in
+from homeroom.accounts.selectors import sign_in_locked
 from homeroom.core.models import GradeLevel, School
 from homeroom.ingest.adapters.tabular.profiles import shipped_profiles
 from homeroom.ingest.formats import FORMATS
 from homeroom.pipeline.uploads import UploadOptions
 from homeroom.warnings.models import Flag
 from homeroom.web.tables import SORT_CHOICES
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The address a request came from: the proxy's word for it when Homeroom is behind
+    one (the last address it appended to X-Forwarded-For), the socket's otherwise."""
+    if settings.BEHIND_PROXY and (forwarded := request.META.get("HTTP_X_FORWARDED_FOR")):
+        return forwarded.split(",")[-1].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class SignInForm(AuthenticationForm):
+    """The sign-in form, refusing an account or an address locked by failed sign-ins
+    (homeroom/accounts/selectors.py) before the password is checked, and recording every
+    failure and refusal in the audit log."""
+
+    error_messages = AuthenticationForm.error_messages | {
+        "locked": (
+            "Too many failed sign-ins for this account or from this address. Try again in "
+            "%(minutes)s minutes, or ask a district administrator to unlock it."
+        )
+    }
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = client_address(self.request)
+        if sign_in_locked(username=username, address=address):
+            do_record_locked_sign_in(username=username, address=address)
+            raise ValidationError(
+                self.error_messages["locked"],
+                code="locked",
+                params={"minutes": settings.LOGIN_LOCKOUT_MINUTES},
+            )
+        try:
+            return super().clean()
+        except ValidationError:
+            do_record_failed_sign_in(username=username, address=address)
+            raise
 
 
 class StudentSearchForm(forms.Form):

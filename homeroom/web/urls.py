@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from homeroom.web import views
+from homeroom.web import audit, views
 
 app_name = "web"
 urlpatterns = [
@@ -22,4 +22,5 @@ urlpatterns = [
         name="import_allow_deletes",
     ),
     path("imports/<int:run_id>/", views.import_run, name="import_run"),
+    path("audit/", audit.audit_page, name="audit"),
 ]

@@ -65,7 +65,7 @@ from homeroom.warnings.methods import method_name
 from homeroom.warnings.models import Flag
 from homeroom.warnings.selectors import flagged_students, student_flags, student_risk
 from homeroom.web.charts import month_absence_chart
-from homeroom.web.forms import FlagFilterForm, ImportUploadForm, StudentSearchForm
+from homeroom.web.forms import FlagFilterForm, ImportUploadForm, SignInForm, StudentSearchForm
 from homeroom.web.import_tables import run_details, run_rows
 from homeroom.web.tables import STUDENTS_PER_PAGE, header_cells, page_links, student_rows_page
 
@@ -74,7 +74,11 @@ RUNS_PER_PAGE = 25
 CLEARED_FLAGS_SHOWN = 5
 
 login = login_not_required(
-    auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True)
+    auth_views.LoginView.as_view(
+        template_name="web/login.html",
+        redirect_authenticated_user=True,
+        authentication_form=SignInForm,
+    )
 )
 logout = auth_views.LogoutView.as_view()
 

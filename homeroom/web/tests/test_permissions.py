@@ -93,6 +93,8 @@ MATRIX = {
     "import_new": ("get", _only(UPLOADERS)),
     # A run of the cast's district, an upload by the cast's admin (ROUTE_ARGUMENTS).
     "import_run": ("get", _only(RUN_READERS)),
+    # The audit trail: district administrators only (the outsider reads their own district's).
+    "audit": ("get", _only({"admin", "outsider"})),
     "import_report": ("get", _only({"admin"})),
     "import_confirm": ("post", _only({"admin"}, allowed=302)),
     # the upload has no deletions waiting to be allowed: its owner hears so (409)

@@ -79,15 +79,20 @@ def test_viewing_a_student_writes_one_audit_entry_with_the_grant(cast, client, s
     assert entry.access_reason == "section"
 
 
-def test_pages_that_do_not_open_write_no_audit_entry(cast, client):
+def test_pages_that_do_not_open_are_audited_as_refused_not_as_views(cast, client):
     # given the teacher signed in
     client.force_login(cast.teacher)
     # when they ask for a student not theirs, and for one who does not exist
     forbidden = client.get(reverse("web:student", args=[cast.ben.pk]))
     missing = client.get(reverse("web:student", args=[10**9]))
-    # then neither answer leaves a trace of a student view
+    # then neither answer shows a view; both attempts are in the trail as refused
     assert forbidden.status_code == missing.status_code == 404
-    assert not AuditEntry.objects.exists()
+    entries = AuditEntry.objects.order_by("pk")
+    assert [(e.action, e.student_id, e.user) for e in entries] == [
+        (AuditEntry.Action.DENIED, cast.ben.pk, cast.teacher),
+        (AuditEntry.Action.DENIED, 10**9, cast.teacher),
+    ]
+    assert entries[0].district == cast.district
 
 
 def test_each_view_is_logged_again(cast, client):

@@ -6,6 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from homeroom.core.actions import CommandLine
 from homeroom.core.models import District
 from homeroom.core.selectors import DistrictNotFound, district_named
 from homeroom.ingest.actions import NewDistrict, do_import_files
@@ -102,6 +103,7 @@ class Command(BaseCommand):
                 allow_large_deletes=options["allow_large_deletes"],
                 progress=ReadProgress(reading.update) if show else None,
                 on_stage=on_stage,
+                via=CommandLine("homeroom import"),
             )
         except (ValueError, OSError) as error:
             raise CommandError(str(error)) from None
