@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from homeroom.access.gatekeeper import StudentAccess, visible_students
 from homeroom.core.models import School, SchoolYear
+from homeroom.core.selectors import district_today
 from homeroom.roster.models import (
     Enrollment,
     Student,
@@ -23,8 +24,12 @@ def find_students(
     text: str = "",
     school: School | None = None,
     grade: int | None = None,
+    group: str = "",
+    enrolled_only: bool = False,
 ) -> QuerySet[Student]:
-    """Visible students matching every word of `text` (name or id), a school this year, a grade.
+    """Visible students matching every word of `text` (name or id), a school this year, a
+    grade, a group (a characteristic held today); with `enrolled_only`, only those enrolled
+    at some time in the school year.
 
     Each student carries `school_name`: the school of their latest enrollment that year.
     """
@@ -41,6 +46,17 @@ def find_students(
         students = students.filter(Exists(this_year.filter(school=school)))
     if grade is not None:
         students = students.filter(grade=grade)
+    if enrolled_only:
+        students = students.filter(Exists(this_year))
+    if group:
+        today = district_today(user.district)
+        held = StudentCharacteristic.objects.filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=today),
+            student=OuterRef("pk"),
+            kind=group,
+            start_date__lte=today,
+        )
+        students = students.filter(Exists(held))
     latest = this_year.order_by("-entry_date", "-pk").values("school__name")[:1]
     return students.annotate(school_name=Subquery(latest))
 

@@ -7,7 +7,7 @@ so a figure reads the same on every page and in every terminal.
 from django import template
 
 from homeroom.access.gatekeeper import Grant
-from homeroom.metrics import display
+from homeroom.metrics import display, labels
 from homeroom.metrics.rules import Condition
 
 register = template.Library()
@@ -89,3 +89,15 @@ def chronic_rule(condition: Condition) -> str:
 def grant_reason(grant: str) -> str:
     """Why the gatekeeper let this user see a student, in words."""
     return GRANT_REASONS.get(grant, str(grant))
+
+
+@register.filter
+def school_date(value) -> str:
+    """A date as staff write it, e.g. Dec 7, 2026."""
+    return display.school_date(value)
+
+
+@register.filter
+def profile_title(stored: str) -> str:
+    """A stored rule profile (`attendance-works@1`) as its title."""
+    return labels.profile_title(stored)
