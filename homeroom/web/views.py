@@ -281,7 +281,7 @@ def warning_list(request: HttpRequest) -> HttpResponse:
     )
     filters, chosen = form.filters(), form.chosen_list()
     if chosen == CHRONIC:
-        tiers = [tier.name for tier in reversed(rules.tiers)] if rules else []
+        tiers = [tier.name for tier in rules.tiers] if rules else []  # most intensive first
         worklist = chronic_list(user, school_year=school_year, filters=filters, tier_order=tiers)
     else:
         capacity = user.district.risk_capacity if user.district_id else 0
