@@ -16,7 +16,6 @@ from homeroom.pipeline.uploads import UploadOptions
 from homeroom.roster.models import StudentCharacteristic
 from homeroom.web.tables import DEFAULT_SORT, SORT_CHOICES
 
-
 CHOOSE_FROM_LIST = {"invalid_choice": "There is no “%(value)s” here: choose one from the list."}
 
 
