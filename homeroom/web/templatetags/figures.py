@@ -7,7 +7,7 @@ so a figure reads the same on every page and in every terminal.
 from django import template
 
 from homeroom.access.gatekeeper import Grant
-from homeroom.metrics import display, labels
+from homeroom.metrics import display
 from homeroom.metrics.rules import Condition
 
 register = template.Library()
@@ -95,9 +95,3 @@ def grant_reason(grant: str) -> str:
 def school_date(value) -> str:
     """A date as staff write it, e.g. Dec 7, 2026."""
     return display.school_date(value)
-
-
-@register.filter
-def profile_title(stored: str) -> str:
-    """A stored rule profile (`attendance-works@1`) as its title."""
-    return labels.profile_title(stored)

@@ -775,3 +775,14 @@ def test_stylesheet_loads_nothing_from_outside():
     css = Path(finders.find("web/homeroom.css")).read_text(encoding="utf-8")
     assert "@import" not in css
     assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", css)
+
+
+def test_student_page_writes_the_exit_reason_in_words(cast, client):
+    # given Eli's enrollment ended with the SIS's code for moving away
+    Enrollment.objects.filter(student=cast.eli).update(exit_reason="moved_out_of_district")
+    client.force_login(cast.admin)
+    # when his page is opened
+    page = client.get(reverse("web:student", args=[cast.eli.pk])).text
+    # then the reason reads as words, and the code is not shown
+    assert "Moved out of the district" in page
+    assert "moved_out_of_district" not in page
