@@ -45,3 +45,22 @@ def test_help_for_one_command_is_djangos():
     result = run_homeroom("help", "generate")
     assert result.returncode == 0, result.stderr
     assert "usage: homeroom generate" in result.stdout
+
+
+def test_dev_demo_help_answers_before_anything_is_installed(tmp_path):
+    # given a fresh copy of the dev script, with no virtual environment beside it
+    script = tmp_path / "dev"
+    script.write_text((ROOT / "dev").read_text(encoding="utf-8"), encoding="utf-8")
+    # when a newcomer asks it for the demo's help
+    result = subprocess.run(
+        ["bash", str(script), "demo", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    # then it answers with the demo's options at once, and installed nothing
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: ./dev demo [--students N]")
+    assert "--rebuild" in result.stdout
+    assert not (tmp_path / ".venv").exists()
