@@ -21,7 +21,7 @@ def level_choices(rules: RuleProfile | None, kind: str) -> list[tuple[str, str]]
     """The profile's bands or tiers (`kind`) as choices, in the profile's order."""
     if rules is None:
         return []
-    return [(level.name, level.label) for level in getattr(rules, kind)]
+    return [(level.name, short_label(level.label)) for level in getattr(rules, kind)]
 
 
 def level_label(rules: RuleProfile | None, kind: str, name: str) -> str:

@@ -64,6 +64,11 @@ def previous(student, probability: float) -> None:
 @pytest.fixture
 def world(cast):
     """The students, flags, forecasts and absences of the module docstring, summarized."""
+    return build_world(cast)
+
+
+def build_world(cast):
+    """The cast given the module docstring's flags, forecasts and absences, summarized."""
     cast.district.risk_capacity = Decimal("1")
     cast.district.save(update_fields=["risk_capacity"])
     forecast_for(cast, cast.ben, 0.60)
