@@ -207,8 +207,14 @@ def do_score_students(district: District, *, known: Known) -> dict[str, int]:
     with transaction.atomic():
         school_year = _school_year(district, window)
         # The forecast each score replaces is kept beside it: the worklist asks whose rose.
+        # Scoring the same day again keeps the one before that day, not the day's own.
         stored = RiskScore.objects.filter(student__district=district)
-        previous = dict(stored.values_list("student_id", "probability"))
+        previous = {
+            student: earlier if as_of == window.as_of else probability
+            for student, as_of, probability, earlier in stored.values_list(
+                "student_id", "as_of", "probability", "previous_probability"
+            )
+        }
         stored.delete()
         day = connection.ops.adapt_datefield_value(window.as_of)
         _insert_rows(
