@@ -207,25 +207,33 @@ def test_forbidden_student_looks_exactly_like_a_missing_one(cast, client, userna
 
 
 @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-def test_student_list_shows_exactly_the_visible_students(cast, client, username):
+@pytest.mark.parametrize("enrolled", ["", "all"])
+def test_student_list_shows_exactly_the_visible_students(cast, client, username, enrolled):
     # given a signed-in member of the cast
     _sign_in(client, cast, username)
-    # when they open the students list
-    response = client.get(reverse("web:students"))
+    # when they open the students list (this year's students, or everyone)
+    response = client.get(reverse("web:students"), {"enrolled": enrolled})
     # then it links to exactly the students they may see
-    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
-    assert student_ids_linked(response.text) == expected
+    assert student_ids_linked(response.text) == _expected_ids(cast, username, enrolled)
+
+
+def _expected_ids(cast, username: str, enrolled: str) -> set[int]:
+    """The ids of the students the user may see, this year's unless `enrolled` is all."""
+    names = VISIBLE[username] - (set() if enrolled == "all" else NOT_ENROLLED_THIS_YEAR)
+    return {getattr(cast, name).pk for name in names}
 
 
 @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-def test_htmx_table_shows_exactly_the_visible_students(cast, client, username):
+@pytest.mark.parametrize("enrolled", ["", "all"])
+def test_htmx_table_shows_exactly_the_visible_students(cast, client, username, enrolled):
     # given a signed-in member of the cast
     _sign_in(client, cast, username)
     # when HTMX asks for the students table alone
-    response = client.get(reverse("web:students"), headers={"HX-Request": "true"})
+    response = client.get(
+        reverse("web:students"), {"enrolled": enrolled}, headers={"HX-Request": "true"}
+    )
     # then the fragment also holds exactly their students
-    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
-    assert student_ids_linked(response.text) == expected
+    assert student_ids_linked(response.text) == _expected_ids(cast, username, enrolled)
 
 
 @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
@@ -234,10 +242,45 @@ def test_student_list_sorted_by_attendance_shows_exactly_the_visible_students(
 ):
     # given a signed-in member of the cast, and every student's summary computed
     _sign_in(client, cast, username)
-    # when they sort the students list by days absent (the sort reads the summaries)
-    response = client.get(reverse("web:students"), {"sort": "-absent"})
+    # when they sort the students list by days absent (the sort reads the summaries),
+    # every student of theirs included
+    response = client.get(reverse("web:students"), {"sort": "-absent", "enrolled": "all"})
     # then it still links to exactly the students they may see
-    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
+    assert student_ids_linked(response.text) == _expected_ids(cast, username, "all")
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
+@pytest.mark.parametrize(
+    "params",
+    [{"band": "satisfactory"}, {"tier": "tier1"}, {"caseload": "mine"}, {"flag": "consecutive"}],
+)
+def test_filtered_student_list_never_reaches_past_the_users_students(
+    cast, client, summaries, username, params
+):
+    # given every student of the district flagged; the cast's only caseload today is the
+    # counselor's Gabe (Ben's assignment ended a month ago)
+    Flag.objects.bulk_create(
+        Flag(
+            student=getattr(cast, name),
+            school_year=cast.this_year,
+            kind=Flag.Kind.CONSECUTIVE,
+            raised_on=cast.today,
+            checked_on=cast.today,
+            reason="Absent 3 school days in a row",
+        )
+        for name in EVERYONE
+    )
+    _sign_in(client, cast, username)
+    # when they filter their list (with no absences, every student enrolled this year is
+    # satisfactory and in tier 1)
+    response = client.get(reverse("web:students"), params | {"enrolled": "all"})
+    # then they see their own students who match, and no one else
+    if "caseload" in params:
+        expected = {cast.gabe.pk} if username == "counselor" else set()
+    elif "flag" in params:
+        expected = _expected_ids(cast, username, "all")
+    else:  # Hal, not enrolled this year, has no band or tier
+        expected = _expected_ids(cast, username, "")
     assert student_ids_linked(response.text) == expected
 
 
