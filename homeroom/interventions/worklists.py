@@ -24,6 +24,7 @@ from homeroom.core.selectors import district_today
 from homeroom.interventions.flags import CASE_FLAG_KINDS
 from homeroom.interventions.models import Case, FamilyContact
 from homeroom.metrics.models import StudentSummary
+from homeroom.metrics.selectors import SORTABLE_FIGURES
 from homeroom.roster.models import Enrollment, Student
 from homeroom.roster.selectors import find_students
 from homeroom.warnings.models import Flag, RiskScore
@@ -52,17 +53,28 @@ class WorklistFilters:
 
 @dataclass(frozen=True)
 class Worklist:
-    """Rows of a list (summaries with annotations), how many match, and how many are shown."""
+    """A list: the ids of its summary rows in order (to the capacity), how many match, and
+    the rows of any of them (`rows_of`), annotated for the page.
 
-    rows: QuerySet[StudentSummary]
+    The ids are read in one query: a count and a page would each ask the gatekeeper of every
+    student of the district again; the rows of a page are then read by id.
+    """
+
+    ids: list[int]
     matching: int
     capacity: int | None  # None: the list is not sized (the chronic list)
     students: int  # visible students enrolled this year: what the capacity is a share of
+    annotated: QuerySet[StudentSummary]
 
     @property
     def shown(self) -> int:
         """How many rows the list holds: all matching, or the capacity if fewer."""
-        return self.matching if self.capacity is None else min(self.matching, self.capacity)
+        return len(self.ids)
+
+    def rows_of(self, ids: list[int]) -> list[StudentSummary]:
+        """The rows of these ids (a page of `ids`), in their order."""
+        rows = {row.pk: row for row in self.annotated.filter(pk__in=ids)}
+        return [rows[pk] for pk in ids]
 
 
 def risk_flags() -> QuerySet[Flag]:
@@ -155,12 +167,9 @@ def early_warning_worklist(
         )
     )
     capacity = math.ceil(float(capacity_share) * students)
-    matching = rows.count()
+    ids = list(rows.values_list("pk", flat=True))
     return Worklist(
-        rows=rows[: min(matching, capacity)],
-        matching=matching,
-        capacity=capacity,
-        students=students,
+        ids=ids[:capacity], matching=len(ids), capacity=capacity, students=students, annotated=rows
     )
 
 
@@ -177,7 +186,8 @@ def chronic_list(
         "student__first_name",
         "student_id",
     )
-    return Worklist(rows=rows, matching=rows.count(), capacity=None, students=students)
+    ids = list(rows.values_list("pk", flat=True))
+    return Worklist(ids=ids, matching=len(ids), capacity=None, students=students, annotated=rows)
 
 
 def _tier_rank(tier_order: list[str]) -> list:
@@ -206,9 +216,12 @@ def student_list(
     group: str = "",
     caseload: bool = False,
     enrolled_only: bool = True,
+    figure: str = "",
 ) -> QuerySet[Student]:
     """The students list: `find_students` narrowed by their summary's band and tier this
-    year, an open flag of a kind, and the user's caseload; one query, unordered."""
+    year, an open flag of a kind, and the user's caseload; one query, unordered. With
+    `figure` (a field of the summary), each student carries it as `sort_figure` (None: no
+    summary this year), so the list sorts on it without asking the gatekeeper again."""
     students = find_students(
         user,
         school_year=school_year,
@@ -231,6 +244,13 @@ def student_list(
         students = students.filter(Exists(risk_flags().filter(student=OuterRef("pk"), kind=flag)))
     if caseload:
         students = students.filter(on_caseload(user))
+    if figure:
+        if figure not in SORTABLE_FIGURES:
+            raise ValueError(f"cannot sort students by {figure!r}")
+        overall = StudentSummary.objects.filter(
+            student=OuterRef("pk"), school_year=school_year, school__isnull=True
+        )
+        students = students.annotate(sort_figure=Subquery(overall.values(figure)[:1]))
     return students
 
 

@@ -61,20 +61,23 @@ def find_students(
     return students.annotate(school_name=Subquery(latest))
 
 
-def schools_of_visible_students(user, *, school_year: SchoolYear | None) -> QuerySet[School]:
-    """The schools where students the user may see are enrolled in the school year."""
-    enrolled = Enrollment.objects.filter(
-        school=OuterRef("pk"),
-        school_year=school_year,
-        student__in=visible_students(user).values("pk"),
+def menus_of_visible_students(
+    user, *, school_year: SchoolYear | None
+) -> tuple[QuerySet[School], list[int]]:
+    """What a list's school and grade menus offer, asking the gatekeeper once (it is the
+    costly part of a list for a counselor with grade scopes): the schools where students
+    the user may see are enrolled in the school year, by name; their grades, lowest first.
+    """
+    pairs = set(
+        visible_students(user)
+        .order_by()
+        .values_list("grade", "enrollments__school", "enrollments__school_year")
+        .distinct()
     )
-    return School.objects.filter(Exists(enrolled)).order_by("name")
-
-
-def grades_of_visible_students(user) -> list[int]:
-    """The current grade levels of the students the user may see, lowest first."""
-    grades = visible_students(user).order_by().values_list("grade", flat=True).distinct()
-    return sorted(grades)
+    year = school_year.pk if school_year else None
+    schools = {school for _, school, in_year in pairs if school and in_year == year}
+    grades = sorted({grade for grade, _, _ in pairs})
+    return School.objects.filter(pk__in=schools).order_by("name"), grades
 
 
 def student_characteristics(access: StudentAccess) -> list[StudentCharacteristic]:

@@ -22,7 +22,7 @@ from homeroom.interventions.worklists import (
 from homeroom.metrics.labels import level_label
 from homeroom.metrics.models import StudentSummary
 from homeroom.metrics.rules import RuleProfile
-from homeroom.metrics.selectors import StudentAttendance, order_by_attendance, student_attendance
+from homeroom.metrics.selectors import NAME_ORDER, StudentAttendance, student_attendance
 from homeroom.roster.models import Student
 from homeroom.warnings.models import Flag
 
@@ -143,11 +143,23 @@ def student_rows_page(
     page_number: str | int | None,
     rules: RuleProfile | None = None,
 ) -> Page:
-    """One page of `students` with their attendance, in the order `sort` names."""
-    rows = student_rows(user, students=students, sort=sort)
-    page = Paginator(rows, STUDENTS_PER_PAGE).get_page(page_number)
-    page.object_list = with_attendance(user, list(page.object_list), rules=rules)
+    """One page of `students` with their attendance, in the order `sort` names.
+
+    The list is read as its ids, in order, in one query, then the page's students by id:
+    a count and a page would each ask the gatekeeper of every student of the district.
+    """
+    ordered = student_rows(user, students=students, sort=sort)
+    page = Paginator(list(ordered.values_list("pk", flat=True)), STUDENTS_PER_PAGE).get_page(
+        page_number
+    )
+    shown = {student.pk: student for student in ordered.filter(pk__in=page.object_list)}
+    page.object_list = with_attendance(user, [shown[pk] for pk in page.object_list], rules=rules)
     return page
+
+
+def sort_figure(sort: str) -> str:
+    """The summary field a sort orders by ("" for a column of the student's own)."""
+    return COLUMNS_BY_KEY.get(sort.removeprefix("-"), COLUMNS_BY_KEY["name"]).attendance_field
 
 
 def student_rows(user, *, students: QuerySet[Student], sort: str) -> QuerySet[Student]:
@@ -155,9 +167,13 @@ def student_rows(user, *, students: QuerySet[Student], sort: str) -> QuerySet[St
     descending = sort.startswith("-")
     column = COLUMNS_BY_KEY.get(sort.removeprefix("-"), COLUMNS_BY_KEY["name"])
     if column.attendance_field:
-        students = order_by_attendance(
-            user, students, figure=column.attendance_field, descending=descending
+        # `students` carry the figure (`student_list(..., figure=sort_figure(sort))`).
+        first = (
+            F("sort_figure").desc(nulls_last=True)
+            if descending
+            else F("sort_figure").asc(nulls_last=True)
         )
+        students = students.order_by(first, *NAME_ORDER, "pk")
     else:
         order = column.order_by or COLUMNS_BY_KEY["name"].order_by
         students = students.order_by(
@@ -330,7 +346,7 @@ def worklist_download(
 ) -> HttpResponse:
     """The list as shown (the worklist to the capacity), as a file (two queries)."""
     rows = []
-    for row in worklist_rows(list(worklist.rows), rules=rules):
+    for row in worklist_rows(worklist.rows_of(worklist.ids), rules=rules):
         summary, student = row.summary, row.summary.student
         rows.append(
             (

@@ -57,8 +57,7 @@ from homeroom.pipeline.uploads import (
     receive_upload,
 )
 from homeroom.roster.selectors import (
-    grades_of_visible_students,
-    schools_of_visible_students,
+    menus_of_visible_students,
     student_characteristics,
     student_enrollments,
     student_guardians,
@@ -74,6 +73,7 @@ from homeroom.web.tables import (
     header_cells,
     list_links,
     page_links,
+    sort_figure,
     student_rows_page,
     students_download,
     worklist_download,
@@ -155,15 +155,11 @@ def student_list(request: HttpRequest) -> HttpResponse:
     school_year = school_year_for(user)
     state = summary_state(user)
     rules = summary_rules(state) if state else None
-    form = StudentSearchForm(
-        request.GET,
-        schools=schools_of_visible_students(user, school_year=school_year),
-        grades=grades_of_visible_students(user),
-        rules=rules,
-    )
+    schools, grades = menus_of_visible_students(user, school_year=school_year)
+    form = StudentSearchForm(request.GET, schools=schools, grades=grades, rules=rules)
     filters = form.filters()
     sort = filters.pop("sort")
-    students = student_list_of(user, school_year=school_year, **filters)
+    students = student_list_of(user, school_year=school_year, figure=sort_figure(sort), **filters)
     file_format = download_format(request.GET.get("download"))
     if file_format:
         return students_download(
@@ -273,12 +269,8 @@ def warning_list(request: HttpRequest) -> HttpResponse:
     school_year = school_year_for(user)
     state = summary_state(user)
     rules = summary_rules(state) if state else None
-    form = WorklistForm(
-        request.GET,
-        schools=schools_of_visible_students(user, school_year=school_year),
-        grades=grades_of_visible_students(user),
-        rules=rules,
-    )
+    schools, grades = menus_of_visible_students(user, school_year=school_year)
+    form = WorklistForm(request.GET, schools=schools, grades=grades, rules=rules)
     filters, chosen = form.filters(), form.chosen_list()
     if chosen == CHRONIC:
         tiers = [tier.name for tier in rules.tiers] if rules else []  # most intensive first
@@ -298,8 +290,8 @@ def warning_list(request: HttpRequest) -> HttpResponse:
             file_format=file_format,
             filters=form.applied(),
         )
-    page = Paginator(worklist.rows, STUDENTS_PER_PAGE).get_page(request.GET.get("page"))
-    page.object_list = worklist_rows(list(page.object_list), rules=rules)
+    page = Paginator(worklist.ids, STUDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = worklist_rows(worklist.rows_of(list(page.object_list)), rules=rules)
     context = {
         "form": form,
         "chosen": chosen,
