@@ -15,9 +15,14 @@ from homeroom.accounts.selectors import sign_in_locked
 from homeroom.core.models import GradeLevel, School
 from homeroom.ingest.adapters.tabular.profiles import shipped_profiles
 from homeroom.ingest.formats import FORMATS
+from homeroom.interventions.worklists import CHRONIC, EARLY, RISK_FLAG_CHOICES, WorklistFilters
+from homeroom.metrics.labels import level_choices
+from homeroom.metrics.rules import RuleProfile
 from homeroom.pipeline.uploads import UploadOptions
-from homeroom.warnings.models import Flag
-from homeroom.web.tables import SORT_CHOICES
+from homeroom.roster.models import StudentCharacteristic
+from homeroom.web.tables import DEFAULT_SORT, SORT_CHOICES
+
+CHOOSE_FROM_LIST = {"invalid_choice": "There is no “%(value)s” here: choose one from the list."}
 
 
 def client_address(request: HttpRequest) -> str | None:
@@ -57,19 +62,37 @@ class SignInForm(AuthenticationForm):
             raise
 
 
-class StudentSearchForm(forms.Form):
-    """Search, filters and sort order of the students list (all optional, read from GET)."""
+class ListFilterForm(forms.Form):
+    """Filters the students list and the worklists share (all optional, read from GET).
 
-    q = forms.CharField(label="Name or student id", required=False, max_length=100)
+    A field with a value it cannot read is not applied, so a shared link that outlived a
+    school or a tier still opens.
+    """
+
     school = forms.ModelChoiceField(
         label="School", queryset=School.objects.none(), required=False, empty_label="All schools"
     )
     grade = forms.TypedChoiceField(
         label="Grade", choices=(), coerce=int, empty_value=None, required=False
     )
-    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
+    tier = forms.ChoiceField(
+        label="Tier", choices=(), required=False, error_messages=CHOOSE_FROM_LIST
+    )
+    flag = forms.ChoiceField(
+        label="Flag",
+        choices=[("", "Any or no flag"), *RISK_FLAG_CHOICES],
+        required=False,
+        error_messages=CHOOSE_FROM_LIST,
+    )
+    caseload = forms.ChoiceField(
+        label="Caseload",
+        choices=[("", "Everyone you may see"), ("mine", "My caseload and cases")],
+        required=False,
+    )
 
-    def __init__(self, data, *, schools: QuerySet[School], grades: Iterable[int]) -> None:
+    def __init__(
+        self, data, *, schools: QuerySet[School], grades: Iterable[int], rules: RuleProfile | None
+    ) -> None:
         super().__init__(data)
         self.fields["school"].queryset = schools
         labels = dict(GradeLevel.choices)
@@ -77,37 +100,94 @@ class StudentSearchForm(forms.Form):
             ("", "All grades"),
             *((grade, labels[grade]) for grade in grades),
         ]
+        self.fields["tier"].choices = [("", "All tiers"), *level_choices(rules, "tiers")]
+
+    def cleaned(self) -> dict:
+        """The values that were valid; the others as if not given."""
+        self.is_valid()
+        cleaned = dict(getattr(self, "cleaned_data", {}))
+        for name in self.errors:
+            cleaned[name] = None
+        return cleaned
+
+    def applied(self) -> dict[str, str]:
+        """The filters applied, as their query parameters (for links and the audit log)."""
+        return {
+            name: self.data[name]
+            for name in self.fields
+            if self.data.get(name) and name not in self.errors
+        }
+
+
+class StudentSearchForm(ListFilterForm):
+    """Search, filters and sort order of the students list."""
+
+    q = forms.CharField(label="Name or student id", required=False, max_length=100)
+    band = forms.ChoiceField(label="Band", choices=(), required=False)
+    group = forms.ChoiceField(
+        label="Group",
+        choices=[("", "All students"), *StudentCharacteristic.Kind.choices],
+        required=False,
+    )
+    enrolled = forms.ChoiceField(
+        label="Students",
+        choices=[("", "Enrolled this year"), ("all", "Also those not enrolled this year")],
+        required=False,
+    )
+    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
+    field_order = ("q", "school", "grade", "band", "tier", "flag", "group", "caseload")
+
+    def __init__(self, data, *, rules: RuleProfile | None, **kwargs) -> None:
+        super().__init__(data, rules=rules, **kwargs)
+        self.fields["band"].choices = [("", "All bands"), *level_choices(rules, "bands")]
         self.fields["q"].widget.attrs.update({"type": "search", "autocomplete": "off"})
 
     def filters(self) -> dict:
         """The valid filters given; a field with a bad value is simply not applied."""
-        self.is_valid()
-        cleaned = getattr(self, "cleaned_data", {})
+        cleaned = self.cleaned()
         return {
             "text": (cleaned.get("q") or "").strip(),
             "school": cleaned.get("school"),
             "grade": cleaned.get("grade"),
-            "sort": cleaned.get("sort") or "name",
+            "band": cleaned.get("band") or "",
+            "tier": cleaned.get("tier") or "",
+            "flag": cleaned.get("flag") or "",
+            "group": cleaned.get("group") or "",
+            "caseload": cleaned.get("caseload") == "mine",
+            "enrolled_only": cleaned.get("enrolled") != "all",
+            "sort": cleaned.get("sort") or DEFAULT_SORT,
         }
 
 
-class FlagFilterForm(forms.Form):
-    """Which kind of flag the early-warnings list keeps to (optional, read from GET)."""
+class WorklistForm(ListFilterForm):
+    """Which list of the early-warning page, and its filters."""
 
-    kind = forms.ChoiceField(
-        label="Flag",
-        choices=[("", "All flags"), *Flag.Kind.choices],
+    contact = forms.ChoiceField(
+        label="Family contact",
+        choices=[("", "With or without"), ("none", "No contact yet this year")],
         required=False,
-        error_messages={
-            "invalid_choice": "There is no flag “%(value)s”: choose one from the list."
-        },
+    )
+    list = forms.ChoiceField(
+        choices=[("", "Early warning"), ("chronic", "Already chronically absent")],
+        required=False,
+        widget=forms.HiddenInput,
     )
 
-    def kind_filter(self) -> str | None:
-        """The kind of flag chosen; None for all flags, or when the choice is not valid."""
-        if not self.is_valid():
-            return None
-        return self.cleaned_data["kind"] or None
+    def filters(self) -> WorklistFilters:
+        """The valid filters given; a field with a bad value is simply not applied."""
+        cleaned = self.cleaned()
+        return WorklistFilters(
+            school=cleaned.get("school"),
+            grade=cleaned.get("grade"),
+            tier=cleaned.get("tier") or "",
+            flag=cleaned.get("flag") or "",
+            caseload=cleaned.get("caseload") == "mine",
+            no_contact=cleaned.get("contact") == "none",
+        )
+
+    def chosen_list(self) -> str:
+        """`chronic` for the chronic list, else `early` (the worklist)."""
+        return CHRONIC if self.cleaned().get("list") == CHRONIC else EARLY
 
 
 class MultipleFileInput(forms.FileInput):

@@ -81,3 +81,14 @@ def test_a_dry_run_is_not_audited(cast, tmp_path):
     (tmp_path / "absences.csv").write_bytes(attendance_csv([("S1", "101", days[0], "A", "")]))
     import_file(tmp_path / "absences.csv", "--district", cast.district.name, "--dry-run")
     assert not AuditEntry.objects.exists()
+
+
+def test_the_summary_names_each_problem_in_words_beside_its_code(cast, tmp_path):
+    # given a file with one row for a student the district never rostered, skipped
+    day = school_days(cast, 1)[0]
+    (tmp_path / "one.csv").write_bytes(attendance_csv([("S99", "101", day, "A", "")]))
+    # when it is imported, rows with errors skipped
+    said = import_file(tmp_path / "one.csv", "--district", cast.district.name, "--on-error", "skip")
+    # then the run's status and its problem are words, the code kept for the docs
+    assert "Import run " in said and ": succeeded, changed:" in said
+    assert "Attendance for a student never rostered (student_not_rostered): 1" in said

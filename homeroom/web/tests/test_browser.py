@@ -9,6 +9,7 @@ from homeroom.attendance.models import AttendanceEvent
 from homeroom.conftest import PASSWORD
 from homeroom.ingest.models import ImportRun
 from homeroom.web.tests.import_files import PROFILE, two_absences
+from homeroom.web.tests.test_worklists import build_world
 
 # Playwright's sync API runs an event loop in this thread; Django then refuses ORM calls
 # from it unless told this is a test (a known pytest-django + Playwright interaction).
@@ -253,3 +254,51 @@ def test_case_workflow_from_a_teachers_call_to_an_accepted_referral(cast, live_s
     sign_out(page)
     sign_in(page, live_server, "admin", "/measures/")
     look(page, "measures")
+
+
+@pytest.fixture
+def world(cast):
+    """The worklist tests' world (test_worklists.py's docstring says who is where)."""
+    return build_world(cast)
+
+
+def test_principal_works_the_early_warning_list_and_the_students_list(world, live_server, page):
+    # given the worklist world (see test_worklists): Ben, Eli and Ana at rising risk at
+    # Lincoln; the principal serves Lincoln
+    sign_in(page, live_server, "principal", start="/warnings/")
+    # when they open the early warnings
+    worklist = page.get_by_role("table", name="Students to reach first")
+    # then the students to reach first are listed, highest forecast first, and why
+    names = worklist.locator("tbody th").all_inner_texts()
+    assert names == ["Brooks, Ben", "Evans, Eli", "Alvarez, Ana"]
+    assert "the students whose year staff can still turn around" in page.inner_text("main")
+    look(page, "worklist")
+    # when they keep to grade 3 and show the list
+    page.get_by_label("Grade").select_option("3")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    # then Ana alone remains, and the address holds the filter to share
+    assert worklist.locator("tbody th").all_inner_texts() == ["Alvarez, Ana"]
+    assert "grade=3" in page.url
+    # when they open the students list, filtered by tier from the address
+    page.goto(f"{live_server.url}/students/?tier=tier1")
+    look(page, "students")
+    table = page.get_by_role("table", name="Students and their attendance")
+    assert set(table.locator("tbody th").all_inner_texts()) == {
+        "Alvarez, Ana",
+        "Brooks, Ben",
+        "Evans, Eli",
+        "Garcia, Gabe",
+    }
+    assert page.get_by_label("Tier").input_value() == "tier1"
+    # and nothing was asked of another server
+    assert all(url.startswith(live_server.url) for url in page.requested)
+
+
+def test_admin_sees_the_chronic_list_as_a_tab(world, live_server, page):
+    sign_in(page, live_server, "admin", start="/warnings/")
+    page.get_by_role("link", name="Already chronically absent").click()
+    page.wait_for_load_state()
+    chronic = page.get_by_role("table", name="Students already chronically absent")
+    assert chronic.locator("tbody th").all_inner_texts() == ["Chen, Carla", "Desai, Dev"]
+    look(page, "chronic")

@@ -141,7 +141,7 @@ def test_unknown_code_is_reported_with_file_and_line_and_cannot_be_confirmed(cas
     header, *problems = table_rows(response.text, "Every problem listed")
     (problem,) = [dict(zip(header, row, strict=True)) for row in problems]
     assert problem["Severity"] == "Error"
-    assert problem["Code"] == "unknown_code"
+    assert problem["Problem"] == "Attendance code not known"  # unknown_code, in words
     assert problem["File"] == "absences.csv"
     assert problem["Line"] == "3"
     assert problem["Value"] == "Z"
@@ -381,7 +381,7 @@ def test_runs_list_shows_every_run_of_the_district_newest_first(cast, client):
     assert runs[0]["Files"] == "absences.csv"
     assert runs[0]["Status"] == "Succeeded"
     assert "Attendance events: 1 inserted" in runs[0]["Changes"]
-    assert runs[0]["Problems"] == "Finding duplicate_row \u00d7 1"
+    assert runs[0]["Problems"] == "Finding Same row twice \u00d7 1"  # duplicate_row
     assert runs[1]["Changes"] == "nothing"
 
 

@@ -4,7 +4,9 @@ Every route of `homeroom.web.urls` must have a row here, so a new view cannot sh
 without someone deciding who may open it.
 """
 
+import csv
 import datetime as dt
+import io
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -13,9 +15,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, reverse
+from openpyxl import load_workbook
 
 from homeroom.accounts.models import Role
-from homeroom.conftest import EVERYONE, VISIBLE, make_user
+from homeroom.conftest import EVERYONE, VISIBLE, add_absence, make_user, school_days
+from homeroom.core.models import AuditEntry
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import do_import
 from homeroom.interventions import urls as intervention_urls
@@ -31,6 +35,7 @@ from homeroom.interventions.actions import (
 )
 from homeroom.interventions.models import Barrier, Case, InterventionType
 from homeroom.interventions.selectors import export_playbook
+from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.warnings.models import Flag
 from homeroom.web import urls as web_urls
 from homeroom.web.tests.import_files import two_absences, validated_upload
@@ -225,25 +230,33 @@ def test_forbidden_student_looks_exactly_like_a_missing_one(cast, client, userna
 
 
 @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-def test_student_list_shows_exactly_the_visible_students(cast, client, username):
+@pytest.mark.parametrize("enrolled", ["", "all"])
+def test_student_list_shows_exactly_the_visible_students(cast, client, username, enrolled):
     # given a signed-in member of the cast
     _sign_in(client, cast, username)
-    # when they open the students list
-    response = client.get(reverse("web:students"))
+    # when they open the students list (this year's students, or everyone)
+    response = client.get(reverse("web:students"), {"enrolled": enrolled})
     # then it links to exactly the students they may see
-    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
-    assert student_ids_linked(response.text) == expected
+    assert student_ids_linked(response.text) == _expected_ids(cast, username, enrolled)
+
+
+def _expected_ids(cast, username: str, enrolled: str) -> set[int]:
+    """The ids of the students the user may see, this year's unless `enrolled` is all."""
+    names = VISIBLE[username] - (set() if enrolled == "all" else NOT_ENROLLED_THIS_YEAR)
+    return {getattr(cast, name).pk for name in names}
 
 
 @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-def test_htmx_table_shows_exactly_the_visible_students(cast, client, username):
+@pytest.mark.parametrize("enrolled", ["", "all"])
+def test_htmx_table_shows_exactly_the_visible_students(cast, client, username, enrolled):
     # given a signed-in member of the cast
     _sign_in(client, cast, username)
     # when HTMX asks for the students table alone
-    response = client.get(reverse("web:students"), headers={"HX-Request": "true"})
+    response = client.get(
+        reverse("web:students"), {"enrolled": enrolled}, headers={"HX-Request": "true"}
+    )
     # then the fragment also holds exactly their students
-    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
-    assert student_ids_linked(response.text) == expected
+    assert student_ids_linked(response.text) == _expected_ids(cast, username, enrolled)
 
 
 @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
@@ -252,10 +265,45 @@ def test_student_list_sorted_by_attendance_shows_exactly_the_visible_students(
 ):
     # given a signed-in member of the cast, and every student's summary computed
     _sign_in(client, cast, username)
-    # when they sort the students list by days absent (the sort reads the summaries)
-    response = client.get(reverse("web:students"), {"sort": "-absent"})
+    # when they sort the students list by days absent (the sort reads the summaries),
+    # every student of theirs included
+    response = client.get(reverse("web:students"), {"sort": "-absent", "enrolled": "all"})
     # then it still links to exactly the students they may see
-    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
+    assert student_ids_linked(response.text) == _expected_ids(cast, username, "all")
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
+@pytest.mark.parametrize(
+    "params",
+    [{"band": "satisfactory"}, {"tier": "tier1"}, {"caseload": "mine"}, {"flag": "consecutive"}],
+)
+def test_filtered_student_list_never_reaches_past_the_users_students(
+    cast, client, summaries, username, params
+):
+    # given every student of the district flagged; the cast's only caseload today is the
+    # counselor's Gabe (Ben's assignment ended a month ago)
+    Flag.objects.bulk_create(
+        Flag(
+            student=getattr(cast, name),
+            school_year=cast.this_year,
+            kind=Flag.Kind.CONSECUTIVE,
+            raised_on=cast.today,
+            checked_on=cast.today,
+            reason="Absent 3 school days in a row",
+        )
+        for name in EVERYONE
+    )
+    _sign_in(client, cast, username)
+    # when they filter their list (with no absences, every student enrolled this year is
+    # satisfactory and in tier 1)
+    response = client.get(reverse("web:students"), params | {"enrolled": "all"})
+    # then they see their own students who match, and no one else
+    if "caseload" in params:
+        expected = {cast.gabe.pk} if username == "counselor" else set()
+    elif "flag" in params:
+        expected = _expected_ids(cast, username, "all")
+    else:  # Hal, not enrolled this year, has no band or tier
+        expected = _expected_ids(cast, username, "")
     assert student_ids_linked(response.text) == expected
 
 
@@ -269,9 +317,10 @@ def test_overview_counts_exactly_the_visible_students(cast, client, summaries, u
     assert figure(page, "Students enrolled") == str(len(VISIBLE[username] - NOT_ENROLLED_THIS_YEAR))
 
 
-@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-def test_early_warnings_list_exactly_the_visible_flagged_students(cast, client, username):
-    # given an open flag on every student of the district
+def _flag_everyone(cast) -> None:
+    """An open flag on every student of the district, and room on the worklist for all."""
+    cast.district.risk_capacity = 1
+    cast.district.save(update_fields=["risk_capacity"])
     Flag.objects.bulk_create(
         Flag(
             student=getattr(cast, name),
@@ -283,12 +332,81 @@ def test_early_warnings_list_exactly_the_visible_flagged_students(cast, client, 
         )
         for name in EVERYONE
     )
+
+
+def _csv_ids(response) -> set[str]:
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    return {row[0] for row in rows[1:]}
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+def test_early_warnings_list_exactly_the_visible_flagged_students(cast, client, username):
+    # given an open flag on every student of the district, none chronically absent
+    _flag_everyone(cast)
+    do_refresh_summaries(cast.district)
     _sign_in(client, cast, username)
-    # when they open the early warnings
+    # when they open the early-warning worklist, and download it
     response = client.get(reverse("web:warnings"))
-    # then it links to exactly the students they may see
-    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
-    assert student_ids_linked(response.text) == expected
+    download = client.get(reverse("web:warnings"), {"download": "csv"})
+    # then both hold exactly the students they may see who are enrolled this year
+    expected = VISIBLE[username] - NOT_ENROLLED_THIS_YEAR
+    assert student_ids_linked(response.text) == {getattr(cast, name).pk for name in expected}
+    assert _csv_ids(download) == {getattr(cast, name).local_id for name in expected}
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+def test_chronic_list_holds_exactly_the_visible_chronic_students(cast, client, username):
+    # given every student enrolled this year absent on each school day so far
+    for name in EVERYONE - NOT_ENROLLED_THIS_YEAR:
+        student = getattr(cast, name)
+        school = student.enrollments.get(school_year=cast.this_year).school
+        for day in school_days(cast.this_year):
+            if day <= cast.today:
+                add_absence(cast, student, school, day)
+    do_refresh_summaries(cast.district)
+    _sign_in(client, cast, username)
+    # when they open the chronic list and download it as a spreadsheet
+    response = client.get(reverse("web:warnings"), {"list": "chronic"})
+    download = client.get(reverse("web:warnings"), {"list": "chronic", "download": "xlsx"})
+    # then both hold exactly the students they may see who are enrolled this year
+    expected = VISIBLE[username] - NOT_ENROLLED_THIS_YEAR
+    assert student_ids_linked(response.text) == {getattr(cast, name).pk for name in expected}
+    sheet = load_workbook(io.BytesIO(download.content)).active
+    assert {row[0] for row in list(sheet.values)[1:]} == {
+        getattr(cast, name).local_id for name in expected
+    }
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+@pytest.mark.parametrize("enrolled", ["", "all"])
+def test_students_download_holds_exactly_the_visible_students(cast, client, username, enrolled):
+    # given the summaries computed
+    do_refresh_summaries(cast.district)
+    _sign_in(client, cast, username)
+    # when they download the students list (this year's, or everyone)
+    response = client.get(reverse("web:students"), {"download": "csv", "enrolled": enrolled})
+    # then it holds exactly the students they may see, and the export is audited
+    expected = VISIBLE[username] - (NOT_ENROLLED_THIS_YEAR if not enrolled else set())
+    assert _csv_ids(response) == {getattr(cast, name).local_id for name in expected}
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.EXPORT)
+    assert (entry.user, entry.details["rows"]) == (getattr(cast, username), len(expected))
+
+
+@pytest.mark.parametrize("username", [ANONYMOUS, *CAST_USERS])
+@pytest.mark.parametrize("route", ["web:students", "web:warnings", "interventions:caseload"])
+def test_downloads_need_a_signed_in_user(cast, client, username, route):
+    # given a member of the cast (or nobody)
+    _sign_in(client, cast, username)
+    # when they ask for a table as a file
+    response = client.get(reverse(route), {"download": "xlsx"})
+    # then signed-out users go to login and write nothing to the audit log; others get it
+    if username in SIGNED_OUT:
+        assert _outcome(response, TO_LOGIN) == TO_LOGIN
+        assert not AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT).exists()
+    else:
+        assert response.status_code == 200
+        assert response["Content-Disposition"].startswith("attachment;")
+        assert AuditEntry.objects.get(action=AuditEntry.Action.EXPORT).user.username == username
 
 
 # Case management (homeroom.interventions.urls) ------------------------------------------
@@ -667,3 +785,20 @@ def test_truancy_route_answers_each_user_as_the_matrix_says(truancy_world, route
 
     # when they open the page or send its valid form, then each gets what the matrix says
     assert _answers(truancy_world.cast, expected, ask) == expected
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+def test_caseload_download_holds_only_the_cases_the_user_manages(case_world, client, username):
+    # given Gabe's case, managed by the counselor
+    cast = case_world.cast
+    _sign_in(client, cast, username)
+    # when they download their caseload
+    response = client.get(reverse("interventions:caseload"), {"download": "csv"})
+    # then the counselor's holds Gabe's case, as a Tier 2 case at Lincoln; no one else's does
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    if username == "counselor":
+        assert [row[:5] for row in rows[1:]] == [
+            ["S6", "Garcia", "Gabe", "Tier 2", "Lincoln Elementary"]
+        ]
+    else:
+        assert rows[1:] == []
