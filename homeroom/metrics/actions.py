@@ -22,7 +22,13 @@ from homeroom.metrics.engines import (
     database_table,
     stage_table,
 )
-from homeroom.metrics.models import SUMMARY_COLUMNS, StudentSummary, SummaryState
+from homeroom.metrics.models import (
+    SUMMARY_COLUMNS,
+    LastYearStanding,
+    SchoolDayAttendance,
+    StudentSummary,
+    SummaryState,
+)
 from homeroom.metrics.rules import RuleProfile, load_rule_profile
 
 
@@ -62,6 +68,7 @@ def do_refresh_summaries(
         refresh = _choose(district, state, window, profile, incremental)
         held, rows = _compute(district, engine, profile, window, refresh, state)
         _write(engine, held, rows)
+        _write_dashboard_figures(district, engine, profile, window)
         if refresh.kind == _SAME_DAY:  # the same spans: the same students
             students = state.students
         else:  # the year is the district's
@@ -179,6 +186,59 @@ def _write(engine: Engine, held: QuerySet[StudentSummary], rows: ir.Table) -> No
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(SUMMARY_COLUMNS)}) {engine.backend.compile(rows)}"
         )
+
+
+def _write_dashboard_figures(
+    district: District, engine: Engine, profile: RuleProfile, window: Window
+) -> None:
+    """Replace the aggregates the dashboards read: each school, grade and day of this year
+    to the window's end and of the whole year before, and last year's students as of the
+    same date (`SchoolDayAttendance`, `LastYearStanding`). Computed set-wise by the
+    database: their cost grows with spans, events and school days, not student-days."""
+    facts = engine.facts
+    years = SchoolYear.objects.filter(district=district).values("pk")
+    SchoolDayAttendance.objects.filter(school_year__in=years).delete()
+    LastYearStanding.objects.filter(school_year__in=years).delete()
+    earlier = engine.last_year(window)
+    windows = [window]
+    if earlier is not None:
+        last_start = SchoolYear.objects.get(pk=earlier.school_year_id).start_date
+        windows.append(replace(earlier, start=last_start, as_of=earlier.year_end))
+    table = SchoolDayAttendance._meta.db_table
+    columns = ("school_year_id", "school_id", "grade", "date", "enrolled", "days_absent")
+    for measured in windows:
+        days = definitions.school_grade_days(facts, profile, measured)
+        days = days.select(
+            school_year_id=ibis.literal(measured.school_year_id, "int64"),
+            school_id=days.school_id,
+            grade=days.grade,
+            date=days.date,
+            enrolled=days.enrolled,
+            days_absent=days.absent_milli.cast("float64") / definitions.MILLI,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) {engine.backend.compile(days)}"
+            )
+    if earlier is None:
+        return
+    cells = engine.run(definitions.standing_cells(facts, profile, earlier)).to_pylist()
+    LastYearStanding.objects.bulk_create(
+        LastYearStanding(
+            school_year_id=earlier.school_year_id,
+            as_of=earlier.as_of,
+            school_id=cell["school_id"],
+            grade=cell["grade"],
+            counted=cell["counted"],
+            chronic=cell["chronic"],
+            band=cell["band"],
+            tier=cell["tier"],
+            students=cell["students"],
+            days_enrolled=cell["days_enrolled"],
+            days_absent=cell["absent_milli"] / definitions.MILLI,
+        )
+        for cell in cells
+    )
 
 
 def _only_attendance(

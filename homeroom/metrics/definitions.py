@@ -722,3 +722,97 @@ def student_months(
     return months.mutate(days_absent=months.absent_milli.cast("float64") / MILLI).order_by(
         "student_id", "year", "month"
     )
+
+
+def school_grade_days(facts: Facts, profile: RuleProfile, window: Window) -> ir.Table:
+    """Per school, grade and counted day of the window with anyone enrolled: students
+    enrolled that day (`enrolled`) and thousandths of a day absent (`absent_milli`).
+
+    The days of `student_days` added up per school and grade, without listing a student's
+    days: a day's enrolled count is the spans begun by then less those ended before it (a
+    running sum over the calendar), and its absences are `absence_days` on it. Cost grows
+    with spans, events and calendar days, not with student-days. A student's day counts at
+    the grade of the span holding it.
+    """
+    held = spans(facts, window)
+    held = held.filter(held.last_day >= held.first_day)
+    starts = held.group_by(
+        s_school=held.school_id, s_grade=held.grade, s_date=held.first_day
+    ).aggregate(starts=held.count())
+    ends = held.group_by(e_school=held.school_id, e_grade=held.grade, e_date=held.last_day).aggregate(
+        ends=held.count()
+    )
+    pairs = held.select(p_school=held.school_id, p_grade=held.grade).distinct()
+    d = facts.school_days
+    d = d.filter(d.date >= window.start, d.date <= window.as_of)
+    grid = pairs.join(d, pairs.p_school == d.school_id).select(
+        school_id=pairs.p_school, grade=pairs.p_grade, date=d.date, counted=d.counted
+    )
+    grid = grid.left_join(
+        starts,
+        [grid.school_id == starts.s_school, grid.grade == starts.s_grade, grid.date == starts.s_date],
+    ).select(grid, starts=ibis.coalesce(starts.starts, 0))
+    grid = grid.left_join(
+        ends, [grid.school_id == ends.e_school, grid.grade == ends.e_grade, grid.date == ends.e_date]
+    ).select(grid, ends=ibis.coalesce(ends.ends, 0))
+    so_far = ibis.cumulative_window(group_by=[grid.school_id, grid.grade], order_by=grid.date)
+    grid = grid.mutate(
+        # begun up to today, less ended up to yesterday
+        enrolled=grid.starts.sum().over(so_far) - grid.ends.sum().over(so_far) + grid.ends
+    )
+    grid = facts.stage(grid.filter(grid.counted == 1, grid.enrolled > 0))
+    absent = absence_days(facts, profile, window, held)
+    bounds = held.select(
+        b_student=held.student_id,
+        b_school=held.school_id,
+        b_grade=held.grade,
+        b_first=held.first_day,
+        b_last=held.last_day,
+    )
+    absent = absent.filter(absent.absent_milli > 0).join(
+        bounds,
+        [
+            absent.student_id == bounds.b_student,
+            absent.school_id == bounds.b_school,
+            absent.date >= bounds.b_first,
+            absent.date <= bounds.b_last,
+        ],
+    )
+    absent = absent.group_by(
+        a_school=absent.school_id, a_grade=absent.b_grade, a_date=absent.date
+    ).aggregate(absent_milli=absent.absent_milli.sum())
+    joined = grid.left_join(
+        absent,
+        [grid.school_id == absent.a_school, grid.grade == absent.a_grade, grid.date == absent.a_date],
+    )
+    return joined.select(
+        "school_id",
+        "grade",
+        "date",
+        "enrolled",
+        absent_milli=ibis.coalesce(joined.absent_milli, 0),
+    )
+
+
+def standing_cells(
+    facts: Facts, profile: RuleProfile, window: Window, per_school: ir.Table | None = None
+) -> ir.Table:
+    """The students of the window counted per school (`school_id`; null: over all their
+    schools, each student once), grade, counted, chronic, band and tier: how many, their
+    days enrolled and thousandths of a day absent. Any dashboard figure of the window is a
+    sum of these cells."""
+    if per_school is None:
+        per_school = student_school(facts, profile, window)
+    overall = student_district(facts, profile, window, per_school).mutate(
+        school_id=ibis.null("int64")
+    )
+    columns = ("school_id", "grade", "counted", "chronic", "band", "tier")
+    rows = per_school.select(*columns, "days_enrolled", "absent_milli").union(
+        overall.select(*columns, "days_enrolled", "absent_milli")
+    )
+    rows = rows.mutate(band=rows.band.fill_null(""), tier=rows.tier.fill_null(""))
+    return rows.group_by(*columns).aggregate(
+        students=rows.count(),
+        days_enrolled=rows.days_enrolled.sum(),
+        absent_milli=rows.absent_milli.sum(),
+    )
