@@ -739,9 +739,9 @@ def school_grade_days(facts: Facts, profile: RuleProfile, window: Window) -> ir.
     starts = held.group_by(
         s_school=held.school_id, s_grade=held.grade, s_date=held.first_day
     ).aggregate(starts=held.count())
-    ends = held.group_by(e_school=held.school_id, e_grade=held.grade, e_date=held.last_day).aggregate(
-        ends=held.count()
-    )
+    ends = held.group_by(
+        e_school=held.school_id, e_grade=held.grade, e_date=held.last_day
+    ).aggregate(ends=held.count())
     pairs = held.select(p_school=held.school_id, p_grade=held.grade).distinct()
     d = facts.school_days
     d = d.filter(d.date >= window.start, d.date <= window.as_of)
@@ -750,10 +750,15 @@ def school_grade_days(facts: Facts, profile: RuleProfile, window: Window) -> ir.
     )
     grid = grid.left_join(
         starts,
-        [grid.school_id == starts.s_school, grid.grade == starts.s_grade, grid.date == starts.s_date],
+        [
+            grid.school_id == starts.s_school,
+            grid.grade == starts.s_grade,
+            grid.date == starts.s_date,
+        ],
     ).select(grid, starts=ibis.coalesce(starts.starts, 0))
     grid = grid.left_join(
-        ends, [grid.school_id == ends.e_school, grid.grade == ends.e_grade, grid.date == ends.e_date]
+        ends,
+        [grid.school_id == ends.e_school, grid.grade == ends.e_grade, grid.date == ends.e_date],
     ).select(grid, ends=ibis.coalesce(ends.ends, 0))
     so_far = ibis.cumulative_window(group_by=[grid.school_id, grid.grade], order_by=grid.date)
     grid = grid.mutate(
@@ -783,7 +788,11 @@ def school_grade_days(facts: Facts, profile: RuleProfile, window: Window) -> ir.
     ).aggregate(absent_milli=absent.absent_milli.sum())
     joined = grid.left_join(
         absent,
-        [grid.school_id == absent.a_school, grid.grade == absent.a_grade, grid.date == absent.a_date],
+        [
+            grid.school_id == absent.a_school,
+            grid.grade == absent.a_grade,
+            grid.date == absent.a_date,
+        ],
     )
     return joined.select(
         "school_id",
