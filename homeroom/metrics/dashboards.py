@@ -15,7 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 
 from homeroom.access.gatekeeper import AggregateScope, aggregate_scope, visible_students
@@ -124,6 +124,11 @@ class Pattern:
     def attendance_rate(self) -> float | None:
         """Student-days present out of student-days enrolled."""
         return 1 - self.days_absent / self.days_enrolled if self.days_enrolled else None
+
+    @property
+    def absence_rate(self) -> float | None:
+        """Student-days absent out of student-days enrolled."""
+        return self.days_absent / self.days_enrolled if self.days_enrolled else None
 
 
 @dataclass(frozen=True)
@@ -524,3 +529,21 @@ def _schools(
             )
         )
     return sorted(listed, key=lambda row: row.label)
+
+
+def students_of(user, place: Place, *, state: SummaryState) -> list[StudentSummary]:
+    """The visible students of a grade of a school, with their figures there, most absent
+    first (a grade dashboard's next level down)."""
+    rows = StudentSummary.objects.filter(
+        school_year=state.school_year_id,
+        school=place.school,
+        grade=place.grade,
+        student__in=visible_students(user).values("pk"),
+    )
+    if place.group:
+        rows = rows.filter(_in_group(place.group, state.as_of))
+    return list(
+        rows.select_related("student").order_by(
+            F("absence_rate").desc(nulls_last=True), "student__last_name", "student__first_name"
+        )
+    )

@@ -12,6 +12,7 @@ Rounding is half up, as people round by hand (2.25 -> "2.3"), not the binary flo
 half-to-even. Machine-readable outputs (CSV, JSON, Parquet) are never rounded here.
 """
 
+import datetime as dt
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -78,3 +79,10 @@ def count(value: int | None) -> str:
     if value is None:
         return MISSING
     return f"{value:,}"
+
+
+def date(value: dt.date | None) -> str:
+    """A date as pages write it, e.g. "Dec 7, 2026"."""
+    if value is None:
+        return MISSING
+    return f"{value:%b} {value.day}, {value.year}"
