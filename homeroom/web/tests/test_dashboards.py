@@ -79,7 +79,7 @@ def test_district_dashboard_counts_by_hand(world, client):
 
 
 def test_weekly_trend_and_last_year(world, client):
-    cast, days, ana_days, ben_days, eli_days = world
+    cast, days, ana_days, ben_days, _eli_days = world
     client.force_login(cast.admin)
     page = client.get(reverse("web:home")).text
     # then the first week's rate is its absences over its student-days, by hand
@@ -95,11 +95,13 @@ def test_weekly_trend_and_last_year(world, client):
     assert "+33.3 pts on 0.0% a year ago" in page
     # when last year is hidden, its column and line go
     hidden = client.get(reverse("web:home"), {"compare": "0"}).text
-    assert "Last year" not in rows_by_first_cell(hidden, "Attendance rate by week")[first["Week of"]]
+    assert (
+        "Last year" not in rows_by_first_cell(hidden, "Attendance rate by week")[first["Week of"]]
+    )
 
 
 def test_school_and_grade_dashboards_add_up(world, client):
-    cast, days, ana_days, *_ = world
+    cast, _days, ana_days, *_ = world
     client.force_login(cast.principal)
     # when the principal opens their first page, they land on their school's dashboard
     response = client.get(reverse("web:home"), follow=True)
