@@ -33,6 +33,7 @@ from homeroom.roster.models import StudentCharacteristic
 # "Small-cell suppression"), as the forecast's group report does.
 MINIMUM_CELL = 10
 GROUPS = dict(StudentCharacteristic.Kind.choices)
+OTHER_DAYS = "Other school days"
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 
 
@@ -169,6 +170,11 @@ class Dashboard:
     grades: list[Row]
     groups: list[Row]
     schools: list[Row]
+
+    @property
+    def has_breaks(self) -> bool:
+        """Whether any school day so far lies beside a break (a holiday, a vacation)."""
+        return any(p.days_enrolled for p in self.holidays if p.label != OTHER_DAYS)
 
     @property
     def suppressed(self) -> bool:
@@ -450,10 +456,10 @@ def _around_holidays(series: dict) -> list[Pattern]:
             return "Day before a break"
         if position > 0 and _breaks(days[position - 1], day):
             return "Day after a break"
-        return "Other school days"
+        return OTHER_DAYS
 
     labels = {day: kind(position) for position, day in enumerate(days)}
-    order = ("Day before a break", "Day after a break", "Other school days")
+    order = ("Day before a break", "Day after a break", OTHER_DAYS)
     return _by(series, labels.__getitem__, order)
 
 
