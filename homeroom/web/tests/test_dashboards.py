@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from homeroom.conftest import add_absence, school_days
+from homeroom.core.models import CalendarDate
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import StudentSummary
 from homeroom.roster.models import StudentCharacteristic
@@ -147,3 +148,24 @@ def test_unknown_places_do_not_exist(world, client):
         reverse("web:group_dashboard", args=["no-such-group"]),
     ):
         assert client.get(url).status_code == 404
+
+
+def test_days_beside_a_break_against_the_rest(cast, client):
+    # given a Wednesday holiday in the third week at both schools, and Ana absent the day after
+    days = [day for day in school_days(cast.this_year) if day <= cast.today]
+    holiday = next(day for day in days[10:] if day.weekday() == 2)
+    CalendarDate.objects.filter(date=holiday, calendar__school_year=cast.this_year).update(
+        kind=CalendarDate.Kind.HOLIDAY
+    )
+    add_absence(cast, cast.ana, cast.lincoln, holiday + dt.timedelta(days=1))
+    do_refresh_summaries(cast.district)
+    client.force_login(cast.admin)
+    # when the district's dashboard opens
+    page = client.get(reverse("web:home")).text
+    # then the Tuesday before and the Thursday after stand apart (a weekend is no break),
+    # each with the six students enrolled then
+    rows = rows_by_first_cell(page, "Student-days absent on the school days beside a break")
+    assert rows["Day before a break"]["Student-days enrolled"] == "6"
+    assert rows["Day before a break"]["Absent"] == "0.0%"
+    assert rows["Day after a break"]["Student-days enrolled"] == "6"
+    assert rows["Day after a break"]["Absent"] == "16.7%"  # Ana, one of six
