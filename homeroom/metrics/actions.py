@@ -21,11 +21,12 @@ from homeroom.metrics.engines import (
     database_engine,
     database_table,
     stage_table,
+    year_back,
 )
 from homeroom.metrics.models import (
     SUMMARY_COLUMNS,
-    LastYearStanding,
     SchoolDayAttendance,
+    StandingCell,
     StudentSummary,
     SummaryState,
 )
@@ -192,53 +193,87 @@ def _write_dashboard_figures(
     district: District, engine: Engine, profile: RuleProfile, window: Window
 ) -> None:
     """Replace the aggregates the dashboards read: each school, grade and day of this year
-    to the window's end and of the whole year before, and last year's students as of the
-    same date (`SchoolDayAttendance`, `LastYearStanding`). Computed set-wise by the
-    database: their cost grows with spans, events and school days, not student-days."""
+    to the window's end and of the whole year before (`SchoolDayAttendance`), and the
+    students' standing as of each Friday of this year to the window's end and that day,
+    and as of the same dates a year earlier (`StandingCell`). Computed set-wise by the
+    database: their cost grows with spans, events, school days and weeks, not with
+    student-days."""
     facts = engine.facts
     years = SchoolYear.objects.filter(district=district).values("pk")
     SchoolDayAttendance.objects.filter(school_year__in=years).delete()
-    LastYearStanding.objects.filter(school_year__in=years).delete()
+    StandingCell.objects.filter(school_year__in=years).delete()
+    dates = dashboard_dates(window)
     earlier = engine.last_year(window)
-    windows = [window]
+    windows = [(window, dates)]
+    days_windows = [window]
     if earlier is not None:
         last_start = SchoolYear.objects.get(pk=earlier.school_year_id).start_date
-        windows.append(replace(earlier, start=last_start, as_of=earlier.year_end))
-    table = SchoolDayAttendance._meta.db_table
-    columns = ("school_year_id", "school_id", "grade", "date", "enrolled", "days_absent")
-    for measured in windows:
-        days = definitions.school_grade_days(facts, profile, measured)
-        days = days.select(
-            school_year_id=ibis.literal(measured.school_year_id, "int64"),
-            school_id=days.school_id,
-            grade=days.grade,
-            date=days.date,
-            enrolled=days.enrolled,
-            days_absent=days.absent_milli.cast("float64") / definitions.MILLI,
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) {engine.backend.compile(days)}"
-            )
-    if earlier is None:
-        return
-    cells = engine.run(definitions.standing_cells(facts, profile, earlier)).to_pylist()
-    LastYearStanding.objects.bulk_create(
-        LastYearStanding(
-            school_year_id=earlier.school_year_id,
-            as_of=earlier.as_of,
-            school_id=cell["school_id"],
-            grade=cell["grade"],
-            counted=cell["counted"],
-            chronic=cell["chronic"],
-            band=cell["band"],
-            tier=cell["tier"],
-            students=cell["students"],
-            days_enrolled=cell["days_enrolled"],
-            days_absent=cell["absent_milli"] / definitions.MILLI,
-        )
-        for cell in cells
+        last_year = replace(earlier, start=last_start)
+        windows.append((last_year, [year_back(day) for day in dates]))
+        days_windows.append(replace(last_year, as_of=earlier.year_end))
+    _insert(
+        engine,
+        SchoolDayAttendance,
+        [
+            _school_days(definitions.school_grade_days(facts, profile, measured), measured)
+            for measured in days_windows
+        ],
     )
+    _insert(
+        engine,
+        StandingCell,
+        [
+            _cells(definitions.standing_cells(facts, profile, measured, on), measured)
+            for measured, on in windows
+        ],
+    )
+
+
+def dashboard_dates(window: Window) -> list[dt.date]:
+    """The dates the dashboards keep standings for: each Friday of the window, and its end."""
+    first_friday = window.start + dt.timedelta(days=(4 - window.start.weekday()) % 7)
+    fridays = []
+    day = first_friday
+    while day < window.as_of:
+        fridays.append(day)
+        day += dt.timedelta(weeks=1)
+    return [*fridays, window.as_of]
+
+
+def _school_days(days: ir.Table, window: Window) -> ir.Table:
+    return days.select(
+        school_year_id=ibis.literal(window.school_year_id, "int64"),
+        school_id=days.school_id,
+        grade=days.grade,
+        date=days.date,
+        enrolled=days.enrolled,
+        days_absent=days.absent_milli.cast("float64") / definitions.MILLI,
+    )
+
+
+def _cells(cells: ir.Table, window: Window) -> ir.Table:
+    return cells.select(
+        school_year_id=ibis.literal(window.school_year_id, "int64"),
+        as_of=cells.as_of,
+        school_id=cells.school_id,
+        grade=cells.grade,
+        counted=cells.counted,
+        chronic=cells.chronic,
+        band=cells.band,
+        tier=cells.tier,
+        students=cells.students,
+        days_enrolled=cells.days_enrolled,
+        days_absent=cells.absent_milli.cast("float64") / definitions.MILLI,
+    )
+
+
+def _insert(engine: Engine, model, expressions: list[ir.Table]) -> None:
+    """Insert the rows of each expression into the model's table, computed by the database."""
+    for rows in expressions:
+        table = model._meta.db_table
+        columns = ", ".join(rows.columns)
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table} ({columns}) {engine.backend.compile(rows)}")
 
 
 def _only_attendance(

@@ -3,7 +3,7 @@ each in the same shape, from materialized figures only.
 
 - The figures as of the summaries' date are `StudentSummary` rows of the students the user
   may see (`visible_students`): the rows the student list shows when a figure is clicked.
-- Last year's, as of the same date a year back, are `LastYearStanding` cells.
+- Earlier dates' figures, and last year's as of the same date, are `StandingCell` rows.
 - Trend lines and patterns add up `SchoolDayAttendance` (per school, grade and day).
 
 Totals of a school or the district include students the user cannot open one by one (who
@@ -20,9 +20,10 @@ from django.http import Http404
 
 from homeroom.access.gatekeeper import AggregateScope, aggregate_scope, visible_students
 from homeroom.core.models import School
+from homeroom.metrics.engines import year_back
 from homeroom.metrics.models import (
-    LastYearStanding,
     SchoolDayAttendance,
+    StandingCell,
     StudentSummary,
     SummaryState,
 )
@@ -160,6 +161,8 @@ class Dashboard:
 
     place: Place
     state: SummaryState
+    as_of: dt.date
+    current: bool  # as of the summaries' date: figures link to the students they count
     standing: Standing
     last_year: Standing | None
     last_year_as_of: dt.date | None
@@ -298,66 +301,117 @@ def place_for(
     return Place(school=school, grade=grade, group=group), scope
 
 
-def dashboard(user, place: Place, *, state: SummaryState, rules: RuleProfile | None) -> Dashboard:
-    """The dashboard of `place` (from `place_for`) as of the summaries' date."""
+def kept_dates(state: SummaryState) -> list[dt.date]:
+    """The dates a dashboard can be seen as of: each Friday of the year so far and the
+    summaries' date, latest first."""
+    dates = (
+        StandingCell.objects.filter(school_year=state.school_year_id)
+        .values_list("as_of", flat=True)
+        .distinct()
+        .order_by("-as_of")
+    )
+    return list(dates)
+
+
+def dashboard(
+    user,
+    place: Place,
+    *,
+    state: SummaryState,
+    rules: RuleProfile | None,
+    on: dt.date | None = None,
+) -> Dashboard:
+    """The dashboard of `place` (from `place_for`) as of `on`: by default the summaries'
+    date, whose figures are the visible students' summaries (the rows the student list
+    shows); an earlier date of `kept_dates` reads the standing kept for it. Groups are
+    seen as of the summaries' date only."""
+    current = on is None or on == state.as_of or bool(place.group)
+    on = state.as_of if current else on
     rows = StudentSummary.objects.filter(
         school_year=state.school_year_id, student__in=visible_students(user).values("pk")
     )
-    last = LastYearStanding.objects.filter(school_year__district=state.district_id)
+    kept = StandingCell.objects.filter(school_year__district=state.district_id)
+    last = kept.exclude(school_year=state.school_year_id).filter(as_of=year_back(on))
+    then = kept.filter(school_year=state.school_year_id, as_of=on)
     days = SchoolDayAttendance.objects.filter(school_year__district=state.district_id)
     if place.school is None:
-        rows, last = rows.filter(school__isnull=True), last.filter(school__isnull=True)
+        rows, last, then = (q.filter(school__isnull=True) for q in (rows, last, then))
     else:
-        rows, last = rows.filter(school=place.school), last.filter(school=place.school)
+        rows, last, then = (q.filter(school=place.school) for q in (rows, last, then))
         days = days.filter(school=place.school)
     if place.grade is not None:
-        rows, last = rows.filter(grade=place.grade), last.filter(grade=place.grade)
+        rows, last, then = (q.filter(grade=place.grade) for q in (rows, last, then))
         days = days.filter(grade=place.grade)
     if place.group:
         rows = rows.filter(_in_group(place.group, state.as_of))
-    standing = _standing(_cells(rows)[()], rules)
-    last_cells = list(last.values(*CELL_KEYS, "students", "days_enrolled", "days_absent"))
-    last_as_of = last.values_list("as_of", flat=True).first()
+    if current:
+        standing = _standing(_cells(rows).get((), []), rules)
+        by_grade = _cells(rows, "grade")
+    else:
+        standing = _standing(_kept(then).get((), []), rules)
+        by_grade = _kept(then, "grade")
     last_year = None
-    if last_as_of is not None and not place.group:  # groups: last year's are not kept
-        last_year = _standing(last_cells, rules)
+    last_cells = _kept(last)
+    if last_cells and not place.group:  # groups: last year's are not kept
+        last_year = _standing(last_cells[()], rules)
+    last_by_grade = _kept(last, "grade")
     # Groups have no daily figures of their own: their trend is not drawn.
-    series = _daily(days, state) if not place.group else ({}, {})
-    weeks = _weeks(series, state)
+    series = _daily(days, state, on) if not place.group else ({}, {})
     this_year = series[0]
-    grade_cells = _cells(rows, "grade")
-    last_by_grade: dict[int, list[dict]] = defaultdict(list)
-    for cell in last_cells_by(last, "grade"):
-        last_by_grade[cell.pop("grade")].append(cell)
     grades = [
         Row(
             key=str(grade),
             label=grade_label(grade),
             standing=_shown(_standing(cells, rules), place),
-            last_year=_standing(last_by_grade[grade], rules) if last_by_grade[grade] else None,
+            last_year=_standing(last_by_grade[(grade,)], rules)
+            if (grade,) in last_by_grade
+            else None,
             query=Place(school=place.school, grade=grade, group=place.group).query(),
         )
-        for (grade,), cells in sorted(grade_cells.items())
+        for (grade,), cells in sorted(by_grade.items())
     ]
+    schools = []
+    if place.school is None:
+        if current:
+            at_schools = StudentSummary.objects.filter(
+                school_year=state.school_year_id,
+                school__isnull=False,
+                student__in=rows.values("student"),
+            )
+            by_school = _cells(at_schools, "school")
+        else:
+            at_schools = kept.filter(school_year=state.school_year_id, as_of=on)
+            by_school = _kept(at_schools.filter(school__isnull=False), "school")
+        last_schools = {}
+        if not place.group:
+            at_schools = kept.exclude(school_year=state.school_year_id)
+            at_schools = at_schools.filter(as_of=year_back(on), school__isnull=False)
+            last_schools = _kept(at_schools, "school")
+        schools = _schools(user, by_school, last_schools, place, rules)
     return Dashboard(
         place=place,
         state=state,
+        as_of=on,
+        current=current,
         standing=standing,
         last_year=last_year,
-        last_year_as_of=last_as_of,
-        weeks=weeks,
+        last_year_as_of=year_back(on) if last_year else None,
+        weeks=_weeks(series, state),
         weekdays=_by(this_year, lambda day: WEEKDAY_NAMES[day.weekday()], WEEKDAY_NAMES),
         months=_by(this_year, lambda day: day.strftime("%B %Y")),
         holidays=_around_holidays(this_year),
         grades=grades,
-        groups=[] if place.group else _groups(rows, place, standing, state, rules),
-        schools=_schools(user, rows, last, place, state, rules) if place.school is None else [],
+        groups=_groups(rows, place, standing, state, rules) if current and not place.group else [],
+        schools=schools,
     )
 
 
-def last_cells_by(rows: QuerySet, key: str) -> list[dict]:
-    """Last year's cells with `key`, as `_standing` reads them."""
-    return list(rows.values(key, *CELL_KEYS, "students", "days_enrolled", "days_absent"))
+def _kept(cells: QuerySet, *keys: str) -> dict[tuple, list[dict]]:
+    """Kept standing cells as `_standing` reads them, per `keys`."""
+    grouped: dict[tuple, list[dict]] = defaultdict(list)
+    for cell in cells.values(*keys, *CELL_KEYS, "students", "days_enrolled", "days_absent"):
+        grouped[tuple(cell.pop(key) for key in keys)].append(cell)
+    return grouped
 
 
 def _shown(standing: Standing, place: Place) -> Standing | None:
@@ -372,8 +426,9 @@ def grade_label(grade: int) -> str:
     return {-1: "Pre-K", 0: "Kindergarten"}.get(grade, f"Grade {grade}")
 
 
-def _daily(days: QuerySet, state: SummaryState) -> tuple[dict, dict]:
-    """Per date, (student-days enrolled, days absent): this year's and last year's."""
+def _daily(days: QuerySet, state: SummaryState, on: dt.date) -> tuple[dict, dict]:
+    """Per date, (student-days enrolled, days absent): this year's to `on`, and all of
+    last year's."""
     totals = (
         days.values("school_year", "date")
         .annotate(enrolled=Sum("enrolled"), absent=Sum("days_absent"))
@@ -383,7 +438,7 @@ def _daily(days: QuerySet, state: SummaryState) -> tuple[dict, dict]:
     last_year: dict[dt.date, tuple[int, float]] = {}
     for row in totals:
         held = this_year if row["school_year"] == state.school_year_id else last_year
-        if row["school_year"] == state.school_year_id and row["date"] > state.as_of:
+        if row["school_year"] == state.school_year_id and row["date"] > on:
             continue
         held[row["date"]] = (row["enrolled"], row["absent"])
     return this_year, last_year
@@ -505,32 +560,27 @@ def _groups(
 
 
 def _schools(
-    user, rows: QuerySet, last: QuerySet, place: Place, state: SummaryState, rules
+    user,
+    by_school: dict[tuple, list[dict]],
+    last_by_school: dict[tuple, list[dict]],
+    place: Place,
+    rules: RuleProfile | None,
 ) -> list[Row]:
-    """Per school (the district's and a group's next level): the students' days there."""
+    """Per school the user sees whole (the district's and a group's next level), by name."""
     scope = aggregate_scope(user)
-    at_schools = StudentSummary.objects.filter(
-        school_year=state.school_year_id, school__isnull=False, student__in=rows.values("student")
-    )
-    cells = _cells(at_schools, "school")
-    last_cells: dict[int, list[dict]] = defaultdict(list)
-    if not place.group:
-        held = LastYearStanding.objects.filter(
-            school_year__in=last.values("school_year"), school__isnull=False
-        )
-        for cell in last_cells_by(held, "school"):
-            last_cells[cell.pop("school")].append(cell)
-    schools = School.objects.in_bulk([key[0] for key in cells])
+    schools = School.objects.in_bulk([key[0] for key in by_school])
     listed = []
-    for (pk,), school_cells in cells.items():
+    for (pk,), cells in by_school.items():
         if not scope.sees_school(pk):
             continue
         listed.append(
             Row(
                 key=str(pk),
                 label=schools[pk].name,
-                standing=_shown(_standing(school_cells, rules), place),
-                last_year=_standing(last_cells[pk], rules) if last_cells.get(pk) else None,
+                standing=_shown(_standing(cells, rules), place),
+                last_year=_standing(last_by_school[(pk,)], rules)
+                if (pk,) in last_by_school
+                else None,
                 query=Place(school=schools[pk], group=place.group).query(),
             )
         )

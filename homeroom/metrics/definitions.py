@@ -804,23 +804,83 @@ def school_grade_days(facts: Facts, profile: RuleProfile, window: Window) -> ir.
 
 
 def standing_cells(
-    facts: Facts, profile: RuleProfile, window: Window, per_school: ir.Table | None = None
+    facts: Facts, profile: RuleProfile, window: Window, dates: list[date]
 ) -> ir.Table:
-    """The students of the window counted per school (`school_id`; null: over all their
-    schools, each student once), grade, counted, chronic, band and tier: how many, their
-    days enrolled and thousandths of a day absent. Any dashboard figure of the window is a
-    sum of these cells."""
-    if per_school is None:
-        per_school = student_school(facts, profile, window)
-    overall = student_district(facts, profile, window, per_school).mutate(
-        school_id=ibis.null("int64")
+    """The students of the window as of each of `dates` (`as_of`; days after the window's
+    end are not counted), per school (`school_id`; null: over all their schools, each
+    student once), grade, counted, chronic, band and tier: how many, their days enrolled
+    and thousandths of a day absent. Any dashboard figure as of one of the dates is a sum
+    of these cells; as of the window's end they add up to `student_school` and
+    `student_district`.
+
+    Set-wise for all dates at once: each span's days enrolled to a date are two lookups
+    of the running count (as in `spans`), and absences to a date a sum over the span's
+    absence days; cost grows with spans x dates and absences x dates, not student-days.
+    """
+    held = spans(facts, window)
+    d = facts.school_days
+    wanted = [day for day in dates if window.start <= day <= window.as_of]
+    ends = d.filter(d.date.isin(wanted)).select(as_of=d.date).distinct()
+    cut = held.join(ends, held.first_day <= ends.as_of)
+    cut = cut.mutate(last_cut=ibis.least(cut.last_day, cut.as_of))
+    before = d.select(b_school=d.school_id, b_day=d.date, before=d.through - d.counted)
+    through = d.select(t_school=d.school_id, t_day=d.date, through=d.through)
+    cut = cut.left_join(
+        before, [cut.school_id == before.b_school, cut.first_day == before.b_day]
+    ).left_join(through, [cut.school_id == through.t_school, cut.last_cut == through.t_day])
+    cut = cut.select(
+        "student_id",
+        "school_id",
+        "grade",
+        "first_day",
+        "as_of",
+        last_day=cut.last_cut,
+        # nothing recorded since the span began: no day of it counts yet (as in `spans`)
+        days_enrolled=ibis.ifelse(
+            cut.last_cut < cut.first_day, 0, cut.through.fill_null(0) - cut.before.fill_null(0)
+        ),
     )
-    columns = ("school_id", "grade", "counted", "chronic", "band", "tier")
-    rows = per_school.select(*columns, "days_enrolled", "absent_milli").union(
-        overall.select(*columns, "days_enrolled", "absent_milli")
+    per_school = cut.group_by("student_id", "school_id", "as_of").aggregate(
+        days_enrolled=cut.days_enrolled.sum(),
+        grade=_latest(cut.grade, cut.first_day),
+        last_day=cut.last_day.max(),
     )
+    absent = absence_days(facts, profile, window, held)
+    absent = absent.filter(absent.absent_milli > 0)
+    dated = absent.join(ends, absent.date <= ends.as_of)
+    absent = dated.group_by(
+        a_student=dated.student_id, a_school=dated.school_id, a_as_of=dated.as_of
+    ).aggregate(absent_milli=dated.absent_milli.sum())
+    per_school = per_school.left_join(
+        absent,
+        [
+            per_school.student_id == absent.a_student,
+            per_school.school_id == absent.a_school,
+            per_school.as_of == absent.a_as_of,
+        ],
+    )
+    per_school = facts.stage(
+        per_school.select(
+            "student_id",
+            "school_id",
+            "as_of",
+            "days_enrolled",
+            "grade",
+            "last_day",
+            absent_milli=per_school.absent_milli.fill_null(0),
+        )
+    )
+    overall = per_school.group_by("student_id", "as_of").aggregate(
+        days_enrolled=per_school.days_enrolled.sum(),
+        absent_milli=per_school.absent_milli.sum(),
+        grade=_latest(per_school.grade, per_school.last_day),
+    )
+    overall = overall.mutate(school_id=ibis.null("int64"))
+    columns = ("as_of", "school_id", "grade", "days_enrolled", "absent_milli")
+    rows = classify(per_school.select(*columns).union(overall.select(*columns)), profile)
+    keys = ("as_of", "school_id", "grade", "counted", "chronic", "band", "tier")
     rows = rows.mutate(band=rows.band.fill_null(""), tier=rows.tier.fill_null(""))
-    return rows.group_by(*columns).aggregate(
+    return rows.group_by(*keys).aggregate(
         students=rows.count(),
         days_enrolled=rows.days_enrolled.sum(),
         absent_milli=rows.absent_milli.sum(),

@@ -124,13 +124,15 @@ class SchoolDayAttendance(models.Model):
         return f"{self.school_id} grade {self.grade} on {self.date}: {self.enrolled} enrolled"
 
 
-class LastYearStanding(models.Model):
-    """Last year's students as of the summaries' date a year earlier, counted per school
-    (empty: over all their schools, each student once), grade, counted, chronic, band and
-    tier: what the dashboards compare this year's figures with.
+class StandingCell(models.Model):
+    """Students as of a date, counted per school (empty: over all their schools, each
+    student once), grade, counted, chronic, band and tier, with their days: this year as
+    of the end of each week to the summaries' date (and that date), and last year as of
+    the same dates a year earlier.
 
-    Replaced whole by `do_refresh_summaries` from `definitions.standing_cells`; a few rows
-    per school and grade.
+    What the dashboards show for an earlier date and for "a year ago". Replaced whole by
+    `do_refresh_summaries` from `definitions.standing_cells`; a few rows per school, grade
+    and date, never a row per student.
     """
 
     school_year = models.ForeignKey(
@@ -154,5 +156,8 @@ class LastYearStanding(models.Model):
     days_enrolled = models.PositiveIntegerField()
     days_absent = models.FloatField()
 
+    class Meta:
+        indexes = [models.Index(fields=["school_year", "as_of", "school"])]
+
     def __str__(self) -> str:
-        return f"{self.school_id or 'all schools'} grade {self.grade}: {self.students} students"
+        return f"{self.school_id or 'all schools'} grade {self.grade} on {self.as_of}"

@@ -4,6 +4,8 @@ materialized summaries and aggregates; who may see which totals is the gatekeepe
 `aggregate_scope`. Users with no totals to see (teachers) are sent to their students.
 """
 
+import datetime as dt
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -18,6 +20,7 @@ from homeroom.metrics.dashboards import (
     Row,
     dashboard,
     grade_label,
+    kept_dates,
     place_for,
     students_of,
 )
@@ -155,6 +158,18 @@ def _level_tables(board: Dashboard) -> list[tuple]:
     return tables
 
 
+def _chosen_date(text: str | None, dates: list[dt.date]) -> tuple[dt.date | None, str]:
+    """The date asked for if figures are kept for it (None: the latest), and the text
+    asked for when none are (to say so)."""
+    if not text:
+        return None, ""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None, text
+    return (day, "") if day in dates else (None, text)
+
+
 def _render(request: HttpRequest, place: Place) -> HttpResponse:
     user = request.user
     state = summary_state(user)
@@ -162,7 +177,9 @@ def _render(request: HttpRequest, place: Place) -> HttpResponse:
     if state is None:
         return render(request, "web/dashboard.html", context)
     rules = summary_rules(state)
-    board = dashboard(user, place, state=state, rules=rules)
+    dates = kept_dates(state)
+    on, unknown_date = _chosen_date(request.GET.get("as_of"), dates)
+    board = dashboard(user, place, state=state, rules=rules, on=on)
     compare = request.GET.get("compare", "1") != "0"
     sort = request.GET.get("sort", "name")
     rows = board.schools if place.school is None else board.grades
@@ -176,7 +193,11 @@ def _render(request: HttpRequest, place: Place) -> HttpResponse:
         "sort": sort,
         "rows": _sorted(rows, sort),
         "rows_are": "schools" if place.school is None else "grades",
-        "students": students_of(user, place, state=state) if place.grade is not None else None,
+        "students": students_of(user, place, state=state)
+        if place.grade is not None and board.current
+        else None,
+        "dates": dates,
+        "unknown_date": unknown_date,
         "charts": _charts(board, compare),
         "level_tables": _level_tables(board),
         "tier_levels": [

@@ -6,7 +6,7 @@ import pytest
 
 from homeroom.conftest import add_absence, enroll, school_day, school_days
 from homeroom.metrics.actions import do_refresh_summaries
-from homeroom.metrics.models import LastYearStanding, SchoolDayAttendance
+from homeroom.metrics.models import SchoolDayAttendance, StandingCell, StudentSummary
 
 pytestmark = pytest.mark.django_db
 
@@ -56,11 +56,68 @@ def test_last_year_is_kept_whole_and_as_of_the_same_date(cast):
     # and last year's standing holds each student at the school and overall, as of the
     # same date a year back
     same_date = cast.today.replace(year=cast.today.year - 1)
-    cells = LastYearStanding.objects.filter(school_year=cast.last_year)
-    assert {cell.as_of for cell in cells} == {same_date}
+    cells = StandingCell.objects.filter(school_year=cast.last_year, as_of=same_date)
     at_lincoln = {(c.grade, c.students) for c in cells.filter(school=cast.lincoln)}
     overall = {(c.grade, c.students) for c in cells.filter(school__isnull=True)}
     assert at_lincoln == overall == {(5, 1), (3, 1)}
     hal_cell = cells.get(school=cast.lincoln, grade=5)
     enrolled = len([d for d in last_days if d <= same_date])
     assert (hal_cell.days_enrolled, hal_cell.days_absent) == (enrolled, 2.0)
+
+
+def _figures(rows) -> dict:
+    """Students, counted, chronic, days enrolled and absent, per band: added up by hand."""
+    figures = {"students": 0, "counted": 0, "chronic": 0, "enrolled": 0, "absent": 0.0}
+    bands: dict[str, int] = {}
+    for row in rows:
+        n = getattr(row, "students", 1)
+        figures["students"] += n
+        figures["enrolled"] += row.days_enrolled
+        figures["absent"] += row.days_absent
+        if row.counted:
+            figures["counted"] += n
+            figures["chronic"] += n if row.chronic else 0
+            bands[row.band] = bands.get(row.band, 0) + n
+    return figures | {"bands": bands}
+
+
+def test_standing_as_of_the_latest_day_adds_up_to_the_summaries(cast):
+    # given absences of Ana (every day of the first two weeks) and of Carla (one day)
+    days = [d for d in school_days(cast.this_year) if d <= cast.today]
+    for day in days[:10]:
+        add_absence(cast, cast.ana, cast.lincoln, day)
+    add_absence(cast, cast.carla, cast.central, days[3], fraction=0.5)
+    # when the summaries are refreshed
+    state = do_refresh_summaries(cast.district)
+    # then the standing kept for the summaries' date is the summaries, added up: per school
+    # and overall
+    kept = StandingCell.objects.filter(school_year=cast.this_year, as_of=state.as_of)
+    summaries = StudentSummary.objects.filter(school_year=cast.this_year)
+    for school in (cast.lincoln, cast.central, None):
+        expected = _figures(summaries.filter(school=school))
+        assert _figures(kept.filter(school=school)) == expected
+
+
+def test_standing_as_of_a_friday_counts_the_days_to_that_friday(cast):
+    # given Ana absent on every day of the first two weeks of school
+    days = [d for d in school_days(cast.this_year) if d <= cast.today]
+    for day in days[:10]:
+        add_absence(cast, cast.ana, cast.lincoln, day)
+    do_refresh_summaries(cast.district)
+    # then as of the second Friday, Ana has every day so far absent: severe chronic
+    fridays = [d for d in days if d.weekday() == 4]
+    second = fridays[1]
+    to_then = [d for d in days if d <= second]
+    ana = StandingCell.objects.get(
+        school_year=cast.this_year, as_of=second, school=cast.lincoln, grade=3
+    )
+    assert (ana.students, ana.days_enrolled) == (1, len(to_then))
+    assert ana.days_absent == min(10, len(to_then))
+    assert (ana.counted, ana.chronic, ana.band, ana.tier) == (True, True, "severe", "tier3")
+    # and as of the first Friday she is not counted yet if she had fewer than ten days
+    first = StandingCell.objects.get(
+        school_year=cast.this_year, as_of=fridays[0], school=cast.lincoln, grade=3
+    )
+    first_days = [d for d in days if d <= fridays[0]]
+    assert first.days_enrolled == len(first_days)
+    assert first.counted == (len(first_days) >= 10)

@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 
 from django import template
 from django.urls import reverse
+from django.utils.html import format_html
 
 from homeroom.metrics import display
 from homeroom.metrics.dashboards import grade_label
@@ -72,3 +73,12 @@ def tier_name(tier: str, rules) -> str:
         if level.name == tier:
             return level.label.split(":")[0]
     return tier
+
+
+@register.simple_tag
+def figure_link(current: bool, query: dict[str, str], text: str, **extra) -> str:
+    """A figure linked to the student list of the students it counts; plain when the page
+    is as of an earlier date (the list shows the students as of the latest)."""
+    if not current:
+        return text
+    return format_html('<a href="{}">{}</a>', students_url(query, **extra), text)

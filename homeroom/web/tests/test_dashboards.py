@@ -169,3 +169,27 @@ def test_days_beside_a_break_against_the_rest(cast, client):
     assert rows["Day before a break"]["Absent"] == "0.0%"
     assert rows["Day after a break"]["Student-days enrolled"] == "6"
     assert rows["Day after a break"]["Absent"] == "16.7%"  # Ana, one of six
+
+
+def test_an_earlier_date_shows_the_figures_kept_for_it(world, client):
+    cast, days, ana_days, ben_days, _ = world
+    client.force_login(cast.admin)
+    # when the admin chooses the second Friday of the year
+    second = [day for day in days if day.weekday() == 4][1]
+    page = client.get(reverse("web:home"), {"as_of": second.isoformat()}).text
+    # then the figures are the days to that Friday: all six enrolled, every one of Ana's
+    # and Ben's days absent so far (both chronic if counted), Carla's first day
+    to_then = [day for day in days if day <= second]
+    absent = sum(d <= second for d in ana_days) + sum(d <= second for d in ben_days) + 1
+    assert figure(page, "Students enrolled") == "6"
+    assert figure(page, "Attendance rate (ADA)") == _percent(1 - absent / (6 * len(to_then)))
+    counted = 6 if len(to_then) >= 10 else 0
+    chronic = 2 if counted else 0
+    assert f"{chronic} chronically absent of {counted} students counted" in page
+    # and they are not links (the student list shows the latest date), as the page says
+    assert "the numbers here are not links" in page
+    assert "?chronic=1" not in page
+    # when the date asked for is not one kept, the page says so and shows the latest
+    wrong = client.get(reverse("web:home"), {"as_of": "2001-01-01"}).text
+    assert "No figures are kept for “2001-01-01”" in wrong
+    assert "2 chronically absent</a> of 6 students counted" in wrong
