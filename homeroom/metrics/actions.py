@@ -203,30 +203,21 @@ def _write_dashboard_figures(
     SchoolDayAttendance.objects.filter(school_year__in=years).delete()
     StandingCell.objects.filter(school_year__in=years).delete()
     dates = dashboard_dates(window)
-    earlier = engine.last_year(window)
     windows = [(window, dates)]
-    days_windows = [window]
+    earlier = engine.last_year(window)
     if earlier is not None:
+        # all of last year: its days for the trend line, its standing as of this year's
+        # dates a year back (each cut at its date)
         last_start = SchoolYear.objects.get(pk=earlier.school_year_id).start_date
-        last_year = replace(earlier, start=last_start)
+        last_year = replace(earlier, start=last_start, as_of=earlier.year_end)
         windows.append((last_year, [year_back(day) for day in dates]))
-        days_windows.append(replace(last_year, as_of=earlier.year_end))
-    _insert(
-        engine,
-        SchoolDayAttendance,
-        [
-            _school_days(definitions.school_grade_days(facts, profile, measured), measured)
-            for measured in days_windows
-        ],
-    )
-    _insert(
-        engine,
-        StandingCell,
-        [
-            _cells(definitions.standing_cells(facts, profile, measured, on), measured)
-            for measured, on in windows
-        ],
-    )
+    for measured, on in windows:
+        held = definitions.spans(facts, measured)
+        absent = definitions.absence_days(facts, profile, measured, held)
+        days = definitions.school_grade_days(facts, profile, measured, held, absent)
+        cells = definitions.standing_cells(facts, profile, measured, on, held, absent)
+        _insert(engine, SchoolDayAttendance, _school_days(days, measured))
+        _insert(engine, StandingCell, _cells(cells, measured))
 
 
 def dashboard_dates(window: Window) -> list[dt.date]:
@@ -267,13 +258,13 @@ def _cells(cells: ir.Table, window: Window) -> ir.Table:
     )
 
 
-def _insert(engine: Engine, model, expressions: list[ir.Table]) -> None:
-    """Insert the rows of each expression into the model's table, computed by the database."""
-    for rows in expressions:
-        table = model._meta.db_table
-        columns = ", ".join(rows.columns)
-        with connection.cursor() as cursor:
-            cursor.execute(f"INSERT INTO {table} ({columns}) {engine.backend.compile(rows)}")
+def _insert(engine: Engine, model, rows: ir.Table) -> None:
+    """Insert the rows of the expression into the model's table, computed by the database."""
+    columns = ", ".join(rows.columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {model._meta.db_table} ({columns}) {engine.backend.compile(rows)}"
+        )
 
 
 def _only_attendance(

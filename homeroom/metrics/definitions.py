@@ -724,7 +724,13 @@ def student_months(
     )
 
 
-def school_grade_days(facts: Facts, profile: RuleProfile, window: Window) -> ir.Table:
+def school_grade_days(
+    facts: Facts,
+    profile: RuleProfile,
+    window: Window,
+    held: ir.Table | None = None,
+    absent: ir.Table | None = None,
+) -> ir.Table:
     """Per school, grade and counted day of the window with anyone enrolled: students
     enrolled that day (`enrolled`) and thousandths of a day absent (`absent_milli`).
 
@@ -732,9 +738,11 @@ def school_grade_days(facts: Facts, profile: RuleProfile, window: Window) -> ir.
     days: a day's enrolled count is the spans begun by then less those ended before it (a
     running sum over the calendar), and its absences are `absence_days` on it. Cost grows
     with spans, events and calendar days, not with student-days. A student's day counts at
-    the grade of the span holding it.
+    the grade of the span holding it. `held` and `absent` may pass the window's `spans`
+    and `absence_days` when they are computed anyway.
     """
-    held = spans(facts, window)
+    held = spans(facts, window) if held is None else held
+    absent = absence_days(facts, profile, window, held) if absent is None else absent
     held = held.filter(held.last_day >= held.first_day)
     starts = held.group_by(
         s_school=held.school_id, s_grade=held.grade, s_date=held.first_day
@@ -766,7 +774,6 @@ def school_grade_days(facts: Facts, profile: RuleProfile, window: Window) -> ir.
         enrolled=grid.starts.sum().over(so_far) - grid.ends.sum().over(so_far) + grid.ends
     )
     grid = facts.stage(grid.filter(grid.counted == 1, grid.enrolled > 0))
-    absent = absence_days(facts, profile, window, held)
     bounds = held.select(
         b_student=held.student_id,
         b_school=held.school_id,
@@ -804,7 +811,12 @@ def school_grade_days(facts: Facts, profile: RuleProfile, window: Window) -> ir.
 
 
 def standing_cells(
-    facts: Facts, profile: RuleProfile, window: Window, dates: list[date]
+    facts: Facts,
+    profile: RuleProfile,
+    window: Window,
+    dates: list[date],
+    held: ir.Table | None = None,
+    absent: ir.Table | None = None,
 ) -> ir.Table:
     """The students of the window as of each of `dates` (`as_of`; days after the window's
     end are not counted), per school (`school_id`; null: over all their schools, each
@@ -814,10 +826,12 @@ def standing_cells(
     `student_district`.
 
     Set-wise for all dates at once: each span's days enrolled to a date are two lookups
-    of the running count (as in `spans`), and absences to a date a sum over the span's
-    absence days; cost grows with spans x dates and absences x dates, not student-days.
+    of the running count (as in `spans`), and absences to a date a running sum of the
+    absences between dates; cost grows with spans x dates and absences, not student-days.
+    `held` and `absent` may pass the window's `spans` and `absence_days`.
     """
-    held = spans(facts, window)
+    held = spans(facts, window) if held is None else held
+    absent = absence_days(facts, profile, window, held) if absent is None else absent
     d = facts.school_days
     wanted = [day for day in dates if window.start <= day <= window.as_of]
     ends = d.filter(d.date.isin(wanted)).select(as_of=d.date).distinct()
@@ -845,12 +859,18 @@ def standing_cells(
         grade=_latest(cut.grade, cut.first_day),
         last_day=cut.last_day.max(),
     )
-    absent = absence_days(facts, profile, window, held)
+    # Each absence counts from the first date kept on or after it: summed per student,
+    # school and that date, then a running sum over the dates (no absence x date join).
     absent = absent.filter(absent.absent_milli > 0)
-    dated = absent.join(ends, absent.date <= ends.as_of)
-    absent = dated.group_by(
-        a_student=dated.student_id, a_school=dated.school_id, a_as_of=dated.as_of
-    ).aggregate(absent_milli=dated.absent_milli.sum())
+    bucket = ibis.cases(
+        *[(absent.date <= ibis.literal(day), ibis.literal(day)) for day in sorted(wanted)],
+        else_=ibis.null("date"),
+    )
+    absent = (
+        absent.mutate(bucket=bucket)
+        .group_by(a_student="student_id", a_school="school_id", a_as_of="bucket")
+        .aggregate(new_milli=absent.absent_milli.sum())
+    )
     per_school = per_school.left_join(
         absent,
         [
@@ -858,6 +878,9 @@ def standing_cells(
             per_school.school_id == absent.a_school,
             per_school.as_of == absent.a_as_of,
         ],
+    )
+    so_far = ibis.cumulative_window(
+        group_by=[per_school.student_id, per_school.school_id], order_by=per_school.as_of
     )
     per_school = facts.stage(
         per_school.select(
@@ -867,7 +890,7 @@ def standing_cells(
             "days_enrolled",
             "grade",
             "last_day",
-            absent_milli=per_school.absent_milli.fill_null(0),
+            absent_milli=per_school.new_milli.fill_null(0).sum().over(so_far),
         )
     )
     overall = per_school.group_by("student_id", "as_of").aggregate(
