@@ -216,9 +216,10 @@ def line_chart(
     baseline = HEIGHT - BOTTOM
     plot_height = baseline - TOP
     span = max(len(labels) - 1, 1)
+    left = LEFT + 12  # room for "100%", drawn larger on a phone
 
     def x_of(position: int) -> float:
-        return round(LEFT + (WIDTH - LEFT - RIGHT) * position / span, 1)
+        return round(left + (WIDTH - left - RIGHT) * position / span, 1)
 
     def y_of(value: float) -> float:
         return round(baseline - plot_height * (value - low) / (1 - low), 1)
@@ -245,7 +246,7 @@ def line_chart(
     return LineChart(
         width=WIDTH,
         height=HEIGHT,
-        left=LEFT,
+        left=left,
         right=WIDTH - RIGHT,
         top=TOP,
         baseline=baseline,

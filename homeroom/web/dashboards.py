@@ -8,6 +8,7 @@ import datetime as dt
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from homeroom.access.gatekeeper import aggregate_scope
 from homeroom.metrics import display
@@ -60,7 +61,9 @@ def home(request: HttpRequest) -> HttpResponse:
         return _render(request, Place())
     whole = [pk for pk in scope.schools if scope.sees_school(pk)]
     if len(whole) == 1 and len(scope.schools) == 1:
-        return redirect("web:school_dashboard", school_id=whole[0])
+        url = reverse("web:school_dashboard", args=[whole[0]])
+        query = request.GET.urlencode()  # a date or a toggle chosen on the way
+        return redirect(f"{url}?{query}" if query else url)
     return views.overview(request)
 
 
@@ -126,7 +129,7 @@ def _charts(board: Dashboard, compare: bool) -> dict:
             labels,
             series,
             titles=[f"week of {display.date(week.monday)}" for week in weeks],
-            label_every=max(1, len(weeks) // 8),
+            label_every=max(1, -(-len(weeks) // 7)),  # seven labels at most
         )
         if weeks
         else None,
