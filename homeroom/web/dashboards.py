@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from homeroom.access.gatekeeper import aggregate_scope
+from homeroom.attendance.selectors import school_year_for
 from homeroom.metrics import display
 from homeroom.metrics.dashboards import (
     GROUPS,
@@ -176,7 +177,12 @@ def _chosen_date(text: str | None, dates: list[dt.date]) -> tuple[dt.date | None
 def _render(request: HttpRequest, place: Place) -> HttpResponse:
     user = request.user
     state = summary_state(user)
-    context = {"place": place, "title": _title(place), "state": state}
+    context = {
+        "place": place,
+        "title": _title(place),
+        "state": state,
+        "school_year": state.school_year if state else school_year_for(user),
+    }
     if state is None:
         return render(request, "web/dashboard.html", context)
     rules = summary_rules(state)
@@ -191,7 +197,6 @@ def _render(request: HttpRequest, place: Place) -> HttpResponse:
     context |= {
         "board": board,
         "rules": rules,
-        "school_year": state.school_year,
         "compare": compare,
         "sort": sort,
         "rows": _sorted(rows, sort),
