@@ -6,8 +6,9 @@ from collections.abc import Iterator
 import pytest
 
 from homeroom.attendance.models import AttendanceEvent
-from homeroom.conftest import PASSWORD
+from homeroom.conftest import PASSWORD, add_absence, school_days
 from homeroom.ingest.models import ImportRun
+from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.web.tests.import_files import PROFILE, two_absences
 from homeroom.web.tests.test_worklists import build_world
 
@@ -90,15 +91,43 @@ def test_teacher_finds_only_their_student_and_opens_her_page(cast, live_server, 
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
 
 
-def test_admin_overview_shows_both_schools(cast, summaries, live_server, page):
-    # given the district admin, signed in through the form (the summaries computed)
+def test_admin_clicks_from_the_district_to_a_school_a_grade_and_a_student(cast, live_server, page):
+    # given Ana absent on the first three school days, and the summaries computed
+    for day in school_days(cast.this_year)[:3]:
+        add_absence(cast, cast.ana, cast.lincoln, day)
+    do_refresh_summaries(cast.district)
+    # when the district admin signs in, the district's dashboard opens
     sign_in(page, live_server, "admin")
-    # when the overview opens
-    table = page.get_by_role("table", name="Attendance by school")
-    # then both schools of the district have a row
-    assert table.get_by_role("rowheader", name="Lincoln Elementary").is_visible()
-    assert table.get_by_role("rowheader", name="Central High").is_visible()
-    assert page.get_by_role("heading", name="District overview").is_visible()
+    assert page.get_by_role("heading", name="District", exact=True).is_visible()
+    enrolled = page.locator("[data-figure=enrolled] dd")
+    assert enrolled.inner_text() == "6"
+    schools = page.get_by_role("table", name="Each school's students")
+    lincoln = schools.get_by_role("row", name="Lincoln Elementary")
+    assert lincoln.get_by_role("cell").nth(0).inner_text() == "4"
+    look(page, "dashboard-district")
+    # when they open Lincoln, its dashboard counts the four students of its row
+    lincoln.get_by_role("link", name="Lincoln Elementary").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Lincoln Elementary").is_visible()
+    assert page.locator("[data-figure=enrolled] dd").inner_text() == "4"
+    look(page, "dashboard-school")
+    # when they open grade 3 from the table of grades
+    grades = page.get_by_role("table", name="Each grade's students")
+    assert grades.get_by_role("row", name="Grade 3").get_by_role("cell").nth(0).inner_text() == "1"
+    grades.get_by_role("link", name="Grade 3").click()
+    page.wait_for_load_state()
+    assert page.locator("[data-figure=enrolled] dd").inner_text() == "1"
+    students = page.get_by_role("table", name="This grade's students")
+    ana = students.get_by_role("row", name="Alvarez, Ana")
+    assert ana.get_by_role("cell").nth(1).inner_text() == "3"  # days absent
+    look(page, "dashboard-grade")
+    # when they open Ana, her page shows the same three days absent
+    ana.get_by_role("link", name="Alvarez, Ana").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Ana Alvarez").is_visible()
+    days_absent = page.locator(".figure").filter(has=page.locator("dt", has_text="Days absent"))
+    assert days_absent.locator("dd").inner_text() == "3"
+    # and nothing was fetched from another server
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
 
 

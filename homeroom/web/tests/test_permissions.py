@@ -74,12 +74,33 @@ def _only(users: set[str], allowed=200, others=404) -> dict:
     }
 
 
+ONE_SCHOOL = {"principal", "viewer"}  # the counselor serves only some grades of hers
+TO_SCHOOL = "to their school's dashboard"
+TO_STUDENTS = "to their students"
+
+
+def _dashboard(users: set[str]) -> dict:
+    """`users` see the dashboard; teachers go to their students; the rest 404."""
+    return _only(users) | {"teacher": TO_STUDENTS}
+
+
 # route name -> (HTTP method, {user: expected outcome}); outcome is a status or a redirect.
 MATRIX = {
+    # Someone serving one whole school lands on its dashboard; the rest on their own page.
     "home": (
         "get",
-        {user: TO_LOGIN if user in SIGNED_OUT else 200 for user in (ANONYMOUS, *CAST_USERS)},
+        {
+            user: TO_LOGIN if user in SIGNED_OUT else TO_SCHOOL if user in ONE_SCHOOL else 200
+            for user in (ANONYMOUS, *CAST_USERS)
+        },
     ),
+    # Dashboards add up whole schools (or grades): those who see all of their students.
+    # Teachers reach students one by one: they are sent to their list. The outsider's
+    # district has no such school (404) but its own groups' dashboard (200).
+    "school_dashboard": ("get", _dashboard({"admin", "analyst", "principal"})),
+    "grade_dashboard": ("get", _dashboard({"admin", "analyst", "principal"})),
+    "school_group_dashboard": ("get", _dashboard({"admin", "analyst", "principal"})),
+    "group_dashboard": ("get", _dashboard({"admin", "analyst", "outsider"})),
     "students": (
         "get",
         {user: TO_LOGIN if user in SIGNED_OUT else 200 for user in (ANONYMOUS, *CAST_USERS)},
@@ -126,6 +147,10 @@ def _an_upload(cast) -> list:
 
 
 ROUTE_ARGUMENTS = {
+    "school_dashboard": lambda cast: [cast.lincoln.pk],
+    "grade_dashboard": lambda cast: [cast.lincoln.pk, 3],
+    "school_group_dashboard": lambda cast: [cast.lincoln.pk, "iep"],
+    "group_dashboard": lambda cast: ["iep"],
     "import_run": _a_run,
     "import_report": _an_upload,
     "import_confirm": _an_upload,
@@ -152,6 +177,10 @@ def _outcome(response, expected):
         matched = response.status_code == 302 and urlsplit(location).path == reverse("web:login")
     elif expected == TO_HOME:
         matched = response.status_code == 302 and location == reverse("web:home")
+    elif expected == TO_STUDENTS:
+        matched = response.status_code == 302 and location == reverse("web:students")
+    elif expected == TO_SCHOOL:
+        matched = response.status_code == 302 and urlsplit(location).path.startswith("/schools/")
     else:
         matched = response.status_code == expected
     return expected if matched else f"{response.status_code} {location}".strip()
@@ -311,10 +340,44 @@ def test_filtered_student_list_never_reaches_past_the_users_students(
 def test_overview_counts_exactly_the_visible_students(cast, client, summaries, username):
     # given a signed-in member of the cast, and every student's summary computed
     _sign_in(client, cast, username)
-    # when they open the overview
-    page = client.get(reverse("web:home")).text
+    # when they open the overview (a principal's or viewer's: their school's dashboard)
+    page = client.get(reverse("web:home"), follow=True).text
     # then its totals count exactly the students they may see who are enrolled this year
     assert figure(page, "Students enrolled") == str(len(VISIBLE[username] - NOT_ENROLLED_THIS_YEAR))
+
+
+GRADE_SCOPED = {"counselor": (301, 9)}  # the counselor serves grades 9 and 10 of Central
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
+def test_dashboards_count_exactly_the_students_of_what_they_show(cast, client, summaries, username):
+    # given a signed-in member of the cast, and every student's summary computed
+    _sign_in(client, cast, username)
+    # when they open each school's and each grade's dashboard of the cast
+    opened = {}
+    for school, grade, names in (
+        (cast.lincoln, None, {"ana", "ben", "eli", "gabe"}),
+        (cast.central, None, {"carla", "dev"}),
+        (cast.central, 9, {"carla"}),
+        (cast.lincoln, 3, {"ana"}),
+    ):
+        args = [school.pk] if grade is None else [school.pk, grade]
+        route = "web:school_dashboard" if grade is None else "web:grade_dashboard"
+        response = client.get(reverse(route, args=args))
+        if response.status_code == 200:
+            # then what opens counts exactly that school's (or grade's) students
+            assert figure(response.text, "Students enrolled") == str(len(names))
+            opened[(school.local_id, grade)] = names
+    # and what opens is exactly what their scope covers whole
+    expected = {
+        "admin": {("101", None), ("301", None), ("301", 9), ("101", 3)},
+        "analyst": {("101", None), ("301", None), ("301", 9), ("101", 3)},
+        "principal": {("101", None), ("101", 3)},
+        "viewer": {("301", None), ("301", 9)},
+        "counselor": {("301", 9)},
+        "teacher": set(),
+    }
+    assert set(opened) == expected[username]
 
 
 def _flag_everyone(cast) -> None:

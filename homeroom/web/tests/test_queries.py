@@ -148,8 +148,9 @@ def assert_same_queries(before: dict[str, int], after: dict[str, int]) -> None:
 
 
 def test_overview_costs_the_same_queries_for_more_students(night, client):
-    # given each role's overview of the cast
-    users = ("admin", "analyst", "principal", "counselor", "teacher", "viewer")
+    # given each role's first page of the cast (the admin's and analyst's: the district's
+    # dashboard; the principal and the viewer are sent to their school's, below)
+    users = ("admin", "analyst", "counselor", "teacher")
     before, pages = counts_for(night, client, users, reverse("web:home"))
     # when twenty more students are enrolled, absent and summarized
     add_students(night)
@@ -157,6 +158,21 @@ def test_overview_costs_the_same_queries_for_more_students(night, client):
     # then the counselor's and teacher's lists of students needing attention grew
     for name in ("counselor", "teacher"):
         assert len(student_ids_linked(grown[name])) > len(student_ids_linked(pages[name]))
+    assert_same_queries(before, after)
+
+
+def test_dashboards_cost_the_same_queries_for_more_students(night, client):
+    # given a school's, a grade's and a group's dashboard, as each role that opens them
+    urls = {
+        "principal": reverse("web:school_dashboard", args=[night.lincoln.pk]),
+        "viewer": reverse("web:school_dashboard", args=[night.central.pk]),
+        "admin": reverse("web:grade_dashboard", args=[night.lincoln.pk, 3]),
+        "analyst": reverse("web:group_dashboard", args=["iep"]),
+    }
+    before = {name: queries_of(client, getattr(night, name), url)[0] for name, url in urls.items()}
+    # when twenty more students are enrolled, absent and summarized
+    add_students(night)
+    after = {name: queries_of(client, getattr(night, name), url)[0] for name, url in urls.items()}
     assert_same_queries(before, after)
 
 

@@ -554,19 +554,17 @@ def test_htmx_history_restore_gets_the_whole_page(cast, client):
 # Overview
 
 
-def test_overview_for_the_district_shows_every_school(cast, client, ana_absent_twice):
+def test_first_page_for_the_district_is_its_dashboard(cast, client, ana_absent_twice):
     # given the admin
     client.force_login(cast.admin)
-    # when they open the overview
+    # when they open the first page
     page = client.get(reverse("web:home")).text
-    # then each school has a row and the totals count each enrolled student once
-    schools = rows_by_first_cell(page, "Attendance by school")
+    # then it is the district's dashboard: each school a row, each enrolled student once
+    schools = rows_by_first_cell(page, "Each school's students")
     assert schools["Lincoln Elementary"]["Students"] == "4"
     assert schools["Central High"]["Students"] == "2"
-    assert schools["Lincoln Elementary"]["Days absent"] == "2"
-    assert schools["Central High"]["Days absent"] == "0"
     assert figure(page, "Students enrolled") == "6"
-    assert "District overview" in page
+    assert "<h1>District</h1>" in page
 
 
 def test_overview_for_a_teacher_covers_only_their_students(cast, client, ana_absent_twice):
@@ -583,12 +581,21 @@ def test_overview_for_a_teacher_covers_only_their_students(cast, client, ana_abs
     assert "Central High" not in page
 
 
-def test_overview_for_a_principal_is_their_school(cast, client, summaries):
+def test_first_page_for_a_principal_is_their_schools_dashboard(cast, client, summaries):
     client.force_login(cast.principal)
-    page = client.get(reverse("web:home")).text
-    assert set(rows_by_first_cell(page, "Attendance by school")) == {"Lincoln Elementary"}
+    response = client.get(reverse("web:home"), follow=True)
+    page = response.text
+    assert response.redirect_chain == [
+        (reverse("web:school_dashboard", args=[cast.lincoln.pk]), 302)
+    ]
+    assert set(rows_by_first_cell(page, "Each grade's students")) == {
+        "Grade 2",
+        "Grade 3",
+        "Grade 4",
+        "Grade 5",
+    }
     assert figure(page, "Students enrolled") == "4"
-    assert "Your school" in page
+    assert "<h1>Lincoln Elementary</h1>" in page
 
 
 def instructional_days(cast, school, first: dt.date, last: dt.date) -> int:
@@ -628,7 +635,7 @@ def ben_transferred(cast):
     return SimpleNamespace(arrived=arrived, ben_absent=ben_absent)
 
 
-def test_overview_for_a_principal_shows_one_figure_per_school(cast, client, ben_transferred):
+def test_school_dashboard_counts_the_students_days_at_that_school(cast, client, ben_transferred):
     # given Lincoln's students, one of whom (Ben) was at Central High before
     start, today = cast.this_year.start_date, cast.today
     enrolled = {
@@ -641,51 +648,39 @@ def test_overview_for_a_principal_shows_one_figure_per_school(cast, client, ben_
     chronic = [name for name in enrolled if Fraction(absent[name]) / enrolled[name] >= 0.1]
     assert chronic == ["ben"], "the cast's data makes Ben the one chronic student at Lincoln"
     days_enrolled, days_absent = sum(enrolled.values()), sum(absent.values())
-    # when Lincoln's principal opens the overview
+    # when Lincoln's principal opens their first page: Lincoln's dashboard
     client.force_login(cast.principal)
-    page = client.get(reverse("web:home")).text
-    # then the table has Lincoln's row alone, with Lincoln's days, rounded for reading
-    rows = rows_by_first_cell(page, "Attendance by school")
-    assert set(rows) == {"Lincoln Elementary"}
-    lincoln = rows["Lincoln Elementary"]
-    assert lincoln["Students"] == "4"
-    assert lincoln["Days enrolled"] == f"{days_enrolled:,}"
-    assert lincoln["Days absent"] == f"{float(days_absent):,.1f}"  # a half day: one decimal
-    assert lincoln["Attendance rate (ADA)"] == one_decimal_percent(
+    page = client.get(reverse("web:home"), follow=True).text
+    # then its figures are Lincoln's days, rounded for reading, not Ben's whole year (where
+    # he is not chronic)
+    assert "Students' days at this school" in page
+    assert figure(page, "Students enrolled") == "4"
+    assert figure(page, "Attendance rate (ADA)") == one_decimal_percent(
         days_enrolled - days_absent, days_enrolled
     )
-    assert lincoln["Chronically absent"] == "1"
-    assert lincoln["Chronic absence rate"] == "25.0%"
-    # and the headline figures, under Lincoln's name, are the same figures, not Ben's
-    # whole year (where he is not chronic)
-    assert '<h2 id="summary-heading" class="figures__heading">Lincoln Elementary</h2>' in page
-    assert figure(page, "Students enrolled") == lincoln["Students"]
-    assert figure(page, "Attendance rate (ADA)") == lincoln["Attendance rate (ADA)"]
-    assert figure(page, "Chronic absence rate") == lincoln["Chronic absence rate"]
-    assert "1 chronically absent of 4 students counted" in page
-    assert figure(page, "Days absent") == lincoln["Days absent"]
-    # and the page says, once, why days have a decimal, and that Ben's other school is not in
-    assert page.count("Days include partial days (e.g. half days), to one decimal.") == 1
-    assert "the days some of them spent at 1 other school this year are on their own" in page
+    assert figure(page, "Chronic absence rate") == "25.0%"
+    assert "1 chronically absent</a> of 4 students counted" in page
+    # and its grade rows add up to it: Ben's grade holds the one chronic student
+    grades = rows_by_first_cell(page, "Each grade's students")
+    assert sum(int(row["Students"]) for row in grades.values()) == 4
+    assert grades["Grade 4"]["Chronically absent"] == "1"
+    assert grades["Grade 4"]["Chronic absence rate"] == "100.0%"
 
 
-def test_overview_for_the_district_labels_its_totals_as_each_student_once(
-    cast, client, ben_transferred
-):
+def test_district_dashboard_counts_each_student_once(cast, client, ben_transferred):
     # given the admin, who sees every school
     client.force_login(cast.admin)
-    # when they open the overview
+    # when they open the district's dashboard
     page = client.get(reverse("web:home")).text
-    # then the headline figures are the table's last row, under the same words: each student
-    # once over all their schools (Ben, chronic at Lincoln, is not over his whole year)
-    label = "All students, all schools (each student once)"
-    assert f'class="figures__heading">{label}</h2>' in page
-    rows = rows_by_first_cell(page, "Attendance by school")
+    # then its headline figures count each student once over all their schools (Ben,
+    # chronic at Lincoln, is not over his whole year), and say so
+    assert (
+        'class="figures__heading">All students, each counted once over their schools</h2>' in page
+    )
+    rows = rows_by_first_cell(page, "Each school's students")
     assert rows["Lincoln Elementary"]["Chronically absent"] == "1"
-    assert rows[label]["Chronically absent"] == "0"
-    assert rows[label]["Students"] == figure(page, "Students enrolled") == "6"
-    assert rows[label]["Chronic absence rate"] == figure(page, "Chronic absence rate") == "0.0%"
-    assert rows[label]["Days absent"] == figure(page, "Days absent")
+    assert figure(page, "Students enrolled") == "6"
+    assert figure(page, "Chronic absence rate") == "0.0%"
 
 
 def test_overview_before_the_summaries_are_computed_says_so(cast, client):
