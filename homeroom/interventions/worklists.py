@@ -3,7 +3,8 @@
 The worklist is who to reach next, not everyone with a flag: students who are not
 chronically absent yet (so their year can still be turned around) and whose risk rose (an
 open early-warning flag, which is raised when absences start, a band worsens or a pattern
-appears, or a forecast higher than the one before). It is ordered by the forecast, highest
+appears; a move to a more intensive tier in the last two weeks; or a forecast higher than
+the one before). It is ordered by the forecast, highest
 first, and sized to the district's capacity (`District.risk_capacity`: the share of its
 students staff can reach). Students already chronically absent are on the chronic list,
 most intensive tier first: they need a plan, not an early warning.
@@ -12,6 +13,7 @@ Both lists start from the materialized summaries (`StudentSummary`) of the stude
 gatekeeper lets the user see, with every filter applied in SQL.
 """
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 
@@ -23,7 +25,7 @@ from homeroom.core.models import School, SchoolYear
 from homeroom.core.selectors import district_today
 from homeroom.interventions.flags import CASE_FLAG_KINDS
 from homeroom.interventions.models import Case, FamilyContact
-from homeroom.metrics.models import StudentSummary
+from homeroom.metrics.models import StudentSummary, TierChange
 from homeroom.metrics.selectors import SORTABLE_FIGURES
 from homeroom.roster.models import Enrollment, Student
 from homeroom.roster.selectors import find_students
@@ -32,6 +34,8 @@ from homeroom.warnings.models import Flag, RiskScore
 # A forecast counts as risen when it is this much above the one it replaced: a night's
 # noise of a point or two is not news.
 FORECAST_RISE = 0.05
+# A tier raised within these days puts a student on the worklist (as a new flag would).
+TIER_RISE_DAYS = 14
 EARLY = "early"
 RISK_FLAG_CHOICES = [
     (kind, label) for kind, label in Flag.Kind.choices if kind not in CASE_FLAG_KINDS
@@ -155,9 +159,16 @@ def early_warning_worklist(
     as the district's capacity (`capacity_share` of the visible students enrolled)."""
     rows, students = _summaries(user, filters, school_year)
     rose = Q(risk_probability__gte=F("previous_probability") + FORECAST_RISE)
+    tier_raised = TierChange.objects.filter(
+        student=OuterRef("student"),
+        school_year=school_year,
+        raised=True,
+        on__gt=district_today(user.district) - dt.timedelta(days=TIER_RISE_DAYS),
+    )
+    flagged = Exists(risk_flags().filter(student=OuterRef("student")))
     rows = (
         rows.filter(Q(counted=False) | Q(chronic=False))
-        .filter(Q(Exists(risk_flags().filter(student=OuterRef("student")))) | rose)
+        .filter(Q(flagged) | Q(Exists(tier_raised)) | rose)
         .order_by(
             F("risk_probability").desc(nulls_last=True),
             F("flag_raised_on").desc(nulls_last=True),
@@ -215,11 +226,15 @@ def student_list(
     flag: str = "",
     group: str = "",
     caseload: bool = False,
+    chronic: bool = False,
     enrolled_only: bool = True,
     figure: str = "",
 ) -> QuerySet[Student]:
     """The students list: `find_students` narrowed by their summary's band and tier this
-    year, an open flag of a kind, and the user's caseload; one query, unordered. With
+    year (and to the chronically absent), an open flag of a kind, and the user's caseload;
+    one query, unordered. With a school, the band, tier and chronic absence are those of the
+    student's row for that school, as the school's dashboard counts them; else their
+    overall row. With
     `figure` (a field of the summary), each student carries it as `sort_figure` (None: no
     summary this year), so the list sorts on it without asking the gatekeeper again."""
     students = find_students(
@@ -231,15 +246,16 @@ def student_list(
         group=group,
         enrolled_only=enrolled_only,
     )
-    if band or tier:
-        overall = StudentSummary.objects.filter(
-            student=OuterRef("pk"), school_year=school_year, school__isnull=True
-        )
+    if band or tier or chronic:
+        summary = StudentSummary.objects.filter(student=OuterRef("pk"), school_year=school_year)
+        summary = summary.filter(school=school) if school else summary.filter(school__isnull=True)
         if band:
-            overall = overall.filter(band=band)
+            summary = summary.filter(band=band)
         if tier:
-            overall = overall.filter(tier=tier)
-        students = students.filter(Exists(overall))
+            summary = summary.filter(tier=tier)
+        if chronic:
+            summary = summary.filter(chronic=True)
+        students = students.filter(Exists(summary))
     if flag:
         students = students.filter(Exists(risk_flags().filter(student=OuterRef("pk"), kind=flag)))
     if caseload:

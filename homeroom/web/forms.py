@@ -134,8 +134,9 @@ class StudentSearchForm(ListFilterForm):
         choices=[("", "Enrolled this year"), ("all", "Also those not enrolled this year")],
         required=False,
     )
+    chronic = forms.BooleanField(label="Chronically absent only", required=False)
     sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
-    field_order = ("q", "school", "grade", "band", "tier", "flag", "group", "caseload")
+    field_order = ("q", "school", "grade", "band", "tier", "chronic", "flag", "group", "caseload")
 
     def __init__(self, data, *, rules: RuleProfile | None, **kwargs) -> None:
         super().__init__(data, rules=rules, **kwargs)
@@ -154,6 +155,7 @@ class StudentSearchForm(ListFilterForm):
             "flag": cleaned.get("flag") or "",
             "group": cleaned.get("group") or "",
             "caseload": cleaned.get("caseload") == "mine",
+            "chronic": bool(cleaned.get("chronic")),
             "enrolled_only": cleaned.get("enrolled") != "all",
             "sort": cleaned.get("sort") or DEFAULT_SORT,
         }

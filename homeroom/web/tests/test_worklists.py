@@ -14,6 +14,7 @@ The cast's world for these tests (`world`), with every expectation worked out by
 """
 
 import csv
+import datetime as dt
 import io
 import math
 from decimal import Decimal
@@ -27,6 +28,7 @@ from homeroom.conftest import add_absence, school_days
 from homeroom.core.models import AuditEntry, CalendarDate
 from homeroom.interventions.models import FamilyContact
 from homeroom.metrics.actions import do_refresh_summaries
+from homeroom.metrics.models import TierChange
 from homeroom.roster.models import Enrollment, Student, StudentCharacteristic
 from homeroom.warnings.models import Flag, RiskScore
 from homeroom.web.tests.page_text import rows_by_first_cell, student_ids_linked, table_rows
@@ -215,6 +217,31 @@ def test_teacher_sees_only_their_students_on_the_worklist(world, client):
     assert student_ids_linked(page) == {world.ana.pk}
 
 
+def test_a_tier_raised_in_the_last_two_weeks_puts_a_student_on_the_worklist(world, client):
+    # given Gabe (no flag, no forecast rise: on no list) moved to a more intensive tier
+    def tier_raised(days_ago: int) -> None:
+        TierChange.objects.update_or_create(
+            student=world.gabe,
+            defaults={
+                "school_year": world.this_year,
+                "on": world.today - dt.timedelta(days=days_ago),
+                "from_tier": "tier1",
+                "to_tier": "tier2",
+                "raised": True,
+            },
+        )
+
+    def worklist() -> list[str]:
+        return names(get(client, world.admin, reverse("web:warnings")).text, WORKLIST)
+
+    # then a move 15 days ago does not put him on the worklist; one 3 days ago does, in his
+    # forecast's place (70%: first)
+    tier_raised(15)
+    assert worklist() == ["Brooks, Ben", "Evans, Eli", "Alvarez, Ana"]
+    tier_raised(3)
+    assert worklist() == ["Garcia, Gabe", "Brooks, Ben", "Evans, Eli", "Alvarez, Ana"]
+
+
 # The students list's filters
 
 
@@ -227,6 +254,7 @@ def test_teacher_sees_only_their_students_on_the_worklist(world, client):
         ({"band": "moderate"}, {"dev"}),
         ({"tier": "tier3"}, {"carla"}),
         ({"tier": "tier1"}, {"ana", "ben", "eli", "gabe"}),
+        ({"chronic": "1"}, {"carla", "dev"}),
         ({"flag": "weekday_pattern"}, {"eli"}),
         ({"flag": "consecutive", "enrolled": "all"}, {"ana", "carla", "dev", "hal"}),
         ({"group": "iep"}, {"ben"}),
@@ -249,6 +277,17 @@ def test_students_list_opens_on_the_most_days_absent(world, client):
     page = get(client, world.admin, reverse("web:students")).text
     assert names(page, STUDENTS)[:3] == ["Chen, Carla", "Desai, Dev", "Alvarez, Ana"]
     assert "6 students enrolled in" in page
+
+
+def test_chronic_students_of_a_school_are_those_its_dashboard_counts(world, client):
+    # given Carla and Dev chronically absent at Central; no one at Lincoln
+    def chronic_at(school):
+        page = get(client, world.admin, reverse("web:students"), school=school.pk, chronic="1")
+        return student_ids_linked(page.text)
+
+    # then each school's chronic list holds its own chronically absent students
+    assert chronic_at(world.central) == {world.carla.pk, world.dev.pk}
+    assert chronic_at(world.lincoln) == set()
 
 
 def test_students_list_school_filter_says_it_counts_those_who_left(world, client):
