@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("homeroom.web.urls")),
     path("", include("homeroom.interventions.urls")),
     path("", include("homeroom.outreach.urls")),
+    path("", include("homeroom.truancy.urls")),
 ]

@@ -249,12 +249,6 @@ def load_generated_district(
             except ImportRejected as rejected:
                 raise _rejection(batch, rejected.run, directory) from None
             do_install_defaults(district)
-            AuditEntry.objects.create(
-                user=user,
-                action=AuditEntry.Action.IMPORT,
-                subject=f"import run {run.pk} ({SOURCE_FORMAT})",
-                details={"district": district.name, "counts": inserted(run)},
-            )
         bar.update(1)
     do_refresh_after_import(run)
     return run
@@ -291,6 +285,7 @@ def load_intervention_history(
         users = _history_staff(district, directory, history, accounts)
         counts = _write_history(district, history, users)
         AuditEntry.objects.create(
+            district=district,
             action=AuditEntry.Action.IMPORT,
             subject=f"generated interventions history ({HISTORY_FILE})",
             details={"district": district.name, "counts": counts},

@@ -429,6 +429,7 @@ class CaseEvent(models.Model):
         STRUCK = "struck", "Struck through"
         MESSAGE_SENT = "message_sent", "Message sent"
         MESSAGE_RECEIVED = "message_received", "Message received"
+        TRUANCY = "truancy", "Truancy escalation"  # written by the truancy app's actions
 
     student = models.ForeignKey(
         "roster.Student", on_delete=models.CASCADE, related_name="case_events"

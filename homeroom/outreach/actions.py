@@ -509,10 +509,12 @@ def _record_sent(sent: list[tuple[Draft, Message]], today: dt.date) -> None:
                 details={"message_id": message.pk, "contact_id": contact.pk if contact else None},
             )
         )
-        # The fields core.actions.do_log_student_access writes, for many students at once.
+        # The fields core.actions.do_log_student_access writes, for many students at once
+        # (the district: the message's, also when no staff member decided it).
         entries.append(
             AuditEntry(
                 user=draft.user,
+                district_id=message.district_id,
                 action=AuditEntry.Action.CREATE,
                 student_id=student.pk,
                 subject="family message",

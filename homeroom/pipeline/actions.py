@@ -1,5 +1,6 @@
 """The pipeline: the night's steps in order, import -> metrics -> flags -> forecast ->
-case defaults -> case flags -> tiers -> outreach (the triggers: homeroom/outreach/triggers.py).
+case defaults -> case flags -> truancy -> tiers -> outreach (the triggers:
+homeroom/outreach/triggers.py).
 
 Data flows one way through the apps (ingest -> attendance -> metrics -> warnings), and this
 is the one place that runs them in sequence, so no app calls the one downstream of it. The
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from homeroom.core.actions import CommandLine
 from homeroom.core.models import District
 from homeroom.ingest.actions import do_import_files
 from homeroom.ingest.models import ImportRun
@@ -29,6 +31,7 @@ from homeroom.metrics.rules import load_rule_profile
 from homeroom.outreach.actions import do_install_default_templates
 from homeroom.outreach.triggers import do_evaluate_triggers
 from homeroom.pipeline.models import NightlyRun
+from homeroom.truancy.actions import do_find_eligible
 from homeroom.warnings.actions import (
     analysis_engine,
     current_model,
@@ -117,6 +120,7 @@ def do_run_nightly(
             district=district,
             source_format=files.source_format,
             profile=files.profile,
+            via=CommandLine("homeroom nightly"),
         )
         return {"run": imported.pk, **imported.counts}
 
@@ -143,6 +147,9 @@ def do_run_nightly(
     # installed and leave the district's edits alone).
     step("case defaults", lambda: do_install_defaults(district))
     step("case flags", lambda: do_evaluate_case_flags(district, as_of=as_of))
+    # Students who reached the next step of the district's truancy pack (none chosen: the
+    # step records so and finds nobody).
+    step("truancy", lambda: do_find_eligible(district, as_of=as_of))
     step("tiers", lambda: _tier_changes(district, run))
 
     def outreach() -> dict:  # templates first: a district new to Homeroom gets the defaults

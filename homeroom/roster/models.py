@@ -199,6 +199,21 @@ class StudentGuardian(models.Model):
         return f"{self.guardian_id} {self.relationship} of {self.student_id}"
 
 
+# Exit reasons as SISs and Ed-Fi commonly send them, in words. The SIS's text is stored as
+# sent (a district's own codes too); one it is not listed here is shown as written.
+EXIT_REASONS = {
+    "end_of_year": "End of the school year",
+    "graduated": "Graduated",
+    "transferred_in_district": "Transferred to another school of the district",
+    "transferred": "Transferred",
+    "moved_out_of_district": "Moved out of the district",
+    "dropped_out": "Dropped out",
+    "expelled": "Expelled",
+    "deceased": "Deceased",
+    "withdrawn": "Withdrawn",
+}
+
+
 class Enrollment(models.Model):
     """A span of a student's enrollment at a school; entry and exit days both count."""
 
@@ -230,6 +245,17 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student_id} at {self.school_id} from {self.entry_date}"
+
+    @property
+    def exit_reason_label(self) -> str:
+        """The exit reason in words ("moved_out_of_district" -> "Moved out of the district")."""
+        reason = self.exit_reason.strip()
+        known = EXIT_REASONS.get(reason.lower())
+        if known:
+            return known
+        if reason and " " not in reason and "_" in reason:
+            return reason.replace("_", " ").capitalize()
+        return reason
 
 
 class Section(models.Model):

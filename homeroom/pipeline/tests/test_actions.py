@@ -41,6 +41,7 @@ def test_a_night_refreshes_the_metrics_then_raises_flags_and_records_every_step(
         ("forecast", "skipped"),
         ("case defaults", "done"),
         ("case flags", "done"),
+        ("truancy", "done"),
         ("tiers", "done"),
         ("outreach", "done"),
     ]
