@@ -10,6 +10,7 @@ calibrated probability and explains itself the same way: a factor's contribution
 weight times how far the student's value is from the training average.
 """
 
+import datetime as dt
 import itertools
 import math
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from homeroom.metrics import display
+from homeroom.metrics.definitions import WEEKDAYS
 from homeroom.warnings.snapshots import Snapshot
 
 ESTIMATOR = "scikit-learn LogisticRegression (standardized inputs, L2, C=1)"
@@ -35,22 +37,43 @@ MODEL_INPUTS = (
     "prior_chronic",
     "new_student",
     "grade",
+    "absent_last_14",
+    "weekday_share",
 )
-# The baselines: what a district would do without a model, each ranked by one number.
+# The baselines: what a district would do without a model, each ranked by one number. The
+# sum is an analyst's first idea (absence rate so far plus last year's); the district's
+# flags count the flags its own rules raise (`flags.py`).
 BASELINES = {
     "chronic_last_year": ("prior_rate",),
     "september": ("september",),
     "projection": ("absence_rate",),
+    "rate_sum": ("rate_sum",),
+    "district_flags": ("flags",),
 }
+# A baseline a night's scores can fall back on: the flags need the rules' own inputs, and
+# staff see the flags beside the forecast anyway.
+FALLBACKS = ("chronic_last_year", "september", "projection", "rate_sum")
 MINIMUM_GROUP = 10  # groups smaller than this are not reported (small-cell suppression)
+FAIRNESS_GROUP = 100  # the ROC-AUC gap is reported between groups of at least this size
+BOOTSTRAP = 200  # resamples for the confidence interval of a margin
 
 
-def features(snapshot: Snapshot, last_year: pd.DataFrame | None) -> pd.DataFrame:
-    """Per enrolled student: the raw values the methods read and the words explain."""
+def features(
+    snapshot: Snapshot, last_year: pd.DataFrame | None, flags: pd.Series | None = None
+) -> pd.DataFrame:
+    """Per enrolled student: the raw values the methods read and the words explain.
+
+    `flags`: how many of the district's flags hold per student (the flags baseline's
+    input; NaN without it)."""
     s = snapshot.students[snapshot.students["days_enrolled"] > 0]
     enrolled = s["days_enrolled"].astype(float)
     days = snapshot.days
-    september = days[pd.to_datetime(days["date"]).dt.month == 9]
+    dates = pd.to_datetime(days["date"])
+    september = days[dates.dt.month == 9]
+    recent = days[dates >= pd.Timestamp(snapshot.as_of - dt.timedelta(days=13))]
+    weekdays = s[list(WEEKDAYS)].astype(float)
+    most = weekdays.max(axis=1)
+    total = weekdays.sum(axis=1)
     table = pd.DataFrame(
         {
             "days_enrolled": s["days_enrolled"],
@@ -66,10 +89,18 @@ def features(snapshot: Snapshot, last_year: pd.DataFrame | None) -> pd.DataFrame
             "grade": s["grade"],
             "projected_chronic": s["projected_chronic"].astype(bool),
             "september": september.groupby("student_id")["absent"].sum(),
+            "absent_last_14": recent.groupby("student_id")["absent"].sum(),
+            # the share of absences on one weekday, once there are enough to tell (5 or
+            # more): a habit (every Monday) rather than illness
+            "weekday_share": (most / total.where(total >= 5)).fillna(0.2),
+            "flags": flags if flags is not None else np.nan,
         },
         index=s.index,
     )
     table["september"] = table["september"].fillna(0.0)
+    table["absent_last_14"] = table["absent_last_14"].fillna(0.0)
+    if flags is not None:
+        table["flags"] = table["flags"].fillna(0.0)
     if last_year is not None:
         before = last_year[last_year["days_enrolled"] > 0]
         table["prior_rate"] = before["absence_rate"].reindex(table.index)
@@ -78,6 +109,8 @@ def features(snapshot: Snapshot, last_year: pd.DataFrame | None) -> pd.DataFrame
         table["prior_rate"] = np.nan
         table["prior_chronic"] = False
     table["new_student"] = table["prior_rate"].isna()
+    # a new student's "last year" is this year so far, as an analyst would fill it
+    table["rate_sum"] = table["absence_rate"] + table["prior_rate"].fillna(table["absence_rate"])
     return table
 
 
@@ -95,6 +128,7 @@ def _inputs(table: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
             "absent_last_30",
             "oss",
             "september",
+            "absent_last_14",
         ):
             values = np.sqrt(np.clip(values, 0, None))
         columns.append(values)
@@ -164,7 +198,8 @@ def fit_methods(table: pd.DataFrame, labels: pd.Series) -> dict[str, Fitted]:
     """The model and every baseline, fitted on the same rows."""
     methods = {"model": fit(table, labels, MODEL_INPUTS)}
     for name, inputs in BASELINES.items():
-        methods[name] = fit(table, labels, inputs)
+        if table[list(inputs)].notna().any().all():  # the flags only with the rules
+            methods[name] = fit(table, labels, inputs)
     return methods
 
 
@@ -174,6 +209,7 @@ def rule_flags(table: pd.DataFrame) -> dict[str, np.ndarray]:
         "chronic_last_year": table["prior_chronic"].to_numpy(bool),
         "september": (table["september"] >= 2).to_numpy(bool),
         "projection": table["projected_chronic"].to_numpy(bool),
+        "district_flags": (table["flags"].fillna(0) >= 1).to_numpy(bool),
     }
 
 
@@ -219,23 +255,78 @@ def calibration(truth: np.ndarray, probability: np.ndarray, bins: int = 10) -> l
     return rows
 
 
+def expected_calibration_error(truth: np.ndarray, probability: np.ndarray) -> float | None:
+    """The mean gap between predicted and observed over the ten bins, weighted by their
+    students."""
+    rows = calibration(truth, probability)
+    total = sum(row["students"] for row in rows)
+    if not total:
+        return None
+    return sum(row["students"] * abs(row["predicted"] - row["observed"]) for row in rows) / total
+
+
+def _auc(truth: np.ndarray, probability: np.ndarray) -> float:
+    """ROC-AUC by ranks (ties count half): the bootstrap's thousands need it fast."""
+    ranks = pd.Series(probability).rank().to_numpy()
+    positives = int(truth.sum())
+    negatives = len(truth) - positives
+    return (ranks[truth].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def margins(
+    truth: np.ndarray, used: np.ndarray, probabilities: dict[str, np.ndarray], seed: int = 0
+) -> dict[str, dict]:
+    """Per method: how much higher the used method's ROC-AUC is, with a 95% interval from
+    BOOTSTRAP paired resamples of the students (the same students for both)."""
+    rng = np.random.default_rng(seed)
+    samples = [rng.integers(0, len(truth), len(truth)) for _ in range(BOOTSTRAP)]
+    samples = [i for i in samples if 0 < truth[i].sum() < len(i)]
+    found = {}
+    for name, probability in probabilities.items():
+        differences = np.array(
+            [_auc(truth[i], used[i]) - _auc(truth[i], probability[i]) for i in samples]
+        )
+        found[name] = {
+            "roc_auc": _auc(truth, used) - _auc(truth, probability),
+            "low": float(np.percentile(differences, 2.5)),
+            "high": float(np.percentile(differences, 97.5)),
+        }
+    return found
+
+
+def largest_gap(groups: list[dict]) -> dict | None:
+    """The largest difference in ROC-AUC between two groups of FAIRNESS_GROUP or more."""
+    large = [g for g in groups if g["students"] >= FAIRNESS_GROUP and g["roc_auc"] is not None]
+    if len(large) < 2:
+        return None
+    low = min(large, key=lambda g: g["roc_auc"])
+    high = max(large, key=lambda g: g["roc_auc"])
+    return {
+        "gap": high["roc_auc"] - low["roc_auc"],
+        "lowest": {k: low[k] for k in ("group", "value", "students", "roc_auc")},
+        "highest": {k: high[k] for k in ("group", "value", "students", "roc_auc")},
+    }
+
+
 def evaluate_week(
-    methods: dict[str, Fitted],
+    probabilities: dict[str, np.ndarray],
     table: pd.DataFrame,
     labels: pd.Series,
     groups: pd.DataFrame,
     capacity: float,
 ) -> dict:
-    """Every method's figures on held-out rows, overall and per student group."""
+    """Every method's figures on rows it was not fitted on (`probabilities`: per method,
+    per row of `table`), overall and per student group; the method used and its margin
+    over each baseline."""
     truth = labels.astype(bool).to_numpy()
     flags = rule_flags(table)
     result = {"methods": {}}
-    group_values = _group_values(groups.reindex(table.index))
-    for name, method in methods.items():
-        probability = method.probability(table)
+    group_values = list(_group_values(groups.reindex(table.index)))
+    for name, probability in probabilities.items():
         chosen = _top(probability, capacity)
         figures = scores_of(truth, probability, chosen)
         figures["calibration"] = calibration(truth, probability)
+        figures["ece"] = expected_calibration_error(truth, probability)
         if name in flags:
             flagged = flags[name]
             hits = int((truth & flagged).sum())
@@ -248,11 +339,23 @@ def evaluate_week(
             {"group": group, "value": value, **scores_of(truth[m], probability[m], chosen[m])}
             for group, value, m in group_values
         ]
+        figures["largest_gap"] = largest_gap(figures["groups"])
         result["methods"][name] = figures
-    best = max(BASELINES, key=lambda n: result["methods"][n]["roc_auc"] or 0)
+    baselines = [name for name in BASELINES if name in probabilities]
+    best = max(baselines, key=lambda n: result["methods"][n]["roc_auc"] or 0)
+    fallback = max(
+        (n for n in baselines if n in FALLBACKS), key=lambda n: result["methods"][n]["roc_auc"] or 0
+    )
     model_auc = result["methods"]["model"]["roc_auc"] or 0
     result["best_baseline"] = best
-    result["chosen"] = "model" if model_auc > (result["methods"][best]["roc_auc"] or 0) else best
+    result["chosen"] = (
+        "model" if model_auc > (result["methods"][fallback]["roc_auc"] or 0) else fallback
+    )
+    if 0 < truth.sum() < len(truth):
+        used = probabilities[result["chosen"]]
+        result["margins"] = margins(
+            truth, used, {n: probabilities[n] for n in baselines if n != result["chosen"]}
+        )
     return result
 
 
@@ -287,6 +390,14 @@ FACTOR_WORDS = {
     "new_student": lambda r: "New to the district this year: no attendance history here",
     "grade": lambda r: f"In grade {r['grade']}: absences rise through the upper grades",
     "september": lambda r: f"{display.days(r['september'])} absences in September",
+    "absent_last_14": lambda r: (
+        f"{display.days(r['absent_last_14'])} days absent in the last two weeks"
+    ),
+    "weekday_share": lambda r: (
+        f"{display.percent(r['weekday_share'])} of absences fall on the same weekday"
+    ),
+    "rate_sum": lambda r: "Absent often so far this year and last year",
+    "flags": lambda r: f"{int(r['flags'])} early-warning flags",
 }
 
 
