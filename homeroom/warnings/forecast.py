@@ -10,7 +10,6 @@ calibrated probability and explains itself the same way: a factor's contribution
 weight times how far the student's value is from the training average.
 """
 
-import datetime as dt
 import itertools
 import math
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from homeroom.metrics import display
-from homeroom.metrics.definitions import WEEKDAYS
 from homeroom.warnings.snapshots import Snapshot
 
 ESTIMATOR = "scikit-learn LogisticRegression (standardized inputs, L2, C=1)"
@@ -37,8 +35,6 @@ MODEL_INPUTS = (
     "prior_chronic",
     "new_student",
     "grade",
-    "absent_last_14",
-    "weekday_share",
 )
 # The baselines: what a district would do without a model, each ranked by one number. The
 # sum is an analyst's first idea (absence rate so far plus last year's); the district's
@@ -68,12 +64,7 @@ def features(
     s = snapshot.students[snapshot.students["days_enrolled"] > 0]
     enrolled = s["days_enrolled"].astype(float)
     days = snapshot.days
-    dates = pd.to_datetime(days["date"])
-    september = days[dates.dt.month == 9]
-    recent = days[dates >= pd.Timestamp(snapshot.as_of - dt.timedelta(days=13))]
-    weekdays = s[list(WEEKDAYS)].astype(float)
-    most = weekdays.max(axis=1)
-    total = weekdays.sum(axis=1)
+    september = days[pd.to_datetime(days["date"]).dt.month == 9]
     table = pd.DataFrame(
         {
             "days_enrolled": s["days_enrolled"],
@@ -89,16 +80,11 @@ def features(
             "grade": s["grade"],
             "projected_chronic": s["projected_chronic"].astype(bool),
             "september": september.groupby("student_id")["absent"].sum(),
-            "absent_last_14": recent.groupby("student_id")["absent"].sum(),
-            # the share of absences on one weekday, once there are enough to tell (5 or
-            # more): a habit (every Monday) rather than illness
-            "weekday_share": (most / total.where(total >= 5)).fillna(0.2),
             "flags": flags if flags is not None else np.nan,
         },
         index=s.index,
     )
     table["september"] = table["september"].fillna(0.0)
-    table["absent_last_14"] = table["absent_last_14"].fillna(0.0)
     if flags is not None:
         table["flags"] = table["flags"].fillna(0.0)
     if last_year is not None:
@@ -128,7 +114,6 @@ def _inputs(table: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
             "absent_last_30",
             "oss",
             "september",
-            "absent_last_14",
         ):
             values = np.sqrt(np.clip(values, 0, None))
         columns.append(values)
@@ -265,12 +250,15 @@ def expected_calibration_error(truth: np.ndarray, probability: np.ndarray) -> fl
     return sum(row["students"] * abs(row["predicted"] - row["observed"]) for row in rows) / total
 
 
-def _auc(truth: np.ndarray, probability: np.ndarray) -> float:
-    """ROC-AUC by ranks (ties count half): the bootstrap's thousands need it fast."""
-    ranks = pd.Series(probability).rank().to_numpy()
-    positives = int(truth.sum())
-    negatives = len(truth) - positives
-    return (ranks[truth].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+def _weighted_auc(truth: np.ndarray, inverse: np.ndarray, weights: np.ndarray) -> float:
+    """ROC-AUC with a weight per student (ties count half), from the rank of each
+    student's probability among the distinct ones (`inverse`): a bootstrap resample is a
+    student's count of draws, so thousands of resamples cost no sorting."""
+    size = int(inverse.max()) + 1
+    positive = np.bincount(inverse, weights * truth, size)
+    negative = np.bincount(inverse, weights * ~truth, size)
+    below = np.cumsum(negative) - negative
+    return float((positive * (below + negative / 2)).sum() / (positive.sum() * negative.sum()))
 
 
 def margins(
@@ -279,15 +267,22 @@ def margins(
     """Per method: how much higher the used method's ROC-AUC is, with a 95% interval from
     BOOTSTRAP paired resamples of the students (the same students for both)."""
     rng = np.random.default_rng(seed)
-    samples = [rng.integers(0, len(truth), len(truth)) for _ in range(BOOTSTRAP)]
-    samples = [i for i in samples if 0 < truth[i].sum() < len(i)]
+    draws = [
+        np.bincount(rng.integers(0, len(truth), len(truth)), minlength=len(truth)).astype(float)
+        for _ in range(BOOTSTRAP)
+    ]
+    draws = [w for w in draws if 0 < (w * truth).sum() < w.sum()]
+    ones = np.ones(len(truth))
+    ranked_used = np.unique(used, return_inverse=True)[1]
+    used_auc = [_weighted_auc(truth, ranked_used, w) for w in draws]
     found = {}
     for name, probability in probabilities.items():
+        ranked = np.unique(probability, return_inverse=True)[1]
         differences = np.array(
-            [_auc(truth[i], used[i]) - _auc(truth[i], probability[i]) for i in samples]
+            [u - _weighted_auc(truth, ranked, w) for u, w in zip(used_auc, draws, strict=True)]
         )
         found[name] = {
-            "roc_auc": _auc(truth, used) - _auc(truth, probability),
+            "roc_auc": _weighted_auc(truth, ranked_used, ones) - _weighted_auc(truth, ranked, ones),
             "low": float(np.percentile(differences, 2.5)),
             "high": float(np.percentile(differences, 97.5)),
         }
@@ -390,12 +385,6 @@ FACTOR_WORDS = {
     "new_student": lambda r: "New to the district this year: no attendance history here",
     "grade": lambda r: f"In grade {r['grade']}: absences rise through the upper grades",
     "september": lambda r: f"{display.days(r['september'])} absences in September",
-    "absent_last_14": lambda r: (
-        f"{display.days(r['absent_last_14'])} days absent in the last two weeks"
-    ),
-    "weekday_share": lambda r: (
-        f"{display.percent(r['weekday_share'])} of absences fall on the same weekday"
-    ),
     "rate_sum": lambda r: "Absent often so far this year and last year",
     "flags": lambda r: f"{int(r['flags'])} early-warning flags",
 }
