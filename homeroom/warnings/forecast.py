@@ -114,6 +114,7 @@ def _inputs(table: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
             "absent_last_30",
             "oss",
             "september",
+            "rate_sum",
         ):
             values = np.sqrt(np.clip(values, 0, None))
         columns.append(values)

@@ -280,7 +280,7 @@ def train(
                 unit=by,
             )
         groups = student_groups(engine, test.as_of)
-        groups["grade"] = test.table["grade"].reindex(groups.index)
+        groups["grade"] = test.table["grade"].reindex(groups.index).astype("Int64")
         say(f"evaluating week {week}")
         result = f.evaluate_week(probabilities, test.table, test.labels, groups, capacity)
         result |= {"as_of": test.as_of.isoformat(), "trained_on": len(table)}
