@@ -516,9 +516,9 @@ def test_shifting_dynamics_move_absences_within_a_year_and_keep_the_roster(files
         counts = defaultdict(lambda: [0, 0])
         for event in read(directory, "attendance_events"):
             date = day(event["date"])
-            if event["code"] in ("A", "U", "E", "ILL", "MED") and dt.date(2024, 9, 1) <= date:
-                if date < dt.date(2025, 7, 1):
-                    counts[event["student_id"]][date >= dt.date(2025, 1, 20)] += 1
+            absent = event["code"] in ("A", "U", "E", "ILL", "MED")
+            if absent and dt.date(2024, 9, 1) <= date < dt.date(2025, 7, 1):
+                counts[event["student_id"]][date >= dt.date(2025, 1, 20)] += 1
         return [tuple(c) for c in counts.values()]
 
     def correlation(pairs: list[tuple[int, int]]) -> float:
