@@ -281,7 +281,6 @@ def train(
             )
         groups = student_groups(engine, test.as_of)
         groups["grade"] = test.table["grade"].reindex(groups.index).astype("Int64")
-        say(f"evaluating week {week}")
         result = f.evaluate_week(probabilities, test.table, test.labels, groups, capacity)
         result |= {"as_of": test.as_of.isoformat(), "trained_on": len(table)}
         weeks[str(week)] = result
