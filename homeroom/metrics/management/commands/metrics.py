@@ -6,12 +6,16 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from homeroom.core.actions import CommandLine, do_log_export
 from homeroom.core.commands import command_district
 from homeroom.metrics import definitions
 from homeroom.metrics.definitions import GROUP_TYPES
 from homeroom.metrics.engines import ENGINES, EngineError, database_engine, open_engine
 from homeroom.metrics.reports import FORMATS, KINDS, metrics_table, with_context, write_table
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
+
+# The tables with a row per student: writing one out is an export of student data.
+PER_STUDENT = ("students", "days")
 
 
 def iso_date(text: str) -> dt.date:
@@ -113,6 +117,19 @@ class Command(BaseCommand):
                 self.stdout,
                 options["kind"],
             )
+            if options["kind"] in PER_STUDENT:
+                do_log_export(
+                    subject=f"metrics {options['kind']}",
+                    count=table.num_rows,
+                    district=district,
+                    via=CommandLine("homeroom metrics"),
+                    details={
+                        "format": options["format"],
+                        "engine": engine_name,
+                        "as_of": window.as_of.isoformat(),
+                        "output": str(options["output"] or "standard output"),
+                    },
+                )
             behind = engine.run(definitions.not_recorded(engine.facts, window)).to_pylist()
             dayless = engine.run(definitions.without_school_days(engine.facts, window))
         except (RuleProfileError, EngineError, ValueError, OSError) as error:
