@@ -248,7 +248,9 @@ def test_nightly_twice_changes_nothing_the_second_time(district, trained):
         "forecast",
         "case defaults",
         "case flags",
+        "truancy",
         "tiers",
+        "outreach",
     ]
     flags = Flag.objects.filter(student__district=district).count()
     assert flags > 0
