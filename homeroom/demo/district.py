@@ -46,6 +46,10 @@ class DistrictParameters:
     # from the intervention's start to the end of that school year; types not listed have
     # no effect. Defaults and what they mean: docs/generator.md, "Planted effects".
     planted_effects: tuple[tuple[str, float], ...] = history.PLANTED_EFFECTS
+    # How absences move within a year: "steady" (a student's propensity holds all year) or
+    # "shifting" (drift, shocks at home, a bad month at a school). docs/generator.md,
+    # "Dynamics".
+    dynamics: str = "steady"
 
     def __post_init__(self) -> None:
         """Refuse values the generator cannot honour, with a message a user can act on."""
@@ -59,6 +63,8 @@ class DistrictParameters:
             raise ValueError("seed must be zero or positive")
         if not 1950 + self.years <= self.today.year <= 2200:
             raise ValueError("today must be a date between 1950 and 2200, after the first year")
+        if self.dynamics not in DYNAMICS:
+            raise ValueError(f"dynamics must be one of: {', '.join(DYNAMICS)}")
         kinds = [kind for kind, _factor in self.planted_effects]
         if len(set(kinds)) != len(kinds):
             raise ValueError("planted_effects names an intervention type twice")
@@ -306,6 +312,15 @@ SCHOOL_NAMESAKES = {
     ),
 }
 NAMESAKE_PREFIXES = ("", "North ", "South ", "West ", "East ")
+DYNAMICS = ("steady", "shifting")
+# "shifting": each student's propensity drifts through the year (log-slope ~ N(0, DRIFT));
+# SHOCK_SHARE of students a year meet a shock at home on a random day that multiplies
+# their absences by SHOCK for the rest of the year; BAD_MONTH_SHARE of schools a year have
+# a bad stretch of BAD_MONTH_DAYS school days (a flu outbreak, a building closed in parts,
+# a staff crisis) with absences x BAD_MONTH.
+DRIFT = 0.8
+SHOCK_SHARE, SHOCK = 0.08, 3.0
+BAD_MONTH_SHARE, BAD_MONTH_DAYS, BAD_MONTH = 0.4, 20, 1.6
 STUDENTS_PER_SCHOOL = 625  # when the number of schools is not given
 
 # Characteristic kinds, as homeroom.roster StudentCharacteristic.Kind values.
@@ -1163,6 +1178,26 @@ def _season(rng: np.random.Generator, calendar: YearCalendar) -> np.ndarray:
     return (wave / wave.mean()).astype(np.float32)
 
 
+def _shifts(rng: np.random.Generator, n: int, days: int) -> np.ndarray:
+    """The "shifting" dynamics per student and school day: drift and shocks at home."""
+    slope = rng.normal(0, DRIFT, n).astype(np.float32)
+    along = np.linspace(-0.5, 0.5, days, dtype=np.float32)
+    factor = np.exp(slope[:, None] * along[None, :])
+    shocked = rng.random(n) < SHOCK_SHARE
+    start = rng.integers(0, max(days, 1), n)
+    after = shocked[:, None] & (np.arange(days)[None, :] >= start[:, None])
+    return np.where(after, factor * np.float32(SHOCK), factor)
+
+
+def _bad_months(rng: np.random.Generator, schools: int, days: int) -> np.ndarray:
+    """The "shifting" dynamics per school and school day: a bad stretch at some schools."""
+    factor = np.ones((schools, days), dtype=np.float32)
+    for school in np.flatnonzero(rng.random(schools) < BAD_MONTH_SHARE):
+        start = int(rng.integers(0, max(days - BAD_MONTH_DAYS, 1)))
+        factor[school, start : start + BAD_MONTH_DAYS] = BAD_MONTH
+    return factor
+
+
 def _extend(starts: np.ndarray, codes: np.ndarray, longer: np.ndarray, shares) -> np.ndarray:
     """Episodes as codes on consecutive school days: day k continues if the episode is long."""
     out = np.where(starts, codes, 0).astype(np.int8)
@@ -1185,8 +1220,12 @@ def _attendance_chunk(
     disruption: np.ndarray,
     reasons: dict[int, tuple[int, int, float]],
     route_reason_offset: int,
+    shifting: tuple[np.random.Generator, np.ndarray] | None = None,
 ) -> _Events:
-    """Events of a chunk of the roster: one matrix of students x school days per process."""
+    """Events of a chunk of the roster: one matrix of students x school days per process.
+
+    `shifting`: with the "shifting" dynamics, its own random stream (so the steady
+    district's draws are untouched) and the schools' factor per school day."""
     student = roster.student[rows]
     n, days = len(student), len(calendar.columns)
     family = population.student["family"][student]
@@ -1223,6 +1262,8 @@ def _attendance_chunk(
             )
             level[who] *= np.where(held, np.float32(multiplier), np.float32(1))
     level *= rate[:, None] * schools.effect[np.maximum(school, 0)]
+    if shifting is not None:
+        level *= _shifts(shifting[0], n, days) * shifting[1][np.maximum(school, 0), column]
     illness = ILLNESS_SHARE[grade][:, None]
     day_effect = WEEKDAY_ABSENCE[calendar.weekday] * calendar.before_break
     day_effect = day_effect / day_effect.mean()
@@ -1456,10 +1497,23 @@ def generate_district(
         disruption = year_rng.random((int(schools.routes.sum()), len(calendar.columns))) < (
             ROUTE_DISRUPTION_RATE
         )
+        bad_months = None
+        if params.dynamics == "shifting":
+            bad_months = _bad_months(
+                _stream(params.seed, "shifting", calendar.start_year),
+                len(schools.plans),
+                len(calendar.columns),
+            )
         parts = []
         for chunk, begin in enumerate(range(0, len(roster.student), CHUNK_STUDENTS)):
             rows = slice(begin, begin + CHUNK_STUDENTS)
             rng = _stream(params.seed, "attendance", calendar.start_year, chunk)
+            shifting = None
+            if bad_months is not None:
+                shifting = (
+                    _stream(params.seed, "shifting", calendar.start_year, chunk),
+                    bad_months,
+                )
             parts.append(
                 _attendance_chunk(
                     rng,
@@ -1472,6 +1526,7 @@ def generate_district(
                     disruption,
                     reasons,
                     route_reason_offset,
+                    shifting,
                 )
             )
             done += len(roster.student[rows])

@@ -169,11 +169,17 @@ def do_train_forecast(
     engine: Engine,
     say: Callable[[str], None] = lambda message: None,
 ) -> RiskModel:
-    """Train and evaluate the forecast on the district's complete years and store it."""
+    """Train and evaluate the forecast on the district's complete years and store it.
+
+    A year is complete when its records reach its end (`training.years_in_data`), not
+    when the calendar says it is over."""
     started = time.monotonic()
     profile = load_rule_profile(district.rule_profile)
+    rules = load_warning_rules(district.warning_rules)
     try:
-        trained = training.train(engine, profile, today, float(district.risk_capacity), say)
+        trained = training.train(
+            engine, profile, today, float(district.risk_capacity), say, rules=rules
+        )
     except training.ForecastError as error:
         raise WarningError(str(error)) from None
     with transaction.atomic():

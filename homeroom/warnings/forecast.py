@@ -36,17 +36,31 @@ MODEL_INPUTS = (
     "new_student",
     "grade",
 )
-# The baselines: what a district would do without a model, each ranked by one number.
+# The baselines: what a district would do without a model, each ranked by one number. The
+# sum is an analyst's first idea (absence rate so far plus last year's); the district's
+# flags count the flags its own rules raise (`flags.py`).
 BASELINES = {
     "chronic_last_year": ("prior_rate",),
     "september": ("september",),
     "projection": ("absence_rate",),
+    "rate_sum": ("rate_sum",),
+    "district_flags": ("flags",),
 }
+# A baseline a night's scores can fall back on: the flags need the rules' own inputs, and
+# staff see the flags beside the forecast anyway.
+FALLBACKS = ("chronic_last_year", "september", "projection", "rate_sum")
 MINIMUM_GROUP = 10  # groups smaller than this are not reported (small-cell suppression)
+FAIRNESS_GROUP = 100  # the ROC-AUC gap is reported between groups of at least this size
+BOOTSTRAP = 200  # resamples for the confidence interval of a margin
 
 
-def features(snapshot: Snapshot, last_year: pd.DataFrame | None) -> pd.DataFrame:
-    """Per enrolled student: the raw values the methods read and the words explain."""
+def features(
+    snapshot: Snapshot, last_year: pd.DataFrame | None, flags: pd.Series | None = None
+) -> pd.DataFrame:
+    """Per enrolled student: the raw values the methods read and the words explain.
+
+    `flags`: how many of the district's flags hold per student (the flags baseline's
+    input; NaN without it)."""
     s = snapshot.students[snapshot.students["days_enrolled"] > 0]
     enrolled = s["days_enrolled"].astype(float)
     days = snapshot.days
@@ -66,10 +80,13 @@ def features(snapshot: Snapshot, last_year: pd.DataFrame | None) -> pd.DataFrame
             "grade": s["grade"],
             "projected_chronic": s["projected_chronic"].astype(bool),
             "september": september.groupby("student_id")["absent"].sum(),
+            "flags": flags if flags is not None else np.nan,
         },
         index=s.index,
     )
     table["september"] = table["september"].fillna(0.0)
+    if flags is not None:
+        table["flags"] = table["flags"].fillna(0.0)
     if last_year is not None:
         before = last_year[last_year["days_enrolled"] > 0]
         table["prior_rate"] = before["absence_rate"].reindex(table.index)
@@ -78,6 +95,8 @@ def features(snapshot: Snapshot, last_year: pd.DataFrame | None) -> pd.DataFrame
         table["prior_rate"] = np.nan
         table["prior_chronic"] = False
     table["new_student"] = table["prior_rate"].isna()
+    # a new student's "last year" is this year so far, as an analyst would fill it
+    table["rate_sum"] = table["absence_rate"] + table["prior_rate"].fillna(table["absence_rate"])
     return table
 
 
@@ -95,6 +114,7 @@ def _inputs(table: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
             "absent_last_30",
             "oss",
             "september",
+            "rate_sum",
         ):
             values = np.sqrt(np.clip(values, 0, None))
         columns.append(values)
@@ -164,7 +184,8 @@ def fit_methods(table: pd.DataFrame, labels: pd.Series) -> dict[str, Fitted]:
     """The model and every baseline, fitted on the same rows."""
     methods = {"model": fit(table, labels, MODEL_INPUTS)}
     for name, inputs in BASELINES.items():
-        methods[name] = fit(table, labels, inputs)
+        if table[list(inputs)].notna().any().all():  # the flags only with the rules
+            methods[name] = fit(table, labels, inputs)
     return methods
 
 
@@ -174,6 +195,7 @@ def rule_flags(table: pd.DataFrame) -> dict[str, np.ndarray]:
         "chronic_last_year": table["prior_chronic"].to_numpy(bool),
         "september": (table["september"] >= 2).to_numpy(bool),
         "projection": table["projected_chronic"].to_numpy(bool),
+        "district_flags": (table["flags"].fillna(0) >= 1).to_numpy(bool),
     }
 
 
@@ -219,23 +241,88 @@ def calibration(truth: np.ndarray, probability: np.ndarray, bins: int = 10) -> l
     return rows
 
 
+def expected_calibration_error(truth: np.ndarray, probability: np.ndarray) -> float | None:
+    """The mean gap between predicted and observed over the ten bins, weighted by their
+    students."""
+    rows = calibration(truth, probability)
+    total = sum(row["students"] for row in rows)
+    if not total:
+        return None
+    return sum(row["students"] * abs(row["predicted"] - row["observed"]) for row in rows) / total
+
+
+def _weighted_auc(truth: np.ndarray, inverse: np.ndarray, weights: np.ndarray) -> float:
+    """ROC-AUC with a weight per student (ties count half), from the rank of each
+    student's probability among the distinct ones (`inverse`): a bootstrap resample is a
+    student's count of draws, so thousands of resamples cost no sorting."""
+    size = int(inverse.max()) + 1
+    positive = np.bincount(inverse, weights * truth, size)
+    negative = np.bincount(inverse, weights * ~truth, size)
+    below = np.cumsum(negative) - negative
+    return float((positive * (below + negative / 2)).sum() / (positive.sum() * negative.sum()))
+
+
+def margins(
+    truth: np.ndarray, used: np.ndarray, probabilities: dict[str, np.ndarray], seed: int = 0
+) -> dict[str, dict]:
+    """Per method: how much higher the used method's ROC-AUC is, with a 95% interval from
+    BOOTSTRAP paired resamples of the students (the same students for both)."""
+    rng = np.random.default_rng(seed)
+    draws = [
+        np.bincount(rng.integers(0, len(truth), len(truth)), minlength=len(truth)).astype(float)
+        for _ in range(BOOTSTRAP)
+    ]
+    draws = [w for w in draws if 0 < (w * truth).sum() < w.sum()]
+    ones = np.ones(len(truth))
+    ranked_used = np.unique(used, return_inverse=True)[1]
+    used_auc = [_weighted_auc(truth, ranked_used, w) for w in draws]
+    found = {}
+    for name, probability in probabilities.items():
+        ranked = np.unique(probability, return_inverse=True)[1]
+        differences = np.array(
+            [u - _weighted_auc(truth, ranked, w) for u, w in zip(used_auc, draws, strict=True)]
+        )
+        found[name] = {
+            "roc_auc": _weighted_auc(truth, ranked_used, ones) - _weighted_auc(truth, ranked, ones),
+            "low": float(np.percentile(differences, 2.5)),
+            "high": float(np.percentile(differences, 97.5)),
+        }
+    return found
+
+
+def largest_gap(groups: list[dict]) -> dict | None:
+    """The largest difference in ROC-AUC between two groups of FAIRNESS_GROUP or more."""
+    large = [g for g in groups if g["students"] >= FAIRNESS_GROUP and g["roc_auc"] is not None]
+    if len(large) < 2:
+        return None
+    low = min(large, key=lambda g: g["roc_auc"])
+    high = max(large, key=lambda g: g["roc_auc"])
+    return {
+        "gap": high["roc_auc"] - low["roc_auc"],
+        "lowest": {k: low[k] for k in ("group", "value", "students", "roc_auc")},
+        "highest": {k: high[k] for k in ("group", "value", "students", "roc_auc")},
+    }
+
+
 def evaluate_week(
-    methods: dict[str, Fitted],
+    probabilities: dict[str, np.ndarray],
     table: pd.DataFrame,
     labels: pd.Series,
     groups: pd.DataFrame,
     capacity: float,
 ) -> dict:
-    """Every method's figures on held-out rows, overall and per student group."""
+    """Every method's figures on rows it was not fitted on (`probabilities`: per method,
+    per row of `table`), overall and per student group; the method used and its margin
+    over each baseline."""
     truth = labels.astype(bool).to_numpy()
     flags = rule_flags(table)
     result = {"methods": {}}
-    group_values = _group_values(groups.reindex(table.index))
-    for name, method in methods.items():
-        probability = method.probability(table)
+    group_values = list(_group_values(groups.reindex(table.index)))
+    for name, probability in probabilities.items():
         chosen = _top(probability, capacity)
         figures = scores_of(truth, probability, chosen)
         figures["calibration"] = calibration(truth, probability)
+        figures["ece"] = expected_calibration_error(truth, probability)
         if name in flags:
             flagged = flags[name]
             hits = int((truth & flagged).sum())
@@ -248,11 +335,23 @@ def evaluate_week(
             {"group": group, "value": value, **scores_of(truth[m], probability[m], chosen[m])}
             for group, value, m in group_values
         ]
+        figures["largest_gap"] = largest_gap(figures["groups"])
         result["methods"][name] = figures
-    best = max(BASELINES, key=lambda n: result["methods"][n]["roc_auc"] or 0)
+    baselines = [name for name in BASELINES if name in probabilities]
+    best = max(baselines, key=lambda n: result["methods"][n]["roc_auc"] or 0)
+    fallback = max(
+        (n for n in baselines if n in FALLBACKS), key=lambda n: result["methods"][n]["roc_auc"] or 0
+    )
     model_auc = result["methods"]["model"]["roc_auc"] or 0
     result["best_baseline"] = best
-    result["chosen"] = "model" if model_auc > (result["methods"][best]["roc_auc"] or 0) else best
+    result["chosen"] = (
+        "model" if model_auc > (result["methods"][fallback]["roc_auc"] or 0) else fallback
+    )
+    if 0 < truth.sum() < len(truth):
+        used = probabilities[result["chosen"]]
+        result["margins"] = margins(
+            truth, used, {n: probabilities[n] for n in baselines if n != result["chosen"]}
+        )
     return result
 
 
@@ -287,6 +386,8 @@ FACTOR_WORDS = {
     "new_student": lambda r: "New to the district this year: no attendance history here",
     "grade": lambda r: f"In grade {r['grade']}: absences rise through the upper grades",
     "september": lambda r: f"{display.days(r['september'])} absences in September",
+    "rate_sum": lambda r: "Absent often so far this year and last year",
+    "flags": lambda r: f"{int(r['flags'])} early-warning flags",
 }
 
 

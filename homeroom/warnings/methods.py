@@ -9,6 +9,8 @@ METHOD_NAMES = {
     "chronic_last_year": "Baseline: chronic last year",
     "september": "Baseline: 2+ absences in September",
     "projection": "Baseline: current-rate projection",
+    "rate_sum": "Baseline: absence rate so far plus last year's",
+    "district_flags": "Baseline: the district's early-warning flags",
 }
 
 

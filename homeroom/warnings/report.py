@@ -26,13 +26,32 @@ def report_data(model: RiskModel) -> dict:
     }
 
 
+def _verdict(methods: dict, chosen: str, best: str) -> str:
+    """The week's choice in words: the model against the best baseline, or the fallback."""
+    model, baseline = methods["model"]["roc_auc"] or 0, methods[best]["roc_auc"] or 0
+    if chosen != "model":
+        return (
+            f"The model does not beat {METHOD_NAMES[chosen]} (ROC-AUC {model:.3f} against "
+            f"{methods[chosen]['roc_auc'] or 0:.3f}). Homeroom uses that baseline this week."
+        )
+    if model > baseline:
+        return (
+            f"The model beats the best baseline ({METHOD_NAMES[best]}): ROC-AUC {model:.3f} "
+            f"against {baseline:.3f}. Homeroom uses the model."
+        )
+    return (
+        f"The model does not beat {METHOD_NAMES[best]} (ROC-AUC {model:.3f} against "
+        f"{baseline:.3f}), which staff see as flags beside it; it beats every other "
+        "baseline, so Homeroom uses the model."
+    )
+
+
 def _weeks(data: dict) -> list[dict]:
     """Per week: the methods' figures side by side, the verdict, the model's groups."""
     weeks = []
     for week, result in sorted(data["weeks"].items(), key=lambda item: int(item[0])):
         methods = result["methods"]
         best = result["best_baseline"]
-        model, baseline = methods["model"]["roc_auc"], methods[best]["roc_auc"]
         chosen = result["chosen"]
         weeks.append(
             {
@@ -43,14 +62,13 @@ def _weeks(data: dict) -> list[dict]:
                     {"name": METHOD_NAMES[name], "used": name == chosen, **figures}
                     for name, figures in methods.items()
                 ],
-                "verdict": (
-                    f"The model beats the best baseline ({METHOD_NAMES[best]}): ROC-AUC "
-                    f"{model:.3f} against {baseline:.3f}. Homeroom uses the model."
-                    if chosen == "model"
-                    else f"The model does not beat {METHOD_NAMES[best]} (ROC-AUC "
-                    f"{model or 0:.3f} against {baseline or 0:.3f}). Homeroom uses the "
-                    "baseline for this week."
-                ),
+                "verdict": _verdict(methods, chosen, best),
+                "margins": [
+                    {"name": METHOD_NAMES[name], **margin}
+                    for name, margin in result.get("margins", {}).items()
+                ],
+                "ece": methods[chosen].get("ece"),
+                "gap": methods[chosen].get("largest_gap"),
                 "calibration": methods[chosen]["calibration"],
                 "chosen_name": METHOD_NAMES[chosen],
                 "groups": methods[chosen]["groups"],

@@ -181,3 +181,28 @@ def student_groups(engine: Engine, as_of: dt.date) -> pd.DataFrame:
     for kind in sorted(held["kind"].unique()):
         table[kind] = table.index.isin(held.loc[held["kind"] == kind, "student_id"])
     return table
+
+
+def year_coverage(engine: Engine) -> list[dict]:
+    """The school years oldest first, each with its last counted school day and the last
+    date its attendance records reach (None when it has none): what the data cover, which
+    the forecast trusts over the calendar."""
+    facts = engine.facts
+    days = facts.school_days
+    last_days = engine.run(
+        days.filter(days.counted == 1)
+        .group_by("school_year_id")
+        .aggregate(last_school_day=days.date.max())
+    ).to_pylist()
+    last_day = {row["school_year_id"]: _as_date(row["last_school_day"]) for row in last_days}
+    events, years = facts.events, facts.school_years
+    joined = events.join(years, (events.date >= years.start_date) & (events.date <= years.end_date))
+    reached = engine.run(
+        joined.group_by("school_year_id").aggregate(recorded_through=joined.date.max())
+    ).to_pylist()
+    through = {row["school_year_id"]: _as_date(row["recorded_through"]) for row in reached}
+    rows = school_years(engine)
+    for row in rows:
+        row["last_school_day"] = last_day.get(row["school_year_id"])
+        row["recorded_through"] = through.get(row["school_year_id"])
+    return rows

@@ -501,8 +501,41 @@ def test_each_enrollment_span_has_one_homeroom_with_its_dates(files):
         assert section["teacher_id"] in staff
 
 
+def test_shifting_dynamics_move_absences_within_a_year_and_keep_the_roster(files, tmp_path):
+    """Drift, shocks at home and bad months make a student's autumn say less about their
+    spring: the correlation of absences between the halves of 2024-25 falls."""
+    shifting = write(
+        DistrictParameters(
+            students=500, schools=4, years=2, seed=11, today=TODAY, dynamics="shifting"
+        ),
+        tmp_path,
+    )
+    assert (shifting / "students.csv").read_bytes() == (files / "students.csv").read_bytes()
+
+    def halves(directory: Path) -> list[tuple[int, int]]:
+        counts = defaultdict(lambda: [0, 0])
+        for event in read(directory, "attendance_events"):
+            date = day(event["date"])
+            absent = event["code"] in ("A", "U", "E", "ILL", "MED")
+            if absent and dt.date(2024, 9, 1) <= date < dt.date(2025, 7, 1):
+                counts[event["student_id"]][date >= dt.date(2025, 1, 20)] += 1
+        return [tuple(c) for c in counts.values()]
+
+    def correlation(pairs: list[tuple[int, int]]) -> float:
+        n = len(pairs)
+        mean_a, mean_b = sum(a for a, _ in pairs) / n, sum(b for _, b in pairs) / n
+        cov = sum((a - mean_a) * (b - mean_b) for a, b in pairs)
+        var_a = sum((a - mean_a) ** 2 for a, _ in pairs)
+        var_b = sum((b - mean_b) ** 2 for _, b in pairs)
+        return cov / (var_a * var_b) ** 0.5
+
+    steady, moved = correlation(halves(files)), correlation(halves(shifting))
+    assert moved < steady - 0.05, (steady, moved)
+
+
 @pytest.mark.parametrize(
-    ("field", "value"), [("students", 0), ("schools", 0), ("years", 0), ("seed", -1)]
+    ("field", "value"),
+    [("students", 0), ("schools", 0), ("years", 0), ("seed", -1), ("dynamics", "wobbly")],
 )
 def test_parameters_refuse_impossible_values(field, value):
     with pytest.raises(ValueError, match=field):

@@ -7,6 +7,8 @@ import datetime as dt
 import io
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -19,9 +21,10 @@ from homeroom.metrics.tests.districts import load_generated, module_district
 from homeroom.pipeline.models import NightlyRun
 from homeroom.roster.models import Enrollment, Student
 from homeroom.warnings.actions import analysis_engine
-from homeroom.warnings.forecast import MINIMUM_GROUP, features
+from homeroom.warnings.forecast import FALLBACKS, MINIMUM_GROUP, features
 from homeroom.warnings.models import Flag, RiskModel, RiskScore
 from homeroom.warnings.snapshots import take_snapshot, year_before
+from homeroom.warnings.training import folds_of
 
 TODAY = dt.date(2026, 11, 23)
 NAME = "Forecast Test District"
@@ -57,10 +60,11 @@ def test_trained_on_an_earlier_year_tested_on_a_later_one_and_beats_the_baseline
     for week in ("4", "10", "20"):
         result = trained.evaluation["weeks"][week]
         model = result["methods"]["model"]["roc_auc"]
-        best = result["methods"][result["best_baseline"]]["roc_auc"]
+        fallbacks = {n: result["methods"][n]["roc_auc"] for n in FALLBACKS}
+        best = max(fallbacks, key=fallbacks.get)
         # the generator's students keep their habits from year to year: learnable
         assert model > 0.8
-        assert result["chosen"] == ("model" if model > best else result["best_baseline"])
+        assert result["chosen"] == ("model" if model > fallbacks[best] else best)
     assert trained.parameters["10"]["chosen"] == trained.evaluation["weeks"]["10"]["chosen"]
 
 
@@ -71,7 +75,21 @@ def test_the_report_has_every_figure_by_group_and_hides_small_groups(trained, tm
     data = json.loads((tmp_path / "forecast-report.json").read_text())
     assert set(data["weeks"]) == {"2", "4", "6", "10", "20"}
     week = data["weeks"]["4"]
-    assert set(week["methods"]) == {"model", "chronic_last_year", "september", "projection"}
+    assert set(week["methods"]) == {
+        "model",
+        "chronic_last_year",
+        "september",
+        "projection",
+        "rate_sum",
+        "district_flags",
+    }
+    # every checkpoint week compares the method used with each baseline, with an interval
+    for result in data["weeks"].values():
+        others = set(result["methods"]) - {result["chosen"], "model"}
+        assert others <= set(result["margins"])
+        for margin in result["margins"].values():
+            assert margin["low"] <= margin["roc_auc"] <= margin["high"]
+    assert data["evaluation"] == "later year"
     figures = week["methods"]["model"]
     for name in ("roc_auc", "pr_auc", "brier", "precision_at_capacity", "recall_at_capacity"):
         assert 0 <= figures[name] <= 1
@@ -151,10 +169,71 @@ def test_without_a_model_the_scores_say_how_to_train_one(district):
         risk("scores", "--as-of", "2026-10-01")
 
 
+def train_output(today: str) -> tuple[RiskModel, str]:
+    said = io.StringIO()
+    call_command("risk", "train", "--today", today, "--district", NAME, stderr=said)
+    return RiskModel.objects.filter(district__name=NAME).latest("version"), said.getvalue()
+
+
 @pytest.mark.django_db
-def test_training_needs_three_complete_years(district):
-    with pytest.raises(CommandError, match=r"needs three complete school years.*hold 2 "):
-        risk("train", "--today", "2025-11-01")
+def test_a_year_whose_records_stop_early_is_current_never_a_test_year(district):
+    """The calendar of 2026-27 runs to June 2027 but its records stop on Nov 20, 2026 (the
+    last school day before the export): a clock set past June changes nothing."""
+    model, said = train_output("2027-08-01")
+    assert model.trained_years == ["2024-2025"]
+    assert model.evaluated_year == "2025-2026"
+    assert model.evaluation["evaluation"] == "later year"
+    current = next(y for y in model.evaluation["data"] if y["year"] == "2026-2027")
+    assert current["status"] == "current" and current["recorded_through"] == "2026-11-20"
+    assert "2026-2027: current, attendance recorded through Nov 20, 2026" in said
+    assert "Tested on 2025-2026, a later complete year the forecast never saw" in said
+
+
+@pytest.mark.django_db
+def test_with_two_complete_years_it_trains_on_the_later_and_cross_validates(district):
+    """On Nov 1, 2025 only 2023-24 and 2024-25 are complete: the earlier gives last year's
+    attendance; the later is trained on and evaluated by folds of its own students (one
+    school: whole schools cannot be held out)."""
+    model, said = train_output("2025-11-01")
+    assert model.trained_years == ["2024-2025"] and model.evaluated_year == "2024-2025"
+    assert model.evaluation["evaluation"] == "cross-validation"
+    assert "5-fold cross-validation inside it, grouped by student" in said
+    assert "weaker than a test on a later year" in said
+    statuses = {y["year"]: y["status"] for y in model.evaluation["data"]}
+    assert statuses == {
+        "2023-2024": "complete",
+        "2024-2025": "complete",
+        "2025-2026": "current",
+        "2026-2027": "no attendance",
+    }
+    week = model.evaluation["weeks"]["10"]
+    # every student of the year is scored once, by a model that did not see them
+    assert week["methods"]["model"]["students"] == week["trained_on"]
+    assert week["methods"]["model"]["roc_auc"] > 0.8
+
+
+@pytest.mark.django_db
+def test_one_complete_year_is_refused_saying_what_the_data_hold(district):
+    with pytest.raises(
+        CommandError,
+        match=r"needs two complete school years.*hold 1 \(2023-2024\); "
+        r"2024-2025 is current \(attendance recorded through Nov 1, 2024\)",
+    ):
+        risk("train", "--today", "2024-11-01")
+
+
+def test_folds_hold_out_whole_schools_largest_first():
+    schools = pd.Series(["A"] * 5 + ["B"] * 4 + ["C"] * 3 + ["D"] * 2 + ["E", "F"])
+    labels = pd.Series([True, False] * 8)
+    by, folds = folds_of(schools, labels)
+    assert by == "school"
+    fold_of = {school: set(folds[schools.to_numpy() == school]) for school in "ABCDEF"}
+    # A to E one fold each, largest first; F joins the smallest fold so far (E's)
+    assert fold_of == {"A": {0}, "B": {1}, "C": {2}, "D": {3}, "E": {4}, "F": {4}}
+    # two schools are too few to hold out: students are dealt out, both outcomes per fold
+    by, folds = folds_of(pd.Series(["A"] * 8 + ["B"] * 8), labels)
+    assert by == "student"
+    assert sorted(np.bincount(folds[labels.to_numpy()])) == [1, 1, 2, 2, 2]
 
 
 @pytest.mark.django_db
@@ -169,7 +248,9 @@ def test_nightly_twice_changes_nothing_the_second_time(district, trained):
         "forecast",
         "case defaults",
         "case flags",
+        "truancy",
         "tiers",
+        "outreach",
     ]
     flags = Flag.objects.filter(student__district=district).count()
     assert flags > 0

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.core.models import CalendarDate, District, School
-from homeroom.demo.district import DistrictParameters, generate_district
+from homeroom.demo.district import DYNAMICS, DistrictParameters, generate_district
 from homeroom.demo.export import write_district_csv
 from homeroom.demo.files import FILE_STEMS
 from homeroom.demo.loading import GeneratedFileError, inserted, load_generated_district
@@ -48,6 +48,12 @@ class Command(BaseCommand):
             "--years", type=int, default=3, help="school years to generate (default 3)"
         )
         parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        parser.add_argument(
+            "--dynamics",
+            choices=DYNAMICS,
+            default="steady",
+            help="how absences move within a year (default steady; docs/generator.md)",
+        )
         parser.add_argument(
             "--today",
             default=None,
@@ -132,6 +138,7 @@ class Command(BaseCommand):
                 years=options["years"],
                 seed=options["seed"],
                 today=today,
+                dynamics=options["dynamics"],
             )
         except ValueError as error:
             raise CommandError(str(error)) from error

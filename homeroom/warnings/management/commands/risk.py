@@ -85,6 +85,10 @@ class Command(BaseCommand):
             f"Trained forecast v{model.version} on {', '.join(model.trained_years)}, "
             f"evaluated on {model.evaluated_year}, in {model.seconds:.1f} s."
         )
+        for year in model.evaluation.get("data", []):
+            self.say(f"  {year['words']}")
+        if model.evaluation.get("evaluation_words"):
+            self.say(f"  {model.evaluation['evaluation_words']}")
         for week, result in sorted(model.evaluation["weeks"].items(), key=lambda i: int(i[0])):
             chosen = result["chosen"]
             auc = result["methods"][chosen]["roc_auc"]
