@@ -7,19 +7,25 @@ transaction); `homeroom export parquet` writes the same facts as Parquet files f
 and Spark.
 """
 
+import contextlib
 import datetime as dt
 import itertools
+import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+import sqlglot as sg
+import sqlglot.expressions as sge
 from django.db import connection
 
 from homeroom.core.models import CalendarDate, District
@@ -94,6 +100,7 @@ class Engine:
     name: str
     backend: ibis.BaseBackend
     facts: Facts
+    remote: str | None = None  # a Spark Connect server's address
 
     def run(self, expression: ir.Table) -> pa.Table:
         """Execute an expression and return its rows as Arrow.
@@ -108,12 +115,89 @@ class Engine:
         if self.name == "db":
             read = _copied if connection.vendor == "postgresql" else _fetched
             return read(self.backend, expression.as_table())
-        fused = ibis.options.sql.fuse_selects
-        ibis.options.sql.fuse_selects = False
-        try:
+        with _unfused():
             return self.backend.to_pyarrow(expression)
-        finally:
-            ibis.options.sql.fuse_selects = fused
+
+    def write_parquet(
+        self, expression: ir.Table, destination: str, partition_by: list[str], order: list[str]
+    ) -> int:
+        """Write the rows as a Parquet dataset where the engine computes them; rows written.
+
+        Hive-partitioned (`<column>=<value>/` directories, the partition columns held in the
+        directory names only), each partition's rows in one file ordered by `order`: the
+        same layout on DuckDB and Spark, so two runs compare directory for directory. On
+        Spark the executors write their partitions (to a lake URL, HDFS or a local
+        directory) and no row comes back to the driver; the count is read from the written
+        files' footers. An existing destination is refused, not merged or replaced.
+        """
+        if self.name == "spark":
+            return self._spark_write(expression, destination, partition_by, order)
+        if self.name != "duckdb":
+            raise EngineError(
+                "a Parquet dataset (--output DIR/) is written by the duckdb and spark engines;"
+                " export the facts with 'homeroom export parquet' and give --source"
+            )
+        if "://" in destination:
+            raise EngineError(
+                f"{destination}: the duckdb engine writes a local directory; give its path, "
+                "or write to object storage with --engine spark"
+            )
+        target = Path(destination)
+        _refuse_existing(target)
+        query = self._typed_sql(expression, order)
+        columns = ", ".join(f'"{c}"' for c in partition_by)
+        # Written beside the destination and moved there whole: a failure leaves nothing.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".homeroom-") as scratch:
+            written = Path(scratch) / "dataset"
+            quoted = str(written).replace("'", "''")
+            try:
+                [(rows,)] = self.backend.con.execute(
+                    f"COPY ({query}) TO '{quoted}' (FORMAT parquet, PARTITION_BY ({columns}))"
+                ).fetchall()
+            except duckdb.Error as error:
+                raise EngineError(f"{destination}: DuckDB could not write it: {error}") from None
+            if target.exists():  # empty, as checked
+                target.rmdir()
+            written.rename(target)
+        return rows
+
+    def _typed_sql(self, expression: ir.Table, order: list[str] | None = None) -> str:
+        """The expression's SQL with each column cast to its declared type: the engine's
+        own arithmetic may type a column otherwise (a sum of whole days as a double), which
+        `run` corrects when it converts to Arrow and a file written in place must too."""
+        with _unfused():
+            query = self.backend.compile(expression)
+        compiler = self.backend.compiler
+        columns = ", ".join(
+            sge.Cast(this=sg.column(name, quoted=True), to=compiler.type_mapper.from_ibis(kind))
+            .as_(name, quoted=True)
+            .sql(compiler.dialect)
+            for name, kind in expression.schema().items()
+        )
+        ordered = ""
+        if order:
+            keys = ", ".join(sg.column(c, quoted=True).sql(compiler.dialect) for c in order)
+            ordered = f" ORDER BY {keys}"
+        return f"SELECT {columns} FROM ({query}) AS homeroom_rows{ordered}"
+
+    def _spark_write(
+        self, expression: ir.Table, destination: str, partition_by: list[str], order: list[str]
+    ) -> int:
+        if "://" not in destination:
+            _refuse_existing(Path(destination))
+            destination = str(Path(destination).resolve())
+        frame = self.backend.raw_sql(self._typed_sql(expression))
+        # Each partition's rows gathered in one task and sorted there: one ordered file per
+        # directory, and the writer finds its rows already grouped by the partition columns.
+        (
+            frame.repartition(*partition_by)
+            .sortWithinPartitions(*partition_by, *order)
+            .write.mode("errorifexists")
+            .partitionBy(*partition_by)
+            .parquet(destination)
+        )
+        return frame.sparkSession.read.parquet(destination).count()
 
     def window(self, as_of: dt.date, start: dt.date | None = None) -> Window:
         """The school year holding `as_of` (in summer, the last one before it), clipped."""
@@ -158,12 +242,32 @@ class Engine:
         return sorted(row["student_id"] for row in found)
 
 
-def open_engine(name: str, source: Path | str) -> Engine:
-    """The DuckDB or Spark engine over the Parquet files in `source`."""
+@contextlib.contextmanager
+def _unfused() -> Iterator[None]:
+    """Ibis's select merging off, for DuckDB and Spark (see `Engine.run`)."""
+    fused = ibis.options.sql.fuse_selects
+    ibis.options.sql.fuse_selects = False
+    try:
+        yield
+    finally:
+        ibis.options.sql.fuse_selects = fused
+
+
+def _refuse_existing(directory: Path) -> None:
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise EngineError(
+            f"{directory}: already exists; the metrics are written to a new directory "
+            "(remove it, or give another --output)"
+        )
+
+
+def open_engine(name: str, source: Path | str, *, remote: str | None = None) -> Engine:
+    """The DuckDB or Spark engine over the Parquet files in `source` (Spark's session
+    through Spark Connect at `remote`, if given)."""
     if name == "duckdb":
         return duckdb_engine(source)
     if name == "spark":
-        return spark_engine(source)
+        return spark_engine(source, remote=remote)
     raise EngineError(f"the {name} engine reads the database, not files")
 
 
@@ -476,22 +580,125 @@ def duckdb_engine(directory: Path) -> Engine:
     return Engine("duckdb", backend, Facts(**facts))
 
 
-def spark_engine(directory: Path | str) -> Engine:
-    """The facts in Parquet files, run on Apache Spark (local mode unless configured)."""
+def spark_engine(directory: Path | str, *, remote: str | None = None) -> Engine:
+    """The facts in Parquet files, run on Apache Spark.
+
+    The session is the one PySpark builds from its environment (local mode unless
+    PYSPARK_SUBMIT_ARGS or spark-defaults say otherwise), or a Spark Connect session at
+    `remote` (or SPARK_REMOTE), e.g. sc://spark.example.org:15002. A Connect server's
+    application (its name, its web UI) was started by whoever runs it: only the session's
+    SQL options are asked of it.
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise EngineError(
             "the spark engine needs PySpark: pip install 'homeroom[spark]' (and Java 17+)"
         ) from None
+    remote = remote or os.environ.get("SPARK_REMOTE")
     files = _parquet_files(directory)
-    session = (
-        SparkSession.builder.appName("homeroom-metrics")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    backend = ibis.pyspark.connect(session)
-    facts = {name: _typed(name, backend.read_parquet(str(path))) for name, path in files.items()}
-    return Engine("spark", backend, Facts(**facts))
+    builder = SparkSession.builder
+    if remote:
+        try:
+            import pyspark.sql.connect.session  # noqa: F401 - needs grpcio and its kin
+        except ImportError as error:
+            raise EngineError(
+                f"Spark Connect ({remote}) needs PySpark's Connect client: "
+                f"pip install 'homeroom[spark]' ({error})"
+            ) from None
+        builder = builder.remote(remote)
+    else:
+        builder = (
+            builder.appName("homeroom-metrics")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+        )
+    with spark_failures(remote):
+        session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+        backend = ibis.pyspark.connect(session)
+        facts = {
+            name: _typed(name, backend.read_parquet(str(path))) for name, path in files.items()
+        }
+    return Engine("spark", backend, Facts(**facts), remote=remote)
+
+
+# What Spark's failures mean and which setting to change, by the words of Spark's message
+# (a Java exception's text, through Py4J or Spark Connect).
+_OUT_OF_MEMORY = ("OutOfMemoryError", "Java heap space", "GC overhead limit exceeded")
+_LOST_EXECUTOR = ("ExecutorLostFailure", "Lost executor", "executor lost")
+_MISSING_FILE = ("PATH_NOT_FOUND", "Path does not exist", "FileNotFoundException")
+MEMORY_ADVICE = (
+    "give the driver more memory (spark.driver.memory; the default is 1g: e.g. "
+    "PYSPARK_SUBMIT_ARGS='--driver-memory 8g pyspark-shell', or spark-defaults.conf), or "
+    "write the result where it is computed (--output DIR/ or a s3a://, hdfs:// URL) so that "
+    "no rows come back to the driver"
+)
+
+
+@contextlib.contextmanager
+def spark_failures(remote: str | None) -> Iterator[None]:
+    """Spark's failures as an `EngineError` saying what happened and what to change."""
+    try:
+        yield
+    except EngineError:
+        raise
+    except Exception as error:
+        said = spark_failure(error, remote)
+        if said is None:
+            raise
+        raise EngineError(said) from error
+
+
+def spark_failure(error: BaseException, remote: str | None = None) -> str | None:
+    """What a failure of Spark means, in words, or None for errors that are not Spark's."""
+    module = type(error).__module__
+    text = str(error)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    connect = module.startswith(("pyspark.errors.exceptions.connect", "grpc"))
+    if any(words in text for words in _OUT_OF_MEMORY):
+        return f"Spark ran out of memory ({_quoted(text, _OUT_OF_MEMORY)}): {MEMORY_ADVICE}"
+    if any(words in text for words in _LOST_EXECUTOR):
+        return (
+            f"Spark lost an executor ({_quoted(text, _LOST_EXECUTOR)}); most often the "
+            "cluster manager ended it for using more memory than it was given: raise "
+            "spark.executor.memory or spark.executor.memoryOverhead, or split the work "
+            "into more, smaller tasks (spark.sql.shuffle.partitions)"
+        )
+    if any(words in text for words in _MISSING_FILE):
+        path = _quoted(text, ("Path does not exist:", "File ", "PATH_NOT_FOUND"))
+        return (
+            f"Spark found no Parquet file where the facts should be ({path}): check --source,"
+            " and write the facts there with 'homeroom export parquet DIR'"
+        )
+    if connect and ("UNAVAILABLE" in text or "failed to connect" in text.lower()):
+        return (
+            f"cannot reach the Spark Connect server at {remote or 'SPARK_REMOTE'} ({first}): "
+            "check the address (--spark-remote or SPARK_REMOTE, sc://HOST:15002) and that "
+            "the server is running (sbin/start-connect-server.sh)"
+        )
+    if "JAVA_GATEWAY_EXITED" in text:
+        return (
+            "Spark's driver (its Java process) did not start: check that Java 17 or later is "
+            "installed (JAVA_HOME) and that the machine has the memory asked for "
+            "(spark.driver.memory); its own message is on standard error above"
+        )
+    # A Java exception is Spark's own error, said by Spark; the others mean the JVM is gone.
+    java = type(error).__name__ == "Py4JJavaError"
+    gone = isinstance(error, ConnectionError) or (module.startswith("py4j") and not java)
+    if gone and not connect:
+        return (
+            "Spark's driver (its Java process) stopped while Homeroom waited for it "
+            f"({first or type(error).__name__}); most often it ran out of memory and the "
+            "JVM or the operating system ended it (its own log, on standard error above, "
+            f"says why): {MEMORY_ADVICE}"
+        )
+    return None
+
+
+def _quoted(text: str, words: tuple[str, ...]) -> str:
+    """The line of Spark's message holding the first of these words, shortened."""
+    for line in text.splitlines():
+        if any(w in line for w in words):
+            line = line.strip()
+            return line if len(line) <= 200 else line[:197] + "..."
+    return words[0]

@@ -166,7 +166,11 @@ def test_json_and_parquet_hold_the_rows_of_the_csv(district, tmp_path):
     stamp = {"profile": "nyc@1", "as_of": AS_OF, "from": YEAR_START}
     assert all({k: row[k] for k in stamp} == stamp for row in from_json)
     # and Parquet has typed columns, the same rows, and says where it wrote them
-    assert out == "" and err.strip() == f"{len(from_json):,} rows written to {path}"
+    assert out == ""
+    assert re.fullmatch(
+        rf"{len(from_json):,} rows written to {re.escape(str(path))} on db in \d+\.\d s",
+        err.strip(),
+    )
     assert from_parquet.schema.field("as_of").type == "date32[day]"
     assert from_parquet.schema.field("days_enrolled").type == "int64"
     parquet_rows = [
@@ -321,3 +325,107 @@ def test_a_source_directory_missing_files_is_a_command_error(district, tmp_path)
         with pytest.raises(CommandError) as raised:
             metrics(*args)
         assert str(raised.value) == expected
+
+
+# -- Parquet datasets: written where the engine computes ----------------------------------------
+
+EDFACTS = ("students", "--as-of", AS_OF, "--profile", "federal-edfacts")
+
+
+def schools_enrolling(district: District, as_of: str) -> set[str]:
+    """Local ids of the schools with a student enrolled this year on a day up to `as_of`."""
+    return set(
+        Enrollment.objects.filter(
+            Q(exit_date__isnull=True) | Q(exit_date__gte=YEAR_START),
+            student__district=district,
+            school_year__name="2024-2025",
+            entry_date__lte=as_of,
+        ).values_list("school__local_id", flat=True)
+    )
+
+
+def dataset_files(directory) -> dict[str, list]:
+    """A Parquet dataset's data files by partition directory (relative), sorted by name;
+    Spark's markers (_SUCCESS, .crc checksums) left out."""
+    files: dict[str, list] = {}
+    for path in sorted(directory.rglob("*.parquet")):
+        if not path.name.startswith("."):
+            files.setdefault(str(path.parent.relative_to(directory)), []).append(path)
+    return files
+
+
+@pytest.fixture
+def facts(district, tmp_path):
+    """The district's facts exported as Parquet."""
+    directory = tmp_path / "facts"
+    call_command("export", "parquet", str(directory), "--district", NAME, stdout=io.StringIO())
+    return directory
+
+
+@pytest.fixture
+def duckdb_dataset(district, facts, tmp_path):
+    """Per-student-and-school metrics written by DuckDB as a dataset, and its summary."""
+    destination = tmp_path / "duckdb" / "students"
+    out, err = metrics(*EDFACTS, "--engine", "duckdb", "--source", str(facts), "--output",
+                       f"{destination}/")
+    assert out == ""
+    return destination, err
+
+
+def test_duckdb_writes_a_dataset_partitioned_by_school_year_and_school(
+    district, duckdb_dataset, tmp_path
+):
+    destination, err = duckdb_dataset
+    # given the same table written by the database engine as one Parquet file
+    single = tmp_path / "students.parquet"
+    metrics(*EDFACTS, "--district", NAME, "--format", "parquet", "--output", str(single))
+    expected = pq.read_table(single)
+    # then the dataset has a directory per school with students this year, one file each
+    files = dataset_files(destination)
+    assert sorted(files) == sorted(
+        f"school_year=2024-2025/school={school}" for school in schools_enrolling(district, AS_OF)
+    )
+    assert all(len(paths) == 1 for paths in files.values())
+    # and each file holds that school's rows of the single file, in the same order and
+    # types; the partition columns are in the directory names only
+    for directory, [path] in files.items():
+        school = directory.rsplit("=", 1)[1]
+        rows = pq.read_table(path)
+        assert rows.schema == expected.schema, directory
+        mine = [row for row in expected.to_pylist() if row["school_local_id"] == school]
+        assert rows.to_pylist() == mine, directory
+    # and the command says how many rows it wrote, where, and how long it took
+    assert re.fullmatch(
+        rf"{expected.num_rows:,} rows written to {re.escape(str(destination))}/ as Parquet "
+        r"partitioned by school_year, school on duckdb in \d+\.\d s",
+        err.strip().splitlines()[-1],
+    )
+
+
+def test_a_dataset_is_never_written_over_or_as_text(district, facts, duckdb_dataset):
+    destination, _ = duckdb_dataset
+    before = {path: path.stat().st_mtime_ns for path in destination.rglob("*")}
+    source = ["--engine", "duckdb", "--source", str(facts)]
+    for args, message in (
+        # an existing dataset is refused, and left as it was
+        (
+            [*source, "--output", str(destination)],
+            rf"^{re.escape(str(destination))}: already exists; the metrics are written to a "
+            r"new directory \(remove it, or give another --output\)$",
+        ),
+        # a directory takes Parquet, not one CSV file
+        (
+            [*source, "--output", f"{destination}-new/", "--format", "csv"],
+            r"is a directory or URL, written as a Parquet dataset; --format csv writes one "
+            r"file: give a file name$",
+        ),
+        # the database engine writes files, not datasets
+        (
+            ["--district", NAME, "--output", f"{destination}-new/"],
+            r"is a Parquet dataset, written by the duckdb and spark engines: export the facts",
+        ),
+    ):
+        with pytest.raises(CommandError, match=message):
+            metrics(*EDFACTS, *args)
+    assert {path: path.stat().st_mtime_ns for path in destination.rglob("*")} == before
+    assert not destination.with_name("students-new").exists()
