@@ -24,8 +24,6 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-import sqlglot as sg
-import sqlglot.expressions as sge
 from django.db import connection
 
 from homeroom.core.models import CalendarDate, District
@@ -168,17 +166,17 @@ class Engine:
         `run` corrects when it converts to Arrow and a file written in place must too."""
         with _unfused():
             query = self.backend.compile(expression)
-        compiler = self.backend.compiler
+        types = self.backend.compiler.type_mapper
+        quote = "`" if self.name == "spark" else '"'  # the names are Homeroom's own
+
+        def named(column: str) -> str:
+            return f"{quote}{column}{quote}"
+
         columns = ", ".join(
-            sge.Cast(this=sg.column(name, quoted=True), to=compiler.type_mapper.from_ibis(kind))
-            .as_(name, quoted=True)
-            .sql(compiler.dialect)
-            for name, kind in expression.schema().items()
+            f"CAST({named(c)} AS {types.to_string(kind)}) AS {named(c)}"
+            for c, kind in expression.schema().items()
         )
-        ordered = ""
-        if order:
-            keys = ", ".join(sg.column(c, quoted=True).sql(compiler.dialect) for c in order)
-            ordered = f" ORDER BY {keys}"
+        ordered = f" ORDER BY {', '.join(named(c) for c in order)}" if order else ""
         return f"SELECT {columns} FROM ({query}) AS homeroom_rows{ordered}"
 
     def _spark_write(

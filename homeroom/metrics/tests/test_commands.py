@@ -366,8 +366,9 @@ def facts(district, tmp_path):
 def duckdb_dataset(district, facts, tmp_path):
     """Per-student-and-school metrics written by DuckDB as a dataset, and its summary."""
     destination = tmp_path / "duckdb" / "students"
-    out, err = metrics(*EDFACTS, "--engine", "duckdb", "--source", str(facts), "--output",
-                       f"{destination}/")
+    out, err = metrics(
+        *EDFACTS, "--engine", "duckdb", "--source", str(facts), "--output", f"{destination}/"
+    )
     assert out == ""
     return destination, err
 
@@ -429,3 +430,57 @@ def test_a_dataset_is_never_written_over_or_as_text(district, facts, duckdb_data
             metrics(*EDFACTS, *args)
     assert {path: path.stat().st_mtime_ns for path in destination.rglob("*")} == before
     assert not destination.with_name("students-new").exists()
+
+
+def assert_same_dataset(written, expected) -> None:
+    """Two datasets with the same partition directories, one data file in each, holding the
+    same rows in the same order with the same column types (Spark marks the columns it
+    knows are never empty as required, DuckDB none)."""
+    files, expected_files = dataset_files(written), dataset_files(expected)
+    assert sorted(files) == sorted(expected_files)
+    for directory, paths in files.items():
+        assert len(paths) == 1, f"{directory}: {len(paths)} files"
+        rows, [expected_path] = pq.read_table(paths[0]), expected_files[directory]
+        expected_rows = pq.read_table(expected_path)
+        assert [(f.name, f.type) for f in rows.schema] == [
+            (f.name, f.type) for f in expected_rows.schema
+        ], directory
+        assert rows.num_rows > 0 and rows.to_pylist() == expected_rows.to_pylist(), directory
+
+
+# Spark's tests run in the PostgreSQL half (see test_engines.py); they use the session's
+# local Spark (conftest.py).
+@pytest.mark.one_database(half="postgresql")
+def test_spark_writes_the_dataset_duckdb_writes(spark, facts, duckdb_dataset, tmp_path):
+    destination, _ = duckdb_dataset
+    # when Spark writes the same table to a directory given as a file:// URL
+    written = tmp_path / "spark" / "students"
+    out, err = metrics(
+        *EDFACTS, "--engine", "spark", "--source", str(facts), "--output", f"file://{written}"
+    )
+    assert out == ""
+    # then its layout and every file's rows are DuckDB's
+    assert_same_dataset(written, destination)
+    rows = sum(pq.read_metadata(p).num_rows for p in written.rglob("*.parquet"))
+    assert re.fullmatch(
+        rf"{rows:,} rows written to file://{re.escape(str(written))} as Parquet partitioned by "
+        r"school_year, school on spark in \d+\.\d s",
+        err.strip().splitlines()[-1],
+    )
+
+
+@pytest.mark.one_database(half="postgresql")
+def test_spark_says_which_parquet_file_it_did_not_find(spark, facts):
+    # given facts on "object storage" (a URL Spark reads itself) with one table gone
+    (facts / "events.parquet").unlink()
+    # when Spark is asked to read them
+    with pytest.raises(CommandError) as raised:
+        metrics(*EDFACTS, "--engine", "spark", "--source", f"file://{facts}")
+    # then the error names the missing path, and how to write it
+    message = str(raised.value)
+    assert message.startswith("Spark found no Parquet file where the facts should be (")
+    assert f"{facts}/events.parquet" in message
+    assert message.endswith(
+        "check --source, and write the facts there with 'homeroom export parquet DIR'"
+    )
+    assert "Traceback" not in message

@@ -142,9 +142,7 @@ class Command(BaseCommand):
                     else open_engine(engine_name, options["source"], remote=remote)
                 )
                 window = engine.window(options["as_of"], options["start"])
-                students = (
-                    engine.student_ids(options["student"]) if options["student"] else None
-                )
+                students = engine.student_ids(options["student"]) if options["student"] else None
                 what = {
                     "per": options["per"],
                     "group_type": options["group_by"],
