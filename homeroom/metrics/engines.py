@@ -11,7 +11,9 @@ import contextlib
 import datetime as dt
 import itertools
 import os
+import socket
 import tempfile
+import urllib.parse
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -191,7 +193,7 @@ class Engine:
         (
             frame.repartition(*partition_by)
             .sortWithinPartitions(*partition_by, *order)
-            .write.mode("errorifexists")
+            .write.mode("error")  # Spark Connect knows only this name for it
             .partitionBy(*partition_by)
             .parquet(destination)
         )
@@ -604,6 +606,7 @@ def spark_engine(directory: Path | str, *, remote: str | None = None) -> Engine:
                 f"Spark Connect ({remote}) needs PySpark's Connect client: "
                 f"pip install 'homeroom[spark]' ({error})"
             ) from None
+        _reach(remote)
         builder = builder.remote(remote)
     else:
         builder = (
@@ -618,6 +621,34 @@ def spark_engine(directory: Path | str, *, remote: str | None = None) -> Engine:
             name: _typed(name, backend.read_parquet(str(path))) for name, path in files.items()
         }
     return Engine("spark", backend, Facts(**facts), remote=remote)
+
+
+def _reach(remote: str) -> None:
+    """Fail at once, in words, when nothing listens at a Spark Connect address: PySpark's
+    client retries an unreachable server with growing pauses for many minutes."""
+    address = urllib.parse.urlsplit(remote)
+    if address.scheme != "sc":  # "local" (a server PySpark starts itself) or a mistake
+        if remote.startswith("local"):
+            return
+        raise EngineError(
+            f"{remote} is not a Spark Connect address: write it sc://HOST:PORT "
+            "(e.g. sc://spark.example.org:15002)"
+        )
+    host, port = address.hostname or "localhost", address.port or 15002
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as error:
+        raise EngineError(
+            f"cannot reach the Spark Connect server at {remote} "
+            f"({error.strerror or error} at {host}:{port}): {CONNECT_ADVICE}"
+        ) from None
+
+
+CONNECT_TIMEOUT = 10  # seconds
+CONNECT_ADVICE = (
+    "check the address (--spark-remote or SPARK_REMOTE, sc://HOST:15002) and that the "
+    "server is running (sbin/start-connect-server.sh)"
+)
 
 
 # What Spark's failures mean and which setting to change, by the words of Spark's message
@@ -670,9 +701,8 @@ def spark_failure(error: BaseException, remote: str | None = None) -> str | None
         )
     if connect and ("UNAVAILABLE" in text or "failed to connect" in text.lower()):
         return (
-            f"cannot reach the Spark Connect server at {remote or 'SPARK_REMOTE'} ({first}): "
-            "check the address (--spark-remote or SPARK_REMOTE, sc://HOST:15002) and that "
-            "the server is running (sbin/start-connect-server.sh)"
+            f"lost the Spark Connect server at {remote or 'SPARK_REMOTE'} ({first}): "
+            f"{CONNECT_ADVICE}"
         )
     if "JAVA_GATEWAY_EXITED" in text:
         return (

@@ -9,9 +9,16 @@ import datetime as dt
 import io
 import json
 import math
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -484,3 +491,160 @@ def test_spark_says_which_parquet_file_it_did_not_find(spark, facts):
         "check --source, and write the facts there with 'homeroom export parquet DIR'"
     )
     assert "Traceback" not in message
+
+
+# -- Spark Connect: a server of its own, reached on 127.0.0.1 -----------------------------------
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on at the moment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def connect_server(tmp_path) -> Iterator[str]:
+    """A Spark Connect server (PySpark's own jar, local mode, one core) in a process of its
+    own, listening on 127.0.0.1; its sc:// address."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    home, port = _find_spark_home(), free_port()
+    log = tmp_path / "connect-server.log"
+    command = [
+        os.path.join(home, "bin", "spark-submit"),
+        *("--class", "org.apache.spark.sql.connect.service.SparkConnectServer"),
+        *("--master", "local[1]"),
+        *("--conf", "spark.connect.grpc.binding.address=127.0.0.1"),
+        *("--conf", f"spark.connect.grpc.binding.port={port}"),
+        *("--conf", "spark.ui.enabled=false"),
+        *("--conf", "spark.sql.shuffle.partitions=1"),
+    ]
+    env = {**os.environ, "SPARK_HOME": home, "PYSPARK_PYTHON": sys.executable}
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert server.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(1)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the server's own process group
+        server.wait(timeout=60)
+
+
+def homeroom(*args: str) -> subprocess.CompletedProcess:
+    """The installed `homeroom` command run as a user runs it, in a process of its own (a
+    Spark Connect client stays one for the rest of its process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "homeroom.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONWARNINGS": "ignore::FutureWarning"},
+    )
+
+
+@pytest.mark.one_database(half="postgresql")
+def test_spark_connect_writes_the_dataset_duckdb_writes(
+    connect_server, facts, duckdb_dataset, tmp_path
+):
+    destination, _ = duckdb_dataset
+    # when the command reaches Spark through a Spark Connect server
+    written = tmp_path / "connect" / "students"
+    done = homeroom(
+        *("metrics", *EDFACTS, "--engine", "spark", "--spark-remote", connect_server),
+        *("--source", str(facts), "--output", f"{written}/"),
+    )
+    # then it succeeds, asks the server to change nothing it cannot, and says what it wrote
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    # (PySpark's client warns "Failed to set spark.ui.enabled" for a setting of the
+    # server's own application)
+    lines = done.stderr.strip().splitlines()
+    assert "Failed to set" not in done.stderr
+    assert not [line for line in lines if "WARN" in line.upper()], done.stderr
+    assert re.fullmatch(
+        rf"[\d,]+ rows written to {re.escape(str(written))}/ as Parquet partitioned by "
+        r"school_year, school on spark in \d+\.\d s",
+        lines[-1],
+    )
+    # and the server wrote DuckDB's dataset, file for file
+    assert_same_dataset(written, destination)
+
+
+@pytest.mark.one_database(half="postgresql")
+def test_an_unreachable_spark_connect_server_is_said_at_once(district, facts):
+    # given an address where nothing listens
+    port = free_port()
+    remote = f"sc://127.0.0.1:{port}"
+    # when the command is asked to use it (through SPARK_REMOTE, as a cluster sets it)
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPARK_REMOTE", remote)
+        with pytest.raises(CommandError) as raised:
+            metrics(*EDFACTS, "--engine", "spark", "--source", str(facts))
+    # then it says so within seconds (PySpark's client would retry for many minutes)
+    assert time.monotonic() - started < 30
+    assert str(raised.value) == (
+        f"cannot reach the Spark Connect server at {remote} (Connection refused at "
+        f"127.0.0.1:{port}): check the address (--spark-remote or SPARK_REMOTE, "
+        "sc://HOST:15002) and that the server is running (sbin/start-connect-server.sh)"
+    )
+
+
+def java_children(pid: int) -> list[int]:
+    """The Java processes started by a process (PySpark starts Spark's driver JVM)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:  # "pid (name) state ppid ...", the name in parentheses
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1]
+        if int(fields.split()[1]) == pid and name == "java":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.one_database(half="postgresql")
+def test_a_spark_driver_that_dies_is_said_in_words_with_the_setting_to_change(facts, tmp_path):
+    # given the command running on Spark in local mode, in a process of its own
+    command = [sys.executable, "-m", "homeroom.cli", "metrics", *EDFACTS, "--engine", "spark"]
+    command += ["--source", str(facts), "--output", f"{tmp_path / 'out'}/"]
+    running = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        # when its driver JVM is killed once Spark has started (as the kernel's
+        # out-of-memory killer ends a JVM that outgrows its machine or container)
+        seen = []
+        for line in running.stderr:
+            seen.append(line)
+            if "Setting default log level" in line:
+                break
+        time.sleep(2)
+        [jvm] = java_children(running.pid)
+        os.kill(jvm, signal.SIGKILL)
+        rest = running.stderr.read()
+        running.wait(timeout=120)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    # then the command fails with a message saying what happened and what to change,
+    # never a bare "Connection refused" or a traceback
+    message = [line for line in [*seen, *rest.splitlines()] if line.startswith("CommandError")]
+    assert running.returncode == 1
+    assert len(message) == 1, "".join(seen) + rest
+    assert message[0].startswith(
+        "CommandError: Spark's driver (its Java process) stopped while Homeroom waited for it ("
+    )
+    assert "most often it ran out of memory" in message[0]
+    assert "spark.driver.memory" in message[0] and "--output DIR/" in message[0]
+    assert "Traceback" not in rest
+    assert not (tmp_path / "out").exists()
