@@ -10,6 +10,7 @@ and Spark.
 import contextlib
 import datetime as dt
 import itertools
+import json
 import os
 import socket
 import tempfile
@@ -25,8 +26,10 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+import pyarrow.dataset as pa_dataset
 import pyarrow.parquet as pq
 from django.db import connection
+from django.utils.text import slugify
 
 from homeroom.core.models import CalendarDate, District
 from homeroom.core.selectors import counted_calendars
@@ -508,6 +511,85 @@ def export_parquet(engine: Engine, directory: Path) -> dict[str, int]:
     return written
 
 
+# The lake layout (`export_lake`): its version, and the facts partitioned by school year.
+LAKE_SCHEMA_VERSION = 1
+LAKE_MANIFEST = "_manifest.json"  # Spark and DuckDB skip names starting with "_"
+BY_YEAR = ("school_years", "school_days", "enrollments", "events")
+
+
+def export_lake(
+    engine: Engine, directory: Path, district: District, *, as_of: dt.date
+) -> dict[str, int]:
+    """Write the district's facts into a lake a state shares: `<fact>/` directories, the
+    yearly facts partitioned by school year (`school_year=2025-2026/`), each district's
+    rows in files named after it (`<district>-0.parquet`), and `_manifest.json` saying
+    what each district wrote (schema version, rule profile, as-of date, rows per fact).
+
+    Another district or year adds its own files; exporting a district again replaces its
+    files and leaves the others'. Everything is written beside the lake first and moved in
+    at the end: a failure leaves the lake as it was. Rows written per fact.
+    """
+    name = slugify(district.name) or f"district-{district.pk}"
+    facts = engine.facts
+    years = facts.school_years.select(
+        year_id="school_year_id", school_year="name", first="start_date", last="end_date"
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {}
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".homeroom-") as scratch:
+        for fact in FACT_SCHEMAS:
+            table = getattr(facts, fact)
+            if fact == "events":  # an event belongs to the year whose days hold its date
+                table = table.left_join(
+                    years, (table.date >= years.first) & (table.date <= years.last)
+                ).drop("year_id", "first", "last")
+            elif fact in BY_YEAR:
+                table = table.left_join(years, table.school_year_id == years.year_id).drop(
+                    "year_id", "first", "last"
+                )
+            rows = engine.run(table)
+            schema = _arrow_schema(fact)
+            if fact in BY_YEAR:
+                schema = schema.append(pa.field("school_year", pa.string()))
+            rows = rows.select(schema.names).cast(schema)
+            if fact in BY_YEAR:
+                pa_dataset.write_dataset(
+                    rows,
+                    Path(scratch) / fact,
+                    format="parquet",
+                    partitioning=["school_year"],
+                    partitioning_flavor="hive",
+                    basename_template=f"{name}-{{i}}.parquet",
+                )
+            else:  # a file even when empty (a district without characteristics)
+                (Path(scratch) / fact).mkdir()
+                pq.write_table(rows, Path(scratch) / fact / f"{name}-0.parquet")
+            written[fact] = rows.num_rows
+        for path in sorted(Path(scratch).rglob("*.parquet")):
+            final = directory / path.relative_to(scratch)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, final)
+    manifest_path = directory / LAKE_MANIFEST
+    manifest = (
+        json.loads(manifest_path.read_text()) if manifest_path.exists() else {"districts": {}}
+    )
+    manifest.update(
+        schema_version=LAKE_SCHEMA_VERSION,
+        partitioned_by={fact: ["school_year"] for fact in BY_YEAR},
+    )
+    manifest["districts"][name] = {
+        "name": district.name,
+        "rule_profile": district.rule_profile,
+        "as_of": as_of.isoformat(),
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "rows": written,
+    }
+    fresh = manifest_path.with_name(f".{LAKE_MANIFEST}.new")
+    fresh.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(fresh, manifest_path)
+    return written
+
+
 def _copied(backend: ibis.BaseBackend, table: ir.Table) -> pa.Table:
     """A table's rows from PostgreSQL as Arrow, by COPY into a temporary file.
 
@@ -558,16 +640,24 @@ def _fetched(backend: ibis.BaseBackend, table: ir.Table) -> pa.Table:
 
 
 def _parquet_files(directory: Path | str) -> dict[str, Path | str]:
+    """Where each fact is: `<fact>.parquet` (a file, or on object storage maybe a directory
+    of part files), or a `<fact>/` directory of the lake layout (`export_lake`)."""
     if "://" in str(directory):  # object storage: Spark finds (or misses) the files itself
         return {name: f"{str(directory).rstrip('/')}/{name}.parquet" for name in FACT_SCHEMAS}
     directory = Path(directory)
-    missing = [n for n in FACT_SCHEMAS if not (directory / f"{n}.parquet").is_file()]
+    found: dict[str, Path | str] = {}
+    for name in FACT_SCHEMAS:
+        if (directory / f"{name}.parquet").is_file():
+            found[name] = directory / f"{name}.parquet"
+        elif (directory / name).is_dir():
+            found[name] = directory / name
+    missing = [n for n in FACT_SCHEMAS if n not in found]
     if missing:
         raise EngineError(
             f"{directory}: missing {', '.join(f'{n}.parquet' for n in missing)}; write them "
             "with 'homeroom export parquet DIR'"
         )
-    return {name: directory / f"{name}.parquet" for name in FACT_SCHEMAS}
+    return found
 
 
 def duckdb_engine(directory: Path) -> Engine:
@@ -576,7 +666,15 @@ def duckdb_engine(directory: Path) -> Engine:
         raise EngineError("the duckdb engine reads a local directory; give its path")
     backend = ibis.duckdb.connect()
     files = _parquet_files(directory)
-    facts = {name: _typed(name, backend.read_parquet(path)) for name, path in files.items()}
+    facts = {
+        name: _typed(
+            name,
+            backend.read_parquet(path / "**" / "*.parquet", hive_partitioning=True)
+            if path.is_dir()
+            else backend.read_parquet(path),
+        )
+        for name, path in files.items()
+    }
     return Engine("duckdb", backend, Facts(**facts))
 
 
@@ -617,9 +715,7 @@ def spark_engine(directory: Path | str, *, remote: str | None = None) -> Engine:
     with spark_failures(remote):
         session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
         backend = ibis.pyspark.connect(session)
-        facts = {
-            name: _typed(name, backend.read_parquet(str(path))) for name, path in files.items()
-        }
+        facts = {name: _typed(name, _spark_read(backend, path)) for name, path in files.items()}
     return Engine("spark", backend, Facts(**facts), remote=remote)
 
 
@@ -649,6 +745,20 @@ CONNECT_ADVICE = (
     "check the address (--spark-remote or SPARK_REMOTE, sc://HOST:15002) and that the "
     "server is running (sbin/start-connect-server.sh)"
 )
+
+
+def _spark_read(backend: ibis.BaseBackend, path: Path | str) -> ir.Table:
+    """A fact on Spark; on object storage `<fact>.parquet`, or else the lake's `<fact>/`."""
+    try:
+        return backend.read_parquet(str(path))
+    except Exception as error:
+        lake = str(path).removesuffix(".parquet")
+        if "://" not in str(path) or "PATH_NOT_FOUND" not in str(error):
+            raise
+        try:
+            return backend.read_parquet(lake)
+        except Exception:
+            raise error from None
 
 
 # What Spark's failures mean and which setting to change, by the words of Spark's message

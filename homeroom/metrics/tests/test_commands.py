@@ -27,6 +27,7 @@ from django.core.management.base import CommandError
 from django.db.models import Q
 
 from homeroom.core.models import District, School
+from homeroom.core.selectors import district_today
 from homeroom.demo.district import DistrictParameters
 from homeroom.metrics.definitions import FACT_SCHEMAS, GROUP_TYPES
 from homeroom.metrics.display import PARTIAL_DAYS_NOTE
@@ -455,15 +456,67 @@ def assert_same_dataset(written, expected) -> None:
         assert rows.num_rows > 0 and rows.to_pylist() == expected_rows.to_pylist(), directory
 
 
+@pytest.fixture
+def lake(district, tmp_path):
+    """The district's facts exported into a lake."""
+    directory = tmp_path / "lake"
+    out = io.StringIO()
+    call_command("export", "parquet", str(directory), "--lake", "--district", NAME, stdout=out)
+    assert out.getvalue().startswith("wrote ") and str(directory) in out.getvalue()
+    return directory
+
+
+def test_the_lake_holds_each_year_apart_with_a_manifest_and_reads_as_the_files_do(
+    district, facts, lake, tmp_path
+):
+    mine = "metrics-command-schools-0.parquet"  # the district's name, as a file name
+    # then each yearly fact has a directory per school year, the others one file
+    for fact in ("school_years", "school_days", "enrollments", "events"):
+        years = sorted(path.name for path in (lake / fact).iterdir())
+        assert years == ["school_year=2023-2024", "school_year=2024-2025"], fact
+        assert all([p.name for p in (lake / fact / year).iterdir()] == [mine] for year in years)
+    for fact in ("schools", "students", "characteristics"):
+        assert [p.name for p in (lake / fact).iterdir()] == [mine], fact
+    # and the manifest says what the district wrote, under which rules, as of when
+    manifest = json.loads((lake / "_manifest.json").read_text())
+    assert manifest["schema_version"] == 1
+    entry = manifest["districts"]["metrics-command-schools"]
+    assert entry["name"] == NAME and entry["rule_profile"] == district.rule_profile
+    assert entry["as_of"] == district_today(district).isoformat()
+    assert entry["rows"]["students"] == Student.objects.filter(district=district).count()
+    assert (
+        entry["rows"]["enrollments"]
+        == Enrollment.objects.filter(student__district=district).count()
+    )
+    assert entry["rows"]["school_years"] == 2
+    # and DuckDB reads the lake as it reads the plain files
+    args = (*EDFACTS, "--engine", "duckdb", "--format", "json", "--source")
+    assert json.loads(metrics(*args, str(lake))[0]) == json.loads(metrics(*args, str(facts))[0])
+
+    # given another district's events for this year in the lake
+    other = lake / "events" / "school_year=2024-2025" / "other-district-0.parquet"
+    pq.write_table(pq.read_table(lake / "events" / "school_year=2024-2025" / mine), other)
+    manifest["districts"]["other-district"] = {"name": "Other District"}
+    (lake / "_manifest.json").write_text(json.dumps(manifest))
+    # when the district is exported again
+    call_command("export", "parquet", str(lake), "--lake", "--district", NAME, stdout=io.StringIO())
+    # then its own files are replaced and the other district's are left as they were
+    assert sorted(p.name for p in other.parent.iterdir()) == [mine, "other-district-0.parquet"]
+    again = json.loads((lake / "_manifest.json").read_text())
+    assert sorted(again["districts"]) == ["metrics-command-schools", "other-district"]
+    assert not [p for p in lake.rglob("*") if p.name.startswith(".")]
+
+
 # Spark's tests run in the PostgreSQL half (see test_engines.py); they use the session's
 # local Spark (conftest.py).
 @pytest.mark.one_database(half="postgresql")
-def test_spark_writes_the_dataset_duckdb_writes(spark, facts, duckdb_dataset, tmp_path):
+def test_spark_writes_the_dataset_duckdb_writes(spark, lake, duckdb_dataset, tmp_path):
     destination, _ = duckdb_dataset
-    # when Spark writes the same table to a directory given as a file:// URL
+    # when Spark reads the lake and writes the same table, both given as file:// URLs (as
+    # s3a:// or hdfs:// ones are given)
     written = tmp_path / "spark" / "students"
     out, err = metrics(
-        *EDFACTS, "--engine", "spark", "--source", str(facts), "--output", f"file://{written}"
+        *EDFACTS, "--engine", "spark", "--source", f"file://{lake}", "--output", f"file://{written}"
     )
     assert out == ""
     # then its layout and every file's rows are DuckDB's
