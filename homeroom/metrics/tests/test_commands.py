@@ -31,6 +31,7 @@ from homeroom.core.selectors import district_today
 from homeroom.demo.district import DistrictParameters
 from homeroom.metrics.definitions import FACT_SCHEMAS, GROUP_TYPES
 from homeroom.metrics.display import PARTIAL_DAYS_NOTE
+from homeroom.metrics.engines import spark_failure
 from homeroom.metrics.reports import KINDS
 from homeroom.metrics.tests.districts import load_generated, module_district
 from homeroom.roster.models import Enrollment, Student
@@ -701,3 +702,34 @@ def test_a_spark_driver_that_dies_is_said_in_words_with_the_setting_to_change(fa
     assert "spark.driver.memory" in message[0] and "--output DIR/" in message[0]
     assert "Traceback" not in rest
     assert not (tmp_path / "out").exists()
+
+
+# Spark's own words for failures that need a cluster (or gigabytes) to happen for real: an
+# executor the cluster manager ended, and a JVM out of heap inside a task or the driver.
+SPARK_FAILURES = [
+    pytest.param(
+        "Job aborted due to stage failure: Task 3 in stage 7.0 failed 4 times, most recent "
+        "failure: Lost task 3.3 in stage 7.0 (TID 42) (10.0.0.5 executor 3): "
+        "ExecutorLostFailure (executor 3 exited caused by one of the running tasks) Reason: "
+        "Container killed by YARN for exceeding physical memory limits.",
+        "Spark lost an executor (",
+        ("spark.executor.memory", "spark.executor.memoryOverhead"),
+        id="lost-executor",
+    ),
+    pytest.param(
+        "An error occurred while calling o123.collectToPython.\n"
+        ": java.lang.OutOfMemoryError: Java heap space\n\tat java.base/java.util.Arrays",
+        "Spark ran out of memory (: java.lang.OutOfMemoryError: Java heap space): ",
+        ("spark.driver.memory", "--output DIR/"),
+        id="driver-heap",
+    ),
+]
+
+
+@pytest.mark.one_database
+@pytest.mark.parametrize(("spark_says", "starts", "advice"), SPARK_FAILURES)
+def test_spark_failures_name_the_cause_and_the_setting_to_change(spark_says, starts, advice):
+    said = spark_failure(RuntimeError(spark_says))
+    assert said.startswith(starts)
+    assert all(setting in said for setting in advice), said
+    assert "\n" not in said
