@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import re
 import socket
 import tempfile
 import urllib.parse
@@ -103,7 +104,6 @@ class Engine:
     name: str
     backend: ibis.BaseBackend
     facts: Facts
-    remote: str | None = None  # a Spark Connect server's address
 
     def run(self, expression: ir.Table) -> pa.Table:
         """Execute an expression and return its rows as Arrow.
@@ -716,7 +716,7 @@ def spark_engine(directory: Path | str, *, remote: str | None = None) -> Engine:
         session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
         backend = ibis.pyspark.connect(session)
         facts = {name: _typed(name, _spark_read(backend, path)) for name, path in files.items()}
-    return Engine("spark", backend, Facts(**facts), remote=remote)
+    return Engine("spark", backend, Facts(**facts))
 
 
 def _reach(remote: str) -> None:
@@ -783,6 +783,10 @@ def spark_failures(remote: str | None) -> Iterator[None]:
         raise
     except Exception as error:
         said = spark_failure(error, remote)
+        if said is None and type(error).__module__.startswith(("pyspark", "py4j", "grpc")):
+            # Spark's own error, said by Spark: its first line, not its stack
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            said = f"Spark: {lines[0] if lines else type(error).__name__}"
         if said is None:
             raise
         raise EngineError(said) from error
@@ -808,6 +812,12 @@ def spark_failure(error: BaseException, remote: str | None = None) -> str | None
         return (
             f"Spark found no Parquet file where the facts should be ({path}): check --source,"
             " and write the facts there with 'homeroom export parquet DIR'"
+        )
+    if "PATH_ALREADY_EXISTS" in text:
+        path = re.search(r"Path (\S+) already exists", text)
+        return (
+            f"{path.group(1) if path else 'the --output'}: already exists; the metrics are "
+            "written to a new place (remove it, or give another --output)"
         )
     if connect and ("UNAVAILABLE" in text or "failed to connect" in text.lower()):
         return (

@@ -522,6 +522,23 @@ def test_spark_writes_the_dataset_duckdb_writes(spark, lake, duckdb_dataset, tmp
     assert out == ""
     # then its layout and every file's rows are DuckDB's
     assert_same_dataset(written, destination)
+    # and writing there again is refused, in words, leaving the dataset as it was
+    before = {path: path.stat().st_mtime_ns for path in written.rglob("*")}
+    with pytest.raises(CommandError) as raised:
+        metrics(
+            *EDFACTS,
+            "--engine",
+            "spark",
+            "--source",
+            f"file://{lake}",
+            "--output",
+            f"file://{written}",
+        )
+    assert str(raised.value) == (
+        f"file:{written}: already exists; the metrics are written to a new place (remove it, "
+        "or give another --output)"
+    )
+    assert {path: path.stat().st_mtime_ns for path in written.rglob("*")} == before
     rows = sum(pq.read_metadata(p).num_rows for p in written.rglob("*.parquet"))
     assert re.fullmatch(
         rf"{rows:,} rows written to file://{re.escape(str(written))} as Parquet partitioned by "
