@@ -216,6 +216,9 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=5_000_000)
     parser.add_argument("--spark-memory", default="4g", help="Spark's driver memory (local)")
     parser.add_argument("--engines", default="duckdb,spark", help="comma-separated: duckdb, spark")
+    parser.add_argument(
+        "--tables", default="students,schools", help="comma-separated: students, schools"
+    )
     args = parser.parse_args()
     workdir = args.workdir.resolve()
     results: dict = {"python_loop_s": round(python_loop_seconds(), 2)}
@@ -226,10 +229,8 @@ def main() -> None:
     env.pop("DATABASE_URL", None)
     env["PYSPARK_SUBMIT_ARGS"] = f"--driver-memory {args.spark_memory} pyspark-shell"
     env["PYTHONWARNINGS"] = "ignore::FutureWarning"
-    tables = {
-        "students": ["students", "--per", "school"],
-        "schools": ["schools"],
-    }
+    kinds = {"students": ["students", "--per", "school"], "schools": ["schools"]}
+    tables = {table: kinds[table] for table in args.tables.split(",")}
     out = workdir / f"out-{args.students}"
     for engine in args.engines.split(","):
         for table, kind in tables.items():
