@@ -5,4 +5,6 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("homeroom.web.urls")),
     path("", include("homeroom.interventions.urls")),
+    path("", include("homeroom.outreach.urls")),
+    path("", include("homeroom.truancy.urls")),
 ]

@@ -22,6 +22,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role
+from homeroom.core.models import School
 from homeroom.core.selectors import current_school_year, district_today
 from homeroom.roster.models import Enrollment, SectionEnrollment, Student
 
@@ -111,3 +112,50 @@ def access_student(user, student_id: int, *, on: dt.date | None = None) -> Stude
             if student is not None:
                 return StudentAccess(student=student, grant=grant)
     raise StudentNotFound()
+
+
+@dataclass(frozen=True)
+class AggregateScope:
+    """Whose attendance a user may see added up (dashboards): the district's totals, and
+    per school id the grades (None: the whole school)."""
+
+    district: bool
+    schools: dict[int, frozenset[int] | None]
+
+    def sees_school(self, school_id: int) -> bool:
+        """Whether the user sees every grade of the school added up."""
+        return school_id in self.schools and self.schools[school_id] is None
+
+    def sees_grade(self, school_id: int, grade: int) -> bool:
+        """Whether the user sees this grade of the school added up."""
+        grades = self.schools.get(school_id, frozenset())
+        return grades is None or grade in grades
+
+
+NO_AGGREGATES = AggregateScope(district=False, schools={})
+
+
+def aggregate_scope(user) -> AggregateScope:
+    """The totals `user` may read: those of exactly the students their scope covers whole.
+
+    District-wide roles: the district and every school. Principals, counselors and viewers:
+    their schools (narrowed to their grades where they have grade scopes there), whose
+    students they see anyway. Teachers and caseloads reach students one by one: no totals.
+    """
+    if _in_district(user).query.is_empty():
+        return NO_AGGREGATES
+    if user.is_district_wide:
+        schools = School.objects.filter(district_id=user.district_id)
+        return AggregateScope(
+            district=True, schools=dict.fromkeys(schools.values_list("pk", flat=True))
+        )
+    if user.role not in SCHOOL_SCOPED_ROLES:
+        return NO_AGGREGATES
+    graded: dict[int, set[int]] = {}
+    for school_id, grade in GradeScope.objects.filter(user=user).values_list("school", "grade"):
+        graded.setdefault(school_id, set()).add(grade)
+    schools = {
+        pk: frozenset(graded[pk]) if pk in graded else None
+        for pk in user.schools.values_list("pk", flat=True)
+    }
+    return AggregateScope(district=False, schools=schools)

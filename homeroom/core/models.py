@@ -215,10 +215,12 @@ class CalendarDate(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who viewed or changed which student record, when, and why access was granted.
+    """Who viewed, changed or exported which student record, when, and why it was allowed;
+    and every refused attempt (a student not visible, a failed or locked sign-in).
 
     Written in the same transaction as the change it records. `student_id` is a plain
-    integer so the trail outlives the record it describes.
+    integer so the trail outlives the record it describes. An entry written by a command
+    has no user: `command` and `system_user` say who ran it.
     """
 
     class Action(models.TextChoices):
@@ -228,20 +230,40 @@ class AuditEntry(models.Model):
         DELETE = "delete", "Deleted"
         EXPORT = "export", "Exported"
         IMPORT = "import", "Imported"
+        DENIED = "denied", "Refused: not visible"
+        LOGIN_FAILED = "login_failed", "Sign-in failed"
+        LOGIN_LOCKED = "login_locked", "Sign-in refused: locked"
+        UNLOCK = "unlock", "Sign-in unlocked"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+    district = models.ForeignKey(
+        District, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    action = models.CharField(max_length=10, choices=Action.choices)
+    command = models.CharField(
+        max_length=60, blank=True, help_text="The command that wrote it, e.g. 'homeroom import'."
+    )
+    system_user = models.CharField(
+        max_length=60, blank=True, help_text="Who ran the command, as the server knows them."
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
     student_id = models.BigIntegerField(null=True, db_index=True)
     subject = models.CharField(max_length=100, help_text="What was touched, e.g. 'student page'.")
+    count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many records or rows, for imports and exports."
+    )
+    address = models.GenericIPAddressField(
+        null=True, blank=True, help_text="Where a sign-in came from."
+    )
     access_reason = models.CharField(max_length=200, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-at"]
         verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["district", "-at"]), models.Index(fields=["action", "at"])]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.user_id} {self.action} {self.subject}"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from homeroom.core.spreadsheets import safe_cell
 from homeroom.demo.district import GeneratedDistrict
 from homeroom.demo.files import COLUMNS, HISTORY_FILE
 
@@ -66,7 +67,8 @@ def format_column(values: np.ndarray) -> list[str]:
         return _lookup(
             np.where(blank, 0, values), blank, lambda distinct: [_decimal(v) for v in distinct]
         )
-    return ["" if v is None else str(v) for v in values.tolist()]
+    # Text is made safe for spreadsheets (names are the district's words, not formulas).
+    return ["" if v is None else safe_cell(str(v)) for v in values.tolist()]
 
 
 def write_district_csv(

@@ -55,6 +55,14 @@ from homeroom.interventions.models import (
     TeamMeeting,
 )
 from homeroom.metrics.models import StudentSummary, SummaryState
+from homeroom.outreach.models import (
+    ConsentChange,
+    LetterBatch,
+    Message,
+    MessageTemplate,
+    OutreachSettings,
+    TriggerHit,
+)
 from homeroom.pipeline.actions import do_refresh_after_import
 from homeroom.roster.models import (
     ContactPreference,
@@ -241,12 +249,6 @@ def load_generated_district(
             except ImportRejected as rejected:
                 raise _rejection(batch, rejected.run, directory) from None
             do_install_defaults(district)
-            AuditEntry.objects.create(
-                user=user,
-                action=AuditEntry.Action.IMPORT,
-                subject=f"import run {run.pk} ({SOURCE_FORMAT})",
-                details={"district": district.name, "counts": inserted(run)},
-            )
         bar.update(1)
     do_refresh_after_import(run)
     return run
@@ -283,6 +285,7 @@ def load_intervention_history(
         users = _history_staff(district, directory, history, accounts)
         counts = _write_history(district, history, users)
         AuditEntry.objects.create(
+            district=district,
             action=AuditEntry.Action.IMPORT,
             subject=f"generated interventions history ({HISTORY_FILE})",
             details={"district": district.name, "counts": counts},
@@ -651,7 +654,14 @@ def delete_district(district: District, *, user: User | None = None) -> dict[str
     if user is not None and user.district_id == district.pk:
         user = None  # the account goes with the district; the trail keeps the deletion
     with transaction.atomic():
-        # Case records first: they name staff, whose accounts go before the schools.
+        # Outreach first: its messages name guardians, templates, cases and staff.
+        remove(TriggerHit.objects.filter(student__district=district))
+        remove(ConsentChange.objects.filter(guardian__district=district))
+        remove(Message.objects.filter(district=district))
+        remove(LetterBatch.objects.filter(district=district))
+        remove(MessageTemplate.objects.filter(district=district))
+        remove(OutreachSettings.objects.filter(district=district))
+        # Case records next: they name staff, whose accounts go before the schools.
         remove(CaseEvent.objects.filter(student__district=district))
         remove(CaseloadAssignment.objects.filter(user__district=district))
         remove(FamilyContact.objects.filter(student__district=district))

@@ -288,6 +288,7 @@ def do_set_up_demo_staff(
         viewer.schools.set([counselor_school])
 
         AuditEntry.objects.create(
+            district=district,
             action=AuditEntry.Action.UPDATE,
             subject="demo staff accounts",
             details={

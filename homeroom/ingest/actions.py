@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from homeroom.core.actions import do_create_district
+from homeroom.core.actions import CommandLine, do_create_district
 from homeroom.core.models import District
 from homeroom.ingest.formats import FORMATS, ReadOptions, files_read, source_file
 from homeroom.ingest.models import ImportRun
@@ -40,6 +40,7 @@ def do_import_files(
     user=None,
     progress: ReadProgress | None = None,
     on_stage: Callable[[str], None] | None = None,
+    via: CommandLine | None = None,
 ) -> ImportRun:
     """Read the files in `source_format` and import them for the district as one run.
 
@@ -63,6 +64,7 @@ def do_import_files(
             dry_run=dry_run,
             allow_large_deletes=allow_large_deletes,
             on_stage=on_stage,
+            via=via,
         )
 
     if isinstance(district, District):  # a rejected run is recorded for the district

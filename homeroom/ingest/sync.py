@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from homeroom.accounts.models import User
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent
+from homeroom.core.actions import CommandLine, do_log_import
 from homeroom.core.models import Calendar, CalendarDate, District, School, SchoolYear
 from homeroom.ingest.attendance_sync import sync_attendance
 from homeroom.ingest.intervention_sync import sync_student_interventions
@@ -710,8 +711,12 @@ def do_import(
     dry_run: bool = False,
     allow_large_deletes: bool = False,
     on_stage: Callable[[str], None] | None = None,
+    via: CommandLine | None = None,
 ) -> ImportRun:
     """Write a batch for the district in one transaction and return the recorded run.
+
+    The run is audited (by `user`, or the command `via` which it ran) in the same
+    transaction as its changes; a rejected run is audited too, a dry run is not.
 
     With `on_error="reject"` (the default) any error rejects the whole run: nothing but
     the run record (status rejected, with every problem) is written, and `ImportRejected`
@@ -768,13 +773,48 @@ def do_import(
             if dry_run:
                 transaction.set_rollback(True)
             else:
+                _audit(run, user, via)
                 _analyze_changed(counts)
     except _Rollback:
         run.pk = None
         run.status = ImportRun.Status.REJECTED
-        _write_run(run, batch, {}, started)
+        with transaction.atomic():
+            _write_run(run, batch, {}, started)
+            if not dry_run:
+                _audit(run, user, via)
         raise ImportRejected(run) from None
     return run
+
+
+# What a run counts that belongs to the district, not to a student: left out of the
+# audit entry's count of student records changed (its details keep every count).
+DISTRICT_RECORDS = frozenset(
+    {"schools", "school_years", "attendance_codes", "calendar_dates", "recorded_through"}
+)
+
+
+def _audit(run: ImportRun, user, via: CommandLine | None) -> None:
+    """The run's audit entry: how many student records it inserted, updated or deleted."""
+    changed = sum(
+        counts.get(name, 0)
+        for entity, counts in run.counts.items()
+        if entity not in DISTRICT_RECORDS
+        for name in ("inserted", "updated", "deleted")
+    )
+    do_log_import(
+        district=run.district,
+        run_id=run.pk,
+        count=changed,
+        user=user,
+        via=via,
+        details={
+            "status": run.status,
+            "format": run.source_format,
+            "files": [file.get("name", "") for file in run.files],
+            "on_error": run.on_error,
+            "counts": run.counts,
+        },
+    )
 
 
 def _unread_rows(batch: Batch) -> bool:

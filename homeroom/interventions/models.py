@@ -317,6 +317,8 @@ class FamilyContact(Struck):
         LEFT_MESSAGE = "left_message", "Left a message"
         WRONG_NUMBER = "wrong_number", "Wrong number"
         REFUSED = "refused", "Refused"
+        SENT = "sent", "Message sent"
+        REPLIED = "replied", "Family replied"
 
     student = models.ForeignKey(
         "roster.Student", on_delete=models.CASCADE, related_name="family_contacts"
@@ -333,8 +335,9 @@ class FamilyContact(Struck):
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     language = models.CharField(max_length=10, choices=Language.choices, default="en")
     note = models.TextField(blank=True)
+    # Empty for a family's own reply, which no staff member recorded (outreach).
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:
@@ -424,6 +427,9 @@ class CaseEvent(models.Model):
         REFERRAL = "referral", "Referral made"
         REFERRAL_UPDATED = "referral_updated", "Referral updated"
         STRUCK = "struck", "Struck through"
+        MESSAGE_SENT = "message_sent", "Message sent"
+        MESSAGE_RECEIVED = "message_received", "Message received"
+        TRUANCY = "truancy", "Truancy escalation"  # written by the truancy app's actions
 
     student = models.ForeignKey(
         "roster.Student", on_delete=models.CASCADE, related_name="case_events"
@@ -434,7 +440,10 @@ class CaseEvent(models.Model):
     kind = models.CharField(max_length=30, choices=Kind.choices)
     on = models.DateField(help_text="The school date the event is about.")
     at = models.DateTimeField(auto_now_add=True)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Empty for what no staff member did: a message a trigger sent, a family's reply.
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     summary = models.CharField(max_length=300)
     confidential = models.BooleanField(default=False)
     details = models.JSONField(default=dict, blank=True)

@@ -26,6 +26,7 @@ from homeroom.access.cases import (
 from homeroom.access.gatekeeper import StudentAccess, access_student
 from homeroom.accounts.models import Role
 from homeroom.core.actions import do_log_student_access
+from homeroom.core.downloads import download_format, table_download
 from homeroom.core.models import School
 from homeroom.core.selectors import current_school_year, district_today
 from homeroom.interventions import actions, forms, measures, selectors
@@ -562,6 +563,9 @@ def caseload(request: HttpRequest) -> HttpResponse:
     principal, also the open cases of their schools that have no case manager yet."""
     user = request.user
     mine = selectors.my_caseload(user)
+    file_format = download_format(request.GET.get("download"))
+    if file_format:
+        return _caseload_download(user, mine, file_format)
     context = {
         "caseload": mine,
         "unassigned": selectors.cases_awaiting_manager(user),
@@ -569,6 +573,44 @@ def caseload(request: HttpRequest) -> HttpResponse:
         "opens_cases": opens_cases(user),
     }
     return render(request, "interventions/caseload.html", context)
+
+
+CASELOAD_EXPORT_HEADER = (
+    "Student id",
+    "Last name",
+    "First name",
+    "Tier",
+    "School",
+    "Opened",
+    "Overdue follow-ups",
+    "Follow-up scheduled",
+)
+
+
+def _caseload_download(user, mine: selectors.Caseload, file_format: str) -> HttpResponse:
+    """My open cases, as the caseload page lists them, as a file."""
+    rows = [
+        (
+            case.student.local_id,
+            case.student.last_name,
+            case.student.first_name,
+            f"Tier {case.tier}",
+            case.school.name,
+            case.opened_on,
+            case.overdue_follow_ups,
+            "Yes" if case.has_follow_up else "No",
+        )
+        for case in mine.cases
+    ]
+    return table_download(
+        user=user,
+        file_format=file_format,
+        subject="caseload",
+        filename="my-caseload",
+        header=CASELOAD_EXPORT_HEADER,
+        rows=rows,
+        filters={},
+    )
 
 
 # --------------------------------------------------------------------------------------

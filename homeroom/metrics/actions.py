@@ -21,8 +21,16 @@ from homeroom.metrics.engines import (
     database_engine,
     database_table,
     stage_table,
+    year_back,
 )
-from homeroom.metrics.models import SUMMARY_COLUMNS, StudentSummary, SummaryState, TierChange
+from homeroom.metrics.models import (
+    SUMMARY_COLUMNS,
+    SchoolDayAttendance,
+    StandingCell,
+    StudentSummary,
+    SummaryState,
+    TierChange,
+)
 from homeroom.metrics.rules import RuleProfile, load_rule_profile
 
 
@@ -70,6 +78,7 @@ def do_refresh_summaries(
         tiers_before = _overall_tiers(held) if same_rules else {}
         _write(engine, held, rows)
         _record_tier_changes(tiers_before, _overall_tiers(held), window, profile)
+        _write_dashboard_figures(district, engine, profile, window)
         if refresh.kind == _SAME_DAY:  # the same spans: the same students
             students = state.students
         else:  # the year is the district's
@@ -212,6 +221,84 @@ def _record_tier_changes(
         for student_id, tier in after.items()
         if before.get(student_id, tier) != tier and before[student_id] in rank and tier in rank
     )
+
+
+def _write_dashboard_figures(
+    district: District, engine: Engine, profile: RuleProfile, window: Window
+) -> None:
+    """Replace the aggregates the dashboards read: each school, grade and day of this year
+    to the window's end and of the whole year before (`SchoolDayAttendance`), and the
+    students' standing as of each Friday of this year to the window's end and that day,
+    and as of the same dates a year earlier (`StandingCell`). Computed set-wise by the
+    database: their cost grows with spans, events, school days and weeks, not with
+    student-days."""
+    facts = engine.facts
+    years = SchoolYear.objects.filter(district=district).values("pk")
+    SchoolDayAttendance.objects.filter(school_year__in=years).delete()
+    StandingCell.objects.filter(school_year__in=years).delete()
+    dates = dashboard_dates(window)
+    windows = [(window, dates)]
+    earlier = engine.last_year(window)
+    if earlier is not None:
+        # all of last year: its days for the trend line, its standing as of this year's
+        # dates a year back (each cut at its date)
+        last_start = SchoolYear.objects.get(pk=earlier.school_year_id).start_date
+        last_year = replace(earlier, start=last_start, as_of=earlier.year_end)
+        windows.append((last_year, [year_back(day) for day in dates]))
+    for measured, on in windows:
+        held = definitions.spans(facts, measured)
+        absent = definitions.absence_days(facts, profile, measured, held)
+        days = definitions.school_grade_days(facts, profile, measured, held, absent)
+        cells = definitions.standing_cells(facts, profile, measured, on, held, absent)
+        _insert(engine, SchoolDayAttendance, _school_days(days, measured))
+        _insert(engine, StandingCell, _cells(cells, measured))
+
+
+def dashboard_dates(window: Window) -> list[dt.date]:
+    """The dates the dashboards keep standings for: each Friday of the window, and its end."""
+    first_friday = window.start + dt.timedelta(days=(4 - window.start.weekday()) % 7)
+    fridays = []
+    day = first_friday
+    while day < window.as_of:
+        fridays.append(day)
+        day += dt.timedelta(weeks=1)
+    return [*fridays, window.as_of]
+
+
+def _school_days(days: ir.Table, window: Window) -> ir.Table:
+    return days.select(
+        school_year_id=ibis.literal(window.school_year_id, "int64"),
+        school_id=days.school_id,
+        grade=days.grade,
+        date=days.date,
+        enrolled=days.enrolled,
+        days_absent=days.absent_milli.cast("float64") / definitions.MILLI,
+    )
+
+
+def _cells(cells: ir.Table, window: Window) -> ir.Table:
+    return cells.select(
+        school_year_id=ibis.literal(window.school_year_id, "int64"),
+        as_of=cells.as_of,
+        school_id=cells.school_id,
+        grade=cells.grade,
+        counted=cells.counted,
+        chronic=cells.chronic,
+        band=cells.band,
+        tier=cells.tier,
+        students=cells.students,
+        days_enrolled=cells.days_enrolled,
+        days_absent=cells.absent_milli.cast("float64") / definitions.MILLI,
+    )
+
+
+def _insert(engine: Engine, model, rows: ir.Table) -> None:
+    """Insert the rows of the expression into the model's table, computed by the database."""
+    columns = ", ".join(rows.columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {model._meta.db_table} ({columns}) {engine.backend.compile(rows)}"
+        )
 
 
 def _only_attendance(

@@ -722,3 +722,189 @@ def student_months(
     return months.mutate(days_absent=months.absent_milli.cast("float64") / MILLI).order_by(
         "student_id", "year", "month"
     )
+
+
+def school_grade_days(
+    facts: Facts,
+    profile: RuleProfile,
+    window: Window,
+    held: ir.Table | None = None,
+    absent: ir.Table | None = None,
+) -> ir.Table:
+    """Per school, grade and counted day of the window with anyone enrolled: students
+    enrolled that day (`enrolled`) and thousandths of a day absent (`absent_milli`).
+
+    The days of `student_days` added up per school and grade, without listing a student's
+    days: a day's enrolled count is the spans begun by then less those ended before it (a
+    running sum over the calendar), and its absences are `absence_days` on it. Cost grows
+    with spans, events and calendar days, not with student-days. A student's day counts at
+    the grade of the span holding it. `held` and `absent` may pass the window's `spans`
+    and `absence_days` when they are computed anyway.
+    """
+    held = spans(facts, window) if held is None else held
+    absent = absence_days(facts, profile, window, held) if absent is None else absent
+    held = held.filter(held.last_day >= held.first_day)
+    starts = held.group_by(
+        s_school=held.school_id, s_grade=held.grade, s_date=held.first_day
+    ).aggregate(starts=held.count())
+    ends = held.group_by(
+        e_school=held.school_id, e_grade=held.grade, e_date=held.last_day
+    ).aggregate(ends=held.count())
+    pairs = held.select(p_school=held.school_id, p_grade=held.grade).distinct()
+    d = facts.school_days
+    d = d.filter(d.date >= window.start, d.date <= window.as_of)
+    grid = pairs.join(d, pairs.p_school == d.school_id).select(
+        school_id=pairs.p_school, grade=pairs.p_grade, date=d.date, counted=d.counted
+    )
+    grid = grid.left_join(
+        starts,
+        [
+            grid.school_id == starts.s_school,
+            grid.grade == starts.s_grade,
+            grid.date == starts.s_date,
+        ],
+    ).select(grid, starts=ibis.coalesce(starts.starts, 0))
+    grid = grid.left_join(
+        ends,
+        [grid.school_id == ends.e_school, grid.grade == ends.e_grade, grid.date == ends.e_date],
+    ).select(grid, ends=ibis.coalesce(ends.ends, 0))
+    so_far = ibis.cumulative_window(group_by=[grid.school_id, grid.grade], order_by=grid.date)
+    grid = grid.mutate(
+        # begun up to today, less ended up to yesterday
+        enrolled=grid.starts.sum().over(so_far) - grid.ends.sum().over(so_far) + grid.ends
+    )
+    grid = facts.stage(grid.filter(grid.counted == 1, grid.enrolled > 0))
+    bounds = held.select(
+        b_student=held.student_id,
+        b_school=held.school_id,
+        b_grade=held.grade,
+        b_first=held.first_day,
+        b_last=held.last_day,
+    )
+    absent = absent.filter(absent.absent_milli > 0).join(
+        bounds,
+        [
+            absent.student_id == bounds.b_student,
+            absent.school_id == bounds.b_school,
+            absent.date >= bounds.b_first,
+            absent.date <= bounds.b_last,
+        ],
+    )
+    absent = absent.group_by(
+        a_school=absent.school_id, a_grade=absent.b_grade, a_date=absent.date
+    ).aggregate(absent_milli=absent.absent_milli.sum())
+    joined = grid.left_join(
+        absent,
+        [
+            grid.school_id == absent.a_school,
+            grid.grade == absent.a_grade,
+            grid.date == absent.a_date,
+        ],
+    )
+    return joined.select(
+        "school_id",
+        "grade",
+        "date",
+        "enrolled",
+        absent_milli=ibis.coalesce(joined.absent_milli, 0),
+    )
+
+
+def standing_cells(
+    facts: Facts,
+    profile: RuleProfile,
+    window: Window,
+    dates: list[date],
+    held: ir.Table | None = None,
+    absent: ir.Table | None = None,
+) -> ir.Table:
+    """The students of the window as of each of `dates` (`as_of`; days after the window's
+    end are not counted), per school (`school_id`; null: over all their schools, each
+    student once), grade, counted, chronic, band and tier: how many, their days enrolled
+    and thousandths of a day absent. Any dashboard figure as of one of the dates is a sum
+    of these cells; as of the window's end they add up to `student_school` and
+    `student_district`.
+
+    Set-wise for all dates at once: each span's days enrolled to a date are two lookups
+    of the running count (as in `spans`), and absences to a date a running sum of the
+    absences between dates; cost grows with spans x dates and absences, not student-days.
+    `held` and `absent` may pass the window's `spans` and `absence_days`.
+    """
+    held = spans(facts, window) if held is None else held
+    absent = absence_days(facts, profile, window, held) if absent is None else absent
+    d = facts.school_days
+    wanted = [day for day in dates if window.start <= day <= window.as_of]
+    ends = d.filter(d.date.isin(wanted)).select(as_of=d.date).distinct()
+    cut = held.join(ends, held.first_day <= ends.as_of)
+    cut = cut.mutate(last_cut=ibis.least(cut.last_day, cut.as_of))
+    before = d.select(b_school=d.school_id, b_day=d.date, before=d.through - d.counted)
+    through = d.select(t_school=d.school_id, t_day=d.date, through=d.through)
+    cut = cut.left_join(
+        before, [cut.school_id == before.b_school, cut.first_day == before.b_day]
+    ).left_join(through, [cut.school_id == through.t_school, cut.last_cut == through.t_day])
+    cut = cut.select(
+        "student_id",
+        "school_id",
+        "grade",
+        "first_day",
+        "as_of",
+        last_day=cut.last_cut,
+        # nothing recorded since the span began: no day of it counts yet (as in `spans`)
+        days_enrolled=ibis.ifelse(
+            cut.last_cut < cut.first_day, 0, cut.through.fill_null(0) - cut.before.fill_null(0)
+        ),
+    )
+    per_school = cut.group_by("student_id", "school_id", "as_of").aggregate(
+        days_enrolled=cut.days_enrolled.sum(),
+        grade=_latest(cut.grade, cut.first_day),
+        last_day=cut.last_day.max(),
+    )
+    # Each absence counts from the first date kept on or after it: summed per student,
+    # school and that date, then a running sum over the dates (no absence x date join).
+    absent = absent.filter(absent.absent_milli > 0)
+    bucket = ibis.cases(
+        *[(absent.date <= ibis.literal(day), ibis.literal(day)) for day in sorted(wanted)],
+        else_=ibis.null("date"),
+    )
+    absent = (
+        absent.mutate(bucket=bucket)
+        .group_by(a_student="student_id", a_school="school_id", a_as_of="bucket")
+        .aggregate(new_milli=absent.absent_milli.sum())
+    )
+    per_school = per_school.left_join(
+        absent,
+        [
+            per_school.student_id == absent.a_student,
+            per_school.school_id == absent.a_school,
+            per_school.as_of == absent.a_as_of,
+        ],
+    )
+    so_far = ibis.cumulative_window(
+        group_by=[per_school.student_id, per_school.school_id], order_by=per_school.as_of
+    )
+    per_school = facts.stage(
+        per_school.select(
+            "student_id",
+            "school_id",
+            "as_of",
+            "days_enrolled",
+            "grade",
+            "last_day",
+            absent_milli=per_school.new_milli.fill_null(0).sum().over(so_far),
+        )
+    )
+    overall = per_school.group_by("student_id", "as_of").aggregate(
+        days_enrolled=per_school.days_enrolled.sum(),
+        absent_milli=per_school.absent_milli.sum(),
+        grade=_latest(per_school.grade, per_school.last_day),
+    )
+    overall = overall.mutate(school_id=ibis.null("int64"))
+    columns = ("as_of", "school_id", "grade", "days_enrolled", "absent_milli")
+    rows = classify(per_school.select(*columns).union(overall.select(*columns)), profile)
+    keys = ("as_of", "school_id", "grade", "counted", "chronic", "band", "tier")
+    rows = rows.mutate(band=rows.band.fill_null(""), tier=rows.tier.fill_null(""))
+    return rows.group_by(*keys).aggregate(
+        students=rows.count(),
+        days_enrolled=rows.days_enrolled.sum(),
+        absent_milli=rows.absent_milli.sum(),
+    )

@@ -228,7 +228,7 @@ class Engine:
     def last_year(self, window: Window) -> Window | None:
         """The same dates a year earlier, in the year before, if the facts hold one."""
         try:
-            earlier = self.window(_year_back(window.as_of), _year_back(window.start))
+            earlier = self.window(year_back(window.as_of), year_back(window.start))
         except EngineError:
             return None
         return None if earlier.school_year_id == window.school_year_id else earlier
@@ -278,7 +278,8 @@ def _as_date(value) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _year_back(day: dt.date) -> dt.date:
+def year_back(day: dt.date) -> dt.date:
+    """The same date a year earlier (28 February for 29 February)."""
     try:
         return day.replace(year=day.year - 1)
     except ValueError:  # 29 February

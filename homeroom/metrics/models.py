@@ -110,3 +110,74 @@ class TierChange(models.Model):
 # The summary table's columns, in the model's order (student, school, school year, then the
 # figures): what the refresh writes and the snapshot of the flags reads, declared once here.
 SUMMARY_COLUMNS = tuple(f.column for f in StudentSummary._meta.concrete_fields if not f.primary_key)
+
+
+class SchoolDayAttendance(models.Model):
+    """Per school, grade and counted day: students enrolled and days absent, for the
+    summaries' year up to their date and for the whole year before.
+
+    What the dashboards' trend lines and patterns (weekdays, months, holidays) add up:
+    rows grow with schools x grades x school days, never with students. Replaced whole by
+    `do_refresh_summaries` from `definitions.school_grade_days`.
+    """
+
+    school_year = models.ForeignKey(
+        "core.SchoolYear", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    school = models.ForeignKey(
+        "core.School", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    grade = models.SmallIntegerField()
+    date = models.DateField()
+    enrolled = models.PositiveIntegerField(help_text="Students enrolled on the day.")
+    days_absent = models.FloatField(help_text="Their absences that day, in days.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school_year", "school", "grade", "date"],
+                name="school_day_attendance_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.school_id} grade {self.grade} on {self.date}: {self.enrolled} enrolled"
+
+
+class StandingCell(models.Model):
+    """Students as of a date, counted per school (empty: over all their schools, each
+    student once), grade, counted, chronic, band and tier, with their days: this year as
+    of the end of each week to the summaries' date (and that date), and last year as of
+    the same dates a year earlier.
+
+    What the dashboards show for an earlier date and for "a year ago". Replaced whole by
+    `do_refresh_summaries` from `definitions.standing_cells`; a few rows per school, grade
+    and date, never a row per student.
+    """
+
+    school_year = models.ForeignKey(
+        "core.SchoolYear", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    as_of = models.DateField()
+    school = models.ForeignKey(
+        "core.School",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+    )
+    grade = models.SmallIntegerField()
+    counted = models.BooleanField()
+    chronic = models.BooleanField()
+    band = models.CharField(max_length=40, blank=True)
+    tier = models.CharField(max_length=40, blank=True)
+    students = models.PositiveIntegerField()
+    days_enrolled = models.PositiveIntegerField()
+    days_absent = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["school_year", "as_of", "school"])]
+
+    def __str__(self) -> str:
+        return f"{self.school_id or 'all schools'} grade {self.grade} on {self.as_of}"

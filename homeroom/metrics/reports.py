@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from homeroom.core.spreadsheets import safe_cell
 from homeroom.metrics import definitions as d
 from homeroom.metrics import display
 from homeroom.metrics.engines import Engine
@@ -211,7 +212,7 @@ def write_table(
         text = human_table(table, kind)
     elif output_format == "csv":
         sink = pa.BufferOutputStream()
-        pacsv.write_csv(table, sink)
+        pacsv.write_csv(spreadsheet_safe(table), sink)
         text = sink.getvalue().to_pybytes().decode()
     else:
         text = json.dumps(table.to_pylist(), indent=1, default=_json_value) + "\n"
@@ -219,6 +220,16 @@ def write_table(
         stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def spreadsheet_safe(table: pa.Table) -> pa.Table:
+    """The table with every text cell through `safe_cell` (a local id such as `=1+2` must not
+    run as a formula when the CSV is opened); numbers and dates are left as they are."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            cells = [safe_cell(value) for value in table.column(index).to_pylist()]
+            table = table.set_column(index, field, pa.array(cells, type=field.type))
+    return table
 
 
 def _json_value(value):

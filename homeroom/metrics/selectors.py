@@ -122,9 +122,11 @@ def student_attendance(
     user, *, students: QuerySet[Student] | None = None
 ) -> list[StudentAttendance]:
     """Each visible student's attendance over all their schools (of `students`), by name."""
-    rows = _visible_summaries(user).filter(school__isnull=True)
+    seen = visible_students(user)
     if students is not None:
-        rows = rows.filter(student__in=students.values("pk"))
+        # The gatekeeper asked of `students` only (a page of them), not of the district.
+        seen = seen.filter(pk__in=students.values("pk"))
+    rows = StudentSummary.objects.filter(school__isnull=True, student__in=seen.values("pk"))
     rows = rows.select_related("student").order_by(
         *(f"student__{field}" for field in NAME_ORDER), "student_id"
     )

@@ -1,5 +1,6 @@
 """The pipeline: the night's steps in order, import -> metrics -> flags -> forecast ->
-case defaults -> case flags -> tiers.
+case defaults -> case flags -> truancy -> tiers -> outreach (the triggers:
+homeroom/outreach/triggers.py).
 
 Data flows one way through the apps (ingest -> attendance -> metrics -> warnings), and this
 is the one place that runs them in sequence, so no app calls the one downstream of it. The
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from homeroom.core.actions import CommandLine
 from homeroom.core.models import District
 from homeroom.ingest.actions import do_import_files
 from homeroom.ingest.models import ImportRun
@@ -26,7 +28,10 @@ from homeroom.interventions.flags import do_evaluate_case_flags
 from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.models import SummaryState, TierChange
 from homeroom.metrics.rules import load_rule_profile
+from homeroom.outreach.actions import do_install_default_templates
+from homeroom.outreach.triggers import do_evaluate_triggers
 from homeroom.pipeline.models import NightlyRun
+from homeroom.truancy.actions import do_find_eligible
 from homeroom.warnings.actions import (
     analysis_engine,
     current_model,
@@ -60,6 +65,14 @@ def _tier_changes(district: District, run: NightlyRun) -> dict:
     )
     raised = changes.filter(raised=True).count()
     return {"raised": raised, "lowered": changes.count() - raised}
+
+
+def _raised(district: District, run: NightlyRun) -> list[int]:
+    """The students whose tier rose in the night's refresh (outreach tells their families)."""
+    changes = TierChange.objects.filter(
+        school_year__district=district, recorded_at__gte=run.started_at, raised=True
+    )
+    return list(changes.values_list("student_id", flat=True).distinct())
 
 
 class _Steps:
@@ -107,6 +120,7 @@ def do_run_nightly(
             district=district,
             source_format=files.source_format,
             profile=files.profile,
+            via=CommandLine("homeroom nightly"),
         )
         return {"run": imported.pk, **imported.counts}
 
@@ -133,7 +147,17 @@ def do_run_nightly(
     # installed and leave the district's edits alone).
     step("case defaults", lambda: do_install_defaults(district))
     step("case flags", lambda: do_evaluate_case_flags(district, as_of=as_of))
+    # Students who reached the next step of the district's truancy pack (none chosen: the
+    # step records so and finds nobody).
+    step("truancy", lambda: do_find_eligible(district, as_of=as_of))
     step("tiers", lambda: _tier_changes(district, run))
+
+    def outreach() -> dict:  # templates first: a district new to Homeroom gets the defaults
+        installed = do_install_default_templates(district)
+        raised = _raised(district, run)
+        return installed | do_evaluate_triggers(district, as_of=as_of, raised_tiers=raised)
+
+    step("outreach", outreach)
     run.status, run.finished_at = NightlyRun.Status.SUCCEEDED, timezone.now()
     run.save()
     return run

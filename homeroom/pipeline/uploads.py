@@ -34,7 +34,6 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
-from homeroom.core.actions import do_log_import
 from homeroom.ingest.actions import do_import_files
 from homeroom.ingest.attendance_sync import LARGE_DELETION
 from homeroom.ingest.formats import source_file
@@ -356,16 +355,6 @@ def do_run_upload(*, user, upload: Upload) -> ImportRun:
                 run = _import(upload, user=user, dry_run=False)
             except ImportRejected as rejected:
                 run = rejected.run
-            do_log_import(
-                user=user,
-                run_id=run.pk,
-                details={
-                    "status": run.status,
-                    "format": run.source_format,
-                    "files": run.files,
-                    "on_error": run.on_error,
-                },
-            )
     except UploadRefused:
         (upload.directory / CLAIM).unlink(missing_ok=True)
         raise

@@ -40,6 +40,7 @@ class Language(models.TextChoices):
     SOMALI = "so", "Somali"
     RUSSIAN = "ru", "Russian"
     PORTUGUESE = "pt", "Portuguese"
+    TAGALOG = "tl", "Tagalog"
     OTHER = "other", "Other"
 
 
@@ -179,6 +180,14 @@ class StudentGuardian(models.Model):
     relationship = models.CharField(max_length=20, choices=Relationship.choices)
     contact_priority = models.PositiveSmallIntegerField(default=1)
     lives_with = models.BooleanField(default=True)
+    # FERPA: education records go only to guardians with the right to them (custody or
+    # educational rights); a court order or a family's safety can forbid any contact.
+    contact_rights = models.BooleanField(
+        default=True, help_text="May receive the student's records and messages."
+    )
+    no_contact = models.BooleanField(
+        default=False, help_text="Never to be contacted (e.g. a court order)."
+    )
 
     class Meta:
         ordering = ["contact_priority"]
@@ -188,6 +197,21 @@ class StudentGuardian(models.Model):
 
     def __str__(self) -> str:
         return f"{self.guardian_id} {self.relationship} of {self.student_id}"
+
+
+# Exit reasons as SISs and Ed-Fi commonly send them, in words. The SIS's text is stored as
+# sent (a district's own codes too); one it is not listed here is shown as written.
+EXIT_REASONS = {
+    "end_of_year": "End of the school year",
+    "graduated": "Graduated",
+    "transferred_in_district": "Transferred to another school of the district",
+    "transferred": "Transferred",
+    "moved_out_of_district": "Moved out of the district",
+    "dropped_out": "Dropped out",
+    "expelled": "Expelled",
+    "deceased": "Deceased",
+    "withdrawn": "Withdrawn",
+}
 
 
 class Enrollment(models.Model):
@@ -221,6 +245,17 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student_id} at {self.school_id} from {self.entry_date}"
+
+    @property
+    def exit_reason_label(self) -> str:
+        """The exit reason in words ("moved_out_of_district" -> "Moved out of the district")."""
+        reason = self.exit_reason.strip()
+        known = EXIT_REASONS.get(reason.lower())
+        if known:
+            return known
+        if reason and " " not in reason and "_" in reason:
+            return reason.replace("_", " ").capitalize()
+        return reason
 
 
 class Section(models.Model):

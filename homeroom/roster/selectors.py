@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from homeroom.access.gatekeeper import StudentAccess, visible_students
 from homeroom.core.models import School, SchoolYear
+from homeroom.core.selectors import district_today
 from homeroom.roster.models import (
     Enrollment,
     Student,
@@ -23,8 +24,12 @@ def find_students(
     text: str = "",
     school: School | None = None,
     grade: int | None = None,
+    group: str = "",
+    enrolled_only: bool = False,
 ) -> QuerySet[Student]:
-    """Visible students matching every word of `text` (name or id), a school this year, a grade.
+    """Visible students matching every word of `text` (name or id), a school this year, a
+    grade, a group (a characteristic held today); with `enrolled_only`, only those enrolled
+    at some time in the school year.
 
     Each student carries `school_name`: the school of their latest enrollment that year.
     """
@@ -41,24 +46,38 @@ def find_students(
         students = students.filter(Exists(this_year.filter(school=school)))
     if grade is not None:
         students = students.filter(grade=grade)
+    if enrolled_only:
+        students = students.filter(Exists(this_year))
+    if group:
+        today = district_today(user.district)
+        held = StudentCharacteristic.objects.filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=today),
+            student=OuterRef("pk"),
+            kind=group,
+            start_date__lte=today,
+        )
+        students = students.filter(Exists(held))
     latest = this_year.order_by("-entry_date", "-pk").values("school__name")[:1]
     return students.annotate(school_name=Subquery(latest))
 
 
-def schools_of_visible_students(user, *, school_year: SchoolYear | None) -> QuerySet[School]:
-    """The schools where students the user may see are enrolled in the school year."""
-    enrolled = Enrollment.objects.filter(
-        school=OuterRef("pk"),
-        school_year=school_year,
-        student__in=visible_students(user).values("pk"),
+def menus_of_visible_students(
+    user, *, school_year: SchoolYear | None
+) -> tuple[QuerySet[School], list[int]]:
+    """What a list's school and grade menus offer, asking the gatekeeper once (it is the
+    costly part of a list for a counselor with grade scopes): the schools where students
+    the user may see are enrolled in the school year, by name; their grades, lowest first.
+    """
+    pairs = set(
+        visible_students(user)
+        .order_by()
+        .values_list("grade", "enrollments__school", "enrollments__school_year")
+        .distinct()
     )
-    return School.objects.filter(Exists(enrolled)).order_by("name")
-
-
-def grades_of_visible_students(user) -> list[int]:
-    """The current grade levels of the students the user may see, lowest first."""
-    grades = visible_students(user).order_by().values_list("grade", flat=True).distinct()
-    return sorted(grades)
+    year = school_year.pk if school_year else None
+    schools = {school for _, school, in_year in pairs if school and in_year == year}
+    grades = sorted({grade for grade, _, _ in pairs})
+    return School.objects.filter(pk__in=schools).order_by("name"), grades
 
 
 def student_characteristics(access: StudentAccess) -> list[StudentCharacteristic]:

@@ -206,7 +206,16 @@ def do_score_students(district: District, *, known: Known) -> dict[str, int]:
     week, window = known.snapshot.week, known.snapshot.window
     with transaction.atomic():
         school_year = _school_year(district, window)
-        RiskScore.objects.filter(student__district=district).delete()
+        # The forecast each score replaces is kept beside it: the worklist asks whose rose.
+        # Scoring the same day again keeps the one before that day, not the day's own.
+        stored = RiskScore.objects.filter(student__district=district)
+        previous = {
+            student: earlier if as_of == window.as_of else probability
+            for student, as_of, probability, earlier in stored.values_list(
+                "student_id", "as_of", "probability", "previous_probability"
+            )
+        }
+        stored.delete()
         day = connection.ops.adapt_datefield_value(window.as_of)
         _insert_rows(
             RiskScore,
@@ -218,6 +227,7 @@ def do_score_students(district: District, *, known: Known) -> dict[str, int]:
                 "week",
                 "method",
                 "probability",
+                "previous_probability",
                 "factors",
                 "chronic_last_year",
                 "absent_two_in_september",
@@ -232,6 +242,7 @@ def do_score_students(district: District, *, known: Known) -> dict[str, int]:
                     week,
                     row.method,
                     float(row.probability),
+                    previous.get(int(student_id)),
                     connection.ops.adapt_json_value(row.factors, None),
                     bool(row.chronic_last_year),
                     bool(row.absent_two_in_september),

@@ -82,6 +82,9 @@ class RiskScore(models.Model):
     week = models.PositiveSmallIntegerField(help_text="School week of the as-of date.")
     method = models.CharField(max_length=40, help_text="The model, or the baseline used.")
     probability = models.FloatField()
+    previous_probability = models.FloatField(
+        null=True, blank=True, help_text="The forecast this one replaced (None: the first)."
+    )
     factors = models.JSONField(help_text="Top contributing factors, in words.")
     chronic_last_year = models.BooleanField()
     absent_two_in_september = models.BooleanField()

@@ -67,6 +67,48 @@ def _axis_step(largest: float) -> int:
     return 10**7
 
 
+def _bar_chart(
+    values: Sequence[float],
+    labels: Sequence[str],
+    titles: Sequence[str],
+    value_labels: Sequence[str],
+    *,
+    top: float,
+    ticks: Sequence[tuple[str, float]],
+) -> BarChart:
+    """Bars of `values` on an axis from 0 to `top`, with grid lines at `ticks` (label, value)."""
+    baseline = HEIGHT - BOTTOM
+    plot_height = baseline - TOP
+    slot = (WIDTH - LEFT - RIGHT) / max(len(values), 1)
+    bar_width = min(slot * 0.6, 48)
+    bars = []
+    for position, value in enumerate(values):
+        height = plot_height * value / top if top else 0
+        bars.append(
+            ChartBar(
+                label=labels[position],
+                title=titles[position],
+                value_label=value_labels[position],
+                x=round(LEFT + slot * position + (slot - bar_width) / 2, 1),
+                y=round(baseline - height, 1),
+                width=round(bar_width, 1),
+                height=round(height, 1),
+            )
+        )
+    return BarChart(
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        right=WIDTH - RIGHT,
+        baseline=baseline,
+        bars=bars,
+        ticks=[
+            ChartTick(label=label, y=round(baseline - plot_height * value / top, 1))
+            for label, value in ticks
+        ],
+    )
+
+
 def month_absence_chart(
     months: Sequence[MonthAttendance], *, places: int | None = None
 ) -> BarChart:
@@ -77,38 +119,142 @@ def month_absence_chart(
     largest = max((month.days_absent for month in months), default=0)
     step = _axis_step(largest)
     top = max(step, math.ceil(largest / step) * step)
+    days = [display.days(month.days_absent, places) for month in months]
+    return _bar_chart(
+        [month.days_absent for month in months],
+        [month.month.strftime("%b") for month in months],
+        [
+            f"{month.month:%B %Y}: {shown} days absent "
+            f"of {display.count(month.days_enrolled)} days enrolled"
+            for month, shown in zip(months, days, strict=True)
+        ],
+        days,
+        top=top,
+        ticks=[(str(value), value) for value in range(0, top + 1, step)],
+    )
+
+
+def _share_axis(largest: float) -> tuple[float, list[tuple[str, float]]]:
+    """An axis of whole percentages from 0 holding `largest` (a share), 1-2-5 steps."""
+    step = _axis_step(max(largest * 100, 1)) / 100
+    top = max(step, math.ceil(round(largest / step, 9)) * step)
+    count = round(top / step)
+    return top, [(f"{round(step * n * 100)}%", step * n) for n in range(count + 1)]
+
+
+def share_bar_chart(
+    shares: Sequence[float | None], labels: Sequence[str], titles: Sequence[str]
+) -> BarChart:
+    """Bars of shares (0 to 1; None: no bar), e.g. the share of days absent per weekday,
+    on a percentage axis from 0 so that the bars compare honestly."""
+    values = [share or 0.0 for share in shares]
+    top, ticks = _share_axis(max(values, default=0))
+    return _bar_chart(
+        values,
+        labels,
+        titles,
+        [display.percent(share) for share in shares],
+        top=top,
+        ticks=ticks,
+    )
+
+
+@dataclass(frozen=True)
+class LinePoint:
+    """A point of a line: where it is drawn and what it says."""
+
+    x: float
+    y: float
+    title: str
+
+
+@dataclass(frozen=True)
+class LineSeries:
+    """One line: its name, its SVG path (a break where a value is missing) and points."""
+
+    name: str
+    path: str
+    points: list[LinePoint]
+
+
+@dataclass(frozen=True)
+class XLabel:
+    """A label under the horizontal axis."""
+
+    label: str
+    x: float
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """A line chart's frame, lines (the first drawn behind) and axes."""
+
+    width: int
+    height: int
+    left: float
+    right: float
+    top: float
+    baseline: float
+    series: list[LineSeries]
+    ticks: list[ChartTick]
+    x_labels: list[XLabel]
+
+
+def line_chart(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    *,
+    titles: Sequence[str] | None = None,
+    label_every: int = 1,
+) -> LineChart:
+    """Lines of shares (0 to 1) over the same points of `labels`, e.g. this year's weekly
+    attendance rate and last year's. The value axis runs from a whole 5% below the
+    smallest value to 100%, where attendance rates live; missing values break a line."""
+    values = [value for _, line in series for value in line if value is not None]
+    low = math.floor(min(values, default=0.9) * 20) / 20  # to the 5% below
+    low = min(low, 0.95)
     baseline = HEIGHT - BOTTOM
     plot_height = baseline - TOP
-    slot = (WIDTH - LEFT - RIGHT) / max(len(months), 1)
-    bar_width = min(slot * 0.6, 48)
-    bars = []
-    for position, month in enumerate(months):
-        height = plot_height * month.days_absent / top
-        days = display.days(month.days_absent, places)
-        bars.append(
-            ChartBar(
-                label=month.month.strftime("%b"),
-                title=(
-                    f"{month.month:%B %Y}: {days} days absent "
-                    f"of {display.count(month.days_enrolled)} days enrolled"
-                ),
-                value_label=days,
-                x=round(LEFT + slot * position + (slot - bar_width) / 2, 1),
-                y=round(baseline - height, 1),
-                width=round(bar_width, 1),
-                height=round(height, 1),
-            )
-        )
+    span = max(len(labels) - 1, 1)
+    left = LEFT + 12  # room for "100%", drawn larger on a phone
+
+    def x_of(position: int) -> float:
+        return round(left + (WIDTH - left - RIGHT) * position / span, 1)
+
+    def y_of(value: float) -> float:
+        return round(baseline - plot_height * (value - low) / (1 - low), 1)
+
+    lines = []
+    for name, line in series:
+        points, path, pen_down = [], [], False
+        for position, value in enumerate(line):
+            if value is None:
+                pen_down = False
+                continue
+            x, y = x_of(position), y_of(value)
+            path.append(f"{'L' if pen_down else 'M'}{x} {y}")
+            pen_down = True
+            title = titles[position] if titles else labels[position]
+            points.append(LinePoint(x=x, y=y, title=f"{name}, {title}: {display.percent(value)}"))
+        lines.append(LineSeries(name=name, path=" ".join(path), points=points))
+    steps = round((1 - low) / 0.05)
+    every = 2 if steps > 6 else 1
     ticks = [
-        ChartTick(label=str(value), y=round(baseline - plot_height * value / top, 1))
-        for value in range(0, top + 1, step)
+        ChartTick(label=f"{round((low + 0.05 * n) * 100)}%", y=y_of(low + 0.05 * n))
+        for n in range(0, steps + 1, every)
     ]
-    return BarChart(
+    return LineChart(
         width=WIDTH,
         height=HEIGHT,
-        left=LEFT,
+        left=left,
         right=WIDTH - RIGHT,
+        top=TOP,
         baseline=baseline,
-        bars=bars,
+        series=lines,
         ticks=ticks,
+        x_labels=[
+            XLabel(label=label, x=x_of(position))
+            for position, label in enumerate(labels)
+            if position % label_every == 0
+        ],
     )

@@ -4,29 +4,95 @@ import zipfile
 from collections.abc import Iterable
 
 from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from homeroom.accounts.actions import do_record_failed_sign_in, do_record_locked_sign_in
+from homeroom.accounts.selectors import sign_in_locked
 from homeroom.core.models import GradeLevel, School
 from homeroom.ingest.adapters.tabular.profiles import shipped_profiles
 from homeroom.ingest.formats import FORMATS
+from homeroom.interventions.worklists import CHRONIC, EARLY, RISK_FLAG_CHOICES, WorklistFilters
+from homeroom.metrics.labels import level_choices
+from homeroom.metrics.rules import RuleProfile
 from homeroom.pipeline.uploads import UploadOptions
-from homeroom.warnings.models import Flag
-from homeroom.web.tables import SORT_CHOICES
+from homeroom.roster.models import StudentCharacteristic
+from homeroom.web.tables import DEFAULT_SORT, SORT_CHOICES
+
+CHOOSE_FROM_LIST = {"invalid_choice": "There is no “%(value)s” here: choose one from the list."}
 
 
-class StudentSearchForm(forms.Form):
-    """Search, filters and sort order of the students list (all optional, read from GET)."""
+def client_address(request: HttpRequest) -> str | None:
+    """The address a request came from: the proxy's word for it when Homeroom is behind
+    one (the last address it appended to X-Forwarded-For), the socket's otherwise."""
+    if settings.BEHIND_PROXY and (forwarded := request.META.get("HTTP_X_FORWARDED_FOR")):
+        return forwarded.split(",")[-1].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
 
-    q = forms.CharField(label="Name or student id", required=False, max_length=100)
+
+class SignInForm(AuthenticationForm):
+    """The sign-in form, refusing an account or an address locked by failed sign-ins
+    (homeroom/accounts/selectors.py) before the password is checked, and recording every
+    failure and refusal in the audit log."""
+
+    error_messages = AuthenticationForm.error_messages | {
+        "locked": (
+            "Too many failed sign-ins for this account or from this address. Try again in "
+            "%(minutes)s minutes, or ask a district administrator to unlock it."
+        )
+    }
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = client_address(self.request)
+        if sign_in_locked(username=username, address=address):
+            do_record_locked_sign_in(username=username, address=address)
+            raise ValidationError(
+                self.error_messages["locked"],
+                code="locked",
+                params={"minutes": settings.LOGIN_LOCKOUT_MINUTES},
+            )
+        try:
+            return super().clean()
+        except ValidationError:
+            do_record_failed_sign_in(username=username, address=address)
+            raise
+
+
+class ListFilterForm(forms.Form):
+    """Filters the students list and the worklists share (all optional, read from GET).
+
+    A field with a value it cannot read is not applied, so a shared link that outlived a
+    school or a tier still opens.
+    """
+
     school = forms.ModelChoiceField(
         label="School", queryset=School.objects.none(), required=False, empty_label="All schools"
     )
     grade = forms.TypedChoiceField(
         label="Grade", choices=(), coerce=int, empty_value=None, required=False
     )
-    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
+    tier = forms.ChoiceField(
+        label="Tier", choices=(), required=False, error_messages=CHOOSE_FROM_LIST
+    )
+    flag = forms.ChoiceField(
+        label="Flag",
+        choices=[("", "Any or no flag"), *RISK_FLAG_CHOICES],
+        required=False,
+        error_messages=CHOOSE_FROM_LIST,
+    )
+    caseload = forms.ChoiceField(
+        label="Caseload",
+        choices=[("", "Everyone you may see"), ("mine", "My caseload and cases")],
+        required=False,
+    )
 
-    def __init__(self, data, *, schools: QuerySet[School], grades: Iterable[int]) -> None:
+    def __init__(
+        self, data, *, schools: QuerySet[School], grades: Iterable[int], rules: RuleProfile | None
+    ) -> None:
         super().__init__(data)
         self.fields["school"].queryset = schools
         labels = dict(GradeLevel.choices)
@@ -34,37 +100,96 @@ class StudentSearchForm(forms.Form):
             ("", "All grades"),
             *((grade, labels[grade]) for grade in grades),
         ]
+        self.fields["tier"].choices = [("", "All tiers"), *level_choices(rules, "tiers")]
+
+    def cleaned(self) -> dict:
+        """The values that were valid; the others as if not given."""
+        self.is_valid()
+        cleaned = dict(getattr(self, "cleaned_data", {}))
+        for name in self.errors:
+            cleaned[name] = None
+        return cleaned
+
+    def applied(self) -> dict[str, str]:
+        """The filters applied, as their query parameters (for links and the audit log)."""
+        return {
+            name: self.data[name]
+            for name in self.fields
+            if self.data.get(name) and name not in self.errors
+        }
+
+
+class StudentSearchForm(ListFilterForm):
+    """Search, filters and sort order of the students list."""
+
+    q = forms.CharField(label="Name or student id", required=False, max_length=100)
+    band = forms.ChoiceField(label="Band", choices=(), required=False)
+    group = forms.ChoiceField(
+        label="Group",
+        choices=[("", "All students"), *StudentCharacteristic.Kind.choices],
+        required=False,
+    )
+    enrolled = forms.ChoiceField(
+        label="Students",
+        choices=[("", "Enrolled this year"), ("all", "Also those not enrolled this year")],
+        required=False,
+    )
+    chronic = forms.BooleanField(label="Chronically absent only", required=False)
+    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
+    field_order = ("q", "school", "grade", "band", "tier", "chronic", "flag", "group", "caseload")
+
+    def __init__(self, data, *, rules: RuleProfile | None, **kwargs) -> None:
+        super().__init__(data, rules=rules, **kwargs)
+        self.fields["band"].choices = [("", "All bands"), *level_choices(rules, "bands")]
         self.fields["q"].widget.attrs.update({"type": "search", "autocomplete": "off"})
 
     def filters(self) -> dict:
         """The valid filters given; a field with a bad value is simply not applied."""
-        self.is_valid()
-        cleaned = getattr(self, "cleaned_data", {})
+        cleaned = self.cleaned()
         return {
             "text": (cleaned.get("q") or "").strip(),
             "school": cleaned.get("school"),
             "grade": cleaned.get("grade"),
-            "sort": cleaned.get("sort") or "name",
+            "band": cleaned.get("band") or "",
+            "tier": cleaned.get("tier") or "",
+            "flag": cleaned.get("flag") or "",
+            "group": cleaned.get("group") or "",
+            "caseload": cleaned.get("caseload") == "mine",
+            "chronic": bool(cleaned.get("chronic")),
+            "enrolled_only": cleaned.get("enrolled") != "all",
+            "sort": cleaned.get("sort") or DEFAULT_SORT,
         }
 
 
-class FlagFilterForm(forms.Form):
-    """Which kind of flag the early-warnings list keeps to (optional, read from GET)."""
+class WorklistForm(ListFilterForm):
+    """Which list of the early-warning page, and its filters."""
 
-    kind = forms.ChoiceField(
-        label="Flag",
-        choices=[("", "All flags"), *Flag.Kind.choices],
+    contact = forms.ChoiceField(
+        label="Family contact",
+        choices=[("", "With or without"), ("none", "No contact yet this year")],
         required=False,
-        error_messages={
-            "invalid_choice": "There is no flag “%(value)s”: choose one from the list."
-        },
+    )
+    list = forms.ChoiceField(
+        choices=[("", "Early warning"), ("chronic", "Already chronically absent")],
+        required=False,
+        widget=forms.HiddenInput,
     )
 
-    def kind_filter(self) -> str | None:
-        """The kind of flag chosen; None for all flags, or when the choice is not valid."""
-        if not self.is_valid():
-            return None
-        return self.cleaned_data["kind"] or None
+    def filters(self) -> WorklistFilters:
+        """The valid filters given; a field with a bad value is simply not applied."""
+        cleaned = self.cleaned()
+        return WorklistFilters(
+            school=cleaned.get("school"),
+            grade=cleaned.get("grade"),
+            tier=cleaned.get("tier") or "",
+            flag=cleaned.get("flag") or "",
+            caseload=cleaned.get("caseload") == "mine",
+            no_contact=cleaned.get("contact") == "none",
+        )
+
+    def chosen_list(self) -> str:
+        """`chronic` for the chronic list, else `early` (the worklist)."""
+        return CHRONIC if self.cleaned().get("list") == CHRONIC else EARLY
 
 
 class MultipleFileInput(forms.FileInput):

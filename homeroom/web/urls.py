@@ -2,11 +2,23 @@
 
 from django.urls import path
 
-from homeroom.web import views
+from homeroom.web import audit, dashboards, views
 
 app_name = "web"
 urlpatterns = [
-    path("", views.overview, name="home"),
+    path("", dashboards.home, name="home"),
+    path("schools/<int:school_id>/", dashboards.school_dashboard, name="school_dashboard"),
+    path(
+        "schools/<int:school_id>/grades/<str:grade>/",
+        dashboards.grade_dashboard,
+        name="grade_dashboard",
+    ),
+    path("groups/<slug:group>/", dashboards.group_dashboard, name="group_dashboard"),
+    path(
+        "schools/<int:school_id>/groups/<slug:group>/",
+        dashboards.group_dashboard,
+        name="school_group_dashboard",
+    ),
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
     path("students/", views.student_list, name="students"),
@@ -22,4 +34,5 @@ urlpatterns = [
         name="import_allow_deletes",
     ),
     path("imports/<int:run_id>/", views.import_run, name="import_run"),
+    path("audit/", audit.audit_page, name="audit"),
 ]

@@ -21,6 +21,7 @@ from homeroom.access.gatekeeper import StudentAccess, access_student
 from homeroom.accounts.models import Role
 from homeroom.attendance.selectors import school_year_for, student_events
 from homeroom.core.actions import do_log_student_access
+from homeroom.core.downloads import download_format
 from homeroom.ingest.runs import run_summary
 from homeroom.ingest.selectors import (
     ImportRunNotFound,
@@ -30,6 +31,8 @@ from homeroom.ingest.selectors import (
     may_view_imports,
 )
 from homeroom.interventions.views import student_section
+from homeroom.interventions.worklists import CHRONIC, chronic_list, early_warning_worklist
+from homeroom.interventions.worklists import student_list as student_list_of
 from homeroom.metrics.display import day_places
 from homeroom.metrics.selectors import (
     MonthAttendance,
@@ -54,27 +57,39 @@ from homeroom.pipeline.uploads import (
     receive_upload,
 )
 from homeroom.roster.selectors import (
-    find_students,
-    grades_of_visible_students,
-    schools_of_visible_students,
+    menus_of_visible_students,
     student_characteristics,
     student_enrollments,
     student_guardians,
 )
 from homeroom.warnings.methods import method_name
-from homeroom.warnings.models import Flag
-from homeroom.warnings.selectors import flagged_students, student_flags, student_risk
+from homeroom.warnings.selectors import student_flags, student_risk
 from homeroom.web.charts import month_absence_chart
-from homeroom.web.forms import FlagFilterForm, ImportUploadForm, StudentSearchForm
+from homeroom.web.forms import ImportUploadForm, SignInForm, StudentSearchForm, WorklistForm
 from homeroom.web.import_tables import run_details, run_rows
-from homeroom.web.tables import STUDENTS_PER_PAGE, header_cells, page_links, student_rows_page
+from homeroom.web.tables import (
+    STUDENTS_PER_PAGE,
+    download_links,
+    header_cells,
+    list_links,
+    page_links,
+    sort_figure,
+    student_rows_page,
+    students_download,
+    worklist_download,
+    worklist_rows,
+)
 
 STUDENTS_NEEDING_ATTENTION = 10
 RUNS_PER_PAGE = 25
 CLEARED_FLAGS_SHOWN = 5
 
 login = login_not_required(
-    auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True)
+    auth_views.LoginView.as_view(
+        template_name="web/login.html",
+        redirect_authenticated_user=True,
+        authentication_form=SignInForm,
+    )
 )
 logout = auth_views.LogoutView.as_view()
 
@@ -138,33 +153,40 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 def student_list(request: HttpRequest) -> HttpResponse:
-    """The students the user may see, searchable and sortable; HTMX asks for the table only."""
+    """The students the user may see, searchable, filterable and sortable; HTMX asks for the
+    table only; `download=csv` or `xlsx` gives the whole filtered table as a file."""
     user = request.user
     school_year = school_year_for(user)
-    form = StudentSearchForm(
-        request.GET,
-        schools=schools_of_visible_students(user, school_year=school_year),
-        grades=grades_of_visible_students(user),
-    )
+    state = summary_state(user)
+    rules = summary_rules(state) if state else None
+    schools, grades = menus_of_visible_students(user, school_year=school_year)
+    form = StudentSearchForm(request.GET, schools=schools, grades=grades, rules=rules)
     filters = form.filters()
-    students = find_students(
-        user,
-        school_year=school_year,
-        text=filters["text"],
-        school=filters["school"],
-        grade=filters["grade"],
-    )
+    sort = filters.pop("sort")
+    students = student_list_of(user, school_year=school_year, figure=sort_figure(sort), **filters)
+    file_format = download_format(request.GET.get("download"))
+    if file_format:
+        return students_download(
+            user,
+            students=students,
+            sort=sort,
+            rules=rules,
+            file_format=file_format,
+            filters=form.applied(),
+        )
     page = student_rows_page(
-        user, students=students, sort=filters["sort"], page_number=request.GET.get("page")
+        user, students=students, sort=sort, page_number=request.GET.get("page"), rules=rules
     )
     context = {
         "form": form,
+        "filters": filters,
         "page": page,
         "page_links": page_links(page, request.GET),
+        "downloads": download_links(request.GET),
         "school_year": school_year,
-        "state": summary_state(user),
-        "headers": header_cells(filters["sort"], request.GET),
-        "sort": filters["sort"],
+        "state": state,
+        "headers": header_cells(sort, request.GET),
+        "sort": sort,
         "day_places": day_places(
             row.attendance.days_absent for row in page.object_list if row.attendance
         ),
@@ -245,16 +267,46 @@ def _early_warning(access: StudentAccess) -> dict:
 
 
 def warning_list(request: HttpRequest) -> HttpResponse:
-    """The visible students with open early-warning flags, highest forecast first."""
-    form = FlagFilterForm(request.GET)
-    kind = form.kind_filter()
-    students = flagged_students(request.user, kind=kind)
-    page = Paginator(students, STUDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    """The early-warning worklist (who to reach next, as many as staff can reach) or the
+    list of students already chronically absent; `download=csv` or `xlsx` gives it as a file."""
+    user = request.user
+    school_year = school_year_for(user)
+    state = summary_state(user)
+    rules = summary_rules(state) if state else None
+    schools, grades = menus_of_visible_students(user, school_year=school_year)
+    form = WorklistForm(request.GET, schools=schools, grades=grades, rules=rules)
+    filters, chosen = form.filters(), form.chosen_list()
+    if chosen == CHRONIC:
+        tiers = [tier.name for tier in rules.tiers] if rules else []  # most intensive first
+        worklist = chronic_list(user, school_year=school_year, filters=filters, tier_order=tiers)
+    else:
+        capacity = user.district.risk_capacity if user.district_id else 0
+        worklist = early_warning_worklist(
+            user, school_year=school_year, filters=filters, capacity_share=capacity
+        )
+    file_format = download_format(request.GET.get("download"))
+    if file_format:
+        return worklist_download(
+            user,
+            worklist=worklist,
+            chosen=chosen,
+            rules=rules,
+            file_format=file_format,
+            filters=form.applied(),
+        )
+    page = Paginator(worklist.ids, STUDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = worklist_rows(worklist.rows_of(list(page.object_list)), rules=rules)
     context = {
         "form": form,
-        "kind_label": Flag.Kind(kind).label if kind else "",
+        "chosen": chosen,
+        "worklist": worklist,
+        "capacity_share": user.district.risk_capacity if user.district_id else None,
+        "state": state,
         "page": page,
         "page_links": page_links(page, request.GET),
+        "downloads": download_links(request.GET),
+        "list_links": list_links(request.GET),
+        "day_places": day_places(row.summary.days_absent for row in page.object_list),
     }
     return render(request, "web/warnings.html", context, status=400 if form.errors else 200)
 

@@ -7,9 +7,16 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from homeroom.access.gatekeeper import Grant, StudentNotFound, access_student, visible_students
+from homeroom.access.gatekeeper import (
+    Grant,
+    StudentNotFound,
+    access_student,
+    aggregate_scope,
+    visible_students,
+)
 from homeroom.accounts.models import CaseloadAssignment
 from homeroom.conftest import EVERYONE, VISIBLE
+from homeroom.core.models import School
 from homeroom.roster.models import Enrollment, Student
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +125,31 @@ def test_visibility_is_one_sql_query_whatever_the_number_of_students(cast):
     # then one query for the school year and one for the students
     assert count == 2
     assert len(queries) == 2
+
+
+@pytest.mark.parametrize(
+    ("username", "district", "schools"),
+    [
+        ("admin", True, {"101": None, "301": None}),
+        ("analyst", True, {"101": None, "301": None}),
+        ("principal", False, {"101": None}),
+        ("counselor", False, {"301": frozenset({9, 10})}),
+        ("viewer", False, {"301": None}),
+        ("teacher", False, {}),
+        ("outsider", True, {}),
+        ("former", False, {}),
+    ],
+)
+def test_aggregate_scope_covers_what_each_role_sees_whole(cast, username, district, schools):
+    # given a member of the cast
+    user = getattr(cast, username)
+    # when the gatekeeper says which totals they may read
+    scope = aggregate_scope(user)
+    # then it is the district's for district-wide roles, and the schools (or grades) served
+    by_local_id = {
+        School.objects.get(pk=pk).local_id: grades for pk, grades in scope.schools.items()
+    }
+    assert (scope.district, by_local_id) == (district, schools)
+    assert scope.sees_school(cast.lincoln.pk) == (schools.get("101", 0) is None)
+    assert scope.sees_grade(cast.central.pk, 9) == ("301" in schools)
+    assert scope.sees_grade(cast.central.pk, 11) == (schools.get("301", 0) is None)

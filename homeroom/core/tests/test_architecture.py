@@ -1,6 +1,7 @@
 """The apps import one another one way only, as docs/architecture.md draws them.
 
-Data flows ingest -> attendance -> metrics -> warnings -> interventions -> pipeline -> web:
+Data flows ingest -> attendance -> metrics -> warnings -> interventions -> outreach ->
+truancy -> pipeline -> web:
 an app imports the apps below it, never one above. The gatekeeper (`access`) reads the
 models of the apps under it, and every app's selectors read student data through it, so
 access is the one app a selector may import from below or above; no module imports one
@@ -26,6 +27,8 @@ LAYERS = (
     ("metrics",),
     ("warnings",),
     ("interventions",),
+    ("outreach",),
+    ("truancy",),
     ("pipeline",),
     ("demo", "web"),
 )

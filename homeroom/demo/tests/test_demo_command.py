@@ -66,20 +66,22 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[dict[
         yield passwords
 
 
-def run_demo(*arguments: str) -> dict[str, str]:
-    """Run `homeroom demo --no-serve` on a small district; the passwords it printed."""
-    output = io.StringIO()
+def run_demo(*arguments: str, output: io.StringIO | None = None) -> dict[str, str]:
+    """Run `homeroom demo --no-serve` on a small district; the passwords it printed. With
+    `output`, its progress is written there too."""
+    written = output or io.StringIO()
     call_command(
         "demo",
         "--no-serve",
         "--students",
         "150",
         *arguments,
-        verbosity=0,
-        stdout=output,
+        verbosity=0 if output is None else 1,
+        stdout=written,
         stderr=io.StringIO(),
+        no_color=True,
     )
-    return dict(ACCOUNT_LINE.findall(output.getvalue()))
+    return dict(ACCOUNT_LINE.findall(written.getvalue()))
 
 
 def database_state() -> dict:
@@ -162,12 +164,45 @@ def test_rebuild_generates_the_same_district_again(demo):
     before = database_state()
     old_district = District.objects.get()
     # when it is rebuilt with the same seed
-    run_demo("--rebuild")
+    output = io.StringIO()
+    run_demo("--rebuild", output=output)
     # then a new district replaced the old, equal in every count
     assert District.objects.get().pk != old_district.pk
     after = database_state()
     for key in ("districts", "students", "enrollments", "events", "sections", "users"):
         assert after[key] == before[key]
+    # and it said each of its five stages as it began them, with what the numbers mean
+    text = output.getvalue()
+    stages = [text.index(f"[{n}/5] ") for n in range(1, 6)]
+    assert stages == sorted(stages)
+    assert "[3/5] Loading it through the import engine" in text
+    assert "[4/5] Training the forecast" in text
+    assert "[5/5] Tonight's work" in text
+    assert "\n      metrics…\n" in text  # the nightly steps, one line each
+    assert _students_sentence() in text
+
+
+def _students_sentence() -> str:
+    """What the demo should say of its students, counted here from the enrollments."""
+    district = District.objects.get()
+    today = district_today(district)
+    enrolled = {
+        e.student_id
+        for e in Enrollment.objects.filter(school__district=district)
+        if e.entry_date <= today and (e.exit_date is None or e.exit_date >= today)
+    }
+    everyone = Student.objects.filter(district=district).count()
+    assert 0 < len(enrolled) < everyone  # the history holds students who left
+    return f"{len(enrolled):,} students enrolled today; {everyone:,} over 4 school years"
+
+
+def test_demo_run_again_says_what_it_keeps_and_what_its_numbers_mean(demo):
+    output = io.StringIO()
+    run_demo(output=output)
+    text = output.getvalue()
+    assert "[1/5] Database: " in text
+    assert "[2/5] The demo district 'Riverbend Public Schools' is already loaded." in text
+    assert _students_sentence() in text
 
 
 def test_demo_refuses_a_district_it_did_not_load(demo):

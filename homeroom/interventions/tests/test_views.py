@@ -363,6 +363,23 @@ def test_viewing_a_case_is_audited(playbook, client):
     assert (entry.user, entry.student_id) == (cast.principal, cast.gabe.pk)
 
 
+def test_a_refused_case_is_audited_with_the_case_asked_for(playbook, client):
+    # given Gabe's case, which the teacher (Ana's only) may not see
+    cast = playbook
+    case = open_case(cast)
+    client.force_login(cast.teacher)
+    # when they ask for it
+    response = client.get(case_url(case))
+    # then it is not found, and the refusal is in the trail, naming the case and whose
+    assert response.status_code == 404
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.DENIED)
+    assert (entry.user, entry.student_id, entry.details) == (
+        cast.teacher,
+        cast.gabe.pk,
+        {"case_id": case.pk},
+    )
+
+
 # Team meeting ------------------------------------------------------------------------
 
 

@@ -293,7 +293,10 @@ def test_the_command_recomputes_everything_and_says_what_it_wrote(cast, summarie
     assert set(StudentSummary.objects.values_list("days_enrolled", flat=True)) == {20}
     rows = StudentSummary.objects.count()
     assert f"{rows} summary rows written for 6 students" in output
-    assert f"as of {as_of}, rule profile attendance-works@1, in " in output
+    assert (
+        f"as of {as_of}, under the Attendance Works (Homeroom's default) rules "
+        "(attendance-works@1), in "
+    ) in output
     assert output.rstrip().endswith(" s")
 
 

@@ -41,7 +41,9 @@ def test_a_night_refreshes_the_metrics_then_raises_flags_and_records_every_step(
         ("forecast", "skipped"),
         ("case defaults", "done"),
         ("case flags", "done"),
+        ("truancy", "done"),
         ("tiers", "done"),
+        ("outreach", "done"),
     ]
     # and the summaries are as of that day, with Ana's two absences, and Ana is flagged
     assert SummaryState.objects.get(district=cast.district).as_of == days[9]

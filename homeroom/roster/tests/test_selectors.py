@@ -108,7 +108,7 @@ def test_each_student_carries_the_school_of_their_latest_enrollment_this_year(ca
 def test_school_choices_are_where_the_users_students_are_enrolled_by_name(cast):
     # the counselor's grades reach Central, her caseload (Gabe) reaches Lincoln
     def schools(user):
-        return list(selectors.schools_of_visible_students(user, school_year=cast.this_year))
+        return list(selectors.menus_of_visible_students(user, school_year=cast.this_year)[0])
 
     assert [s.name for s in schools(cast.counselor)] == ["Central High", "Lincoln Elementary"]
     assert schools(cast.teacher) == [cast.lincoln]
@@ -116,9 +116,12 @@ def test_school_choices_are_where_the_users_students_are_enrolled_by_name(cast):
 
 
 def test_grade_choices_are_the_users_students_grades_lowest_first(cast):
-    assert selectors.grades_of_visible_students(cast.counselor) == [2, 9]
-    assert selectors.grades_of_visible_students(cast.admin) == [2, 3, 4, 5, 9, 11]
-    assert selectors.grades_of_visible_students(cast.outsider) == []
+    def grades(user):
+        return selectors.menus_of_visible_students(user, school_year=cast.this_year)[1]
+
+    assert grades(cast.counselor) == [2, 9]
+    assert grades(cast.admin) == [2, 3, 4, 5, 9, 11]
+    assert grades(cast.outsider) == []
 
 
 # One student's record

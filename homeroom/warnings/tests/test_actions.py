@@ -222,6 +222,22 @@ def test_scoring_a_later_day_replaces_every_earlier_forecast(district, trained, 
 
 
 @pytest.mark.django_db
+def test_each_forecast_keeps_the_one_of_the_day_before_it(district, trained, known):
+    # given forecasts as of October 1, then November 20
+    do_score_students(district, known=known[OCTOBER])
+    october = dict(RiskScore.objects.values_list("student_id", "probability"))
+    do_score_students(district, known=known[NOVEMBER])
+    # when November 20 is scored again (a night run twice)
+    do_score_students(district, known=known[NOVEMBER])
+    # then each November forecast carries its student's October one (None if new since)
+    rows = RiskScore.objects.filter(student__district=district)
+    assert rows.exists()
+    assert {row.student_id: row.previous_probability for row in rows} == {
+        row.student_id: october.get(row.student_id) for row in rows
+    }
+
+
+@pytest.mark.django_db
 def test_scoring_the_same_day_twice_changes_nothing(district, trained, known):
     first = do_score_students(district, known=known[NOVEMBER])
     before = stored(district)

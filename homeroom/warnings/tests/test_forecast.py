@@ -2,6 +2,7 @@
 tested on a later one, explained, scored as of any date without seeing later records;
 the commands and the nightly pipeline around it."""
 
+import csv
 import datetime as dt
 import io
 import json
@@ -11,11 +12,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent
+from homeroom.core.models import AuditEntry
 from homeroom.demo.district import DistrictParameters
 from homeroom.metrics.rules import load_rule_profile
 from homeroom.metrics.tests.districts import load_generated, module_district
 from homeroom.pipeline.models import NightlyRun
-from homeroom.roster.models import Enrollment
+from homeroom.roster.models import Enrollment, Student
 from homeroom.warnings.actions import analysis_engine
 from homeroom.warnings.forecast import MINIMUM_GROUP, features
 from homeroom.warnings.models import Flag, RiskModel, RiskScore
@@ -214,3 +216,19 @@ def test_a_failed_import_stops_the_night_and_keeps_the_results(district, trained
         list(RiskScore.objects.values_list("student_id", "probability").order_by("student_id"))
         == scores
     )
+
+
+@pytest.mark.django_db
+def test_scores_as_csv_write_a_formula_id_as_text_and_are_audited(trained):
+    # given a student whose local id is a formula (rolled back after the test)
+    first = json.loads(risk("scores", "--as-of", "2026-10-01", "--format", "json"))
+    top = first["students"][0]["student_local_id"]
+    Student.objects.filter(district=trained.district, local_id=top).update(local_id="=1+2")
+    AuditEntry.objects.all().delete()
+    # when the scores are written as CSV
+    rows = list(csv.DictReader(io.StringIO(risk("scores", "--as-of", "2026-10-01"))))
+    # then the id is text to a spreadsheet, and the export says how many rows left
+    assert rows[0]["student_local_id"] == "'=1+2"
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.subject, entry.count) == ("export", "risk scores", len(rows))
+    assert entry.command == "homeroom risk scores"

@@ -89,3 +89,9 @@ def chronic_rule(condition: Condition) -> str:
 def grant_reason(grant: str) -> str:
     """Why the gatekeeper let this user see a student, in words."""
     return GRANT_REASONS.get(grant, str(grant))
+
+
+@register.filter
+def school_date(value) -> str:
+    """A date as staff write it, e.g. Dec 7, 2026."""
+    return display.date(value)

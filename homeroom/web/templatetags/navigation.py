@@ -2,7 +2,7 @@
 
 from django import template
 
-from homeroom.access import cases
+from homeroom.access import audit, cases, truancy
 from homeroom.accounts.models import Role
 from homeroom.ingest import selectors as ingest_selectors
 
@@ -25,3 +25,15 @@ def opens_cases(user) -> bool:
 def sees_process_measures(user) -> bool:
     """Whether the user is offered the process measures (district staff and principals)."""
     return user.is_authenticated and (user.is_district_wide or user.role == Role.PRINCIPAL)
+
+
+@register.filter
+def reads_truancy_queue(user) -> bool:
+    """Whether the user is offered the truancy escalation queue."""
+    return user.is_authenticated and truancy.reads_a_queue(user)
+
+
+@register.filter
+def may_read_audit(user) -> bool:
+    """Whether the user is offered the audit trail (district administrators)."""
+    return user.is_authenticated and audit.may_read_audit(user)

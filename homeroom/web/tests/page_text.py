@@ -82,7 +82,7 @@ def without_csrf_tokens(html: str) -> str:
 
 def figure(html: str, label: str) -> str:
     """The value shown under a headline figure's label, e.g. figure(page, 'Days absent')."""
-    found = re.search(rf"<dt>{re.escape(label)}</dt>\s*<dd>([^<]*)</dd>", html)
+    found = re.search(rf"<dt>{re.escape(label)}</dt>\s*<dd>(.*?)</dd>", html, re.DOTALL)
     if found is None:
         raise AssertionError(f"no figure labelled {label!r}")
-    return found.group(1).strip()
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()  # the figure may be a link

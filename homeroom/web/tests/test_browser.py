@@ -6,9 +6,11 @@ from collections.abc import Iterator
 import pytest
 
 from homeroom.attendance.models import AttendanceEvent
-from homeroom.conftest import PASSWORD
+from homeroom.conftest import PASSWORD, add_absence, school_days
 from homeroom.ingest.models import ImportRun
+from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.web.tests.import_files import PROFILE, two_absences
+from homeroom.web.tests.test_worklists import build_world
 
 # Playwright's sync API runs an event loop in this thread; Django then refuses ORM calls
 # from it unless told this is a test (a known pytest-django + Playwright interaction).
@@ -89,15 +91,43 @@ def test_teacher_finds_only_their_student_and_opens_her_page(cast, live_server, 
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
 
 
-def test_admin_overview_shows_both_schools(cast, summaries, live_server, page):
-    # given the district admin, signed in through the form (the summaries computed)
+def test_admin_clicks_from_the_district_to_a_school_a_grade_and_a_student(cast, live_server, page):
+    # given Ana absent on the first three school days, and the summaries computed
+    for day in school_days(cast.this_year)[:3]:
+        add_absence(cast, cast.ana, cast.lincoln, day)
+    do_refresh_summaries(cast.district)
+    # when the district admin signs in, the district's dashboard opens
     sign_in(page, live_server, "admin")
-    # when the overview opens
-    table = page.get_by_role("table", name="Attendance by school")
-    # then both schools of the district have a row
-    assert table.get_by_role("rowheader", name="Lincoln Elementary").is_visible()
-    assert table.get_by_role("rowheader", name="Central High").is_visible()
-    assert page.get_by_role("heading", name="District overview").is_visible()
+    assert page.get_by_role("heading", name="District", exact=True).is_visible()
+    enrolled = page.locator("[data-figure=enrolled] dd")
+    assert enrolled.inner_text() == "6"
+    schools = page.get_by_role("table", name="Each school's students")
+    lincoln = schools.get_by_role("row", name="Lincoln Elementary")
+    assert lincoln.get_by_role("cell").nth(0).inner_text() == "4"
+    look(page, "dashboard-district")
+    # when they open Lincoln, its dashboard counts the four students of its row
+    lincoln.get_by_role("link", name="Lincoln Elementary").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Lincoln Elementary").is_visible()
+    assert page.locator("[data-figure=enrolled] dd").inner_text() == "4"
+    look(page, "dashboard-school")
+    # when they open grade 3 from the table of grades
+    grades = page.get_by_role("table", name="Each grade's students")
+    assert grades.get_by_role("row", name="Grade 3").get_by_role("cell").nth(0).inner_text() == "1"
+    grades.get_by_role("link", name="Grade 3").click()
+    page.wait_for_load_state()
+    assert page.locator("[data-figure=enrolled] dd").inner_text() == "1"
+    students = page.get_by_role("table", name="This grade's students")
+    ana = students.get_by_role("row", name="Alvarez, Ana")
+    assert ana.get_by_role("cell").nth(1).inner_text() == "3"  # days absent
+    look(page, "dashboard-grade")
+    # when they open Ana, her page shows the same three days absent
+    ana.get_by_role("link", name="Alvarez, Ana").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Ana Alvarez").is_visible()
+    days_absent = page.locator(".figure").filter(has=page.locator("dt", has_text="Days absent"))
+    assert days_absent.locator("dd").inner_text() == "3"
+    # and nothing was fetched from another server
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
 
 
@@ -253,3 +283,51 @@ def test_case_workflow_from_a_teachers_call_to_an_accepted_referral(cast, live_s
     sign_out(page)
     sign_in(page, live_server, "admin", "/measures/")
     look(page, "measures")
+
+
+@pytest.fixture
+def world(cast):
+    """The worklist tests' world (test_worklists.py's docstring says who is where)."""
+    return build_world(cast)
+
+
+def test_principal_works_the_early_warning_list_and_the_students_list(world, live_server, page):
+    # given the worklist world (see test_worklists): Ben, Eli and Ana at rising risk at
+    # Lincoln; the principal serves Lincoln
+    sign_in(page, live_server, "principal", start="/warnings/")
+    # when they open the early warnings
+    worklist = page.get_by_role("table", name="Students to reach first")
+    # then the students to reach first are listed, highest forecast first, and why
+    names = worklist.locator("tbody th").all_inner_texts()
+    assert names == ["Brooks, Ben", "Evans, Eli", "Alvarez, Ana"]
+    assert "the students whose year staff can still turn around" in page.inner_text("main")
+    look(page, "worklist")
+    # when they keep to grade 3 and show the list
+    page.get_by_label("Grade").select_option("3")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    # then Ana alone remains, and the address holds the filter to share
+    assert worklist.locator("tbody th").all_inner_texts() == ["Alvarez, Ana"]
+    assert "grade=3" in page.url
+    # when they open the students list, filtered by tier from the address
+    page.goto(f"{live_server.url}/students/?tier=tier1")
+    look(page, "students")
+    table = page.get_by_role("table", name="Students and their attendance")
+    assert set(table.locator("tbody th").all_inner_texts()) == {
+        "Alvarez, Ana",
+        "Brooks, Ben",
+        "Evans, Eli",
+        "Garcia, Gabe",
+    }
+    assert page.get_by_label("Tier").input_value() == "tier1"
+    # and nothing was asked of another server
+    assert all(url.startswith(live_server.url) for url in page.requested)
+
+
+def test_admin_sees_the_chronic_list_as_a_tab(world, live_server, page):
+    sign_in(page, live_server, "admin", start="/warnings/")
+    page.get_by_role("link", name="Already chronically absent").click()
+    page.wait_for_load_state()
+    chronic = page.get_by_role("table", name="Students already chronically absent")
+    assert chronic.locator("tbody th").all_inner_texts() == ["Chen, Carla", "Desai, Dev"]
+    look(page, "chronic")

@@ -5,6 +5,7 @@ import io
 import zipfile
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -14,7 +15,7 @@ from homeroom.ingest.formats import FORMATS
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import Batch, Where
 from homeroom.ingest.sync import do_import
-from homeroom.pipeline.uploads import uploads_root
+from homeroom.pipeline.uploads import UploadOptions, receive_upload, uploads_root
 from homeroom.web.import_tables import PROBLEMS_PER_PAGE
 from homeroom.web.tests.import_files import (
     PROFILE,
@@ -140,7 +141,7 @@ def test_unknown_code_is_reported_with_file_and_line_and_cannot_be_confirmed(cas
     header, *problems = table_rows(response.text, "Every problem listed")
     (problem,) = [dict(zip(header, row, strict=True)) for row in problems]
     assert problem["Severity"] == "Error"
-    assert problem["Code"] == "unknown_code"
+    assert problem["Problem"] == "Attendance code not known"  # unknown_code, in words
     assert problem["File"] == "absences.csv"
     assert problem["Line"] == "3"
     assert problem["Value"] == "Z"
@@ -380,7 +381,7 @@ def test_runs_list_shows_every_run_of_the_district_newest_first(cast, client):
     assert runs[0]["Files"] == "absences.csv"
     assert runs[0]["Status"] == "Succeeded"
     assert "Attendance events: 1 inserted" in runs[0]["Changes"]
-    assert runs[0]["Problems"] == "Finding duplicate_row \u00d7 1"
+    assert runs[0]["Problems"] == "Finding Same row twice \u00d7 1"  # duplicate_row
     assert runs[1]["Changes"] == "nothing"
 
 
@@ -436,3 +437,25 @@ def test_allowing_deletions_a_report_never_asked_for_is_refused(cast, client):
     response = client.post(reverse("web:import_allow_deletes", args=[token]))
     assert response.status_code == 409
     assert "no deletions waiting to be allowed" in response.text
+
+
+def test_a_zip_whose_file_is_too_large_unzipped_is_refused_in_the_report(cast, client, settings):
+    # given a OneRoster zip of 1,300 bytes or so whose users.csv is 100,000 newlines
+    # unzipped, and a limit of 64 kB a file
+    settings.HOMEROOM_MAX_IMPORT_BYTES = 64 * 1024
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("orgs.csv", "sourcedId,name,type\norg-1,Lincoln Elementary,school\n")
+        zipped.writestr("users.csv", "sourcedId,givenName,familyName,role\n" + "\n" * 100_000)
+    upload = SimpleUploadedFile("roster.zip", buffer.getvalue(), content_type="application/zip")
+    assert upload.size < settings.HOMEROOM_MAX_IMPORT_BYTES
+    # when the admin uploads it for a report
+    made = receive_upload(
+        user=cast.admin, options=UploadOptions(source_format="oneroster"), files=[upload]
+    )
+    client.force_login(cast.admin)
+    page = client.get(reverse("web:import_report", args=[made.token])).content.decode()
+    # then the report names the file and the limit, and there is nothing to confirm
+    assert "users.csv" in page
+    assert "the file holds 97.7 KB uncompressed; Homeroom reads at most 64.0 KB" in page
+    assert "Confirm import" not in page

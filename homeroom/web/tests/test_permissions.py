@@ -4,7 +4,9 @@ Every route of `homeroom.web.urls` must have a row here, so a new view cannot sh
 without someone deciding who may open it.
 """
 
+import csv
 import datetime as dt
+import io
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -13,9 +15,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, reverse
+from openpyxl import load_workbook
 
 from homeroom.accounts.models import Role
-from homeroom.conftest import EVERYONE, VISIBLE, make_user
+from homeroom.conftest import EVERYONE, VISIBLE, add_absence, make_user, school_days
+from homeroom.core.models import AuditEntry
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import do_import
 from homeroom.interventions import urls as intervention_urls
@@ -31,6 +35,7 @@ from homeroom.interventions.actions import (
 )
 from homeroom.interventions.models import Barrier, Case, InterventionType
 from homeroom.interventions.selectors import export_playbook
+from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.warnings.models import Flag
 from homeroom.web import urls as web_urls
 from homeroom.web.tests.import_files import two_absences, validated_upload
@@ -69,12 +74,33 @@ def _only(users: set[str], allowed=200, others=404) -> dict:
     }
 
 
+ONE_SCHOOL = {"principal", "viewer"}  # the counselor serves only some grades of hers
+TO_SCHOOL = "to their school's dashboard"
+TO_STUDENTS = "to their students"
+
+
+def _dashboard(users: set[str]) -> dict:
+    """`users` see the dashboard; teachers go to their students; the rest 404."""
+    return _only(users) | {"teacher": TO_STUDENTS}
+
+
 # route name -> (HTTP method, {user: expected outcome}); outcome is a status or a redirect.
 MATRIX = {
+    # Someone serving one whole school lands on its dashboard; the rest on their own page.
     "home": (
         "get",
-        {user: TO_LOGIN if user in SIGNED_OUT else 200 for user in (ANONYMOUS, *CAST_USERS)},
+        {
+            user: TO_LOGIN if user in SIGNED_OUT else TO_SCHOOL if user in ONE_SCHOOL else 200
+            for user in (ANONYMOUS, *CAST_USERS)
+        },
     ),
+    # Dashboards add up whole schools (or grades): those who see all of their students.
+    # Teachers reach students one by one: they are sent to their list. The outsider's
+    # district has no such school (404) but its own groups' dashboard (200).
+    "school_dashboard": ("get", _dashboard({"admin", "analyst", "principal"})),
+    "grade_dashboard": ("get", _dashboard({"admin", "analyst", "principal"})),
+    "school_group_dashboard": ("get", _dashboard({"admin", "analyst", "principal"})),
+    "group_dashboard": ("get", _dashboard({"admin", "analyst", "outsider"})),
     "students": (
         "get",
         {user: TO_LOGIN if user in SIGNED_OUT else 200 for user in (ANONYMOUS, *CAST_USERS)},
@@ -93,6 +119,8 @@ MATRIX = {
     "import_new": ("get", _only(UPLOADERS)),
     # A run of the cast's district, an upload by the cast's admin (ROUTE_ARGUMENTS).
     "import_run": ("get", _only(RUN_READERS)),
+    # The audit trail: district administrators only (the outsider reads their own district's).
+    "audit": ("get", _only({"admin", "outsider"})),
     "import_report": ("get", _only({"admin"})),
     "import_confirm": ("post", _only({"admin"}, allowed=302)),
     # the upload has no deletions waiting to be allowed: its owner hears so (409)
@@ -119,6 +147,10 @@ def _an_upload(cast) -> list:
 
 
 ROUTE_ARGUMENTS = {
+    "school_dashboard": lambda cast: [cast.lincoln.pk],
+    "grade_dashboard": lambda cast: [cast.lincoln.pk, 3],
+    "school_group_dashboard": lambda cast: [cast.lincoln.pk, "iep"],
+    "group_dashboard": lambda cast: ["iep"],
     "import_run": _a_run,
     "import_report": _an_upload,
     "import_confirm": _an_upload,
@@ -145,6 +177,10 @@ def _outcome(response, expected):
         matched = response.status_code == 302 and urlsplit(location).path == reverse("web:login")
     elif expected == TO_HOME:
         matched = response.status_code == 302 and location == reverse("web:home")
+    elif expected == TO_STUDENTS:
+        matched = response.status_code == 302 and location == reverse("web:students")
+    elif expected == TO_SCHOOL:
+        matched = response.status_code == 302 and urlsplit(location).path.startswith("/schools/")
     else:
         matched = response.status_code == expected
     return expected if matched else f"{response.status_code} {location}".strip()
@@ -223,25 +259,33 @@ def test_forbidden_student_looks_exactly_like_a_missing_one(cast, client, userna
 
 
 @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-def test_student_list_shows_exactly_the_visible_students(cast, client, username):
+@pytest.mark.parametrize("enrolled", ["", "all"])
+def test_student_list_shows_exactly_the_visible_students(cast, client, username, enrolled):
     # given a signed-in member of the cast
     _sign_in(client, cast, username)
-    # when they open the students list
-    response = client.get(reverse("web:students"))
+    # when they open the students list (this year's students, or everyone)
+    response = client.get(reverse("web:students"), {"enrolled": enrolled})
     # then it links to exactly the students they may see
-    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
-    assert student_ids_linked(response.text) == expected
+    assert student_ids_linked(response.text) == _expected_ids(cast, username, enrolled)
+
+
+def _expected_ids(cast, username: str, enrolled: str) -> set[int]:
+    """The ids of the students the user may see, this year's unless `enrolled` is all."""
+    names = VISIBLE[username] - (set() if enrolled == "all" else NOT_ENROLLED_THIS_YEAR)
+    return {getattr(cast, name).pk for name in names}
 
 
 @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-def test_htmx_table_shows_exactly_the_visible_students(cast, client, username):
+@pytest.mark.parametrize("enrolled", ["", "all"])
+def test_htmx_table_shows_exactly_the_visible_students(cast, client, username, enrolled):
     # given a signed-in member of the cast
     _sign_in(client, cast, username)
     # when HTMX asks for the students table alone
-    response = client.get(reverse("web:students"), headers={"HX-Request": "true"})
+    response = client.get(
+        reverse("web:students"), {"enrolled": enrolled}, headers={"HX-Request": "true"}
+    )
     # then the fragment also holds exactly their students
-    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
-    assert student_ids_linked(response.text) == expected
+    assert student_ids_linked(response.text) == _expected_ids(cast, username, enrolled)
 
 
 @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
@@ -250,26 +294,23 @@ def test_student_list_sorted_by_attendance_shows_exactly_the_visible_students(
 ):
     # given a signed-in member of the cast, and every student's summary computed
     _sign_in(client, cast, username)
-    # when they sort the students list by days absent (the sort reads the summaries)
-    response = client.get(reverse("web:students"), {"sort": "-absent"})
+    # when they sort the students list by days absent (the sort reads the summaries),
+    # every student of theirs included
+    response = client.get(reverse("web:students"), {"sort": "-absent", "enrolled": "all"})
     # then it still links to exactly the students they may see
-    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
-    assert student_ids_linked(response.text) == expected
+    assert student_ids_linked(response.text) == _expected_ids(cast, username, "all")
 
 
 @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
-def test_overview_counts_exactly_the_visible_students(cast, client, summaries, username):
-    # given a signed-in member of the cast, and every student's summary computed
-    _sign_in(client, cast, username)
-    # when they open the overview
-    page = client.get(reverse("web:home")).text
-    # then its totals count exactly the students they may see who are enrolled this year
-    assert figure(page, "Students enrolled") == str(len(VISIBLE[username] - NOT_ENROLLED_THIS_YEAR))
-
-
-@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-def test_early_warnings_list_exactly_the_visible_flagged_students(cast, client, username):
-    # given an open flag on every student of the district
+@pytest.mark.parametrize(
+    "params",
+    [{"band": "satisfactory"}, {"tier": "tier1"}, {"caseload": "mine"}, {"flag": "consecutive"}],
+)
+def test_filtered_student_list_never_reaches_past_the_users_students(
+    cast, client, summaries, username, params
+):
+    # given every student of the district flagged; the cast's only caseload today is the
+    # counselor's Gabe (Ben's assignment ended a month ago)
     Flag.objects.bulk_create(
         Flag(
             student=getattr(cast, name),
@@ -282,11 +323,153 @@ def test_early_warnings_list_exactly_the_visible_flagged_students(cast, client, 
         for name in EVERYONE
     )
     _sign_in(client, cast, username)
-    # when they open the early warnings
-    response = client.get(reverse("web:warnings"))
-    # then it links to exactly the students they may see
-    expected = {getattr(cast, name).pk for name in VISIBLE[username]}
+    # when they filter their list (with no absences, every student enrolled this year is
+    # satisfactory and in tier 1)
+    response = client.get(reverse("web:students"), params | {"enrolled": "all"})
+    # then they see their own students who match, and no one else
+    if "caseload" in params:
+        expected = {cast.gabe.pk} if username == "counselor" else set()
+    elif "flag" in params:
+        expected = _expected_ids(cast, username, "all")
+    else:  # Hal, not enrolled this year, has no band or tier
+        expected = _expected_ids(cast, username, "")
     assert student_ids_linked(response.text) == expected
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
+def test_overview_counts_exactly_the_visible_students(cast, client, summaries, username):
+    # given a signed-in member of the cast, and every student's summary computed
+    _sign_in(client, cast, username)
+    # when they open the overview (a principal's or viewer's: their school's dashboard)
+    page = client.get(reverse("web:home"), follow=True).text
+    # then its totals count exactly the students they may see who are enrolled this year
+    assert figure(page, "Students enrolled") == str(len(VISIBLE[username] - NOT_ENROLLED_THIS_YEAR))
+
+
+GRADE_SCOPED = {"counselor": (301, 9)}  # the counselor serves grades 9 and 10 of Central
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
+def test_dashboards_count_exactly_the_students_of_what_they_show(cast, client, summaries, username):
+    # given a signed-in member of the cast, and every student's summary computed
+    _sign_in(client, cast, username)
+    # when they open each school's and each grade's dashboard of the cast
+    opened = {}
+    for school, grade, names in (
+        (cast.lincoln, None, {"ana", "ben", "eli", "gabe"}),
+        (cast.central, None, {"carla", "dev"}),
+        (cast.central, 9, {"carla"}),
+        (cast.lincoln, 3, {"ana"}),
+    ):
+        args = [school.pk] if grade is None else [school.pk, grade]
+        route = "web:school_dashboard" if grade is None else "web:grade_dashboard"
+        response = client.get(reverse(route, args=args))
+        if response.status_code == 200:
+            # then what opens counts exactly that school's (or grade's) students
+            assert figure(response.text, "Students enrolled") == str(len(names))
+            opened[(school.local_id, grade)] = names
+    # and what opens is exactly what their scope covers whole
+    expected = {
+        "admin": {("101", None), ("301", None), ("301", 9), ("101", 3)},
+        "analyst": {("101", None), ("301", None), ("301", 9), ("101", 3)},
+        "principal": {("101", None), ("101", 3)},
+        "viewer": {("301", None), ("301", 9)},
+        "counselor": {("301", 9)},
+        "teacher": set(),
+    }
+    assert set(opened) == expected[username]
+
+
+def _flag_everyone(cast) -> None:
+    """An open flag on every student of the district, and room on the worklist for all."""
+    cast.district.risk_capacity = 1
+    cast.district.save(update_fields=["risk_capacity"])
+    Flag.objects.bulk_create(
+        Flag(
+            student=getattr(cast, name),
+            school_year=cast.this_year,
+            kind=Flag.Kind.CONSECUTIVE,
+            raised_on=cast.today,
+            checked_on=cast.today,
+            reason="Absent 3 school days in a row",
+        )
+        for name in EVERYONE
+    )
+
+
+def _csv_ids(response) -> set[str]:
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    return {row[0] for row in rows[1:]}
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+def test_early_warnings_list_exactly_the_visible_flagged_students(cast, client, username):
+    # given an open flag on every student of the district, none chronically absent
+    _flag_everyone(cast)
+    do_refresh_summaries(cast.district)
+    _sign_in(client, cast, username)
+    # when they open the early-warning worklist, and download it
+    response = client.get(reverse("web:warnings"))
+    download = client.get(reverse("web:warnings"), {"download": "csv"})
+    # then both hold exactly the students they may see who are enrolled this year
+    expected = VISIBLE[username] - NOT_ENROLLED_THIS_YEAR
+    assert student_ids_linked(response.text) == {getattr(cast, name).pk for name in expected}
+    assert _csv_ids(download) == {getattr(cast, name).local_id for name in expected}
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+def test_chronic_list_holds_exactly_the_visible_chronic_students(cast, client, username):
+    # given every student enrolled this year absent on each school day so far
+    for name in EVERYONE - NOT_ENROLLED_THIS_YEAR:
+        student = getattr(cast, name)
+        school = student.enrollments.get(school_year=cast.this_year).school
+        for day in school_days(cast.this_year):
+            if day <= cast.today:
+                add_absence(cast, student, school, day)
+    do_refresh_summaries(cast.district)
+    _sign_in(client, cast, username)
+    # when they open the chronic list and download it as a spreadsheet
+    response = client.get(reverse("web:warnings"), {"list": "chronic"})
+    download = client.get(reverse("web:warnings"), {"list": "chronic", "download": "xlsx"})
+    # then both hold exactly the students they may see who are enrolled this year
+    expected = VISIBLE[username] - NOT_ENROLLED_THIS_YEAR
+    assert student_ids_linked(response.text) == {getattr(cast, name).pk for name in expected}
+    sheet = load_workbook(io.BytesIO(download.content)).active
+    assert {row[0] for row in list(sheet.values)[1:]} == {
+        getattr(cast, name).local_id for name in expected
+    }
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+@pytest.mark.parametrize("enrolled", ["", "all"])
+def test_students_download_holds_exactly_the_visible_students(cast, client, username, enrolled):
+    # given the summaries computed
+    do_refresh_summaries(cast.district)
+    _sign_in(client, cast, username)
+    # when they download the students list (this year's, or everyone)
+    response = client.get(reverse("web:students"), {"download": "csv", "enrolled": enrolled})
+    # then it holds exactly the students they may see, and the export is audited
+    expected = VISIBLE[username] - (NOT_ENROLLED_THIS_YEAR if not enrolled else set())
+    assert _csv_ids(response) == {getattr(cast, name).local_id for name in expected}
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.EXPORT)
+    assert (entry.user, entry.details["rows"]) == (getattr(cast, username), len(expected))
+
+
+@pytest.mark.parametrize("username", [ANONYMOUS, *CAST_USERS])
+@pytest.mark.parametrize("route", ["web:students", "web:warnings", "interventions:caseload"])
+def test_downloads_need_a_signed_in_user(cast, client, username, route):
+    # given a member of the cast (or nobody)
+    _sign_in(client, cast, username)
+    # when they ask for a table as a file
+    response = client.get(reverse(route), {"download": "xlsx"})
+    # then signed-out users go to login and write nothing to the audit log; others get it
+    if username in SIGNED_OUT:
+        assert _outcome(response, TO_LOGIN) == TO_LOGIN
+        assert not AuditEntry.objects.filter(action=AuditEntry.Action.EXPORT).exists()
+    else:
+        assert response.status_code == 200
+        assert response["Content-Disposition"].startswith("attachment;")
+        assert AuditEntry.objects.get(action=AuditEntry.Action.EXPORT).user.username == username
 
 
 # Case management (homeroom.interventions.urls) ------------------------------------------
@@ -556,3 +739,129 @@ def test_case_management_route_answers_each_user_as_the_matrix_says(case_world, 
     # when they open the page, or send the page's form filled in correctly, then each gets
     # what the matrix says
     assert _answers(case_world.cast, expected, ask) == expected
+
+
+# Truancy escalation (homeroom.truancy.urls) ---------------------------------------------
+#
+# The district follows the generic pack. Ana (Lincoln) is eligible for the first notice;
+# Ben (Lincoln) had both notices sent and his attendance team meeting approved, to be held.
+# The pack's approvers are principals, counselors and administrators: an analyst or a
+# teacher who sees the student gets 403; whoever does not see them 404.
+
+SEES_BEN = {"admin", "analyst", "principal"}
+QUEUE_READERS = {"admin", "analyst", "principal", "counselor", "viewer"}
+GENERIC_APPROVERS = {"admin", "principal", "counselor"}
+
+
+def _decides(student: str) -> dict:
+    return _by_user(
+        lambda user: (
+            302
+            if user in GENERIC_APPROVERS and student in VISIBLE[user]
+            else 403
+            if student in VISIBLE[user]
+            else 404
+        )
+    )
+
+
+TRUANCY_MATRIX = {
+    "queue": [("get", _by_user(lambda user: 200 if user in QUEUE_READERS else 404))],
+    "step": [("get", _by_user(lambda user: 200 if "ana" in VISIBLE[user] else 404))],
+    "approve": [("post", _decides("ana"))],
+    "decline": [("post", _decides("ana"))],
+    "meeting": [("post", _decides("ben"))],
+    "document": [("get", _by_user(lambda user: 200 if user in SEES_BEN else 404))],
+    "pack": [("get", _everyone()), ("post", _only_roles(PLAYBOOK_EDITORS, 302))],
+}
+
+
+@pytest.fixture
+def truancy_world(cast):
+    """Ana eligible for the first notice; Ben's meeting approved after two notices."""
+    from homeroom.truancy.actions import do_approve_step, do_choose_pack, do_find_eligible
+    from homeroom.truancy.models import TruancyStep
+    from homeroom.truancy.tests.conftest import absent, school_days_from
+
+    do_choose_pack(cast.admin, based_on="generic")
+    days = school_days_from(cast.this_year.start_date, 6)
+    for day in days[:3]:
+        absent(cast, cast.ana, day)
+    for day in days:
+        absent(cast, cast.ben, day)
+    for key in ("not1", "not2", "meeting"):
+        do_find_eligible(cast.district, as_of=cast.today)
+        step = TruancyStep.objects.get(student=cast.ben, key=key)
+        do_approve_step(cast.admin, step_id=step.pk, version=step.version)
+    return SimpleNamespace(
+        cast=cast,
+        ana=TruancyStep.objects.get(student=cast.ana, key="not1"),
+        meeting=TruancyStep.objects.get(student=cast.ben, key="meeting"),
+        letter=TruancyStep.objects.get(student=cast.ben, key="not1").documents.get(),
+    )
+
+
+def _truancy_request(world, route: str) -> tuple[list, dict]:
+    """The route's arguments and the valid form it is sent."""
+    today = world.cast.today
+    return {
+        "queue": ([], {}),
+        "step": ([world.ana.pk], {}),
+        "approve": ([world.ana.pk], {"version": world.ana.version}),
+        "decline": ([world.ana.pk], {"version": world.ana.version, "reason": "Moved away"}),
+        "meeting": (
+            [world.meeting.pk],
+            {
+                "version": world.meeting.version,
+                "held_on": today,
+                "attendees": "Principal\nMother",
+                "agreement": "Ben arrives on time.",
+            },
+        ),
+        "document": ([world.letter.pk], {}),
+        "pack": ([], {"based_on": "generic", "text": ""}),
+    }[route]
+
+
+def test_every_truancy_route_has_a_row_in_the_matrix():
+    from homeroom.truancy import urls as truancy_urls
+
+    names = {p.name for p in truancy_urls.urlpatterns if isinstance(p, URLPattern)}
+    assert names == set(TRUANCY_MATRIX)
+    for rows in TRUANCY_MATRIX.values():
+        for _, expected in rows:
+            assert set(expected) == {ANONYMOUS, *CAST_USERS}
+
+
+TRUANCY_CASES = [(route, method) for route, rows in TRUANCY_MATRIX.items() for method, _ in rows]
+
+
+@pytest.mark.parametrize(("route", "method"), TRUANCY_CASES)
+def test_truancy_route_answers_each_user_as_the_matrix_says(truancy_world, route, method):
+    # given each member of the cast (or nobody) signed in in turn
+    expected = dict(TRUANCY_MATRIX[route])[method]
+    arguments, form = _truancy_request(truancy_world, route)
+    url = reverse(f"truancy:{route}", args=arguments)
+
+    def ask(client, username):
+        return client.get(url) if method == "get" else client.post(url, form)
+
+    # when they open the page or send its valid form, then each gets what the matrix says
+    assert _answers(truancy_world.cast, expected, ask) == expected
+
+
+@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+def test_caseload_download_holds_only_the_cases_the_user_manages(case_world, client, username):
+    # given Gabe's case, managed by the counselor
+    cast = case_world.cast
+    _sign_in(client, cast, username)
+    # when they download their caseload
+    response = client.get(reverse("interventions:caseload"), {"download": "csv"})
+    # then the counselor's holds Gabe's case, as a Tier 2 case at Lincoln; no one else's does
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    if username == "counselor":
+        assert [row[:5] for row in rows[1:]] == [
+            ["S6", "Garcia", "Gabe", "Tier 2", "Lincoln Elementary"]
+        ]
+    else:
+        assert rows[1:] == []

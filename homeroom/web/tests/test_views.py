@@ -79,15 +79,20 @@ def test_viewing_a_student_writes_one_audit_entry_with_the_grant(cast, client, s
     assert entry.access_reason == "section"
 
 
-def test_pages_that_do_not_open_write_no_audit_entry(cast, client):
+def test_pages_that_do_not_open_are_audited_as_refused_not_as_views(cast, client):
     # given the teacher signed in
     client.force_login(cast.teacher)
     # when they ask for a student not theirs, and for one who does not exist
     forbidden = client.get(reverse("web:student", args=[cast.ben.pk]))
     missing = client.get(reverse("web:student", args=[10**9]))
-    # then neither answer leaves a trace of a student view
+    # then neither answer shows a view; both attempts are in the trail as refused
     assert forbidden.status_code == missing.status_code == 404
-    assert not AuditEntry.objects.exists()
+    entries = AuditEntry.objects.order_by("pk")
+    assert [(e.action, e.student_id, e.user) for e in entries] == [
+        (AuditEntry.Action.DENIED, cast.ben.pk, cast.teacher),
+        (AuditEntry.Action.DENIED, 10**9, cast.teacher),
+    ]
+    assert entries[0].district == cast.district
 
 
 def test_each_view_is_logged_again(cast, client):
@@ -114,8 +119,8 @@ def test_student_page_shows_two_days_absent(cast, client, ana_absent_twice):
     # then the figures, the month table and the events list all show two absences
     enrolled = days_enrolled_so_far(cast, cast.lincoln)
     as_of = min(cast.today, cast.this_year.end_date)  # in summer, the year's last day
-    assert f"as of {as_of:%B} {as_of.day}, {as_of.year}" in page
-    assert "rule profile attendance-works@1" in page
+    assert f"as of {as_of:%b} {as_of.day}, {as_of.year}" in page
+    assert "under the Attendance Works (Homeroom&#x27;s default) rules" in page
     assert figure(page, "Days absent") == "2"
     assert figure(page, "Days enrolled") == str(enrolled)
     assert "1 excused · 1 unexcused" in page
@@ -320,73 +325,6 @@ def test_student_page_without_flags_or_forecast_says_so(cast, client):
     assert "No forecast has been computed for Ana yet." in page
 
 
-@pytest.fixture
-def flagged(cast):
-    """Ana (the teacher's) and Ben (not the teacher's) are flagged and forecast."""
-    raise_flag(cast, cast.ana, reason="Absent 3 school days in a row", raised_on=cast.today)
-    raise_flag(
-        cast,
-        cast.ben,
-        Flag.Kind.WEEKDAY_PATTERN,
-        reason="5 of 7 absences on Mondays or Fridays",
-        raised_on=cast.today,
-    )
-    forecast_for(cast, cast.ana, 0.28)
-    forecast_for(cast, cast.ben, 0.83)
-
-
-def test_early_warnings_list_the_teachers_flagged_student_only(cast, client, flagged):
-    # given Ana and Ben flagged, and the teacher of Ana only
-    client.force_login(cast.teacher)
-    # when the teacher opens the early warnings from the navigation
-    home = client.get(reverse("web:home")).text
-    response = client.get(reverse("web:warnings"))
-    # then Ana is listed with her flag, reason, school and forecast, and Ben is not there
-    assert 'href="/warnings/">Early warnings</a>' in home
-    assert response.status_code == 200
-    rows = rows_by_first_cell(response.text, "Students with open early-warning flags")
-    assert set(rows) == {"Alvarez, Ana"}
-    ana = rows["Alvarez, Ana"]
-    assert ana["Open flags"] == "Consecutive absences: Absent 3 school days in a row"
-    assert ana["Forecast"] == "28.0%"
-    assert ana["School"] == "Lincoln Elementary"
-    assert ana["Grade"] == "3"
-    assert student_ids_linked(response.text) == {cast.ana.pk}
-    assert "Brooks" not in response.text
-    assert "Mondays or Fridays" not in response.text
-
-
-def test_early_warnings_highest_forecast_first_and_filtered_by_kind(cast, client, flagged):
-    client.force_login(cast.principal)
-    everyone = client.get(reverse("web:warnings")).text
-    weekdays = client.get(reverse("web:warnings"), {"kind": "weekday_pattern"}).text
-    names = [row[0] for row in table_rows(everyone, "Students with open")[1:]]
-    assert names == ["Brooks, Ben", "Alvarez, Ana"]
-    assert student_ids_linked(weekdays) == {cast.ben.pk}
-    assert "1 student with an open flag “Mondays and Fridays”" in weekdays
-
-
-def test_early_warnings_with_an_unknown_kind_show_an_error(cast, client, flagged):
-    # given a link with a flag kind that does not exist
-    client.force_login(cast.principal)
-    # when it is opened
-    response = client.get(reverse("web:warnings"), {"kind": "<b>shoe size</b>"})
-    # then the page answers with the error next to the filter, not a server error,
-    # and the list is not narrowed
-    assert response.status_code == 400
-    assert "There is no flag “&lt;b&gt;shoe size&lt;/b&gt;”: choose one from the list." in (
-        response.text
-    )
-    assert "<b>shoe size</b>" not in response.text
-    assert student_ids_linked(response.text) == {cast.ana.pk, cast.ben.pk}
-
-
-def test_early_warnings_without_flags_say_so(cast, client):
-    client.force_login(cast.teacher)
-    page = client.get(reverse("web:warnings")).text
-    assert "None of the students you may see has an open flag." in page
-
-
 # Students list
 
 
@@ -436,8 +374,11 @@ def test_students_list_filters_by_school_and_grade(cast, client):
     client.force_login(cast.admin)
     central = client.get(reverse("web:students"), {"school": cast.central.pk}).text
     grade_five = client.get(reverse("web:students"), {"grade": 5}).text
+    grade_five_all = client.get(reverse("web:students"), {"grade": 5, "enrolled": "all"}).text
     assert student_ids_linked(central) == {cast.carla.pk, cast.dev.pk}
-    assert student_ids_linked(grade_five) == {cast.eli.pk, cast.hal.pk}
+    # Hal, in grade 5, left last year: listed only when asked for students not enrolled
+    assert student_ids_linked(grade_five) == {cast.eli.pk}
+    assert student_ids_linked(grade_five_all) == {cast.eli.pk, cast.hal.pk}
 
 
 def test_students_list_offers_only_the_users_schools_and_grades(cast, client):
@@ -484,13 +425,15 @@ def carla_two_days_dev_one(cast):
 def test_students_list_sorts_by_days_absent(cast, client, carla_two_days_dev_one):
     # given Carla missed two days and Dev one
     client.force_login(cast.admin)
-    # when the list is sorted by days absent, most first
-    page = client.get(reverse("web:students"), {"sort": "-absent"}).text
+    # when the list opens (most days absent first), and with students not enrolled too
+    page = client.get(reverse("web:students")).text
+    everyone = client.get(reverse("web:students"), {"enrolled": "all"}).text
     rows = table_rows(page, "Students and their attendance")[1:]
-    # then Carla, then Dev lead; Hal, not enrolled this year, comes last
+    # then Carla, then Dev lead; Hal, not enrolled this year, is left out, or comes last
     names = [row[0] for row in rows]
     assert names[:2] == ["Chen, Carla", "Desai, Dev"]
-    assert names[-1] == "Hughes, Hal"
+    assert "Hughes, Hal" not in names
+    assert table_rows(everyone, "Students and their attendance")[-1][0] == "Hughes, Hal"
     assert 'aria-sort="descending"' in page
 
 
@@ -528,9 +471,10 @@ def many_students(cast):
 
 
 def assert_fifty_then_the_rest(first: str, second: str) -> None:
-    """The first page links fifty of the 67 students and says so, the second the others."""
+    """The first page links fifty of the 66 students enrolled this year (Hal left last
+    year) and says so, the second the others."""
     assert len(student_ids_linked(first)) == STUDENTS_PER_PAGE
-    assert len(student_ids_linked(second)) == 67 - STUDENTS_PER_PAGE
+    assert len(student_ids_linked(second)) == 66 - STUDENTS_PER_PAGE
     assert student_ids_linked(first).isdisjoint(student_ids_linked(second))
     assert "Page 1 of 2" in first
 
@@ -547,20 +491,6 @@ def test_students_list_pages_keep_the_search_and_sort(cast, client, many_student
     client.force_login(cast.admin)
     page = client.get(reverse("web:students"), {"q": "zimmer", "sort": "-absent"}).text
     assert 'href="?q=zimmer&amp;sort=-absent&amp;page=2"' in page
-
-
-def test_early_warnings_page_by_fifty_keeping_the_filter(cast, client, many_students):
-    # given sixty-seven students flagged for consecutive absences
-    for student in Student.objects.all():
-        raise_flag(cast, student, reason="Absent 3 school days in a row", raised_on=cast.today)
-    client.force_login(cast.admin)
-    # when the admin opens the first and second pages of that flag
-    query = {"kind": "consecutive"}
-    first = client.get(reverse("web:warnings"), query).text
-    second = client.get(reverse("web:warnings"), query | {"page": 2}).text
-    # then fifty students show, then the rest, and the next page keeps the filter
-    assert_fifty_then_the_rest(first, second)
-    assert '<a href="?kind=consecutive&amp;page=2" rel="next">' in first
 
 
 def test_students_list_costs_the_same_queries_for_more_students(cast, client, many_students):
@@ -581,8 +511,9 @@ def test_students_list_sorts_by_attendance_rate_with_the_not_enrolled_last(
     # given Carla missed two days and Dev one
     client.force_login(cast.admin)
     # when the list is sorted by attendance rate, lowest first, and then highest first
-    lowest = table_rows(client.get(reverse("web:students"), {"sort": "rate"}).text, "Students")
-    highest = table_rows(client.get(reverse("web:students"), {"sort": "-rate"}).text, "Students")
+    url = reverse("web:students")
+    lowest = table_rows(client.get(url, {"sort": "rate", "enrolled": "all"}).text, "Students")
+    highest = table_rows(client.get(url, {"sort": "-rate", "enrolled": "all"}).text, "Students")
     # then Carla leads the lowest, Dev is next, and Hal (no attendance) is last either way
     assert [row[0] for row in lowest[1:3]] == ["Chen, Carla", "Desai, Dev"]
     assert [row[0] for row in highest[-3:]] == ["Desai, Dev", "Chen, Carla", "Hughes, Hal"]
@@ -623,19 +554,17 @@ def test_htmx_history_restore_gets_the_whole_page(cast, client):
 # Overview
 
 
-def test_overview_for_the_district_shows_every_school(cast, client, ana_absent_twice):
+def test_first_page_for_the_district_is_its_dashboard(cast, client, ana_absent_twice):
     # given the admin
     client.force_login(cast.admin)
-    # when they open the overview
+    # when they open the first page
     page = client.get(reverse("web:home")).text
-    # then each school has a row and the totals count each enrolled student once
-    schools = rows_by_first_cell(page, "Attendance by school")
+    # then it is the district's dashboard: each school a row, each enrolled student once
+    schools = rows_by_first_cell(page, "Each school's students")
     assert schools["Lincoln Elementary"]["Students"] == "4"
     assert schools["Central High"]["Students"] == "2"
-    assert schools["Lincoln Elementary"]["Days absent"] == "2"
-    assert schools["Central High"]["Days absent"] == "0"
     assert figure(page, "Students enrolled") == "6"
-    assert "District overview" in page
+    assert "<h1>District</h1>" in page
 
 
 def test_overview_for_a_teacher_covers_only_their_students(cast, client, ana_absent_twice):
@@ -652,12 +581,21 @@ def test_overview_for_a_teacher_covers_only_their_students(cast, client, ana_abs
     assert "Central High" not in page
 
 
-def test_overview_for_a_principal_is_their_school(cast, client, summaries):
+def test_first_page_for_a_principal_is_their_schools_dashboard(cast, client, summaries):
     client.force_login(cast.principal)
-    page = client.get(reverse("web:home")).text
-    assert set(rows_by_first_cell(page, "Attendance by school")) == {"Lincoln Elementary"}
+    response = client.get(reverse("web:home"), follow=True)
+    page = response.text
+    assert response.redirect_chain == [
+        (reverse("web:school_dashboard", args=[cast.lincoln.pk]), 302)
+    ]
+    assert set(rows_by_first_cell(page, "Each grade's students")) == {
+        "Grade 2",
+        "Grade 3",
+        "Grade 4",
+        "Grade 5",
+    }
     assert figure(page, "Students enrolled") == "4"
-    assert "Your school" in page
+    assert "<h1>Lincoln Elementary</h1>" in page
 
 
 def instructional_days(cast, school, first: dt.date, last: dt.date) -> int:
@@ -697,7 +635,7 @@ def ben_transferred(cast):
     return SimpleNamespace(arrived=arrived, ben_absent=ben_absent)
 
 
-def test_overview_for_a_principal_shows_one_figure_per_school(cast, client, ben_transferred):
+def test_school_dashboard_counts_the_students_days_at_that_school(cast, client, ben_transferred):
     # given Lincoln's students, one of whom (Ben) was at Central High before
     start, today = cast.this_year.start_date, cast.today
     enrolled = {
@@ -710,51 +648,39 @@ def test_overview_for_a_principal_shows_one_figure_per_school(cast, client, ben_
     chronic = [name for name in enrolled if Fraction(absent[name]) / enrolled[name] >= 0.1]
     assert chronic == ["ben"], "the cast's data makes Ben the one chronic student at Lincoln"
     days_enrolled, days_absent = sum(enrolled.values()), sum(absent.values())
-    # when Lincoln's principal opens the overview
+    # when Lincoln's principal opens their first page: Lincoln's dashboard
     client.force_login(cast.principal)
-    page = client.get(reverse("web:home")).text
-    # then the table has Lincoln's row alone, with Lincoln's days, rounded for reading
-    rows = rows_by_first_cell(page, "Attendance by school")
-    assert set(rows) == {"Lincoln Elementary"}
-    lincoln = rows["Lincoln Elementary"]
-    assert lincoln["Students"] == "4"
-    assert lincoln["Days enrolled"] == f"{days_enrolled:,}"
-    assert lincoln["Days absent"] == f"{float(days_absent):,.1f}"  # a half day: one decimal
-    assert lincoln["Attendance rate (ADA)"] == one_decimal_percent(
+    page = client.get(reverse("web:home"), follow=True).text
+    # then its figures are Lincoln's days, rounded for reading, not Ben's whole year (where
+    # he is not chronic)
+    assert "Students' days at this school" in page
+    assert figure(page, "Students enrolled") == "4"
+    assert figure(page, "Attendance rate (ADA)") == one_decimal_percent(
         days_enrolled - days_absent, days_enrolled
     )
-    assert lincoln["Chronically absent"] == "1"
-    assert lincoln["Chronic absence rate"] == "25.0%"
-    # and the headline figures, under Lincoln's name, are the same figures, not Ben's
-    # whole year (where he is not chronic)
-    assert '<h2 id="summary-heading" class="figures__heading">Lincoln Elementary</h2>' in page
-    assert figure(page, "Students enrolled") == lincoln["Students"]
-    assert figure(page, "Attendance rate (ADA)") == lincoln["Attendance rate (ADA)"]
-    assert figure(page, "Chronic absence rate") == lincoln["Chronic absence rate"]
-    assert "1 chronically absent of 4 students counted" in page
-    assert figure(page, "Days absent") == lincoln["Days absent"]
-    # and the page says, once, why days have a decimal, and that Ben's other school is not in
-    assert page.count("Days include partial days (e.g. half days), to one decimal.") == 1
-    assert "the days some of them spent at 1 other school this year are on their own" in page
+    assert figure(page, "Chronic absence rate") == "25.0%"
+    assert "1 chronically absent</a> of 4 students counted" in page
+    # and its grade rows add up to it: Ben's grade holds the one chronic student
+    grades = rows_by_first_cell(page, "Each grade's students")
+    assert sum(int(row["Students"]) for row in grades.values()) == 4
+    assert grades["Grade 4"]["Chronically absent"] == "1"
+    assert grades["Grade 4"]["Chronic absence rate"] == "100.0%"
 
 
-def test_overview_for_the_district_labels_its_totals_as_each_student_once(
-    cast, client, ben_transferred
-):
+def test_district_dashboard_counts_each_student_once(cast, client, ben_transferred):
     # given the admin, who sees every school
     client.force_login(cast.admin)
-    # when they open the overview
+    # when they open the district's dashboard
     page = client.get(reverse("web:home")).text
-    # then the headline figures are the table's last row, under the same words: each student
-    # once over all their schools (Ben, chronic at Lincoln, is not over his whole year)
-    label = "All students, all schools (each student once)"
-    assert f'class="figures__heading">{label}</h2>' in page
-    rows = rows_by_first_cell(page, "Attendance by school")
+    # then its headline figures count each student once over all their schools (Ben,
+    # chronic at Lincoln, is not over his whole year), and say so
+    assert (
+        'class="figures__heading">All students, each counted once over their schools</h2>' in page
+    )
+    rows = rows_by_first_cell(page, "Each school's students")
     assert rows["Lincoln Elementary"]["Chronically absent"] == "1"
-    assert rows[label]["Chronically absent"] == "0"
-    assert rows[label]["Students"] == figure(page, "Students enrolled") == "6"
-    assert rows[label]["Chronic absence rate"] == figure(page, "Chronic absence rate") == "0.0%"
-    assert rows[label]["Days absent"] == figure(page, "Days absent")
+    assert figure(page, "Students enrolled") == "6"
+    assert figure(page, "Chronic absence rate") == "0.0%"
 
 
 def test_overview_before_the_summaries_are_computed_says_so(cast, client):
@@ -772,8 +698,8 @@ def test_overview_before_the_summaries_are_computed_says_so(cast, client):
 def test_overview_says_as_of_when_and_under_which_rules(cast, client, summaries):
     client.force_login(cast.admin)
     page = client.get(reverse("web:home")).text
-    assert f"as of {summaries.as_of:%B} {summaries.as_of.day}, {summaries.as_of.year}" in page
-    assert "rule profile attendance-works@1" in page
+    assert f"as of {summaries.as_of:%b} {summaries.as_of.day}, {summaries.as_of.year}" in page
+    assert "under the Attendance Works (Homeroom&#x27;s default) rules" in page
     assert "Chronically absent: absent 10.0% or more of days enrolled" in page
     assert "enrolled 10 days" in page
 
@@ -849,3 +775,14 @@ def test_stylesheet_loads_nothing_from_outside():
     css = Path(finders.find("web/homeroom.css")).read_text(encoding="utf-8")
     assert "@import" not in css
     assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", css)
+
+
+def test_student_page_writes_the_exit_reason_in_words(cast, client):
+    # given Eli's enrollment ended with the SIS's code for moving away
+    Enrollment.objects.filter(student=cast.eli).update(exit_reason="moved_out_of_district")
+    client.force_login(cast.admin)
+    # when his page is opened
+    page = client.get(reverse("web:student", args=[cast.eli.pk])).text
+    # then the reason reads as words, and the code is not shown
+    assert "Moved out of the district" in page
+    assert "moved_out_of_district" not in page

@@ -7,14 +7,16 @@ Running it again leaves the same district and accounts.
 
 import dataclasses
 import socket
+import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
+from django.db.models import Q
 
-from homeroom.core.models import District
+from homeroom.core.models import District, SchoolYear
 from homeroom.core.selectors import district_today
 from homeroom.demo.district import DistrictParameters
 from homeroom.demo.loading import (
@@ -27,12 +29,14 @@ from homeroom.demo.loading import (
 from homeroom.demo.staff import DemoAccount, DemoStaffError, do_set_up_demo_staff
 from homeroom.ingest.models import ImportRun
 from homeroom.pipeline.actions import do_run_nightly
-from homeroom.roster.models import Student
+from homeroom.roster.models import Enrollment, Student
 from homeroom.warnings.actions import WarningError, analysis_engine, do_train_forecast
 
 DEMO_DISTRICT_NAME = next(
     field.default for field in dataclasses.fields(DistrictParameters) if field.name == "name"
 )
+
+STAGES = 5  # database, generate, load, train, tonight's work
 
 # Four years: the forecast learns from one (with the year before it) and is tested on the
 # last complete one before the current year.
@@ -47,6 +51,24 @@ def _database_description() -> str:
     host = database.get("HOST") or "localhost"
     port = f":{database['PORT']}" if database.get("PORT") else ""
     return f"PostgreSQL database {database['NAME']} on {host}{port}"
+
+
+def students_explained(district: District) -> str:
+    """Why the district holds more students than the demo asked for: the history's."""
+    today = district_today(district)
+    enrolled = (
+        Enrollment.objects.filter(school__district=district, entry_date__lte=today)
+        .filter(Q(exit_date__isnull=True) | Q(exit_date__gte=today))
+        .values("student")
+        .distinct()
+        .count()
+    )
+    everyone = Student.objects.filter(district=district).count()
+    years = SchoolYear.objects.filter(district=district).count()
+    return (
+        f"{enrolled:,} students enrolled today; {everyone:,} over {years} school years "
+        "(students who graduated or moved away stay in the records)."
+    )
 
 
 class Command(BaseCommand):
@@ -86,6 +108,7 @@ class Command(BaseCommand):
         if not 0 < options["port"] < 65536:
             raise CommandError(f"--port must be between 1 and 65535 (got {options['port']})")
         self.verbosity = options["verbosity"]
+        self.started = time.monotonic()
         if not options["no_serve"]:
             self.check_port(options["host"], options["port"])
         try:
@@ -109,6 +132,18 @@ class Command(BaseCommand):
         if self.verbosity >= 1:
             self.stdout.write(message)
 
+    def stage(self, number: int, message: str) -> None:
+        """The start of one of the demo's stages, with the time since the demo began: a
+        first run takes minutes, and a newcomer should see it moving."""
+        elapsed = time.monotonic() - self.started
+        self.say(
+            self.style.MIGRATE_HEADING(f"[{number}/{STAGES}] {message}") + f" ({elapsed:.0f} s)"
+        )
+
+    def detail(self, message: str) -> None:
+        """A line of progress within a stage."""
+        self.say(f"      {message}")
+
     def files_directory(self) -> Path:
         """Where the generated CSV files of the demo district are kept."""
         return Path(settings.DATA_DIR) / "demo"
@@ -124,7 +159,7 @@ class Command(BaseCommand):
         except DatabaseError as error:
             hint = " (create it first)" if "does not exist" in str(error) else ""
             raise CommandError(f"cannot reach the {where}{hint}: {error}") from error
-        self.say(f"Database: {where}; applying migrations…")
+        self.stage(1, f"Database: {where}; applying migrations…")
         try:
             call_command("migrate", interactive=False, verbosity=0)
         except DatabaseError as error:
@@ -145,19 +180,18 @@ class Command(BaseCommand):
                     "demo did not load; use another database for the demo"
                 )
             if not options["rebuild"]:
-                students = Student.objects.filter(district=district).count()
-                self.say(
-                    f"The demo district '{district.name}' is already loaded "
-                    f"({students:,} students); --rebuild generates it again."
-                )
+                self.stage(2, f"The demo district '{district.name}' is already loaded.")
+                self.detail(students_explained(district))
+                self.detail("--rebuild generates it again.")
                 return district
             self.say(f"Deleting the demo district '{district.name}' and its accounts…")
             delete_district(district)
 
         directory = self.files_directory()
-        self.say(
-            f"Generating a district of {options['students']:,} students "
-            f"(seed {options['seed']}) in {directory}…"
+        self.stage(
+            2,
+            f"Generating a district of {options['students']:,} students enrolled today, "
+            f"with {DEMO_YEARS} years of history (seed {options['seed']}), in {directory}…",
         )
         call_command(
             "generate",
@@ -173,32 +207,34 @@ class Command(BaseCommand):
             stdout=self.stdout,
             stderr=self.stderr,
         )
-        self.say("Loading it…")
+        self.stage(3, "Loading it through the import engine, as a district's export would be…")
         try:
             run = load_generated_district(directory, progress=self.verbosity >= 1)
         except GeneratedFileError as error:
             raise CommandError(f"the generated files were not loaded: {error}") from error
         counts = ", ".join(f"{count:,} {entity}" for entity, count in inserted(run).items())
-        self.say(f"Loaded: {counts}")
+        self.detail(f"Loaded: {counts}")
+        self.detail(students_explained(run.district))
         self.warn_early(run.district)
         return run.district
 
     def warn_early(self, district: District) -> None:
         """Train the forecast on the past years, then run tonight's flags and scores."""
         today = district_today(district)
-        self.say("Training the forecast on the past years and testing it on the last one…")
+        self.stage(4, "Training the forecast on the past years and testing it on the last one…")
         try:
             with analysis_engine(district) as engine:
-                model = do_train_forecast(district, today=today, engine=engine)
-            self.say(
+                model = do_train_forecast(district, today=today, engine=engine, say=self.detail)
+            self.detail(
                 f"Forecast v{model.version}: trained on {', '.join(model.trained_years)}, "
                 f"tested on {model.evaluated_year} ('homeroom risk evaluate' writes the report)"
             )
         except WarningError as error:
-            self.say(f"The forecast was not trained: {error}")
-        run = do_run_nightly(district, as_of=today)
+            self.detail(f"The forecast was not trained: {error}")
+        self.stage(5, f"Tonight's work as of {today}: attendance figures, flags, forecasts…")
+        run = do_run_nightly(district, as_of=today, say=self.detail)
         flags = next(step for step in run.steps if step["step"] == "flags")["counts"]
-        self.say(f"Early-warning flags as of {today}: {flags['active']:,}")
+        self.detail(f"Early-warning flags open as of {today}: {flags['active']:,}")
 
     def print_accounts(self, accounts: list[DemoAccount], options: dict) -> None:
         """The demo accounts and their passwords, one per line."""
@@ -234,6 +270,8 @@ class Command(BaseCommand):
         """Serve the app with waitress, static files through WhiteNoise, until Ctrl+C."""
         from waitress import create_server
 
+        from homeroom.outreach.demo import start_demo_outreach
+
         # Collected before the app loads, so WhiteNoise finds the directory it serves.
         call_command("collectstatic", interactive=False, verbosity=0)
         from homeroom.wsgi import application
@@ -249,9 +287,11 @@ class Command(BaseCommand):
                 )
             )
         self.stdout.write(f"Serving Homeroom at http://{host}:{port}/ (Ctrl+C stops it)")
+        stop_outreach = start_demo_outreach(f"http://{host}:{port}", say=self.stdout.write)
         try:
             server.run()
         except KeyboardInterrupt:
             self.stdout.write("Stopped.")
         finally:
+            stop_outreach()
             server.close()

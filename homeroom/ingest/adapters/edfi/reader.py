@@ -40,6 +40,7 @@ from homeroom.ingest.adapters.edfi.fields import ItemFields
 from homeroom.ingest.adapters.edfi.finish import finish_batch
 from homeroom.ingest.adapters.edfi.resources import PROGRAM_KINDS, ROWS_READ, Item, Value
 from homeroom.ingest.adapters.vocabulary import EDFI_GRADE_LEVELS, LIMITS, TRUE_WORDS
+from homeroom.ingest.limits import megabytes, over_size, refuse_file
 from homeroom.ingest.records import (
     AttendanceCodeRecord,
     AttendanceRecord,
@@ -513,6 +514,9 @@ def read_file(reader: Reader, path: Path, parse: Callable[[Facts], bool]) -> Non
     facts = Facts()
     name = file_name(path)
     try:
+        if over_size(size := path.stat().st_size):
+            refuse_file(reader.batch, name, f"holds {megabytes(size)}")
+            return
         complete = parse(facts)
     except OSError as exc:
         reader.batch.error(

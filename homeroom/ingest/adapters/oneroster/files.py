@@ -1,21 +1,28 @@
 """The files of a OneRoster export as tables: gathered, unzipped, decoded and parsed.
 
 Files may be given one by one, as a directory or as a .zip; the manifest says which are
-bulk, absent or delta. Each file is decoded as UTF-8 (a line that is not is an error on
-that line) and parsed as strict CSV into rows of values by lower-cased column name. A file
+bulk, absent or delta. Only the files Homeroom reads are opened (an unused file in a zip
+is never decompressed), and each is streamed line by line: decoded as UTF-8 (a line that is
+not is an error on that line) and parsed as strict CSV into rows of values by lower-cased
+column name. A file larger than `settings.HOMEROOM_MAX_IMPORT_BYTES` once uncompressed, or
+with more than `settings.HOMEROOM_MAX_IMPORT_ROWS` lines, is refused as soon as it is seen
+to be (from the zip's directory, or while reading: a zip may understate a size). A file
 whose header lacks a required column, or which needs a file that is missing or cannot be
 read, gives no table.
 """
 
 import codecs
 import csv
-import io
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
+from django.conf import settings
+
+from homeroom.ingest.limits import megabytes, over_rows, over_size, refuse_file
 from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import Batch, Where
 
@@ -64,6 +71,10 @@ NOT_USED = frozenset(
     )
 )
 ENCODING_ERRORS_LISTED = 20
+CHUNK_BYTES = 1 << 16
+
+# How a file of the export is opened for reading (None: it is not to be read).
+Opener = Callable[[str], BinaryIO] | None
 
 
 @dataclass(slots=True)
@@ -115,9 +126,17 @@ class _Files:
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
         self.tables: dict[str, Table | None] = {}
+        self.archives: list[zipfile.ZipFile] = []  # open while their members are read
 
     def read(self, paths: list[Path], progress: ReadProgress) -> dict[str, Table | None]:
         """The tables of the files given (see read_tables)."""
+        try:
+            return self._read(paths, progress)
+        finally:
+            for archive in self.archives:
+                archive.close()
+
+    def _read(self, paths: list[Path], progress: ReadProgress) -> dict[str, Table | None]:
         files = self._gather(paths, progress)
         if not files:
             self.batch.error(
@@ -163,14 +182,12 @@ class _Files:
             if name in self.tables:
                 self.tables[name] = None
 
-    def _gather(self, paths: list[Path], progress: ReadProgress) -> dict[str, tuple[str, bytes]]:
-        """The files given, expanding directories and zips, by lower-cased name.
+    def _gather(self, paths: list[Path], progress: ReadProgress) -> dict[str, tuple[str, Opener]]:
+        """The files given, expanding directories and zips, by lower-cased name: how to open
+        each that Homeroom reads (None for one too large to read). Nothing is read here."""
+        found: dict[str, tuple[str, Opener]] = {}
 
-        Each file is read whole here, so progress counts it once it is read (or skipped).
-        """
-        found: dict[str, tuple[str, bytes]] = {}
-
-        def add(name: str, data: bytes) -> None:
+        def add(name: str, size: int, opener: Opener) -> None:
             key = name.lower()
             if key in found:
                 self.batch.error(
@@ -187,7 +204,13 @@ class _Files:
                     value=shown(name),
                 )
                 return
-            found[key] = (name, data)
+            if key in NOT_USED:
+                found[key] = (name, None)
+                return
+            if over_size(size):
+                self._too_large(name, f"holds {megabytes(size)} uncompressed")
+                opener = None
+            found[key] = (name, opener)
 
         for path in paths:
             try:
@@ -195,13 +218,13 @@ class _Files:
                     for child in sorted(path.iterdir()):
                         with progress.file(child):
                             if child.is_file() and _is_csv(child.name):
-                                add(child.name, child.read_bytes())
+                                add(child.name, child.stat().st_size, child.open)
                 elif path.suffix.lower() == ".zip":
                     with progress.file(path):
                         self._unzip(path, add)
                 elif path.is_file():
                     with progress.file(path):
-                        add(path.name, path.read_bytes())
+                        add(path.name, path.stat().st_size, path.open)
                 else:
                     self.batch.error(
                         "no_such_file", "no such file or directory", value=shown(str(path))
@@ -212,14 +235,15 @@ class _Files:
                 )
         return {key: value for key, value in found.items() if key not in NOT_USED}
 
-    def _unzip(self, path: Path, add: Callable[[str, bytes], None]) -> None:
+    def _unzip(self, path: Path, add: Callable[[str, int, Opener], None]) -> None:
         try:
-            with zipfile.ZipFile(path) as archive:
-                for info in sorted(archive.infolist(), key=lambda info: info.filename):
-                    member = PurePosixPath(info.filename.replace("\\", "/"))
-                    if info.is_dir() or "__MACOSX" in member.parts or not _is_csv(member.name):
-                        continue
-                    add(member.name, archive.read(info))
+            archive = zipfile.ZipFile(path)
+            self.archives.append(archive)
+            for info in sorted(archive.infolist(), key=lambda info: info.filename):
+                member = PurePosixPath(info.filename.replace("\\", "/"))
+                if info.is_dir() or "__MACOSX" in member.parts or not _is_csv(member.name):
+                    continue
+                add(member.name, info.file_size, lambda mode, info=info: archive.open(info))
         except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError, zlib.error) as e:
             self.batch.error(
                 "bad_zip",
@@ -229,7 +253,10 @@ class _Files:
                 hint="Download or export the zip again.",
             )
 
-    def _apply_manifest(self, files: dict[str, tuple[str, bytes]]) -> None:
+    def _too_large(self, display: str, what: str) -> None:
+        refuse_file(self.batch, shown(display), what)
+
+    def _apply_manifest(self, files: dict[str, tuple[str, Opener]]) -> None:
         """Follow the manifest's file.* entries: absent files are fine, delta ones are not."""
         if "manifest.csv" not in files:
             self.batch.finding(
@@ -283,18 +310,29 @@ class _Files:
                     value=shown(row["value"]),
                 )
 
-    def _table(self, name: str, display: str, data: bytes) -> Table | None:
-        """Decode and parse one file; None when its header cannot be read."""
-        text, bad_lines = self._decode(display, data)
-        if not text.strip():
-            self.batch.error(
-                "empty_file",
-                "the file is empty",
-                Where(display, 1),
-                hint="Export the file again; every OneRoster file starts with its header.",
-            )
+    def _table(self, name: str, display: str, opener: Opener) -> Table | None:
+        """Stream and parse one file; None when it cannot be read or is too large."""
+        if opener is None:
             return None
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        try:
+            with opener("rb") as stream:
+                return self._parse(name, display, stream)
+        except _TooLarge as too_large:
+            self._too_large(display, str(too_large))
+        except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as error:
+            self.batch.error(
+                "unreadable_file",
+                "the file cannot be read to its end",
+                Where(shown(display), 1),
+                value=shown(str(error)),
+                hint="Download or export the file again.",
+            )
+        return None
+
+    def _parse(self, name: str, display: str, stream: BinaryIO) -> Table | None:
+        bad_lines: set[int] = set()
+        lines = _Lines(self, display, stream, bad_lines)
+        reader = csv.reader(lines, strict=True)
         header: list[str] | None = None
         rows: list[Row] = []
         damaged: set[str] = set()
@@ -339,6 +377,13 @@ class _Files:
             if index < len(fields):
                 damaged.add(fields[index].strip())
         if header is None:
+            if not lines.content:
+                self.batch.error(
+                    "empty_file",
+                    "the file is empty",
+                    Where(display, 1),
+                    hint="Export the file again; every OneRoster file starts with its header.",
+                )
             return None
         self.batch.rows_read[display] = len(rows)
         return Table(display, {col.lower() for col in header}, rows, damaged)
@@ -396,33 +441,75 @@ class _Files:
             return False
         return True
 
-    def _decode(self, display: str, data: bytes) -> tuple[str, set[int]]:
-        """The text (UTF-8, with or without BOM) and the lines whose bytes are not UTF-8."""
-        data = data.removeprefix(codecs.BOM_UTF8)
-        try:
-            return data.decode("utf-8"), set()
-        except UnicodeDecodeError:
-            pass
-        lines, bad = [], set()
-        for number, raw in enumerate(data.split(b"\n"), 1):
+    def bad_encoding(self, display: str, number: int, raw: bytes, error: UnicodeDecodeError):
+        """Say that a line is not UTF-8 (the first few such lines of a file)."""
+        self.batch.error(
+            "bad_encoding",
+            "the line holds bytes that are not UTF-8",
+            Where(display, number),
+            value=" ".join(f"0x{b:02x}" for b in raw[error.start : error.end]),
+            hint="Save the file as UTF-8 (with or without BOM).",
+        )
+
+    def more_bad_encoding(self, display: str, bad: set[int]) -> None:
+        """Say how many more lines were not UTF-8 than were listed."""
+        self.batch.error(
+            "bad_encoding",
+            f"{len(bad) - ENCODING_ERRORS_LISTED} more lines hold bytes that are not UTF-8",
+            Where(display, sorted(bad)[ENCODING_ERRORS_LISTED]),
+            hint="Save the file as UTF-8 (with or without BOM).",
+        )
+
+
+class _TooLarge(Exception):
+    """A file went past the size or line limit while being read (the message says how)."""
+
+
+class _Lines:
+    """A file's lines as text for the CSV reader, one at a time: the UTF-8 BOM dropped,
+    each line decoded on its own (a line that is not UTF-8 is noted in `bad` and read with
+    replacement characters), and the limits on bytes and lines kept."""
+
+    def __init__(self, files: _Files, display: str, stream: BinaryIO, bad: set[int]) -> None:
+        self.files, self.display, self.stream, self.bad = files, display, stream, bad
+        self.content = False  # whether any line holds more than whitespace
+
+    def __iter__(self) -> Iterator[str]:
+        for number, raw in enumerate(self._raw_lines(), 1):
+            if over_rows(number):
+                raise _TooLarge(f"has more than {settings.HOMEROOM_MAX_IMPORT_ROWS:,} lines")
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
             try:
-                lines.append(raw.decode("utf-8"))
+                line = raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                bad.add(number)
-                if len(bad) <= ENCODING_ERRORS_LISTED:
-                    self.batch.error(
-                        "bad_encoding",
-                        "the line holds bytes that are not UTF-8",
-                        Where(display, number),
-                        value=" ".join(f"0x{b:02x}" for b in raw[error.start : error.end]),
-                        hint="Save the file as UTF-8 (with or without BOM).",
-                    )
-                lines.append(raw.decode("utf-8", "replace"))
-        if len(bad) > ENCODING_ERRORS_LISTED:
-            self.batch.error(
-                "bad_encoding",
-                f"{len(bad) - ENCODING_ERRORS_LISTED} more lines hold bytes that are not UTF-8",
-                Where(display, sorted(bad)[ENCODING_ERRORS_LISTED]),
-                hint="Save the file as UTF-8 (with or without BOM).",
-            )
-        return "\n".join(lines), bad
+                self.bad.add(number)
+                if len(self.bad) <= ENCODING_ERRORS_LISTED:
+                    self.files.bad_encoding(self.display, number, raw.rstrip(b"\r\n"), error)
+                line = raw.decode("utf-8", "replace")
+            if not self.content and line.strip():
+                self.content = True
+            yield line
+        if len(self.bad) > ENCODING_ERRORS_LISTED:
+            self.files.more_bad_encoding(self.display, self.bad)
+
+    def _raw_lines(self) -> Iterator[bytes]:
+        """The file's lines as bytes, each with its line feed, read in chunks: the bytes are
+        counted as they come, so a file of one endless line stops at the size limit. (A
+        zip member's own `readline` with a limit reads a byte at a time: far too slow.)"""
+        limit, size, start = settings.HOMEROOM_MAX_IMPORT_BYTES, 0, []
+        while chunk := self.stream.read(CHUNK_BYTES):
+            size += len(chunk)
+            if over_size(size):
+                raise _TooLarge(f"holds more than {megabytes(limit)} uncompressed")
+            pieces = chunk.split(b"\n")
+            if len(pieces) == 1:  # no line ends in this chunk: the line goes on
+                start.append(chunk)
+                continue
+            start.append(pieces[0])
+            yield b"".join(start) + b"\n"
+            for piece in pieces[1:-1]:
+                yield piece + b"\n"
+            start = [pieces[-1]] if pieces[-1] else []
+        if start:
+            yield b"".join(start)

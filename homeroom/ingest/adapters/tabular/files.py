@@ -7,14 +7,19 @@ are errors on their line, and a file stops being read after MAX_ERRORS_PER_FILE 
 """
 
 import codecs
+import contextlib
 import csv
 import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
+from django.conf import settings
+
 from homeroom.ingest.adapters.tabular.mappings import Profile, Source
+from homeroom.ingest.limits import megabytes, over_rows, over_size, refuse_file
 from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import STOPPED_READING, Batch, Where
 
@@ -122,12 +127,22 @@ class FileRows:
         whether rows may stop at their last filled cell; none of an old .xls (an error)."""
         with path.open("rb") as handle:
             magic = handle.read(4)
+        size = path.stat().st_size
+        if magic == XLSX_MAGIC:  # a zip: its sheets' size once uncompressed counts
+            with (
+                contextlib.suppress(zipfile.BadZipFile, OSError),
+                zipfile.ZipFile(path) as workbook,
+            ):
+                size = sum(info.file_size for info in workbook.infolist())
+        if over_size(size):
+            refuse_file(self.batch, name, f"holds {megabytes(size)} uncompressed")
+            return
         if magic == XLSX_MAGIC:
             sheets: dict[str | None, list[Source]] = {}
             for source in sources:
                 sheets.setdefault(source.sheet, []).append(source)
             for sheet, on_sheet in sheets.items():
-                yield self.xlsx_rows(path, name, sheet), on_sheet, True
+                yield self.capped(self.xlsx_rows(path, name, sheet), name), on_sheet, True
         elif magic == OLE_MAGIC:
             self.batch.error(
                 "unreadable_file",
@@ -136,7 +151,17 @@ class FileRows:
                 hint="Open it in Excel and save it as .xlsx or CSV.",
             )
         else:
-            yield self.csv_rows(path, name), sources, False
+            yield self.capped(self.csv_rows(path, name), name), sources, False
+
+    def capped(self, rows: Iterator[tuple[int, Any]], name: str) -> Iterator[tuple[int, Any]]:
+        """The rows of a file up to the line limit; past it, the file is refused."""
+        for line, cells in rows:
+            if over_rows(line):
+                refuse_file(
+                    self.batch, name, f"has more than {settings.HOMEROOM_MAX_IMPORT_ROWS:,} lines"
+                )
+                return
+            yield line, cells
 
     def csv_rows(self, path: Path, name: str) -> Iterator[tuple[int, Any]]:
         """(line, cells) of a delimited text file, header first; problems recorded.

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -915,3 +916,20 @@ def test_json_import_then_xml_reimport_changes_nothing(tmp_path):
     assert again.counts["students"]["unchanged"] == 960
     assert SchoolYear.objects.filter(district=district).count() == 1
     assert AttendanceCode.objects.filter(district=district).count() == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("StudentAttendance.xml", attendance_xml(event(), event(day="2021-09-02"))),
+        ("studentSchoolAttendanceEvents.json", json.dumps([{"id": n} for n in range(50)])),
+    ],
+)
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path, name, content):
+    # given an interchange a byte over the limit
+    path = write(tmp_path, name, content)
+    with override_settings(HOMEROOM_MAX_IMPORT_BYTES=path.stat().st_size - 1):
+        batch = read_edfi([path])
+    # then it is refused by name, and nothing of it is read
+    assert [(p.code, p.where.file) for p in batch.errors] == [("file_too_large", name)]
+    assert not batch.attendance

@@ -555,3 +555,67 @@ def test_paths_that_are_not_an_export(tmp_path):
         "bad_zip",
         "no_files",
     ]
+
+
+def test_an_unused_file_in_the_zip_is_never_decompressed(tmp_path, settings):
+    # given a zip of the export with an unused results.csv larger than the limit, its
+    # compressed bytes damaged so that reading it at all would fail
+    settings.HOMEROOM_MAX_IMPORT_BYTES = 64 * 1024
+    folder = write_export(tmp_path / "export")
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name in EXPORT:
+            zipped.write(folder / name, name)
+        zipped.writestr("results.csv", b"sourcedId,score\n" + b"r,1\n" * 200_000)
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zipped:
+        info = zipped.getinfo("results.csv")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + 100 : start + 200] = b"\xff" * 100
+    archive.write_bytes(bytes(data))
+    # when it is read
+    batch = read_oneroster([archive])
+    # then the export reads as if results.csv were not there
+    assert not batch.errors
+    assert batch == read_oneroster([folder])
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, settings):
+    # given a users.csv of 3,000 bytes, and a limit of 2,000
+    settings.HOMEROOM_MAX_IMPORT_BYTES = 2000
+    users = USERS_HEADER + "\n" + "u-x,,,true,x,,X,Y,,1,,,,,KG,,,,,,,org-lincoln,\n" * 60
+    assert 2000 < len(users.encode()) < 4000
+    batch = read(tmp_path, EXPORT | {"users.csv": users})
+    # then it is refused by name, saying why and how to change the limit
+    refused = [p for p in batch.errors if p.code == "file_too_large"]
+    assert [(p.where.file, p.where.line) for p in refused] == [("users.csv", 1)]
+    size = len(users.encode()) / 1024
+    assert f"holds {size:.1f} KB uncompressed; Homeroom reads at most 2.0 KB" in refused[0].message
+    assert "HOMEROOM_MAX_IMPORT_MB" in refused[0].hint
+
+
+def test_a_zip_member_over_the_size_limit_is_refused_from_the_zips_directory(tmp_path, settings):
+    # given a zip whose users.csv (mostly newlines, so it compresses to little) is larger
+    # uncompressed than the limit, which every other file of the export is under
+    settings.HOMEROOM_MAX_IMPORT_BYTES = max(len(c.encode()) for c in EXPORT.values()) + 1
+    files = EXPORT | {"users.csv": USERS_HEADER + "\n" * 50_000}
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name, content in files.items():
+            zipped.writestr(name, content)
+    with zipfile.ZipFile(archive) as zipped:  # compressed, it is under the limit
+        assert zipped.getinfo("users.csv").compress_size < settings.HOMEROOM_MAX_IMPORT_BYTES
+    # then users.csv alone is refused, by its uncompressed size
+    batch = read_oneroster([archive])
+    refused = [p.where.file for p in batch.errors if p.code == "file_too_large"]
+    assert refused == ["users.csv"]
+
+
+def test_a_file_of_endless_newlines_stops_at_the_line_limit(tmp_path, settings):
+    # given a users.csv of a header and 100,000 empty lines, and a limit of 1,000 lines
+    settings.HOMEROOM_MAX_IMPORT_ROWS = 1000
+    batch = read(tmp_path, EXPORT | {"users.csv": USERS_HEADER + "\n" * 100_000})
+    # then the file is refused as too long, and no user is read from it
+    refused = [p for p in batch.errors if p.code == "file_too_large"]
+    assert len(refused) == 1 and "has more than 1,000 lines" in refused[0].message
+    assert not batch.students

@@ -809,3 +809,40 @@ minutes_missed = "minutes"
     ]
     [late] = batch.attendance
     assert (late.school_id, late.code, late.day_fraction) == ("101", "L", Decimal("0.250"))
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path, settings):
+    # given the small roster, and a limit a byte under its size
+    path = write_rows(tmp_path / "roster.csv", SMALL_ROWS)
+    settings.HOMEROOM_MAX_IMPORT_BYTES = path.stat().st_size - 1
+    # when it is read
+    batch = read_tabular([path], profile_from(tmp_path, SMALL_PROFILE))
+    # then it is refused by name, and nothing of it is read
+    refused = [p for p in batch.errors if p.code == "file_too_large"]
+    assert [(p.where.file, p.where.line) for p in refused] == [("roster.csv", 1)]
+    assert "HOMEROOM_MAX_IMPORT_MB" in refused[0].hint
+    assert not batch.students and not batch.attendance
+
+
+def test_a_file_past_the_line_limit_is_refused(tmp_path, settings):
+    # given a roster of a header, three rows and 5,000 empty lines; a limit of 100 lines
+    settings.HOMEROOM_MAX_IMPORT_ROWS = 100
+    path = write_rows(tmp_path / "roster.csv", SMALL_ROWS)
+    with path.open("a") as handle:
+        handle.write("\r\n" * 5000)
+    batch = read_tabular([path], profile_from(tmp_path, SMALL_PROFILE))
+    # then the file is refused, saying so
+    refused = [p for p in batch.errors if p.code == "file_too_large"]
+    assert len(refused) == 1 and "has more than 100 lines" in refused[0].message
+
+
+def test_a_workbook_is_measured_uncompressed(tmp_path, settings):
+    # given a workbook of the roster with 2,000 repeated rows: small zipped, large unzipped
+    book = Workbook()
+    for row in SMALL_ROWS + [SMALL_ROWS[1]] * 2000:
+        book.active.append(row)
+    book.save(tmp_path / "roster.xlsx")
+    settings.HOMEROOM_MAX_IMPORT_BYTES = (tmp_path / "roster.xlsx").stat().st_size * 2
+    # then its uncompressed size is what the limit is held to
+    batch = read_tabular([tmp_path / "roster.xlsx"], profile_from(tmp_path, SMALL_PROFILE))
+    assert [p.where.file for p in batch.errors if p.code == "file_too_large"] == ["roster.xlsx"]

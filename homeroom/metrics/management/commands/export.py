@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from homeroom.core.actions import CommandLine, do_log_export
 from homeroom.core.commands import command_district
 from homeroom.core.selectors import district_today
 from homeroom.metrics.engines import database_engine, export_lake, export_parquet
@@ -42,6 +43,13 @@ class Command(BaseCommand):
                 written = export_parquet(engine, directory)
         except OSError as error:
             raise CommandError(f"{directory}: {error.strerror or error}") from None
+        do_log_export(
+            subject="export parquet",
+            count=written.get("students", 0),
+            district=district,
+            via=CommandLine("homeroom export"),
+            details={"directory": str(directory), "rows": written},
+        )
         if options["verbosity"] >= 1:
             counts = ", ".join(f"{n:,} {name}" for name, n in written.items())
             self.stdout.write(f"wrote {counts} to {directory}")

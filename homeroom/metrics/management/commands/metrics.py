@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from homeroom.core.actions import CommandLine, do_log_export
 from homeroom.core.commands import command_district
 from homeroom.metrics import definitions
 from homeroom.metrics.definitions import GROUP_TYPES
@@ -28,6 +29,9 @@ from homeroom.metrics.reports import (
     write_table,
 )
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
+
+# The tables with a row per student: writing one out is an export of student data.
+PER_STUDENT = ("students", "days")
 
 
 def iso_date(text: str) -> dt.date:
@@ -161,6 +165,19 @@ class Command(BaseCommand):
                         output and Path(output),
                         self.stdout,
                         options["kind"],
+                    )
+                if options["kind"] in PER_STUDENT:
+                    do_log_export(
+                        subject=f"metrics {options['kind']}",
+                        count=rows,
+                        district=district,
+                        via=CommandLine("homeroom metrics"),
+                        details={
+                            "format": options["format"],
+                            "engine": engine_name,
+                            "as_of": window.as_of.isoformat(),
+                            "output": str(output or "standard output"),
+                        },
                     )
                 behind = engine.run(definitions.not_recorded(engine.facts, window)).to_pylist()
                 dayless = engine.run(definitions.without_school_days(engine.facts, window))

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from homeroom.core.commands import command_district
 from homeroom.core.selectors import district_today
 from homeroom.metrics.actions import do_refresh_summaries
+from homeroom.metrics.labels import profile_title
 from homeroom.metrics.models import StudentSummary
 from homeroom.metrics.rules import RuleProfileError
 
@@ -43,7 +44,8 @@ class Command(BaseCommand):
         rows = StudentSummary.objects.filter(student__district=district).count()
         self.stdout.write(
             f"{district.name}: {rows} summary rows written for {state.students} students, "
-            f"as of {state.as_of}, rule profile {state.profile}, in {state.seconds:.2f} s"
+            f"as of {state.as_of}, under the {profile_title(state.profile)} rules "
+            f"({state.profile}), in {state.seconds:.2f} s"
         )
 
 

@@ -6,11 +6,13 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from homeroom.core.actions import CommandLine
 from homeroom.core.models import District
 from homeroom.core.selectors import DistrictNotFound, district_named
 from homeroom.ingest.actions import NewDistrict, do_import_files
 from homeroom.ingest.formats import FORMATS, files_read
 from homeroom.ingest.models import ImportRun
+from homeroom.ingest.problems import problem_label
 from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.runs import run_summary
 from homeroom.ingest.sync import IMPORT_STAGES, ImportRejected
@@ -102,6 +104,7 @@ class Command(BaseCommand):
                 allow_large_deletes=options["allow_large_deletes"],
                 progress=ReadProgress(reading.update) if show else None,
                 on_stage=on_stage,
+                via=CommandLine("homeroom import"),
             )
         except (ValueError, OSError) as error:
             raise CommandError(str(error)) from None
@@ -145,12 +148,14 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(run_summary(run), indent=2))
             return
         verb = "would change" if run.dry_run else "changed"
-        self.stdout.write(f"Import run {run.pk or '(dry run)'}: {run.status}, {verb}:")
+        status = run.get_status_display().lower()
+        self.stdout.write(f"Import run {run.pk or '(dry run)'}: {status}, {verb}:")
         for entity, counts in run.counts.items():
             shown = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
             self.stdout.write(f"  {entity:<22} {shown or 'nothing'}")
-        for code, count in sorted(run.problem_counts.items()):
-            self.stdout.write(f"  {code}: {count}")
+        for key, count in sorted(run.problem_counts.items()):
+            severity, _, code = key.partition(":")
+            self.stdout.write(f"  {severity}: {problem_label(code)} ({code}): {count:,}")
         for problem in run.problems[:PROBLEMS_SHOWN]:
             self.stdout.write(f"  - {problem['severity']}: {problem['text']}")
         if len(run.problems) > PROBLEMS_SHOWN:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from homeroom.core.actions import do_log_export
+from homeroom.core.actions import CommandLine, do_log_export
 from homeroom.core.commands import command_district
 from homeroom.core.models import School
 from homeroom.core.selectors import district_today
+from homeroom.core.spreadsheets import safe_cell
 from homeroom.metrics.engines import EngineError
 from homeroom.metrics.management.commands.metrics import iso_date
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
@@ -146,11 +147,15 @@ class Command(BaseCommand):
             writer = csv.DictWriter(buffer, SCORE_COLUMNS, lineterminator="\n")
             writer.writeheader()
             for row in rows:
-                writer.writerow(row | {"factors": "; ".join(row["factors"])})
+                cells = row | {"factors": "; ".join(row["factors"])}
+                writer.writerow({column: safe_cell(value) for column, value in cells.items()})
             text = buffer.getvalue()
         do_log_export(
             subject="risk scores",
-            details={"as_of": window.as_of.isoformat(), "students": len(rows)},
+            count=len(rows),
+            district=district,
+            via=CommandLine("homeroom risk scores"),
+            details={"as_of": window.as_of.isoformat(), "format": options["format"]},
         )
         if output is None:
             self.stdout.write(text, ending="")

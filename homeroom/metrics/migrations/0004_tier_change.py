@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0004_school_recorded_through'),
-        ('metrics', '0002_summary_keys_unchecked'),
+        ('metrics', '0003_dashboard_aggregates'),
         ('roster', '0002_sis_intervention'),
     ]
 

@@ -1,0 +1,670 @@
+"""Writes of family outreach: deciding to send (the outbox), replies, consent, templates.
+
+Every decision to send writes its `Message` (with an idempotency key), the student's
+timeline rows and the audit entry in one transaction; `delivery.py`'s worker sends it.
+The rules each message keeps are checked here, in one place (`_refusal`, `_queue`):
+
+- only a guardian linked to the student with contact rights, never one marked no-contact;
+- only a channel the guardian consented to (texts and email: consent given; letters: not
+  opted out), and only with an address for it;
+- at most the district's weekly cap of messages to a household in any 7 days;
+- texts due in quiet hours wait until they end (`rules.next_allowed`);
+- in the family's language, else the district's fallback, and the message says which.
+"""
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from homeroom.access.cases import logs_family_contacts
+from homeroom.access.gatekeeper import access_student
+from homeroom.core.actions import do_log_district_change, do_log_student_access
+from homeroom.core.models import AuditEntry, District
+from homeroom.core.selectors import district_today
+from homeroom.interventions.models import Case, CaseEvent, FamilyContact
+from homeroom.metrics.display import date as show_date
+from homeroom.outreach.models import (
+    CONFIRMATIONS,
+    ConsentChange,
+    DeliveryReport,
+    Message,
+    MessageKind,
+    MessageTemplate,
+    OutreachSettings,
+)
+from homeroom.outreach.rules import household_of, keyword_of, next_allowed, normal_phone
+from homeroom.outreach.selectors import address_of, channel_allowed
+from homeroom.outreach.templates import (
+    PLACEHOLDERS,
+    fill,
+    names_together,
+    shipped_defaults,
+    unknown_placeholders,
+)
+from homeroom.roster.models import (
+    ContactChannel,
+    ContactPreference,
+    Enrollment,
+    Guardian,
+    Language,
+    Student,
+    StudentGuardian,
+)
+
+CHANNEL_WORDS = {
+    ContactChannel.SMS: "text messages",
+    ContactChannel.EMAIL: "email",
+    ContactChannel.LETTER: "letters",
+}
+CONTACT_CHANNEL = {  # the contact log's word for each outreach channel
+    ContactChannel.SMS: FamilyContact.Channel.TEXT,
+    ContactChannel.EMAIL: FamilyContact.Channel.EMAIL,
+    ContactChannel.LETTER: FamilyContact.Channel.LETTER,
+}
+WEEK = dt.timedelta(days=7)
+# Messages that do not count against the weekly cap: the answers to a family's STOP or
+# START, and a reply to what the family wrote (a conversation the family started).
+UNCAPPED = CONFIRMATIONS
+
+
+def outreach_settings(district: District) -> OutreachSettings:
+    """The district's outreach settings, with Homeroom's defaults until it changes them."""
+    found, _ = OutreachSettings.objects.get_or_create(district=district)
+    return found
+
+
+def do_install_default_templates(district: District) -> dict[str, int]:
+    """Install Homeroom's shipped templates a district has never held (safe to repeat)."""
+    held = set(MessageTemplate.objects.filter(district=district).values_list("kind", "language"))
+    new = [
+        MessageTemplate(
+            district=district,
+            kind=kind,
+            language=language,
+            subject=words.get("subject", ""),
+            body=words["body"],
+            shipped_default=True,
+        )
+        for kind, languages in shipped_defaults().items()
+        for language, words in languages.items()
+        if (kind, language) not in held
+    ]
+    MessageTemplate.objects.bulk_create(new)
+    return {"templates installed": len(new)}
+
+
+def current_template(district_id: int, kind: str, language: str) -> MessageTemplate | None:
+    """The latest version of the district's template of a kind in a language, if any."""
+    return (
+        MessageTemplate.objects.filter(district_id=district_id, kind=kind, language=language)
+        .order_by("-version")
+        .first()
+    )
+
+
+def _template(district: District, kind: str, language: str) -> MessageTemplate:
+    """The template in the family's language, else in the district's fallback language."""
+    template = current_template(district.pk, kind, language)
+    if template is None:
+        fallback = outreach_settings(district).fallback_language
+        template = current_template(district.pk, kind, fallback)
+    if template is None:
+        raise ValidationError(
+            {
+                "kind": f"There is no template for “{MessageKind(kind).label}” in "
+                f"{Language(language).label} or the district's fallback language. "
+                "Add one on the Templates page."
+            }
+        )
+    return template
+
+
+def do_save_template(
+    user, *, kind: str, language: str, subject: str, body: str, version: int | None
+) -> MessageTemplate:
+    """Save new words for a kind and language as the next version (district administrators).
+
+    `version` is the version the editor read (None for a new template); if someone saved in
+    between, nothing is saved and the error says so.
+    """
+    if user.role != "district_admin":
+        raise PermissionDenied("Only district administrators edit message templates.")
+    errors: dict[str, str] = {}
+    if kind not in MessageKind.values:
+        errors["kind"] = "Choose a message kind from the list."
+    if language not in Language.values or language == Language.OTHER:
+        errors["language"] = "Choose a language from the list."
+    if not body.strip():
+        errors["body"] = "Write the message."
+    for field, text in (("subject", subject), ("body", body)):
+        if unknown := unknown_placeholders(text):
+            errors[field] = (
+                f"Unknown placeholder {{{{ {unknown[0]} }}}}: use one of "
+                + ", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDERS)
+                + "."
+            )
+    if len(subject) > 200:
+        errors["subject"] = "Keep the subject to 200 characters."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        latest = current_template(user.district_id, kind, language)
+        if (latest.version if latest else None) != version:
+            raise ValidationError(
+                {"version": "Someone saved this template since you opened it: reload it."}
+            )
+        template = MessageTemplate.objects.create(
+            district_id=user.district_id,
+            kind=kind,
+            language=language,
+            version=(latest.version + 1) if latest else 1,
+            subject=subject.strip(),
+            body=body.strip(),
+            saved_by=user,
+        )
+        do_log_district_change(
+            user=user,
+            subject="message template",
+            details={"kind": kind, "language": language, "version": template.version},
+        )
+    return template
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A message to decide on: who, about whom, what for, and the words' values."""
+
+    district: District
+    kind: str
+    channel: str
+    guardian: Guardian
+    students: tuple[Student, ...]
+    key: str
+    values: dict[str, str]
+    stated: dict[str, Any]
+    user: Any = None
+    case: Case | None = None
+    in_reply_to: Message | None = None
+    access_reason: str = ""
+
+
+def _refusal(guardian: Guardian, students, channel: str) -> dict[str, str]:
+    """Why this guardian may not get this message on this channel (empty when they may)."""
+    links = {
+        link.student_id: link
+        for link in StudentGuardian.objects.filter(
+            guardian=guardian, student__in=[s.pk for s in students]
+        )
+    }
+    for student in students:
+        link = links.get(student.pk)
+        if link is None:
+            return {"guardian_id": f"{guardian} is not a guardian of {student.first_name}."}
+        if link.no_contact:
+            return {"guardian_id": f"{guardian} is marked “no contact”."}
+        if not link.contact_rights:
+            return {"guardian_id": f"{guardian} has no right to the student's records."}
+    if channel not in CHANNEL_WORDS:
+        return {"channel": "Choose text message, email or letter."}
+    if not channel_allowed(guardian.pk, channel):
+        return {"channel": f"{guardian} has not agreed to receive {CHANNEL_WORDS[channel]}."}
+    if not address_of(guardian, channel):
+        what = {"sms": "a mobile number", "email": "an email address", "letter": "an address"}
+        return {"channel": f"The roster holds no {what[channel]} for {guardian}."}
+    return {}
+
+
+def _messages_this_week(household: str, now: dt.datetime) -> int:
+    return (
+        Message.objects.filter(
+            household=household, direction=Message.Direction.OUT, created_at__gt=now - WEEK
+        )
+        .exclude(status__in=(Message.Status.CANCELLED, Message.Status.FAILED))
+        .exclude(kind__in=UNCAPPED)
+        .exclude(in_reply_to__isnull=False)
+        .count()
+    )
+
+
+def _queue(draft: Draft) -> Message:
+    """Decide to send: check every rule, then write the message, timeline and audit at once.
+
+    Raises ValidationError naming the rule a message would break; nothing is written then.
+    """
+    guardian = draft.guardian
+    refusal = (
+        {} if draft.kind in CONFIRMATIONS else _refusal(guardian, draft.students, draft.channel)
+    )
+    if refusal:
+        raise ValidationError(refusal)
+    rules = outreach_settings(draft.district)
+    household = household_of(
+        guardian_id=guardian.pk,
+        address_line=guardian.address_line,
+        postal_code=guardian.postal_code,
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        # Decisions for one guardian wait for each other, so two cannot both pass the cap.
+        Guardian.objects.select_for_update().filter(pk=guardian.pk).first()
+        existing = Message.objects.filter(idempotency_key=draft.key).first()
+        if existing is not None:  # decided before (a repeated night, a double click)
+            return existing
+        capped = draft.kind not in UNCAPPED and draft.in_reply_to is None
+        if capped and _messages_this_week(household, now) >= rules.weekly_cap:
+            raise ValidationError(
+                {
+                    "channel": f"This household has had {rules.weekly_cap} messages in the last "
+                    "7 days, the district's weekly limit."
+                }
+            )
+        template = _template(draft.district, draft.kind, guardian.preferred_language)
+        values = {
+            "guardian": f"{guardian.first_name} {guardian.last_name}",
+            "children": names_together([s.first_name for s in draft.students], template.language),
+            "district": draft.district.name,
+            **draft.values,
+        }
+        not_before = now
+        if draft.channel == ContactChannel.SMS and draft.kind not in CONFIRMATIONS:
+            not_before = next_allowed(
+                now,
+                timezone=draft.district.timezone,
+                start=rules.quiet_start,
+                end=rules.quiet_end,
+            )
+        message = Message.objects.create(
+            district=draft.district,
+            kind=draft.kind,
+            channel=draft.channel,
+            guardian=guardian,
+            household=household,
+            case=draft.case,
+            to_address=address_of(guardian, draft.channel),
+            language=template.language,
+            wanted_language=guardian.preferred_language,
+            template=template,
+            subject=fill(template.subject, values),
+            body=fill(template.body, values),
+            stated=draft.stated,
+            idempotency_key=draft.key,
+            not_before=not_before,
+            in_reply_to=draft.in_reply_to,
+            created_by=draft.user,
+        )
+        message.students.set(draft.students)
+        _record_sent(message, draft)
+    return message
+
+
+def _record_sent(message: Message, draft: Draft) -> None:
+    """The message on each child's timeline (and, sent by staff, in the contact log), audited."""
+    today = district_today(draft.district)
+    channel_label = ContactChannel(message.channel).label
+    summary = f"{channel_label} to {draft.guardian}: {MessageKind(message.kind).label}"
+    if message.fallback_used:
+        used, wanted = Language(message.language).label, Language(message.wanted_language).label
+        summary += f" (in {used}: no {wanted} template)"
+    for student in draft.students:
+        case = draft.case or Case.objects.filter(student=student, status=Case.Status.OPEN).first()
+        contact = None
+        if draft.user is not None:
+            contact = FamilyContact.objects.create(
+                student=student,
+                case=case,
+                contacted_on=today,
+                channel=CONTACT_CHANNEL[message.channel],
+                guardian=draft.guardian,
+                outcome=FamilyContact.Outcome.SENT,
+                language=message.language,
+                note=message.body,
+                recorded_by=draft.user,
+            )
+        CaseEvent.objects.create(
+            student=student,
+            case=case,
+            kind=CaseEvent.Kind.MESSAGE_SENT,
+            on=today,
+            by=draft.user,
+            summary=summary[:300],
+            details={"message_id": message.pk, "contact_id": contact.pk if contact else None},
+        )
+        do_log_student_access(
+            user=draft.user,
+            student_id=student.pk,
+            subject="family message",
+            access_reason=draft.access_reason or f"outreach: {MessageKind(message.kind).label}",
+            action=AuditEntry.Action.CREATE,
+            details=_audit_details(message),
+        )
+
+
+def _audit_details(message: Message) -> dict[str, Any]:
+    return {
+        "message_id": message.pk,
+        "kind": message.kind,
+        "channel": message.channel,
+        "guardian_id": message.guardian_id,
+        "template_id": message.template_id,
+        "template_version": message.template.version if message.template else None,
+        "language": message.language,
+        "fallback_language_used": message.fallback_used,
+        "stated": message.stated,
+        "status": message.status,
+    }
+
+
+def school_of(student: Student, on: dt.date) -> str:
+    """The name of the school the student attends on a date (else their latest school)."""
+    spans = Enrollment.objects.filter(student=student, entry_date__lte=on).select_related("school")
+    current = (
+        spans.filter(exit_date__isnull=True).first() or spans.filter(exit_date__gte=on).first()
+    )
+    latest = current or spans.order_by("-entry_date").first()
+    return latest.school.name if latest else student.district.name
+
+
+def do_send_family_message(
+    user,
+    *,
+    student_id: int,
+    guardian_id: int,
+    channel: str,
+    text: str,
+    case_id: int | None = None,
+    in_reply_to_id: int | None = None,
+) -> Message:
+    """Staff send one message to a guardian of a visible student (from the student or case page).
+
+    It joins the student's timeline and contact log; the worker sends it.
+    """
+    if not logs_family_contacts(user):
+        raise PermissionDenied("Your role does not contact families.")
+    access = access_student(user, student_id)
+    student = access.student
+    errors: dict[str, str] = {}
+    text = text.strip()
+    if not text:
+        errors["text"] = "Write the message."
+    elif len(text) > 1000:
+        errors["text"] = f"Keep the message to 1,000 characters (it has {len(text):,})."
+    guardian = Guardian.objects.filter(pk=guardian_id, district_id=student.district_id).first()
+    if guardian is None:
+        errors["guardian_id"] = "Choose one of the student's guardians."
+    if errors:
+        raise ValidationError(errors)
+    case = None
+    if case_id is not None:
+        case = Case.objects.filter(pk=case_id, student_id=student_id).first()
+        if case is None:
+            raise ValidationError({"case_id": "Not a case of this student."})
+    reply_to = None
+    if in_reply_to_id is not None:
+        reply_to = Message.objects.filter(
+            pk=in_reply_to_id, direction=Message.Direction.IN, guardian=guardian
+        ).first()
+        if reply_to is None:
+            raise ValidationError({"in_reply_to_id": "Not a message from this guardian."})
+    today = district_today(student.district)
+    sender = user.get_full_name() or user.username
+    # One click, one message: the same words to the same guardian on the same day are one
+    # decision, so a double submit or a retried request does not send twice.
+    digest = hashlib.sha256(f"{guardian_id}|{channel}|{text}".encode()).hexdigest()[:16]
+    return _queue(
+        Draft(
+            district=student.district,
+            kind=MessageKind.STAFF,
+            channel=channel,
+            guardian=guardian,
+            students=(student,),
+            key=f"staff:{user.pk}:{student_id}:{today.isoformat()}:{digest}",
+            values={
+                "message": text,
+                "sender": sender,
+                "school": school_of(student, today),
+                "date": show_date(today),
+            },
+            stated={"text": text, "sender": sender},
+            user=user,
+            case=case,
+            in_reply_to=reply_to,
+            access_reason=access.grant,
+        )
+    )
+
+
+def queue_trigger_message(
+    *,
+    district: District,
+    kind: str,
+    channel: str,
+    guardian: Guardian,
+    students: tuple[Student, ...],
+    key: str,
+    values: dict[str, str],
+    stated: dict[str, Any],
+) -> Message:
+    """A message a trigger decided on (no staff member): see `_queue` for the rules."""
+    return _queue(
+        Draft(
+            district=district,
+            kind=kind,
+            channel=channel,
+            guardian=guardian,
+            students=students,
+            key=key,
+            values=values,
+            stated=stated,
+        )
+    )
+
+
+# Delivery reports -------------------------------------------------------------------------
+
+# Twilio's message statuses in the order they happen; a late report never moves one back.
+STATUS_ORDER = {"queued": 0, "accepted": 0, "sending": 1, "sent": 2, "delivered": 3}
+FINAL = {"undelivered": Message.Status.UNDELIVERED, "failed": Message.Status.UNDELIVERED}
+
+
+def do_record_delivery_report(
+    *, message_id: int, provider_id: str, status: str, error_code: str = ""
+) -> bool:
+    """Record a status the provider reported (once; repeats change nothing). Returns whether new."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None or (message.provider_id and message.provider_id != provider_id):
+            return False
+        _, created = DeliveryReport.objects.get_or_create(
+            provider_id=provider_id,
+            status=status,
+            defaults={"message": message, "error_code": error_code[:20]},
+        )
+        if not created:
+            return False
+        new_status = None
+        if status in FINAL:
+            new_status = FINAL[status]
+        elif status == "delivered":
+            new_status = Message.Status.DELIVERED
+        elif status == "sent" and message.status in (Message.Status.SENDING, Message.Status.QUEUED):
+            new_status = Message.Status.SENT
+        fields = {"provider_id": provider_id, "status_at": timezone.now()}
+        if new_status and message.status not in (
+            Message.Status.DELIVERED,
+            Message.Status.UNDELIVERED,
+        ):
+            fields["status"] = new_status
+            fields["sent_at"] = message.sent_at or timezone.now()
+        Message.objects.filter(pk=message.pk).update(**fields)
+    return True
+
+
+# Inbound messages, STOP and START ---------------------------------------------------------
+
+
+def do_receive_text(*, sender: str, to: str, body: str, provider_id: str) -> list[Message]:
+    """A text from a family: STOP/START change consent at once (confirmed once); any other
+    reply joins the timeline and contact log of the guardian's children. Safe to repeat."""
+    phone = normal_phone(sender)
+    if not phone or Message.objects.filter(provider_id=provider_id, direction="in").exists():
+        return []
+    # Rosters write numbers many ways ("(555) 010-1234"): narrow by the last digits, then
+    # compare the numbers in one form.
+    candidates = Guardian.objects.filter(phone__endswith=phone[-4:])
+    guardians = [guardian for guardian in candidates if normal_phone(guardian.phone) == phone]
+    keyword = keyword_of(body)
+    received = []
+    try:
+        with transaction.atomic():
+            for guardian in guardians:
+                received.append(
+                    _receive_from(
+                        guardian, phone, to, body, provider_id, keyword, len(guardians) > 1
+                    )
+                )
+    except IntegrityError:  # the same webhook twice at once: the other one recorded it
+        return []
+    return received
+
+
+def _receive_from(
+    guardian: Guardian,
+    phone: str,
+    to: str,
+    body: str,
+    provider_id: str,
+    keyword: str | None,
+    shared: bool,
+) -> Message:
+    """One guardian's copy of a text from their number."""
+    district = District.objects.get(pk=guardian.district_id)
+    links = list(StudentGuardian.objects.filter(guardian=guardian).select_related("student"))
+    students = [link.student for link in links]
+    previous = (
+        Message.objects.filter(
+            guardian=guardian, direction=Message.Direction.OUT, channel=ContactChannel.SMS
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    message = Message.objects.create(
+        district=district,
+        direction=Message.Direction.IN,
+        kind=MessageKind.REPLY,
+        channel=ContactChannel.SMS,
+        guardian=guardian,
+        household=household_of(
+            guardian_id=guardian.pk,
+            address_line=guardian.address_line,
+            postal_code=guardian.postal_code,
+        ),
+        case=previous.case if previous else None,
+        from_address=phone,
+        to_address=to,
+        language=guardian.preferred_language,
+        wanted_language=guardian.preferred_language,
+        body=body,
+        status=Message.Status.RECEIVED,
+        idempotency_key=f"in:{provider_id}" + (f":{guardian.pk}" if shared else ""),
+        provider_id=provider_id,
+        not_before=timezone.now(),
+        in_reply_to=previous,
+        stated={"keyword": keyword} if keyword else {},
+    )
+    message.students.set(students)
+    if keyword:
+        _change_consent(district, guardian, keyword, message)
+    else:
+        _record_reply(district, guardian, message, links)
+    return message
+
+
+def _change_consent(district: District, guardian: Guardian, keyword: str, message: Message) -> None:
+    """STOP or START: consent changes at once; the change (not a repeat) is confirmed once."""
+    wanted = (
+        ContactPreference.Consent.OPTED_OUT
+        if keyword == "stop"
+        else ContactPreference.Consent.GRANTED
+    )
+    preference, _ = ContactPreference.objects.get_or_create(
+        guardian=guardian, channel=ContactChannel.SMS
+    )
+    if preference.consent == wanted:
+        return
+    preference.consent = wanted
+    preference.save(update_fields=["consent", "updated_at"])
+    ConsentChange.objects.create(
+        guardian=guardian,
+        channel=ContactChannel.SMS,
+        consent=wanted,
+        source=f"replied “{message.body.strip()[:40]}” to a text",
+        message=message,
+    )
+    if wanted == ContactPreference.Consent.OPTED_OUT:
+        # Whatever was waiting to go to this guardian by text stays unsent.
+        Message.objects.filter(
+            guardian=guardian,
+            channel=ContactChannel.SMS,
+            direction=Message.Direction.OUT,
+            status=Message.Status.QUEUED,
+        ).exclude(kind__in=CONFIRMATIONS).update(
+            status=Message.Status.CANCELLED, status_at=timezone.now()
+        )
+    kind = MessageKind.OPTED_OUT if keyword == "stop" else MessageKind.OPTED_IN
+    _queue(
+        Draft(
+            district=district,
+            kind=kind,
+            channel=ContactChannel.SMS,
+            guardian=guardian,
+            students=tuple(message.students.all()),
+            key=f"{kind}:{message.idempotency_key}",
+            values={},
+            stated={"consent": wanted},
+            in_reply_to=message,
+        )
+    )
+
+
+def _record_reply(
+    district: District, guardian: Guardian, message: Message, links: list[StudentGuardian]
+) -> None:
+    """A family's reply: in each child's contact log and timeline, for the case manager."""
+    today = district_today(district)
+    for link in links:
+        if link.no_contact or not link.contact_rights:
+            continue  # their words are kept on the message, but not shared as the child's record
+        case = Case.objects.filter(student=link.student, status=Case.Status.OPEN).first()
+        contact = FamilyContact.objects.create(
+            student=link.student,
+            case=case,
+            contacted_on=today,
+            channel=FamilyContact.Channel.TEXT,
+            guardian=guardian,
+            outcome=FamilyContact.Outcome.REPLIED,
+            language=guardian.preferred_language,
+            note=message.body,
+            recorded_by=None,
+        )
+        CaseEvent.objects.create(
+            student=link.student,
+            case=case,
+            kind=CaseEvent.Kind.MESSAGE_RECEIVED,
+            on=today,
+            by=None,
+            summary=f"Text from {guardian}: “{message.body[:200]}”",
+            details={"message_id": message.pk, "contact_id": contact.pk},
+        )
+        do_log_student_access(
+            user=None,
+            student_id=link.student_id,
+            subject="family reply",
+            access_reason="a guardian's text to the district's number",
+            action=AuditEntry.Action.CREATE,
+            details={"message_id": message.pk, "guardian_id": guardian.pk},
+        )

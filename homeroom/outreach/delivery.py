@@ -1,0 +1,179 @@
+"""The outbox worker: sends due messages exactly once, retrying temporary failures.
+
+Each message moves queued -> sending (claimed, in its own committed transaction, with
+`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL so workers never claim the same row) ->
+sent (the provider's id recorded) or back to queued with a later `not_before` (a temporary
+failure, with exponential backoff) or failed. A sent message is never claimed again.
+
+A worker killed between claiming and recording leaves the message `sending`. After the
+lease passes, `recover_abandoned` decides: a provider that honours the idempotency key
+(`HOMEROOM_SMS["IDEMPOTENT"]`; it answers a repeated key with the first message, not a
+second one) gets it again under the same key; otherwise the message becomes `unknown` and
+waits for staff, because sending twice is worse than asking (docs/outreach.md).
+
+Why not `django-tasks-db`: the outbox row is the state that makes a send exactly once
+(claimed, sent, its provider id), so a task row beside it would be a second copy of that
+state to keep in step; the worker polls the outbox itself.
+"""
+
+import datetime as dt
+import time
+from collections.abc import Callable
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from homeroom.outreach import channels
+from homeroom.outreach.actions import channel_allowed, outreach_settings
+from homeroom.outreach.models import CONFIRMATIONS, Message
+from homeroom.outreach.rules import next_allowed
+from homeroom.roster.models import ContactChannel
+
+MAX_ATTEMPTS = 6
+FIRST_RETRY = dt.timedelta(seconds=30)
+LONGEST_WAIT = dt.timedelta(hours=1)
+LEASE = dt.timedelta(minutes=5)
+SENT_BY_WORKER = (ContactChannel.SMS, ContactChannel.EMAIL)  # letters are printed in batches
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """The wait before the next try after `attempts` tries: 30 s, 1 min, 2 min, ... 1 h."""
+    return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_WAIT)
+
+
+def claim(limit: int) -> list[int]:
+    """Mark up to `limit` due messages as being sent by this worker; returns their ids."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = Message.objects.filter(
+            direction=Message.Direction.OUT,
+            status=Message.Status.QUEUED,
+            channel__in=SENT_BY_WORKER,
+            not_before__lte=now,
+        ).order_by("not_before", "pk")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        Message.objects.filter(pk__in=ids).update(
+            status=Message.Status.SENDING, attempts=F("attempts") + 1, status_at=now
+        )
+    return ids
+
+
+def recover_abandoned(lease: dt.timedelta = LEASE) -> dict[str, int]:
+    """Messages left `sending` longer than the lease (their worker died): retry or ask."""
+    before = timezone.now() - lease
+    abandoned = Message.objects.filter(status=Message.Status.SENDING, status_at__lt=before)
+    retried = 0
+    if channels.sms_settings().idempotent:
+        retried = abandoned.filter(channel=ContactChannel.SMS).update(
+            status=Message.Status.QUEUED, status_at=timezone.now()
+        )
+    unknown = abandoned.update(
+        status=Message.Status.UNKNOWN,
+        status_at=timezone.now(),
+        last_error="The worker stopped while sending; check with the provider before resending.",
+    )
+    return {"retried": retried, "unknown": unknown}
+
+
+def _status_callback(message: Message) -> str:
+    public = channels.sms_settings().public_url
+    if not public:
+        return ""
+    return f"{public}{reverse('outreach:sms-status')}?message={message.pk}"
+
+
+def send_one(message_id: int) -> str:
+    """Send one claimed message; returns its new status."""
+    message = Message.objects.select_related("district", "guardian").get(pk=message_id)
+    now = timezone.now()
+    if message.kind not in CONFIRMATIONS and not channel_allowed(
+        message.guardian_id, message.channel
+    ):
+        return _finish(message, status=Message.Status.CANCELLED, error="Consent withdrawn.")
+    if message.channel == ContactChannel.SMS and message.kind not in CONFIRMATIONS:
+        rules = outreach_settings(message.district)
+        later = next_allowed(
+            now, timezone=message.district.timezone, start=rules.quiet_start, end=rules.quiet_end
+        )
+        if later > now:  # a retry that fell into the night waits for the morning
+            Message.objects.filter(pk=message.pk).update(
+                status=Message.Status.QUEUED, not_before=later, attempts=F("attempts") - 1
+            )
+            return Message.Status.QUEUED
+    try:
+        if message.channel == ContactChannel.SMS:
+            provider_id = channels.send_sms(
+                to=message.to_address,
+                body=message.body,
+                key=message.idempotency_key,
+                status_callback=_status_callback(message),
+            )
+        else:
+            provider_id = channels.send_email(
+                to=message.to_address,
+                subject=message.subject,
+                body=message.body,
+                language=message.language,
+                key=message.idempotency_key,
+            )
+    except channels.TemporaryFailure as error:
+        if message.attempts >= MAX_ATTEMPTS:
+            return _finish(message, status=Message.Status.FAILED, error=str(error))
+        Message.objects.filter(pk=message.pk).update(
+            status=Message.Status.QUEUED,
+            not_before=now + backoff(message.attempts),
+            last_error=str(error)[:2000],
+            status_at=now,
+        )
+        return Message.Status.QUEUED
+    except channels.PermanentFailure as error:
+        return _finish(message, status=Message.Status.FAILED, error=str(error))
+    # A delivery report may have come in first: it keeps its (later) status.
+    Message.objects.filter(pk=message.pk).update(provider_id=provider_id, sent_at=now)
+    Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+        status=Message.Status.SENT, status_at=now, last_error=""
+    )
+    return Message.Status.SENT
+
+
+def _finish(message: Message, *, status: str, error: str) -> str:
+    Message.objects.filter(pk=message.pk).update(
+        status=status, last_error=error[:2000], status_at=timezone.now()
+    )
+    return status
+
+
+def run_once(limit: int = 50) -> dict[str, int]:
+    """Claim and send one batch of due messages; returns how many ended in each status."""
+    counts: dict[str, int] = {}
+    for message_id in claim(limit):
+        status = send_one(message_id)
+        counts[str(status)] = counts.get(str(status), 0) + 1
+    return counts
+
+
+def run_worker(
+    *,
+    batch: int = 50,
+    idle: float = 1.0,
+    lease: dt.timedelta = LEASE,
+    stop: Callable[[], bool] = lambda: False,
+    say: Callable[[str], None] = lambda line: None,
+) -> None:
+    """Send due messages until `stop()` says so, sleeping `idle` seconds when none are due."""
+    last_recovery = 0.0
+    while not stop():
+        if time.monotonic() - last_recovery > min(lease.total_seconds(), 60):
+            recovered = recover_abandoned(lease)
+            last_recovery = time.monotonic()
+            if any(recovered.values()):
+                say(f"recovered abandoned messages: {recovered}")
+        counts = run_once(batch)
+        if counts:
+            say(", ".join(f"{status} {n}" for status, n in sorted(counts.items())))
+        else:
+            time.sleep(idle)

@@ -1,0 +1,80 @@
+"""Outreach in a real browser: edit a template with previews in Spanish and Arabic, text a
+family, and find their reply on the student's timeline (Chromium, the local SMS provider)."""
+
+import pytest
+from django.urls import reverse
+
+from homeroom.outreach.delivery import run_once
+from homeroom.web.tests.test_browser import browser, look, page, sign_in, sign_out  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_template_edited_and_previewed_then_a_text_sent_and_its_reply_seen(
+    cast,
+    families,
+    provider,
+    live_server,
+    page,  # noqa: F811 (the fixture imported above)
+    settings,
+):
+    settings.HOMEROOM_SMS = provider.settings(public_url=live_server.url)
+    # given the district admin on the Messages page
+    sign_in(page, live_server, "admin")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Messages").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("table", name="Templates by message and language").is_visible()
+    look(page, "outreach-templates")
+    # when they open the Spanish same-day absence text, change it and preview it for Ana
+    page.goto(
+        f"{live_server.url}{reverse('outreach:template-edit')}?kind=absence_today&language=es"
+    )
+    page.get_by_label("Body").fill(
+        "{{ school }}: {{ children }} no vino hoy, {{ date }}. Llámenos."
+    )
+    page.get_by_label("Preview for student (id)").fill(str(cast.ana.pk))
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_load_state()
+    preview = page.locator(".message-preview")
+    assert "Lincoln Elementary: Ana no vino hoy" in preview.inner_text()
+    assert preview.get_attribute("lang") == "es"
+    # and save it
+    page.get_by_role("button", name="Save as a new version").click()
+    page.wait_for_load_state()
+    assert "version 2" in page.content()
+    # when they preview the Arabic one, it reads right to left
+    page.goto(
+        f"{live_server.url}{reverse('outreach:template-edit')}?kind=absence_today&language=ar"
+    )
+    page.get_by_label("Preview for student (id)").fill(str(cast.ana.pk))
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_load_state()
+    preview = page.locator(".message-preview")
+    assert preview.get_attribute("dir") == "rtl"
+    assert "سُجّل Ana غائبًا اليوم" in preview.inner_text()
+    look(page, "outreach-template-arabic")
+    sign_out(page)
+    # when Ana's teacher texts her mother from Ana's page
+    sign_in(page, live_server, "teacher", reverse("web:student", args=[cast.ana.pk]))
+    page.get_by_role("link", name="Message the family").click()
+    page.wait_for_load_state()
+    page.get_by_label("To").select_option(str(families.maria.pk))
+    page.get_by_label("By").select_option("sms")
+    page.get_by_label("Message", exact=True).fill("¿Ana está bien? No vino hoy.")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_load_state()
+    assert "Message queued" in page.content()
+    # and the worker sends it, and María answers
+    assert run_once() == {"sent": 1}
+    assert provider.delivered[0]["body"].startswith("¿Ana está bien? No vino hoy.")
+    inbound = f"{live_server.url}{reverse('outreach:sms-inbound')}"
+    assert (
+        provider.send_inbound(inbound, sender="+15550101001", body="Tiene fiebre, gracias.") == 200
+    )
+    # then the reply is on Ana's timeline and the message page, with a way to answer
+    page.goto(f"{live_server.url}{reverse('web:student', args=[cast.ana.pk])}")
+    assert page.get_by_text("Text from María Alvarez: “Tiene fiebre, gracias.”").is_visible()
+    page.goto(f"{live_server.url}{reverse('outreach:family-message', args=[cast.ana.pk])}")
+    assert page.get_by_role("link", name="Reply").is_visible()
+    look(page, "outreach-family-message")
+    assert all(url.startswith(live_server.url) for url in page.requested), page.requested

@@ -1,0 +1,127 @@
+"""The nudge letter and printed batches: one PDF per school, one letter per household."""
+
+import csv
+import datetime as dt
+import zoneinfo
+
+import pypdf
+import pytest
+from django.core.exceptions import ValidationError
+
+from homeroom.conftest import add_absence, enroll, school_days
+from homeroom.metrics.actions import do_refresh_summaries
+from homeroom.outreach.actions import outreach_settings
+from homeroom.outreach.letters import do_print_letters
+from homeroom.outreach.models import Message, TriggerHit
+from homeroom.outreach.triggers import do_evaluate_triggers, draw
+from homeroom.roster.models import Student
+
+pytestmark = pytest.mark.django_db
+
+
+def absent(cast, student, count: int, school=None):
+    past = [day for day in school_days(cast.this_year) if day < cast.today]
+    for day in past[:count]:
+        add_absence(cast, student, school or cast.lincoln, day)
+
+
+def nudge_only(cast, share: float):
+    rules = outreach_settings(cast.district)
+    rules.triggers = {
+        "absence_today": {"enabled": False},
+        "absence_threshold": {"enabled": False},
+        "nudge": {"enabled": True, "share": share, "min_days": 3},
+    }
+    rules.save()
+
+
+@pytest.fixture
+def third_grade(cast, families):
+    """Ana (6 days absent) and two classmates in grade 3 at Lincoln (0 and 2): the typical
+    classmate, the median, missed 2. Ben (grade 4, 4 days) lives with Linh, who reads Arabic."""
+    for n, days in ((1, 0), (2, 2)):
+        pupil = Student.objects.create(
+            district=cast.district, local_id=f"C{n}", first_name=f"Kid{n}", last_name="Doe", grade=3
+        )
+        enroll(pupil, cast.lincoln, cast.this_year)
+        absent(cast, pupil, days)
+    absent(cast, cast.ana, 6)
+    absent(cast, cast.ben, 4)
+    families.linh.preferred_language = "ar"
+    families.linh.address_line, families.linh.city = '=HYPERLINK("x") 4 Oak Ave', "Riverside"
+    families.linh.state, families.linh.postal_code = "IL", "60546"
+    families.linh.save()
+    do_refresh_summaries(cast.district)
+
+
+def six_am(cast):
+    return dt.datetime.combine(cast.today, dt.time(6), tzinfo=zoneinfo.ZoneInfo("America/Chicago"))
+
+
+def test_the_nudge_letter_states_the_childs_days_and_a_typical_classmates(
+    cast, families, third_grade
+):
+    nudge_only(cast, share=1.0)
+    counts = do_evaluate_triggers(cast.district, as_of=cast.today, now=six_am(cast))
+    # Ana's and Ben's households; the classmates have no guardian on the roster
+    assert counts == {"nudge": 2}
+    letter = Message.objects.get(guardian=families.maria)
+    assert letter.channel == "letter"
+    expected = (
+        "Estimado(a) María Alvarez:\n\nHasta el "
+        f"{cast.today:%b} {cast.today.day}, {cast.today.year}, Ana ha faltado 6 días a la "
+        "escuela este año. Un compañero típico ha faltado 2 días."
+    )
+    assert letter.body[: len(expected)] == expected
+    assert letter.stated["students"][str(cast.ana.pk)]["typical_days"] == 2
+
+
+def test_households_the_draw_holds_out_get_nothing_and_are_recorded(cast, families, third_grade):
+    nudge_only(cast, share=0.0)
+    counts = do_evaluate_triggers(cast.district, as_of=cast.today, now=six_am(cast))
+    assert counts["nudge holdout"] == 2
+    assert not Message.objects.exists()
+    assert set(TriggerHit.objects.filter(held_out=True).values_list("student_id", flat=True)) == {
+        cast.ana.pk,
+        cast.ben.pk,
+    }
+    # and the night run again draws nothing new
+    counts = do_evaluate_triggers(cast.district, as_of=cast.today, now=six_am(cast))
+    assert "nudge holdout" not in counts
+
+
+def test_the_draw_gives_each_household_the_share_asked():
+    treated = sum(draw("1:2026-2027:1", guardian) < 0.5 for guardian in range(20_000))
+    assert 9_700 < treated < 10_300
+    assert draw("1:2026-2027:1", 7) == draw("1:2026-2027:1", 7)
+
+
+def test_a_school_batch_is_one_pdf_with_a_cover_sheet_and_a_manifest(
+    cast, families, third_grade, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    nudge_only(cast, share=1.0)
+    do_evaluate_triggers(cast.district, as_of=cast.today, now=six_am(cast))
+    # when the admin prints Lincoln's letters
+    batch = do_print_letters(cast.admin, school_id=cast.lincoln.pk)
+    # then one PDF holds the cover sheet and one page per household
+    pdf = pypdf.PdfReader(tmp_path / batch.pdf)
+    assert len(pdf.pages) == 3
+    cover = pdf.pages[0].extract_text()
+    assert "Print shop: Lincoln Elementary" in cover
+    assert "Letters (one page each) 2" in cover
+    assert "Languages Arabic, Spanish" in cover
+    maria = pdf.pages[1].extract_text()
+    assert "María Alvarez\n12 Elm St\nRiverside, IL 60546" in maria
+    assert "Ana ha faltado 6 días" in maria
+    assert "Linh Brooks" in pdf.pages[2].extract_text()
+    # and the manifest lists them in the same order, with no cell a spreadsheet would run
+    rows = list(csv.reader((tmp_path / batch.manifest).read_text(encoding="utf-8").splitlines()))
+    assert rows[0][:4] == ["letter", "message id", "school", "guardian"]
+    assert [row[3] for row in rows[1:]] == ["María Alvarez", "Linh Brooks"]
+    assert rows[2][4] == '\'=HYPERLINK("x") 4 Oak Ave'
+    assert rows[2][8] == "Arabic"
+    # and the letters are sent, so a second batch finds none
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    with pytest.raises(ValidationError):
+        do_print_letters(cast.admin, school_id=cast.lincoln.pk)

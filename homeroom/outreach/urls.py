@@ -1,0 +1,14 @@
+"""Routes of family outreach: the message page and the SMS provider's webhooks."""
+
+from django.urls import path
+
+from homeroom.outreach import views
+
+app_name = "outreach"
+urlpatterns = [
+    path("students/<int:student_id>/message/", views.family_message, name="family-message"),
+    path("outreach/templates/", views.templates_list, name="templates"),
+    path("outreach/templates/edit/", views.template_edit, name="template-edit"),
+    path("outreach/sms/status/", views.sms_status, name="sms-status"),
+    path("outreach/sms/inbound/", views.sms_inbound, name="sms-inbound"),
+]

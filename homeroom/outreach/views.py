@@ -1,0 +1,219 @@
+"""Pages and webhooks of family outreach: each parses, calls one action or selector, renders.
+
+The provider's webhooks need no login and are exempt from CSRF (the provider holds neither
+a session nor its token); they answer 403 unless `X-Twilio-Signature` proves the request
+came from the district's account.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from homeroom.access.cases import logs_family_contacts
+from homeroom.access.gatekeeper import StudentNotFound
+from homeroom.core.actions import do_log_student_access
+from homeroom.outreach import actions, selectors
+from homeroom.outreach.channels import signature_is_valid, sms_settings
+from homeroom.outreach.forms import FamilyMessageForm, TemplateForm
+from homeroom.outreach.models import MessageKind
+from homeroom.outreach.templates import PLACEHOLDERS, RIGHT_TO_LEFT
+from homeroom.roster.models import Language
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _show_errors(form, error: ValidationError) -> None:
+    for field, problems in error.message_dict.items():
+        shown = field in form.fields and not form.fields[field].widget.is_hidden
+        form.add_error(field if shown else None, problems)
+
+
+def family_message(request: HttpRequest, student_id: int) -> HttpResponse:
+    """Send a family a text or email from the student page or a case, and read the replies."""
+    user = request.user
+    access, conversation = selectors.conversation(user, student_id=student_id)
+    if not logs_family_contacts(user):
+        raise PermissionDenied("Your role does not contact families.")
+    reachable = selectors.reachable_guardians(access)
+    initial = {"case_id": request.GET.get("case"), "in_reply_to_id": request.GET.get("reply")}
+    replying = next((m for m in conversation if str(m.pk) == request.GET.get("reply")), None)
+    if replying is not None:
+        initial["guardian_id"] = replying.guardian_id
+    data = request.POST if request.method == "POST" else None
+    form = FamilyMessageForm(data, reachable=reachable, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                actions.do_send_family_message(user, student_id=student_id, **form.cleaned_data)
+            except ValidationError as error:
+                _show_errors(form, error)
+            else:
+                messages.success(request, "Message queued: it is sent within a minute.")
+                return redirect(reverse("outreach:family-message", args=[student_id]))
+        status = 400
+    do_log_student_access(
+        user=user,
+        student_id=student_id,
+        subject="family messages",
+        access_reason=access.grant,
+    )
+    context = {
+        "student": access.student,
+        "form": form,
+        "conversation": conversation,
+        "reachable": reachable,
+    }
+    return render(request, "outreach/family_message.html", context, status=status)
+
+
+def _signed(request: HttpRequest) -> bool:
+    public = sms_settings().public_url
+    url = f"{public}{request.get_full_path()}" if public else request.build_absolute_uri()
+    params = {key: request.POST[key] for key in request.POST}
+    return signature_is_valid(url, params, request.headers.get("X-Twilio-Signature", ""))
+
+
+@login_not_required  # the provider signs its requests instead
+@csrf_exempt
+@require_POST
+def sms_status(request: HttpRequest) -> HttpResponse:
+    """The provider's status callback for one message (`?message=` names it)."""
+    if not _signed(request):
+        return HttpResponse("Signature not valid.", status=403, content_type="text/plain")
+    try:
+        message_id = int(request.GET.get("message", ""))
+    except ValueError:
+        return HttpResponse("Which message? (?message=)", status=400, content_type="text/plain")
+    actions.do_record_delivery_report(
+        message_id=message_id,
+        provider_id=request.POST.get("MessageSid", ""),
+        status=request.POST.get("MessageStatus", ""),
+        error_code=request.POST.get("ErrorCode", ""),
+    )
+    return HttpResponse(status=204)
+
+
+@login_not_required  # the provider signs its requests instead
+@csrf_exempt
+@require_POST
+def sms_inbound(request: HttpRequest) -> HttpResponse:
+    """A family's text to the district's number."""
+    if not _signed(request):
+        return HttpResponse("Signature not valid.", status=403, content_type="text/plain")
+    actions.do_receive_text(
+        sender=request.POST.get("From", ""),
+        to=request.POST.get("To", ""),
+        body=request.POST.get("Body", ""),
+        provider_id=request.POST.get("MessageSid", ""),
+    )
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+
+def _district_staff(user) -> None:
+    if not user.is_district_wide:
+        raise PermissionDenied("Message templates are the district's: district staff only.")
+
+
+def templates_list(request: HttpRequest) -> HttpResponse:
+    """Every message kind in every language, with its version and whether it was reviewed."""
+    _district_staff(request.user)
+    held = {(t.kind, t.language): t for t in selectors.templates_of(request.user)}
+    languages = [code for code in Language.values if code != Language.OTHER]
+    rows = [
+        {
+            "kind": kind,
+            "label": label,
+            "cells": [{"language": code, "template": held.get((kind, code))} for code in languages],
+        }
+        for kind, label in MessageKind.choices
+        if kind != MessageKind.REPLY
+    ]
+    context = {"rows": rows, "languages": [Language(code) for code in languages]}
+    return render(request, "outreach/templates.html", context)
+
+
+def template_edit(request: HttpRequest) -> HttpResponse:
+    """Edit one kind's words in one language; preview them for a real student before saving."""
+    user = request.user
+    _district_staff(user)
+    kind, language = request.GET.get("kind", ""), request.GET.get("language", "")
+    if kind not in MessageKind.values or language not in Language.values:
+        raise Http404("No message kind or language of that name.")
+    current = actions.current_template(user.district_id, kind, language)
+    initial = {
+        "kind": kind,
+        "language": language,
+        "version": current.version if current else None,
+        "subject": current.subject if current else "",
+        "body": current.body if current else "",
+    }
+    form = TemplateForm(request.POST or None, initial=initial)
+    if language in RIGHT_TO_LEFT:  # Arabic is typed right to left, as it will be read
+        for name in ("subject", "body"):
+            form.fields[name].widget.attrs["dir"] = "rtl"
+    preview, status = None, 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if "preview" in request.POST:
+            if data["preview_student"] is None:
+                form.add_error("preview_student", "Give the id of a student you see.")
+                status = 400
+            else:
+                try:
+                    access, preview = selectors.preview_template(
+                        user,
+                        student_id=data["preview_student"],
+                        language=language,
+                        subject=data["subject"],
+                        body=data["body"],
+                    )
+                except StudentNotFound:
+                    form.add_error("preview_student", "No student you see has this id.")
+                    status = 400
+                else:
+                    do_log_student_access(
+                        user=user,
+                        student_id=access.student.pk,
+                        subject="message template preview",
+                        access_reason=access.grant,
+                    )
+        else:
+            if not user.may_change_student_data or user.role != "district_admin":
+                raise PermissionDenied("Only district administrators edit message templates.")
+            try:
+                saved = actions.do_save_template(
+                    user,
+                    kind=kind,
+                    language=language,
+                    subject=data["subject"],
+                    body=data["body"],
+                    version=data["version"],
+                )
+            except ValidationError as error:
+                _show_errors(form, error)
+                status = 400
+            else:
+                messages.success(
+                    request,
+                    f"Saved: {MessageKind(kind).label} in {Language(language).label}, "
+                    f"version {saved.version}.",
+                )
+                return redirect(reverse("outreach:templates"))
+    elif request.method == "POST":
+        status = 400
+    context = {
+        "form": form,
+        "kind": MessageKind(kind),
+        "language": Language(language),
+        "current": current,
+        "preview": preview,
+        "placeholders": PLACEHOLDERS,
+        "rtl": language in RIGHT_TO_LEFT,
+    }
+    return render(request, "outreach/template_edit.html", context, status=status)

@@ -1,0 +1,623 @@
+"""Writes of truancy escalation: choosing the pack, the nightly search for eligible
+students, approving and declining steps, meetings, documents.
+
+Every action checks access through the gatekeeper (`homeroom.access.truancy`), validates
+before writing (a `ValidationError` naming the field, nothing saved), and writes its
+timeline event (`interventions.CaseEvent`, kind `truancy`) and audit entry in the same
+transaction as the change. A step changes only at the version its decider read.
+"""
+
+import datetime as dt
+import re
+import tomllib
+from collections import defaultdict
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from homeroom.access.truancy import edits_truancy_pack
+from homeroom.core.actions import do_log_district_change, do_log_student_access
+from homeroom.core.models import AuditEntry, District
+from homeroom.core.selectors import current_school_year, district_today
+from homeroom.interventions.models import Case, CaseEvent, Intervention
+from homeroom.metrics import display
+from homeroom.roster.models import Enrollment
+from homeroom.truancy import documents
+from homeroom.truancy.evaluation import Absence, Finding, blocking, next_step, next_steps, one_a_day
+from homeroom.truancy.models import AttendanceMeeting, DistrictPack, TruancyDocument, TruancyStep
+from homeroom.truancy.packs import Pack, PackError, load_pack, read_pack, shipped_packs
+from homeroom.truancy.selectors import (
+    characteristics_on,
+    counted_absences,
+    days_enrolled,
+    district_pack,
+    family_language,
+    recorded_steps,
+    school_days_after,
+    source_of,
+    step_with_access,
+)
+
+Status = TruancyStep.Status
+PENDING = (Status.ELIGIBLE, Status.APPROVED, Status.BLOCKED)
+
+
+# --------------------------------------------------------------------------------------
+# The district's pack
+
+
+def do_choose_pack(user, *, based_on: str, text: str = "") -> DistrictPack:
+    """Set the district's pack: a shipped one, or its own copy (TOML with `based_on`);
+    the copy is checked first and a mistake changes nothing."""
+    if not edits_truancy_pack(user):
+        raise PermissionDenied("Only the district's administrators choose its truancy pack.")
+    if based_on not in shipped_packs():
+        raise ValidationError({"based_on": f"Choose one of {', '.join(shipped_packs())}."})
+    if text.strip():
+        # The copy names its base: the one chosen, written in if the text leaves it out.
+        if not re.search(r"^\s*based_on\s*=", text, re.MULTILINE):
+            text = f'based_on = "{based_on}"\n' + text
+        try:
+            copy = read_pack(text)
+        except PackError as error:
+            raise ValidationError({"text": str(error)}) from None
+        if copy.name != load_pack(based_on).name and "name" not in _own_keys(text):
+            raise ValidationError({"text": f'The copy must say based_on = "{based_on}".'})
+    with transaction.atomic():
+        chosen, created = DistrictPack.objects.get_or_create(
+            district=user.district,
+            defaults={"based_on": based_on, "text": text, "updated_by": user},
+        )
+        if not created:
+            chosen.based_on, chosen.text, chosen.updated_by = based_on, text, user
+            chosen.revision = F("revision") + 1
+            chosen.save()
+            chosen.refresh_from_db()
+        do_log_district_change(
+            user=user,
+            subject="truancy pack",
+            details={"based_on": based_on, "revision": chosen.revision},
+        )
+    return chosen
+
+
+def _own_keys(text: str) -> set[str]:
+    """The top-level keys a district's copy sets itself (it parsed already)."""
+    return set(tomllib.loads(text))
+
+
+# --------------------------------------------------------------------------------------
+# The nightly search
+
+
+def _evidence_of(
+    absences: tuple[Absence, ...] | list[Absence],
+    *,
+    pack: Pack,
+    label: str,
+    student,
+    enrollment: Enrollment | None,
+    as_of: dt.date,
+) -> dict:
+    """What a step is decided on, frozen as plain data."""
+    return {
+        "pack": label,
+        "as_of": as_of.isoformat(),
+        "student": {
+            "id": student.pk,
+            "name": f"{student.first_name} {student.last_name}",
+            "local_id": student.local_id,
+            "state_id": student.state_id,
+        },
+        "enrollment": {
+            "school": enrollment.school.name if enrollment else "",
+            "school_id": enrollment.school_id if enrollment else None,
+            "grade": enrollment.get_grade_display() if enrollment else "",
+            "entry_date": enrollment.entry_date.isoformat() if enrollment else None,
+            "exit_date": enrollment.exit_date.isoformat()
+            if enrollment and enrollment.exit_date
+            else None,
+        },
+        "counted": [
+            {
+                "event_id": a.event_id,
+                "date": a.date.isoformat(),
+                "code": a.code,
+                "category": a.category,
+                "full_day": a.category in pack.full_day_categories,
+                "minutes_missed": a.minutes_missed,
+                "source": source_of(a),
+            }
+            for a in absences
+        ],
+    }
+
+
+def counted_key(evidence: dict) -> str:
+    """The evidence's counted events, compact: 'id:code,id:code'."""
+    return ",".join(f"{a['event_id']}:{a['code']}" for a in evidence.get("counted", []))
+
+
+def _still_counted(key: str, current: dict[int, Absence]) -> bool:
+    """Whether every event of a step's compact evidence still counts with the same code."""
+    for pair in filter(None, key.split(",")):
+        event_id, code = pair.split(":", 1)
+        now = current.get(int(event_id))
+        if now is None or now.code != code:
+            return False
+    return True
+
+
+def _enrollments_on(student_ids: list[int], year, days: dict[int, dt.date]) -> dict:
+    """Each student's enrollment on their date (else their latest of the year)."""
+    chosen: dict[int, Enrollment] = {}
+    rows = (
+        Enrollment.objects.filter(student_id__in=student_ids, school_year=year)
+        .select_related("school")
+        .order_by("entry_date", "pk")
+    )
+    for enrollment in rows:
+        day = days[enrollment.student_id]
+        current = chosen.get(enrollment.student_id)
+        covers = enrollment.entry_date <= day and (
+            enrollment.exit_date is None or enrollment.exit_date >= day
+        )
+        if current is None or covers or enrollment.entry_date <= day:
+            chosen[enrollment.student_id] = enrollment
+    return chosen
+
+
+def _due_on(step, school_id: int, year, eligible_on: dt.date) -> dt.date | None:
+    if step.deadline_school_days:
+        return school_days_after(school_id, year, eligible_on, step.deadline_school_days)
+    if step.deadline_days:
+        return eligible_on + dt.timedelta(days=step.deadline_days)
+    return None
+
+
+def _changed(evidence: dict, current: dict[int, Absence]) -> list[str]:
+    """The counted absences of `evidence` that no longer count or changed code, in words."""
+    changes = []
+    for absence in evidence.get("counted", []):
+        now = current.get(absence["event_id"])
+        on = display.date(dt.date.fromisoformat(absence["date"]))
+        if now is None:
+            changes.append(f"the absence of {on} ({absence['code']}) no longer counts")
+        elif now.code != absence["code"]:
+            changes.append(f"the absence of {on} changed from {absence['code']} to {now.code}")
+    return changes
+
+
+def _review_changed_evidence(year, absences: list[Absence]) -> int:
+    """Put under review each pending step whose evidence, or an earlier sent step's, has an
+    absence that no longer counts (excused in the SIS after the step was found); says
+    which. Reads each step's compact evidence only; the full evidence of the few that
+    changed. Returns how many steps it put under review."""
+    current = {absence.event_id: absence for absence in absences}
+    rows = (
+        TruancyStep.objects.filter(school_year=year)
+        .exclude(status=Status.DECLINED)
+        .values_list("student_id", "counted_events")
+    )
+    changed = {student for student, key in rows if not _still_counted(key, current)}
+    if not changed:
+        return 0
+    steps = TruancyStep.objects.filter(school_year=year, student_id__in=changed).exclude(
+        status=Status.DECLINED
+    )
+    by_student: dict[int, list[TruancyStep]] = defaultdict(list)
+    for step in steps.order_by("position"):
+        by_student[step.student_id].append(step)
+    reviewed = 0
+    for student_steps in by_student.values():
+        reasons: list[str] = []
+        for step in student_steps:
+            changes = _changed(step.evidence, current)
+            if changes:
+                reasons.append(f"{step.title}: " + "; ".join(changes))
+            if step.status in PENDING and reasons:
+                step.status, step.review_reason = Status.REVIEW, " / ".join(reasons)[:500]
+                step.version += 1
+                step.save(update_fields=["status", "review_reason", "version"])
+                reviewed += 1
+    return reviewed
+
+
+def do_find_eligible(district: District, *, as_of: dt.date) -> dict:
+    """The nightly step: every student who reached the next step of the district's pack is
+    recorded as eligible (or blocked, saying by what), with the evidence frozen; pending
+    steps whose absences were excused since go under review. Safe to repeat."""
+    chosen = district_pack(district)
+    year = current_school_year(district.pk, as_of)
+    if chosen is None or year is None:
+        return {"pack": None, "eligible": 0, "blocked": 0, "review": 0}
+    pack, label = chosen
+    absences = counted_absences(district, pack, start=year.start_date, end=as_of)
+    with transaction.atomic():
+        reviewed = _review_changed_evidence(year, absences)
+        enrolled = days_enrolled(year) if any(s.unexcused_rate for s in pack.steps) else None
+        findings = next_steps(
+            pack, absences, recorded_steps(year), as_of=as_of, days_enrolled=enrolled
+        )
+        created = _record_findings(pack, label, year, findings, as_of)
+    return {
+        "pack": label,
+        "eligible": sum(1 for s in created if s.status == Status.ELIGIBLE),
+        "blocked": sum(1 for s in created if s.status == Status.BLOCKED),
+        "review": reviewed,
+    }
+
+
+def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_of: dt.date):
+    ids = [finding.student_id for finding in findings]
+    held = characteristics_on([f.student_id for f in findings if f.step.blocked_by], as_of)
+    enrollments = _enrollments_on(ids, year, {f.student_id: f.eligible_on for f in findings})
+    open_cases = dict(
+        Case.objects.filter(student_id__in=ids, status=Case.Status.OPEN).values_list(
+            "student_id", "pk"
+        )
+    )
+    students = {s.pk: s for s in year.district.students.filter(pk__in=ids)}
+    steps = []
+    for finding in findings:
+        enrollment = enrollments.get(finding.student_id)
+        if enrollment is None:
+            continue  # not enrolled this year: no school to act
+        blocked = blocking(finding.step, held.get(finding.student_id, set()))
+        step = finding.step
+        evidence = _evidence_of(
+            finding.absences,
+            pack=pack,
+            label=label,
+            student=students[finding.student_id],
+            enrollment=enrollment,
+            as_of=as_of,
+        )
+        steps.append(
+            TruancyStep(
+                student_id=finding.student_id,
+                school_id=enrollment.school_id,
+                school_year=year,
+                case_id=open_cases.get(finding.student_id),
+                key=step.key,
+                position=pack.steps.index(step) + 1,
+                title=step.title,
+                kind=step.kind,
+                statute=step.statute,
+                pack=label,
+                status=Status.BLOCKED if blocked else Status.ELIGIBLE,
+                eligible_on=finding.eligible_on,
+                due_on=_due_on(step, enrollment.school_id, year, finding.eligible_on),
+                evidence=evidence,
+                counted_events=counted_key(evidence),
+                blocked_reason=_blocked_reason(blocked, step.statute),
+            )
+        )
+    return TruancyStep.objects.bulk_create(steps)
+
+
+def _blocked_reason(kinds: tuple[str, ...], statute: str) -> str:
+    if not kinds:
+        return ""
+    names = ", ".join(kind.replace("_", " ") for kind in kinds)
+    return f"The student's record shows {names}: {statute} bars this step while it holds."
+
+
+# --------------------------------------------------------------------------------------
+# Deciding a step
+
+
+def _step_to_decide(user, step_id: int, version: int):
+    step, access = step_with_access(user, step_id)
+    if not access.decides:
+        raise PermissionDenied("Your role does not decide this step of the escalation.")
+    if step.version != version:
+        raise ValidationError(
+            {
+                "version": f"This step was changed meanwhile (it is now at version "
+                f"{step.version}): reload it and decide again."
+            }
+        )
+    return step, access
+
+
+def _save(step: TruancyStep, *fields: str) -> None:
+    step.version += 1
+    step.save(update_fields=[*fields, "version"])
+
+
+def _event(user, step: TruancyStep, on: dt.date, summary: str, **details) -> None:
+    CaseEvent.objects.create(
+        student_id=step.student_id,
+        case_id=step.case_id,
+        kind=CaseEvent.Kind.TRUANCY,
+        on=on,
+        by=user,
+        summary=summary[:300],
+        details={"step_id": step.pk, "key": step.key, **details},
+    )
+
+
+def _audit(user, step: TruancyStep, access, what: str, action: str, **details) -> None:
+    do_log_student_access(
+        user=user,
+        student_id=step.student_id,
+        subject=f"truancy {what}",
+        access_reason=str(access.student.grant),
+        action=action,
+        details={"step_id": step.pk, **details},
+    )
+
+
+def _current_evidence(step: TruancyStep, pack: Pack, label: str, as_of: dt.date) -> dict:
+    """The step's evidence read again now; `ValidationError` if the student no longer
+    reaches the step (an absence was excused since it was found)."""
+    absences = counted_absences(
+        step.student.district,
+        pack,
+        start=step.school_year.start_date,
+        end=as_of,
+        student_ids=[step.student_id],
+    )
+    recorded = recorded_steps(step.school_year).get(step.student_id, {})
+    recorded = {key: value for key, value in recorded.items() if key != step.key}
+    found = next_step(
+        pack,
+        one_a_day(absences),
+        recorded,
+        as_of=as_of,
+        days_enrolled=days_enrolled(step.school_year).get(step.student_id)
+        if pack.step(step.key).unexcused_rate
+        else None,
+    )
+    if found is None or found[0].key != step.key:
+        raise ValidationError(
+            {
+                "step": "The student no longer reaches this step on the attendance as it is "
+                f"now ({step.review_reason or 'an absence changed'}): decline it with a reason."
+            }
+        )
+    enrollment = (
+        Enrollment.objects.filter(student_id=step.student_id, school_year=step.school_year)
+        .select_related("school")
+        .order_by("-entry_date")
+        .first()
+    )
+    return _evidence_of(
+        found[2], pack=pack, label=label, student=step.student, enrollment=enrollment, as_of=as_of
+    )
+
+
+def send_notice_through_outreach(document: TruancyDocument) -> str:
+    """Where a notice goes out to the family. Until the outreach app sends letters by email
+    and mail (through its outbox, in this same transaction), the approved notice is printed
+    by the school and mailed by hand: it is recorded as printed."""
+    return "printed"
+
+
+def _document(user, step, kind: str, snapshot: dict) -> TruancyDocument:
+    pdf = documents.render(snapshot)
+    return TruancyDocument.objects.create(
+        step=step,
+        kind=kind,
+        language=snapshot["language"],
+        snapshot=snapshot,
+        pdf=pdf,
+        sha256=documents.fingerprint(pdf),
+        created_by=user,
+    )
+
+
+def do_approve_step(user, *, step_id: int, version: int) -> TruancyStep:
+    """Approve a step: a notice's letter is generated in the family's language and sent;
+    a referral's packet is generated and the referral recorded; a meeting waits to be held.
+    The evidence is read again and frozen as approved."""
+    step, access = _step_to_decide(user, step_id, version)
+    if step.status == Status.BLOCKED:
+        raise ValidationError({"step": f"This step is blocked: {step.blocked_reason}"})
+    if step.status not in (Status.ELIGIBLE, Status.REVIEW):
+        raise ValidationError(
+            {"step": f"This step is already {step.get_status_display().lower()}."}
+        )
+    pack, label = district_pack(step.student.district)
+    today = district_today(user.district)
+    with transaction.atomic():
+        step.evidence = _current_evidence(step, pack, label, today)
+        step.counted_events = counted_key(step.evidence)
+        step.status, step.decided_by, step.decided_at = Status.APPROVED, user, timezone.now()
+        step.review_reason = ""
+        if step.kind == TruancyStep.Kind.NOTICE:
+            language, guardian = family_language(step.student)
+            snapshot = documents.notice_snapshot(
+                step=step,
+                letter=pack.step(step.key).letter,
+                language=language,
+                guardian_name=guardian,
+                district_name=user.district.name,
+                today=today,
+            )
+            document = _document(user, step, TruancyDocument.Kind.NOTICE, snapshot)
+            document.delivery = send_notice_through_outreach(document)
+            document.save(update_fields=["delivery"])
+            step.status, step.sent_on = Status.SENT, today
+        elif step.kind == TruancyStep.Kind.REFERRAL:
+            _document(user, step, TruancyDocument.Kind.PACKET, _packet(step, today))
+            step.status, step.sent_on = Status.SENT, today
+        _save(
+            step,
+            "evidence",
+            "counted_events",
+            "status",
+            "decided_by",
+            "decided_at",
+            "review_reason",
+            "sent_on",
+        )
+        _event(
+            user,
+            step,
+            today,
+            f"{step.title}: approved" + (" and sent" if step.status == Status.SENT else ""),
+        )
+        _audit(user, step, access, "step", AuditEntry.Action.UPDATE, decision="approved")
+    return step
+
+
+def do_decline_step(user, *, step_id: int, version: int, reason: str) -> TruancyStep:
+    """Decline a step, saying why; the student's escalation stops there for the year."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the step is declined."})
+    if len(reason) > 500:
+        raise ValidationError({"reason": "Keep the reason under 500 characters."})
+    step, access = _step_to_decide(user, step_id, version)
+    if not step.pending and step.status != Status.REVIEW:
+        raise ValidationError(
+            {"step": f"This step is already {step.get_status_display().lower()}."}
+        )
+    today = district_today(user.district)
+    with transaction.atomic():
+        step.status, step.decline_reason = Status.DECLINED, reason
+        step.decided_by, step.decided_at = user, timezone.now()
+        _save(step, "status", "decline_reason", "decided_by", "decided_at")
+        _event(user, step, today, f"{step.title}: declined ({reason})")
+        _audit(user, step, access, "step", AuditEntry.Action.UPDATE, decision="declined")
+    return step
+
+
+# --------------------------------------------------------------------------------------
+# Meetings (SART) and referral packets
+
+
+def do_record_meeting(
+    user,
+    *,
+    step_id: int,
+    version: int,
+    held_on: dt.date,
+    attendees: str,
+    agreement: str,
+    place: str = "",
+    notes: str = "",
+) -> AttendanceMeeting:
+    """Record an approved meeting step as held: who came and the agreement reached, kept as
+    a PDF (the attendance contract); the step is done and the next one can be reached."""
+    step, access = _step_to_decide(user, step_id, version)
+    errors = {}
+    if step.kind != TruancyStep.Kind.MEETING or step.status != Status.APPROVED:
+        errors["step"] = "Only an approved meeting step is recorded as held."
+    if not isinstance(held_on, dt.date):
+        errors["held_on"] = "Give the date the meeting was held."
+    elif held_on > district_today(user.district):
+        errors["held_on"] = "Cannot be in the future."
+    if not attendees.strip():
+        errors["attendees"] = "Name who attended, one a line."
+    if not agreement.strip():
+        errors["agreement"] = "Write what the family and the school agreed."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        meeting = AttendanceMeeting.objects.create(
+            step=step,
+            scheduled_for=held_on,
+            held_on=held_on,
+            place=place.strip(),
+            attendees=attendees.strip(),
+            agreement=agreement.strip(),
+            notes=notes.strip(),
+        )
+        snapshot = documents.agreement_snapshot(
+            step=step, meeting=meeting, district_name=user.district.name
+        )
+        _document(user, step, TruancyDocument.Kind.AGREEMENT, snapshot)
+        step.status, step.sent_on = Status.SENT, held_on
+        _save(step, "status", "sent_on")
+        _event(user, step, held_on, f"{step.title}: held; agreement signed")
+        _audit(user, step, access, "meeting", AuditEntry.Action.CREATE, meeting_id=meeting.pk)
+    return meeting
+
+
+def _packet(step: TruancyStep, today: dt.date) -> dict:
+    """The referral packet's snapshot: notices sent, interventions tried, meetings, the
+    year's attendance record."""
+    earlier = TruancyStep.objects.filter(
+        student_id=step.student_id, school_year=step.school_year, position__lt=step.position
+    ).order_by("position")
+    history = [
+        {
+            "title": s.title,
+            "statute": s.statute,
+            "status": s.get_status_display(),
+            "eligible_on": display.date(s.eligible_on),
+            "sent_on": display.date(s.sent_on) if s.sent_on else "",
+        }
+        for s in earlier
+    ]
+    meetings = [
+        {
+            "title": m.step.title,
+            "held_on": display.date(m.held_on),
+            "attendees": m.attendees.splitlines(),
+            "agreement": m.agreement,
+            "notes": m.notes,
+        }
+        for m in AttendanceMeeting.objects.filter(step__in=earlier).select_related("step")
+    ]
+    tried = Intervention.objects.filter(student_id=step.student_id, struck_on__isnull=True)
+    interventions = [
+        {
+            "name": item.kind.name,
+            "started_on": display.date(item.started_on),
+            "ended_on": display.date(item.ended_on) if item.ended_on else "",
+        }
+        for item in tried.select_related("kind").order_by("started_on", "pk")
+    ]
+    return documents.packet_snapshot(
+        step=step,
+        history=history,
+        interventions=interventions,
+        meetings=meetings,
+        absences=step.evidence["counted"],
+        district_name=step.student.district.name,
+        today=today,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Reading a step and its documents
+
+
+def do_view_step(user, *, step_id: int):
+    """A step the user may see, with its documents; the reading is audited in the same
+    transaction."""
+    with transaction.atomic():
+        step, access = step_with_access(user, step_id)
+        do_log_student_access(
+            user=user,
+            student_id=step.student_id,
+            subject="truancy step",
+            access_reason=str(access.student.grant),
+            details={"step_id": step.pk},
+        )
+    return step, access
+
+
+def do_open_document(user, *, document_id: int) -> tuple[TruancyDocument, bytes, bool]:
+    """A document's PDF regenerated from its frozen snapshot, and whether it is identical to
+    the one sent (it should always be); the opening is audited."""
+    with transaction.atomic():
+        document = TruancyDocument.objects.filter(pk=document_id).select_related("step").first()
+        step_id = document.step_id if document is not None else 0
+        step, access = step_with_access(user, step_id)
+        pdf = documents.render(document.snapshot)
+        identical = documents.fingerprint(pdf) == document.sha256
+        do_log_student_access(
+            user=user,
+            student_id=step.student_id,
+            subject="truancy document",
+            access_reason=str(access.student.grant),
+            details={"document_id": document.pk, "identical": identical},
+        )
+    return document, pdf, identical

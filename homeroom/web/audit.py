@@ -1,0 +1,100 @@
+"""The audit page (`/audit/`): the district's trail for its administrators, filtered,
+paged, and downloadable as CSV (docs/access.md, "Reading the audit trail")."""
+
+import csv
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from homeroom.access.audit import (
+    CSV_COLUMNS,
+    AuditFilters,
+    audit_rows,
+    district_audit,
+    staff_choices,
+)
+from homeroom.core.actions import do_log_export
+from homeroom.core.models import AuditEntry
+from homeroom.core.spreadsheets import safe_row
+from homeroom.web.tables import page_links
+
+ENTRIES_PER_PAGE = 50
+
+
+class AuditFilterForm(forms.Form):
+    """The trail's filters, read from GET; every one optional."""
+
+    who = forms.ChoiceField(label="Who", required=False)
+    student = forms.CharField(label="Student (id or name)", required=False, max_length=100)
+    action = forms.ChoiceField(
+        label="Action", required=False, choices=[("", "Any action"), *AuditEntry.Action.choices]
+    )
+    start = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, data, *, district) -> None:
+        super().__init__(data)
+        self.fields["who"].choices = [("", "Anyone"), *staff_choices(district)]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            raise forms.ValidationError("The From date is after the To date.")
+        return cleaned
+
+    def filters(self) -> AuditFilters:
+        """The filters a valid form holds (none for an invalid one)."""
+        if not self.is_valid():
+            return AuditFilters()
+        return AuditFilters(**self.cleaned_data)
+
+
+def audit_page(request: HttpRequest) -> HttpResponse:
+    """Who viewed, changed or exported which student's record; `?download=csv` for a file."""
+    user = request.user
+    form = AuditFilterForm(request.GET or None, district=user.district)
+    filters = form.filters()
+    entries = district_audit(user, filters)
+    if request.GET.get("download") == "csv":
+        return _csv(user, entries, filters)
+    page = Paginator(entries, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "rows": audit_rows(page.object_list),
+        "page_links": page_links(page, request.GET),
+        "download": _with(request.GET, download="csv"),
+    }
+    return render(request, "web/audit.html", context)
+
+
+def _with(query, **values) -> str:
+    changed = query.copy()
+    changed.pop("page", None)
+    for key, value in values.items():
+        changed[key] = value
+    return "?" + changed.urlencode()
+
+
+def _csv(user, entries, filters: AuditFilters) -> HttpResponse:
+    """The filtered trail as a CSV file (its download audited like any export)."""
+    rows = audit_rows(entries)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(safe_row(row.cells()) for row in rows)
+    do_log_export(
+        user=user,
+        subject="audit trail",
+        count=len(rows),
+        details={k: str(v) for k, v in vars(filters).items() if v},
+    )
+    return response
