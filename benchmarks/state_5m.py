@@ -229,6 +229,7 @@ def main() -> None:
     env.pop("DATABASE_URL", None)
     env["PYSPARK_SUBMIT_ARGS"] = f"--driver-memory {args.spark_memory} pyspark-shell"
     env["PYTHONWARNINGS"] = "ignore::FutureWarning"
+    homeroom(env, "migrate", "--verbosity", "0")  # the commands log their exports there
     kinds = {"students": ["students", "--per", "school"], "schools": ["schools"]}
     tables = {table: kinds[table] for table in args.tables.split(",")}
     out = workdir / f"out-{args.students}"

@@ -13,10 +13,12 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from fractions import Fraction
 from pathlib import Path
 
@@ -611,7 +613,28 @@ def connect_server(tmp_path) -> Iterator[str]:
         server.wait(timeout=60)
 
 
-def homeroom(*args: str) -> subprocess.CompletedProcess:
+@pytest.fixture
+def own_database(tmp_path) -> dict[str, str]:
+    """The environment of a `homeroom` process with a database of its own (migrated, in a
+    SQLite file), where it logs its exports: not the tests' database, whose rows other
+    tests count."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOMEROOM_", "DATABASE_"))}
+    env |= {
+        "HOMEROOM_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'own.sqlite3'}",
+        "PYTHONWARNINGS": "ignore::FutureWarning",
+    }
+    migrated = subprocess.run(
+        [sys.executable, "-m", "homeroom.cli", "migrate", "--verbosity", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    return env
+
+
+def homeroom(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """The installed `homeroom` command run as a user runs it, in a process of its own (a
     Spark Connect client stays one for the rest of its process)."""
     return subprocess.run(
@@ -619,18 +642,19 @@ def homeroom(*args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "PYTHONWARNINGS": "ignore::FutureWarning"},
+        env=env,
     )
 
 
 @pytest.mark.one_database(half="postgresql")
 def test_spark_connect_writes_the_dataset_duckdb_writes(
-    connect_server, facts, duckdb_dataset, tmp_path
+    connect_server, facts, duckdb_dataset, own_database, tmp_path
 ):
     destination, _ = duckdb_dataset
     # when the command reaches Spark through a Spark Connect server
     written = tmp_path / "connect" / "students"
     done = homeroom(
+        own_database,
         *("metrics", *EDFACTS, "--engine", "spark", "--spark-remote", connect_server),
         *("--source", str(facts), "--output", f"{written}/"),
     )
@@ -649,6 +673,17 @@ def test_spark_connect_writes_the_dataset_duckdb_writes(
     )
     # and the server wrote DuckDB's dataset, file for file
     assert_same_dataset(written, destination)
+    # and the export of student data is in the audit log, with its rows and destination
+    rows = sum(pq.read_metadata(p).num_rows for p in written.rglob("*.parquet"))
+    database = sqlite3.connect(own_database["DATABASE_URL"].removeprefix("sqlite:///"))
+    with closing(database):
+        logged = database.execute(
+            "SELECT action, subject, count, details FROM core_auditentry"
+        ).fetchall()
+    assert [(action, subject, count) for action, subject, count, _ in logged] == [
+        ("export", "metrics students", rows)
+    ]
+    assert json.loads(logged[0][3])["output"] == f"{written}/"
 
 
 @pytest.mark.one_database(half="postgresql")
