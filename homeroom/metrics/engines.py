@@ -7,20 +7,30 @@ transaction); `homeroom export parquet` writes the same facts as Parquet files f
 and Spark.
 """
 
+import contextlib
 import datetime as dt
 import itertools
+import json
+import os
+import re
+import socket
 import tempfile
+import urllib.parse
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+import pyarrow.dataset as pa_dataset
 import pyarrow.parquet as pq
 from django.db import connection
+from django.utils.text import slugify
 
 from homeroom.core.models import CalendarDate, District
 from homeroom.core.selectors import counted_calendars
@@ -108,12 +118,89 @@ class Engine:
         if self.name == "db":
             read = _copied if connection.vendor == "postgresql" else _fetched
             return read(self.backend, expression.as_table())
-        fused = ibis.options.sql.fuse_selects
-        ibis.options.sql.fuse_selects = False
-        try:
+        with _unfused():
             return self.backend.to_pyarrow(expression)
-        finally:
-            ibis.options.sql.fuse_selects = fused
+
+    def write_parquet(
+        self, expression: ir.Table, destination: str, partition_by: list[str], order: list[str]
+    ) -> int:
+        """Write the rows as a Parquet dataset where the engine computes them; rows written.
+
+        Hive-partitioned (`<column>=<value>/` directories, the partition columns held in the
+        directory names only), each partition's rows in one file ordered by `order`: the
+        same layout on DuckDB and Spark, so two runs compare directory for directory. On
+        Spark the executors write their partitions (to a lake URL, HDFS or a local
+        directory) and no row comes back to the driver; the count is read from the written
+        files' footers. An existing destination is refused, not merged or replaced.
+        """
+        if self.name == "spark":
+            return self._spark_write(expression, destination, partition_by, order)
+        if self.name != "duckdb":
+            raise EngineError(
+                "a Parquet dataset (--output DIR/) is written by the duckdb and spark engines;"
+                " export the facts with 'homeroom export parquet' and give --source"
+            )
+        if "://" in destination:
+            raise EngineError(
+                f"{destination}: the duckdb engine writes a local directory; give its path, "
+                "or write to object storage with --engine spark"
+            )
+        target = Path(destination)
+        _refuse_existing(target)
+        query = self._typed_sql(expression, order)
+        columns = ", ".join(f'"{c}"' for c in partition_by)
+        # Written beside the destination and moved there whole: a failure leaves nothing.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".homeroom-") as scratch:
+            written = Path(scratch) / "dataset"
+            quoted = str(written).replace("'", "''")
+            try:
+                [(rows,)] = self.backend.con.execute(
+                    f"COPY ({query}) TO '{quoted}' (FORMAT parquet, PARTITION_BY ({columns}))"
+                ).fetchall()
+            except duckdb.Error as error:
+                raise EngineError(f"{destination}: DuckDB could not write it: {error}") from None
+            if target.exists():  # empty, as checked
+                target.rmdir()
+            written.rename(target)
+        return rows
+
+    def _typed_sql(self, expression: ir.Table, order: list[str] | None = None) -> str:
+        """The expression's SQL with each column cast to its declared type: the engine's
+        own arithmetic may type a column otherwise (a sum of whole days as a double), which
+        `run` corrects when it converts to Arrow and a file written in place must too."""
+        with _unfused():
+            query = self.backend.compile(expression)
+        types = self.backend.compiler.type_mapper
+        quote = "`" if self.name == "spark" else '"'  # the names are Homeroom's own
+
+        def named(column: str) -> str:
+            return f"{quote}{column}{quote}"
+
+        columns = ", ".join(
+            f"CAST({named(c)} AS {types.to_string(kind)}) AS {named(c)}"
+            for c, kind in expression.schema().items()
+        )
+        ordered = f" ORDER BY {', '.join(named(c) for c in order)}" if order else ""
+        return f"SELECT {columns} FROM ({query}) AS homeroom_rows{ordered}"
+
+    def _spark_write(
+        self, expression: ir.Table, destination: str, partition_by: list[str], order: list[str]
+    ) -> int:
+        if "://" not in destination:
+            _refuse_existing(Path(destination))
+            destination = str(Path(destination).resolve())
+        frame = self.backend.raw_sql(self._typed_sql(expression))
+        # Each partition's rows gathered in one task and sorted there: one ordered file per
+        # directory, and the writer finds its rows already grouped by the partition columns.
+        (
+            frame.repartition(*partition_by)
+            .sortWithinPartitions(*partition_by, *order)
+            .write.mode("error")  # Spark Connect knows only this name for it
+            .partitionBy(*partition_by)
+            .parquet(destination)
+        )
+        return frame.sparkSession.read.parquet(destination).count()
 
     def window(self, as_of: dt.date, start: dt.date | None = None) -> Window:
         """The school year holding `as_of` (in summer, the last one before it), clipped."""
@@ -158,12 +245,32 @@ class Engine:
         return sorted(row["student_id"] for row in found)
 
 
-def open_engine(name: str, source: Path | str) -> Engine:
-    """The DuckDB or Spark engine over the Parquet files in `source`."""
+@contextlib.contextmanager
+def _unfused() -> Iterator[None]:
+    """Ibis's select merging off, for DuckDB and Spark (see `Engine.run`)."""
+    fused = ibis.options.sql.fuse_selects
+    ibis.options.sql.fuse_selects = False
+    try:
+        yield
+    finally:
+        ibis.options.sql.fuse_selects = fused
+
+
+def _refuse_existing(directory: Path) -> None:
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise EngineError(
+            f"{directory}: already exists; the metrics are written to a new directory "
+            "(remove it, or give another --output)"
+        )
+
+
+def open_engine(name: str, source: Path | str, *, remote: str | None = None) -> Engine:
+    """The DuckDB or Spark engine over the Parquet files in `source` (Spark's session
+    through Spark Connect at `remote`, if given)."""
     if name == "duckdb":
         return duckdb_engine(source)
     if name == "spark":
-        return spark_engine(source)
+        return spark_engine(source, remote=remote)
     raise EngineError(f"the {name} engine reads the database, not files")
 
 
@@ -405,6 +512,85 @@ def export_parquet(engine: Engine, directory: Path) -> dict[str, int]:
     return written
 
 
+# The lake layout (`export_lake`): its version, and the facts partitioned by school year.
+LAKE_SCHEMA_VERSION = 1
+LAKE_MANIFEST = "_manifest.json"  # Spark and DuckDB skip names starting with "_"
+BY_YEAR = ("school_years", "school_days", "enrollments", "events")
+
+
+def export_lake(
+    engine: Engine, directory: Path, district: District, *, as_of: dt.date
+) -> dict[str, int]:
+    """Write the district's facts into a lake a state shares: `<fact>/` directories, the
+    yearly facts partitioned by school year (`school_year=2025-2026/`), each district's
+    rows in files named after it (`<district>-0.parquet`), and `_manifest.json` saying
+    what each district wrote (schema version, rule profile, as-of date, rows per fact).
+
+    Another district or year adds its own files; exporting a district again replaces its
+    files and leaves the others'. Everything is written beside the lake first and moved in
+    at the end: a failure leaves the lake as it was. Rows written per fact.
+    """
+    name = slugify(district.name) or f"district-{district.pk}"
+    facts = engine.facts
+    years = facts.school_years.select(
+        year_id="school_year_id", school_year="name", first="start_date", last="end_date"
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {}
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".homeroom-") as scratch:
+        for fact in FACT_SCHEMAS:
+            table = getattr(facts, fact)
+            if fact == "events":  # an event belongs to the year whose days hold its date
+                table = table.left_join(
+                    years, (table.date >= years.first) & (table.date <= years.last)
+                ).drop("year_id", "first", "last")
+            elif fact in BY_YEAR:
+                table = table.left_join(years, table.school_year_id == years.year_id).drop(
+                    "year_id", "first", "last"
+                )
+            rows = engine.run(table)
+            schema = _arrow_schema(fact)
+            if fact in BY_YEAR:
+                schema = schema.append(pa.field("school_year", pa.string()))
+            rows = rows.select(schema.names).cast(schema)
+            if fact in BY_YEAR:
+                pa_dataset.write_dataset(
+                    rows,
+                    Path(scratch) / fact,
+                    format="parquet",
+                    partitioning=["school_year"],
+                    partitioning_flavor="hive",
+                    basename_template=f"{name}-{{i}}.parquet",
+                )
+            else:  # a file even when empty (a district without characteristics)
+                (Path(scratch) / fact).mkdir()
+                pq.write_table(rows, Path(scratch) / fact / f"{name}-0.parquet")
+            written[fact] = rows.num_rows
+        for path in sorted(Path(scratch).rglob("*.parquet")):
+            final = directory / path.relative_to(scratch)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, final)
+    manifest_path = directory / LAKE_MANIFEST
+    manifest = (
+        json.loads(manifest_path.read_text()) if manifest_path.exists() else {"districts": {}}
+    )
+    manifest.update(
+        schema_version=LAKE_SCHEMA_VERSION,
+        partitioned_by={fact: ["school_year"] for fact in BY_YEAR},
+    )
+    manifest["districts"][name] = {
+        "name": district.name,
+        "rule_profile": district.rule_profile,
+        "as_of": as_of.isoformat(),
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "rows": written,
+    }
+    fresh = manifest_path.with_name(f".{LAKE_MANIFEST}.new")
+    fresh.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(fresh, manifest_path)
+    return written
+
+
 def _copied(backend: ibis.BaseBackend, table: ir.Table) -> pa.Table:
     """A table's rows from PostgreSQL as Arrow, by COPY into a temporary file.
 
@@ -455,16 +641,24 @@ def _fetched(backend: ibis.BaseBackend, table: ir.Table) -> pa.Table:
 
 
 def _parquet_files(directory: Path | str) -> dict[str, Path | str]:
+    """Where each fact is: `<fact>.parquet` (a file, or on object storage maybe a directory
+    of part files), or a `<fact>/` directory of the lake layout (`export_lake`)."""
     if "://" in str(directory):  # object storage: Spark finds (or misses) the files itself
         return {name: f"{str(directory).rstrip('/')}/{name}.parquet" for name in FACT_SCHEMAS}
     directory = Path(directory)
-    missing = [n for n in FACT_SCHEMAS if not (directory / f"{n}.parquet").is_file()]
+    found: dict[str, Path | str] = {}
+    for name in FACT_SCHEMAS:
+        if (directory / f"{name}.parquet").is_file():
+            found[name] = directory / f"{name}.parquet"
+        elif (directory / name).is_dir():
+            found[name] = directory / name
+    missing = [n for n in FACT_SCHEMAS if n not in found]
     if missing:
         raise EngineError(
             f"{directory}: missing {', '.join(f'{n}.parquet' for n in missing)}; write them "
             "with 'homeroom export parquet DIR'"
         )
-    return {name: directory / f"{name}.parquet" for name in FACT_SCHEMAS}
+    return found
 
 
 def duckdb_engine(directory: Path) -> Engine:
@@ -473,26 +667,187 @@ def duckdb_engine(directory: Path) -> Engine:
         raise EngineError("the duckdb engine reads a local directory; give its path")
     backend = ibis.duckdb.connect()
     files = _parquet_files(directory)
-    facts = {name: _typed(name, backend.read_parquet(path)) for name, path in files.items()}
+    facts = {
+        name: _typed(
+            name,
+            backend.read_parquet(path / "**" / "*.parquet", hive_partitioning=True)
+            if path.is_dir()
+            else backend.read_parquet(path),
+        )
+        for name, path in files.items()
+    }
     return Engine("duckdb", backend, Facts(**facts))
 
 
-def spark_engine(directory: Path | str) -> Engine:
-    """The facts in Parquet files, run on Apache Spark (local mode unless configured)."""
+def spark_engine(directory: Path | str, *, remote: str | None = None) -> Engine:
+    """The facts in Parquet files, run on Apache Spark.
+
+    The session is the one PySpark builds from its environment (local mode unless
+    PYSPARK_SUBMIT_ARGS or spark-defaults say otherwise), or a Spark Connect session at
+    `remote` (or SPARK_REMOTE), e.g. sc://spark.example.org:15002. A Connect server's
+    application (its name, its web UI) was started by whoever runs it: only the session's
+    SQL options are asked of it.
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise EngineError(
             "the spark engine needs PySpark: pip install 'homeroom[spark]' (and Java 17+)"
         ) from None
+    remote = remote or os.environ.get("SPARK_REMOTE")
     files = _parquet_files(directory)
-    session = (
-        SparkSession.builder.appName("homeroom-metrics")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    backend = ibis.pyspark.connect(session)
-    facts = {name: _typed(name, backend.read_parquet(str(path))) for name, path in files.items()}
+    builder = SparkSession.builder
+    if remote:
+        try:
+            import pyspark.sql.connect.session  # noqa: F401 - needs grpcio and its kin
+        except ImportError as error:
+            raise EngineError(
+                f"Spark Connect ({remote}) needs PySpark's Connect client: "
+                f"pip install 'homeroom[spark]' ({error})"
+            ) from None
+        _reach(remote)
+        builder = builder.remote(remote)
+    else:
+        builder = (
+            builder.appName("homeroom-metrics")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+        )
+    with spark_failures(remote):
+        session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+        backend = ibis.pyspark.connect(session)
+        facts = {name: _typed(name, _spark_read(backend, path)) for name, path in files.items()}
     return Engine("spark", backend, Facts(**facts))
+
+
+def _reach(remote: str) -> None:
+    """Fail at once, in words, when nothing listens at a Spark Connect address: PySpark's
+    client retries an unreachable server with growing pauses for many minutes."""
+    address = urllib.parse.urlsplit(remote)
+    if address.scheme != "sc":  # "local" (a server PySpark starts itself) or a mistake
+        if remote.startswith("local"):
+            return
+        raise EngineError(
+            f"{remote} is not a Spark Connect address: write it sc://HOST:PORT "
+            "(e.g. sc://spark.example.org:15002)"
+        )
+    host, port = address.hostname or "localhost", address.port or 15002
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except OSError as error:
+        raise EngineError(
+            f"cannot reach the Spark Connect server at {remote} "
+            f"({error.strerror or error} at {host}:{port}): {CONNECT_ADVICE}"
+        ) from None
+
+
+CONNECT_TIMEOUT = 10  # seconds
+CONNECT_ADVICE = (
+    "check the address (--spark-remote or SPARK_REMOTE, sc://HOST:15002) and that the "
+    "server is running (sbin/start-connect-server.sh)"
+)
+
+
+def _spark_read(backend: ibis.BaseBackend, path: Path | str) -> ir.Table:
+    """A fact on Spark; on object storage `<fact>.parquet`, or else the lake's `<fact>/`."""
+    try:
+        return backend.read_parquet(str(path))
+    except Exception as error:
+        lake = str(path).removesuffix(".parquet")
+        if "://" not in str(path) or "PATH_NOT_FOUND" not in str(error):
+            raise
+        try:
+            return backend.read_parquet(lake)
+        except Exception:
+            raise error from None
+
+
+# What Spark's failures mean and which setting to change, by the words of Spark's message
+# (a Java exception's text, through Py4J or Spark Connect).
+_OUT_OF_MEMORY = ("OutOfMemoryError", "Java heap space", "GC overhead limit exceeded")
+_LOST_EXECUTOR = ("ExecutorLostFailure", "Lost executor", "executor lost")
+_MISSING_FILE = ("PATH_NOT_FOUND", "Path does not exist", "FileNotFoundException")
+MEMORY_ADVICE = (
+    "give the driver more memory (spark.driver.memory; the default is 1g: e.g. "
+    "PYSPARK_SUBMIT_ARGS='--driver-memory 8g pyspark-shell', or spark-defaults.conf), or "
+    "write the result where it is computed (--output DIR/ or a s3a://, hdfs:// URL) so that "
+    "no rows come back to the driver"
+)
+
+
+@contextlib.contextmanager
+def spark_failures(remote: str | None) -> Iterator[None]:
+    """Spark's failures as an `EngineError` saying what happened and what to change."""
+    try:
+        yield
+    except EngineError:
+        raise
+    except Exception as error:
+        said = spark_failure(error, remote)
+        if said is None and type(error).__module__.startswith(("pyspark", "py4j", "grpc")):
+            # Spark's own error, said by Spark: its first line, not its stack
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            said = f"Spark: {lines[0] if lines else type(error).__name__}"
+        if said is None:
+            raise
+        raise EngineError(said) from error
+
+
+def spark_failure(error: BaseException, remote: str | None = None) -> str | None:
+    """What a failure of Spark means, in words, or None for errors that are not Spark's."""
+    module = type(error).__module__
+    text = str(error)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    connect = module.startswith(("pyspark.errors.exceptions.connect", "grpc"))
+    if any(words in text for words in _OUT_OF_MEMORY):
+        return f"Spark ran out of memory ({_quoted(text, _OUT_OF_MEMORY)}): {MEMORY_ADVICE}"
+    if any(words in text for words in _LOST_EXECUTOR):
+        return (
+            f"Spark lost an executor ({_quoted(text, _LOST_EXECUTOR)}); most often the "
+            "cluster manager ended it for using more memory than it was given: raise "
+            "spark.executor.memory or spark.executor.memoryOverhead, or split the work "
+            "into more, smaller tasks (spark.sql.shuffle.partitions)"
+        )
+    if any(words in text for words in _MISSING_FILE):
+        path = _quoted(text, ("Path does not exist:", "File ", "PATH_NOT_FOUND"))
+        return (
+            f"Spark found no Parquet file where the facts should be ({path}): check --source,"
+            " and write the facts there with 'homeroom export parquet DIR'"
+        )
+    if "PATH_ALREADY_EXISTS" in text:
+        path = re.search(r"Path (\S+) already exists", text)
+        return (
+            f"{path.group(1) if path else 'the --output'}: already exists; the metrics are "
+            "written to a new place (remove it, or give another --output)"
+        )
+    if connect and ("UNAVAILABLE" in text or "failed to connect" in text.lower()):
+        return (
+            f"lost the Spark Connect server at {remote or 'SPARK_REMOTE'} ({first}): "
+            f"{CONNECT_ADVICE}"
+        )
+    if "JAVA_GATEWAY_EXITED" in text:
+        return (
+            "Spark's driver (its Java process) did not start: check that Java 17 or later is "
+            "installed (JAVA_HOME) and that the machine has the memory asked for "
+            "(spark.driver.memory); its own message is on standard error above"
+        )
+    # A Java exception is Spark's own error, said by Spark; the others mean the JVM is gone.
+    java = type(error).__name__ == "Py4JJavaError"
+    gone = isinstance(error, ConnectionError) or (module.startswith("py4j") and not java)
+    if gone and not connect:
+        return (
+            "Spark's driver (its Java process) stopped while Homeroom waited for it "
+            f"({first or type(error).__name__}); most often it ran out of memory and the "
+            "JVM or the operating system ended it (its own log, on standard error above, "
+            f"says why): {MEMORY_ADVICE}"
+        )
+    return None
+
+
+def _quoted(text: str, words: tuple[str, ...]) -> str:
+    """The line of Spark's message holding the first of these words, shortened."""
+    for line in text.splitlines():
+        if any(w in line for w in words):
+            line = line.strip()
+            return line if len(line) <= 200 else line[:197] + "..."
+    return words[0]

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import TextIO
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -99,6 +100,57 @@ def metrics_table(
     students: list[int] | None = None,
 ) -> pa.Table:
     """Compute one kind of metrics table and return it, ordered, as Arrow."""
+    parts, order = _parts(engine, kind, profile, window, per, group_type, students)
+    # One query per part: a union of them all is deeper than SQLite's parser allows.
+    table = pa.concat_tables(engine.run(part) for part in parts)
+    return table.sort_by([(c, "ascending") for c in order if c in table.column_names])
+
+
+def write_dataset(
+    engine: Engine,
+    kind: str,
+    profile: RuleProfile,
+    window: d.Window,
+    destination: str,
+    *,
+    per: str | None = None,
+    group_type: str | None = None,
+    students: list[int] | None = None,
+) -> tuple[int, list[str]]:
+    """Compute one kind of metrics table and write it where the engine runs, as a Parquet
+    dataset partitioned by school year (`school_year=2025-2026/`) and, for the tables with
+    a row per student, by school (`school=<local id>/`); rows written and the partition
+    columns. Every row is stamped as by `with_context`; none comes back to this process."""
+    parts, order = _parts(engine, kind, profile, window, per, group_type, students)
+    rows = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    years = engine.facts.school_years
+    [year] = engine.run(
+        years.filter(years.school_year_id == window.school_year_id).select("name")
+    ).to_pylist()
+    rows = rows.mutate(
+        profile=ibis.literal(f"{profile.name}@{profile.version}"),
+        as_of=ibis.literal(window.as_of, type="date"),
+        **{"from": ibis.literal(window.start, type="date")},
+        school_year=ibis.literal(year["name"]),
+    )
+    partition_by = ["school_year"]
+    if kind in ("students", "days") and "school_local_id" in rows.columns:
+        rows = rows.mutate(school=rows.school_local_id)
+        partition_by.append("school")
+    order = [c for c in order if c in rows.columns]
+    return engine.write_parquet(rows, destination, partition_by, order), partition_by
+
+
+def _parts(
+    engine: Engine,
+    kind: str,
+    profile: RuleProfile,
+    window: d.Window,
+    per: str | None,
+    group_type: str | None,
+    students: list[int] | None,
+) -> tuple[list[ir.Table], list[str]]:
+    """The queries of a kind of table, named for people, and the columns ordering its rows."""
     facts = engine.facts
     if kind == "students":
         per = per or profile.counting
@@ -118,9 +170,7 @@ def metrics_table(
         order = ["group_type", "group_value"]
     if kind == "schools":
         parts = [_school_names(engine, part) for part in parts]
-    # One query per part: a union of them all is deeper than SQLite's parser allows.
-    table = pa.concat_tables(engine.run(_readable(engine, part)) for part in parts)
-    return table.sort_by([(c, "ascending") for c in order if c in table.column_names])
+    return [_readable(engine, part) for part in parts], order
 
 
 def _school_names(engine: Engine, rows: ir.Table) -> ir.Table:

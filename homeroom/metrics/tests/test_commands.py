@@ -9,9 +9,18 @@ import datetime as dt
 import io
 import json
 import math
+import os
 import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import closing
 from fractions import Fraction
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,9 +29,11 @@ from django.core.management.base import CommandError
 from django.db.models import Q
 
 from homeroom.core.models import District, School
+from homeroom.core.selectors import district_today
 from homeroom.demo.district import DistrictParameters
 from homeroom.metrics.definitions import FACT_SCHEMAS, GROUP_TYPES
 from homeroom.metrics.display import PARTIAL_DAYS_NOTE
+from homeroom.metrics.engines import spark_failure
 from homeroom.metrics.reports import KINDS
 from homeroom.metrics.tests.districts import load_generated, module_district
 from homeroom.roster.models import Enrollment, Student
@@ -166,7 +177,11 @@ def test_json_and_parquet_hold_the_rows_of_the_csv(district, tmp_path):
     stamp = {"profile": "nyc@1", "as_of": AS_OF, "from": YEAR_START}
     assert all({k: row[k] for k in stamp} == stamp for row in from_json)
     # and Parquet has typed columns, the same rows, and says where it wrote them
-    assert out == "" and err.strip() == f"{len(from_json):,} rows written to {path}"
+    assert out == ""
+    assert re.fullmatch(
+        rf"{len(from_json):,} rows written to {re.escape(str(path))} on db in \d+\.\d s",
+        err.strip(),
+    )
     assert from_parquet.schema.field("as_of").type == "date32[day]"
     assert from_parquet.schema.field("days_enrolled").type == "int64"
     parquet_rows = [
@@ -321,3 +336,452 @@ def test_a_source_directory_missing_files_is_a_command_error(district, tmp_path)
         with pytest.raises(CommandError) as raised:
             metrics(*args)
         assert str(raised.value) == expected
+
+
+# -- Parquet datasets: written where the engine computes ----------------------------------------
+
+EDFACTS = ("students", "--as-of", AS_OF, "--profile", "federal-edfacts")
+
+
+def schools_enrolling(district: District, as_of: str) -> set[str]:
+    """Local ids of the schools with a student enrolled this year on a day up to `as_of`."""
+    return set(
+        Enrollment.objects.filter(
+            Q(exit_date__isnull=True) | Q(exit_date__gte=YEAR_START),
+            student__district=district,
+            school_year__name="2024-2025",
+            entry_date__lte=as_of,
+        ).values_list("school__local_id", flat=True)
+    )
+
+
+def dataset_files(directory) -> dict[str, list]:
+    """A Parquet dataset's data files by partition directory (relative), sorted by name;
+    Spark's markers (_SUCCESS, .crc checksums) left out."""
+    files: dict[str, list] = {}
+    for path in sorted(directory.rglob("*.parquet")):
+        if not path.name.startswith("."):
+            files.setdefault(str(path.parent.relative_to(directory)), []).append(path)
+    return files
+
+
+@pytest.fixture
+def facts(district, tmp_path):
+    """The district's facts exported as Parquet."""
+    directory = tmp_path / "facts"
+    call_command("export", "parquet", str(directory), "--district", NAME, stdout=io.StringIO())
+    return directory
+
+
+@pytest.fixture
+def duckdb_dataset(district, facts, tmp_path):
+    """Per-student-and-school metrics written by DuckDB as a dataset, and its summary."""
+    destination = tmp_path / "duckdb" / "students"
+    out, err = metrics(
+        *EDFACTS, "--engine", "duckdb", "--source", str(facts), "--output", f"{destination}/"
+    )
+    assert out == ""
+    return destination, err
+
+
+def test_duckdb_writes_a_dataset_partitioned_by_school_year_and_school(
+    district, duckdb_dataset, tmp_path
+):
+    destination, err = duckdb_dataset
+    # given the same table written by the database engine as one Parquet file
+    single = tmp_path / "students.parquet"
+    metrics(*EDFACTS, "--district", NAME, "--format", "parquet", "--output", str(single))
+    expected = pq.read_table(single)
+    # then the dataset has a directory per school with students this year, one file each
+    files = dataset_files(destination)
+    assert sorted(files) == sorted(
+        f"school_year=2024-2025/school={school}" for school in schools_enrolling(district, AS_OF)
+    )
+    assert all(len(paths) == 1 for paths in files.values())
+    # and each file holds that school's rows of the single file, in the same order and
+    # types; the partition columns are in the directory names only
+    for directory, [path] in files.items():
+        school = directory.rsplit("=", 1)[1]
+        rows = pq.read_table(path)
+        assert rows.schema == expected.schema, directory
+        mine = [row for row in expected.to_pylist() if row["school_local_id"] == school]
+        assert rows.to_pylist() == mine, directory
+    # and the command says how many rows it wrote, where, and how long it took
+    assert re.fullmatch(
+        rf"{expected.num_rows:,} rows written to {re.escape(str(destination))}/ as Parquet "
+        r"partitioned by school_year, school on duckdb in \d+\.\d s",
+        err.strip().splitlines()[-1],
+    )
+
+
+def test_a_dataset_is_never_written_over_or_as_text(district, facts, duckdb_dataset):
+    destination, _ = duckdb_dataset
+    before = {path: path.stat().st_mtime_ns for path in destination.rglob("*")}
+    source = ["--engine", "duckdb", "--source", str(facts)]
+    for args, message in (
+        # an existing dataset is refused, and left as it was
+        (
+            [*source, "--output", str(destination)],
+            rf"^{re.escape(str(destination))}: already exists; the metrics are written to a "
+            r"new directory \(remove it, or give another --output\)$",
+        ),
+        # a directory takes Parquet, not one CSV file
+        (
+            [*source, "--output", f"{destination}-new/", "--format", "csv"],
+            r"is a directory or URL, written as a Parquet dataset; --format csv writes one "
+            r"file: give a file name$",
+        ),
+        # the database engine writes files, not datasets
+        (
+            ["--district", NAME, "--output", f"{destination}-new/"],
+            r"is a Parquet dataset, written by the duckdb and spark engines: export the facts",
+        ),
+    ):
+        with pytest.raises(CommandError, match=message):
+            metrics(*EDFACTS, *args)
+    assert {path: path.stat().st_mtime_ns for path in destination.rglob("*")} == before
+    assert not destination.with_name("students-new").exists()
+
+
+def assert_same_dataset(written, expected) -> None:
+    """Two datasets with the same partition directories, one data file in each, holding the
+    same rows in the same order with the same column types (Spark marks the columns it
+    knows are never empty as required, DuckDB none)."""
+    files, expected_files = dataset_files(written), dataset_files(expected)
+    assert sorted(files) == sorted(expected_files)
+    for directory, paths in files.items():
+        assert len(paths) == 1, f"{directory}: {len(paths)} files"
+        rows, [expected_path] = pq.read_table(paths[0]), expected_files[directory]
+        expected_rows = pq.read_table(expected_path)
+        assert [(f.name, f.type) for f in rows.schema] == [
+            (f.name, f.type) for f in expected_rows.schema
+        ], directory
+        assert rows.num_rows > 0 and rows.to_pylist() == expected_rows.to_pylist(), directory
+
+
+@pytest.fixture
+def lake(district, tmp_path):
+    """The district's facts exported into a lake."""
+    directory = tmp_path / "lake"
+    out = io.StringIO()
+    call_command("export", "parquet", str(directory), "--lake", "--district", NAME, stdout=out)
+    assert out.getvalue().startswith("wrote ") and str(directory) in out.getvalue()
+    return directory
+
+
+def test_the_lake_holds_each_year_apart_with_a_manifest_and_reads_as_the_files_do(
+    district, facts, lake, tmp_path
+):
+    mine = "metrics-command-schools-0.parquet"  # the district's name, as a file name
+    # then each yearly fact has a directory per school year, the others one file
+    for fact in ("school_years", "school_days", "enrollments", "events"):
+        years = sorted(path.name for path in (lake / fact).iterdir())
+        assert years == ["school_year=2023-2024", "school_year=2024-2025"], fact
+        assert all([p.name for p in (lake / fact / year).iterdir()] == [mine] for year in years)
+    for fact in ("schools", "students", "characteristics"):
+        assert [p.name for p in (lake / fact).iterdir()] == [mine], fact
+    # and the manifest says what the district wrote, under which rules, as of when
+    manifest = json.loads((lake / "_manifest.json").read_text())
+    assert manifest["schema_version"] == 1
+    entry = manifest["districts"]["metrics-command-schools"]
+    assert entry["name"] == NAME and entry["rule_profile"] == district.rule_profile
+    assert entry["as_of"] == district_today(district).isoformat()
+    assert entry["rows"]["students"] == Student.objects.filter(district=district).count()
+    assert (
+        entry["rows"]["enrollments"]
+        == Enrollment.objects.filter(student__district=district).count()
+    )
+    assert entry["rows"]["school_years"] == 2
+    # and DuckDB reads the lake as it reads the plain files
+    args = (*EDFACTS, "--engine", "duckdb", "--format", "json", "--source")
+    assert json.loads(metrics(*args, str(lake))[0]) == json.loads(metrics(*args, str(facts))[0])
+
+    # given another district's events for this year in the lake
+    other = lake / "events" / "school_year=2024-2025" / "other-district-0.parquet"
+    pq.write_table(pq.read_table(lake / "events" / "school_year=2024-2025" / mine), other)
+    manifest["districts"]["other-district"] = {"name": "Other District"}
+    (lake / "_manifest.json").write_text(json.dumps(manifest))
+    # when the district is exported again
+    call_command("export", "parquet", str(lake), "--lake", "--district", NAME, stdout=io.StringIO())
+    # then its own files are replaced and the other district's are left as they were
+    assert sorted(p.name for p in other.parent.iterdir()) == [mine, "other-district-0.parquet"]
+    again = json.loads((lake / "_manifest.json").read_text())
+    assert sorted(again["districts"]) == ["metrics-command-schools", "other-district"]
+    assert not [p for p in lake.rglob("*") if p.name.startswith(".")]
+
+
+# Spark's tests run in the PostgreSQL half (see test_engines.py); they use the session's
+# local Spark (conftest.py).
+@pytest.mark.one_database(half="postgresql")
+def test_spark_writes_the_dataset_duckdb_writes(spark, lake, duckdb_dataset, tmp_path):
+    destination, _ = duckdb_dataset
+    # when Spark reads the lake and writes the same table, both given as file:// URLs (as
+    # s3a:// or hdfs:// ones are given)
+    written = tmp_path / "spark" / "students"
+    out, err = metrics(
+        *EDFACTS, "--engine", "spark", "--source", f"file://{lake}", "--output", f"file://{written}"
+    )
+    assert out == ""
+    # then its layout and every file's rows are DuckDB's
+    assert_same_dataset(written, destination)
+    # and writing there again is refused, in words, leaving the dataset as it was
+    before = {path: path.stat().st_mtime_ns for path in written.rglob("*")}
+    with pytest.raises(CommandError) as raised:
+        metrics(
+            *EDFACTS,
+            "--engine",
+            "spark",
+            "--source",
+            f"file://{lake}",
+            "--output",
+            f"file://{written}",
+        )
+    assert str(raised.value) == (
+        f"file:{written}: already exists; the metrics are written to a new place (remove it, "
+        "or give another --output)"
+    )
+    assert {path: path.stat().st_mtime_ns for path in written.rglob("*")} == before
+    rows = sum(pq.read_metadata(p).num_rows for p in written.rglob("*.parquet"))
+    assert re.fullmatch(
+        rf"{rows:,} rows written to file://{re.escape(str(written))} as Parquet partitioned by "
+        r"school_year, school on spark in \d+\.\d s",
+        err.strip().splitlines()[-1],
+    )
+
+
+@pytest.mark.one_database(half="postgresql")
+def test_spark_says_which_parquet_file_it_did_not_find(spark, facts):
+    # given facts on "object storage" (a URL Spark reads itself) with one table gone
+    (facts / "events.parquet").unlink()
+    # when Spark is asked to read them
+    with pytest.raises(CommandError) as raised:
+        metrics(*EDFACTS, "--engine", "spark", "--source", f"file://{facts}")
+    # then the error names the missing path, and how to write it
+    message = str(raised.value)
+    assert message.startswith("Spark found no Parquet file where the facts should be (")
+    assert f"{facts}/events.parquet" in message
+    assert message.endswith(
+        "check --source, and write the facts there with 'homeroom export parquet DIR'"
+    )
+    assert "Traceback" not in message
+
+
+# -- Spark Connect: a server of its own, reached on 127.0.0.1 -----------------------------------
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on at the moment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def connect_server(tmp_path) -> Iterator[str]:
+    """A Spark Connect server (PySpark's own jar, local mode, one core) in a process of its
+    own, listening on 127.0.0.1; its sc:// address."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    home, port = _find_spark_home(), free_port()
+    log = tmp_path / "connect-server.log"
+    command = [
+        os.path.join(home, "bin", "spark-submit"),
+        *("--class", "org.apache.spark.sql.connect.service.SparkConnectServer"),
+        *("--master", "local[1]"),
+        *("--conf", "spark.connect.grpc.binding.address=127.0.0.1"),
+        *("--conf", f"spark.connect.grpc.binding.port={port}"),
+        *("--conf", "spark.ui.enabled=false"),
+        *("--conf", "spark.sql.shuffle.partitions=1"),
+    ]
+    env = {**os.environ, "SPARK_HOME": home, "PYSPARK_PYTHON": sys.executable}
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert server.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(1)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the server's own process group
+        server.wait(timeout=60)
+
+
+@pytest.fixture
+def own_database(tmp_path) -> dict[str, str]:
+    """The environment of a `homeroom` process with a database of its own (migrated, in a
+    SQLite file), where it logs its exports: not the tests' database, whose rows other
+    tests count."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOMEROOM_", "DATABASE_"))}
+    env |= {
+        "HOMEROOM_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'own.sqlite3'}",
+        "PYTHONWARNINGS": "ignore::FutureWarning",
+    }
+    migrated = subprocess.run(
+        [sys.executable, "-m", "homeroom.cli", "migrate", "--verbosity", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    return env
+
+
+def homeroom(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """The installed `homeroom` command run as a user runs it, in a process of its own (a
+    Spark Connect client stays one for the rest of its process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "homeroom.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
+@pytest.mark.one_database(half="postgresql")
+def test_spark_connect_writes_the_dataset_duckdb_writes(
+    connect_server, facts, duckdb_dataset, own_database, tmp_path
+):
+    destination, _ = duckdb_dataset
+    # when the command reaches Spark through a Spark Connect server
+    written = tmp_path / "connect" / "students"
+    done = homeroom(
+        own_database,
+        *("metrics", *EDFACTS, "--engine", "spark", "--spark-remote", connect_server),
+        *("--source", str(facts), "--output", f"{written}/"),
+    )
+    # then it succeeds, asks the server to change nothing it cannot, and says what it wrote
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    # (PySpark's client warns "Failed to set spark.ui.enabled" for a setting of the
+    # server's own application)
+    lines = done.stderr.strip().splitlines()
+    assert "Failed to set" not in done.stderr
+    assert not [line for line in lines if "WARN" in line.upper()], done.stderr
+    assert re.fullmatch(
+        rf"[\d,]+ rows written to {re.escape(str(written))}/ as Parquet partitioned by "
+        r"school_year, school on spark in \d+\.\d s",
+        lines[-1],
+    )
+    # and the server wrote DuckDB's dataset, file for file
+    assert_same_dataset(written, destination)
+    # and the export of student data is in the audit log, with its rows and destination
+    rows = sum(pq.read_metadata(p).num_rows for p in written.rglob("*.parquet"))
+    database = sqlite3.connect(own_database["DATABASE_URL"].removeprefix("sqlite:///"))
+    with closing(database):
+        logged = database.execute(
+            "SELECT action, subject, count, details FROM core_auditentry"
+        ).fetchall()
+    assert [(action, subject, count) for action, subject, count, _ in logged] == [
+        ("export", "metrics students", rows)
+    ]
+    assert json.loads(logged[0][3])["output"] == f"{written}/"
+
+
+@pytest.mark.one_database(half="postgresql")
+def test_an_unreachable_spark_connect_server_is_said_at_once(district, facts):
+    # given an address where nothing listens
+    port = free_port()
+    remote = f"sc://127.0.0.1:{port}"
+    # when the command is asked to use it (through SPARK_REMOTE, as a cluster sets it)
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPARK_REMOTE", remote)
+        with pytest.raises(CommandError) as raised:
+            metrics(*EDFACTS, "--engine", "spark", "--source", str(facts))
+    # then it says so within seconds (PySpark's client would retry for many minutes)
+    assert time.monotonic() - started < 30
+    assert str(raised.value) == (
+        f"cannot reach the Spark Connect server at {remote} (Connection refused at "
+        f"127.0.0.1:{port}): check the address (--spark-remote or SPARK_REMOTE, "
+        "sc://HOST:15002) and that the server is running (sbin/start-connect-server.sh)"
+    )
+
+
+def java_children(pid: int) -> list[int]:
+    """The Java processes started by a process (PySpark starts Spark's driver JVM)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:  # "pid (name) state ppid ...", the name in parentheses
+            text = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1]
+        if int(fields.split()[1]) == pid and name == "java":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.one_database(half="postgresql")
+def test_a_spark_driver_that_dies_is_said_in_words_with_the_setting_to_change(facts, tmp_path):
+    # given the command running on Spark in local mode, in a process of its own
+    command = [sys.executable, "-m", "homeroom.cli", "metrics", *EDFACTS, "--engine", "spark"]
+    command += ["--source", str(facts), "--output", f"{tmp_path / 'out'}/"]
+    running = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        # when its driver JVM is killed once Spark has started (as the kernel's
+        # out-of-memory killer ends a JVM that outgrows its machine or container)
+        seen = []
+        for line in running.stderr:
+            seen.append(line)
+            if "Setting default log level" in line:
+                break
+        time.sleep(2)
+        [jvm] = java_children(running.pid)
+        os.kill(jvm, signal.SIGKILL)
+        rest = running.stderr.read()
+        running.wait(timeout=120)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    # then the command fails with a message saying what happened and what to change,
+    # never a bare "Connection refused" or a traceback
+    message = [line for line in [*seen, *rest.splitlines()] if line.startswith("CommandError")]
+    assert running.returncode == 1
+    assert len(message) == 1, "".join(seen) + rest
+    assert message[0].startswith(
+        "CommandError: Spark's driver (its Java process) stopped while Homeroom waited for it ("
+    )
+    assert "most often it ran out of memory" in message[0]
+    assert "spark.driver.memory" in message[0] and "--output DIR/" in message[0]
+    assert "Traceback" not in rest
+    assert not (tmp_path / "out").exists()
+
+
+# Spark's own words for failures that need a cluster (or gigabytes) to happen for real: an
+# executor the cluster manager ended, and a JVM out of heap inside a task or the driver.
+SPARK_FAILURES = [
+    pytest.param(
+        "Job aborted due to stage failure: Task 3 in stage 7.0 failed 4 times, most recent "
+        "failure: Lost task 3.3 in stage 7.0 (TID 42) (10.0.0.5 executor 3): "
+        "ExecutorLostFailure (executor 3 exited caused by one of the running tasks) Reason: "
+        "Container killed by YARN for exceeding physical memory limits.",
+        "Spark lost an executor (",
+        ("spark.executor.memory", "spark.executor.memoryOverhead"),
+        id="lost-executor",
+    ),
+    pytest.param(
+        "An error occurred while calling o123.collectToPython.\n"
+        ": java.lang.OutOfMemoryError: Java heap space\n\tat java.base/java.util.Arrays",
+        "Spark ran out of memory (: java.lang.OutOfMemoryError: Java heap space): ",
+        ("spark.driver.memory", "--output DIR/"),
+        id="driver-heap",
+    ),
+]
+
+
+@pytest.mark.one_database
+@pytest.mark.parametrize(("spark_says", "starts", "advice"), SPARK_FAILURES)
+def test_spark_failures_name_the_cause_and_the_setting_to_change(spark_says, starts, advice):
+    said = spark_failure(RuntimeError(spark_says))
+    assert said.startswith(starts)
+    assert all(setting in said for setting in advice), said
+    assert "\n" not in said

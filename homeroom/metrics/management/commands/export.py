@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from homeroom.core.actions import CommandLine, do_log_export
 from homeroom.core.commands import command_district
-from homeroom.metrics.engines import database_engine, export_parquet
+from homeroom.core.selectors import district_today
+from homeroom.metrics.engines import database_engine, export_lake, export_parquet
 
 
 class Command(BaseCommand):
@@ -19,6 +20,14 @@ class Command(BaseCommand):
         parser.add_argument("format", choices=["parquet"], help="file format")
         parser.add_argument("directory", type=Path, help="directory to write (created if needed)")
         parser.add_argument("--district", help="district name (when several are held)")
+        parser.add_argument(
+            "--lake",
+            action="store_true",
+            help=(
+                "write into a lake shared by districts: <fact>/ directories partitioned by"
+                " school year, this district's files named after it, and _manifest.json"
+            ),
+        )
 
     def handle(self, *args, **options) -> None:
         """Export and say what was written."""
@@ -27,7 +36,11 @@ class Command(BaseCommand):
             raise CommandError(f"{directory}: exists and is not a directory")
         district = command_district(options["district"])
         try:
-            written = export_parquet(database_engine(district), directory)
+            engine = database_engine(district)
+            if options["lake"]:
+                written = export_lake(engine, directory, district, as_of=district_today(district))
+            else:
+                written = export_parquet(engine, directory)
         except OSError as error:
             raise CommandError(f"{directory}: {error.strerror or error}") from None
         do_log_export(

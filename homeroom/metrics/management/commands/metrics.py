@@ -1,7 +1,10 @@
 """`homeroom metrics students|schools|groups|days`: attendance metrics on any engine."""
 
 import argparse
+import contextlib
 import datetime as dt
+import os
+import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -10,8 +13,21 @@ from homeroom.core.actions import CommandLine, do_log_export
 from homeroom.core.commands import command_district
 from homeroom.metrics import definitions
 from homeroom.metrics.definitions import GROUP_TYPES
-from homeroom.metrics.engines import ENGINES, EngineError, database_engine, open_engine
-from homeroom.metrics.reports import FORMATS, KINDS, metrics_table, with_context, write_table
+from homeroom.metrics.engines import (
+    ENGINES,
+    EngineError,
+    database_engine,
+    open_engine,
+    spark_failures,
+)
+from homeroom.metrics.reports import (
+    FORMATS,
+    KINDS,
+    metrics_table,
+    with_context,
+    write_dataset,
+    write_table,
+)
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
 
 # The tables with a row per student: writing one out is an export of student data.
@@ -72,66 +88,99 @@ class Command(BaseCommand):
                 " full precision (default: table on a terminal, csv otherwise)"
             ),
         )
-        parser.add_argument("--output", type=Path, help="file to write (default: standard output)")
+        parser.add_argument(
+            "--output",
+            help=(
+                "file to write (default: standard output); a directory (DIR/, or one that"
+                " exists) or a URL (s3a://, hdfs://) takes a Parquet dataset partitioned by"
+                " school year and school, written where the engine computes it"
+            ),
+        )
+        parser.add_argument(
+            "--spark-remote",
+            default=os.environ.get("SPARK_REMOTE"),
+            help="spark: a Spark Connect server, sc://HOST:PORT (default: SPARK_REMOTE)",
+        )
 
     def handle(self, *args, **options) -> None:
         """Check the arguments, compute, write."""
+        output = options["output"]
+        dataset = output is not None and _is_dataset(output)
+        if dataset and options["format"] not in (None, "parquet"):
+            raise CommandError(
+                f"--output {output} is a directory or URL, written as a Parquet dataset; "
+                f"--format {options['format']} writes one file: give a file name"
+            )
         if options["format"] is None:
             # A person at a terminal reads; a pipe or a file feeds another program.
-            to_person = options["output"] is None and self.stdout.isatty()
-            options["format"] = "table" if to_person else "csv"
-        if options["format"] == "parquet" and options["output"] is None:
+            to_person = output is None and self.stdout.isatty()
+            options["format"] = "parquet" if dataset else "table" if to_person else "csv"
+        if options["format"] == "parquet" and output is None:
             raise CommandError("--format parquet needs --output PATH")
         engine_name = options["engine"]
         district = None
         if engine_name == "db":
             district = command_district(options["district"])
+            if dataset:
+                raise CommandError(
+                    f"--output {output} is a Parquet dataset, written by the duckdb and spark "
+                    "engines: export the facts with 'homeroom export parquet DIR' and give "
+                    "--engine duckdb --source DIR, or write one file (--output FILE.parquet)"
+                )
         elif options["source"] is None:
             raise CommandError(
                 f"--engine {engine_name} needs --source DIR (homeroom export parquet)"
             )
+        remote = options["spark_remote"] if engine_name == "spark" else None
+        started = time.monotonic()
+        failures = spark_failures(remote) if engine_name == "spark" else contextlib.nullcontext()
         try:
-            profile = load_rule_profile(
-                options["profile"] or (district.rule_profile if district else "attendance-works")
-            )
-            engine = (
-                database_engine(district)
-                if district
-                else open_engine(engine_name, options["source"])
-            )
-            window = engine.window(options["as_of"], options["start"])
-            students = engine.student_ids(options["student"]) if options["student"] else None
-            table = metrics_table(
-                engine,
-                options["kind"],
-                profile,
-                window,
-                per=options["per"],
-                group_type=options["group_by"],
-                students=students,
-            )
-            write_table(
-                with_context(table, profile, window),
-                options["format"],
-                options["output"],
-                self.stdout,
-                options["kind"],
-            )
-            if options["kind"] in PER_STUDENT:
-                do_log_export(
-                    subject=f"metrics {options['kind']}",
-                    count=table.num_rows,
-                    district=district,
-                    via=CommandLine("homeroom metrics"),
-                    details={
-                        "format": options["format"],
-                        "engine": engine_name,
-                        "as_of": window.as_of.isoformat(),
-                        "output": str(options["output"] or "standard output"),
-                    },
+            with failures:
+                profile = load_rule_profile(
+                    options["profile"]
+                    or (district.rule_profile if district else "attendance-works")
                 )
-            behind = engine.run(definitions.not_recorded(engine.facts, window)).to_pylist()
-            dayless = engine.run(definitions.without_school_days(engine.facts, window))
+                engine = (
+                    database_engine(district)
+                    if district
+                    else open_engine(engine_name, options["source"], remote=remote)
+                )
+                window = engine.window(options["as_of"], options["start"])
+                students = engine.student_ids(options["student"]) if options["student"] else None
+                what = {
+                    "per": options["per"],
+                    "group_type": options["group_by"],
+                    "students": students,
+                }
+                if dataset:
+                    rows, partitions = write_dataset(
+                        engine, options["kind"], profile, window, output, **what
+                    )
+                else:
+                    table = metrics_table(engine, options["kind"], profile, window, **what)
+                    rows = table.num_rows
+                    write_table(
+                        with_context(table, profile, window),
+                        options["format"],
+                        output and Path(output),
+                        self.stdout,
+                        options["kind"],
+                    )
+                if options["kind"] in PER_STUDENT:
+                    do_log_export(
+                        subject=f"metrics {options['kind']}",
+                        count=rows,
+                        district=district,
+                        via=CommandLine("homeroom metrics"),
+                        details={
+                            "format": options["format"],
+                            "engine": engine_name,
+                            "as_of": window.as_of.isoformat(),
+                            "output": str(output or "standard output"),
+                        },
+                    )
+                behind = engine.run(definitions.not_recorded(engine.facts, window)).to_pylist()
+                dayless = engine.run(definitions.without_school_days(engine.facts, window))
         except (RuleProfileError, EngineError, ValueError, OSError) as error:
             raise CommandError(str(error)) from None
         for school in sorted(dayless.to_pylist(), key=lambda row: row["local_id"]):
@@ -146,5 +195,15 @@ class Command(BaseCommand):
                 f" {school['recorded_through']}; the days after it up to {window.as_of} are not"
                 " counted yet"
             )
-        if options["output"] is not None and options["verbosity"] >= 1:
-            self.stderr.write(f"{table.num_rows:,} rows written to {options['output']}")
+        if output is not None and options["verbosity"] >= 1:
+            how = f" as Parquet partitioned by {', '.join(partitions)}" if dataset else ""
+            seconds = time.monotonic() - started
+            self.stderr.write(
+                f"{rows:,} rows written to {output}{how} on {engine_name} in {seconds:.1f} s"
+            )
+
+
+def _is_dataset(output: str) -> bool:
+    """Whether --output names a place for a Parquet dataset rather than one file: a URL, a
+    path ending with a slash, or an existing directory."""
+    return "://" in output or output.endswith(("/", os.sep)) or Path(output).is_dir()
