@@ -1,5 +1,6 @@
 """`homeroom demo` sets up the same district and accounts however often it runs."""
 
+import html
 import io
 import re
 import socket
@@ -22,6 +23,7 @@ from homeroom.ingest.models import ImportRun
 from homeroom.interventions.models import Case
 from homeroom.interventions.selectors import my_caseload, student_case_status, team_meeting_agenda
 from homeroom.metrics.models import StudentSummary, SummaryState
+from homeroom.metrics.rules import load_rule_profile
 from homeroom.metrics.tests.districts import module_district
 from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Student
 from homeroom.warnings.models import Flag, RiskScore
@@ -148,10 +150,12 @@ def test_demo_admin_sees_the_whole_district(demo, client):
     assert client.login(username="demo-admin", password=passwords["demo-admin"])
     page = client.get(reverse("web:home")).text
     assert DEMO_DISTRICT_NAME in page
-    assert "District overview" in page
-    # the figures are the summaries the demo's load computed, one row per student
+    assert "<h1>District</h1>" in page  # the district's dashboard
+    # the figures are the summaries the demo's load computed, one row per student, under
+    # the profile the page names by its title
     state = SummaryState.objects.get()
-    assert f"rule profile {state.profile}" in page
+    profile = load_rule_profile(state.profile.partition("@")[0])
+    assert f"under the {profile.title} rules" in html.unescape(page)
     assert figure(page, "Students enrolled") == f"{state.students:,}"
     assert state.students == StudentSummary.objects.filter(school__isnull=True).count() > 100
     # and early warning ran: flags with reasons, and every enrolled student's forecast
