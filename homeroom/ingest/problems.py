@@ -41,6 +41,7 @@ PROBLEM_LABELS = {
     "file_ignored": "File not used",
     "file_marked_absent": "File listed as absent from the export",
     "file_not_read": "File not read",
+    "file_too_large": "File over the import limits",
     "grade_estimated": "Grade level estimated",
     "grade_span_reversed": "Highest grade below lowest grade",
     "grades_out_of_order": "Grades out of order",

@@ -70,7 +70,12 @@ def test_a_dump_restored_into_a_new_database_holds_the_same_figures(district, tm
 def _sqlite_round_trip(tmp_path: Path) -> dict[str, tuple]:
     # the documented online backup (safe while Homeroom runs: WAL mode), then the copy put
     # in place of a database file, as a restore does
-    database = connection.settings_dict["NAME"]
+    # The test database may be in memory (the suite's default): it is first written to a
+    # file, standing for Homeroom's database file, with the same online backup API.
+    database = tmp_path / "homeroom.sqlite3"
+    with sqlite3.connect(database) as live:
+        connection.connection.backup(live)
+    live.close()
     backup = tmp_path / f"homeroom-{dt.date.today()}.sqlite3"
     run("sqlite3", str(database), f".backup '{backup}'")
     restored = tmp_path / "restored" / "homeroom.sqlite3"
