@@ -1,8 +1,6 @@
 """The audit page (`/audit/`): the district's trail for its administrators, filtered,
 paged, and downloadable as CSV (docs/access.md, "Reading the audit trail")."""
 
-import csv
-
 from django import forms
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -15,9 +13,8 @@ from homeroom.access.audit import (
     district_audit,
     staff_choices,
 )
-from homeroom.core.actions import do_log_export
+from homeroom.core.downloads import table_download
 from homeroom.core.models import AuditEntry
-from homeroom.core.spreadsheets import safe_row
 from homeroom.web.tables import page_links
 
 ENTRIES_PER_PAGE = 50
@@ -85,16 +82,12 @@ def _with(query, **values) -> str:
 
 def _csv(user, entries, filters: AuditFilters) -> HttpResponse:
     """The filtered trail as a CSV file (its download audited like any export)."""
-    rows = audit_rows(entries)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="audit.csv"'
-    writer = csv.writer(response)
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(safe_row(row.cells()) for row in rows)
-    do_log_export(
+    return table_download(
         user=user,
+        file_format="csv",
         subject="audit trail",
-        count=len(rows),
-        details={k: str(v) for k, v in vars(filters).items() if v},
+        filename="audit",
+        header=CSV_COLUMNS,
+        rows=[row.cells() for row in audit_rows(entries)],
+        filters={k: str(v) for k, v in vars(filters).items() if v},
     )
-    return response

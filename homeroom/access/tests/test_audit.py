@@ -150,7 +150,7 @@ def test_the_download_is_the_filtered_trail_in_words_safe_for_spreadsheets(cast,
     client.login(username="admin", password=PASSWORD)
     # when the admin downloads the views
     response = client.get("/audit/", {"action": "view", "download": "csv"})
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     # then the file has the labels and the one view, its id written as text
     assert response["Content-Disposition"] == 'attachment; filename="audit.csv"'
     assert rows[0] == list(CSV_COLUMNS)
