@@ -1,9 +1,9 @@
 """The most an import reads from one file, and how a file over it is refused.
 
 `settings.HOMEROOM_MAX_IMPORT_BYTES` (uncompressed: a zip's members and an XLSX's sheets
-count at their full size) and `settings.HOMEROOM_MAX_IMPORT_ROWS` (lines of a text file).
-Readers check the size before they read a byte of the file, and count lines as they go, so
-a file over either is refused without being read whole.
+count at their full size) and `settings.HOMEROOM_MAX_IMPORT_ROWS` (lines of a text file,
+records of an Ed-Fi file). Readers check the size before they read a byte of the file, and
+count rows as they go, so a file over either is refused without being read whole.
 """
 
 from django.conf import settings
@@ -16,9 +16,9 @@ def over_size(size: int) -> bool:
     return size > settings.HOMEROOM_MAX_IMPORT_BYTES
 
 
-def over_rows(lines: int) -> bool:
-    """Whether `lines` lines are more than an import reads from one file."""
-    return lines > settings.HOMEROOM_MAX_IMPORT_ROWS
+def over_rows(rows: int) -> bool:
+    """Whether `rows` lines (or Ed-Fi records) are more than an import reads from one file."""
+    return rows > settings.HOMEROOM_MAX_IMPORT_ROWS
 
 
 def megabytes(size: int) -> str:
@@ -36,8 +36,8 @@ def refuse_file(batch: Batch, file: str, what: str) -> None:
     rows = settings.HOMEROOM_MAX_IMPORT_ROWS
     batch.error(
         "file_too_large",
-        f"the file {what}; Homeroom reads at most {limit} and {rows:,} lines from one file,"
-        " so it is not read",
+        f"the file {what}; Homeroom reads at most {limit} and {rows:,} rows (lines, or"
+        " Ed-Fi records) from one file, so it is not read",
         Where(file, 1),
         hint="Check that the file is the district's export; an administrator can raise the"
         " limits (HOMEROOM_MAX_IMPORT_MB, HOMEROOM_MAX_IMPORT_ROWS; docs/import.md).",

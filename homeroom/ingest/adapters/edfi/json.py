@@ -14,6 +14,7 @@ from pathlib import Path
 from homeroom.ingest.adapters.edfi.facts import Facts
 from homeroom.ingest.adapters.edfi.reader import Reader, file_name, read_file
 from homeroom.ingest.adapters.edfi.resources import RESOURCES, Field, Item, Value
+from homeroom.ingest.limits import over_rows, refuse_file
 from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import Where
 
@@ -107,7 +108,7 @@ def _parse(reader: Reader, path: Path, facts: Facts) -> bool:
     decoder = json.JSONDecoder(parse_float=Decimal)
     element = resource_of(path)
     skipped: dict[str, int] = {}
-    pos, line, counted = _skip(text, 0), 1, 0
+    pos, line, counted, records = _skip(text, 0), 1, 0, 0
 
     def line_at(offset: int) -> int:
         nonlocal line, counted
@@ -140,7 +141,10 @@ def _parse(reader: Reader, path: Path, facts: Facts) -> bool:
             )
         except RecursionError:
             return _bad_json(reader, file, line_at(pos), "JSON nested too deeply")
-        start, pos, first = line_at(pos), _skip(text, end), False
+        start, pos, first, records = line_at(pos), _skip(text, end), False, records + 1
+        if over_rows(records):
+            refuse_file(reader.batch, file, f"has more than {records - 1:,} records")
+            return False
         if not isinstance(obj, dict):
             reader.batch.error(
                 "bad_json",

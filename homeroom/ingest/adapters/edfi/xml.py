@@ -16,6 +16,7 @@ from lxml import etree
 from homeroom.ingest.adapters.edfi.facts import Facts
 from homeroom.ingest.adapters.edfi.reader import Reader, file_name, read_file
 from homeroom.ingest.adapters.edfi.resources import RESOURCES, Field, Item, Ref, Value
+from homeroom.ingest.limits import over_rows, refuse_file
 from homeroom.ingest.progress import ReadProgress
 from homeroom.ingest.records import Where
 
@@ -164,7 +165,7 @@ def _parse_xml(reader: Reader, handle: BinaryIO, file: str, facts: Facts) -> boo
         remove_comments=True,
         remove_pis=True,
     )
-    depth, root, skipped = 0, None, Counter()
+    depth, root, skipped, records = 0, None, Counter(), 0
     for event, element in events:
         if event == "start":
             depth += 1
@@ -176,6 +177,10 @@ def _parse_xml(reader: Reader, handle: BinaryIO, file: str, facts: Facts) -> boo
         depth -= 1
         if depth != 1:
             continue
+        records += 1
+        if over_rows(records):
+            refuse_file(reader.batch, file, f"has more than {records - 1:,} records")
+            return False
         name = _local(element.tag)
         if element.get("id"):
             reader.ids[element.get("id")] = _identity(element)

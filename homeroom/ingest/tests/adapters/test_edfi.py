@@ -933,3 +933,44 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path, name, content):
     # then it is refused by name, and nothing of it is read
     assert [(p.code, p.where.file) for p in batch.errors] == [("file_too_large", name)]
     assert not batch.attendance
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        (
+            "StudentAttendance.xml",
+            attendance_xml(*(event(day=f"2021-09-{d:02}") for d in range(1, 6))),
+        ),
+        (
+            "studentSchoolAttendanceEvents.json",
+            json.dumps(
+                [
+                    {
+                        "attendanceEventCategoryDescriptor": "uri://ed-fi.org/"
+                        "AttendanceEventCategoryDescriptor#Excused Absence",
+                        "eventDate": f"2021-09-{d:02}",
+                        "schoolReference": {"schoolId": 255901001},
+                        "studentReference": {"studentUniqueId": "604822"},
+                    }
+                    for d in range(1, 6)
+                ]
+            ),
+        ),
+    ],
+)
+def test_a_file_over_the_row_limit_is_refused_and_nothing_of_it_kept(tmp_path, name, content):
+    # given an interchange of five records, one over a limit of four
+    path = write(tmp_path, name, content)
+    with override_settings(HOMEROOM_MAX_IMPORT_ROWS=4):
+        batch = read_edfi([path])
+    # then the file is refused by name, saying the limit, and none of its records is kept
+    refused = [p for p in batch.errors if p.code == "file_too_large"]
+    assert [p.where.file for p in refused] == [name]
+    assert "more than 4 records" in refused[0].message
+    assert not batch.attendance
+    # and at the limit itself the same file is read, all five days
+    with override_settings(HOMEROOM_MAX_IMPORT_ROWS=5):
+        read = read_edfi([path])
+    assert not [p for p in read.errors if p.code == "file_too_large"]
+    assert len(read.attendance) == 5
