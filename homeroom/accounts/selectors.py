@@ -5,13 +5,14 @@ counted from it, so what locks an account is exactly what an administrator reads
 """
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Max, Q
 from django.utils import timezone
 
 from homeroom.accounts.models import User
-from homeroom.core.models import AuditEntry
+from homeroom.core.models import AuditEntry, District
 
 
 def sign_in_subject(username: str) -> str:
@@ -43,3 +44,42 @@ def sign_in_locked(*, username: str, address: str | None) -> bool:
     if address is None:
         return False
     return _failures_since_unlock(Q(address=address), since) >= settings.LOGIN_ADDRESS_FAILURES
+
+
+@dataclass(frozen=True)
+class LockedSignIn:
+    """An account (by username) or an address that may not sign in now, and until when."""
+
+    account: str
+    address: str
+    until: dt.datetime
+
+
+def locked_sign_ins(district: District) -> list[LockedSignIn]:
+    """The district's accounts whose sign-in is locked now, then the locked addresses its
+    accounts (or names no account holds) were tried from: what its administrator may unlock."""
+    since = timezone.now() - dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+    failures = AuditEntry.objects.filter(action=AuditEntry.Action.LOGIN_FAILED, at__gt=since)
+    lockout = dt.timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
+    by_subject = dict(
+        failures.filter(district=district).values_list("subject").annotate(last=Max("at"))
+    )
+    locked = [
+        LockedSignIn(account=name, address="", until=by_subject[subject] + lockout)
+        for name in User.objects.filter(district=district).values_list("username", flat=True)
+        if (subject := sign_in_subject(name)) in by_subject
+        and sign_in_locked(username=name, address=None)
+    ]
+    addresses = failures.filter(Q(district=district) | Q(district=None), address__isnull=False)
+    # an address's lock counts its failures at every account, the district's or not
+    by_address = dict(
+        failures.filter(address__in=addresses.values("address"))
+        .values_list("address")
+        .annotate(last=Max("at"))
+    )
+    locked += [
+        LockedSignIn(account="", address=address, until=last + lockout)
+        for address, last in by_address.items()
+        if _failures_since_unlock(Q(address=address), since) >= settings.LOGIN_ADDRESS_FAILURES
+    ]
+    return sorted(locked, key=lambda lock: (lock.address, lock.account))

@@ -2,17 +2,24 @@
 paged, and downloadable as CSV (docs/access.md, "Reading the audit trail")."""
 
 from django import forms
+from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from homeroom.access.audit import (
     CSV_COLUMNS,
     AuditFilters,
+    AuditNotFound,
     audit_rows,
     district_audit,
+    may_read_audit,
     staff_choices,
 )
+from homeroom.accounts.actions import do_unlock_sign_in
+from homeroom.accounts.selectors import locked_sign_ins
 from homeroom.core.downloads import table_download
 from homeroom.core.models import AuditEntry
 from homeroom.web.tables import page_links
@@ -68,8 +75,38 @@ def audit_page(request: HttpRequest) -> HttpResponse:
         "rows": audit_rows(page.object_list),
         "page_links": page_links(page, request.GET),
         "download": _with(request.GET, download="csv"),
+        "locked": locked_sign_ins(user.district),
     }
     return render(request, "web/audit.html", context)
+
+
+@require_POST
+def unlock_sign_in(request: HttpRequest) -> HttpResponse:
+    """Unlock a locked account of the district, or an address it was tried from, now."""
+    user = request.user
+    if not may_read_audit(user):
+        raise AuditNotFound
+    account, address = request.POST.get("account", ""), request.POST.get("address", "")
+    with transaction.atomic():
+        lock = next(
+            (
+                lock
+                for lock in locked_sign_ins(user.district)
+                if (lock.account, lock.address) == (account, address)
+            ),
+            None,
+        )
+        if lock is None:
+            messages.error(
+                request,
+                "That sign-in is not locked (any more) in your district: nothing was changed.",
+            )
+        else:
+            do_unlock_sign_in(
+                username=lock.account or None, address=lock.address or None, user=user
+            )
+            messages.success(request, f"Sign-in unlocked for {lock.account or lock.address}.")
+    return redirect("web:audit")
 
 
 def _with(query, **values) -> str:

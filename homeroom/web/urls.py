@@ -35,4 +35,5 @@ urlpatterns = [
     ),
     path("imports/<int:run_id>/", views.import_run, name="import_run"),
     path("audit/", audit.audit_page, name="audit"),
+    path("audit/unlock/", audit.unlock_sign_in, name="unlock_sign_in"),
 ]

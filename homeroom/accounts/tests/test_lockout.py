@@ -101,3 +101,39 @@ def test_behind_a_proxy_the_address_is_the_one_the_proxy_saw(cast, client, setti
 def test_unlocking_an_unknown_account_is_refused_in_one_line(cast):
     with pytest.raises(CommandError, match="no account is named 'ghost'"):
         call_command("unlock", "--user", "ghost")
+
+
+def test_the_administrator_sees_locked_sign_ins_and_unlocks_one_on_the_audit_page(cast, client):
+    # given the teacher's account locked, and an address locked by guesses at other names
+    for n in range(5):
+        sign_in(client, "teacher", f"guess-{n}")
+    for n in range(20):
+        sign_in(client, f"user{n}", "wrong", address="203.0.113.9")
+    # when the district administrator opens the audit page
+    client.force_login(cast.admin)
+    page = client.get("/audit/").text
+    # then both locks are listed, each with its button
+    assert "Unlock teacher" in page and "Unlock 203.0.113.9" in page
+    # when they unlock the teacher's account
+    answer = client.post("/audit/unlock/", {"account": "teacher", "address": ""}, follow=True)
+    # then they hear so, the teacher signs in with the right password, and it is audited
+    assert "Sign-in unlocked for teacher." in answer.text
+    assert "Unlock teacher" not in answer.text and "Unlock 203.0.113.9" in answer.text
+    unlock = AuditEntry.objects.get(action=AuditEntry.Action.UNLOCK)
+    assert (unlock.user, unlock.subject) == (cast.admin, "sign-in as teacher")
+    client.logout()
+    assert signed_in(sign_in(client, "teacher", PASSWORD))
+
+
+def test_an_administrator_cannot_unlock_what_is_not_locked_in_their_district(cast, client):
+    # given the cast's teacher locked, and the administrator of another district signed in
+    for n in range(5):
+        sign_in(client, "teacher", f"guess-{n}")
+    client.force_login(cast.outsider)
+    # then the teacher is not on their page, and asking to unlock changes nothing
+    assert "Unlock teacher" not in client.get("/audit/").text
+    answer = client.post("/audit/unlock/", {"account": "teacher", "address": ""}, follow=True)
+    assert "not locked (any more) in your district" in answer.text
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.UNLOCK).exists()
+    client.logout()
+    assert LOCKED in sign_in(client, "teacher", PASSWORD).text

@@ -121,6 +121,8 @@ MATRIX = {
     "import_run": ("get", _only(RUN_READERS)),
     # The audit trail: district administrators only (the outsider reads their own district's).
     "audit": ("get", _only({"admin", "outsider"})),
+    # Unlocking sign-in from that page: nothing is locked here, so it says so (302 back).
+    "unlock_sign_in": ("post", _only({"admin", "outsider"}, allowed=302)),
     "import_report": ("get", _only({"admin"})),
     "import_confirm": ("post", _only({"admin"}, allowed=302)),
     # the upload has no deletions waiting to be allowed: its owner hears so (409)
