@@ -18,6 +18,7 @@ from homeroom.metrics.definitions import Window
 from homeroom.metrics.engines import (
     Engine,
     EngineError,
+    compiled,
     database_engine,
     database_table,
     stage_table,
@@ -68,7 +69,7 @@ def do_refresh_summaries(
             return None
         state = SummaryState.objects.filter(district=district).first()
         refresh = _choose(district, state, window, profile, incremental)
-        held, rows = _compute(district, engine, profile, window, refresh, state)
+        held, rows, current = _compute(district, engine, profile, window, refresh, state)
         # Tiers compared under the same year and rules only: a new year or profile starts
         # them afresh rather than moving everyone.
         same_rules = state is not None and (state.school_year_id, state.profile) == (
@@ -78,7 +79,7 @@ def do_refresh_summaries(
         tiers_before = _overall_tiers(held) if same_rules else {}
         _write(engine, held, rows)
         _record_tier_changes(tiers_before, _overall_tiers(held), window, profile)
-        _write_dashboard_figures(district, engine, profile, window)
+        _write_dashboard_figures(district, engine, profile, window, current)
         if refresh.kind == _SAME_DAY:  # the same spans: the same students
             students = state.students
         else:  # the year is the district's
@@ -146,13 +147,18 @@ def _compute(
     window: Window,
     refresh: _Refresh,
     state: SummaryState | None,
-) -> tuple[QuerySet[StudentSummary], ir.Table]:
-    """The summary rows the refresh replaces, and the expression of the rows replacing them."""
+) -> tuple[QuerySet[StudentSummary], ir.Table, tuple[ir.Table, ir.Table] | None]:
+    """The summary rows the refresh replaces, the expression of the rows replacing them,
+    and, for a full refresh, the window's spans and absence days it staged (the
+    dashboards' figures read the same)."""
     facts = engine.facts
     years = SchoolYear.objects.filter(district=district).values("pk")
     held = StudentSummary.objects.filter(school_year__in=years)  # no join: a plain DELETE
+    current = None
     if refresh.kind == _FULL:
-        per_school = definitions.student_school(facts, profile, window)
+        spans = definitions.spans(facts, window)
+        current = (spans, definitions.absence_days(facts, profile, window, spans))
+        per_school = definitions.student_school(facts, profile, window, *current)
     else:
         changed = database_table(engine, ImportRun.attendance_students.through._meta.db_table)
         changed = changed.filter(changed.importrun_id.isin(refresh.runs)).select("student_id")
@@ -185,7 +191,7 @@ def _compute(
         band=rows.band.fill_null(""),
         tier=rows.tier.fill_null(""),
     ).select(*SUMMARY_COLUMNS)
-    return held, rows
+    return held, rows, current
 
 
 def _write(engine: Engine, held: QuerySet[StudentSummary], rows: ir.Table) -> None:
@@ -194,7 +200,7 @@ def _write(engine: Engine, held: QuerySet[StudentSummary], rows: ir.Table) -> No
     table = StudentSummary._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(SUMMARY_COLUMNS)}) {engine.backend.compile(rows)}"
+            f"INSERT INTO {table} ({', '.join(SUMMARY_COLUMNS)}) {compiled(engine.backend, rows)}"
         )
 
 
@@ -224,14 +230,18 @@ def _record_tier_changes(
 
 
 def _write_dashboard_figures(
-    district: District, engine: Engine, profile: RuleProfile, window: Window
+    district: District,
+    engine: Engine,
+    profile: RuleProfile,
+    window: Window,
+    current: tuple[ir.Table, ir.Table] | None = None,
 ) -> None:
     """Replace the aggregates the dashboards read: each school, grade and day of this year
     to the window's end and of the whole year before (`SchoolDayAttendance`), and the
     students' standing as of each Friday of this year to the window's end and that day,
     and as of the same dates a year earlier (`StandingCell`). Computed set-wise by the
     database: their cost grows with spans, events, school days and weeks, not with
-    student-days."""
+    student-days. `current` may pass the window's staged spans and absence days."""
     facts = engine.facts
     years = SchoolYear.objects.filter(district=district).values("pk")
     SchoolDayAttendance.objects.filter(school_year__in=years).delete()
@@ -246,8 +256,11 @@ def _write_dashboard_figures(
         last_year = replace(earlier, start=last_start, as_of=earlier.year_end)
         windows.append((last_year, [year_back(day) for day in dates]))
     for measured, on in windows:
-        held = definitions.spans(facts, measured)
-        absent = definitions.absence_days(facts, profile, measured, held)
+        if measured is window and current is not None:
+            held, absent = current
+        else:
+            held = definitions.spans(facts, measured)
+            absent = definitions.absence_days(facts, profile, measured, held)
         days = definitions.school_grade_days(facts, profile, measured, held, absent)
         cells = definitions.standing_cells(facts, profile, measured, on, held, absent)
         _insert(engine, SchoolDayAttendance, _school_days(days, measured))
@@ -297,7 +310,7 @@ def _insert(engine: Engine, model, rows: ir.Table) -> None:
     columns = ", ".join(rows.columns)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({columns}) {engine.backend.compile(rows)}"
+            f"INSERT INTO {model._meta.db_table} ({columns}) {compiled(engine.backend, rows)}"
         )
 
 

@@ -433,10 +433,18 @@ def _remaining_days(facts: Facts, held: ir.Table, window: Window) -> ir.Table:
     )
 
 
-def student_school(facts: Facts, profile: RuleProfile, window: Window) -> ir.Table:
-    """Per student and school: days enrolled, absences, rates, flags, band, tier, projection."""
-    held = spans(facts, window)
-    days = absence_days(facts, profile, window, held)
+def student_school(
+    facts: Facts,
+    profile: RuleProfile,
+    window: Window,
+    held: ir.Table | None = None,
+    days: ir.Table | None = None,
+) -> ir.Table:
+    """Per student and school: days enrolled, absences, rates, flags, band, tier, projection.
+    `held` and `days` may pass the window's `spans` and `absence_days` when they are
+    computed anyway."""
+    held = spans(facts, window) if held is None else held
+    days = absence_days(facts, profile, window, held) if days is None else days
     absences = [_absence_sums(days, window), _longest_runs(days)]
     return _per_school(facts, profile, window, held, absences)
 

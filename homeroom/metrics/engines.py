@@ -17,6 +17,7 @@ import socket
 import tempfile
 import urllib.parse
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,10 +297,8 @@ def database_engine(district: District, *, since: dt.date | None = None) -> Engi
     With `since`, only the school years ending on or after it and what is dated in them
     (the nightly's flags and forecast read two years, not the district's whole history).
     """
-    connection.ensure_connection()
-    raw = connection.connection
+    backend = _connection_backend()
     if connection.vendor == "postgresql":
-        backend = ibis.postgres.from_connection(raw)
         # Ibis reads results through a server-side cursor, which PostgreSQL plans for a
         # fast first 10% of the rows; every row is read, so plan for all of them (without
         # statistics, right after a large import, the fast-start plan of the enrollments
@@ -308,13 +307,66 @@ def database_engine(district: District, *, since: dt.date | None = None) -> Engi
         with connection.cursor() as cursor:
             cursor.execute("SET cursor_tuple_fraction = 1.0")
     elif connection.vendor == "sqlite":
-        backend = ibis.sqlite.from_connection(raw)
         # Ibis turns LIKE case-sensitive for the whole connection; Django's icontains
         # (the students search) relies on SQLite's default.
-        raw.execute("PRAGMA case_sensitive_like = OFF")
+        connection.connection.execute("PRAGMA case_sensitive_like = OFF")
     else:  # pragma: no cover - settings allow only these two
         raise EngineError(f"the database engine does not run on {connection.vendor}")
     return Engine("db", backend, _database_facts(backend, district, since))
+
+
+def _connection_backend() -> ibis.BaseBackend:
+    """Ibis on Django's connection, one backend for as long as the connection lasts: the
+    tables of expressions built on it are then the same tables each time, so that an
+    expression built again (by the next refresh of the same district and day) is equal to
+    the last, and `compiled` finds its SQL instead of compiling it again."""
+    connection.ensure_connection()
+    raw = connection.connection
+    held = getattr(connection, "homeroom_ibis", None)
+    if held is not None and held[0] is raw:
+        return held[1]
+    if connection.vendor == "postgresql":
+        backend = ibis.postgres.from_connection(raw)
+    elif connection.vendor == "sqlite":
+        backend = ibis.sqlite.from_connection(raw)
+    else:  # pragma: no cover - settings allow only these two
+        raise EngineError(f"the database engine does not run on {connection.vendor}")
+    connection.homeroom_ibis = (raw, backend)
+    return backend
+
+
+# How many compiled statements and stage names a connection's backend keeps (the most
+# recently used): a refresh compiles about 20, a page a few.
+_KEPT_PER_BACKEND = 512
+
+
+def _kept(backend: ibis.BaseBackend, kind: str) -> OrderedDict:
+    """The backend's `kind` memo (expression -> value), least recently used first."""
+    memos = backend.__dict__.setdefault("homeroom_memos", {})
+    return memos.setdefault(kind, OrderedDict())
+
+
+def _remember(memo: OrderedDict, key, make):
+    """The memo's value for `key`, made by `make()` the first time (the oldest forgotten
+    beyond _KEPT_PER_BACKEND)."""
+    if key in memo:
+        memo.move_to_end(key)
+        return memo[key]
+    value = memo[key] = make()
+    if len(memo) > _KEPT_PER_BACKEND:
+        memo.popitem(last=False)
+    return value
+
+
+def compiled(backend: ibis.BaseBackend, table: ir.Table) -> str:
+    """The SQL of an expression on a database backend, compiled once per expression.
+
+    Ibis takes about as long to compile the metric definitions (hundreds of operations)
+    as the database takes to run them on a school's data, and the same definitions are
+    compiled again by every refresh of the same year and day. Expressions are values
+    (equal when built the same way from the same tables and literals), so an equal one
+    has the same SQL; `_connection_backend` keeps the tables the same."""
+    return _remember(_kept(backend, "sql"), table.op(), lambda: backend.compile(table))
 
 
 def database_table(engine: Engine, name: str) -> ir.Table:
@@ -418,8 +470,12 @@ def stage_table(
     a few hundred rows where there are hundreds of thousands, then looks each event's day
     up one at a time and sorts them on disk (docs/benchmarks.md, "Design figures").
     """
-    name = f"homeroom_stage_{next(_stage_numbers)}"
-    query = backend.compile(table)
+    # The same expression is staged under the same name (dropped and made again first),
+    # so that what is built on it is the same expression again (`compiled`).
+    name = _remember(
+        _kept(backend, "stages"), table.op(), lambda: f"homeroom_stage_{next(_stage_numbers)}"
+    )
+    query = compiled(backend, table)
     keys = [c for c in ("student_id", "school_id") if c in table.columns]
     postgresql = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
@@ -600,7 +656,7 @@ def _copied(backend: ibis.BaseBackend, table: ir.Table) -> pa.Table:
     string, and words like "NA" stay words; an empty line is a row (one column, NULL).
     """
     schema = table.schema().to_pyarrow()
-    query = f"COPY ({backend.compile(table)}) TO STDOUT (FORMAT csv, HEADER)"
+    query = f"COPY ({compiled(backend, table)}) TO STDOUT (FORMAT csv, HEADER)"
     with tempfile.TemporaryFile() as scratch:
         with connection.cursor() as cursor:
             cursor.execute("SET DateStyle = ISO")
@@ -633,7 +689,7 @@ def _fetched(backend: ibis.BaseBackend, table: ir.Table) -> pa.Table:
     """
     schema = table.schema().to_pyarrow()
     with connection.cursor() as cursor:
-        cursor.execute(backend.compile(table))
+        cursor.execute(compiled(backend, table))
         rows = cursor.fetchall()
     values = zip(*rows, strict=True) if rows else ([] for _ in schema)
     arrays = [pa.array(column).cast(f.type) for column, f in zip(values, schema, strict=True)]
