@@ -510,9 +510,9 @@ def test_the_lake_holds_each_year_apart_with_a_manifest_and_reads_as_the_files_d
     assert not [p for p in lake.rglob("*") if p.name.startswith(".")]
 
 
-# Spark's tests run in the PostgreSQL half (see test_engines.py); they use the session's
+# Spark's tests run in the SQLite half (see test_engines.py); they use the session's
 # local Spark (conftest.py).
-@pytest.mark.one_database(half="postgresql")
+@pytest.mark.one_database
 def test_spark_writes_the_dataset_duckdb_writes(spark, lake, duckdb_dataset, tmp_path):
     destination, _ = duckdb_dataset
     # when Spark reads the lake and writes the same table, both given as file:// URLs (as
@@ -549,7 +549,7 @@ def test_spark_writes_the_dataset_duckdb_writes(spark, lake, duckdb_dataset, tmp
     )
 
 
-@pytest.mark.one_database(half="postgresql")
+@pytest.mark.one_database
 def test_spark_says_which_parquet_file_it_did_not_find(spark, facts):
     # given facts on "object storage" (a URL Spark reads itself) with one table gone
     (facts / "events.parquet").unlink()
@@ -646,7 +646,7 @@ def homeroom(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.one_database(half="postgresql")
+@pytest.mark.one_database
 def test_spark_connect_writes_the_dataset_duckdb_writes(
     connect_server, facts, duckdb_dataset, own_database, tmp_path
 ):
@@ -686,7 +686,7 @@ def test_spark_connect_writes_the_dataset_duckdb_writes(
     assert json.loads(logged[0][3])["output"] == f"{written}/"
 
 
-@pytest.mark.one_database(half="postgresql")
+@pytest.mark.one_database
 def test_an_unreachable_spark_connect_server_is_said_at_once(district, facts):
     # given an address where nothing listens
     port = free_port()
@@ -720,7 +720,7 @@ def java_children(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.one_database(half="postgresql")
+@pytest.mark.one_database
 def test_a_spark_driver_that_dies_is_said_in_words_with_the_setting_to_change(facts, tmp_path):
     # given the command running on Spark in local mode, in a process of its own
     command = [sys.executable, "-m", "homeroom.cli", "metrics", *EDFACTS, "--engine", "spark"]
