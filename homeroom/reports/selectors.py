@@ -172,13 +172,17 @@ def _place_rows(
     by_tier = suppress(
         [[held[k]["tiers"].get(t, 0) for t, _ in tiers] for k, _, _ in labels], minimum
     )
+    # Last year's table is published too (as rates): suppressed on its own, over the
+    # places that had students then.
+    before = [k for k, _, _ in labels if k in last]
+    then = suppress(
+        [[last[k]["chronic"], last[k]["counted"] - last[k]["chronic"]] for k in before], minimum
+    )
+    last_rates = {k: rate(then.cells[i][0], then.row_totals[i]) for i, k in enumerate(before)}
     rows = []
     for i, (k, key, label) in enumerate(labels):
         counted = chronic.row_totals[i]
-        before = last.get(k)
-        last_rate = None
-        if before and before["counted"] >= minimum and before["chronic"] >= minimum:
-            last_rate = before["chronic"] / before["counted"]
+        last_rate = last_rates.get(k)
         enrolled, absent = held[k]["enrolled"], held[k]["absent"]
         rows.append(
             PlaceRow(
@@ -435,7 +439,7 @@ def process_measures(district: District, state: SummaryState, on: dt.date, minim
     sent_days = [d for d in sent_days if start <= d <= on]
     columns = [per_month(cases), per_month(contacts), per_month(sent_days)]
     table = [[columns[c][m] for c in range(3)] for m in range(len(months))]
-    s = suppress(table, minimum, row_totals=False)
+    s = suppress(table, minimum, row_totals=False, zero_shown=True)
     return Process(
         months=months,
         cases_opened=[row[0] for row in s.cells],
@@ -458,10 +462,10 @@ def tier_moves(district: District, state: SummaryState, on: dt.date, minimum: in
     moves = TierChange.objects.filter(
         school_year=state.school_year_id, student__district=district, on__lte=on
     ).aggregate(
-        raised=Count("student", filter=Q(raised=True), distinct=True),
-        lowered=Count("student", filter=Q(raised=False), distinct=True),
+        up=Count("student", filter=Q(raised=True), distinct=True),
+        down=Count("student", filter=Q(raised=False), distinct=True),
     )
-    s = suppress([[moves["raised"], moves["lowered"]]], minimum, row_totals=False)
+    s = suppress([[moves["up"], moves["down"]]], minimum, row_totals=False)
     return TierMoves(raised=s.cells[0][0], lowered=s.cells[0][1])
 
 

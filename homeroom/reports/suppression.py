@@ -55,12 +55,16 @@ def suppress(
     *,
     row_totals: bool = True,
     column_totals: bool = True,
+    zero_shown: bool = False,
 ) -> Suppressed:
     """Hide the small counts of a table and enough others that none can be recovered.
 
     `row_totals`/`column_totals` say whether the table publishes those totals (a table of
     mixed measures, e.g. cases opened and contacts logged per month, has no row totals);
-    a line whose total is not published reveals nothing by subtraction.
+    a line whose total is not published reveals nothing by subtraction. A zero is a small
+    count like any other (it says every student of the row is in another column), except
+    where `zero_shown` says the table counts events, not students (a month with no case
+    opened discloses no one).
     """
     if minimum < 1:
         raise ValueError(f"the minimum cell size must be at least 1, not {minimum}")
@@ -80,7 +84,10 @@ def suppress(
         for i in range(rows + 1)
     ]
     hidden = [
-        [published[i][j] and grid[i][j] < minimum for j in range(columns + 1)]
+        [
+            published[i][j] and grid[i][j] < minimum and not (zero_shown and grid[i][j] == 0)
+            for j in range(columns + 1)
+        ]
         for i in range(rows + 1)
     ]
 
