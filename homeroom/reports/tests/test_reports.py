@@ -16,7 +16,7 @@ from homeroom.core.models import AuditEntry, School
 from homeroom.interventions.models import Case, FamilyContact
 from homeroom.metrics.engines import year_back
 from homeroom.metrics.models import SchoolDayAttendance, StandingCell, StudentSummary, SummaryState
-from homeroom.reports import actions, documents, selectors
+from homeroom.reports import actions, selectors
 from homeroom.reports.models import GroupMonth, ReportSettings
 from homeroom.roster.models import StudentCharacteristic
 
@@ -156,7 +156,7 @@ def test_group_gaps_against_the_district(world):
     f = selectors.figures(world.district)
     groups = {g.key: g for g in f.groups}
     # English learners: 12 of 30 = 40% against 26.5%: a gap of +13.5 points
-    (month, rate, whole) = groups["english_learner"].months[-1]
+    (_month, rate, whole) = groups["english_learner"].months[-1]
     assert rate == pytest.approx(0.40) and whole == pytest.approx(0.265)
     assert groups["english_learner"].latest_gap == pytest.approx(0.135)
     # 8 homeless students: hidden
