@@ -347,8 +347,10 @@ def group_gaps(
     held: dict[tuple[dt.date, str, str], GroupMonth] = {
         (r.as_of, r.group_type, r.group_value): r for r in rows
     }
-    months = sorted({r.as_of for r in held.values() if r.group_type == "district"})
-    months = [m for m in months if m <= on]
+    # months in which the district counted someone (the first weeks count no one yet)
+    months = sorted(
+        r.as_of for r in held.values() if r.group_type == "district" and r.counted
+    )
     whole_rates = {}
     for month in months:
         whole = held[(month, "district", "all")]

@@ -121,9 +121,24 @@ def suppress(
 
 
 def _complete_lines(lines, hidden, grid, inner) -> None:
-    """Until no line hides exactly one count: in each such line hide the smallest count
-    still shown, a cell before a total (hiding a total hides more than the table needs);
+    """Until no line hides exactly one count: in each such line hide another count, a cell
+    before a total (hiding a total hides more than the table needs), one whose other line
+    already hides a count before one that would start a new gap there, then the smallest;
     ties go to the first in the line."""
+    crossing: dict[tuple[int, int], list[list[tuple[int, int]]]] = {}
+    for line in lines:
+        for place in line:
+            crossing.setdefault(place, []).append(line)
+
+    def opens(place: tuple[int, int], own: list) -> int:
+        """How many other lines hiding `place` would leave with one hidden count: a count
+        in a line that already hides one closes the gap instead of opening another."""
+        return sum(
+            1
+            for line in crossing[place]
+            if line is not own and not any(hidden[i][j] for i, j in line)
+        )
+
     changed = True
     while changed:
         changed = False
@@ -134,7 +149,10 @@ def _complete_lines(lines, hidden, grid, inner) -> None:
             if not candidates:  # a line of one count: nothing beside it to give it away
                 continue
             cells = [place for place in candidates if place in inner]
-            i, j = min(cells or candidates, key=lambda place: grid[place[0]][place[1]])
+            i, j = min(
+                cells or candidates,
+                key=lambda place: (opens(place, line), grid[place[0]][place[1]]),
+            )
             hidden[i][j] = True
             changed = True
 
