@@ -348,9 +348,7 @@ def group_gaps(
         (r.as_of, r.group_type, r.group_value): r for r in rows
     }
     # months in which the district counted someone (the first weeks count no one yet)
-    months = sorted(
-        r.as_of for r in held.values() if r.group_type == "district" and r.counted
-    )
+    months = sorted(r.as_of for r in held.values() if r.group_type == "district" and r.counted)
     whole_rates = {}
     for month in months:
         whole = held[(month, "district", "all")]
