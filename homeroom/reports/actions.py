@@ -2,6 +2,7 @@
 audit entry of every report made (each in one transaction with what it records)."""
 
 import datetime as dt
+from collections import defaultdict
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,6 +15,7 @@ from homeroom.metrics.models import SummaryState
 from homeroom.metrics.rules import load_rule_profile
 from homeroom.reports.models import GroupMonth, ReportSettings
 from homeroom.reports.selectors import month_ends
+from homeroom.roster.models import Student, StudentCharacteristic
 
 MAXIMUM_CELL = 100  # a larger minimum would hide nearly every school's figures
 
@@ -48,35 +50,56 @@ def do_set_minimum_cell(*, user, district: District, minimum: int) -> ReportSett
 
 def do_refresh_group_months(district: District) -> int:
     """Recompute the student groups' chronic absence as of each month's end of the
-    summaries' year (and their date), on the database by the metric definitions; replaces
-    the district's `GroupMonth` rows in one transaction. Returns the rows written."""
+    summaries' year (and their date): per month, the metric definitions' per-student
+    standing over all schools (`student_district`, each student once) is computed once by
+    the database, and the district, each characteristic and each race/ethnicity are added
+    up from it with the characteristics held on that date. Replaces the district's
+    `GroupMonth` rows in one transaction. Returns the rows written."""
     state = SummaryState.objects.select_related("school_year").get(district=district)
     profile = load_rule_profile(district.rule_profile)
     engine = database_engine(district, since=state.school_year.start_date)
+    race = dict(Student.objects.filter(district=district).values_list("pk", "race_ethnicity"))
+    held = list(
+        StudentCharacteristic.objects.filter(student__district=district).values_list(
+            "student_id", "kind", "start_date", "end_date"
+        )
+    )
     now = timezone.now()
     rows = []
     for month_end in month_ends(state, state.as_of):
         window = engine.window(month_end)
-        for group_type in ("district", "characteristic", "race_ethnicity"):
-            table = definitions.group_summary(engine.facts, profile, window, group_type)
-            for row in engine.run(
-                table.select("group_value", "students", "counted", "chronic")
-            ).to_pylist():
-                if row["group_value"] is None:
-                    continue
-                rows.append(
-                    GroupMonth(
-                        district=district,
-                        school_year_id=state.school_year_id,
-                        as_of=month_end,
-                        group_type=group_type,
-                        group_value=row["group_value"],
-                        students=row["students"],
-                        counted=row["counted"],
-                        chronic=row["chronic"],
-                        computed_at=now,
-                    )
-                )
+        standing = definitions.student_district(engine.facts, profile, window)
+        students = engine.run(standing.select("student_id", "counted", "chronic")).to_pylist()
+        kinds: dict[int, set[str]] = defaultdict(set)
+        for student, kind, start, end in held:
+            if start <= month_end and (end is None or end >= month_end):
+                kinds[student].add(kind)
+        sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        for row in students:
+            pk = row["student_id"]
+            keys = [("district", "all")]
+            keys += [("characteristic", kind) for kind in kinds.get(pk, ())]
+            if race.get(pk):
+                keys.append(("race_ethnicity", race[pk]))
+            for key in keys:
+                total = sums[key]
+                total[0] += 1
+                total[1] += bool(row["counted"])
+                total[2] += bool(row["counted"] and row["chronic"])
+        rows += [
+            GroupMonth(
+                district=district,
+                school_year_id=state.school_year_id,
+                as_of=month_end,
+                group_type=group_type,
+                group_value=value,
+                students=students_,
+                counted=counted,
+                chronic=chronic,
+                computed_at=now,
+            )
+            for (group_type, value), (students_, counted, chronic) in sums.items()
+        ]
     with transaction.atomic():
         GroupMonth.objects.filter(district=district).delete()
         GroupMonth.objects.bulk_create(rows)
