@@ -152,6 +152,53 @@ ANNUAL_SECTIONS: list[Builder] = [
 SECTIONS = {"board": BOARD_SECTIONS, "annual": ANNUAL_SECTIONS}
 
 
+HIDDEN = "*"
+
+
+def _shown(value, as_rate: bool = False) -> str:
+    if value is None:
+        return HIDDEN
+    return display.percent(value) if as_rate else str(value)
+
+
+def public_table(kind: str, f: Figures) -> tuple[list[str], list[list[str]]]:
+    """A report's table as a public CSV holds it (header, rows): the same suppressed
+    figures as the PDF, a hidden one written `*`."""
+    if kind == "schools":
+        header = [
+            "school",
+            "students counted",
+            "chronically absent",
+            "chronic absence rate",
+            "rate a year earlier",
+        ]
+        rows = [
+            [
+                r.label,
+                _shown(r.counted),
+                _shown(r.chronic),
+                _shown(r.chronic_rate, True),
+                _shown(r.last_year_chronic_rate, True),
+            ]
+            for r in [f.district_row, *f.schools]
+        ]
+        return header, rows
+    if kind == "groups":
+        gaps = [*f.groups, *f.races]
+        months = [m for m, _, _ in gaps[0].months] if gaps else []
+        header = ["group", *(m.isoformat() for m in months)]
+        rows = [["District", *(_shown(w, True) for _, _, w in gaps[0].months)]] if gaps else []
+        rows += [[g.label, *(_shown(r, True) for _, r, _ in g.months)] for g in gaps]
+        return header, rows
+    raise KeyError(kind)
+
+
+PUBLIC_TABLES = {
+    "schools": "Chronic absence by school",
+    "groups": "Chronic absence by student group and month",
+}
+
+
 def sections(kind: str, f: Figures) -> list[Section]:
     return [s for build in SECTIONS[kind] if (s := build(f)) is not None]
 

@@ -8,6 +8,7 @@ app_name = "reports"
 urlpatterns = [
     path("reports/", views.index, name="index"),
     path("reports/<slug:kind>.pdf", views.report_pdf, name="pdf"),
+    path("reports/tables/<slug:kind>.csv", views.public_csv, name="table"),
     path("reports/groups/", views.groups, name="groups"),
     path("reports/allocation/", views.allocation, name="allocation"),
     path("reports/improvement/", views.improvement, name="improvement"),

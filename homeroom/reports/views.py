@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from homeroom.core.downloads import table_download
 from homeroom.reports import actions, documents, selectors
 from homeroom.reports.allocation import MEASURE_LABELS
 from homeroom.reports.selectors import ReportsNotAvailable
@@ -77,6 +78,7 @@ def index(request: HttpRequest) -> HttpResponse:
                 initial={"minimum_cell": selectors.minimum_cell(district)}
             ),
             "kinds": documents.KINDS,
+            "tables": documents.PUBLIC_TABLES,
         }
 
     return _page(request, "reports/index.html", build)
@@ -110,6 +112,35 @@ def report_pdf(request: HttpRequest, kind: str) -> HttpResponse:
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{kind}-report-{on.isoformat()}.pdf"'
     return response
+
+
+def public_csv(request: HttpRequest, kind: str) -> HttpResponse:
+    """A report's table as a public CSV (suppressed like the PDF; audit-logged)."""
+    selectors.may_read_reports(request.user)
+    if kind not in documents.PUBLIC_TABLES:
+        raise Http404("No such table.")
+    district = request.user.district
+    try:
+        state = selectors.report_state(district)
+        _, on = _as_of(request, state)
+        figures = _fresh_figures(district, on)
+    except ReportsNotAvailable as error:
+        return render(
+            request,
+            "reports/unavailable.html",
+            {"message": str(error), "current": "reports"},
+            status=400,
+        )
+    header, rows = documents.public_table(kind, figures)
+    return table_download(
+        user=request.user,
+        file_format="csv",
+        subject=f"public table: {kind}",
+        filename=f"{kind}-{on.isoformat()}",
+        header=header,
+        rows=rows,
+        filters={"as_of": on.isoformat()},
+    )
 
 
 def groups(request: HttpRequest) -> HttpResponse:

@@ -2,6 +2,7 @@
 materialized figures are written directly, so every expected value below is worked out by
 hand from the rows written here (in the comments), not by the code under test."""
 
+import csv
 import datetime as dt
 import io
 
@@ -319,6 +320,24 @@ def test_board_report_pdf_shows_the_figures_and_hides_the_small(world):
 
 
 DISTRICT = ("--district", "Riverside Unified")
+
+
+def test_public_csv_holds_the_suppressed_figures(world):
+    client = Client()
+    client.force_login(world.admin)
+    response = client.get(reverse("reports:table", args=["schools"]))
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    by_name = {row[0]: row[1:] for row in rows[1:]}
+    # Central's 3 and Lincoln's 20 are hidden; Washington's 30 of 100 is published
+    assert by_name["Central High"][:3] == ["40", "*", "*"]
+    assert by_name["Lincoln Elementary"][:3] == ["60", "*", "*"]
+    assert by_name["Washington"][:3] == ["100", "30", "30.0%"]
+    assert by_name["Riverside Unified"][:3] == ["200", "53", "26.5%"]
+    groups = client.get(reverse("reports:table", args=["groups"])).content.decode("utf-8-sig")
+    assert "English learner,40.0%" in groups and "Asian,*" in groups
+    assert AuditEntry.objects.filter(subject="public table: schools", user=world.admin).exists()
+    assert client.get(reverse("reports:table", args=["nothing"])).status_code == 404
 
 
 def test_report_command_writes_a_pdf_and_refuses_bad_input(world, tmp_path):

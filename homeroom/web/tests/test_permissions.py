@@ -927,13 +927,14 @@ def _reports() -> dict:
 REPORTS_MATRIX = {
     "index": [("get", _reports())],
     "pdf": [("get", _reports())],
+    "table": [("get", _reports())],
     "groups": [("get", _reports())],
     "allocation": [("get", _reports())],
     "improvement": [("get", _reports())],
     # administrators change the suppression setting (each of their own district)
     "settings": [("post", _only_roles({"admin", "outsider"}, 302))],
 }
-REPORT_ARGUMENTS = {"pdf": ["board"]}
+REPORT_ARGUMENTS = {"pdf": ["board"], "table": ["schools"]}
 REPORT_CASES = [(route, method) for route, rows in REPORTS_MATRIX.items() for method, _ in rows]
 
 
