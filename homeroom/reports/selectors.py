@@ -11,6 +11,7 @@ whole district added up (`may_read_reports`); the command runs for the district 
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
@@ -21,8 +22,15 @@ from homeroom.core.models import District, School
 from homeroom.interventions.models import Case, CaseBarrier, FamilyContact
 from homeroom.metrics.dashboards import GROUPS, _daily, _weeks, kept_dates
 from homeroom.metrics.engines import year_back
-from homeroom.metrics.models import SchoolDayAttendance, StandingCell, SummaryState
+from homeroom.metrics.models import (
+    SchoolDayAttendance,
+    StandingCell,
+    StudentSummary,
+    SummaryState,
+    TierChange,
+)
 from homeroom.metrics.rules import RuleProfile
+from homeroom.metrics.selectors import summary_rules
 from homeroom.outreach.models import Message
 from homeroom.reports import allocation as alloc
 from homeroom.reports.models import GroupMonth, ReportSettings
@@ -268,8 +276,6 @@ class Figures:
 
 def figures(district: District, *, on: dt.date | None = None, rules=None) -> Figures:
     """The district's figures as of `on` (a kept date; default the summaries' date)."""
-    from homeroom.metrics.selectors import summary_rules
-
     state = report_state(district)
     on = checked_date(state, on)
     rules = rules if rules is not None else summary_rules(state)
@@ -450,15 +456,11 @@ def process_measures(district: District, state: SummaryState, on: dt.date, minim
 
 
 def _local_day(at: dt.datetime, tz) -> dt.date:
-    from zoneinfo import ZoneInfo
-
     return at.astimezone(ZoneInfo(tz)).date() if tz else at.date()
 
 
 def tier_moves(district: District, state: SummaryState, on: dt.date, minimum: int) -> TierMoves:
     """Students moved to a more and to a less intensive tier this year to `on`."""
-    from homeroom.metrics.models import TierChange
-
     moves = TierChange.objects.filter(
         school_year=state.school_year_id, student__district=district, on__lte=on
     ).aggregate(
@@ -527,8 +529,6 @@ def allocation(district: District, *, budget: int, on: dt.date | None = None):
     staff assigned now (None for every school where no assignment is recorded)."""
     state = report_state(district)
     on = checked_date(state, on)
-    from homeroom.metrics.selectors import summary_rules
-
     rules = summary_rules(state)
     severe = rules.bands[0].name if rules else None
     tier3 = rules.tiers[0].name if rules else None
@@ -542,8 +542,6 @@ def allocation(district: District, *, budget: int, on: dt.date | None = None):
         held["chronic"] += row["n"] if row["chronic"] else 0
         held["severe"] += row["n"] if row["band"] == severe else 0
         held["tier3"] += row["n"] if row["tier"] == tier3 else 0
-    from homeroom.metrics.models import StudentSummary
-
     poverty = (
         StudentSummary.objects.filter(
             school_year=state.school_year_id,
