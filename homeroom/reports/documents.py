@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from homeroom.metrics import display
 from homeroom.reports import selectors
 from homeroom.reports.selectors import Figures
+from homeroom.reports.suppression import HIDDEN
 from homeroom.web.charts import line_chart, scatter_chart, share_bar_chart
 
 KINDS = {"board": "Board report", "annual": "Annual MTSS report"}
@@ -150,9 +151,6 @@ ANNUAL_SECTIONS: list[Builder] = [
     process_section,
 ]
 SECTIONS = {"board": BOARD_SECTIONS, "annual": ANNUAL_SECTIONS}
-
-
-HIDDEN = "*"
 
 
 def _shown(value, as_rate: bool = False) -> str:

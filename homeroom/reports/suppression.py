@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEFAULT_MINIMUM_CELL = 10
-HIDDEN = "n<{n}"  # what a hidden count says in a table: fewer than n, or hidden beside one
+HIDDEN = "*"  # what a published table prints for a hidden count or rate
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,6 @@ class Suppressed:
     column_totals: list[int | None]
     total: int | None
     minimum: int
-
-    def shown(self, row: int, column: int) -> bool:
-        return self.cells[row][column] is not None
 
 
 def suppress(
@@ -209,8 +206,3 @@ def rate(numerator: int | None, denominator: int | None) -> float | None:
     if numerator is None or not denominator:
         return None
     return numerator / denominator
-
-
-def hidden_label(minimum: int) -> str:
-    """What a table prints in place of a hidden count."""
-    return HIDDEN.format(n=minimum)

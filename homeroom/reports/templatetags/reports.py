@@ -3,9 +3,9 @@
 from django import template
 
 from homeroom.metrics import display
+from homeroom.reports.suppression import HIDDEN
 
 register = template.Library()
-HIDDEN = "*"
 
 
 @register.filter
