@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "homeroom.pipeline",
     "homeroom.demo",
     "homeroom.web",
+    "homeroom.reports",
 ]
 
 MIDDLEWARE = [

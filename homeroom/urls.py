@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("homeroom.interventions.urls")),
     path("", include("homeroom.outreach.urls")),
     path("", include("homeroom.truancy.urls")),
+    path("", include("homeroom.reports.urls")),
 ]

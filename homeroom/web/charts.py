@@ -206,13 +206,15 @@ def line_chart(
     *,
     titles: Sequence[str] | None = None,
     label_every: int = 1,
+    top: float = 1.0,
 ) -> LineChart:
     """Lines of shares (0 to 1) over the same points of `labels`, e.g. this year's weekly
     attendance rate and last year's. The value axis runs from a whole 5% below the
-    smallest value to 100%, where attendance rates live; missing values break a line."""
+    smallest value to `top` (100%, where attendance rates live; lower for rates that stay
+    low, e.g. chronic absence); missing values break a line."""
     values = [value for _, line in series for value in line if value is not None]
     low = math.floor(min(values, default=0.9) * 20) / 20  # to the 5% below
-    low = min(low, 0.95)
+    low = min(low, top - 0.05)
     baseline = HEIGHT - BOTTOM
     plot_height = baseline - TOP
     span = max(len(labels) - 1, 1)
@@ -222,7 +224,7 @@ def line_chart(
         return round(left + (WIDTH - left - RIGHT) * position / span, 1)
 
     def y_of(value: float) -> float:
-        return round(baseline - plot_height * (value - low) / (1 - low), 1)
+        return round(baseline - plot_height * (value - low) / (top - low), 1)
 
     lines = []
     for name, line in series:
@@ -237,7 +239,7 @@ def line_chart(
             title = titles[position] if titles else labels[position]
             points.append(LinePoint(x=x, y=y, title=f"{name}, {title}: {display.percent(value)}"))
         lines.append(LineSeries(name=name, path=" ".join(path), points=points))
-    steps = round((1 - low) / 0.05)
+    steps = round((top - low) / 0.05)
     every = 2 if steps > 6 else 1
     ticks = [
         ChartTick(label=f"{round((low + 0.05 * n) * 100)}%", y=y_of(low + 0.05 * n))
@@ -256,5 +258,77 @@ def line_chart(
             XLabel(label=label, x=x_of(position))
             for position, label in enumerate(labels)
             if position % label_every == 0
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class ScatterPoint:
+    """A labelled point: where it is drawn and what it says."""
+
+    label: str
+    x: float
+    y: float
+    title: str
+
+
+@dataclass(frozen=True)
+class ScatterChart:
+    """A scatter chart's frame, points, axes and the line of no change."""
+
+    width: int
+    height: int
+    left: float
+    right: float
+    top: float
+    baseline: float
+    zero: float
+    points: list[ScatterPoint]
+    x_ticks: list[XLabel]
+    ticks: list[ChartTick]
+
+
+def scatter_chart(points: Sequence[tuple[str, float, float]]) -> ScatterChart:
+    """Points of (label, share, change in points), e.g. schools by chronic absence rate
+    (across) and its change since last year (up: worse), on a share axis from 0 and a
+    change axis even about 0."""
+    height = HEIGHT + 60
+    baseline = height - BOTTOM
+    plot_height = baseline - TOP
+    left = LEFT + 12
+    x_top, x_ticks = _share_axis(max((x for _, x, _ in points), default=0.1))
+    reach = max((abs(y) for _, _, y in points), default=0.01)
+    y_step = _axis_step(max(reach * 100, 1)) / 100
+    y_top = max(y_step, math.ceil(round(reach / y_step, 9)) * y_step)
+
+    def x_of(value: float) -> float:
+        return round(left + (WIDTH - left - RIGHT) * value / x_top, 1)
+
+    def y_of(value: float) -> float:
+        return round(baseline - plot_height * (value + y_top) / (2 * y_top), 1)
+
+    count = round(y_top / y_step)
+    return ScatterChart(
+        width=WIDTH,
+        height=height,
+        left=left,
+        right=WIDTH - RIGHT,
+        top=TOP,
+        baseline=baseline,
+        zero=y_of(0),
+        points=[
+            ScatterPoint(
+                label=label,
+                x=x_of(x),
+                y=y_of(y),
+                title=f"{label}: {display.percent(x)} chronically absent, "
+                f"{display.points(y)} since last year",
+            )
+            for label, x, y in points
+        ],
+        x_ticks=[XLabel(label=label, x=x_of(value)) for label, value in x_ticks],
+        ticks=[
+            ChartTick(label=display.points(y_step * n), y=y_of(y_step * n))
+            for n in range(-count, count + 1)
         ],
     )

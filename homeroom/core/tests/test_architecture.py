@@ -30,7 +30,7 @@ LAYERS = (
     ("outreach",),
     ("truancy",),
     ("pipeline",),
-    ("demo", "web"),
+    ("demo", "web", "reports"),
 )
 RANK = {app: rank for rank, apps in enumerate(LAYERS) for app in apps}
 GATEKEEPER = "access"

@@ -913,3 +913,50 @@ def test_outreach_administration_answers_each_user_as_the_matrix_says(cast, rout
     # when they open the page or send its form filled in correctly, then each gets what the
     # matrix says
     assert _answers(cast, expected, ask) == expected
+
+
+# Reports (homeroom.reports): district roles only. The outsider administers another
+# district, whose figures are not computed yet: the page says so (400), never this one's.
+REPORT_READERS = {"admin", "analyst"}
+
+
+def _reports() -> dict:
+    return _by_user(
+        lambda user: 200 if user in REPORT_READERS else 400 if user == "outsider" else 403
+    )
+
+
+REPORTS_MATRIX = {
+    "index": [("get", _reports())],
+    "pdf": [("get", _reports())],
+    "table": [("get", _reports())],
+    "groups": [("get", _reports())],
+    "allocation": [("get", _reports())],
+    "improvement": [("get", _reports())],
+    # administrators change the suppression setting (each of their own district)
+    "settings": [("post", _only_roles({"admin", "outsider"}, 302))],
+}
+REPORT_ARGUMENTS = {"pdf": ["board"], "table": ["schools"]}
+REPORT_CASES = [(route, method) for route, rows in REPORTS_MATRIX.items() for method, _ in rows]
+
+
+def test_every_reports_route_has_a_row_in_the_matrix():
+    from homeroom.reports import urls as report_urls
+
+    assert {p.name for p in report_urls.urlpatterns} == set(REPORTS_MATRIX)
+
+
+@pytest.mark.parametrize(("route", "method"), REPORT_CASES)
+def test_reports_route_answers_each_user_as_the_matrix_says(cast, summaries, route, method):
+    # given the district's figures computed and each member of the cast signed in in turn
+    expected = dict(REPORTS_MATRIX[route])[method]
+    assert set(expected) == {ANONYMOUS, *CAST_USERS}
+    url = reverse(f"reports:{route}", args=REPORT_ARGUMENTS.get(route, []))
+
+    def ask(client, username):
+        if method == "get":
+            return client.get(url)
+        return client.post(url, {"minimum_cell": "5"})
+
+    # when they open the page or download the report, then each gets what the matrix says
+    assert _answers(cast, expected, ask) == expected
