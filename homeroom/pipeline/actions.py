@@ -31,6 +31,7 @@ from homeroom.metrics.rules import load_rule_profile
 from homeroom.outreach.actions import do_install_default_templates
 from homeroom.outreach.triggers import do_evaluate_triggers
 from homeroom.pipeline.models import NightlyRun
+from homeroom.reports.actions import do_refresh_group_months
 from homeroom.truancy.actions import do_find_eligible
 from homeroom.warnings.actions import (
     analysis_engine,
@@ -158,6 +159,8 @@ def do_run_nightly(
         return installed | do_evaluate_triggers(district, as_of=as_of, raised_tiers=raised)
 
     step("outreach", outreach)
+    # The student groups' months the reports read (a refresh of the summaries outdates them).
+    step("report figures", lambda: {"rows": do_refresh_group_months(district)})
     run.status, run.finished_at = NightlyRun.Status.SUCCEEDED, timezone.now()
     run.save()
     return run

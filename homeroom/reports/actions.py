@@ -54,8 +54,11 @@ def do_refresh_group_months(district: District) -> int:
     standing over all schools (`student_district`, each student once) is computed once by
     the database, and the district, each characteristic and each race/ethnicity are added
     up from it with the characteristics held on that date. Replaces the district's
-    `GroupMonth` rows in one transaction. Returns the rows written."""
-    state = SummaryState.objects.select_related("school_year").get(district=district)
+    `GroupMonth` rows in one transaction. Returns the rows written (none before the
+    district's first refresh of the summaries)."""
+    state = SummaryState.objects.select_related("school_year").filter(district=district).first()
+    if state is None:
+        return 0
     profile = load_rule_profile(district.rule_profile)
     engine = database_engine(district, since=state.school_year.start_date)
     race = dict(Student.objects.filter(district=district).values_list("pk", "race_ethnicity"))

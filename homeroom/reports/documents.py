@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from django.template.loader import render_to_string
 
 from homeroom.metrics import display
+from homeroom.metrics.charts import line_chart, scatter_chart, share_bar_chart
 from homeroom.reports import selectors
 from homeroom.reports.selectors import Figures
 from homeroom.reports.suppression import HIDDEN
-from homeroom.web.charts import line_chart, scatter_chart, share_bar_chart
 
 KINDS = {"board": "Board report", "annual": "Annual MTSS report"}
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from homeroom.access.gatekeeper import aggregate_scope
 from homeroom.attendance.selectors import school_year_for
 from homeroom.metrics import display
+from homeroom.metrics.charts import line_chart, share_bar_chart
 from homeroom.metrics.dashboards import (
     GROUPS,
     MINIMUM_CELL,
@@ -29,7 +30,6 @@ from homeroom.metrics.dashboards import (
 from homeroom.metrics.display import day_places
 from homeroom.metrics.selectors import summary_rules, summary_state
 from homeroom.web import views
-from homeroom.web.charts import line_chart, share_bar_chart
 
 # sort key -> (what the column says, the row's value); rows without figures sort last
 SORTS = {

@@ -33,6 +33,7 @@ from homeroom.ingest.selectors import (
 from homeroom.interventions.views import student_section
 from homeroom.interventions.worklists import CHRONIC, chronic_list, early_warning_worklist
 from homeroom.interventions.worklists import student_list as student_list_of
+from homeroom.metrics.charts import month_absence_chart
 from homeroom.metrics.display import day_places
 from homeroom.metrics.selectors import (
     MonthAttendance,
@@ -64,7 +65,6 @@ from homeroom.roster.selectors import (
 )
 from homeroom.warnings.methods import method_name
 from homeroom.warnings.selectors import student_flags, student_risk
-from homeroom.web.charts import month_absence_chart
 from homeroom.web.forms import ImportUploadForm, SignInForm, StudentSearchForm, WorklistForm
 from homeroom.web.import_tables import run_details, run_rows
 from homeroom.web.tables import (

@@ -10,6 +10,7 @@ from homeroom.ingest.sync import ImportRejected, do_import
 from homeroom.metrics.models import StudentSummary, SummaryState
 from homeroom.pipeline.actions import NightlyImport, do_refresh_after_import, do_run_nightly
 from homeroom.pipeline.models import NightlyRun
+from homeroom.reports.models import GroupMonth
 from homeroom.warnings.models import Flag
 from homeroom.web.tests.import_files import PROFILE, attendance_csv
 
@@ -44,12 +45,16 @@ def test_a_night_refreshes_the_metrics_then_raises_flags_and_records_every_step(
         ("truancy", "done"),
         ("tiers", "done"),
         ("outreach", "done"),
+        ("report figures", "done"),
     ]
     # and the summaries are as of that day, with Ana's two absences, and Ana is flagged
     assert SummaryState.objects.get(district=cast.district).as_of == days[9]
     assert absent_days(cast.ana) == 2
     assert "early_absences" in open_flag_kinds(cast.ana)
     assert open_flag_kinds(cast.ben) == set()
+    # and the reports' student-group figures reach that day
+    months = GroupMonth.objects.filter(district=cast.district, group_type="district")
+    assert months.latest("as_of").as_of == days[9]
 
 
 def test_a_night_with_files_imports_them_and_the_metrics_step_takes_them_in(cast, tmp_path):

@@ -2,8 +2,8 @@
 
 import datetime as dt
 
+from homeroom.metrics.charts import line_chart, month_absence_chart, share_bar_chart
 from homeroom.metrics.selectors import MonthAttendance
-from homeroom.web.charts import line_chart, month_absence_chart, share_bar_chart
 
 
 def months(*absences: float) -> list[MonthAttendance]:
