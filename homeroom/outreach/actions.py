@@ -29,7 +29,6 @@ from homeroom.core.actions import do_log_district_change, do_log_student_access
 from homeroom.core.models import AuditEntry, District
 from homeroom.core.selectors import district_today
 from homeroom.interventions.models import Case, CaseEvent, FamilyContact
-from homeroom.metrics.display import date as show_date
 from homeroom.outreach.models import (
     CONFIRMATIONS,
     ConsentChange,
@@ -225,7 +224,7 @@ class Draft:
     guardian: Guardian
     students: tuple[Student, ...]
     key: str
-    values: dict[str, str]
+    values: dict[str, str | dt.date]
     stated: dict[str, Any]
     user: Any = None
     case: Case | None = None
@@ -453,8 +452,8 @@ def _message(draft: Draft, template: MessageTemplate, household: str, rules, now
         language=template.language,
         wanted_language=guardian.preferred_language,
         template=template,
-        subject=fill(template.subject, values),
-        body=fill(template.body, values),
+        subject=fill(template.subject, values, template.language),
+        body=fill(template.body, values, template.language),
         stated=draft.stated,
         idempotency_key=draft.key,
         not_before=not_before,
@@ -619,7 +618,7 @@ def do_send_family_message(
                 "message": text,
                 "sender": sender,
                 "school": school_of(student, today),
-                "date": show_date(today),
+                "date": today,
             },
             stated={"text": text, "sender": sender},
             user=user,

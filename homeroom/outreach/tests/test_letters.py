@@ -69,9 +69,11 @@ def test_the_nudge_letter_states_the_childs_days_and_a_typical_classmates(
     assert counts == {"nudge": 2}
     letter = Message.objects.get(guardian=families.maria)
     assert letter.channel == "letter"
+    months = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre"
+    month = [*months.split(), "diciembre"][cast.today.month - 1]
     expected = (
         "Estimado(a) María Alvarez:\n\nHasta el "
-        f"{cast.today:%b} {cast.today.day}, {cast.today.year}, Ana ha faltado 6 días a la "
+        f"{cast.today.day} de {month} de {cast.today.year}, Ana ha faltado 6 días a la "
         "escuela este año. Un compañero típico ha faltado 2 días."
     )
     assert letter.body[: len(expected)] == expected
