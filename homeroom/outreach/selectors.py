@@ -132,3 +132,12 @@ def preview_template(
         rtl=language in RIGHT_TO_LEFT,
         values=values,
     )
+
+
+def unmatched_messages(district_id: int) -> list[Message]:
+    """Texts and emails from addresses no guardian has, oldest first."""
+    return list(
+        Message.objects.filter(district_id=district_id, status=Message.Status.UNMATCHED).order_by(
+            "created_at", "pk"
+        )[:200]
+    )

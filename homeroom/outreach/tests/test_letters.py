@@ -12,8 +12,8 @@ from django.urls import reverse
 from homeroom.conftest import PASSWORD, add_absence, enroll, school_days
 from homeroom.core.models import AuditEntry
 from homeroom.metrics.actions import do_refresh_summaries
-from homeroom.outreach.actions import outreach_settings
 from homeroom.outreach import letters
+from homeroom.outreach.actions import outreach_settings
 from homeroom.outreach.letters import do_print_letters
 from homeroom.outreach.models import Message, TriggerHit
 from homeroom.outreach.triggers import do_evaluate_triggers, draw
