@@ -701,7 +701,9 @@ def do_record_delivery_report(
 # Inbound messages, STOP and START ---------------------------------------------------------
 
 
-def do_receive_text(*, sender: str, to: str, body: str, provider_id: str) -> list[Message]:
+def do_receive_text(
+    *, sender: str, to: str, body: str, provider_id: str, district_id: int | None = None
+) -> list[Message]:
     """A text from a family: STOP/START change consent at once (confirmed once); any other
     reply joins the timeline and contact log of the guardian's children; a number no
     guardian has waits on the unmatched page. Safe to repeat."""
@@ -713,11 +715,11 @@ def do_receive_text(*, sender: str, to: str, body: str, provider_id: str) -> lis
     candidates = Guardian.objects.filter(phone__endswith=phone[-4:])
     guardians = [guardian for guardian in candidates if normal_phone(guardian.phone) == phone]
     inbound = Inbound(ContactChannel.SMS, phone, to, "", body, provider_id, keyword_of(body))
-    return _receive(inbound, guardians)
+    return _receive(inbound, guardians, district_id)
 
 
 def do_receive_email(
-    *, sender: str, to: str, subject: str, text: str, headers: str
+    *, sender: str, to: str, subject: str, text: str, headers: str, district_id: int | None = None
 ) -> list[Message]:
     """An email from a family (the inbound-email webhook): matched to the guardian whose
     email it answers (its In-Reply-To or References name one of our Message-IDs), else to
@@ -750,7 +752,7 @@ def do_receive_email(
     inbound = Inbound(
         ContactChannel.EMAIL, address, to, subject[:200], text, provider_id, keyword_of(first_line)
     )
-    return _receive(inbound, guardians)
+    return _receive(inbound, guardians, district_id)
 
 
 @dataclass(frozen=True)
@@ -766,12 +768,12 @@ class Inbound:
     keyword: str | None
 
 
-def _receive(inbound: Inbound, guardians: list[Guardian]) -> list[Message]:
+def _receive(inbound: Inbound, guardians: list[Guardian], district_id: int | None) -> list[Message]:
     received = []
     try:
         with transaction.atomic():
             if not guardians:
-                unmatched = _store_unmatched(inbound)
+                unmatched = _store_unmatched(inbound, district_id)
                 return [unmatched] if unmatched else []
             for guardian in guardians:
                 received.append(_receive_from(guardian, inbound, len(guardians) > 1))
@@ -780,11 +782,13 @@ def _receive(inbound: Inbound, guardians: list[Guardian]) -> list[Message]:
     return received
 
 
-def _store_unmatched(inbound: Inbound) -> Message | None:
+def _store_unmatched(inbound: Inbound, district_id: int | None) -> Message | None:
     """A message from an address no guardian has: kept for staff to assign or dismiss on
-    the unmatched page. An installation serves one district; were there several, the
-    message could not be placed and is dropped (nothing about a student is in it yet)."""
-    districts = list(District.objects.all()[:2])
+    the unmatched page of the district its webhook address names (`?district=`), or of the
+    installation's only district. Otherwise it cannot be placed and is dropped."""
+    districts = list(
+        District.objects.filter(pk=district_id) if district_id else District.objects.all()[:2]
+    )
     if len(districts) != 1:
         return None
     return Message.objects.create(

@@ -116,6 +116,7 @@ def sms_inbound(request: HttpRequest) -> HttpResponse:
         to=request.POST.get("To", ""),
         body=request.POST.get("Body", ""),
         provider_id=request.POST.get("MessageSid", ""),
+        district_id=_district_named(request),
     )
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
 
@@ -136,8 +137,16 @@ def email_inbound(request: HttpRequest) -> HttpResponse:
         subject=request.POST.get("subject", ""),
         text=request.POST.get("text", ""),
         headers=request.POST.get("headers", ""),
+        district_id=_district_named(request),
     )
     return HttpResponse(status=200)
+
+
+def _district_named(request: HttpRequest) -> int | None:
+    """The district a webhook's address names (`?district=<id>`), for messages no guardian
+    matches; the address is signed (texts) or secret (email), so it is the district's own."""
+    named = request.GET.get("district", "")
+    return int(named) if named.isdigit() else None
 
 
 def unmatched(request: HttpRequest) -> HttpResponse:
