@@ -23,8 +23,9 @@ def _stylesheet_and_fonts():
 
 def render_pdf(html: str) -> bytes:
     """The chunk's PDF. The cyclic garbage collector is paused while WeasyPrint builds its
-    boxes: it would walk the whole growing tree again and again (a third of the time at
-    800 pages) and finds nothing to free before the chunk is done."""
+    boxes: it walks the whole growing tree again and again and finds nothing to free
+    before the chunk is done (800 pages in one document: 42 s instead of 63 s, measured
+    once on a busy machine)."""
     import weasyprint
 
     stylesheet, fonts = _stylesheet_and_fonts()
