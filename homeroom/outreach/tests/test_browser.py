@@ -25,7 +25,8 @@ def test_a_template_edited_and_previewed_then_a_text_sent_and_its_reply_seen(
     provider.callbacks = False
     # given the district admin on the Messages page
     sign_in(page, live_server, "admin")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Messages").click()
+    menu = page.get_by_role("navigation", name="Main")
+    menu.get_by_role("link", name="Messages", exact=True).click()  # not "Unmatched messages"
     page.wait_for_load_state()
     assert page.get_by_role("table", name="Templates by message and language").is_visible()
     look(page, "outreach-templates")
