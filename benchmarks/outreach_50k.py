@@ -18,7 +18,7 @@ What it does (docs/benchmarks.md, section "Outreach", records the figures):
    due, grouped by household, and the messages decided set-wise through the outbox
    (`actions.queue_many`) with their timeline rows and audit entries. Then the same
    night again (nothing new to decide).
-3. Queues `--letters` nudge letters for households of one school (untimed) and times
+3. Queues `--letters` nudge letters for households moved into one school (untimed) and times
    `do_print_letters`: one PDF with its cover sheet and manifest.
 """
 
@@ -236,14 +236,17 @@ def letters(district, admin, school, count: int, today) -> None:
     templates = {
         t.language: t for t in MessageTemplate.objects.filter(district=district, kind="nudge")
     }
-    students = Enrollment.objects.filter(school=school).values_list("student_id", flat=True)
     households = {}
-    for link in StudentGuardian.objects.filter(student_id__in=students).select_related(
-        "guardian", "student"
-    ):
+    for link in StudentGuardian.objects.select_related("guardian", "student").order_by("pk"):
         households.setdefault(link.guardian_id, (link.guardian, []))[1].append(link.student)
+    households = dict(list(households.items())[:count])
+    # One school of `count` households (a school has about 2,100 here): their children are
+    # moved to it, after the triggers, so a batch is as large as the target.
+    Enrollment.objects.filter(
+        student_id__in=[s.pk for _, children in households.values() for s in children]
+    ).update(school=school)
     messages = []
-    for guardian, children in list(households.values())[:count]:
+    for guardian, children in households.values():
         template = templates[guardian.preferred_language]
         messages.append(
             Message(
@@ -273,7 +276,11 @@ def letters(district, admin, school, count: int, today) -> None:
     from django.conf import settings
 
     size = (Path(settings.DATA_DIR) / batch.pdf).stat().st_size / 1e6
-    print(f"letters: {batch.letters:,} letters in one PDF ({size:.1f} MB) in {seconds:.0f} s")
+    load = os.getloadavg()[0]
+    print(
+        f"letters: {batch.letters:,} letters in one PDF ({size:.1f} MB) in {seconds:.0f} s"
+        f" (load average {load:.1f} at the end)"
+    )
 
 
 if __name__ == "__main__":

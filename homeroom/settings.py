@@ -184,6 +184,8 @@ HOMEROOM_SMS = {
     # Whether the provider answers a repeated idempotency key with the first message.
     "IDEMPOTENT": os.environ.get("HOMEROOM_SMS_IDEMPOTENT", "") == "1",
 }
+# The secret in the inbound-email webhook's address (outreach: families' email replies).
+HOMEROOM_EMAIL_INBOUND_TOKEN = os.environ.get("HOMEROOM_EMAIL_INBOUND_TOKEN", "")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 60 * 60

@@ -131,6 +131,13 @@ def logs_family_contacts(user) -> bool:
     return user.role in CONTACT_LOGGING_ROLES
 
 
+def resolves_unmatched_messages(user) -> bool:
+    """Whether the user reads the texts and emails no guardian could be matched to, and
+    assigns them to a family or dismisses them: staff who log family contacts for the whole
+    district (district administrators), since the words may be about any student."""
+    return user.is_district_wide and logs_family_contacts(user)
+
+
 def starts_interventions(user, *, tiers: Iterable[int]) -> bool:
     """Whether the user starts an intervention serving `tiers` (for a student they may see)."""
     if user.role in CASE_MANAGING_ROLES:

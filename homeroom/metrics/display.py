@@ -7,7 +7,8 @@
 - Changes of a rate: percentage points with a sign and one decimal, e.g. 0.0525 ->
   "+5.3 pts" (a change that rounds to nothing is "0.0 pts", unsigned).
 - Counts of students, rows and the like: whole numbers with thousands separators.
-- Dates: "Dec 7, 2026", as the pages' templates write them (`date:"M j, Y"`).
+- Dates: "Dec 7, 2026", as the pages' templates write them (`date:"M j, Y"`); in words to
+  families, each language's own long form (`family_date`: "7 de diciembre de 2026").
 
 Rounding is half up, as people round by hand (2.25 -> "2.3"), not the binary float's
 half-to-even. Machine-readable outputs (CSV, JSON, Parquet) are never rounded here.
@@ -87,3 +88,37 @@ def date(value: dt.date | None) -> str:
     if value is None:
         return MISSING
     return f"{value:%b} {value.day}, {value.year}"
+
+
+# Homeroom's language codes (roster.Language) as CLDR locales, where they differ.
+CLDR_LOCALES = {"zh": "zh_Hans", "tl": "fil"}
+# CLDR has no month names of its own for Haitian Creole (it would print French ones).
+HAITIAN_MONTHS = [
+    "janvye",
+    "fevriye",
+    "mas",
+    "avril",
+    "me",
+    "jen",
+    "jiyè",
+    "out",
+    "septanm",
+    "oktòb",
+    "novanm",
+    "desanm",
+]
+
+
+def family_date(value: dt.date, language: str) -> str:
+    """A date as a letter or message to a family writes it, in the family's language
+    (CLDR's long form through Babel): "December 7, 2026", "7 de diciembre de 2026",
+    "2026年12月7日", "7 ديسمبر 2026". An unknown language gets the English form."""
+    from babel.core import UnknownLocaleError
+    from babel.dates import format_date
+
+    if language == "ht":
+        return f"{value.day} {HAITIAN_MONTHS[value.month - 1]} {value.year}"
+    try:
+        return format_date(value, "long", locale=CLDR_LOCALES.get(language, language))
+    except (UnknownLocaleError, ValueError):
+        return format_date(value, "long", locale="en")

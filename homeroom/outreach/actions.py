@@ -16,6 +16,8 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.parser import HeaderParser
+from email.utils import parseaddr
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,13 +25,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from homeroom.access.cases import logs_family_contacts
+from homeroom.access.cases import logs_family_contacts, resolves_unmatched_messages
 from homeroom.access.gatekeeper import access_student
 from homeroom.core.actions import do_log_district_change, do_log_student_access
 from homeroom.core.models import AuditEntry, District
 from homeroom.core.selectors import district_today
 from homeroom.interventions.models import Case, CaseEvent, FamilyContact
-from homeroom.metrics.display import date as show_date
+from homeroom.outreach.channels import keys_replied_to
 from homeroom.outreach.models import (
     CONFIRMATIONS,
     ConsentChange,
@@ -225,7 +227,7 @@ class Draft:
     guardian: Guardian
     students: tuple[Student, ...]
     key: str
-    values: dict[str, str]
+    values: dict[str, str | dt.date]
     stated: dict[str, Any]
     user: Any = None
     case: Case | None = None
@@ -453,8 +455,8 @@ def _message(draft: Draft, template: MessageTemplate, household: str, rules, now
         language=template.language,
         wanted_language=guardian.preferred_language,
         template=template,
-        subject=fill(template.subject, values),
-        body=fill(template.body, values),
+        subject=fill(template.subject, values, template.language),
+        body=fill(template.body, values, template.language),
         stated=draft.stated,
         idempotency_key=draft.key,
         not_before=not_before,
@@ -619,7 +621,7 @@ def do_send_family_message(
                 "message": text,
                 "sender": sender,
                 "school": school_of(student, today),
-                "date": show_date(today),
+                "date": today,
             },
             stated={"text": text, "sender": sender},
             user=user,
@@ -699,9 +701,12 @@ def do_record_delivery_report(
 # Inbound messages, STOP and START ---------------------------------------------------------
 
 
-def do_receive_text(*, sender: str, to: str, body: str, provider_id: str) -> list[Message]:
+def do_receive_text(
+    *, sender: str, to: str, body: str, provider_id: str, district_id: int | None = None
+) -> list[Message]:
     """A text from a family: STOP/START change consent at once (confirmed once); any other
-    reply joins the timeline and contact log of the guardian's children. Safe to repeat."""
+    reply joins the timeline and contact log of the guardian's children; a number no
+    guardian has waits on the unmatched page. Safe to repeat."""
     phone = normal_phone(sender)
     if not phone or Message.objects.filter(provider_id=provider_id, direction="in").exists():
         return []
@@ -709,100 +714,249 @@ def do_receive_text(*, sender: str, to: str, body: str, provider_id: str) -> lis
     # compare the numbers in one form.
     candidates = Guardian.objects.filter(phone__endswith=phone[-4:])
     guardians = [guardian for guardian in candidates if normal_phone(guardian.phone) == phone]
-    keyword = keyword_of(body)
+    inbound = Inbound(ContactChannel.SMS, phone, to, "", body, provider_id, keyword_of(body))
+    return _receive(inbound, guardians, district_id)
+
+
+def do_receive_email(
+    *, sender: str, to: str, subject: str, text: str, headers: str, district_id: int | None = None
+) -> list[Message]:
+    """An email from a family (the inbound-email webhook): matched to the guardian whose
+    email it answers (its In-Reply-To or References name one of our Message-IDs), else to
+    the guardians with the sender's address; else it waits on the unmatched page. A reply
+    whose first line is only an unsubscribe word (STOP, UNSUBSCRIBE, ALTO, …) opts out of
+    email. Safe to repeat (the email's own Message-ID, or a hash of it, is its id)."""
+    address = parseaddr(sender)[1].strip().lower()
+    own_id = HeaderParser().parsestr(headers or "").get("Message-ID", "").strip()
+    provider_id = (
+        "email:"
+        + hashlib.sha256((own_id or f"{address}|{subject}|{text}").encode()).hexdigest()[:40]
+    )
+    if not address or Message.objects.filter(provider_id=provider_id, direction="in").exists():
+        return []
+    answered = (
+        Message.objects.filter(
+            idempotency_key__in=keys_replied_to(headers),
+            channel=ContactChannel.EMAIL,
+            direction=Message.Direction.OUT,
+        )
+        .exclude(guardian=None)
+        .select_related("guardian")
+        .first()
+    )
+    if answered is not None:
+        guardians = [answered.guardian]
+    else:
+        guardians = list(Guardian.objects.filter(email__iexact=address).order_by("pk"))
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    inbound = Inbound(
+        ContactChannel.EMAIL, address, to, subject[:200], text, provider_id, keyword_of(first_line)
+    )
+    return _receive(inbound, guardians, district_id)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A text or email from outside, as its webhook gave it."""
+
+    channel: str
+    sender: str
+    to: str
+    subject: str
+    body: str
+    provider_id: str
+    keyword: str | None
+
+
+def _receive(inbound: Inbound, guardians: list[Guardian], district_id: int | None) -> list[Message]:
     received = []
     try:
         with transaction.atomic():
+            if not guardians:
+                unmatched = _store_unmatched(inbound, district_id)
+                return [unmatched] if unmatched else []
             for guardian in guardians:
-                received.append(
-                    _receive_from(
-                        guardian, phone, to, body, provider_id, keyword, len(guardians) > 1
-                    )
-                )
+                received.append(_receive_from(guardian, inbound, len(guardians) > 1))
     except IntegrityError:  # the same webhook twice at once: the other one recorded it
         return []
     return received
 
 
-def _receive_from(
-    guardian: Guardian,
-    phone: str,
-    to: str,
-    body: str,
-    provider_id: str,
-    keyword: str | None,
-    shared: bool,
-) -> Message:
-    """One guardian's copy of a text from their number."""
-    district = District.objects.get(pk=guardian.district_id)
-    links = list(StudentGuardian.objects.filter(guardian=guardian).select_related("student"))
-    students = [link.student for link in links]
+def _store_unmatched(inbound: Inbound, district_id: int | None) -> Message | None:
+    """A message from an address no guardian has: kept for staff to assign or dismiss on
+    the unmatched page of the district its webhook address names (`?district=`), or of the
+    installation's only district. Otherwise it cannot be placed and is dropped."""
+    districts = list(
+        District.objects.filter(pk=district_id) if district_id else District.objects.all()[:2]
+    )
+    if len(districts) != 1:
+        return None
+    return Message.objects.create(
+        district=districts[0],
+        direction=Message.Direction.IN,
+        kind=MessageKind.REPLY,
+        channel=inbound.channel,
+        from_address=inbound.sender,
+        to_address=inbound.to,
+        subject=inbound.subject,
+        body=inbound.body,
+        status=Message.Status.UNMATCHED,
+        idempotency_key=f"in:{inbound.provider_id}",
+        provider_id=inbound.provider_id,
+        not_before=timezone.now(),
+        stated={"keyword": inbound.keyword} if inbound.keyword else {},
+    )
+
+
+def _receive_from(guardian: Guardian, inbound: Inbound, shared: bool) -> Message:
+    """One guardian's copy of a text or email from their address."""
     previous = (
         Message.objects.filter(
-            guardian=guardian, direction=Message.Direction.OUT, channel=ContactChannel.SMS
+            guardian=guardian, direction=Message.Direction.OUT, channel=inbound.channel
         )
         .order_by("-created_at", "-pk")
         .first()
     )
     message = Message.objects.create(
-        district=district,
+        district_id=guardian.district_id,
         direction=Message.Direction.IN,
         kind=MessageKind.REPLY,
-        channel=ContactChannel.SMS,
+        channel=inbound.channel,
         guardian=guardian,
         household=_household(guardian),
         case=previous.case if previous else None,
-        from_address=phone,
-        to_address=to,
+        from_address=inbound.sender,
+        to_address=inbound.to,
         language=guardian.preferred_language,
         wanted_language=guardian.preferred_language,
-        body=body,
+        subject=inbound.subject,
+        body=inbound.body,
         status=Message.Status.RECEIVED,
-        idempotency_key=f"in:{provider_id}" + (f":{guardian.pk}" if shared else ""),
-        provider_id=provider_id,
+        idempotency_key=f"in:{inbound.provider_id}" + (f":{guardian.pk}" if shared else ""),
+        provider_id=inbound.provider_id,
         not_before=timezone.now(),
         in_reply_to=previous,
-        stated={"keyword": keyword} if keyword else {},
+        stated={"keyword": inbound.keyword} if inbound.keyword else {},
     )
-    message.students.set(students)
+    _take_in(message, guardian, inbound.keyword)
+    return message
+
+
+def _take_in(message: Message, guardian: Guardian, keyword: str | None) -> None:
+    """A matched message's effects: its children, then consent (STOP/START) or the reply in
+    each child's contact log and timeline."""
+    district = District.objects.get(pk=guardian.district_id)
+    links = list(StudentGuardian.objects.filter(guardian=guardian).select_related("student"))
+    message.students.set([link.student for link in links])
     if keyword:
         _change_consent(district, guardian, keyword, message)
     else:
         _record_reply(district, guardian, message, links)
+
+
+def do_assign_unmatched(user, *, message_id: int, guardian_local_id: str) -> Message:
+    """Staff say whose an unmatched text or email is: it becomes that guardian's reply (in
+    the children's contact logs and timelines, or a STOP/START), audited on each child."""
+    _may_resolve_unmatched(user)
+    local_id = guardian_local_id.strip()
+    guardian = Guardian.objects.filter(district_id=user.district_id, local_id=local_id).first()
+    if guardian is None:
+        raise ValidationError(
+            {
+                "guardian": f"No guardian has the roster ID “{local_id}” in this district; "
+                "copy it from the student's page (Guardians)."
+            }
+        )
+    with transaction.atomic():
+        message = _unmatched_for_update(user, message_id)
+        message.guardian = guardian
+        message.household = _household(guardian)
+        message.language = message.wanted_language = guardian.preferred_language
+        message.status, message.status_at = Message.Status.RECEIVED, timezone.now()
+        message.save()
+        _take_in(message, guardian, message.stated.get("keyword"))
+        for student_id in message.students.values_list("pk", flat=True):
+            do_log_student_access(
+                user=user,
+                student_id=student_id,
+                subject="family reply",
+                access_reason="assigned an unmatched message to the family",
+                action=AuditEntry.Action.UPDATE,
+                details={"message_id": message.pk, "guardian_id": guardian.pk},
+            )
+    return message
+
+
+def do_dismiss_unmatched(user, *, message_id: int, reason: str) -> Message:
+    """Staff set aside an unmatched text or email (a wrong number, spam), saying why."""
+    _may_resolve_unmatched(user)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why it is dismissed (kept in the log)."})
+    with transaction.atomic():
+        message = _unmatched_for_update(user, message_id)
+        message.status, message.status_at = Message.Status.DISMISSED, timezone.now()
+        message.last_error = f"Dismissed by {user.get_full_name() or user.username}: {reason}"
+        message.save(update_fields=["status", "status_at", "last_error"])
+        do_log_district_change(
+            user=user,
+            subject="unmatched message",
+            action="update",
+            details={"message_id": message.pk, "status": message.status, "reason": reason},
+        )
+    return message
+
+
+def _may_resolve_unmatched(user) -> None:
+    if not resolves_unmatched_messages(user):
+        raise PermissionDenied("Only district administrators resolve unmatched messages.")
+
+
+def _unmatched_for_update(user, message_id: int) -> Message:
+    message = (
+        Message.objects.select_for_update()
+        .filter(pk=message_id, district_id=user.district_id, status=Message.Status.UNMATCHED)
+        .first()
+    )
+    if message is None:
+        raise ValidationError({"message_id": "This message is no longer waiting to be matched."})
     return message
 
 
 def _change_consent(district: District, guardian: Guardian, keyword: str, message: Message) -> None:
-    """STOP or START: consent changes at once; the change (not a repeat) is confirmed once."""
+    """STOP or START, for the channel it came by: consent changes at once; for texts the
+    change (not a repeat) is confirmed once, as carriers require. (Email has no such rule,
+    and the shipped confirmations speak of texts: an email opt-out is not answered.)"""
+    channel = message.channel
     wanted = (
         ContactPreference.Consent.OPTED_OUT
         if keyword == "stop"
         else ContactPreference.Consent.GRANTED
     )
-    preference, _ = ContactPreference.objects.get_or_create(
-        guardian=guardian, channel=ContactChannel.SMS
-    )
+    preference, _ = ContactPreference.objects.get_or_create(guardian=guardian, channel=channel)
     if preference.consent == wanted:
         return
     preference.consent = wanted
     preference.save(update_fields=["consent", "updated_at"])
     ConsentChange.objects.create(
         guardian=guardian,
-        channel=ContactChannel.SMS,
+        channel=channel,
         consent=wanted,
-        source=f"replied “{message.body.strip()[:40]}” to a text",
+        source=f"replied “{message.body.strip()[:40]}” to {_what(message)}",
         message=message,
     )
     if wanted == ContactPreference.Consent.OPTED_OUT:
-        # Whatever was waiting to go to this guardian by text stays unsent.
+        # Whatever was waiting to go to this guardian by this channel stays unsent.
         Message.objects.filter(
             guardian=guardian,
-            channel=ContactChannel.SMS,
+            channel=channel,
             direction=Message.Direction.OUT,
             status=Message.Status.QUEUED,
         ).exclude(kind__in=CONFIRMATIONS).update(
             status=Message.Status.CANCELLED, status_at=timezone.now()
         )
+    if channel != ContactChannel.SMS:
+        return
     kind = MessageKind.OPTED_OUT if keyword == "stop" else MessageKind.OPTED_IN
     _queue(
         Draft(
@@ -819,11 +973,16 @@ def _change_consent(district: District, guardian: Guardian, keyword: str, messag
     )
 
 
+def _what(message: Message) -> str:
+    return "a text" if message.channel == ContactChannel.SMS else "an email"
+
+
 def _record_reply(
     district: District, guardian: Guardian, message: Message, links: list[StudentGuardian]
 ) -> None:
     """A family's reply: in each child's contact log and timeline, for the case manager."""
     today = district_today(district)
+    by_email = message.channel == ContactChannel.EMAIL
     for link in links:
         if link.no_contact or not link.contact_rights:
             continue  # their words are kept on the message, but not shared as the child's record
@@ -832,7 +991,7 @@ def _record_reply(
             student=link.student,
             case=case,
             contacted_on=today,
-            channel=FamilyContact.Channel.TEXT,
+            channel=FamilyContact.Channel.EMAIL if by_email else FamilyContact.Channel.TEXT,
             guardian=guardian,
             outcome=FamilyContact.Outcome.REPLIED,
             language=guardian.preferred_language,
@@ -845,14 +1004,14 @@ def _record_reply(
             kind=CaseEvent.Kind.MESSAGE_RECEIVED,
             on=today,
             by=None,
-            summary=f"Text from {guardian}: “{message.body[:200]}”",
+            summary=f"{'Email' if by_email else 'Text'} from {guardian}: “{message.body[:200]}”",
             details={"message_id": message.pk, "contact_id": contact.pk},
         )
         do_log_student_access(
             user=None,
             student_id=link.student_id,
             subject="family reply",
-            access_reason="a guardian's text to the district's number",
+            access_reason=f"a guardian's {'email' if by_email else 'text'} to the district",
             action=AuditEntry.Action.CREATE,
             details={"message_id": message.pk, "guardian_id": guardian.pk},
         )

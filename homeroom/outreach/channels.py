@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import smtplib
 import urllib.error
 import urllib.parse
@@ -124,6 +125,24 @@ def _error_detail(error: urllib.error.HTTPError) -> str:
     return f"error {answer.get('code', '?')}: {answer.get('message', error.reason)}"
 
 
+def email_message_id(key: str) -> str:
+    """The Message-ID of the email sent under an idempotency key; a family's reply names it
+    in its In-Reply-To and References headers, which is how the reply finds its thread.
+    (Keys hold no dots, so the colons they hold can be written as dots and read back.)"""
+    return f"<{key.replace(':', '.')}@homeroom>"
+
+
+def keys_replied_to(headers: str) -> list[str]:
+    """The idempotency keys of our emails that a reply's raw headers name (In-Reply-To
+    first, then References, newest first)."""
+    import email.parser
+
+    parsed = email.parser.HeaderParser().parsestr(headers or "")
+    references = " ".join(reversed(parsed.get("References", "").split()))
+    named = f"{parsed.get('In-Reply-To', '')} {references}"
+    return [found.replace(".", ":") for found in re.findall(r"<([^<>@\s]+)@homeroom>", named)]
+
+
 def send_email(
     *, to: str, subject: str, body: str, language: str, key: str, reply_to: str = ""
 ) -> str:
@@ -132,7 +151,7 @@ def send_email(
     Returns the Message-ID, made from the idempotency key so a receiving system can tell a
     second delivery of the same message apart.
     """
-    message_id = f"<{key.replace(':', '.')}@homeroom>"
+    message_id = email_message_id(key)
     html = render_to_string(
         "outreach/email.html",
         {"body": body, "language": language, "rtl": language in RIGHT_TO_LEFT, "subject": subject},

@@ -110,6 +110,8 @@ class Message(models.Model):
         EXCLUDED = "excluded", "Not sent: excluded from its letter batch"
         UNKNOWN = "unknown", "Unknown: check before sending again"
         RECEIVED = "received", "Received"
+        UNMATCHED = "unmatched", "Received: not matched to a family"
+        DISMISSED = "dismissed", "Received: dismissed by staff"
 
     district = models.ForeignKey("core.District", on_delete=models.CASCADE, related_name="+")
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUT)

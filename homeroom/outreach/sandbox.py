@@ -194,3 +194,26 @@ class LocalSmsProvider:
                 self._answer(status, payload)
 
         return Handler
+
+
+def post_inbound_email(webhook_url: str, fields: dict[str, str]) -> int:
+    """Post an email to Homeroom's inbound-email webhook as an inbound-parse service does
+    (SendGrid's Inbound Parse: multipart/form-data with `from`, `to`, `subject`, `text`,
+    `headers`); returns the HTTP status."""
+    boundary = "homeroom-" + secrets.token_hex(8)
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{value}\r\n"
+        for name, value in fields.items()
+    ]
+    request = urllib.request.Request(
+        webhook_url,
+        data=("".join(parts) + f"--{boundary}--\r\n").encode(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code

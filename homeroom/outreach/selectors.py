@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 from homeroom.access.gatekeeper import StudentAccess, access_student
 from homeroom.core.selectors import district_today
-from homeroom.metrics.display import date as show_date
 from homeroom.metrics.display import days as show_days
+from homeroom.metrics.display import family_date
 from homeroom.metrics.models import StudentSummary
 from homeroom.outreach.models import Message, MessageKind, MessageTemplate
 from homeroom.outreach.rules import consent_allows, normal_phone
@@ -120,15 +120,24 @@ def preview_template(
         "district": student.district.name,
         "days_absent": show_days(summary.days_absent) if summary else "0",
         "typical_days": "(a typical classmate's days)",
-        "as_of": show_date(today),
-        "date": show_date(today),
+        "as_of": family_date(today, language),
+        "date": family_date(today, language),
         "message": "(the words staff write)",
         "sender": user.get_full_name() or user.username,
     }
     return access, Preview(
-        subject=fill(subject, values),
-        body=fill(body, values),
+        subject=fill(subject, values, language),
+        body=fill(body, values, language),
         language=language,
         rtl=language in RIGHT_TO_LEFT,
         values=values,
+    )
+
+
+def unmatched_messages(district_id: int) -> list[Message]:
+    """Texts and emails from addresses no guardian has, oldest first."""
+    return list(
+        Message.objects.filter(district_id=district_id, status=Message.Status.UNMATCHED).order_by(
+            "created_at", "pk"
+        )[:200]
     )

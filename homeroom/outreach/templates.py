@@ -4,10 +4,13 @@ Templates are edited by district staff, so they are not Django templates (which 
 objects): a placeholder is `{{ name }}` from a fixed list, filled with plain text.
 """
 
+import datetime as dt
 import re
 import tomllib
 from functools import cache
 from pathlib import Path
+
+from homeroom.metrics.display import family_date
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]+)\s*\}\}")
 ANY_BRACES = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)  # what a writer meant as a placeholder
@@ -37,9 +40,15 @@ def unknown_placeholders(text: str) -> list[str]:
     return [name for name in names if name not in PLACEHOLDERS]
 
 
-def fill(text: str, values: dict[str, str]) -> str:
-    """`text` with each placeholder replaced by its value (empty when none was given)."""
-    return PLACEHOLDER.sub(lambda match: str(values.get(match.group(1), "")), text)
+def fill(text: str, values: dict[str, str | dt.date], language: str) -> str:
+    """`text` with each placeholder replaced by its value (empty when none was given); a
+    date is written in `language`'s own form (`display.family_date`)."""
+
+    def value(match: re.Match) -> str:
+        found = values.get(match.group(1), "")
+        return family_date(found, language) if isinstance(found, dt.date) else str(found)
+
+    return PLACEHOLDER.sub(value, text)
 
 
 def names_together(names: list[str], language: str) -> str:

@@ -39,7 +39,6 @@ from homeroom.attendance.models import AttendanceEvent, Category
 from homeroom.core.models import District
 from homeroom.core.selectors import current_school_year, district_today
 from homeroom.metrics import definitions
-from homeroom.metrics.display import date as show_date
 from homeroom.metrics.display import days as show_days
 from homeroom.metrics.engines import database_engine
 from homeroom.metrics.models import StudentSummary
@@ -150,8 +149,8 @@ def _send(
         facts = [due[s.pk] for s in children]
         values = {
             "school": ", ".join(dict.fromkeys(schools.get(s.pk, district.name) for s in children)),
-            "date": show_date(on),
-            "as_of": show_date(on),
+            "date": on,  # written in the message's language when filled in
+            "as_of": on,
         }
         for figure in ("days_absent", "typical_days"):  # one child: "6"; siblings: "6 (Ana), ..."
             if figure not in facts[0]:

@@ -18,4 +18,6 @@ urlpatterns = [
     ),
     path("outreach/sms/status/", views.sms_status, name="sms-status"),
     path("outreach/sms/inbound/", views.sms_inbound, name="sms-inbound"),
+    path("outreach/email/inbound/", views.email_inbound, name="email-inbound"),
+    path("outreach/unmatched/", views.unmatched, name="unmatched"),
 ]

@@ -5,6 +5,7 @@ a session nor its token); they answer 403 unless `X-Twilio-Signature` proves the
 came from the district's account.
 """
 
+import hmac
 from pathlib import Path
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from homeroom.access.cases import logs_family_contacts
+from homeroom.access.cases import logs_family_contacts, resolves_unmatched_messages
 from homeroom.access.gatekeeper import StudentNotFound
 from homeroom.core.actions import do_log_district_change, do_log_student_access
 from homeroom.outreach import actions, letters, selectors
@@ -115,8 +116,75 @@ def sms_inbound(request: HttpRequest) -> HttpResponse:
         to=request.POST.get("To", ""),
         body=request.POST.get("Body", ""),
         provider_id=request.POST.get("MessageSid", ""),
+        district_id=_district_named(request),
     )
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+
+@login_not_required  # the mail service proves itself with the secret in the address instead
+@csrf_exempt
+@require_POST
+def email_inbound(request: HttpRequest) -> HttpResponse:
+    """A family's email, as an inbound-parse service posts it (SendGrid's Inbound Parse
+    shape: the form fields `from`, `to`, `subject`, `text` and `headers`)."""
+    expected = settings.HOMEROOM_EMAIL_INBOUND_TOKEN
+    given = request.GET.get("token", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        return HttpResponse("Token not valid.", status=403, content_type="text/plain")
+    actions.do_receive_email(
+        sender=request.POST.get("from", ""),
+        to=request.POST.get("to", ""),
+        subject=request.POST.get("subject", ""),
+        text=request.POST.get("text", ""),
+        headers=request.POST.get("headers", ""),
+        district_id=_district_named(request),
+    )
+    return HttpResponse(status=200)
+
+
+def _district_named(request: HttpRequest) -> int | None:
+    """The district a webhook's address names (`?district=<id>`), for messages no guardian
+    matches; the address is signed (texts) or secret (email), so it is the district's own."""
+    named = request.GET.get("district", "")
+    return int(named) if named.isdigit() else None
+
+
+def unmatched(request: HttpRequest) -> HttpResponse:
+    """Texts and emails no guardian could be matched to: assign each to a family or
+    dismiss it (district administrators)."""
+    user = request.user
+    if not resolves_unmatched_messages(user):
+        raise PermissionDenied("Unmatched messages are the district administrators'.")
+    status = 200
+    if request.method == "POST":
+        try:
+            message_id = _number(request.POST.get("message"))
+            if "dismiss" in request.POST:
+                actions.do_dismiss_unmatched(
+                    user, message_id=message_id, reason=request.POST.get("reason", "")
+                )
+                messages.success(request, "Dismissed.")
+            else:
+                message = actions.do_assign_unmatched(
+                    user, message_id=message_id, guardian_local_id=request.POST.get("guardian", "")
+                )
+                messages.success(request, f"Assigned to {message.guardian}.")
+        except ValidationError as error:
+            for problems in error.message_dict.values():
+                for problem in problems:
+                    messages.error(request, problem)
+            status = 400
+        else:
+            return redirect(reverse("outreach:unmatched"))
+    waiting = selectors.unmatched_messages(user.district_id)
+    do_log_district_change(
+        user=user,
+        subject="unmatched messages",
+        action="view",
+        details={"messages": [m.pk for m in waiting]},
+    )
+    context = {"waiting": waiting, "current": "unmatched"}
+    return render(request, "outreach/unmatched.html", context, status=status)
 
 
 def _district_staff(user) -> None:
@@ -300,7 +368,7 @@ def letters_review(request: HttpRequest) -> HttpResponse:
 
 def _number(text: str | None) -> int:
     if text is None or not text.isdigit():
-        raise ValidationError({"id": "Choose a letter or a school from the list."})
+        raise ValidationError({"id": "Choose one from the list."})
     return int(text)
 
 

@@ -25,7 +25,8 @@ def test_a_template_edited_and_previewed_then_a_text_sent_and_its_reply_seen(
     provider.callbacks = False
     # given the district admin on the Messages page
     sign_in(page, live_server, "admin")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Messages").click()
+    menu = page.get_by_role("navigation", name="Main")
+    menu.get_by_role("link", name="Messages", exact=True).click()  # not "Unmatched messages"
     page.wait_for_load_state()
     assert page.get_by_role("table", name="Templates by message and language").is_visible()
     look(page, "outreach-templates")
@@ -128,3 +129,43 @@ def test_the_administrator_sets_the_rules_and_reviews_the_letters(
     assert page.get_by_role("button", name="Approve and print 1 letter for Lincoln Elementary")
     look(page, "outreach-letters")
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
+
+
+def test_the_administrator_assigns_an_unmatched_email_to_a_family(
+    cast,
+    families,
+    live_server,
+    page,  # noqa: F811 (the fixture imported above)
+):
+    from homeroom.interventions.models import FamilyContact
+    from homeroom.outreach.actions import do_receive_email
+
+    # given an email from an address no guardian has
+    do_receive_email(
+        sender="Abuela <abuela@example.net>",
+        to="attendance@riverside.example",
+        subject="Ben",
+        text="Soy la abuela de Ben; hoy está enfermo y no irá a la escuela.",
+        headers="Message-ID: <abuela-2@example.net>\n",
+        district_id=cast.district.pk,
+    )
+    # when the district admin opens Unmatched messages from the menu
+    sign_in(page, live_server, "admin")
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Unmatched messages"
+    ).click()
+    page.wait_for_load_state()
+    table = page.get_by_role("table", name="Messages waiting to be matched, oldest first")
+    assert table.get_by_text("hoy está enfermo").is_visible()
+    look(page, "outreach-unmatched")
+    # and assigns it to Linh Brooks by her roster ID
+    page.get_by_label(
+        "Roster ID of the guardian who sent the message from abuela@example.net"
+    ).fill("G4")
+    page.get_by_role("button", name="Assign").click()
+    page.wait_for_load_state()
+    # then the page says so, is empty, and Ben's contact log has the family's email
+    assert page.get_by_text("Assigned to Linh Brooks.").is_visible()
+    assert page.get_by_text("No messages wait to be matched.").is_visible()
+    assert FamilyContact.objects.get().student == cast.ben
+    look(page, "outreach-unmatched-done")

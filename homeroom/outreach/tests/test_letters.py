@@ -12,6 +12,7 @@ from django.urls import reverse
 from homeroom.conftest import PASSWORD, add_absence, enroll, school_days
 from homeroom.core.models import AuditEntry
 from homeroom.metrics.actions import do_refresh_summaries
+from homeroom.outreach import letters
 from homeroom.outreach.actions import outreach_settings
 from homeroom.outreach.letters import do_print_letters
 from homeroom.outreach.models import Message, TriggerHit
@@ -69,9 +70,11 @@ def test_the_nudge_letter_states_the_childs_days_and_a_typical_classmates(
     assert counts == {"nudge": 2}
     letter = Message.objects.get(guardian=families.maria)
     assert letter.channel == "letter"
+    months = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre"
+    month = [*months.split(), "diciembre"][cast.today.month - 1]
     expected = (
         "Estimado(a) María Alvarez:\n\nHasta el "
-        f"{cast.today:%b} {cast.today.day}, {cast.today.year}, Ana ha faltado 6 días a la "
+        f"{cast.today.day} de {month} de {cast.today.year}, Ana ha faltado 6 días a la "
         "escuela este año. Un compañero típico ha faltado 2 días."
     )
     assert letter.body[: len(expected)] == expected
@@ -165,3 +168,35 @@ def test_the_administrator_reviews_a_batch_excludes_a_household_and_prints_the_r
     assert download.status_code == 200
     assert b"".join(download.streaming_content).startswith(b"%PDF")
     assert "No letters wait to be printed." in client.get(page).content.decode()
+
+
+def fonts_on(page) -> set[str]:
+    """The fonts a PDF page draws with (their base names, without the subset prefix)."""
+    fonts = page["/Resources"]["/Font"]
+    return {str(fonts[name].get_object()["/BaseFont"]).split("+")[-1] for name in fonts}
+
+
+def test_chinese_and_arabic_letters_print_in_their_scripts_across_chunks(
+    cast, families, third_grade, settings, tmp_path, monkeypatch
+):
+    settings.DATA_DIR = tmp_path
+    # one letter a chunk, rendered by two worker processes, as a large batch is
+    monkeypatch.setattr(letters, "CHUNK", 1)
+    settings.LETTER_PROCESSES = 2
+    families.maria.preferred_language = "zh"
+    families.maria.save()
+    nudge_only(cast, share=1.0)
+    do_evaluate_triggers(cast.district, as_of=cast.today, now=six_am(cast))
+    batch = do_print_letters(cast.admin, school_id=cast.lincoln.pk)
+    pdf = pypdf.PdfReader(tmp_path / batch.pdf)
+    # the cover and the two letters, in order, in one PDF
+    assert len(pdf.pages) == 3
+    assert "Letters (one page each) 2" in pdf.pages[0].extract_text()
+    chinese, arabic = pdf.pages[1], pdf.pages[2]
+    # María's letter in Chinese, drawn with a CJK font (not boxes for missing glyphs)
+    assert "一位典型的同班同学缺课 2 天" in chinese.extract_text().replace("\n", "")
+    assert "Noto-Sans-CJK-SC" in fonts_on(chinese)
+    assert f"{cast.today.year}年{cast.today.month}月{cast.today.day}日" in chinese.extract_text()
+    # Linh's in Arabic, still with its own glyphs
+    assert "تغيّب" in arabic.extract_text() or "تغي" in arabic.extract_text()
+    assert f"{batch.pk}-2" in arabic.extract_text()

@@ -879,6 +879,11 @@ OUTREACH_MATRIX = {
     "letters": [("get", _only_roles(OUTREACH_ADMINS, 200))],
     # a batch nobody printed: administrators hear it does not exist, others may not ask
     "letter-batch-file": [("get", _only_roles(OUTREACH_ADMINS, 404))],
+    # texts and emails no guardian matched; a post naming no message is refused in words
+    "unmatched": [
+        ("get", _only_roles(OUTREACH_ADMINS, 200)),
+        ("post", _only_roles(OUTREACH_ADMINS, 400)),
+    ],
 }
 OUTREACH_ARGUMENTS = {"letter-batch-file": [10**9, "pdf"]}
 OUTREACH_SETTINGS_FORM = {
