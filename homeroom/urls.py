@@ -7,4 +7,6 @@ urlpatterns = [
     path("", include("homeroom.interventions.urls")),
     path("", include("homeroom.outreach.urls")),
     path("", include("homeroom.truancy.urls")),
+    path("", include("homeroom.stewardship.urls")),
+    path("", include("homeroom.surveys.urls")),
 ]
