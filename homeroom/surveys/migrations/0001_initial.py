@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('core', '0005_audit_entry_who_and_how_many'),
         ('interventions', '0005_caseevent_kind_truancy'),
-        ('outreach', '0005_alter_message_kind_alter_messagetemplate_kind_and_more'),
+        ('outreach', '0005_survey_invitation_kind'),
         ('roster', '0003_contact_rights_tagalog'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
