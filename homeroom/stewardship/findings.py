@@ -438,8 +438,9 @@ def tardies_as_present(audit: Audit) -> list[Finding]:
                     school=audit.schools[school_id].school.name,
                     summary=(
                         f"Code {code.code} (“{code.description}”) reads as a late arrival but "
-                        f"counts as present; {show_count(n)} rows use it. Map it to the tardy "
-                        "category if it is one."
+                        f"counts as present; {show_count(n)} "
+                        f"{'row uses' if n == 1 else 'rows use'} it. "
+                        "Map it to the tardy category if it is one."
                     ),
                     rows=Rows(
                         school_id=school_id,

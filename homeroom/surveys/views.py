@@ -78,6 +78,7 @@ def survey_new(request: HttpRequest) -> HttpResponse:
 
 def survey_detail(request: HttpRequest, survey_id: int) -> HttpResponse:
     """A survey: its barriers in every language (Homeroom's translations marked), and sending."""
+    _readers_only(request.user)
     survey = selectors.survey_for(request.user, survey_id)
     context = {
         "survey": survey,
@@ -114,6 +115,7 @@ def survey_send(request: HttpRequest, survey_id: int) -> HttpResponse:
 
 def survey_results(request: HttpRequest, survey_id: int) -> HttpResponse:
     """The answers rolled up to barriers by school; cells under 10 say "fewer than 10"."""
+    _readers_only(request.user)
     survey = selectors.survey_for(request.user, survey_id)
     context = {
         "survey": survey,
