@@ -124,6 +124,8 @@ def preview_template(
         "date": show_date(today),
         "message": "(the words staff write)",
         "sender": user.get_full_name() or user.username,
+        "link": "(the household's own survey link)",
+        "closes": show_date(today),
     }
     return access, Preview(
         subject=fill(subject, values),
