@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from homeroom.access.surveys import builds_surveys
-from homeroom.core.actions import do_log_district_change
+from homeroom.core.actions import CommandLine, do_log_district_change
 from homeroom.core.models import AuditEntry
 from homeroom.core.selectors import current_school_year, district_today
 from homeroom.interventions.models import Barrier
@@ -306,3 +306,41 @@ def do_answer_survey(
             for student_id in invitation.students.values_list("pk", flat=True)
         )
     return answer
+
+
+MAX_LINKS = 5000
+
+
+def do_make_survey_links(
+    *, survey: Survey, school, count: int, base_url: str, via: CommandLine
+) -> list[str]:
+    """`count` links to a survey for one school, tied to no household: for students' and
+    staff surveys, handed out at school rather than sent (the command line's
+    `homeroom survey_links`). Returns the links; only their hashes are kept."""
+    if school.district_id != survey.district_id:
+        raise ValidationError({"school": "That school is not in the survey's district."})
+    if not 1 <= count <= MAX_LINKS:
+        raise ValidationError({"count": f"Make from 1 to {MAX_LINKS:,} links at a time."})
+    tokens = [new_token() for _ in range(count)]
+    with transaction.atomic():
+        made = Invitation.objects.bulk_create(
+            Invitation(
+                survey=survey,
+                token_hash=token_hash(token),
+                household=f"link:{token_hash(token)[:32]}",
+                language="en",
+            )
+            for token in tokens
+        )
+        Invitation.schools.through.objects.bulk_create(
+            Invitation.schools.through(invitation_id=i.pk, school_id=school.pk) for i in made
+        )
+        do_log_district_change(
+            user=None,
+            district=survey.district,
+            via=via,
+            action=AuditEntry.Action.CREATE,
+            subject="needs survey links",
+            details={"survey_id": survey.pk, "school_id": school.pk, "links": count},
+        )
+    return [base_url.rstrip("/") + reverse("surveys:answer", args=[token]) for token in tokens]
