@@ -130,14 +130,13 @@ def _households(survey: Survey, today: dt.date) -> tuple[dict[str, _Household], 
     schools: dict[int, set[int]] = defaultdict(set)
     for student_id, school_id in enrolled.values_list("student_id", "school_id"):
         schools[student_id].add(school_id)
-    links = (
+    links = list(
         StudentGuardian.objects.filter(
-            student_id__in=schools, contact_rights=True, no_contact=False
+            student_id__in=list(schools), contact_rights=True, no_contact=False
         )
         .select_related("guardian", "student")
         .order_by("contact_priority", "guardian_id")
     )
-    links = list(links)
     preferences = {
         (guardian_id, channel): (consent, preferred)
         for guardian_id, channel, consent, preferred in ContactPreference.objects.filter(
