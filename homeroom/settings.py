@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "homeroom.interventions",
     "homeroom.outreach",
     "homeroom.truancy",
+    "homeroom.stewardship",
+    "homeroom.surveys",
     "homeroom.pipeline",
     "homeroom.demo",
     "homeroom.web",

@@ -8,4 +8,6 @@ urlpatterns = [
     path("", include("homeroom.outreach.urls")),
     path("", include("homeroom.truancy.urls")),
     path("", include("homeroom.reports.urls")),
+    path("", include("homeroom.stewardship.urls")),
+    path("", include("homeroom.surveys.urls")),
 ]

@@ -23,6 +23,7 @@ class MessageKind(models.TextChoices):
     TIER_CHANGE = "tier_change", "Attendance tier changed"
     RECOGNITION = "recognition", "Improved attendance"
     NUDGE = "nudge", "Nudge letter: absences compared with classmates"
+    SURVEY_INVITATION = "survey_invitation", "Needs survey invitation"
     OPTED_OUT = "opted_out", "Opt-out confirmed"
     OPTED_IN = "opted_in", "Opt-in confirmed"
     REPLY = "reply", "Reply from the family"

@@ -124,6 +124,8 @@ def preview_template(
         "date": family_date(today, language),
         "message": "(the words staff write)",
         "sender": user.get_full_name() or user.username,
+        "link": "(the household's own survey link)",
+        "closes": family_date(today, language),
     }
     return access, Preview(
         subject=fill(subject, values, language),

@@ -27,6 +27,8 @@ PLACEHOLDERS = {
     "date": "the day the message is about",
     "message": "the words staff wrote (one-off messages)",
     "sender": "the staff member who wrote it",
+    "link": "the household's own survey link (survey invitations)",
+    "closes": "the last day the survey can be answered (survey invitations)",
 }
 
 DEFAULTS = Path(__file__).with_name("defaults.toml")

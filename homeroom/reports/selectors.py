@@ -36,6 +36,7 @@ from homeroom.reports import allocation as alloc
 from homeroom.reports.models import GroupMonth, ReportSettings
 from homeroom.reports.suppression import DEFAULT_MINIMUM_CELL, Suppressed, rate, suppress
 from homeroom.roster.models import RaceEthnicity, StudentCharacteristic
+from homeroom.surveys.selectors import district_barrier_counts
 
 # The groups whose gaps the reports follow (issue 26): the characteristics, by kind.
 GAP_GROUPS = (
@@ -507,10 +508,11 @@ def most_declined(changes: list[SchoolChange], count: int = 5) -> list[SchoolCha
 
 # ---------------------------------------------------------------- allocation
 
-# Extra sources of barrier counts per school, added to those recorded in open cases: each a
-# function (district, school year, as of) -> {school id: count}. The needs surveys (issue
-# 26, another app) register theirs here once they exist, so their answers feed the score.
-BARRIER_SOURCES: list = []
+
+def _survey_barriers(district: District, school_year_id: int) -> dict[int, int]:
+    """Barriers families named in the year's needs surveys, per school (homeroom.surveys)."""
+    counts = district_barrier_counts(district, school_year_id)
+    return {school: sum(held.barriers.values()) for school, held in counts.items()}
 
 
 def _case_barriers(district: District, on: dt.date) -> dict[int, int]:
@@ -567,8 +569,12 @@ def allocation(district: District, *, budget: int, on: dt.date | None = None):
     cases = {row["school"]: row["n"] for row in open_cases}
     staff = _staff_per_school(district)
     barriers = defaultdict(int)
-    for source in [lambda d, y, o: _case_barriers(d, o), *BARRIER_SOURCES]:
-        for school, n in source(district, state.school_year_id, on).items():
+    # barriers recorded in open cases and named in the year's needs surveys
+    for counts in (
+        _case_barriers(district, on),
+        _survey_barriers(district, state.school_year_id),
+    ):
+        for school, n in counts.items():
             barriers[school] += n
     names = dict(School.objects.filter(district=district).values_list("pk", "name"))
     recorded = bool(staff)

@@ -29,6 +29,7 @@ LAYERS = (
     ("interventions",),
     ("outreach",),
     ("truancy",),
+    ("stewardship", "surveys"),
     ("reports",),
     ("pipeline",),
     ("demo", "web"),

@@ -20,6 +20,7 @@ from homeroom.metrics.models import SchoolDayAttendance, StandingCell, StudentSu
 from homeroom.reports import actions, selectors
 from homeroom.reports.models import GroupMonth, ReportSettings
 from homeroom.roster.models import StudentCharacteristic
+from homeroom.surveys.tests.world import answered, barrier, families
 
 pytestmark = pytest.mark.django_db
 
@@ -255,12 +256,12 @@ def test_allocation_follows_the_documented_formula(world):
             opened_on=on,
             opened_by=world.principal,
         )
-    # the survey hook: a source of barrier counts (4 at Washington)
-    selectors.BARRIER_SOURCES.append(lambda district, year, day: {world.washington.pk: 4})
-    try:
-        schools, weights = selectors.allocation(world.district, budget=6)
-    finally:
-        selectors.BARRIER_SOURCES.pop()
+    # the year's needs survey: two Washington households named two barriers each (4 in all)
+    survey = families(world).survey
+    named = [barrier(world, "transportation"), barrier(world, "health")]
+    for household in ("washington 1", "washington 2"):
+        answered(survey, household, [world.ana], [world.washington], named)
+    schools, weights = selectors.allocation(world.district, budget=6)
     need = {s.name: s.need for s in schools}
     # by hand: totals chronic 53, severe 12, tier 3 12, cases per staff 2+1+0 = 3 (Lincoln's
     # 2 cases with no one assigned count as one person's; Central's 1 case, 1 counselor),

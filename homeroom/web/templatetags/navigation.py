@@ -2,7 +2,7 @@
 
 from django import template
 
-from homeroom.access import audit, cases, truancy
+from homeroom.access import audit, cases, stewardship, surveys, truancy
 from homeroom.accounts.models import Role
 from homeroom.ingest import selectors as ingest_selectors
 
@@ -37,3 +37,15 @@ def reads_truancy_queue(user) -> bool:
 def may_read_audit(user) -> bool:
     """Whether the user is offered the audit trail (district administrators)."""
     return user.is_authenticated and audit.may_read_audit(user)
+
+
+@register.filter
+def reads_survey_results(user) -> bool:
+    """Whether the user is offered the needs surveys (whoever sees a whole school's totals)."""
+    return user.is_authenticated and surveys.reads_survey_results(user)
+
+
+@register.filter
+def reads_coding_audit(user) -> bool:
+    """Whether the user is offered the coding audit (the district's data stewards)."""
+    return user.is_authenticated and stewardship.reads_coding_audit(user)

@@ -965,3 +965,145 @@ def test_reports_route_answers_each_user_as_the_matrix_says(cast, summaries, rou
 
     # when they open the page or download the report, then each gets what the matrix says
     assert _answers(cast, expected, ask) == expected
+
+
+# Needs surveys (homeroom.surveys.urls) and the coding audit (homeroom.stewardship.urls) ---
+#
+# The roll-up is read by whoever sees a whole school added up (the counselor serves only
+# some grades of hers: 403); surveys are built and sent by district administrators; a
+# household's answers are for the team managing an open case of the student (Gabe's,
+# managed by the counselor; Lincoln's principal is on its team). The family's page needs
+# no account. The coding audit is for district roles.
+
+SURVEY_READERS = {"admin", "analyst", "principal", "viewer", "outsider"}
+SURVEY_BUILDERS = {"admin", "outsider"}
+STEWARDS = {"admin", "analyst", "outsider"}
+
+
+def _survey_of_the_cast(readers: set[str]) -> dict:
+    """Readers of the cast's district get 200; the outsider, of another district, 404."""
+    return _by_user(lambda user: 404 if user == "outsider" else 200 if user in readers else 403)
+
+
+SURVEYS_MATRIX = {
+    "list": [("get", _only_roles(SURVEY_READERS))],
+    # the outsider's district has no barriers to ask about: the form comes back (400)
+    "new": [
+        ("get", _only_roles(SURVEY_BUILDERS)),
+        ("post", _by_user(lambda u: 302 if u == "admin" else 400 if u == "outsider" else 403)),
+    ],
+    "detail": [("get", _survey_of_the_cast(SURVEY_READERS))],
+    "results": [("get", _survey_of_the_cast(SURVEY_READERS))],
+    # the outsider is told the survey is not theirs, on the page it returns to
+    "send": [("post", _only_roles(SURVEY_BUILDERS, 302))],
+    "household-answers": [
+        (
+            "get",
+            _by_user(
+                lambda user: (
+                    200
+                    if user in {"counselor", "principal"}
+                    else 403
+                    if "gabe" in VISIBLE[user]
+                    else 404
+                )
+            ),
+        )
+    ],
+    # the family's link: no account needed, the same page for everyone
+    "answer": [("get", dict.fromkeys((ANONYMOUS, *CAST_USERS), 200))],
+}
+STEWARDSHIP_MATRIX = {
+    "coding-audit": [("get", _only_roles(STEWARDS))],
+    # the rows of a Lincoln finding: the outsider's district has no such school
+    "rows": [
+        ("get", _by_user(lambda u: 404 if u == "outsider" else 200 if u in STEWARDS else 403))
+    ],
+}
+
+
+@pytest.fixture
+def survey_world(cast):
+    from homeroom.interventions.tests.conftest import open_case
+    from homeroom.surveys.models import Invitation
+    from homeroom.surveys.tests.world import families
+    from homeroom.surveys.tokens import new_token, token_hash
+
+    world = families(cast)
+    open_case(cast, "gabe")
+    world.token = new_token()
+    invitation = Invitation.objects.create(
+        survey=world.survey, token_hash=token_hash(world.token), household="h", language="en"
+    )
+    invitation.students.set([cast.gabe])
+    return world
+
+
+def _survey_request(world, route: str) -> tuple[list, dict]:
+    """The route's arguments and the valid form it is sent."""
+    cast = world.cast
+    survey = world.survey.pk
+    barriers = list(world.survey.barriers.values_list("pk", flat=True))
+    return {
+        "list": ([], {}),
+        "new": (
+            [],
+            {
+                "title": "Spring check-in",
+                "audience": "families",
+                "barrier_ids": barriers,
+                "closes_on": world.survey.closes_on.isoformat(),
+            },
+        ),
+        "detail": ([survey], {}),
+        "results": ([survey], {}),
+        "send": ([survey], {}),
+        "household-answers": ([cast.gabe.pk], {}),
+        "answer": ([world.token], {}),
+    }[route]
+
+
+def test_every_survey_and_stewardship_route_has_a_row_in_the_matrix():
+    from homeroom.stewardship import urls as stewardship_urls
+    from homeroom.surveys import urls as survey_urls
+
+    for urls, matrix in ((survey_urls, SURVEYS_MATRIX), (stewardship_urls, STEWARDSHIP_MATRIX)):
+        names = {p.name for p in urls.urlpatterns if isinstance(p, URLPattern)}
+        assert names == set(matrix)
+        for rows in matrix.values():
+            for _, expected in rows:
+                assert set(expected) == {ANONYMOUS, *CAST_USERS}
+
+
+SURVEY_CASES = [(route, method) for route, rows in SURVEYS_MATRIX.items() for method, _ in rows]
+
+
+@pytest.mark.parametrize(("route", "method"), SURVEY_CASES)
+def test_survey_route_answers_each_user_as_the_matrix_says(survey_world, route, method):
+    # given each member of the cast (or nobody) signed in in turn
+    expected = dict(SURVEYS_MATRIX[route])[method]
+    arguments, form = _survey_request(survey_world, route)
+    url = reverse(f"surveys:{route}", args=arguments)
+
+    def ask(client, username):
+        return client.get(url) if method == "get" else client.post(url, form)
+
+    # when they open the page or send its valid form, then each gets what the matrix says
+    assert _answers(survey_world.cast, expected, ask) == expected
+
+
+@pytest.mark.parametrize("route", sorted(STEWARDSHIP_MATRIX))
+def test_stewardship_route_answers_each_user_as_the_matrix_says(cast, route):
+    ((_method, expected),) = STEWARDSHIP_MATRIX[route]
+    query = {
+        "school": cast.lincoln.pk,
+        "kind": "absent",
+        "from": cast.this_year.start_date,
+        "to": cast.today,
+    }
+    url = reverse(f"stewardship:{route}")
+
+    def ask(client, username):
+        return client.get(url, query if route == "rows" else {})
+
+    assert _answers(cast, expected, ask) == expected
