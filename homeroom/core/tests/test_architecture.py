@@ -29,6 +29,7 @@ LAYERS = (
     ("interventions",),
     ("outreach",),
     ("truancy",),
+    ("impact",),
     ("pipeline",),
     ("demo", "web"),
 )
