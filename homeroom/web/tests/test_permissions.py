@@ -121,6 +121,8 @@ MATRIX = {
     "import_run": ("get", _only(RUN_READERS)),
     # The audit trail: district administrators only (the outsider reads their own district's).
     "audit": ("get", _only({"admin", "outsider"})),
+    # Impact estimates add up every school: district roles only (the outsider: their own).
+    "impact": ("get", _only({"admin", "analyst", "outsider"}, others=403)),
     "import_report": ("get", _only({"admin"})),
     "import_confirm": ("post", _only({"admin"}, allowed=302)),
     # the upload has no deletions waiting to be allowed: its owner hears so (409)
