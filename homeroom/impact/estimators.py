@@ -135,14 +135,6 @@ class Estimate:
         return self.low is not None and self.low <= 0 <= self.high
 
 
-def _interval(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and its 95% interval (Student's t) of independent values."""
-    mean = float(values.mean())
-    spread = float(values.std(ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else math.inf
-    quantile = float(stats.t.ppf(0.975, max(len(values) - 1, 1)))
-    return mean, mean - quantile * spread, mean + quantile * spread
-
-
 def tier_of(
     absent: np.ndarray, enrolled: np.ndarray, thresholds: Sequence[tuple[float, bool]]
 ) -> np.ndarray:
@@ -239,7 +231,10 @@ class Matcher:
         students, days = students[over], days[over]
         span = a.span_on(students, days)
         unmatched = int((span < 0).sum())
-        differences, used = [], set()
+        differences: list[float] = []
+        weights: dict[int, float] = {}  # per comparison student: the sum of 1 / set size
+        spreads: list[float] = []  # the variance of each matched set's outcomes (2 or more)
+        sizes: list[int] = []
         for student, day, row in zip(students.tolist(), days.tolist(), span.tolist(), strict=True):
             if row < 0:
                 continue
@@ -264,22 +259,39 @@ class Matcher:
                 continue
             nearest = np.argsort(gap, kind="stable")[:NEIGHBOURS]
             nearest = nearest[np.isfinite(gap[nearest])]
-            used.update(cell.students[nearest].tolist())
+            for pk in cell.students[nearest].tolist():
+                weights[pk] = weights.get(pk, 0.0) + 1 / len(nearest)
+            sizes.append(len(nearest))
             window = int(
                 a.school_days(np.array([school]), np.array([day]), np.array([day + self.length]))[0]
             )
-            recovered = (cell.post_rate[nearest].mean() - cell.post_rate[me]) * window
-            differences.append(recovered)
+            compared = cell.post_rate[nearest] * window
+            if len(compared) > 1:
+                spreads.append(float(compared.var(ddof=1)))
+            differences.append(float(compared.mean() - cell.post_rate[me] * window))
         values = np.array(differences)
-        if len(values) < MINIMUM_STUDENTS:
-            estimate = Estimate(
-                len(values), len(used), None, None, None, self.weeks, unmatched, pending
-            )
-        else:
-            mean, low, high = _interval(values)
-            estimate = Estimate(
-                len(values), len(used), mean, low, high, self.weeks, unmatched, pending
-            )
+        n = len(values)
+        if n < MINIMUM_STUDENTS:
+            estimate = Estimate(n, len(weights), None, None, None, self.weeks, unmatched, pending)
+            return estimate, values
+        # The differences' own variance counts each set's comparison students once; a student
+        # in several sets counts more than that (the estimate leans on them more), so the
+        # excess of the weights' squares is added with the sets' pooled outcome variance.
+        reused = sum(w * w for w in weights.values()) - sum(1 / k for k in sizes)
+        pooled = float(np.mean(spreads)) if spreads else 0.0
+        variance = float(values.var(ddof=1)) / n + pooled * max(reused, 0.0) / (n * n)
+        mean, spread = float(values.mean()), math.sqrt(variance)
+        quantile = float(stats.t.ppf(0.975, n - 1))
+        estimate = Estimate(
+            n,
+            len(weights),
+            mean,
+            mean - quantile * spread,
+            mean + quantile * spread,
+            self.weeks,
+            unmatched,
+            pending,
+        )
         return estimate, values
 
     def outcomes(self, students: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
