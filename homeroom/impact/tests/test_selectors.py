@@ -87,10 +87,11 @@ def world(cast):
     # The nudge round: the letter's households miss 0-2 days after, the held-out ones 2-4.
     decided = timezone.make_aware(dt.datetime.combine(start, dt.time(3)))
     mark = f"{cast.this_year.name}:nudge:1"
+    later = [*after, days[START + 18]]
     for k in range(24):
         held = k >= 12
         child = pupil(f"N{k}", 4)
-        _absent(cast, child, before + (after + [days[START + 18]])[: k % 3 + (2 if held else 0)])
+        _absent(cast, child, before + later[: k % 3 + (2 if held else 0)])
         hit = TriggerHit.objects.create(
             student=child, kind=MessageKind.NUDGE, mark=mark, held_out=held
         )
