@@ -223,7 +223,10 @@ class Matcher:
         self, students: np.ndarray, days: np.ndarray, served_from: np.ndarray
     ) -> tuple[Estimate, np.ndarray]:
         """Days recovered by students who started on `days`, against similar students
-        whose `served_from` day is after that day; also each compared student's difference."""
+        whose `served_from` day is after that day; also each compared student's difference.
+
+        Served students are taken a cell (school, grade, day) at a time, all of a cell's
+        at once: the comparisons are a matrix of served x enrolled students."""
         a = self.attendance
         students, days = np.asarray(students, dtype=np.int64), np.asarray(days, dtype=np.int64)
         over = days + self.length <= self.last_day + 1
@@ -231,60 +234,67 @@ class Matcher:
         students, days = students[over], days[over]
         span = a.span_on(students, days)
         unmatched = int((span < 0).sum())
-        differences: list[float] = []
-        weights: dict[int, float] = {}  # per comparison student: the sum of 1 / set size
-        spreads: list[float] = []  # the variance of each matched set's outcomes (2 or more)
-        sizes: list[int] = []
-        for student, day, row in zip(students.tolist(), days.tolist(), span.tolist(), strict=True):
-            if row < 0:
+        students, days, span = students[span >= 0], days[span >= 0], span[span >= 0]
+        school, grade = a.span_school[span], a.span_grade[span]
+        window = a.school_days(school, days, days + self.length)
+        differences: list[np.ndarray] = []
+        weights = np.zeros(a.students)  # per comparison student: the sum of 1 / set size
+        spreads: list[np.ndarray] = []  # the variance of each matched set's outcomes (2+)
+        sizes: list[np.ndarray] = []
+        order = np.lexsort((days, grade, school))
+        keys = np.stack([school, grade, days], axis=1)[order]
+        cuts = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
+        for group in np.split(order, cuts) if len(order) else []:
+            first = group[0]
+            day = int(days[first])
+            cell = self._cell(int(school[first]), int(grade[first]), day)
+            me = np.searchsorted(cell.students, students[group])
+            ok = cell.prior_ok[me] & cell.post_ok[me]
+            unmatched += int((~ok).sum())
+            group, me = group[ok], me[ok]
+            if not len(group):
                 continue
-            school, grade = int(a.span_school[row]), int(a.span_grade[row])
-            cell = self._cell(school, grade, day)
-            me = np.searchsorted(cell.students, student)
-            if not (cell.prior_ok[me] and cell.post_ok[me]):
-                unmatched += 1
-                continue
+            base = cell.prior_ok & cell.post_ok & (served_from[cell.students] > day)
             eligible = (
-                cell.prior_ok
-                & cell.post_ok
-                & (cell.tier == cell.tier[me])
-                & (np.abs(cell.recent - cell.recent[me]) <= RECENT_CALIPER + 1e-9)
-                & (served_from[cell.students] > day)
-                & (cell.students != student)
+                base[None, :]
+                & (cell.tier[None, :] == cell.tier[me][:, None])
+                & (np.abs(cell.recent[None, :] - cell.recent[me][:, None]) <= RECENT_CALIPER + 1e-9)
+                & (cell.students[None, :] != students[group][:, None])
             )
-            gap = np.abs(cell.prior_rate - cell.prior_rate[me])
+            gap = np.abs(cell.prior_rate[None, :] - cell.prior_rate[me][:, None])
             gap = np.where(eligible & (gap <= CALIPER + 1e-12), gap, np.inf)
-            if not np.isfinite(gap).any():
-                unmatched += 1
+            nearest = np.argsort(gap, axis=1, kind="stable")[:, :NEIGHBOURS]
+            kept = np.isfinite(np.take_along_axis(gap, nearest, axis=1))
+            found = kept.any(axis=1)
+            unmatched += int((~found).sum())
+            group, me, nearest, kept = group[found], me[found], nearest[found], kept[found]
+            if not len(group):
                 continue
-            nearest = np.argsort(gap, kind="stable")[:NEIGHBOURS]
-            nearest = nearest[np.isfinite(gap[nearest])]
-            for pk in cell.students[nearest].tolist():
-                weights[pk] = weights.get(pk, 0.0) + 1 / len(nearest)
-            sizes.append(len(nearest))
-            window = int(
-                a.school_days(np.array([school]), np.array([day]), np.array([day + self.length]))[0]
-            )
-            compared = cell.post_rate[nearest] * window
-            if len(compared) > 1:
-                spreads.append(float(compared.var(ddof=1)))
-            differences.append(float(compared.mean() - cell.post_rate[me] * window))
-        values = np.array(differences)
-        n = len(values)
+            size = kept.sum(axis=1)
+            compared = cell.post_rate[nearest] * window[group][:, None]
+            mean = np.where(kept, compared, 0).sum(axis=1) / size
+            differences.append(mean - cell.post_rate[me] * window[group])
+            several = size > 1
+            squares = np.where(kept, (compared - mean[:, None]) ** 2, 0).sum(axis=1)
+            spreads.append(squares[several] / (size[several] - 1))
+            np.add.at(weights, cell.students[nearest][kept], np.repeat(1 / size, size))
+            sizes.append(size)
+        values = np.concatenate(differences) if differences else np.array([])
+        n, compared_with = len(values), int((weights > 0).sum())
         if n < MINIMUM_STUDENTS:
-            estimate = Estimate(n, len(weights), None, None, None, self.weeks, unmatched, pending)
+            estimate = Estimate(n, compared_with, None, None, None, self.weeks, unmatched, pending)
             return estimate, values
         # The differences' own variance counts each set's comparison students once; a student
         # in several sets counts more than that (the estimate leans on them more), so the
         # excess of the weights' squares is added with the sets' pooled outcome variance.
-        reused = sum(w * w for w in weights.values()) - sum(1 / k for k in sizes)
-        pooled = float(np.mean(spreads)) if spreads else 0.0
+        reused = float((weights**2).sum() - (1 / np.concatenate(sizes)).sum())
+        pooled = float(np.concatenate(spreads).mean()) if sum(map(len, spreads)) else 0.0
         variance = float(values.var(ddof=1)) / n + pooled * max(reused, 0.0) / (n * n)
         mean, spread = float(values.mean()), math.sqrt(variance)
         quantile = float(stats.t.ppf(0.975, n - 1))
         estimate = Estimate(
             n,
-            len(weights),
+            compared_with,
             mean,
             mean - quantile * spread,
             mean + quantile * spread,
