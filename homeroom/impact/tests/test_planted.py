@@ -26,7 +26,7 @@ PARAMS = DistrictParameters(
 
 
 @pytest.fixture(scope="module")
-def planted(django_db_blocker, tmp_path_factory):
+def planted(django_db_setup, django_db_blocker, tmp_path_factory):
     """The generated district, loaded with its history, and what the generator removed."""
     generated = generate_district(PARAMS)
     directory = tmp_path_factory.mktemp("planted")
