@@ -102,6 +102,14 @@ class ImpactRow:
         return float(self.cost_per_student) / effect
 
     @property
+    def shown(self) -> tuple[str, str]:
+        """The estimate and its interval as pages print them (a minus sign, one decimal)."""
+        e = self.estimate
+        if e.effect is None:
+            return "\N{EM DASH}", "\N{EM DASH}"
+        return _signed(e.effect), f"{_signed(e.low)} to {_signed(e.high)}"
+
+    @property
     def reading(self) -> str:
         """The row in plain words."""
         e = self.estimate

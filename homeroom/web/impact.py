@@ -29,7 +29,7 @@ def impact_page(request: HttpRequest) -> HttpResponse:
     """The impact table per grouping, each with its chart and the same figures as text."""
     if not may_read_impact(request.user):
         raise PermissionDenied("Impact estimates add up every school: district staff only.")
-    form = ImpactForm(request.GET or None)
+    form = ImpactForm(request.GET or None, initial={"weeks": DEFAULT_WEEKS})
     weeks = form.cleaned_data["weeks"] if form.is_valid() else DEFAULT_WEEKS
     report = impact_report(request.user, weeks=weeks)
     groups = []
