@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "homeroom.interventions",
     "homeroom.outreach",
     "homeroom.truancy",
+    "homeroom.impact",
     "homeroom.stewardship",
     "homeroom.surveys",
     "homeroom.pipeline",

@@ -46,6 +46,10 @@ class DistrictParameters:
     # from the intervention's start to the end of that school year; types not listed have
     # no effect. Defaults and what they mean: docs/generator.md, "Planted effects".
     planted_effects: tuple[tuple[str, float], ...] = history.PLANTED_EFFECTS
+    # Per intervention type: days recovered per student in the `planted_weeks` weeks after
+    # its start (docs/generator.md, "Planted days"), for validating the impact estimates.
+    planted_days: tuple[tuple[str, float], ...] = ()
+    planted_weeks: int = 6
     # How absences move within a year: "steady" (a student's propensity holds all year) or
     # "shifting" (drift, shocks at home, a bad month at a school). docs/generator.md,
     # "Dynamics".
@@ -70,6 +74,15 @@ class DistrictParameters:
             raise ValueError("planted_effects names an intervention type twice")
         if not all(0 < factor <= 1 for _kind, factor in self.planted_effects):
             raise ValueError("planted effects must be factors above 0 and at most 1")
+        days = [kind for kind, _days in self.planted_days]
+        if len(set(days)) != len(days) or set(days) & set(kinds):
+            raise ValueError(
+                "planted_days names an intervention type twice, or one planted_effects names"
+            )
+        if not all(0 < value <= 30 for _kind, value in self.planted_days):
+            raise ValueError("planted days must be above 0 and at most 30 per student")
+        if not 1 <= self.planted_weeks <= 20:
+            raise ValueError("planted_weeks must be from 1 to 20")
 
     @property
     def school_count(self) -> int:
@@ -1488,6 +1501,7 @@ def generate_district(
     done = 0
     events: list[_Events] = []
     effects = dict(params.planted_effects)
+    planted = history.PlantedDays(dict(params.planted_days), params.planted_weeks)
     record = history.plan_staff(
         functools.partial(_stream, params.seed), schools.plans, schools.expected, STAFF_DOMAIN
     )
@@ -1547,6 +1561,7 @@ def generate_district(
             _text([""] + [c[0] for c in ATTENDANCE_CODES]),
             {k: (p.lowest_grade, p.highest_grade) for k, p in enumerate(schools.plans)},
             effects,
+            planted,
         )
         keep &= year.date < today  # the snapshot ends the day before `today`
         events.append(_Events(*(getattr(year, f)[keep] for f in _EVENT_FIELDS)))
@@ -1697,6 +1712,7 @@ def _finish_history(
         guardians=guardians,
         homeroom_teacher=homeroom_teacher,
         effects=effects,
+        planted=history.PlantedDays(dict(params.planted_days), params.planted_weeks),
     )
 
 

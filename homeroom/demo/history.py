@@ -221,6 +221,17 @@ class History:
     cases: list[dict] = field(default_factory=list)
     tier1: list[dict] = field(default_factory=list)
     not_opened: list[dict] = field(default_factory=list)
+    # Days planted (`PlantedDays`): per treated student, the kind, start and days removed.
+    planted: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlantedDays:
+    """A known number of days recovered per student in the weeks after an intervention's
+    start, planted for some types (docs/generator.md, "Planted days"); none for the rest."""
+
+    days: dict[str, float] = field(default_factory=dict)  # type key -> days per student
+    weeks: int = 6
 
 
 def plan_staff(stream: Stream, schools: list, expected: np.ndarray, email_domain: str) -> History:
@@ -275,6 +286,7 @@ def decide_year(
     code_names: np.ndarray,
     grade_bands: dict[int, tuple[int, int]],
     effects: dict[str, float],
+    planted: PlantedDays | None = None,
 ) -> np.ndarray:
     """Add the year's history; return the mask of events kept (the planted effects thin).
 
@@ -369,6 +381,8 @@ def decide_year(
     cased = np.flatnonzero(case_at >= 0)
     effect_start = np.full(rows, np.iinfo(np.int64).max)
     effect_factor = np.ones(rows)
+    planted = planted or PlantedDays()
+    planted_rows: list[tuple[int, str, int]] = []
     for r in cased.tolist():
         day = int(reviews[case_at[r]])
         case = _case(py, history, year, r, day, int(case_tier[r]), grade_bands)
@@ -384,6 +398,8 @@ def decide_year(
         if kind in effects:
             effect_start[r] = started
             effect_factor[r] = effects[kind]
+        if kind in planted.days:
+            planted_rows.append((r, kind, started))
         _close(py, year, case, r, start_column, absent_so_far, days_so_far)
         _work_case(py, case, started)
         history.cases.append(case)
@@ -395,7 +411,61 @@ def decide_year(
     after = events["date"] >= effect_start[row]
     chance = stream("history", "effects", year.start_year).random(len(row))
     keep[treated & preventable & after & (chance >= effect_factor[row])] = False
+    if planted_rows:
+        _plant_days(
+            stream,
+            history,
+            year,
+            planted,
+            planted_rows,
+            row,
+            events["date"],
+            preventable & (weight > 0),
+            weight,
+            keep,
+        )
     return keep
+
+
+def _plant_days(
+    stream: Stream,
+    history: History,
+    year: YearView,
+    planted: PlantedDays,
+    treated: list[tuple[int, str, int]],
+    row: np.ndarray,
+    date: np.ndarray,
+    preventable: np.ndarray,
+    weight: np.ndarray,
+    keep: np.ndarray,
+) -> None:
+    """Remove preventable absences in the `weeks` weeks from each treated student's start:
+    each with the chance days / (the student's preventable days absent in those weeks), all
+    of them when they add up to no more than `days`. So a student recovers `days` in
+    expectation (fewer if they would not have missed that many), and the days actually
+    removed are recorded for the benchmark to compare with."""
+    chance = stream("history", "planted-days", year.start_year).random(len(row))
+    by_row = np.argsort(row, kind="stable")
+    sorted_rows = row[by_row]
+    span = 7 * planted.weeks
+    for r, kind, started in treated:
+        lo, hi = np.searchsorted(sorted_rows, [r, r + 1])
+        mine = by_row[lo:hi]
+        dates = date[mine]
+        window = mine[(dates >= started) & (dates < started + span) & keep[mine]]
+        window = window[preventable[window]]
+        total = float(weight[window].sum())
+        share = 1.0 if total <= planted.days[kind] else planted.days[kind] / total
+        removed = window[chance[window] < share]
+        keep[removed] = False
+        history.planted.append(
+            {
+                "student": int(year.student[r]),
+                "kind": kind,
+                "started_on": started,
+                "removed": float(weight[removed].sum()),
+            }
+        )
 
 
 def _contact(
@@ -587,6 +657,26 @@ def _work_case(rng: random.Random, case: dict, started: int) -> None:
         scheduled, due = due, due + 21
 
 
+def _planted_summary(history: History, planted: PlantedDays, today: int) -> dict:
+    """Per type with planted days: what was asked and what was removed, over the students
+    whose weeks after the start ended before `today` (the ones an analysis can see whole)."""
+    summary = {}
+    for kind, days in sorted(planted.days.items()):
+        whole = [
+            p
+            for p in history.planted
+            if p["kind"] == kind and p["started_on"] + 7 * planted.weeks <= today
+        ]
+        removed = sum(p["removed"] for p in whole)
+        summary[kind] = {
+            "days": days,
+            "weeks": planted.weeks,
+            "students": len(whole),
+            "removed_per_student": removed / len(whole) if whole else None,
+        }
+    return summary
+
+
 def _partner_for(case: dict) -> str:
     """The partner addressing the case's first barrier it can, else the family center."""
     for barrier in case["barriers"]:
@@ -605,6 +695,7 @@ def finish(
     guardians: dict[str, list[tuple[str, str, str]]],
     homeroom_teacher: Callable[[str, int], str | None],
     effects: dict[str, float],
+    planted: PlantedDays | None = None,
 ) -> dict:
     """The history as written to interventions.json: ids, ISO dates, cut at `today`.
 
@@ -787,6 +878,7 @@ def finish(
     return {
         "version": 1,
         "planted_effects": dict(sorted(effects.items())),
+        "planted_days": _planted_summary(history, planted or PlantedDays(), today),
         "staff": [
             {key: value for key, value in s.items() if key != "school"}
             | {"school_id": str(school_ids[s["school"]])}

@@ -332,3 +332,89 @@ def scatter_chart(points: Sequence[tuple[str, float, float]]) -> ScatterChart:
             for n in range(-count, count + 1)
         ],
     )
+
+
+@dataclass(frozen=True)
+class IntervalMark:
+    """One estimate drawn as a dot with its interval as a line, on a row of its own."""
+
+    label: str
+    title: str
+    y: float
+    x: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class XTick:
+    """A vertical grid line of a horizontal value axis."""
+
+    label: str
+    x: float
+
+
+@dataclass(frozen=True)
+class IntervalChart:
+    """Estimates with their intervals, one row each, around a line at zero."""
+
+    width: int
+    height: int
+    left: float
+    right: float
+    top: float
+    baseline: float
+    zero: float
+    marks: list[IntervalMark]
+    ticks: list[XTick]
+
+
+INTERVAL_LEFT = 220  # room for the rows' labels
+INTERVAL_ROW = 26
+
+
+def interval_chart(
+    estimates: Sequence[tuple[str, float, float, float]], *, unit: str = "days"
+) -> IntervalChart:
+    """Rows of (label, estimate, low, high) on one axis that holds zero and every interval,
+    so that "no effect" is a line to compare each interval with."""
+    smallest = min([0.0, *(low for _, _, low, _ in estimates)])
+    largest = max([0.0, *(high for _, _, _, high in estimates)])
+    step = _axis_step(max(largest - smallest, 1e-9))
+    bottom = math.floor(round(smallest / step, 9)) * step
+    top = max(math.ceil(round(largest / step, 9)) * step, bottom + step)
+    right = WIDTH - RIGHT
+    height = TOP + INTERVAL_ROW * max(len(estimates), 1) + BOTTOM
+
+    def x_of(value: float) -> float:
+        return round(INTERVAL_LEFT + (right - INTERVAL_LEFT) * (value - bottom) / (top - bottom), 1)
+
+    marks = [
+        IntervalMark(
+            label=label,
+            title=f"{label}: {value:.1f} {unit} (interval {low:.1f} to {high:.1f})",
+            y=TOP + INTERVAL_ROW * position + INTERVAL_ROW / 2,
+            x=x_of(value),
+            low=x_of(low),
+            high=x_of(high),
+        )
+        for position, (label, value, low, high) in enumerate(estimates)
+    ]
+    count = round((top - bottom) / step)
+    ticks = [
+        XTick(
+            label=f"{bottom + step * n:g}".replace("-", "\N{MINUS SIGN}"), x=x_of(bottom + step * n)
+        )
+        for n in range(count + 1)
+    ]
+    return IntervalChart(
+        width=WIDTH,
+        height=height,
+        left=INTERVAL_LEFT,
+        right=right,
+        top=TOP,
+        baseline=height - BOTTOM,
+        zero=x_of(0.0),
+        marks=marks,
+        ticks=ticks,
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from homeroom.web import audit, dashboards, views
+from homeroom.web import audit, dashboards, impact, views
 
 app_name = "web"
 urlpatterns = [
@@ -36,4 +36,5 @@ urlpatterns = [
     path("imports/<int:run_id>/", views.import_run, name="import_run"),
     path("audit/", audit.audit_page, name="audit"),
     path("audit/unlock/", audit.unlock_sign_in, name="unlock_sign_in"),
+    path("impact/", impact.impact_page, name="impact"),
 ]

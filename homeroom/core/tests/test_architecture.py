@@ -29,7 +29,7 @@ LAYERS = (
     ("interventions",),
     ("outreach",),
     ("truancy",),
-    ("stewardship", "surveys"),
+    ("impact", "stewardship", "surveys"),
     ("reports",),
     ("pipeline",),
     ("demo", "web"),

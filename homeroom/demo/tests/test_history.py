@@ -202,3 +202,18 @@ def test_the_planted_effect_shows_in_later_attendance(effects, low, high):
     # not prevented, so a little more), and without a planted effect about the same
     assert treated > 100 and others > 100
     assert low < ratio < high
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"planted_days": (("check-and-connect", 0.0),)},
+        {"planted_days": (("check-and-connect", 31.0),)},
+        {"planted_days": (("home-visit", 1.0),)},  # also in planted_effects (the default)
+        {"planted_days": (("home-visit", 1.0),), "planted_effects": (), "planted_weeks": 0},
+    ],
+)
+def test_planted_days_refuse_what_cannot_be_honoured(values):
+    # a day count out of range, a type planted both ways, or no weeks: a clear refusal
+    with pytest.raises(ValueError, match="planted"):
+        DistrictParameters(**values)

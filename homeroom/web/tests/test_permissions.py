@@ -123,6 +123,8 @@ MATRIX = {
     "audit": ("get", _only({"admin", "outsider"})),
     # Unlocking sign-in from that page: nothing is locked here, so it says so (302 back).
     "unlock_sign_in": ("post", _only({"admin", "outsider"}, allowed=302)),
+    # Impact estimates add up every school: district roles only (the outsider: their own).
+    "impact": ("get", _only({"admin", "analyst", "outsider"}, others=403)),
     "import_report": ("get", _only({"admin"})),
     "import_confirm": ("post", _only({"admin"}, allowed=302)),
     # the upload has no deletions waiting to be allowed: its owner hears so (409)
