@@ -15,7 +15,7 @@ from collections import defaultdict
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from homeroom.access.truancy import edits_truancy_pack
 from homeroom.core.actions import do_log_district_change, do_log_student_access
@@ -539,6 +539,9 @@ def do_record_meeting(
     return meeting
 
 
+# The packet is frozen in English (its template's language), whatever language the member
+# of staff making it reads Homeroom in: its dates are written the English way.
+@translation.override("en")
 def _packet(step: TruancyStep, today: dt.date) -> dict:
     """The referral packet's snapshot: notices sent, interventions tried, meetings, the
     year's attendance record."""

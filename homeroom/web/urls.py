@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from homeroom.web import audit, dashboards, views
+from homeroom.web import audit, dashboards, languages, views
 
 app_name = "web"
 urlpatterns = [
@@ -35,4 +35,5 @@ urlpatterns = [
     ),
     path("imports/<int:run_id>/", views.import_run, name="import_run"),
     path("audit/", audit.audit_page, name="audit"),
+    path("language/", languages.choose_language, name="language"),
 ]

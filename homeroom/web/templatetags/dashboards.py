@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from homeroom.metrics import display
 from homeroom.metrics.dashboards import grade_label
@@ -60,7 +61,7 @@ def signed(value: int | None) -> str:
     if value is None:
         return display.MISSING
     if value == 0:
-        return "no change"
+        return gettext("no change")
     return f"{'+' if value > 0 else '\u2212'}{display.count(abs(value))}"
 
 
