@@ -30,6 +30,7 @@ from homeroom.metrics.dashboards import (
     students_of,
 )
 from homeroom.metrics.display import day_places
+from homeroom.metrics.labels import words
 from homeroom.metrics.selectors import summary_rules, summary_state
 from homeroom.web import views
 from homeroom.web.charts import line_chart, share_bar_chart
@@ -216,7 +217,7 @@ def _render(request: HttpRequest, place: Place) -> HttpResponse:
         "charts": _charts(board, compare),
         "level_tables": _level_tables(board),
         "tier_levels": [
-            {"name": tier.name, "short": tier.label.split(":")[0]}
+            {"name": tier.name, "short": words(tier.label).split(":")[0]}
             for tier in board.standing.tiers[:-1]
         ],
         "sort_columns": SORT_COLUMNS,
