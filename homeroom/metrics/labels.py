@@ -12,7 +12,6 @@ from django.utils.translation import gettext, gettext_noop
 from homeroom.metrics.display import MISSING
 from homeroom.metrics.rules import RuleProfile, RuleProfileError, load_rule_profile
 
-
 # The words of the rule profiles Homeroom ships (homeroom/metrics/profiles), listed here so
 # that they are translated (docs/languages.md): pages pass a profile's words through
 # `words`, which finds these; a district's own profile keeps its words as written.

@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 
 from homeroom.metrics import display
 from homeroom.metrics.dashboards import grade_label
+from homeroom.metrics.labels import words
 
 register = template.Library()
 
@@ -72,7 +73,7 @@ def tier_name(tier: str, rules) -> str:
         return display.MISSING
     for level in rules.tiers if rules else ():
         if level.name == tier:
-            return level.label.split(":")[0]
+            return words(level.label).split(":")[0]
     return tier
 
 

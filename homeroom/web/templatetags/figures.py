@@ -9,7 +9,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from homeroom.access.gatekeeper import Grant
-from homeroom.metrics import display, labels
+from homeroom.metrics import display
 from homeroom.metrics.rules import Condition
 
 register = template.Library()

@@ -17,9 +17,9 @@ from django.utils import translation
 
 from homeroom.conftest import add_absence, school_days
 from homeroom.metrics import display
+from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.metrics.labels import SHIPPED_WORDS
 from homeroom.metrics.rules import load_rule_profile
-from homeroom.metrics.actions import do_refresh_summaries
 from homeroom.web.tests.page_text import figure, table_rows
 
 CATALOG = Path(settings.LOCALE_PATHS[0]) / "es" / "LC_MESSAGES"
