@@ -119,7 +119,7 @@ def _title(place: Place) -> str:
     if place.grade is not None:
         parts.append(grade_label(place.grade))
     if place.group:
-        parts.append(GROUPS[place.group])
+        parts.append(str(GROUPS[place.group]))
     return " · ".join(parts)
 
 
