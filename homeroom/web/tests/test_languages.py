@@ -225,6 +225,9 @@ def _names(cast) -> list[str]:
         ("teacher", "web:student", lambda cast: [cast.ana.pk]),
         ("counselor", "interventions:caseload", lambda cast: []),
         ("teacher", "web:home", lambda cast: []),
+        ("admin", "web:audit", lambda cast: []),
+        ("admin", "web:imports", lambda cast: []),
+        ("admin", "interventions:playbook", lambda cast: []),
     ],
 )
 def test_a_spanish_reader_sees_the_page_in_spanish(
