@@ -13,15 +13,19 @@ from homeroom.accounts.actions import do_set_language
 
 
 class LanguageForm(forms.Form):
-    """One of the interface's languages, and the page to go back to."""
+    """One of the interface's languages."""
 
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
-    next = forms.CharField(required=False)
 
 
 @require_POST
 def choose_language(request: HttpRequest) -> HttpResponse:
-    """Keep the language the user chose and show the page they were on in it."""
+    """Keep the language the user chose and show the page they were on in it.
+
+    The page is the one the browser says the form was sent from (Referer, which the
+    same-origin referrer policy sends): a field naming it would make every page's header
+    differ by its address, and a refused student's page must read exactly like a missing one.
+    """
     form = LanguageForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(
@@ -29,7 +33,7 @@ def choose_language(request: HttpRequest) -> HttpResponse:
             % {"languages": ", ".join(name for _code, name in settings.LANGUAGES)}
         )
     do_set_language(user=request.user, language=form.cleaned_data["language"])
-    back = form.cleaned_data["next"]
+    back = request.headers.get("referer", "")
     if not url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
