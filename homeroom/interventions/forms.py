@@ -45,7 +45,7 @@ class LongSelect(forms.Select):
             )
             if group_name:
                 rendered = format_html(
-                    '<optgroup label=_("{}")>{}</optgroup>', group_name, rendered
+                    '<optgroup label="{}">{}</optgroup>', group_name, rendered
                 )
             groups.append(rendered)
         return format_html(
