@@ -44,9 +44,7 @@ class LongSelect(forms.Select):
                 ((o["value"], flatatt(o["attrs"]), o["label"]) for o in options),
             )
             if group_name:
-                rendered = format_html(
-                    '<optgroup label="{}">{}</optgroup>', group_name, rendered
-                )
+                rendered = format_html('<optgroup label="{}">{}</optgroup>', group_name, rendered)
             groups.append(rendered)
         return format_html(
             '<select name="{}"{}>{}</select>',
