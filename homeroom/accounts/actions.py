@@ -1,8 +1,10 @@
-"""Writes about staff accounts: failed and refused sign-ins, and unlocking sign-in.
+"""Writes about staff accounts: failed and refused sign-ins, unlocking sign-in, language.
 
 Each is an audit entry (homeroom/core/models.py, `AuditEntry`): the lockout is counted from
 them (`homeroom.accounts.selectors.sign_in_locked`).
 """
+
+from django.conf import settings
 
 from homeroom.accounts.models import User
 from homeroom.accounts.selectors import sign_in_subject
@@ -55,3 +57,11 @@ def do_unlock_sign_in(
         entry.address = address
         entry.save(update_fields=["address"])
     return entry
+
+
+def do_set_language(*, user: User, language: str) -> None:
+    """Show Homeroom to `user` in `language` (a code of settings.LANGUAGES) from now on."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValueError(f"Homeroom is not translated into {language!r}")
+    user.language = language
+    user.save(update_fields=["language"])

@@ -2,6 +2,7 @@
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from homeroom.core.models import DateSpan, GradeLevel
 
@@ -9,12 +10,12 @@ from homeroom.core.models import DateSpan, GradeLevel
 class Role(models.TextChoices):
     """What a staff member does; scopes say for whom."""
 
-    DISTRICT_ADMIN = "district_admin", "District administrator"
-    DISTRICT_ANALYST = "district_analyst", "District analyst"
-    PRINCIPAL = "principal", "Principal / school administrator"
-    COUNSELOR = "counselor", "Counselor / attendance specialist"
-    TEACHER = "teacher", "Teacher"
-    VIEWER = "viewer", "Read-only viewer"
+    DISTRICT_ADMIN = "district_admin", _("District administrator")
+    DISTRICT_ANALYST = "district_analyst", _("District analyst")
+    PRINCIPAL = "principal", _("Principal / school administrator")
+    COUNSELOR = "counselor", _("Counselor / attendance specialist")
+    TEACHER = "teacher", _("Teacher")
+    VIEWER = "viewer", _("Read-only viewer")
 
 
 DISTRICT_WIDE_ROLES = frozenset({Role.DISTRICT_ADMIN, Role.DISTRICT_ANALYST})
@@ -33,6 +34,9 @@ class User(AbstractUser):
         related_name="staff",
         help_text="Schools this person serves (principals, counselors, viewers).",
     )
+    # A code of settings.LANGUAGES, chosen by the person on any page's header; blank until
+    # they choose, when their browser's languages decide (homeroom/web/middleware.py).
+    language = models.CharField(max_length=10, blank=True, default="")
 
     class Meta:
         ordering = ["username"]

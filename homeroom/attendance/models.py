@@ -8,20 +8,21 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Category(models.TextChoices):
     """What a local attendance code means, following the Ed-Fi categories."""
 
-    PRESENT = "present", "In attendance"
-    EXCUSED = "excused", "Excused absence"
-    UNEXCUSED = "unexcused", "Unexcused absence"
-    OUT_OF_SCHOOL_SUSPENSION = "oss", "Out-of-school suspension"
-    IN_SCHOOL_SUSPENSION = "iss", "In-school suspension"
-    TARDY = "tardy", "Tardy"
-    EARLY_DEPARTURE = "early_departure", "Early departure"
-    PARTIAL = "partial", "Partial-day absence"
-    NOT_TAKEN = "not_taken", "Attendance not taken"
+    PRESENT = "present", _("In attendance")
+    EXCUSED = "excused", _("Excused absence")
+    UNEXCUSED = "unexcused", _("Unexcused absence")
+    OUT_OF_SCHOOL_SUSPENSION = "oss", _("Out-of-school suspension")
+    IN_SCHOOL_SUSPENSION = "iss", _("In-school suspension")
+    TARDY = "tardy", _("Tardy")
+    EARLY_DEPARTURE = "early_departure", _("Early departure")
+    PARTIAL = "partial", _("Partial-day absence")
+    NOT_TAKEN = "not_taken", _("Attendance not taken")
 
 
 FRACTION = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))]

@@ -4,9 +4,13 @@ Audit writers run inside the transaction of the change they record. An entry nam
 the signed-in user, or the command and the server's user who ran it (`CommandLine`).
 """
 
+import functools
 import getpass
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.conf import settings
+from django.utils import translation
 
 from homeroom.core.models import AuditEntry, District
 
@@ -152,3 +156,16 @@ def do_log_district_change(
     return _entry(
         user=user, district=district, via=via, action=action, subject=subject, details=details or {}
     )
+
+
+def in_records_language(function):
+    """Runs a write in the language records are kept in (settings.LANGUAGE_CODE): the text
+    it stores (a timeline line, frozen evidence) reads the same whoever wrote it, whatever
+    language they read Homeroom in (docs/languages.md)."""
+
+    @functools.wraps(function)
+    def in_records_language(*args, **kwargs):
+        with translation.override(settings.LANGUAGE_CODE):
+            return function(*args, **kwargs)
+
+    return in_records_language

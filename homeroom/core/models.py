@@ -6,12 +6,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class GradeLevel(models.IntegerChoices):
     """Grade levels as integers so spans and ranges compare: pre-K is -1, K is 0."""
 
-    PREK = -1, "Pre-K"
+    PREK = -1, _("Pre-K")
     K = 0, "K"
     G1 = 1, "1"
     G2 = 2, "2"

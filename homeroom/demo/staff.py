@@ -299,7 +299,7 @@ def do_set_up_demo_staff(
         )
 
     this_year = [s for s in taught if s.school_year_id == year.pk]
-    grade_names = ", ".join(GradeLevel(grade).label for grade in counselor_grades)
+    grade_names = ", ".join(str(GradeLevel(grade).label) for grade in counselor_grades)
     return [
         DemoAccount(admin, demo_password(admin.username), f"all of {district.name}"),
         DemoAccount(analyst, demo_password(analyst.username), f"all of {district.name}"),

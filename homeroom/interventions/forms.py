@@ -12,6 +12,7 @@ from django import forms
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from homeroom.accounts.models import Role, User
 from homeroom.interventions.models import Case, CaseNote, FamilyContact, Referral
@@ -36,7 +37,7 @@ class LongSelect(forms.Select):
     def render(self, name, value, attrs=None, renderer=None):
         widget = self.get_context(name, value, attrs)["widget"]
         groups = []
-        for group_name, options, _ in widget["optgroups"]:
+        for group_name, options, _index in widget["optgroups"]:
             rendered = format_html_join(
                 "",
                 '<option value="{}"{}>{}</option>',
@@ -91,17 +92,19 @@ class VersionForm(forms.Form):
 class ContactForm(forms.Form):
     """Log a contact with a student's family: with a guardian of the student, or someone named."""
 
-    channel = forms.ChoiceField(label="Channel", choices=FamilyContact.Channel.choices)
+    channel = forms.ChoiceField(label=_("Channel"), choices=FamilyContact.Channel.choices)
     guardian_id = forms.TypedChoiceField(
-        label="With whom", coerce=int, empty_value=None, required=False
+        label=_("With whom"), coerce=int, empty_value=None, required=False
     )
     with_whom = forms.CharField(
-        label="Someone else (name and relationship)", required=False, max_length=200
+        label=_("Someone else (name and relationship)"), required=False, max_length=200
     )
-    outcome = forms.ChoiceField(label="Outcome", choices=FamilyContact.Outcome.choices)
-    language = forms.ChoiceField(label="Language", choices=Language.choices)
-    contacted_on = DateField(label="Date")
-    note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=FamilyContact.Outcome.choices)
+    language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
+    contacted_on = DateField(label=_("Date"))
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args, guardians=(), today: dt.date, language: str = "en", **kwargs):
         kwargs.setdefault("initial", {})
@@ -121,7 +124,7 @@ class ContactForm(forms.Form):
                 )
                 for link in links
             ),
-            ("", "Someone else (name them below)"),
+            ("", _("Someone else (name them below)")),
         ]
         self.fields["guardian_id"].widget = forms.RadioSelect(
             choices=self.fields["guardian_id"].choices
@@ -136,13 +139,13 @@ class ContactForm(forms.Form):
 class StartInterventionForm(forms.Form):
     """Start an intervention from the district's playbook."""
 
-    intervention_type_id = forms.TypedChoiceField(label="Intervention", coerce=int)
-    note = forms.CharField(label="Note", required=False, max_length=2000)
+    intervention_type_id = forms.TypedChoiceField(label=_("Intervention"), coerce=int)
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000)
 
     def __init__(self, *args, kinds=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["intervention_type_id"].choices = [
-            ("", "Choose an intervention"),
+            ("", _("Choose an intervention")),
             *((kind.pk, kind.name) for kind in kinds),
         ]
 
@@ -151,9 +154,9 @@ class ReferForCaseForm(forms.Form):
     """A teacher asks the case team for a case: why, in their words."""
 
     reason = forms.CharField(
-        label="What worries you",
+        label=_("What worries you"),
         max_length=250,
-        help_text="The counselor and principal read this; the family does not.",
+        help_text=_("The counselor and principal read this; the family does not."),
     )
 
     def arguments(self) -> dict:
@@ -163,11 +166,11 @@ class ReferForCaseForm(forms.Form):
 class OpenCaseForm(forms.Form):
     """Open a case for a student: from one of their flags, or by hand."""
 
-    tier = forms.TypedChoiceField(label="Tier", coerce=int, choices=TIER_CHOICES, initial=2)
+    tier = forms.TypedChoiceField(label=_("Tier"), coerce=int, choices=TIER_CHOICES, initial=2)
     source_flag_id = forms.TypedChoiceField(
-        label="Opened because of", coerce=int, empty_value=None, required=False
+        label=_("Opened because of"), coerce=int, empty_value=None, required=False
     )
-    note = forms.CharField(label="Why (optional)", required=False, max_length=250)
+    note = forms.CharField(label=_("Why (optional)"), required=False, max_length=250)
 
     def __init__(self, *args, flags=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -177,7 +180,7 @@ class OpenCaseForm(forms.Form):
                 (flag.pk, f"Flag: {flag.get_kind_display()} (since {display.date(flag.raised_on)})")
                 for flag in flags
             ),
-            ("", "Opened by hand (no flag)"),
+            ("", _("Opened by hand (no flag)")),
         ]
         if flags:
             self.fields["source_flag_id"].initial = flags[0].pk
@@ -195,11 +198,11 @@ class OpenCaseForm(forms.Form):
 class TimelineFilterForm(forms.Form):
     """Which kinds of entries the student's timeline keeps to (optional, read from GET)."""
 
-    kind = forms.ChoiceField(label="Show", required=False)
+    kind = forms.ChoiceField(label=_("Show"), required=False)
 
     def __init__(self, *args, kinds=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", "Everything"), *kinds]
+        self.fields["kind"].choices = [("", _("Everything")), *kinds]
 
     def kind_filter(self) -> str:
         return self.cleaned_data["kind"] if self.is_valid() else ""
@@ -211,13 +214,15 @@ class TimelineFilterForm(forms.Form):
 class BarrierForm(forms.Form):
     """Record a barrier (root cause) on a case."""
 
-    barrier_id = forms.TypedChoiceField(label="Barrier", coerce=int)
-    note = forms.CharField(label="Note", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    barrier_id = forms.TypedChoiceField(label=_("Barrier"), coerce=int)
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args, barriers=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["barrier_id"].choices = [
-            ("", "Choose a barrier"),
+            ("", _("Choose a barrier")),
             *((b.pk, b.name) for b in barriers),
         ]
 
@@ -230,20 +235,20 @@ class PlanForm(forms.Form):
     """Write or revise an attendance plan; steps one a line, as 'who: what'."""
 
     goal_percent = forms.DecimalField(
-        label="Goal: attend this % of school days",
+        label=_("Goal: attend this % of school days"),
         min_value=Decimal("0.1"),
         max_value=Decimal(100),
         decimal_places=1,
         initial=Decimal(95),
     )
-    goal_until = DateField(label="Goal runs through")
-    review_on = DateField(label="Review on")
+    goal_until = DateField(label=_("Goal runs through"))
+    review_on = DateField(label=_("Review on"))
     steps = forms.CharField(
-        label="Steps",
+        label=_("Steps"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One step a line, who first: 'Mother: wake-up call at 7:00'.",
+        help_text=_("One step a line, who first: 'Mother: wake-up call at 7:00'."),
     )
-    agreed_with = forms.CharField(label="Agreed with (family)", required=False, max_length=200)
+    agreed_with = forms.CharField(label=_("Agreed with (family)"), required=False, max_length=200)
 
     @classmethod
     def of_plan(cls, plan, **kwargs) -> "PlanForm":
@@ -293,16 +298,16 @@ class ReviewPlanForm(VersionForm):
     """Record a plan's review."""
 
     plan_id = forms.IntegerField(widget=forms.HiddenInput)
-    reviewed_on = DateField(label="Reviewed on")
-    note = forms.CharField(label="How it went", widget=forms.Textarea(attrs={"rows": 2}))
+    reviewed_on = DateField(label=_("Reviewed on"))
+    note = forms.CharField(label=_("How it went"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class FollowUpForm(forms.Form):
     """Schedule a follow-up: what, by when, who."""
 
-    description = forms.CharField(label="What", max_length=300)
-    due_on = DateField(label="Due on")
-    owner_id = forms.TypedChoiceField(label="Who", coerce=int)
+    description = forms.CharField(label=_("What"), max_length=300)
+    due_on = DateField(label=_("Due on"))
+    owner_id = forms.TypedChoiceField(label=_("Who"), coerce=int)
 
     def __init__(self, *args, owners=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -313,20 +318,20 @@ class CompleteFollowUpForm(VersionForm):
     """Record a follow-up done, with its outcome."""
 
     follow_up_id = forms.IntegerField(widget=forms.HiddenInput)
-    done_on = DateField(label="Done on")
-    outcome = forms.CharField(label="Outcome", max_length=2000)
+    done_on = DateField(label=_("Done on"))
+    outcome = forms.CharField(label=_("Outcome"), max_length=2000)
 
 
 class ReferralForm(forms.Form):
     """Refer the student to a partner."""
 
-    partner_id = forms.TypedChoiceField(label="Partner", coerce=int)
-    note = forms.CharField(label="Note", required=False, max_length=2000)
+    partner_id = forms.TypedChoiceField(label=_("Partner"), coerce=int)
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000)
 
     def __init__(self, *args, partners=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["partner_id"].choices = [
-            ("", "Choose a partner"),
+            ("", _("Choose a partner")),
             *((p.pk, p.name) for p in partners),
         ]
 
@@ -335,18 +340,18 @@ class ReferralStatusForm(VersionForm):
     """Record where a referral stands."""
 
     referral_id = forms.IntegerField(widget=forms.HiddenInput)
-    status = forms.ChoiceField(label="Status", choices=Referral.Status.choices)
-    note = forms.CharField(label="Note", required=False, max_length=2000)
+    status = forms.ChoiceField(label=_("Status"), choices=Referral.Status.choices)
+    note = forms.CharField(label=_("Note"), required=False, max_length=2000)
 
 
 class NoteForm(forms.Form):
     """Add a note to a case."""
 
-    topic = forms.ChoiceField(label="Topic", choices=CaseNote.Topic.choices)
+    topic = forms.ChoiceField(label=_("Topic"), choices=CaseNote.Topic.choices)
     confidential = forms.BooleanField(
-        label="Confidential (health and family crisis notes always are)", required=False
+        label=_("Confidential (health and family crisis notes always are)"), required=False
     )
-    text = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
 STRIKE_LABELS = {
@@ -365,7 +370,7 @@ class StrikeForm(forms.Form):
 
     entry = forms.ChoiceField(choices=list(STRIKE_LABELS.items()), widget=forms.HiddenInput)
     entry_id = forms.IntegerField(widget=forms.HiddenInput)
-    reason = forms.CharField(label="Reason", max_length=2000)
+    reason = forms.CharField(label=_("Reason"), max_length=2000)
 
 
 @dataclass(frozen=True)
@@ -401,25 +406,25 @@ class UnsentStrike:
 class TierForm(VersionForm):
     """Move the case to another tier."""
 
-    tier = forms.TypedChoiceField(label="Tier", coerce=int, choices=TIER_CHOICES)
+    tier = forms.TypedChoiceField(label=_("Tier"), coerce=int, choices=TIER_CHOICES)
 
 
 class ManagerForm(VersionForm):
     """Assign or reassign the case manager."""
 
-    case_manager_id = forms.TypedChoiceField(label="Case manager", coerce=int)
+    case_manager_id = forms.TypedChoiceField(label=_("Case manager"), coerce=int)
 
     def __init__(self, *args, staff=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["case_manager_id"].choices = [("", "Choose a case manager"), *staff]
+        self.fields["case_manager_id"].choices = [("", _("Choose a case manager")), *staff]
 
 
 class CloseForm(VersionForm):
     """Close the case with a reason."""
 
-    reason = forms.ChoiceField(label="Reason", choices=Case.CloseReason.choices)
+    reason = forms.ChoiceField(label=_("Reason"), choices=Case.CloseReason.choices)
     note = forms.CharField(
-        label="Note (required for 'Other')",
+        label=_("Note (required for 'Other')"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
@@ -431,8 +436,8 @@ class CloseForm(VersionForm):
 class AgendaForm(forms.Form):
     """Which school's team meeting, on which date (read from GET)."""
 
-    school = forms.TypedChoiceField(label="School", coerce=int)
-    on = DateField(label="Meeting date")
+    school = forms.TypedChoiceField(label=_("School"), coerce=int)
+    on = DateField(label=_("Meeting date"))
 
     def __init__(self, *args, schools=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -442,28 +447,34 @@ class AgendaForm(forms.Form):
 class TeamMeetingForm(forms.Form):
     """Record a team meeting: notes and up to `ACTION_ITEM_ROWS` action items."""
 
-    notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
     def __init__(self, *args, owners=(), students=(), **kwargs):
         super().__init__(*args, **kwargs)
-        owner_choices = [("", "Owner"), *staff_choices(owners)]
-        student_choices = [("", "No student"), *((s.pk, s.full_name) for s in students)]
+        owner_choices = [("", _("Owner")), *staff_choices(owners)]
+        student_choices = [("", _("No student")), *((s.pk, s.full_name) for s in students)]
         for row in range(1, ACTION_ITEM_ROWS + 1):
             self.fields[f"item{row}_description"] = forms.CharField(
                 label=f"Action item {row}", required=False, max_length=300
             )
             self.fields[f"item{row}_owner"] = forms.TypedChoiceField(
-                label="Owner", coerce=int, empty_value=None, required=False, choices=owner_choices
+                label=_("Owner"),
+                coerce=int,
+                empty_value=None,
+                required=False,
+                choices=owner_choices,
             )
             self.fields[f"item{row}_student"] = forms.TypedChoiceField(
-                label="Student",
+                label=_("Student"),
                 coerce=int,
                 empty_value=None,
                 required=False,
                 choices=student_choices,
                 widget=LongSelect,
             )
-            self.fields[f"item{row}_due"] = DateField(label="Due", required=False)
+            self.fields[f"item{row}_due"] = DateField(label=_("Due"), required=False)
 
     def item_rows(self) -> list[dict]:
         """The action item rows' bound fields, for the template."""
@@ -499,25 +510,27 @@ class TeamMeetingForm(forms.Form):
 class InterventionTypeForm(forms.Form):
     """Add or change an intervention type of the playbook (by key)."""
 
-    key = forms.SlugField(label="Key", max_length=60, help_text="Stable name in the playbook file.")
-    name = forms.CharField(label="Name", max_length=120)
+    key = forms.SlugField(
+        label=_("Key"), max_length=60, help_text=_("Stable name in the playbook file.")
+    )
+    name = forms.CharField(label=_("Name"), max_length=120)
     tiers = forms.TypedMultipleChoiceField(
-        label="Tiers", coerce=int, choices=TIER_CHOICES, widget=forms.CheckboxSelectMultiple
+        label=_("Tiers"), coerce=int, choices=TIER_CHOICES, widget=forms.CheckboxSelectMultiple
     )
     barrier_ids = forms.TypedMultipleChoiceField(
-        label="Barriers it addresses",
+        label=_("Barriers it addresses"),
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     description = forms.CharField(
-        label="Description", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     typical_weeks = forms.IntegerField(
-        label="Typical weeks", required=False, help_text="Empty: ongoing."
+        label=_("Typical weeks"), required=False, help_text=_("Empty: ongoing.")
     )
     evidence = forms.CharField(
-        label="Evidence", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Evidence"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
     def __init__(self, *args, barriers=(), **kwargs):
@@ -528,7 +541,7 @@ class InterventionTypeForm(forms.Form):
 class PlaybookImportForm(forms.Form):
     """A playbook file to replace the district's playbook."""
 
-    file = forms.FileField(label="Playbook file (TOML)")
+    file = forms.FileField(label=_("Playbook file (TOML)"))
 
     def text(self) -> str | None:
         """The file's text, or None (and an error on the field) if it is not UTF-8."""
@@ -544,13 +557,13 @@ class SisMappingForm(forms.Form):
 
     code = forms.CharField(max_length=60, widget=forms.HiddenInput)
     intervention_type_id = forms.TypedChoiceField(
-        label="Shown as", coerce=int, empty_value=None, required=False
+        label=_("Shown as"), coerce=int, empty_value=None, required=False
     )
 
     def __init__(self, *args, kinds=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["intervention_type_id"].choices = [
-            ("", "Itself, as the SIS names it"),
+            ("", _("Itself, as the SIS names it")),
             *((kind.pk, kind.name) for kind in kinds),
         ]
 
@@ -572,9 +585,9 @@ class RetireForm(forms.Form):
 class BarrierEntryForm(forms.Form):
     """Add a barrier to the district's list, or rename one (by key)."""
 
-    key = forms.SlugField(label="Key", max_length=60)
-    name = forms.CharField(label="Name", max_length=120)
-    description = forms.CharField(label="Description", required=False, max_length=2000)
+    key = forms.SlugField(label=_("Key"), max_length=60)
+    name = forms.CharField(label=_("Name"), max_length=120)
+    description = forms.CharField(label=_("Description"), required=False, max_length=2000)
 
 
 class PartnerForm(forms.Form):
@@ -582,30 +595,30 @@ class PartnerForm(forms.Form):
 
     partner_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    name = forms.CharField(label="Name", max_length=200)
+    name = forms.CharField(label=_("Name"), max_length=200)
     services = forms.CharField(
-        label="Services", required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Services"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     barrier_ids = forms.TypedMultipleChoiceField(
-        label="Barriers it addresses",
+        label=_("Barriers it addresses"),
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     languages = forms.MultipleChoiceField(
-        label="Languages served",
+        label=_("Languages served"),
         choices=Language.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    contact_name = forms.CharField(label="Contact", required=False, max_length=200)
-    phone = forms.CharField(label="Phone", required=False, max_length=30)
-    email = forms.EmailField(label="Email", required=False)
+    contact_name = forms.CharField(label=_("Contact"), required=False, max_length=200)
+    phone = forms.CharField(label=_("Phone"), required=False, max_length=30)
+    email = forms.EmailField(label=_("Email"), required=False)
     capacity = forms.IntegerField(
-        label="Capacity (open referrals)", required=False, help_text="Empty: no limit."
+        label=_("Capacity (open referrals)"), required=False, help_text=_("Empty: no limit.")
     )
     school_ids = forms.TypedMultipleChoiceField(
-        label="Schools served (none: all)",
+        label=_("Schools served (none: all)"),
         coerce=int,
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -620,8 +633,8 @@ class PartnerForm(forms.Form):
 class WindowForm(forms.Form):
     """The window of dates process measures count over (read from GET)."""
 
-    start = DateField(label="From")
-    end = DateField(label="Through")
+    start = DateField(label=_("From"))
+    end = DateField(label=_("Through"))
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -9,6 +9,7 @@ that every change checks and raises (`actions.VersionConflict`).
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from homeroom.metrics import display
 from homeroom.roster.models import Language
@@ -140,20 +141,20 @@ class Case(models.Model):
     """
 
     class Source(models.TextChoices):
-        FLAG = "flag", "Early-warning flag"
-        TIER_CHANGE = "tier_change", "Tier change"
-        REFERRAL = "referral", "Referral by staff"
-        MANUAL = "manual", "Opened by hand"
+        FLAG = "flag", _("Early-warning flag")
+        TIER_CHANGE = "tier_change", _("Tier change")
+        REFERRAL = "referral", _("Referral by staff")
+        MANUAL = "manual", _("Opened by hand")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
 
     class CloseReason(models.TextChoices):
-        GOAL_MET = "goal_met", "Goal met"
-        MOVED = "moved", "Moved away"
-        TRUANCY = "truancy", "Escalated to truancy"
-        OTHER = "other", "Other"
+        GOAL_MET = "goal_met", _("Goal met")
+        MOVED = "moved", _("Moved away")
+        TRUANCY = "truancy", _("Escalated to truancy")
+        OTHER = "other", _("Other")
 
     student = models.ForeignKey("roster.Student", on_delete=models.CASCADE, related_name="cases")
     school = models.ForeignKey("core.School", on_delete=models.PROTECT, related_name="+")
@@ -304,21 +305,21 @@ class FamilyContact(Struck):
     """A contact (or attempt) with a student's family: channel, with whom, outcome, language."""
 
     class Channel(models.TextChoices):
-        CALL = "call", "Phone call"
-        TEXT = "text", "Text message"
-        EMAIL = "email", "Email"
-        HOME_VISIT = "home_visit", "Home visit"
-        MEETING = "meeting", "Meeting"
-        LETTER = "letter", "Letter"
+        CALL = "call", _("Phone call")
+        TEXT = "text", _("Text message")
+        EMAIL = "email", _("Email")
+        HOME_VISIT = "home_visit", _("Home visit")
+        MEETING = "meeting", _("Meeting")
+        LETTER = "letter", _("Letter")
 
     class Outcome(models.TextChoices):
-        REACHED = "reached", "Reached"
-        NO_ANSWER = "no_answer", "No answer"
-        LEFT_MESSAGE = "left_message", "Left a message"
-        WRONG_NUMBER = "wrong_number", "Wrong number"
-        REFUSED = "refused", "Refused"
-        SENT = "sent", "Message sent"
-        REPLIED = "replied", "Family replied"
+        REACHED = "reached", _("Reached")
+        NO_ANSWER = "no_answer", _("No answer")
+        LEFT_MESSAGE = "left_message", _("Left a message")
+        WRONG_NUMBER = "wrong_number", _("Wrong number")
+        REFUSED = "refused", _("Refused")
+        SENT = "sent", _("Message sent")
+        REPLIED = "replied", _("Family replied")
 
     student = models.ForeignKey(
         "roster.Student", on_delete=models.CASCADE, related_name="family_contacts"
@@ -352,10 +353,10 @@ class CaseNote(Struck):
     """A note on a case; confidential ones (health, family crisis) only some staff read."""
 
     class Topic(models.TextChoices):
-        GENERAL = "general", "General"
-        HEALTH = "health", "Health"
-        FAMILY_CRISIS = "family_crisis", "Family crisis"
-        OTHER = "other", "Other"
+        GENERAL = "general", _("General")
+        HEALTH = "health", _("Health")
+        FAMILY_CRISIS = "family_crisis", _("Family crisis")
+        OTHER = "other", _("Other")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
     written_on = models.DateField()
@@ -375,12 +376,12 @@ class Referral(Struck):
     """A referral of a case's student to a community partner, and where it stands."""
 
     class Status(models.TextChoices):
-        MADE = "made", "Made"
-        ACCEPTED = "accepted", "Accepted"
-        DECLINED = "declined", "Declined"
-        IN_PROGRESS = "in_progress", "In progress"
-        COMPLETED = "completed", "Completed"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        MADE = "made", _("Made")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     OPEN_STATUSES = (Status.MADE, Status.ACCEPTED, Status.IN_PROGRESS)
 
@@ -410,25 +411,25 @@ class CaseEvent(models.Model):
     """
 
     class Kind(models.TextChoices):
-        CASE_OPENED = "case_opened", "Case opened"
-        CASE_CLOSED = "case_closed", "Case closed"
-        CASE_UPDATED = "case_updated", "Case updated"
-        MANAGER_ASSIGNED = "manager_assigned", "Case manager assigned"
-        BARRIER = "barrier", "Barrier recorded"
-        PLAN_WRITTEN = "plan_written", "Attendance plan written"
-        PLAN_REVISED = "plan_revised", "Attendance plan revised"
-        PLAN_REVIEWED = "plan_reviewed", "Attendance plan reviewed"
-        INTERVENTION = "intervention", "Intervention started"
-        INTERVENTION_ENDED = "intervention_ended", "Intervention ended"
-        FOLLOW_UP_SCHEDULED = "follow_up_scheduled", "Follow-up scheduled"
-        FOLLOW_UP_DONE = "follow_up_done", "Follow-up done"
-        CONTACT = "contact", "Family contact"
-        NOTE = "note", "Note"
-        REFERRAL = "referral", "Referral made"
-        REFERRAL_UPDATED = "referral_updated", "Referral updated"
-        STRUCK = "struck", "Struck through"
-        MESSAGE_SENT = "message_sent", "Message sent"
-        MESSAGE_RECEIVED = "message_received", "Message received"
+        CASE_OPENED = "case_opened", _("Case opened")
+        CASE_CLOSED = "case_closed", _("Case closed")
+        CASE_UPDATED = "case_updated", _("Case updated")
+        MANAGER_ASSIGNED = "manager_assigned", _("Case manager assigned")
+        BARRIER = "barrier", _("Barrier recorded")
+        PLAN_WRITTEN = "plan_written", _("Attendance plan written")
+        PLAN_REVISED = "plan_revised", _("Attendance plan revised")
+        PLAN_REVIEWED = "plan_reviewed", _("Attendance plan reviewed")
+        INTERVENTION = "intervention", _("Intervention started")
+        INTERVENTION_ENDED = "intervention_ended", _("Intervention ended")
+        FOLLOW_UP_SCHEDULED = "follow_up_scheduled", _("Follow-up scheduled")
+        FOLLOW_UP_DONE = "follow_up_done", _("Follow-up done")
+        CONTACT = "contact", _("Family contact")
+        NOTE = "note", _("Note")
+        REFERRAL = "referral", _("Referral made")
+        REFERRAL_UPDATED = "referral_updated", _("Referral updated")
+        STRUCK = "struck", _("Struck through")
+        MESSAGE_SENT = "message_sent", _("Message sent")
+        MESSAGE_RECEIVED = "message_received", _("Message received")
         TRUANCY = "truancy", "Truancy escalation"  # written by the truancy app's actions
 
     student = models.ForeignKey(

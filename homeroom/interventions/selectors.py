@@ -26,6 +26,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
 
 from homeroom.access.cases import CaseAccess, access_case, of_visible_students
 from homeroom.access.gatekeeper import StudentAccess, access_student, visible_students
@@ -247,9 +248,11 @@ def _flag_events(student_id: int) -> list[TimelineEntry]:
     entries = []
     for flag in Flag.objects.filter(student_id=student_id):
         label = flag.get_kind_display()
-        entries.append(TimelineEntry(flag.raised_on, "flag_raised", "Flag raised", label))
+        entries.append(TimelineEntry(flag.raised_on, "flag_raised", gettext("Flag raised"), label))
         if flag.cleared_on is not None:
-            entries.append(TimelineEntry(flag.cleared_on, "flag_cleared", "Flag cleared", label))
+            entries.append(
+                TimelineEntry(flag.cleared_on, "flag_cleared", gettext("Flag cleared"), label)
+            )
     return entries
 
 
@@ -268,9 +271,12 @@ def _attendance_weeks(user, access: StudentAccess) -> list[TimelineEntry]:
         TimelineEntry(
             monday,
             "attendance_week",
-            "Attendance",
-            f"Week of {display.date(monday)}: "
-            + ", ".join(f"{label} {n}" for label, n in sorted(counts.items())),
+            gettext("Attendance"),
+            gettext("Week of %(monday)s: %(counts)s")
+            % {
+                "monday": display.date(monday),
+                "counts": ", ".join(f"{label} {n}" for label, n in sorted(counts.items())),
+            },
         )
         for monday, counts in weeks.items()
     ]
@@ -278,7 +284,7 @@ def _attendance_weeks(user, access: StudentAccess) -> list[TimelineEntry]:
 
 def _tier_events(user, student_id: int) -> list[TimelineEntry]:
     return [
-        TimelineEntry(move.on, "tier_change", "Tier change", move.summary)
+        TimelineEntry(move.on, "tier_change", gettext("Tier change"), move.summary)
         for move in tier_moves(user, [student_id])
     ]
 

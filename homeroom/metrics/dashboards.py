@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
+from django.utils import formats
+from django.utils.translation import gettext, gettext_noop
 
 from homeroom.access.gatekeeper import AggregateScope, aggregate_scope, visible_students
 from homeroom.core.models import School
@@ -34,8 +36,17 @@ from homeroom.roster.models import StudentCharacteristic
 # "Small-cell suppression"), as the forecast's group report does.
 MINIMUM_CELL = 10
 GROUPS = dict(StudentCharacteristic.Kind.choices)
-OTHER_DAYS = "Other school days"
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
+# Pattern labels are kept in English (they are keys too); pages translate them as shown.
+OTHER_DAYS = gettext_noop("Other school days")
+BEFORE_A_BREAK = gettext_noop("Day before a break")
+AFTER_A_BREAK = gettext_noop("Day after a break")
+WEEKDAY_NAMES = (
+    gettext_noop("Monday"),
+    gettext_noop("Tuesday"),
+    gettext_noop("Wednesday"),
+    gettext_noop("Thursday"),
+    gettext_noop("Friday"),
+)
 
 
 class DashboardNotFound(Http404):
@@ -398,7 +409,7 @@ def dashboard(
         last_year_as_of=year_back(on) if last_year else None,
         weeks=_weeks(series, state),
         weekdays=_by(this_year, lambda day: WEEKDAY_NAMES[day.weekday()], WEEKDAY_NAMES),
-        months=_by(this_year, lambda day: day.strftime("%B %Y")),
+        months=_by(this_year, lambda day: formats.date_format(day, "YEAR_MONTH_FORMAT")),
         holidays=_around_holidays(this_year),
         grades=grades,
         groups=_groups(rows, place, standing, state, rules) if current and not place.group else [],
@@ -423,7 +434,11 @@ def _shown(standing: Standing, place: Place) -> Standing | None:
 
 def grade_label(grade: int) -> str:
     """A grade as staff say it: Pre-K, Kindergarten, Grade 3."""
-    return {-1: "Pre-K", 0: "Kindergarten"}.get(grade, f"Grade {grade}")
+    if grade == -1:
+        return gettext("Pre-K")
+    if grade == 0:
+        return gettext("Kindergarten")
+    return gettext("Grade %(grade)s") % {"grade": grade}
 
 
 def _daily(days: QuerySet, state: SummaryState, on: dt.date) -> tuple[dict, dict]:
@@ -508,13 +523,13 @@ def _around_holidays(series: dict) -> list[Pattern]:
     def kind(position: int) -> str:
         day = days[position]
         if position + 1 < len(days) and _breaks(day, days[position + 1]):
-            return "Day before a break"
+            return BEFORE_A_BREAK
         if position > 0 and _breaks(days[position - 1], day):
-            return "Day after a break"
+            return AFTER_A_BREAK
         return OTHER_DAYS
 
     labels = {day: kind(position) for position, day in enumerate(days)}
-    order = ("Day before a break", "Day after a break", OTHER_DAYS)
+    order = (BEFORE_A_BREAK, AFTER_A_BREAK, OTHER_DAYS)
     return _by(series, labels.__getitem__, order)
 
 

@@ -7,8 +7,12 @@
 - Changes of a rate: percentage points with a sign and one decimal, e.g. 0.0525 ->
   "+5.3 pts" (a change that rounds to nothing is "0.0 pts", unsigned).
 - Counts of students, rows and the like: whole numbers with thousands separators.
-- Dates: "Dec 7, 2026", as the pages' templates write them (`date:"M j, Y"`); in words to
-  families, each language's own long form (`family_date`: "7 de diciembre de 2026").
+- Dates: "Dec 7, 2026", as the pages' templates write them (`date:"DATE_FORMAT"`); in words
+  to families, each language's own long form (`family_date`: "7 de diciembre de 2026").
+
+Each follows the language the page is shown in (docs/languages.md): in Spanish "97,1 %",
+"12 345", "7 dic 2026". The separators and date formats are the language's format module
+(homeroom/core/formats); the words ("pts") its translations.
 
 Rounding is half up, as people round by hand (2.25 -> "2.3"), not the binary float's
 half-to-even. Machine-readable outputs (CSV, JSON, Parquet) are never rounded here.
@@ -18,11 +22,24 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils import formats
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 MISSING = "—"
-PARTIAL_DAYS_NOTE = "Days include partial days (e.g. half days), to one decimal."
+PARTIAL_DAYS_NOTE = _("Days include partial days (e.g. half days), to one decimal.")
 
 # The engine sums absences in thousandths of a day: anything finer is float noise.
 WHOLE_TOLERANCE = 0.0005
+
+
+def _localized(number: str) -> str:
+    """A number written with Python's separators ("12,345.6") in the page's language's."""
+    thousands = formats.get_format("THOUSAND_SEPARATOR")
+    decimal = formats.get_format("DECIMAL_SEPARATOR")
+    if (thousands, decimal) == (",", "."):
+        return number
+    return number.translate({ord(","): thousands, ord("."): decimal})
 
 
 def _rounded(value: Decimal, places: int) -> Decimal:
@@ -54,14 +71,15 @@ def days(value: float | int | None, places: int | None = None) -> str:
         return MISSING
     if places is None:
         places = day_places([value])
-    return f"{_rounded(_decimal(value), places):,.{places}f}"
+    return _localized(f"{_rounded(_decimal(value), places):,.{places}f}")
 
 
 def percent(share: float | None) -> str:
     """A share (0 to 1) as a percentage with one decimal, e.g. 0.13846 -> "13.8%"."""
     if share is None:
         return MISSING
-    return f"{_rounded(_decimal(share) * 100, 1):.1f}%"
+    number = _localized(f"{_rounded(_decimal(share) * 100, 1):.1f}")
+    return gettext("{number}%").format(number=number)
 
 
 def points(change: float | None) -> str:
@@ -71,23 +89,23 @@ def points(change: float | None) -> str:
         return MISSING
     value = _rounded(_decimal(change) * 100, 1)
     if value == 0:
-        return "0.0 pts"
+        return gettext("{number} pts").format(number=_localized("0.0"))
     sign = "+" if value > 0 else "\u2212"  # a minus sign, not a hyphen
-    return f"{sign}{abs(value):.1f} pts"
+    return gettext("{number} pts").format(number=f"{sign}{_localized(f'{abs(value):.1f}')}")
 
 
 def count(value: int | None) -> str:
     """A whole count with thousands separators, e.g. 12345 -> "12,345"."""
     if value is None:
         return MISSING
-    return f"{value:,}"
+    return _localized(f"{value:,}")
 
 
 def date(value: dt.date | None) -> str:
-    """A date as pages write it, e.g. 2026-12-07 -> "Dec 7, 2026"."""
+    """A date as pages write it, e.g. 2026-12-07 -> "Dec 7, 2026" ("7 dic 2026" in Spanish)."""
     if value is None:
         return MISSING
-    return f"{value:%b} {value.day}, {value.year}"
+    return formats.date_format(value, "DATE_FORMAT")
 
 
 # Homeroom's language codes (roster.Language) as CLDR locales, where they differ.

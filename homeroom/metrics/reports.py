@@ -279,7 +279,7 @@ def human_table(table: pa.Table, kind: str) -> str:
     lines += [line(headings), line(["-" * width for width in widths])]
     lines += [line(row) for row in cells]
     if places:
-        lines.append(display.PARTIAL_DAYS_NOTE)
+        lines.append(str(display.PARTIAL_DAYS_NOTE))
     return "\n".join(lines) + "\n"
 
 

@@ -27,7 +27,11 @@ from django.utils import timezone
 
 from homeroom.access.cases import logs_family_contacts, resolves_unmatched_messages
 from homeroom.access.gatekeeper import access_student
-from homeroom.core.actions import do_log_district_change, do_log_student_access
+from homeroom.core.actions import (
+    do_log_district_change,
+    do_log_student_access,
+    in_records_language,
+)
 from homeroom.core.models import AuditEntry, District
 from homeroom.core.selectors import district_today
 from homeroom.interventions.models import Case, CaseEvent, FamilyContact
@@ -528,6 +532,7 @@ def _record_sent(sent: list[tuple[Draft, Message]], today: dt.date) -> None:
     AuditEntry.objects.bulk_create(entries)
 
 
+@in_records_language
 def _summary(draft: Draft, message: Message) -> str:
     """The timeline's line: "Text message to María Alvarez: Absence notice (in English: …)"."""
     channel_label = ContactChannel(message.channel).label

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from homeroom.core.models import DateSpan, GradeLevel
 
@@ -9,39 +10,39 @@ from homeroom.core.models import DateSpan, GradeLevel
 class Gender(models.TextChoices):
     """Gender as reported by the SIS."""
 
-    FEMALE = "F", "Female"
-    MALE = "M", "Male"
-    NONBINARY = "X", "Nonbinary"
-    UNKNOWN = "U", "Not reported"
+    FEMALE = "F", _("Female")
+    MALE = "M", _("Male")
+    NONBINARY = "X", _("Nonbinary")
+    UNKNOWN = "U", _("Not reported")
 
 
 class RaceEthnicity(models.TextChoices):
     """The federal (EDFacts) race/ethnicity reporting categories."""
 
-    HISPANIC = "hispanic", "Hispanic or Latino"
-    AMERICAN_INDIAN = "american_indian", "American Indian or Alaska Native"
-    ASIAN = "asian", "Asian"
-    BLACK = "black", "Black or African American"
-    PACIFIC_ISLANDER = "pacific_islander", "Native Hawaiian or Other Pacific Islander"
-    WHITE = "white", "White"
-    TWO_OR_MORE = "two_or_more", "Two or more races"
-    UNKNOWN = "unknown", "Not reported"
+    HISPANIC = "hispanic", _("Hispanic or Latino")
+    AMERICAN_INDIAN = "american_indian", _("American Indian or Alaska Native")
+    ASIAN = "asian", _("Asian")
+    BLACK = "black", _("Black or African American")
+    PACIFIC_ISLANDER = "pacific_islander", _("Native Hawaiian or Other Pacific Islander")
+    WHITE = "white", _("White")
+    TWO_OR_MORE = "two_or_more", _("Two or more races")
+    UNKNOWN = "unknown", _("Not reported")
 
 
 class Language(models.TextChoices):
     """Home and contact languages, as ISO 639-1 codes (extend as districts need)."""
 
-    ENGLISH = "en", "English"
-    SPANISH = "es", "Spanish"
-    CHINESE = "zh", "Chinese"
-    VIETNAMESE = "vi", "Vietnamese"
-    ARABIC = "ar", "Arabic"
-    HAITIAN_CREOLE = "ht", "Haitian Creole"
-    SOMALI = "so", "Somali"
-    RUSSIAN = "ru", "Russian"
-    PORTUGUESE = "pt", "Portuguese"
-    TAGALOG = "tl", "Tagalog"
-    OTHER = "other", "Other"
+    ENGLISH = "en", _("English")
+    SPANISH = "es", _("Spanish")
+    CHINESE = "zh", _("Chinese")
+    VIETNAMESE = "vi", _("Vietnamese")
+    ARABIC = "ar", _("Arabic")
+    HAITIAN_CREOLE = "ht", _("Haitian Creole")
+    SOMALI = "so", _("Somali")
+    RUSSIAN = "ru", _("Russian")
+    PORTUGUESE = "pt", _("Portuguese")
+    TAGALOG = "tl", _("Tagalog")
+    OTHER = "other", _("Other")
 
 
 class Student(models.Model):
@@ -86,13 +87,13 @@ class StudentCharacteristic(DateSpan):
     """
 
     class Kind(models.TextChoices):
-        IEP = "iep", "Students with disabilities (IEP)"
-        SECTION_504 = "section_504", "Section 504"
-        ENGLISH_LEARNER = "english_learner", "English learner"
-        FOSTER_CARE = "foster_care", "Foster care"
-        HOMELESS = "homeless", "Homeless"
-        ECONOMICALLY_DISADVANTAGED = "econ_disadvantaged", "Economically disadvantaged"
-        MIGRANT = "migrant", "Migrant"
+        IEP = "iep", _("Students with disabilities (IEP)")
+        SECTION_504 = "section_504", _("Section 504")
+        ENGLISH_LEARNER = "english_learner", _("English learner")
+        FOSTER_CARE = "foster_care", _("Foster care")
+        HOMELESS = "homeless", _("Homeless")
+        ECONOMICALLY_DISADVANTAGED = "econ_disadvantaged", _("Economically disadvantaged")
+        MIGRANT = "migrant", _("Migrant")
 
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="characteristics")
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -108,10 +109,10 @@ class StudentCharacteristic(DateSpan):
 class ContactChannel(models.TextChoices):
     """Ways to reach a family."""
 
-    SMS = "sms", "Text message"
-    EMAIL = "email", "Email"
-    VOICE = "voice", "Phone call"
-    LETTER = "letter", "Letter"
+    SMS = "sms", _("Text message")
+    EMAIL = "email", _("Email")
+    VOICE = "voice", _("Phone call")
+    LETTER = "letter", _("Letter")
 
 
 class Guardian(models.Model):
@@ -145,9 +146,9 @@ class ContactPreference(models.Model):
     """Whether a guardian prefers a channel and has consented to (or opted out of) it."""
 
     class Consent(models.TextChoices):
-        GRANTED = "granted", "Consented"
-        OPTED_OUT = "opted_out", "Opted out"
-        UNKNOWN = "unknown", "Not asked"
+        GRANTED = "granted", _("Consented")
+        OPTED_OUT = "opted_out", _("Opted out")
+        UNKNOWN = "unknown", _("Not asked")
 
     guardian = models.ForeignKey(Guardian, on_delete=models.CASCADE, related_name="preferences")
     channel = models.CharField(max_length=10, choices=ContactChannel.choices)
@@ -168,12 +169,12 @@ class StudentGuardian(models.Model):
     """Links a student to a guardian, with the relationship and contact priority."""
 
     class Relationship(models.TextChoices):
-        MOTHER = "mother", "Mother"
-        FATHER = "father", "Father"
-        GUARDIAN = "guardian", "Legal guardian"
-        GRANDPARENT = "grandparent", "Grandparent"
-        FOSTER_PARENT = "foster_parent", "Foster parent"
-        OTHER = "other", "Other"
+        MOTHER = "mother", _("Mother")
+        FATHER = "father", _("Father")
+        GUARDIAN = "guardian", _("Legal guardian")
+        GRANDPARENT = "grandparent", _("Grandparent")
+        FOSTER_PARENT = "foster_parent", _("Foster parent")
+        OTHER = "other", _("Other")
 
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="guardian_links")
     guardian = models.ForeignKey(Guardian, on_delete=models.CASCADE, related_name="student_links")

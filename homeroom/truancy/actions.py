@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from homeroom.access.truancy import edits_truancy_pack
-from homeroom.core.actions import do_log_district_change, do_log_student_access
+from homeroom.core.actions import do_log_district_change, do_log_student_access, in_records_language
 from homeroom.core.models import AuditEntry, District
 from homeroom.core.selectors import current_school_year, district_today
 from homeroom.interventions.models import Case, CaseEvent, Intervention
@@ -539,6 +539,9 @@ def do_record_meeting(
     return meeting
 
 
+# The packet is frozen in the records' language (its template's), whatever language the
+# member of staff making it reads Homeroom in: its dates are written that way.
+@in_records_language
 def _packet(step: TruancyStep, today: dt.date) -> dict:
     """The referral packet's snapshot: notices sent, interventions tried, meetings, the
     year's attendance record."""

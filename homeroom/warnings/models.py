@@ -1,6 +1,7 @@
 """Early-warning flags with their history, the forecast model, its scores, nightly runs."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Flag(models.Model):
@@ -11,16 +12,16 @@ class Flag(models.Model):
     """
 
     class Kind(models.TextChoices):
-        EARLY_ABSENCES = "early_absences", "Absences early in the year"
-        RECENT_ABSENCES = "recent_absences", "Absences in the last weeks"
-        BAND = "band", "Worse attendance band"
-        CONSECUTIVE = "consecutive", "Consecutive absences"
-        LONG_ABSENCE = "long_absence", "Possible withdrawal"
-        WEEKDAY_PATTERN = "weekday_pattern", "Mondays and Fridays"
-        WORSENING = "worsening", "Worsening attendance"
-        CHRONIC_LAST_YEAR = "chronic_last_year", "Chronically absent last year"
-        NO_FOLLOW_UP = "no_follow_up", "No contact with the family since flagged"
-        FOLLOW_UP_OVERDUE = "follow_up_overdue", "Follow-up overdue"
+        EARLY_ABSENCES = "early_absences", _("Absences early in the year")
+        RECENT_ABSENCES = "recent_absences", _("Absences in the last weeks")
+        BAND = "band", _("Worse attendance band")
+        CONSECUTIVE = "consecutive", _("Consecutive absences")
+        LONG_ABSENCE = "long_absence", _("Possible withdrawal")
+        WEEKDAY_PATTERN = "weekday_pattern", _("Mondays and Fridays")
+        WORSENING = "worsening", _("Worsening attendance")
+        CHRONIC_LAST_YEAR = "chronic_last_year", _("Chronically absent last year")
+        NO_FOLLOW_UP = "no_follow_up", _("No contact with the family since flagged")
+        FOLLOW_UP_OVERDUE = "follow_up_overdue", _("Follow-up overdue")
 
     student = models.ForeignKey("roster.Student", on_delete=models.CASCADE, related_name="flags")
     school_year = models.ForeignKey("core.SchoolYear", on_delete=models.CASCADE, related_name="+")

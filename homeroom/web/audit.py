@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from homeroom.access.audit import (
@@ -30,21 +31,23 @@ ENTRIES_PER_PAGE = 50
 class AuditFilterForm(forms.Form):
     """The trail's filters, read from GET; every one optional."""
 
-    who = forms.ChoiceField(label="Who", required=False)
-    student = forms.CharField(label="Student (id or name)", required=False, max_length=100)
+    who = forms.ChoiceField(label=_("Who"), required=False)
+    student = forms.CharField(label=_("Student (id or name)"), required=False, max_length=100)
     action = forms.ChoiceField(
-        label="Action", required=False, choices=[("", "Any action"), *AuditEntry.Action.choices]
+        label=_("Action"),
+        required=False,
+        choices=[("", _("Any action")), *AuditEntry.Action.choices],
     )
     start = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     end = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
     def __init__(self, data, *, district) -> None:
         super().__init__(data)
-        self.fields["who"].choices = [("", "Anyone"), *staff_choices(district)]
+        self.fields["who"].choices = [("", _("Anyone")), *staff_choices(district)]
 
     def clean(self):
         cleaned = super().clean()

@@ -9,6 +9,9 @@ import datetime as dt
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import dateformat
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from homeroom.access.gatekeeper import aggregate_scope
 from homeroom.attendance.selectors import school_year_for
@@ -28,6 +31,7 @@ from homeroom.metrics.dashboards import (
     students_of,
 )
 from homeroom.metrics.display import day_places
+from homeroom.metrics.labels import words
 from homeroom.metrics.selectors import summary_rules, summary_state
 from homeroom.web import views
 
@@ -41,16 +45,16 @@ SORTS = {
 }
 
 SORT_COLUMNS = (
-    ("name", "Name"),
-    ("students", "Students"),
-    ("attendance", "Attendance rate"),
-    ("chronic", "Chronically absent"),
+    ("name", _("Name")),
+    ("students", _("Students")),
+    ("attendance", _("Attendance rate")),
+    ("chronic", _("Chronically absent")),
 )
 # Bar labels of the patterns too long to stand under a bar (the table gives them whole).
 SHORT = {
-    "Day before a break": "Before",
-    "Day after a break": "After",
-    "Other school days": "Other",
+    "Day before a break": _("Before"),
+    "Day after a break": _("After"),
+    "Other school days": _("Other"),
 }
 
 
@@ -111,25 +115,28 @@ def _sorted(rows: list[Row], sort: str) -> list[Row]:
 
 
 def _title(place: Place) -> str:
-    parts = [place.school.name if place.school else "District"]
+    parts = [place.school.name if place.school else gettext("District")]
     if place.grade is not None:
         parts.append(grade_label(place.grade))
     if place.group:
-        parts.append(GROUPS[place.group])
+        parts.append(str(GROUPS[place.group]))
     return " · ".join(parts)
 
 
 def _charts(board: Dashboard, compare: bool) -> dict:
     weeks = board.weeks
-    labels = [week.monday.strftime("%b %-d") for week in weeks]
-    series = [("This year", [week.attendance_rate for week in weeks])]
+    # a week's Monday under the chart, e.g. "Dec 7" ("7 dic")
+    labels = [dateformat.format(week.monday, pgettext("chart axis", "M j")) for week in weeks]
+    series = [(gettext("This year"), [week.attendance_rate for week in weeks])]
     if compare:
-        series.insert(0, ("Last year", [week.last_year for week in weeks]))
+        series.insert(0, (gettext("Last year"), [week.last_year for week in weeks]))
     charts = {
         "trend": line_chart(
             labels,
             series,
-            titles=[f"week of {display.date(week.monday)}" for week in weeks],
+            titles=[
+                gettext("week of %(date)s") % {"date": display.date(week.monday)} for week in weeks
+            ],
             label_every=max(1, -(-len(weeks) // 7)),  # seven labels at most
         )
         if weeks
@@ -142,9 +149,10 @@ def _charts(board: Dashboard, compare: bool) -> dict:
     ):
         charts[name] = share_bar_chart(
             [p.absence_rate for p in patterns],
-            [SHORT.get(p.label, p.label[:3]) for p in patterns],
+            [SHORT.get(p.label) or gettext(p.label)[:3] for p in patterns],
             [
-                f"{p.label}: {display.percent(p.absence_rate)} of student-days absent"
+                gettext("%(day)s: %(share)s of student-days absent")
+                % {"day": gettext(p.label), "share": display.percent(p.absence_rate)}
                 for p in patterns
             ],
         )
@@ -154,7 +162,7 @@ def _charts(board: Dashboard, compare: bool) -> dict:
 def _level_tables(board: Dashboard) -> list[tuple]:
     """The bands and the tiers, each level beside last year's share of it."""
     tables = []
-    for heading, kind in (("Attendance bands", "bands"), ("MTSS tiers", "tiers")):
+    for heading, kind in ((gettext("Attendance bands"), "bands"), (gettext("MTSS tiers"), "tiers")):
         now = getattr(board.standing, kind)
         before = {share.name: share for share in getattr(board.last_year, kind, [])}
         pairs = [(share, before.get(share.name)) for share in now]
@@ -209,7 +217,7 @@ def _render(request: HttpRequest, place: Place) -> HttpResponse:
         "charts": _charts(board, compare),
         "level_tables": _level_tables(board),
         "tier_levels": [
-            {"name": tier.name, "short": tier.label.split(":")[0]}
+            {"name": tier.name, "short": words(tier.label).split(":")[0]}
             for tier in board.standing.tiers[:-1]
         ],
         "sort_columns": SORT_COLUMNS,

@@ -9,6 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from homeroom.accounts.actions import do_record_failed_sign_in, do_record_locked_sign_in
 from homeroom.accounts.selectors import sign_in_locked
@@ -22,7 +23,7 @@ from homeroom.pipeline.uploads import UploadOptions
 from homeroom.roster.models import StudentCharacteristic
 from homeroom.web.tables import DEFAULT_SORT, SORT_CHOICES
 
-CHOOSE_FROM_LIST = {"invalid_choice": "There is no “%(value)s” here: choose one from the list."}
+CHOOSE_FROM_LIST = {"invalid_choice": _("There is no “%(value)s” here: choose one from the list.")}
 
 
 def client_address(request: HttpRequest) -> str | None:
@@ -39,7 +40,7 @@ class SignInForm(AuthenticationForm):
     failure and refusal in the audit log."""
 
     error_messages = AuthenticationForm.error_messages | {
-        "locked": (
+        "locked": _(
             "Too many failed sign-ins for this account or from this address. Try again in "
             "%(minutes)s minutes, or ask a district administrator to unlock it."
         )
@@ -70,23 +71,26 @@ class ListFilterForm(forms.Form):
     """
 
     school = forms.ModelChoiceField(
-        label="School", queryset=School.objects.none(), required=False, empty_label="All schools"
+        label=_("School"),
+        queryset=School.objects.none(),
+        required=False,
+        empty_label=_("All schools"),
     )
     grade = forms.TypedChoiceField(
-        label="Grade", choices=(), coerce=int, empty_value=None, required=False
+        label=_("Grade"), choices=(), coerce=int, empty_value=None, required=False
     )
     tier = forms.ChoiceField(
-        label="Tier", choices=(), required=False, error_messages=CHOOSE_FROM_LIST
+        label=_("Tier"), choices=(), required=False, error_messages=CHOOSE_FROM_LIST
     )
     flag = forms.ChoiceField(
-        label="Flag",
-        choices=[("", "Any or no flag"), *RISK_FLAG_CHOICES],
+        label=_("Flag"),
+        choices=[("", _("Any or no flag")), *RISK_FLAG_CHOICES],
         required=False,
         error_messages=CHOOSE_FROM_LIST,
     )
     caseload = forms.ChoiceField(
-        label="Caseload",
-        choices=[("", "Everyone you may see"), ("mine", "My caseload and cases")],
+        label=_("Caseload"),
+        choices=[("", _("Everyone you may see")), ("mine", _("My caseload and cases"))],
         required=False,
     )
 
@@ -97,10 +101,10 @@ class ListFilterForm(forms.Form):
         self.fields["school"].queryset = schools
         labels = dict(GradeLevel.choices)
         self.fields["grade"].choices = [
-            ("", "All grades"),
+            ("", _("All grades")),
             *((grade, labels[grade]) for grade in grades),
         ]
-        self.fields["tier"].choices = [("", "All tiers"), *level_choices(rules, "tiers")]
+        self.fields["tier"].choices = [("", _("All tiers")), *level_choices(rules, "tiers")]
 
     def cleaned(self) -> dict:
         """The values that were valid; the others as if not given."""
@@ -122,25 +126,25 @@ class ListFilterForm(forms.Form):
 class StudentSearchForm(ListFilterForm):
     """Search, filters and sort order of the students list."""
 
-    q = forms.CharField(label="Name or student id", required=False, max_length=100)
-    band = forms.ChoiceField(label="Band", choices=(), required=False)
+    q = forms.CharField(label=_("Name or student id"), required=False, max_length=100)
+    band = forms.ChoiceField(label=_("Band"), choices=(), required=False)
     group = forms.ChoiceField(
-        label="Group",
-        choices=[("", "All students"), *StudentCharacteristic.Kind.choices],
+        label=_("Group"),
+        choices=[("", _("All students")), *StudentCharacteristic.Kind.choices],
         required=False,
     )
     enrolled = forms.ChoiceField(
-        label="Students",
-        choices=[("", "Enrolled this year"), ("all", "Also those not enrolled this year")],
+        label=_("Students"),
+        choices=[("", _("Enrolled this year")), ("all", _("Also those not enrolled this year"))],
         required=False,
     )
-    chronic = forms.BooleanField(label="Chronically absent only", required=False)
-    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
+    chronic = forms.BooleanField(label=_("Chronically absent only"), required=False)
+    sort = forms.ChoiceField(label=_("Sort by"), choices=SORT_CHOICES, required=False)
     field_order = ("q", "school", "grade", "band", "tier", "chronic", "flag", "group", "caseload")
 
     def __init__(self, data, *, rules: RuleProfile | None, **kwargs) -> None:
         super().__init__(data, rules=rules, **kwargs)
-        self.fields["band"].choices = [("", "All bands"), *level_choices(rules, "bands")]
+        self.fields["band"].choices = [("", _("All bands")), *level_choices(rules, "bands")]
         self.fields["q"].widget.attrs.update({"type": "search", "autocomplete": "off"})
 
     def filters(self) -> dict:
@@ -165,12 +169,12 @@ class WorklistForm(ListFilterForm):
     """Which list of the early-warning page, and its filters."""
 
     contact = forms.ChoiceField(
-        label="Family contact",
-        choices=[("", "With or without"), ("none", "No contact yet this year")],
+        label=_("Family contact"),
+        choices=[("", _("With or without")), ("none", _("No contact yet this year"))],
         required=False,
     )
     list = forms.ChoiceField(
-        choices=[("", "Early warning"), ("chronic", "Already chronically absent")],
+        choices=[("", _("Early warning")), ("chronic", _("Already chronically absent"))],
         required=False,
         widget=forms.HiddenInput,
     )
@@ -224,19 +228,20 @@ class ImportUploadForm(forms.Form):
     """The files of an import and how to read them (the web's `homeroom import`)."""
 
     source_format = forms.ChoiceField(
-        label="Format",
+        label=_("Format"),
         choices=(),
         error_messages={"required": "Choose the format of the files."},
     )
     profile = forms.ChoiceField(
-        label="Mapping profile",
+        label=_("Mapping profile"),
         required=False,
         choices=(),
-        help_text="CSV and XLSX only: which columns of the export hold what (see the import "
-        "guide).",
+        help_text=_(
+            "CSV and XLSX only: which columns of the export hold what (see the import guide)."
+        ),
     )
     on_error = forms.ChoiceField(
-        label="If a row has an error",
+        label=_("If a row has an error"),
         choices=[
             ("reject", "Import nothing, and list every error (recommended)"),
             ("skip", "Import the rows without errors, and list the others"),
@@ -245,15 +250,18 @@ class ImportUploadForm(forms.Form):
         widget=forms.RadioSelect,
     )
     implied_enrollments = forms.BooleanField(
-        label="Ed-Fi without enrollments: enroll each student with attendance at a school for "
-        "that school's sessions",
+        label=_(
+            "Ed-Fi without enrollments: enroll each student with attendance at a school for "
+            "that school's sessions"
+        ),
         required=False,
     )
     files = MultipleFileField(
-        label="Files",
+        label=_("Files"),
         error_messages={"required": "Choose the files to import."},
-        help_text="Several files of one export at once. OneRoster: the export's .zip or its "
-        ".csv files.",
+        help_text=_(
+            "Several files of one export at once. OneRoster: the export's .zip or its .csv files."
+        ),
     )
 
     def __init__(self, *args, **kwargs) -> None:

@@ -2,8 +2,9 @@
 
 import zoneinfo
 
-from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from homeroom.access.cases import CaseNotFound
 from homeroom.access.gatekeeper import StudentNotFound
@@ -24,6 +25,29 @@ class DistrictTimezoneMiddleware:
         else:
             timezone.deactivate()
         return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """Shows the interface in the language the signed-in user chose on their account.
+
+    Until they choose (and on the sign-in page), the first of the browser's languages
+    Homeroom has decides, else English. The language is set for this request only, so
+    nothing rendered after it (a test, the next request on this thread) inherits it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        chosen = getattr(request.user, "language", "") if request.user.is_authenticated else ""
+        if chosen not in dict(settings.LANGUAGES):
+            chosen = translation.get_language_from_request(request)
+        with translation.override(chosen):
+            request.LANGUAGE_CODE = translation.get_language()
+            response = self.get_response(request)
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+        return response
 
 
 class NoStoreMiddleware:

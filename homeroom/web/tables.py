@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 from django.db.models import F, QuerySet
 from django.http import HttpResponse, QueryDict
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from homeroom.core.downloads import table_download
 from homeroom.interventions.worklists import (
@@ -34,7 +37,7 @@ class Column:
     """A column of the students table and how it sorts."""
 
     key: str
-    label: str
+    label: str | Promise
     order_by: tuple[str, ...] = ()
     attendance_field: str = ""
     first_sort: str = ""
@@ -47,39 +50,43 @@ class Column:
 
 
 COLUMNS = (
-    Column("name", "Student", order_by=("last_name", "first_name", "local_id")),
-    Column("id", "Student id", order_by=("local_id",)),
-    Column("grade", "Grade", order_by=("grade", "last_name", "first_name", "local_id")),
-    Column("school", "School", order_by=("school_name", "last_name", "first_name", "local_id")),
+    Column("name", _("Student"), order_by=("last_name", "first_name", "local_id")),
+    Column("id", _("Student id"), order_by=("local_id",)),
+    Column("grade", _("Grade"), order_by=("grade", "last_name", "first_name", "local_id")),
+    Column("school", _("School"), order_by=("school_name", "last_name", "first_name", "local_id")),
     Column(
         "enrolled",
-        "Days enrolled",
+        _("Days enrolled"),
         attendance_field="days_enrolled",
         first_sort="-enrolled",
         numeric=True,
     ),
     Column(
-        "absent", "Days absent", attendance_field="days_absent", first_sort="-absent", numeric=True
+        "absent",
+        _("Days absent"),
+        attendance_field="days_absent",
+        first_sort="-absent",
+        numeric=True,
     ),
     Column(
         "rate",
-        "Attendance rate",
+        _("Attendance rate"),
         attendance_field="attendance_rate",
         first_sort="rate",
         numeric=True,
     ),
-    Column("chronic", "Chronically absent"),
-    Column("band", "Band"),
-    Column("tier", "Tier"),
+    Column("chronic", _("Chronically absent")),
+    Column("band", _("Band")),
+    Column("tier", _("Tier")),
 )
 # The list opens on who missed the most days: the students it is opened to find.
 DEFAULT_SORT = "-absent"
 COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
 SORT_CHOICES = [
-    (f"{direction}{column.key}", f"{column.label} {words}")
+    (f"{direction}{column.key}", format_lazy("{} {}", column.label, words))
     for column in COLUMNS
     if column.sortable
-    for direction, words in (("", "(ascending)"), ("-", "(descending)"))
+    for direction, words in (("", _("(ascending)")), ("-", _("(descending)")))
 ]
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from homeroom.web import audit, dashboards, impact, views
+from homeroom.web import audit, dashboards, impact, languages, views
 
 app_name = "web"
 urlpatterns = [
@@ -37,4 +37,5 @@ urlpatterns = [
     path("audit/", audit.audit_page, name="audit"),
     path("audit/unlock/", audit.unlock_sign_in, name="unlock_sign_in"),
     path("impact/", impact.impact_page, name="impact"),
+    path("language/", languages.choose_language, name="language"),
 ]

@@ -14,7 +14,7 @@ from homeroom.access.cases import (
 )
 from homeroom.access.gatekeeper import StudentNotFound, access_student
 from homeroom.accounts.models import Role
-from homeroom.core.actions import do_log_district_change
+from homeroom.core.actions import do_log_district_change, in_records_language
 from homeroom.core.models import AuditEntry
 from homeroom.interventions.actions.common import (
     CASE_MANAGER_ROLES,
@@ -47,6 +47,7 @@ from homeroom.interventions.selectors import CaseFile, case_file
 from homeroom.warnings.models import Flag
 
 
+@in_records_language
 def do_open_case(
     user,
     *,
@@ -76,6 +77,7 @@ def do_open_case(
     )
 
 
+@in_records_language
 def do_refer_for_case(user, *, student_id: int, reason: str) -> Case:
     """A teacher asks for a case for a student they teach: it opens as their referral, at
     tier 2 (the case team sets the tier it finds), with no manager yet, so it waits among the
@@ -173,6 +175,7 @@ def _open_case(
     return case
 
 
+@in_records_language
 def do_change_case_tier(user, *, case_id: int, version: int, tier: int) -> Case:
     """Move an open case to another tier (its weight in caseloads follows)."""
     case, access = _case_to_manage(user, case_id)
@@ -195,6 +198,7 @@ def do_change_case_tier(user, *, case_id: int, version: int, tier: int) -> Case:
     return case
 
 
+@in_records_language
 def do_assign_case_manager(user, *, case_id: int, version: int, case_manager_id: int) -> Case:
     """Assign or reassign an open case's manager (the principal of the case's school)."""
     case, access = _case_to_see(user, case_id)
@@ -229,6 +233,7 @@ def do_assign_case_manager(user, *, case_id: int, version: int, case_manager_id:
     return case
 
 
+@in_records_language
 def do_close_case(
     user,
     *,
@@ -319,6 +324,7 @@ class ActionItemInput:
     due_on: dt.date | None = None
 
 
+@in_records_language
 def do_record_team_meeting(
     user,
     *,

@@ -17,6 +17,7 @@ from homeroom.access.cases import (
     starts_interventions,
 )
 from homeroom.access.gatekeeper import StudentAccess, access_student
+from homeroom.core.actions import in_records_language
 from homeroom.core.models import AuditEntry
 from homeroom.interventions.actions.common import (
     CONFIDENTIAL_TOPICS,
@@ -54,6 +55,7 @@ from homeroom.metrics import display
 from homeroom.roster.models import Language, StudentGuardian
 
 
+@in_records_language
 def do_record_barrier(
     user, *, case_id: int, barrier_id: int, note: str = "", recorded_on: dt.date | None = None
 ) -> CaseBarrier:
@@ -141,6 +143,7 @@ def _plan_fields(
     }
 
 
+@in_records_language
 def do_write_plan(
     user,
     *,
@@ -197,6 +200,7 @@ def _plan_to_manage(user, plan_id: int) -> tuple[AttendancePlan, Case, CaseAcces
     return plan, case, access
 
 
+@in_records_language
 def do_revise_plan(
     user,
     *,
@@ -238,6 +242,7 @@ def do_revise_plan(
     return plan
 
 
+@in_records_language
 def do_review_plan(
     user, *, plan_id: int, version: int, reviewed_on: dt.date, note: str
 ) -> AttendancePlan:
@@ -271,6 +276,7 @@ def do_review_plan(
     return plan
 
 
+@in_records_language
 def do_start_intervention(
     user,
     *,
@@ -321,6 +327,7 @@ def do_start_intervention(
     return intervention
 
 
+@in_records_language
 def do_end_intervention(
     user, *, intervention_id: int, ended_on: dt.date, note: str = ""
 ) -> Intervention:
@@ -354,6 +361,7 @@ def do_end_intervention(
     return intervention
 
 
+@in_records_language
 def do_schedule_follow_up(
     user, *, case_id: int, due_on: dt.date, owner_id: int, description: str
 ) -> FollowUp:
@@ -384,6 +392,7 @@ def do_schedule_follow_up(
     return follow_up
 
 
+@in_records_language
 def do_complete_follow_up(
     user, *, follow_up_id: int, version: int, done_on: dt.date, outcome: str
 ) -> FollowUp:
@@ -416,6 +425,7 @@ def do_complete_follow_up(
     return follow_up
 
 
+@in_records_language
 def do_log_contact(
     user,
     *,
@@ -482,6 +492,7 @@ def do_log_contact(
     return contact
 
 
+@in_records_language
 def do_add_case_note(
     user,
     *,
@@ -528,6 +539,7 @@ def do_add_case_note(
     return note
 
 
+@in_records_language
 def do_refer_to_partner(
     user, *, case_id: int, partner_id: int, made_on: dt.date | None = None, note: str = ""
 ) -> Referral:
@@ -570,6 +582,7 @@ def do_refer_to_partner(
     return referral
 
 
+@in_records_language
 def do_update_referral(
     user,
     *,
@@ -652,6 +665,7 @@ STRIKABLE: dict[str, type[Model]] = {
 }
 
 
+@in_records_language
 def do_strike(user, *, entry: str, entry_id: int, reason: str) -> None:
     """Strike through a part of a case (`STRIKABLE`) with a reason: it stays in the history.
     Interventions from the SIS are refused (`SIS_READ_ONLY`)."""

@@ -5,9 +5,11 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from homeroom.metrics import display
 from homeroom.metrics.dashboards import grade_label
+from homeroom.metrics.labels import words
 
 register = template.Library()
 
@@ -60,7 +62,7 @@ def signed(value: int | None) -> str:
     if value is None:
         return display.MISSING
     if value == 0:
-        return "no change"
+        return gettext("no change")
     return f"{'+' if value > 0 else '\u2212'}{display.count(abs(value))}"
 
 
@@ -71,7 +73,7 @@ def tier_name(tier: str, rules) -> str:
         return display.MISSING
     for level in rules.tiers if rules else ():
         if level.name == tier:
-            return level.label.split(":")[0]
+            return words(level.label).split(":")[0]
     return tier
 
 

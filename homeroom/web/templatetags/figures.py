@@ -5,6 +5,8 @@ so a figure reads the same on every page and in every terminal.
 """
 
 from django import template
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from homeroom.access.gatekeeper import Grant
 from homeroom.metrics import display
@@ -15,18 +17,18 @@ register = template.Library()
 MISSING = display.MISSING
 
 BANDS = {
-    "satisfactory": "Satisfactory",
-    "at_risk": "At risk",
-    "moderate": "Moderate chronic",
-    "severe": "Severe chronic",
+    "satisfactory": _("Satisfactory"),
+    "at_risk": _("At risk"),
+    "moderate": _("Moderate chronic"),
+    "severe": _("Severe chronic"),
 }
 
 GRANT_REASONS = {
-    Grant.DISTRICT: "your role covers the whole district",
-    Grant.SCHOOL: "the student is enrolled this year at a school you serve",
-    Grant.GRADE: "the student is in a grade you serve at their school",
-    Grant.SECTION: "the student is in a section you teach",
-    Grant.CASELOAD: "the student is on your caseload",
+    Grant.DISTRICT: _("your role covers the whole district"),
+    Grant.SCHOOL: _("the student is enrolled this year at a school you serve"),
+    Grant.GRADE: _("the student is in a grade you serve at their school"),
+    Grant.SECTION: _("the student is in a section you teach"),
+    Grant.CASELOAD: _("the student is on your caseload"),
 }
 
 
@@ -72,8 +74,8 @@ def band_label(band: str) -> str:
 def chronic_label(chronic: bool | None) -> str:
     """Yes, No, or a note that the student has too few days enrolled to count."""
     if chronic is None:
-        return "Not yet counted"
-    return "Yes" if chronic else "No"
+        return gettext("Not yet counted")
+    return gettext("Yes") if chronic else gettext("No")
 
 
 @register.filter
@@ -81,14 +83,14 @@ def chronic_rule(condition: Condition) -> str:
     """A rule profile's chronic-absence condition in words: absent 10% or more of days enrolled."""
     share = display.percent(float(condition.threshold))
     if condition.strict:
-        return f"absent more than {share} of days enrolled"
-    return f"absent {share} or more of days enrolled"
+        return gettext("absent more than %(share)s of days enrolled") % {"share": share}
+    return gettext("absent %(share)s or more of days enrolled") % {"share": share}
 
 
 @register.filter
 def grant_reason(grant: str) -> str:
     """Why the gatekeeper let this user see a student, in words."""
-    return GRANT_REASONS.get(grant, str(grant))
+    return str(GRANT_REASONS.get(grant, grant))
 
 
 @register.filter

@@ -23,3 +23,9 @@ def problem_label(code: str) -> str:
 def profile_title(stored: str) -> str:
     """A stored rule profile (`attendance-works@1`) as its title."""
     return labels.profile_title(stored)
+
+
+@register.filter
+def profile_words(text: str) -> str:
+    """A rule profile's label or title in the reader's language (metrics.labels.words)."""
+    return labels.words(text)

@@ -331,3 +331,41 @@ def test_admin_sees_the_chronic_list_as_a_tab(world, live_server, page):
     chronic = page.get_by_role("table", name="Students already chronically absent")
     assert chronic.locator("tbody th").all_inner_texts() == ["Chen, Carla", "Desai, Dev"]
     look(page, "chronic")
+
+
+def test_admin_switches_to_spanish_and_the_pages_fit_a_phone(world, live_server, page):
+    # given the district administrator, signed in, reading in English
+    sign_in(page, live_server, "admin", start="/students/")
+    assert page.locator("html").get_attribute("lang") == "en"
+    # when they press "Español" in the header
+    page.get_by_role("button", name="Español").click()
+    page.wait_for_load_state()
+    # then the same page comes back in Spanish, and stays Spanish on the next pages
+    assert page.url.endswith("/students/")
+    assert page.locator("html").get_attribute("lang") == "es"
+    assert page.get_by_role("heading", level=1).inner_text() == "Estudiantes"
+    pages = {
+        "es-district": "/",
+        "es-school": f"/schools/{world.lincoln.pk}/",
+        "es-students": "/students/",
+        "es-student": f"/students/{world.ana.pk}/",
+        "es-warnings": "/warnings/",
+    }
+    for name, address in pages.items():
+        page.goto(f"{live_server.url}{address}")
+        assert page.locator("html").get_attribute("lang") == "es", address
+        assert page.get_by_role("navigation", name="Principal").is_visible()
+        # and at a phone's width the longer Spanish words wrap: the page is never wider
+        # than the screen (wide tables scroll inside their own box)
+        page.set_viewport_size({"width": 375, "height": 900})
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{address} is {overflow}px wider than a 375px screen"
+        page.set_viewport_size({"width": 1366, "height": 900})
+        look(page, name)
+    # and "English" in the header takes them back
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert all(url.startswith(live_server.url) for url in page.requested)

@@ -129,6 +129,8 @@ MATRIX = {
     "import_confirm": ("post", _only({"admin"}, allowed=302)),
     # the upload has no deletions waiting to be allowed: its owner hears so (409)
     "import_allow_deletes": ("post", _only({"admin"}, allowed=409)),
+    # Anyone signed in chooses their own language; posted without one, it is refused.
+    "language": ("post", _only(set(CAST_USERS) - SIGNED_OUT, allowed=400)),
     # Per student: see test_student_page_opens_exactly_for_visible_students.
     "student": (
         "get",

@@ -302,7 +302,7 @@ def test_student_page_shows_open_flags_history_and_forecast(cast, client):
     assert "2 absences in the first 20 school days" not in open_part
     assert "from Sep 5, 2025 until Sep 20, 2025: 2 absences in the first 20 school days" in history
     assert figure(page, "Forecast") == "37.4%"
-    assert "likely to end the year chronically absent, as of October 6, 2025" in page
+    assert "likely to end the year chronically absent, as of Oct 6, 2025" in page
     assert figure(page, "Method") == "Forecast model"
     assert "<li>Absent 4 of the last 30 days</li>" in page
     assert "<li>2 unexcused absences</li>" in page
