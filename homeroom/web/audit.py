@@ -102,13 +102,16 @@ def unlock_sign_in(request: HttpRequest) -> HttpResponse:
         if lock is None:
             messages.error(
                 request,
-                "That sign-in is not locked (any more) in your district: nothing was changed.",
+                _("That sign-in is not locked (any more) in your district: nothing was changed."),
             )
         else:
             do_unlock_sign_in(
                 username=lock.account or None, address=lock.address or None, user=user
             )
-            messages.success(request, f"Sign-in unlocked for {lock.account or lock.address}.")
+            messages.success(
+                request,
+                _("Sign-in unlocked for %(what)s.") % {"what": lock.account or lock.address},
+            )
     return redirect("web:audit")
 
 
