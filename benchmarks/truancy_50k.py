@@ -53,7 +53,11 @@ def main() -> None:
     parser.add_argument("--postgres", default=bench.PG_SERVER, help="server URL, no database")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--today", type=dt.date.fromisoformat, help="generate up to this date")
+    parser.add_argument(
+        "--template", default=bench.PG_TEMPLATE, help="the generated district's database"
+    )
     args = parser.parse_args()
+    bench.PG_TEMPLATE = args.template
     server = args.postgres.rstrip("/")
     sys.path.insert(0, str(ROOT))
     os.environ["DJANGO_SETTINGS_MODULE"] = "homeroom.settings"

@@ -8,6 +8,7 @@ transaction as the change. A step changes only at the version its decider read.
 """
 
 import datetime as dt
+import hashlib
 import re
 import tomllib
 from collections import defaultdict
@@ -23,17 +24,35 @@ from homeroom.core.models import AuditEntry, District
 from homeroom.core.selectors import current_school_year, district_today
 from homeroom.interventions.models import Case, CaseEvent, Intervention
 from homeroom.metrics import display
-from homeroom.roster.models import Enrollment
+from homeroom.outreach.actions import Draft, queue_many
+from homeroom.outreach.models import Message, MessageKind
+from homeroom.roster.models import ContactChannel, Enrollment
 from homeroom.truancy import documents
-from homeroom.truancy.evaluation import Absence, Finding, blocking, next_step, next_steps, one_a_day
-from homeroom.truancy.models import AttendanceMeeting, DistrictPack, TruancyDocument, TruancyStep
+from homeroom.truancy.evaluation import (
+    Absence,
+    Finding,
+    Recorded,
+    blocking,
+    next_step,
+    next_steps,
+    one_a_day,
+)
+from homeroom.truancy.models import (
+    AttendanceMeeting,
+    DistrictPack,
+    TruancyDocument,
+    TruancyRun,
+    TruancyStep,
+)
 from homeroom.truancy.packs import Pack, PackError, load_pack, read_pack, shipped_packs
 from homeroom.truancy.selectors import (
     characteristics_on,
     counted_absences,
+    counted_summaries,
     days_enrolled,
     district_pack,
     family_language,
+    notice_guardian,
     recorded_steps,
     school_days_after,
     source_of,
@@ -190,27 +209,30 @@ def _changed(evidence: dict, current: dict[int, Absence]) -> list[str]:
     return changes
 
 
-def _review_changed_evidence(year, absences: list[Absence]) -> int:
+def _review_changed_evidence(year, absences: list[Absence], students: set[int]) -> list:
     """Put under review each pending step whose evidence, or an earlier sent step's, has an
     absence that no longer counts (excused in the SIS after the step was found); says
-    which. Reads each step's compact evidence only; the full evidence of the few that
-    changed. Returns how many steps it put under review."""
+    which. Reads the compact evidence of the `students`' steps only (those whose counted
+    events changed since the last night), the full evidence of the few that changed.
+    Returns the steps it put under review."""
     current = {absence.event_id: absence for absence in absences}
     rows = (
-        TruancyStep.objects.filter(school_year=year)
+        _of_students(TruancyStep.objects.filter(school_year=year), students)
         .exclude(status=Status.DECLINED)
         .values_list("student_id", "counted_events")
     )
-    changed = {student for student, key in rows if not _still_counted(key, current)}
+    changed = {
+        student for student, key in rows if student in students and not _still_counted(key, current)
+    }
     if not changed:
-        return 0
+        return []
     steps = TruancyStep.objects.filter(school_year=year, student_id__in=changed).exclude(
         status=Status.DECLINED
     )
     by_student: dict[int, list[TruancyStep]] = defaultdict(list)
     for step in steps.order_by("position"):
         by_student[step.student_id].append(step)
-    reviewed = 0
+    reviewed = []
     for student_steps in by_student.values():
         reasons: list[str] = []
         for step in student_steps:
@@ -221,32 +243,105 @@ def _review_changed_evidence(year, absences: list[Absence]) -> int:
                 step.status, step.review_reason = Status.REVIEW, " / ".join(reasons)[:500]
                 step.version += 1
                 step.save(update_fields=["status", "review_reason", "version"])
-                reviewed += 1
+                reviewed.append(step)
     return reviewed
+
+
+# Up to this many students, their rows are read by a list of ids; above, the district's
+# rows are read at once and the students' kept (PostgreSQL plans a long list of ids slowly).
+FEW_STUDENTS = 2_000
+
+
+def _of_students(queryset, students: set[int]):
+    """The `students`' rows by a list of ids when they are few; else all (the caller keeps
+    the students')."""
+    if len(students) <= FEW_STUDENTS:
+        return queryset.filter(student_id__in=sorted(students))
+    return queryset
+
+
+def _fingerprint(summary, steps: dict | None, enrolled: int | None) -> str:
+    """A digest of all a student's evaluation reads: the summary of their counted events
+    (`selectors.counted_summaries`), their steps (key, status, when done) and, for a pack
+    with a rate step, their days enrolled. The same digest: the same evaluation."""
+    recorded = sorted((key, str(r.status), str(r.done_on)) for key, r in (steps or {}).items())
+    text = repr((summary, recorded, enrolled))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def do_find_eligible(district: District, *, as_of: dt.date) -> dict:
     """The nightly step: every student who reached the next step of the district's pack is
     recorded as eligible (or blocked, saying by what), with the evidence frozen; pending
-    steps whose absences were excused since go under review. Safe to repeat."""
+    steps whose absences were excused since go under review. Safe to repeat.
+
+    Incremental: the database sums up each student's counted events (one row a student),
+    and only the students whose summary, steps or days enrolled changed since the last
+    night under the same pack and year are evaluated (their events read, the engine run,
+    the excusal check made). An evaluation reads nothing else, so another student's would
+    find what it found the night before: nothing new."""
     chosen = district_pack(district)
     year = current_school_year(district.pk, as_of)
     if chosen is None or year is None:
-        return {"pack": None, "eligible": 0, "blocked": 0, "review": 0}
+        return {"pack": None, "eligible": 0, "blocked": 0, "review": 0, "evaluated": 0}
     pack, label = chosen
-    absences = counted_absences(district, pack, start=year.start_date, end=as_of)
+    rate = any(step.unexcused_rate for step in pack.steps)
     with transaction.atomic():
-        reviewed = _review_changed_evidence(year, absences)
-        enrolled = days_enrolled(year) if any(s.unexcused_rate for s in pack.steps) else None
+        last = TruancyRun.objects.select_for_update().filter(district=district).first()
+        same_rules = last is not None and (last.school_year_id, last.pack) == (year.pk, label)
+        before = last.fingerprints if same_rules else {}
+        summaries = counted_summaries(district, pack, start=year.start_date, end=as_of)
+        recorded = recorded_steps(year)
+        enrolled = days_enrolled(year) if rate else {}
+
+        def fingerprint(student: int) -> str:
+            summary = summaries.get(student)
+            return _fingerprint(summary, recorded.get(student), enrolled.get(student))
+
+        prints = {student: fingerprint(student) for student in summaries.keys() | recorded.keys()}
+        changed = {s for s, digest in prints.items() if before.get(str(s)) != digest}
+        few = len(changed) <= FEW_STUDENTS
+        absences = counted_absences(
+            district,
+            pack,
+            start=year.start_date,
+            end=as_of,
+            student_ids=sorted(changed) if few else None,
+        )
+        if not few:
+            absences = [absence for absence in absences if absence.student_id in changed]
+        reviewed = _review_changed_evidence(year, absences, changed)
+        for step in reviewed:
+            recorded[step.student_id][step.key] = Recorded(step.status, step.sent_on)
         findings = next_steps(
-            pack, absences, recorded_steps(year), as_of=as_of, days_enrolled=enrolled
+            pack,
+            absences,
+            {student: recorded[student] for student in changed if student in recorded},
+            as_of=as_of,
+            days_enrolled=enrolled if rate else None,
         )
         created = _record_findings(pack, label, year, findings, as_of)
+        for step in created:
+            recorded.setdefault(step.student_id, {})[step.key] = Recorded(step.status, None)
+        for student in {step.student_id for step in [*reviewed, *created]}:
+            prints[student] = fingerprint(student)
+        # A student found but not recorded (not enrolled this year) is evaluated again.
+        for student in {f.student_id for f in findings} - {s.student_id for s in created}:
+            prints.pop(student, None)
+        TruancyRun.objects.update_or_create(
+            district=district,
+            defaults={
+                "school_year": year,
+                "pack": label,
+                "as_of": as_of,
+                "fingerprints": {str(s): digest for s, digest in prints.items()},
+            },
+        )
     return {
         "pack": label,
         "eligible": sum(1 for s in created if s.status == Status.ELIGIBLE),
         "blocked": sum(1 for s in created if s.status == Status.BLOCKED),
-        "review": reviewed,
+        "review": len(reviewed),
+        "evaluated": len(changed),
     }
 
 
@@ -390,11 +485,56 @@ def _current_evidence(step: TruancyStep, pack: Pack, label: str, as_of: dt.date)
     )
 
 
-def send_notice_through_outreach(document: TruancyDocument) -> str:
-    """Where a notice goes out to the family. Until the outreach app sends letters by email
-    and mail (through its outbox, in this same transaction), the approved notice is printed
-    by the school and mailed by hand: it is recorded as printed."""
-    return "printed"
+def send_notice_through_outreach(
+    user, step: TruancyStep, document: TruancyDocument, *, guardian, access_reason: str
+) -> list[str]:
+    """Hand an approved notice to the outreach app's outbox, in the caller's transaction:
+    a letter mailed to the guardian's address and, where they consented to email, an email,
+    both in the letter's language with the pack's wording (`documents.notice_words`). The
+    outbox's rules decide (contact rights, consent, an address for the channel); each
+    message's key is the step's, so a notice is queued once whatever happens. The messages
+    are linked to the document, whose `delivery` says how it goes ("letter and email", or
+    "printed" when no message could be queued: the school mails the PDF itself).
+
+    Returns why a channel was not used, in words (empty when the letter was queued)."""
+    if guardian is None:
+        document.delivery = "printed"
+        document.save(update_fields=["delivery"])
+        return ["no guardian on the roster may be contacted: the school mails the letter"]
+    words = documents.notice_words(document.snapshot)
+    drafts = [
+        Draft(
+            district=step.student.district,
+            kind=MessageKind.TRUANCY_NOTICE,
+            channel=channel,
+            guardian=guardian,
+            students=(step.student,),
+            key=f"truancy:{step.pk}:{channel}",
+            values={},
+            stated={
+                "step_id": step.pk,
+                "document_id": document.pk,
+                "statute": step.statute,
+                "sha256": document.sha256,
+            },
+            user=user,
+            case=step.case,
+            access_reason=access_reason,
+            words=words,
+        )
+        for channel in (ContactChannel.LETTER, ContactChannel.EMAIL)
+    ]
+    outcomes = queue_many(drafts)
+    messages = [outcome for outcome in outcomes if isinstance(outcome, Message)]
+    document.messages.set(messages)
+    channels = [ContactChannel(m.channel).label.lower() for m in messages]
+    document.delivery = " and ".join(channels) if channels else "printed"
+    document.save(update_fields=["delivery"])
+    letter_refused = outcomes[0]
+    if isinstance(letter_refused, ValidationError):
+        why = " ".join(letter_refused.messages)
+        return [f"no letter queued ({why}): the school mails the letter"]
+    return []
 
 
 def _document(user, step, kind: str, snapshot: dict) -> TruancyDocument:
@@ -428,19 +568,23 @@ def do_approve_step(user, *, step_id: int, version: int) -> TruancyStep:
         step.counted_events = counted_key(step.evidence)
         step.status, step.decided_by, step.decided_at = Status.APPROVED, user, timezone.now()
         step.review_reason = ""
+        sent_how = ""
         if step.kind == TruancyStep.Kind.NOTICE:
-            language, guardian = family_language(step.student)
+            guardian = notice_guardian(step.student)
+            language, guardian_name = family_language(guardian, step.student)
             snapshot = documents.notice_snapshot(
                 step=step,
                 letter=pack.step(step.key).letter,
                 language=language,
-                guardian_name=guardian,
+                guardian_name=guardian_name,
                 district_name=user.district.name,
                 today=today,
             )
             document = _document(user, step, TruancyDocument.Kind.NOTICE, snapshot)
-            document.delivery = send_notice_through_outreach(document)
-            document.save(update_fields=["delivery"])
+            unsent = send_notice_through_outreach(
+                user, step, document, guardian=guardian, access_reason=str(access.student.grant)
+            )
+            sent_how = f" ({document.delivery}" + "".join(f"; {why}" for why in unsent) + ")"
             step.status, step.sent_on = Status.SENT, today
         elif step.kind == TruancyStep.Kind.REFERRAL:
             _document(user, step, TruancyDocument.Kind.PACKET, _packet(step, today))
@@ -459,7 +603,9 @@ def do_approve_step(user, *, step_id: int, version: int) -> TruancyStep:
             user,
             step,
             today,
-            f"{step.title}: approved" + (" and sent" if step.status == Status.SENT else ""),
+            f"{step.title}: approved"
+            + (" and sent" if step.status == Status.SENT else "")
+            + sent_how,
         )
         _audit(user, step, access, "step", AuditEntry.Action.UPDATE, decision="approved")
     return step

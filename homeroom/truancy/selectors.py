@@ -5,7 +5,19 @@ Student data only through the gatekeeper (`homeroom.access`)."""
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Case, Q, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 
 from homeroom.access.gatekeeper import visible_students
 from homeroom.access.truancy import StepAccess, access_step, reads_school_queue
@@ -43,6 +55,45 @@ def source_of(absence: Absence) -> str:
     return f"import run {absence.run_id}" + (f" ({where})" if where else "")
 
 
+def _counted_events(district: District, pack: Pack, *, start: dt.date, end: dt.date):
+    """The district's events from `start` to `end` that the pack counts: its full-day
+    categories whatever the minutes, its part-day ones over its minutes."""
+    counts = Q(code__category__in=pack.full_day_categories)
+    if pack.part_day_categories:
+        counts |= Q(
+            code__category__in=pack.part_day_categories,
+            minutes_missed__gt=pack.part_day_minutes_over,
+        )
+    return AttendanceEvent.objects.filter(
+        counts, school__district=district, date__gte=start, date__lte=end
+    )
+
+
+def counted_summaries(
+    district: District, pack: Pack, *, start: dt.date, end: dt.date
+) -> dict[int, tuple]:
+    """Per student, a summary of the events the pack counts, aggregated by the database (one
+    row a student, not one an event): how many, the sums of their ids, of their codes' ids
+    and of the two multiplied, the first and last date. A new, removed or re-coded event
+    changes it; the night compares it with the last night's to find whom to evaluate."""
+    pk_times_code = ExpressionWrapper(F("pk") * F("code_id"), output_field=BigIntegerField())
+    rows = (
+        _counted_events(district, pack, start=start, end=end)
+        .order_by()
+        .values("student_id")
+        .annotate(
+            n=Count("pk"),
+            ids=Sum("pk"),
+            codes=Sum("code_id"),
+            mixed=Sum(pk_times_code),
+            first=Min("date"),
+            last=Max("date"),
+        )
+        .values_list("student_id", "n", "ids", "codes", "mixed", "first", "last")
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
 def counted_absences(
     district: District,
     pack: Pack,
@@ -55,15 +106,7 @@ def counted_absences(
     (the categories and the part-day minutes filtered, and the rows ordered, by the
     database): by student and date, a date's full-day event first, so that it is the
     day's evidence."""
-    counts = Q(code__category__in=pack.full_day_categories)
-    if pack.part_day_categories:
-        counts |= Q(
-            code__category__in=pack.part_day_categories,
-            minutes_missed__gt=pack.part_day_minutes_over,
-        )
-    events = AttendanceEvent.objects.filter(
-        counts, school__district=district, date__gte=start, date__lte=end
-    )
+    events = _counted_events(district, pack, start=start, end=end)
     if student_ids is not None:
         events = events.filter(student_id__in=student_ids)
     part_day_last = Case(
@@ -135,18 +178,23 @@ def school_days_after(school_id: int, year: SchoolYear, day: dt.date, count: int
     return dates[count - 1]
 
 
-def family_language(student) -> tuple[str, str]:
-    """The language to write to the family in and the guardian's name: the first guardian
-    by contact priority, else the student's home language and 'Parent or guardian'."""
+def notice_guardian(student):
+    """Who a notice is addressed to: the first guardian by contact priority who may be
+    contacted (rights to the student's records, not marked no-contact); None if none may."""
     link = (
-        StudentGuardian.objects.filter(student=student)
+        StudentGuardian.objects.filter(student=student, contact_rights=True, no_contact=False)
         .select_related("guardian")
         .order_by("contact_priority", "pk")
         .first()
     )
-    if link is None:
+    return link.guardian if link is not None else None
+
+
+def family_language(guardian, student) -> tuple[str, str]:
+    """The language to write to the family in and the guardian's name: the notice's
+    guardian's, else the student's home language and no name ('Parent or guardian')."""
+    if guardian is None:
         return student.home_language, ""
-    guardian = link.guardian
     return guardian.preferred_language, f"{guardian.first_name} {guardian.last_name}".strip()
 
 

@@ -52,7 +52,8 @@ def test_the_caseload_shows_overdue_steps_and_the_timeline_the_decision(cast, cl
     assert response.status_code == 302
     # then the step page lists the letter, and the caseload no longer shows it overdue
     step_page = client.get(reverse("truancy:step", args=[eligible.pk])).text
-    assert "Notice letter" in step_page and "printed" in step_page
+    assert "Notice letter" in step_page
+    assert "No message through outreach: the school prints this letter and mails it" in step_page
     assert "Overdue truancy steps" not in client.get(reverse("interventions:caseload")).text
     # and the student's timeline has the decision
     student_page = client.get(reverse("web:student", args=[cast.ana.pk])).text
