@@ -46,6 +46,7 @@ from homeroom.truancy.models import (
 )
 from homeroom.truancy.packs import Pack, PackError, load_pack, read_pack, shipped_packs
 from homeroom.truancy.selectors import (
+    FEW_STUDENTS,
     characteristics_on,
     counted_absences,
     counted_summaries,
@@ -53,7 +54,9 @@ from homeroom.truancy.selectors import (
     district_pack,
     family_language,
     notice_guardian,
+    of_students,
     recorded_steps,
+    school_days,
     school_days_after,
     source_of,
     step_with_access,
@@ -116,19 +119,21 @@ def _evidence_of(
     *,
     pack: Pack,
     label: str,
-    student,
+    student: tuple,
     enrollment: Enrollment | None,
     as_of: dt.date,
 ) -> dict:
-    """What a step is decided on, frozen as plain data."""
+    """What a step is decided on, frozen as plain data. `student`: (id, first name, last
+    name, local id, state id)."""
+    pk, first_name, last_name, local_id, state_id = student
     return {
         "pack": label,
         "as_of": as_of.isoformat(),
         "student": {
-            "id": student.pk,
-            "name": f"{student.first_name} {student.last_name}",
-            "local_id": student.local_id,
-            "state_id": student.state_id,
+            "id": pk,
+            "name": f"{first_name} {last_name}",
+            "local_id": local_id,
+            "state_id": state_id,
         },
         "enrollment": {
             "school": enrollment.school.name if enrollment else "",
@@ -173,12 +178,14 @@ def _enrollments_on(student_ids: list[int], year, days: dict[int, dt.date]) -> d
     """Each student's enrollment on their date (else their latest of the year)."""
     chosen: dict[int, Enrollment] = {}
     rows = (
-        Enrollment.objects.filter(student_id__in=student_ids, school_year=year)
+        of_students(Enrollment.objects.filter(school_year=year), set(student_ids))
         .select_related("school")
         .order_by("entry_date", "pk")
     )
     for enrollment in rows:
-        day = days[enrollment.student_id]
+        day = days.get(enrollment.student_id)
+        if day is None:
+            continue  # another student's (the district's rows were read at once)
         current = chosen.get(enrollment.student_id)
         covers = enrollment.entry_date <= day and (
             enrollment.exit_date is None or enrollment.exit_date >= day
@@ -188,9 +195,10 @@ def _enrollments_on(student_ids: list[int], year, days: dict[int, dt.date]) -> d
     return chosen
 
 
-def _due_on(step, school_id: int, year, eligible_on: dt.date) -> dt.date | None:
+def _due_on(step, days: list[dt.date], eligible_on: dt.date) -> dt.date | None:
+    """The step's deadline: school days on the school's `days`, or calendar days."""
     if step.deadline_school_days:
-        return school_days_after(school_id, year, eligible_on, step.deadline_school_days)
+        return school_days_after(days, eligible_on, step.deadline_school_days)
     if step.deadline_days:
         return eligible_on + dt.timedelta(days=step.deadline_days)
     return None
@@ -217,7 +225,7 @@ def _review_changed_evidence(year, absences: list[Absence], students: set[int]) 
     Returns the steps it put under review."""
     current = {absence.event_id: absence for absence in absences}
     rows = (
-        _of_students(TruancyStep.objects.filter(school_year=year), students)
+        of_students(TruancyStep.objects.filter(school_year=year), students)
         .exclude(status=Status.DECLINED)
         .values_list("student_id", "counted_events")
     )
@@ -245,19 +253,6 @@ def _review_changed_evidence(year, absences: list[Absence], students: set[int]) 
                 step.save(update_fields=["status", "review_reason", "version"])
                 reviewed.append(step)
     return reviewed
-
-
-# Up to this many students, their rows are read by a list of ids; above, the district's
-# rows are read at once and the students' kept (PostgreSQL plans a long list of ids slowly).
-FEW_STUDENTS = 2_000
-
-
-def _of_students(queryset, students: set[int]):
-    """The `students`' rows by a list of ids when they are few; else all (the caller keeps
-    the students')."""
-    if len(students) <= FEW_STUDENTS:
-        return queryset.filter(student_id__in=sorted(students))
-    return queryset
 
 
 def _fingerprint(summary, steps: dict | None, enrolled: int | None) -> str:
@@ -345,16 +340,35 @@ def do_find_eligible(district: District, *, as_of: dt.date) -> dict:
     }
 
 
+STUDENT_FIELDS = ("pk", "first_name", "last_name", "local_id", "state_id")
+
+
 def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_of: dt.date):
     ids = [finding.student_id for finding in findings]
     held = characteristics_on([f.student_id for f in findings if f.step.blocked_by], as_of)
     enrollments = _enrollments_on(ids, year, {f.student_id: f.eligible_on for f in findings})
+    found = set(ids)
     open_cases = dict(
-        Case.objects.filter(student_id__in=ids, status=Case.Status.OPEN).values_list(
+        of_students(Case.objects.filter(status=Case.Status.OPEN), found).values_list(
             "student_id", "pk"
         )
     )
-    students = {s.pk: s for s in year.district.students.filter(pk__in=ids)}
+    students = {
+        row[0]: row
+        for row in of_students(year.district.students.all(), found, field="pk").values_list(
+            *STUDENT_FIELDS
+        )
+        if row[0] in found
+    }
+    deadlines = {s.key for s in pack.steps if s.deadline_school_days}
+    calendars = school_days(
+        year,
+        {
+            enrollments[f.student_id].school_id
+            for f in findings
+            if f.step.key in deadlines and f.student_id in enrollments
+        },
+    )
     steps = []
     for finding in findings:
         enrollment = enrollments.get(finding.student_id)
@@ -384,13 +398,13 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
                 pack=label,
                 status=Status.BLOCKED if blocked else Status.ELIGIBLE,
                 eligible_on=finding.eligible_on,
-                due_on=_due_on(step, enrollment.school_id, year, finding.eligible_on),
+                due_on=_due_on(step, calendars.get(enrollment.school_id, []), finding.eligible_on),
                 evidence=evidence,
                 counted_events=counted_key(evidence),
                 blocked_reason=_blocked_reason(blocked, step.statute),
             )
         )
-    return TruancyStep.objects.bulk_create(steps)
+    return TruancyStep.objects.bulk_create(steps, batch_size=1000)
 
 
 def _blocked_reason(kinds: tuple[str, ...], statute: str) -> str:
@@ -480,8 +494,14 @@ def _current_evidence(step: TruancyStep, pack: Pack, label: str, as_of: dt.date)
         .order_by("-entry_date")
         .first()
     )
+    student = step.student
     return _evidence_of(
-        found[2], pack=pack, label=label, student=step.student, enrollment=enrollment, as_of=as_of
+        found[2],
+        pack=pack,
+        label=label,
+        student=tuple(getattr(student, field) for field in STUDENT_FIELDS),
+        enrollment=enrollment,
+        as_of=as_of,
     )
 
 

@@ -2,6 +2,7 @@
 once for the whole district), the steps recorded so far, a school's queue and one step.
 Student data only through the gatekeeper (`homeroom.access`)."""
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass
 
@@ -127,6 +128,19 @@ def counted_absences(
     return list(map(Absence._make, rows))
 
 
+# Up to this many students, their rows are read by a list of ids; above, the district's
+# rows are read at once and the students' kept (PostgreSQL plans a long list of ids slowly).
+FEW_STUDENTS = 2_000
+
+
+def of_students(queryset, students: set[int], field: str = "student_id"):
+    """The `students`' rows by a list of ids when they are few; else all (the caller keeps
+    the students')."""
+    if len(students) <= FEW_STUDENTS:
+        return queryset.filter(**{f"{field}__in": sorted(students)})
+    return queryset
+
+
 def recorded_steps(year: SchoolYear) -> dict[int, dict[str, Recorded]]:
     """Each student's steps recorded in the year, by key."""
     recorded: dict[int, dict[str, Recorded]] = {}
@@ -148,34 +162,46 @@ def days_enrolled(year: SchoolYear) -> dict[int, int]:
 def characteristics_on(student_ids: list[int], on: dt.date) -> dict[int, set[str]]:
     """The characteristics each student holds on `on`."""
     held: dict[int, set[str]] = {}
-    rows = StudentCharacteristic.objects.filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=on),
-        student_id__in=student_ids,
-        start_date__lte=on,
+    wanted = set(student_ids)
+    rows = of_students(
+        StudentCharacteristic.objects.filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=on), start_date__lte=on
+        ),
+        wanted,
     ).values_list("student_id", "kind")
     for student, kind in rows:
-        held.setdefault(student, set()).add(kind)
+        if student in wanted:
+            held.setdefault(student, set()).add(kind)
     return held
 
 
-def school_days_after(school_id: int, year: SchoolYear, day: dt.date, count: int) -> dt.date:
-    """The `count`-th school day after `day` on the school's calendar (a calendar that ends
-    sooner: counted on in weekdays)."""
-    dates = list(
+def school_days(year: SchoolYear, school_ids: set[int]) -> dict[int, list[dt.date]]:
+    """Each school's counted days of the year on its calendar, in order (read at once for
+    every school a night's steps need a deadline at)."""
+    days: dict[int, list[dt.date]] = {school: [] for school in school_ids}
+    rows = (
         CalendarDate.objects.filter(
-            calendar__in=counted_calendars().filter(school_id=school_id, school_year=year),
+            calendar__in=counted_calendars().filter(school_id__in=school_ids, school_year=year),
             kind__in=CalendarDate.COUNTED_KINDS,
-            date__gt=day,
         )
         .order_by("date")
-        .values_list("date", flat=True)[:count]
+        .values_list("calendar__school_id", "date")
     )
-    last = dates[-1] if dates else day
-    while len(dates) < count:
+    for school, day in rows:
+        days[school].append(day)
+    return days
+
+
+def school_days_after(days: list[dt.date], day: dt.date, count: int) -> dt.date:
+    """The `count`-th of a school's days (`school_days`) after `day` (a calendar that ends
+    sooner: counted on in weekdays)."""
+    later = days[bisect.bisect_right(days, day) :][:count]
+    last = later[-1] if later else day
+    while len(later) < count:
         last += dt.timedelta(days=1)
         if last.weekday() < 5:
-            dates.append(last)
-    return dates[count - 1]
+            later.append(last)
+    return later[count - 1]
 
 
 def notice_guardian(student):
