@@ -8,7 +8,6 @@ transaction as the change. A step changes only at the version its decider read.
 """
 
 import datetime as dt
-import hashlib
 import re
 import tomllib
 from collections import defaultdict
@@ -120,7 +119,7 @@ def _evidence_of(
     pack: Pack,
     label: str,
     student: tuple,
-    enrollment: Enrollment | None,
+    enrollment: dict | None,
     as_of: dt.date,
 ) -> dict:
     """What a step is decided on, frozen as plain data. `student`: (id, first name, last
@@ -135,15 +134,7 @@ def _evidence_of(
             "local_id": local_id,
             "state_id": state_id,
         },
-        "enrollment": {
-            "school": enrollment.school.name if enrollment else "",
-            "school_id": enrollment.school_id if enrollment else None,
-            "grade": enrollment.get_grade_display() if enrollment else "",
-            "entry_date": enrollment.entry_date.isoformat() if enrollment else None,
-            "exit_date": enrollment.exit_date.isoformat()
-            if enrollment and enrollment.exit_date
-            else None,
-        },
+        "enrollment": enrollment or NOT_ENROLLED,
         "counted": [
             {
                 "event_id": a.event_id,
@@ -174,25 +165,38 @@ def _still_counted(key: str, current: dict[int, Absence]) -> bool:
     return True
 
 
+NOT_ENROLLED = {"school": "", "school_id": None, "grade": "", "entry_date": None, "exit_date": None}
+GRADES = {value: str(label) for value, label in Enrollment._meta.get_field("grade").flatchoices}
+
+
+def _enrollment_part(school_id, school, grade, entry_date, exit_date) -> dict:
+    """An enrollment as a step's evidence holds it."""
+    return {
+        "school": school,
+        "school_id": school_id,
+        "grade": GRADES.get(grade, grade),
+        "entry_date": entry_date.isoformat(),
+        "exit_date": exit_date.isoformat() if exit_date else None,
+    }
+
+
 def _enrollments_on(student_ids: list[int], year, days: dict[int, dt.date]) -> dict:
-    """Each student's enrollment on their date (else their latest of the year)."""
-    chosen: dict[int, Enrollment] = {}
+    """Each student's enrollment on their date (else their latest of the year), as the
+    evidence holds it (read as plain values: a night may need tens of thousands)."""
+    chosen: dict[int, tuple] = {}
     rows = (
         of_students(Enrollment.objects.filter(school_year=year), set(student_ids))
-        .select_related("school")
         .order_by("entry_date", "pk")
+        .values_list("student_id", "school_id", "school__name", "grade", "entry_date", "exit_date")
     )
-    for enrollment in rows:
-        day = days.get(enrollment.student_id)
+    for student, *enrollment in rows:
+        day = days.get(student)
         if day is None:
             continue  # another student's (the district's rows were read at once)
-        current = chosen.get(enrollment.student_id)
-        covers = enrollment.entry_date <= day and (
-            enrollment.exit_date is None or enrollment.exit_date >= day
-        )
-        if current is None or covers or enrollment.entry_date <= day:
-            chosen[enrollment.student_id] = enrollment
-    return chosen
+        entry_date = enrollment[3]
+        if student not in chosen or entry_date <= day:
+            chosen[student] = enrollment
+    return {student: _enrollment_part(*enrollment) for student, enrollment in chosen.items()}
 
 
 def _due_on(step, days: list[dt.date], eligible_on: dt.date) -> dt.date | None:
@@ -255,13 +259,12 @@ def _review_changed_evidence(year, absences: list[Absence], students: set[int]) 
     return reviewed
 
 
-def _fingerprint(summary, steps: dict | None, enrolled: int | None) -> str:
-    """A digest of all a student's evaluation reads: the summary of their counted events
+def _fingerprint(summary: tuple | None, steps: dict | None, enrolled: int | None) -> str:
+    """All a student's evaluation reads, in short: the summary of their counted events
     (`selectors.counted_summaries`), their steps (key, status, when done) and, for a pack
-    with a rate step, their days enrolled. The same digest: the same evaluation."""
-    recorded = sorted((key, str(r.status), str(r.done_on)) for key, r in (steps or {}).items())
-    text = repr((summary, recorded, enrolled))
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    with a rate step, their days enrolled. The same fingerprint: the same evaluation."""
+    recorded = ",".join(f"{key}:{r.status}:{r.done_on}" for key, r in sorted((steps or {}).items()))
+    return f"{':'.join(map(str, summary or ()))}|{recorded}|{enrolled}"
 
 
 def do_find_eligible(district: District, *, as_of: dt.date) -> dict:
@@ -364,7 +367,7 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
     calendars = school_days(
         year,
         {
-            enrollments[f.student_id].school_id
+            enrollments[f.student_id]["school_id"]
             for f in findings
             if f.step.key in deadlines and f.student_id in enrollments
         },
@@ -387,7 +390,7 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
         steps.append(
             TruancyStep(
                 student_id=finding.student_id,
-                school_id=enrollment.school_id,
+                school_id=enrollment["school_id"],
                 school_year=year,
                 case_id=open_cases.get(finding.student_id),
                 key=step.key,
@@ -398,7 +401,9 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
                 pack=label,
                 status=Status.BLOCKED if blocked else Status.ELIGIBLE,
                 eligible_on=finding.eligible_on,
-                due_on=_due_on(step, calendars.get(enrollment.school_id, []), finding.eligible_on),
+                due_on=_due_on(
+                    step, calendars.get(enrollment["school_id"], []), finding.eligible_on
+                ),
                 evidence=evidence,
                 counted_events=counted_key(evidence),
                 blocked_reason=_blocked_reason(blocked, step.statute),
@@ -488,10 +493,10 @@ def _current_evidence(step: TruancyStep, pack: Pack, label: str, as_of: dt.date)
                 f"now ({step.review_reason or 'an absence changed'}): decline it with a reason."
             }
         )
-    enrollment = (
+    latest = (
         Enrollment.objects.filter(student_id=step.student_id, school_year=step.school_year)
-        .select_related("school")
         .order_by("-entry_date")
+        .values_list("school_id", "school__name", "grade", "entry_date", "exit_date")
         .first()
     )
     student = step.student
@@ -500,7 +505,7 @@ def _current_evidence(step: TruancyStep, pack: Pack, label: str, as_of: dt.date)
         pack=pack,
         label=label,
         student=tuple(getattr(student, field) for field in STUDENT_FIELDS),
-        enrollment=enrollment,
+        enrollment=_enrollment_part(*latest) if latest else None,
         as_of=as_of,
     )
 

@@ -12,8 +12,6 @@ from django.db.models import (
     Count,
     ExpressionWrapper,
     F,
-    Max,
-    Min,
     Q,
     Sum,
     Value,
@@ -75,22 +73,15 @@ def counted_summaries(
 ) -> dict[int, tuple]:
     """Per student, a summary of the events the pack counts, aggregated by the database (one
     row a student, not one an event): how many, the sums of their ids, of their codes' ids
-    and of the two multiplied, the first and last date. A new, removed or re-coded event
-    changes it; the night compares it with the last night's to find whom to evaluate."""
+    and of the two multiplied. A new, removed or re-coded event changes it; the night
+    compares it with the last night's to find whom to evaluate."""
     pk_times_code = ExpressionWrapper(F("pk") * F("code_id"), output_field=BigIntegerField())
     rows = (
         _counted_events(district, pack, start=start, end=end)
         .order_by()
         .values("student_id")
-        .annotate(
-            n=Count("pk"),
-            ids=Sum("pk"),
-            codes=Sum("code_id"),
-            mixed=Sum(pk_times_code),
-            first=Min("date"),
-            last=Max("date"),
-        )
-        .values_list("student_id", "n", "ids", "codes", "mixed", "first", "last")
+        .annotate(n=Count("pk"), ids=Sum("pk"), codes=Sum("code_id"), mixed=Sum(pk_times_code))
+        .values_list("student_id", "n", "ids", "codes", "mixed")
     )
     return {row[0]: row[1:] for row in rows}
 
