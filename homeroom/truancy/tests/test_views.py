@@ -105,3 +105,15 @@ def test_a_copy_that_no_longer_reads_is_shown_and_nobody_decides(cast, client, e
     step_page = client.get(reverse("truancy:step", args=[eligible.pk]))
     assert step_page.status_code == 200
     assert "Approve" not in step_page.text
+
+
+def test_the_home_page_shows_the_attendance_team_its_overdue_steps(cast, client, eligible):
+    # Lincoln's principal lands on the school's dashboard: the overdue notice is there
+    client.force_login(cast.principal)
+    response = client.get(reverse("web:home"), follow=True)
+    assert response.redirect_chain  # to Lincoln's dashboard
+    assert "Overdue truancy steps" in response.text
+    assert "First truancy notice (NOT1)" in response.text
+    # a teacher, who reads no school's queue, sees no such section
+    client.force_login(cast.teacher)
+    assert "Overdue truancy steps" not in client.get(reverse("web:home"), follow=True).text
