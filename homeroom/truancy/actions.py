@@ -13,7 +13,7 @@ import tomllib
 from collections import defaultdict
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -409,7 +409,25 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
                 blocked_reason=_blocked_reason(blocked, step.statute),
             )
         )
-    return TruancyStep.objects.bulk_create(steps, batch_size=1000)
+    return _insert(steps)
+
+
+def _insert(steps: list[TruancyStep]) -> list[TruancyStep]:
+    """Insert a night's new steps (without reading their ids back). On PostgreSQL by COPY:
+    `bulk_create` sends each column as an array, which psycopg quotes in Python, character
+    by character, and each step's evidence is a few kilobytes of JSON (docs/benchmarks.md,
+    "Truancy"); elsewhere in batches."""
+    if connection.vendor != "postgresql":
+        return TruancyStep.objects.bulk_create(steps, batch_size=1000)
+    fields = [field for field in TruancyStep._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    table = connection.ops.quote_name(TruancyStep._meta.db_table)
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for step in steps:
+            copy.write_row(
+                [field.get_db_prep_save(field.pre_save(step, True), connection) for field in fields]
+            )
+    return steps
 
 
 def _blocked_reason(kinds: tuple[str, ...], statute: str) -> str:
