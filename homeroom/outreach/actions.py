@@ -82,8 +82,9 @@ CONTACT_CHANNEL = {  # the contact log's word for each outreach channel
 }
 WEEK = dt.timedelta(days=7)
 # Messages that do not count against the weekly cap: the answers to a family's STOP or
-# START, and a reply to what the family wrote (a conversation the family started).
-UNCAPPED = CONFIRMATIONS
+# START, and a reply to what the family wrote (a conversation the family started). A
+# truancy notice is required by law: the cap, a courtesy to families, never holds it back.
+UNCAPPED = CONFIRMATIONS | {MessageKind.TRUANCY_NOTICE}
 
 
 def outreach_settings(district: District) -> OutreachSettings:
@@ -237,6 +238,10 @@ class Draft:
     case: Case | None = None
     in_reply_to: Message | None = None
     access_reason: str = ""
+    # The words themselves, when the caller holds them (a truancy notice: the statute's
+    # wording from the pack, in the family's language): {"language", "subject", "body"},
+    # sent as they are instead of a template's.
+    words: dict[str, str] | None = None
 
 
 def _refusal(draft: Draft, links: dict, consents: dict) -> dict[str, str]:
@@ -402,9 +407,14 @@ def _queue_chunk(drafts: list[Draft], decided) -> list[Message | ValidationError
                     }
                 )
                 continue
-            template = _template_for(
-                templates, draft.kind, draft.guardian.preferred_language, rules.fallback_language
-            )
+            template = None  # a draft with its own words has no template
+            if draft.words is None:
+                template = _template_for(
+                    templates,
+                    draft.kind,
+                    draft.guardian.preferred_language,
+                    rules.fallback_language,
+                )
             if isinstance(template, dict):
                 outcomes[index] = ValidationError(template)
                 continue
@@ -434,15 +444,21 @@ def _queue_chunk(drafts: list[Draft], decided) -> list[Message | ValidationError
     return outcomes
 
 
-def _message(draft: Draft, template: MessageTemplate, household: str, rules, now) -> Message:
-    """The message a draft becomes, in words from `template` (not yet saved)."""
+def _message(draft: Draft, template: MessageTemplate | None, household: str, rules, now) -> Message:
+    """The message a draft becomes, in words from `template` or its own (not yet saved)."""
     guardian = draft.guardian
-    values = {
-        "guardian": f"{guardian.first_name} {guardian.last_name}",
-        "children": names_together([s.first_name for s in draft.students], template.language),
-        "district": draft.district.name,
-        **draft.values,
-    }
+    if template is None:
+        language, subject, body = (draft.words[k] for k in ("language", "subject", "body"))
+    else:
+        values = {
+            "guardian": f"{guardian.first_name} {guardian.last_name}",
+            "children": names_together([s.first_name for s in draft.students], template.language),
+            "district": draft.district.name,
+            **draft.values,
+        }
+        language = template.language
+        subject = fill(template.subject, values, template.language)
+        body = fill(template.body, values, template.language)
     not_before = now
     if draft.channel == ContactChannel.SMS and draft.kind not in CONFIRMATIONS:
         not_before = next_allowed(
@@ -456,11 +472,11 @@ def _message(draft: Draft, template: MessageTemplate, household: str, rules, now
         household=household,
         case=draft.case,
         to_address=address_of(guardian, draft.channel),
-        language=template.language,
+        language=language,
         wanted_language=guardian.preferred_language,
         template=template,
-        subject=fill(template.subject, values, template.language),
-        body=fill(template.body, values, template.language),
+        subject=subject,
+        body=body,
         stated=draft.stated,
         idempotency_key=draft.key,
         not_before=not_before,

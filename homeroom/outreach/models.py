@@ -27,7 +27,12 @@ class MessageKind(models.TextChoices):
     OPTED_OUT = "opted_out", "Opt-out confirmed"
     OPTED_IN = "opted_in", "Opt-in confirmed"
     REPLY = "reply", "Reply from the family"
+    TRUANCY_NOTICE = "truancy_notice", "Truancy notice"
 
+
+# Kinds whose words are not the outreach templates': a family's reply, and a truancy notice
+# (the statute's wording is in the district's truancy pack; docs/truancy.md).
+WITHOUT_TEMPLATES = frozenset({MessageKind.REPLY, MessageKind.TRUANCY_NOTICE})
 
 # Confirmations of STOP and START go to the number that asked, whatever its consent says.
 CONFIRMATIONS = frozenset({MessageKind.OPTED_OUT, MessageKind.OPTED_IN})

@@ -24,7 +24,7 @@ from homeroom.core.actions import do_log_district_change, do_log_student_access
 from homeroom.outreach import actions, letters, selectors
 from homeroom.outreach.channels import signature_is_valid, sms_settings
 from homeroom.outreach.forms import FamilyMessageForm, OutreachSettingsForm, TemplateForm
-from homeroom.outreach.models import LetterBatch, MessageKind
+from homeroom.outreach.models import WITHOUT_TEMPLATES, LetterBatch, MessageKind
 from homeroom.outreach.templates import PLACEHOLDERS, RIGHT_TO_LEFT
 from homeroom.outreach.triggers import trigger_settings
 from homeroom.roster.models import Language
@@ -204,7 +204,7 @@ def templates_list(request: HttpRequest) -> HttpResponse:
             "cells": [{"language": code, "template": held.get((kind, code))} for code in languages],
         }
         for kind, label in MessageKind.choices
-        if kind != MessageKind.REPLY
+        if kind not in WITHOUT_TEMPLATES
     ]
     context = {"rows": rows, "languages": [Language(code) for code in languages]}
     return render(request, "outreach/templates.html", context)
@@ -215,7 +215,9 @@ def template_edit(request: HttpRequest) -> HttpResponse:
     user = request.user
     _district_staff(user)
     kind, language = request.GET.get("kind", ""), request.GET.get("language", "")
-    if kind not in MessageKind.values or language not in Language.values:
+    if kind in WITHOUT_TEMPLATES or kind not in MessageKind.values:
+        raise Http404("No message kind or language of that name.")
+    if language not in Language.values:
         raise Http404("No message kind or language of that name.")
     current = actions.current_template(user.district_id, kind, language)
     initial = {

@@ -13,7 +13,7 @@ import tomllib
 from collections import defaultdict
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,18 +23,39 @@ from homeroom.core.models import AuditEntry, District
 from homeroom.core.selectors import current_school_year, district_today
 from homeroom.interventions.models import Case, CaseEvent, Intervention
 from homeroom.metrics import display
-from homeroom.roster.models import Enrollment
+from homeroom.outreach.actions import Draft, queue_many
+from homeroom.outreach.models import Message, MessageKind
+from homeroom.roster.models import ContactChannel, Enrollment
 from homeroom.truancy import documents
-from homeroom.truancy.evaluation import Absence, Finding, blocking, next_step, next_steps, one_a_day
-from homeroom.truancy.models import AttendanceMeeting, DistrictPack, TruancyDocument, TruancyStep
+from homeroom.truancy.evaluation import (
+    Absence,
+    Finding,
+    Recorded,
+    blocking,
+    next_step,
+    next_steps,
+    one_a_day,
+)
+from homeroom.truancy.models import (
+    AttendanceMeeting,
+    DistrictPack,
+    TruancyDocument,
+    TruancyRun,
+    TruancyStep,
+)
 from homeroom.truancy.packs import Pack, PackError, load_pack, read_pack, shipped_packs
 from homeroom.truancy.selectors import (
+    FEW_STUDENTS,
     characteristics_on,
     counted_absences,
+    counted_summaries,
     days_enrolled,
     district_pack,
     family_language,
+    notice_guardian,
+    of_students,
     recorded_steps,
+    school_days,
     school_days_after,
     source_of,
     step_with_access,
@@ -97,29 +118,23 @@ def _evidence_of(
     *,
     pack: Pack,
     label: str,
-    student,
-    enrollment: Enrollment | None,
+    student: tuple,
+    enrollment: dict | None,
     as_of: dt.date,
 ) -> dict:
-    """What a step is decided on, frozen as plain data."""
+    """What a step is decided on, frozen as plain data. `student`: (id, first name, last
+    name, local id, state id)."""
+    pk, first_name, last_name, local_id, state_id = student
     return {
         "pack": label,
         "as_of": as_of.isoformat(),
         "student": {
-            "id": student.pk,
-            "name": f"{student.first_name} {student.last_name}",
-            "local_id": student.local_id,
-            "state_id": student.state_id,
+            "id": pk,
+            "name": f"{first_name} {last_name}",
+            "local_id": local_id,
+            "state_id": state_id,
         },
-        "enrollment": {
-            "school": enrollment.school.name if enrollment else "",
-            "school_id": enrollment.school_id if enrollment else None,
-            "grade": enrollment.get_grade_display() if enrollment else "",
-            "entry_date": enrollment.entry_date.isoformat() if enrollment else None,
-            "exit_date": enrollment.exit_date.isoformat()
-            if enrollment and enrollment.exit_date
-            else None,
-        },
+        "enrollment": enrollment or NOT_ENROLLED,
         "counted": [
             {
                 "event_id": a.event_id,
@@ -150,28 +165,44 @@ def _still_counted(key: str, current: dict[int, Absence]) -> bool:
     return True
 
 
+NOT_ENROLLED = {"school": "", "school_id": None, "grade": "", "entry_date": None, "exit_date": None}
+GRADES = {value: str(label) for value, label in Enrollment._meta.get_field("grade").flatchoices}
+
+
+def _enrollment_part(school_id, school, grade, entry_date, exit_date) -> dict:
+    """An enrollment as a step's evidence holds it."""
+    return {
+        "school": school,
+        "school_id": school_id,
+        "grade": GRADES.get(grade, grade),
+        "entry_date": entry_date.isoformat(),
+        "exit_date": exit_date.isoformat() if exit_date else None,
+    }
+
+
 def _enrollments_on(student_ids: list[int], year, days: dict[int, dt.date]) -> dict:
-    """Each student's enrollment on their date (else their latest of the year)."""
-    chosen: dict[int, Enrollment] = {}
+    """Each student's enrollment on their date (else their latest of the year), as the
+    evidence holds it (read as plain values: a night may need tens of thousands)."""
+    chosen: dict[int, tuple] = {}
     rows = (
-        Enrollment.objects.filter(student_id__in=student_ids, school_year=year)
-        .select_related("school")
+        of_students(Enrollment.objects.filter(school_year=year), set(student_ids))
         .order_by("entry_date", "pk")
+        .values_list("student_id", "school_id", "school__name", "grade", "entry_date", "exit_date")
     )
-    for enrollment in rows:
-        day = days[enrollment.student_id]
-        current = chosen.get(enrollment.student_id)
-        covers = enrollment.entry_date <= day and (
-            enrollment.exit_date is None or enrollment.exit_date >= day
-        )
-        if current is None or covers or enrollment.entry_date <= day:
-            chosen[enrollment.student_id] = enrollment
-    return chosen
+    for student, *enrollment in rows:
+        day = days.get(student)
+        if day is None:
+            continue  # another student's (the district's rows were read at once)
+        entry_date = enrollment[3]
+        if student not in chosen or entry_date <= day:
+            chosen[student] = enrollment
+    return {student: _enrollment_part(*enrollment) for student, enrollment in chosen.items()}
 
 
-def _due_on(step, school_id: int, year, eligible_on: dt.date) -> dt.date | None:
+def _due_on(step, days: list[dt.date], eligible_on: dt.date) -> dt.date | None:
+    """The step's deadline: school days on the school's `days`, or calendar days."""
     if step.deadline_school_days:
-        return school_days_after(school_id, year, eligible_on, step.deadline_school_days)
+        return school_days_after(days, eligible_on, step.deadline_school_days)
     if step.deadline_days:
         return eligible_on + dt.timedelta(days=step.deadline_days)
     return None
@@ -190,27 +221,30 @@ def _changed(evidence: dict, current: dict[int, Absence]) -> list[str]:
     return changes
 
 
-def _review_changed_evidence(year, absences: list[Absence]) -> int:
+def _review_changed_evidence(year, absences: list[Absence], students: set[int]) -> list:
     """Put under review each pending step whose evidence, or an earlier sent step's, has an
     absence that no longer counts (excused in the SIS after the step was found); says
-    which. Reads each step's compact evidence only; the full evidence of the few that
-    changed. Returns how many steps it put under review."""
+    which. Reads the compact evidence of the `students`' steps only (those whose counted
+    events changed since the last night), the full evidence of the few that changed.
+    Returns the steps it put under review."""
     current = {absence.event_id: absence for absence in absences}
     rows = (
-        TruancyStep.objects.filter(school_year=year)
+        of_students(TruancyStep.objects.filter(school_year=year), students)
         .exclude(status=Status.DECLINED)
         .values_list("student_id", "counted_events")
     )
-    changed = {student for student, key in rows if not _still_counted(key, current)}
+    changed = {
+        student for student, key in rows if student in students and not _still_counted(key, current)
+    }
     if not changed:
-        return 0
+        return []
     steps = TruancyStep.objects.filter(school_year=year, student_id__in=changed).exclude(
         status=Status.DECLINED
     )
     by_student: dict[int, list[TruancyStep]] = defaultdict(list)
     for step in steps.order_by("position"):
         by_student[step.student_id].append(step)
-    reviewed = 0
+    reviewed = []
     for student_steps in by_student.values():
         reasons: list[str] = []
         for step in student_steps:
@@ -221,45 +255,123 @@ def _review_changed_evidence(year, absences: list[Absence]) -> int:
                 step.status, step.review_reason = Status.REVIEW, " / ".join(reasons)[:500]
                 step.version += 1
                 step.save(update_fields=["status", "review_reason", "version"])
-                reviewed += 1
+                reviewed.append(step)
     return reviewed
+
+
+def _fingerprint(summary: tuple | None, steps: dict | None, enrolled: int | None) -> str:
+    """All a student's evaluation reads, in short: the summary of their counted events
+    (`selectors.counted_summaries`), their steps (key, status, when done) and, for a pack
+    with a rate step, their days enrolled. The same fingerprint: the same evaluation."""
+    recorded = ",".join(f"{key}:{r.status}:{r.done_on}" for key, r in sorted((steps or {}).items()))
+    return f"{':'.join(map(str, summary or ()))}|{recorded}|{enrolled}"
 
 
 def do_find_eligible(district: District, *, as_of: dt.date) -> dict:
     """The nightly step: every student who reached the next step of the district's pack is
     recorded as eligible (or blocked, saying by what), with the evidence frozen; pending
-    steps whose absences were excused since go under review. Safe to repeat."""
+    steps whose absences were excused since go under review. Safe to repeat.
+
+    Incremental: the database sums up each student's counted events (one row a student),
+    and only the students whose summary, steps or days enrolled changed since the last
+    night under the same pack and year are evaluated (their events read, the engine run,
+    the excusal check made). An evaluation reads nothing else, so another student's would
+    find what it found the night before: nothing new."""
     chosen = district_pack(district)
     year = current_school_year(district.pk, as_of)
     if chosen is None or year is None:
-        return {"pack": None, "eligible": 0, "blocked": 0, "review": 0}
+        return {"pack": None, "eligible": 0, "blocked": 0, "review": 0, "evaluated": 0}
     pack, label = chosen
-    absences = counted_absences(district, pack, start=year.start_date, end=as_of)
+    rate = any(step.unexcused_rate for step in pack.steps)
     with transaction.atomic():
-        reviewed = _review_changed_evidence(year, absences)
-        enrolled = days_enrolled(year) if any(s.unexcused_rate for s in pack.steps) else None
+        last = TruancyRun.objects.select_for_update().filter(district=district).first()
+        same_rules = last is not None and (last.school_year_id, last.pack) == (year.pk, label)
+        before = last.fingerprints if same_rules else {}
+        summaries = counted_summaries(district, pack, start=year.start_date, end=as_of)
+        recorded = recorded_steps(year)
+        enrolled = days_enrolled(year) if rate else {}
+
+        def fingerprint(student: int) -> str:
+            summary = summaries.get(student)
+            return _fingerprint(summary, recorded.get(student), enrolled.get(student))
+
+        prints = {student: fingerprint(student) for student in summaries.keys() | recorded.keys()}
+        changed = {s for s, digest in prints.items() if before.get(str(s)) != digest}
+        few = len(changed) <= FEW_STUDENTS
+        absences = counted_absences(
+            district,
+            pack,
+            start=year.start_date,
+            end=as_of,
+            student_ids=sorted(changed) if few else None,
+        )
+        if not few:
+            absences = [absence for absence in absences if absence.student_id in changed]
+        reviewed = _review_changed_evidence(year, absences, changed)
+        for step in reviewed:
+            recorded[step.student_id][step.key] = Recorded(step.status, step.sent_on)
         findings = next_steps(
-            pack, absences, recorded_steps(year), as_of=as_of, days_enrolled=enrolled
+            pack,
+            absences,
+            {student: recorded[student] for student in changed if student in recorded},
+            as_of=as_of,
+            days_enrolled=enrolled if rate else None,
         )
         created = _record_findings(pack, label, year, findings, as_of)
+        for step in created:
+            recorded.setdefault(step.student_id, {})[step.key] = Recorded(step.status, None)
+        for student in {step.student_id for step in [*reviewed, *created]}:
+            prints[student] = fingerprint(student)
+        # A student found but not recorded (not enrolled this year) is evaluated again.
+        for student in {f.student_id for f in findings} - {s.student_id for s in created}:
+            prints.pop(student, None)
+        TruancyRun.objects.update_or_create(
+            district=district,
+            defaults={
+                "school_year": year,
+                "pack": label,
+                "as_of": as_of,
+                "fingerprints": {str(s): digest for s, digest in prints.items()},
+            },
+        )
     return {
         "pack": label,
         "eligible": sum(1 for s in created if s.status == Status.ELIGIBLE),
         "blocked": sum(1 for s in created if s.status == Status.BLOCKED),
-        "review": reviewed,
+        "review": len(reviewed),
+        "evaluated": len(changed),
     }
+
+
+STUDENT_FIELDS = ("pk", "first_name", "last_name", "local_id", "state_id")
 
 
 def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_of: dt.date):
     ids = [finding.student_id for finding in findings]
     held = characteristics_on([f.student_id for f in findings if f.step.blocked_by], as_of)
     enrollments = _enrollments_on(ids, year, {f.student_id: f.eligible_on for f in findings})
+    found = set(ids)
     open_cases = dict(
-        Case.objects.filter(student_id__in=ids, status=Case.Status.OPEN).values_list(
+        of_students(Case.objects.filter(status=Case.Status.OPEN), found).values_list(
             "student_id", "pk"
         )
     )
-    students = {s.pk: s for s in year.district.students.filter(pk__in=ids)}
+    students = {
+        row[0]: row
+        for row in of_students(year.district.students.all(), found, field="pk").values_list(
+            *STUDENT_FIELDS
+        )
+        if row[0] in found
+    }
+    deadlines = {s.key for s in pack.steps if s.deadline_school_days}
+    calendars = school_days(
+        year,
+        {
+            enrollments[f.student_id]["school_id"]
+            for f in findings
+            if f.step.key in deadlines and f.student_id in enrollments
+        },
+    )
     steps = []
     for finding in findings:
         enrollment = enrollments.get(finding.student_id)
@@ -278,7 +390,7 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
         steps.append(
             TruancyStep(
                 student_id=finding.student_id,
-                school_id=enrollment.school_id,
+                school_id=enrollment["school_id"],
                 school_year=year,
                 case_id=open_cases.get(finding.student_id),
                 key=step.key,
@@ -289,13 +401,33 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
                 pack=label,
                 status=Status.BLOCKED if blocked else Status.ELIGIBLE,
                 eligible_on=finding.eligible_on,
-                due_on=_due_on(step, enrollment.school_id, year, finding.eligible_on),
+                due_on=_due_on(
+                    step, calendars.get(enrollment["school_id"], []), finding.eligible_on
+                ),
                 evidence=evidence,
                 counted_events=counted_key(evidence),
                 blocked_reason=_blocked_reason(blocked, step.statute),
             )
         )
-    return TruancyStep.objects.bulk_create(steps)
+    return _insert(steps)
+
+
+def _insert(steps: list[TruancyStep]) -> list[TruancyStep]:
+    """Insert a night's new steps (without reading their ids back). On PostgreSQL by COPY:
+    `bulk_create` sends each column as an array, which psycopg quotes in Python, character
+    by character, and each step's evidence is a few kilobytes of JSON (docs/benchmarks.md,
+    "Truancy"); elsewhere in batches."""
+    if connection.vendor != "postgresql":
+        return TruancyStep.objects.bulk_create(steps, batch_size=1000)
+    fields = [field for field in TruancyStep._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    table = connection.ops.quote_name(TruancyStep._meta.db_table)
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for step in steps:
+            copy.write_row(
+                [field.get_db_prep_save(field.pre_save(step, True), connection) for field in fields]
+            )
+    return steps
 
 
 def _blocked_reason(kinds: tuple[str, ...], statute: str) -> str:
@@ -379,22 +511,73 @@ def _current_evidence(step: TruancyStep, pack: Pack, label: str, as_of: dt.date)
                 f"now ({step.review_reason or 'an absence changed'}): decline it with a reason."
             }
         )
-    enrollment = (
+    latest = (
         Enrollment.objects.filter(student_id=step.student_id, school_year=step.school_year)
-        .select_related("school")
         .order_by("-entry_date")
+        .values_list("school_id", "school__name", "grade", "entry_date", "exit_date")
         .first()
     )
+    student = step.student
     return _evidence_of(
-        found[2], pack=pack, label=label, student=step.student, enrollment=enrollment, as_of=as_of
+        found[2],
+        pack=pack,
+        label=label,
+        student=tuple(getattr(student, field) for field in STUDENT_FIELDS),
+        enrollment=_enrollment_part(*latest) if latest else None,
+        as_of=as_of,
     )
 
 
-def send_notice_through_outreach(document: TruancyDocument) -> str:
-    """Where a notice goes out to the family. Until the outreach app sends letters by email
-    and mail (through its outbox, in this same transaction), the approved notice is printed
-    by the school and mailed by hand: it is recorded as printed."""
-    return "printed"
+def send_notice_through_outreach(
+    user, step: TruancyStep, document: TruancyDocument, *, guardian, access_reason: str
+) -> list[str]:
+    """Hand an approved notice to the outreach app's outbox, in the caller's transaction:
+    a letter mailed to the guardian's address and, where they consented to email, an email,
+    both in the letter's language with the pack's wording (`documents.notice_words`). The
+    outbox's rules decide (contact rights, consent, an address for the channel); each
+    message's key is the step's, so a notice is queued once whatever happens. The messages
+    are linked to the document, whose `delivery` says how it goes ("letter and email", or
+    "printed" when no message could be queued: the school mails the PDF itself).
+
+    Returns why a channel was not used, in words (empty when the letter was queued)."""
+    if guardian is None:
+        document.delivery = "printed"
+        document.save(update_fields=["delivery"])
+        return ["no guardian on the roster may be contacted: the school mails the letter"]
+    words = documents.notice_words(document.snapshot)
+    drafts = [
+        Draft(
+            district=step.student.district,
+            kind=MessageKind.TRUANCY_NOTICE,
+            channel=channel,
+            guardian=guardian,
+            students=(step.student,),
+            key=f"truancy:{step.pk}:{channel}",
+            values={},
+            stated={
+                "step_id": step.pk,
+                "document_id": document.pk,
+                "statute": step.statute,
+                "sha256": document.sha256,
+            },
+            user=user,
+            case=step.case,
+            access_reason=access_reason,
+            words=words,
+        )
+        for channel in (ContactChannel.LETTER, ContactChannel.EMAIL)
+    ]
+    outcomes = queue_many(drafts)
+    messages = [outcome for outcome in outcomes if isinstance(outcome, Message)]
+    document.messages.set(messages)
+    channels = [ContactChannel(m.channel).label.lower() for m in messages]
+    document.delivery = " and ".join(channels) if channels else "printed"
+    document.save(update_fields=["delivery"])
+    letter_refused = outcomes[0]
+    if isinstance(letter_refused, ValidationError):
+        why = " ".join(letter_refused.messages)
+        return [f"no letter queued ({why}): the school mails the letter"]
+    return []
 
 
 def _document(user, step, kind: str, snapshot: dict) -> TruancyDocument:
@@ -428,19 +611,23 @@ def do_approve_step(user, *, step_id: int, version: int) -> TruancyStep:
         step.counted_events = counted_key(step.evidence)
         step.status, step.decided_by, step.decided_at = Status.APPROVED, user, timezone.now()
         step.review_reason = ""
+        sent_how = ""
         if step.kind == TruancyStep.Kind.NOTICE:
-            language, guardian = family_language(step.student)
+            guardian = notice_guardian(step.student)
+            language, guardian_name = family_language(guardian, step.student)
             snapshot = documents.notice_snapshot(
                 step=step,
                 letter=pack.step(step.key).letter,
                 language=language,
-                guardian_name=guardian,
+                guardian_name=guardian_name,
                 district_name=user.district.name,
                 today=today,
             )
             document = _document(user, step, TruancyDocument.Kind.NOTICE, snapshot)
-            document.delivery = send_notice_through_outreach(document)
-            document.save(update_fields=["delivery"])
+            unsent = send_notice_through_outreach(
+                user, step, document, guardian=guardian, access_reason=str(access.student.grant)
+            )
+            sent_how = f" ({document.delivery}" + "".join(f"; {why}" for why in unsent) + ")"
             step.status, step.sent_on = Status.SENT, today
         elif step.kind == TruancyStep.Kind.REFERRAL:
             _document(user, step, TruancyDocument.Kind.PACKET, _packet(step, today))
@@ -459,7 +646,9 @@ def do_approve_step(user, *, step_id: int, version: int) -> TruancyStep:
             user,
             step,
             today,
-            f"{step.title}: approved" + (" and sent" if step.status == Status.SENT else ""),
+            f"{step.title}: approved"
+            + (" and sent" if step.status == Status.SENT else "")
+            + sent_how,
         )
         _audit(user, step, access, "step", AuditEntry.Action.UPDATE, decision="approved")
     return step

@@ -45,6 +45,7 @@ LABELS = {
         "statute": "Statute",
         "sincerely": "Sincerely,",
         "principal": "Principal",
+        "subject": "Attendance notice for $student_name",
     },
     "es": {
         "absences": "Ausencias contadas",
@@ -60,6 +61,7 @@ LABELS = {
         "statute": "Ley",
         "sincerely": "Atentamente,",
         "principal": "Director/a",
+        "subject": "Aviso de asistencia de $student_name",
     },
 }
 
@@ -113,6 +115,28 @@ def notice_snapshot(
         "enrollment": evidence["enrollment"],
         "absences": [_row(absence, language, labels) for absence in evidence["counted"]],
     }
+
+
+def notice_words(snapshot: dict) -> dict[str, str]:
+    """A notice's words as the outreach app sends them (the mailed letter, the email): the
+    letter's date and text in its language, the statute's wording as the pack holds it,
+    then the absences counted, one a line."""
+    labels = snapshot["labels"]
+    absences = "\n".join(
+        f"{row['date']}: {row['code']} ({row['kind'].lower()}"
+        + (f", {row['minutes']} min" if row["minutes"] else "")
+        + ")"
+        for row in snapshot["absences"]
+    )
+    body = "\n\n".join(
+        [
+            snapshot["dated"],
+            *snapshot["paragraphs"],
+            f"{labels['absences']} ({labels['statute']}: {snapshot['statute']}):\n{absences}",
+        ]
+    )
+    subject = Template(labels["subject"]).safe_substitute(student_name=snapshot["student"]["name"])
+    return {"language": snapshot["language"], "subject": subject[:200], "body": body}
 
 
 def _row(absence: dict, language: str, labels: dict) -> dict:

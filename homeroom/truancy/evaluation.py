@@ -45,9 +45,9 @@ class Absence(NamedTuple):
     line: int | None = None
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """A step already recorded for a student: its status and when it was sent or held."""
+class Recorded(NamedTuple):
+    """A step already recorded for a student: its status and when it was sent or held (a
+    named tuple: the nightly run reads one per step of the district's year)."""
 
     status: str
     done_on: dt.date | None

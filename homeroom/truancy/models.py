@@ -123,7 +123,13 @@ class TruancyDocument(models.Model):
     delivery = models.CharField(
         max_length=20,
         default="printed",
-        help_text="How it reached the family: printed, or the channel the outreach app sent it by.",
+        help_text="How it reached the family: printed, or the channels of its messages.",
+    )
+    messages = models.ManyToManyField(
+        "outreach.Message",
+        blank=True,
+        related_name="+",
+        help_text="The outbox messages a notice was sent by (the letter, the email).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
@@ -151,3 +157,24 @@ class AttendanceMeeting(models.Model):
 
     def __str__(self) -> str:
         return f"meeting for step {self.step_id} on {self.scheduled_for}"
+
+
+class TruancyRun(models.Model):
+    """The district's last nightly evaluation: under which pack and year, and a fingerprint
+    of each student's state then (their counted absences, steps and days enrolled), so the
+    next night evaluates only the students whose state changed (`actions.do_find_eligible`).
+    """
+
+    district = models.OneToOneField(
+        "core.District", on_delete=models.CASCADE, related_name="truancy_run"
+    )
+    school_year = models.ForeignKey("core.SchoolYear", on_delete=models.CASCADE, related_name="+")
+    pack = models.CharField(max_length=80, help_text="The pack's label, as steps record it.")
+    as_of = models.DateField()
+    fingerprints = models.JSONField(
+        default=dict, help_text="Student id -> a digest of what their evaluation read."
+    )
+    finished_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.district_id}: {self.pack} as of {self.as_of}"

@@ -2,10 +2,21 @@
 once for the whole district), the steps recorded so far, a school's queue and one step.
 Student data only through the gatekeeper (`homeroom.access`)."""
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Case, Q, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 
 from homeroom.access.gatekeeper import visible_students
 from homeroom.access.truancy import StepAccess, access_step, reads_school_queue
@@ -43,6 +54,38 @@ def source_of(absence: Absence) -> str:
     return f"import run {absence.run_id}" + (f" ({where})" if where else "")
 
 
+def _counted_events(district: District, pack: Pack, *, start: dt.date, end: dt.date):
+    """The district's events from `start` to `end` that the pack counts: its full-day
+    categories whatever the minutes, its part-day ones over its minutes."""
+    counts = Q(code__category__in=pack.full_day_categories)
+    if pack.part_day_categories:
+        counts |= Q(
+            code__category__in=pack.part_day_categories,
+            minutes_missed__gt=pack.part_day_minutes_over,
+        )
+    return AttendanceEvent.objects.filter(
+        counts, school__district=district, date__gte=start, date__lte=end
+    )
+
+
+def counted_summaries(
+    district: District, pack: Pack, *, start: dt.date, end: dt.date
+) -> dict[int, tuple]:
+    """Per student, a summary of the events the pack counts, aggregated by the database (one
+    row a student, not one an event): how many, the sums of their ids, of their codes' ids
+    and of the two multiplied. A new, removed or re-coded event changes it; the night
+    compares it with the last night's to find whom to evaluate."""
+    pk_times_code = ExpressionWrapper(F("pk") * F("code_id"), output_field=BigIntegerField())
+    rows = (
+        _counted_events(district, pack, start=start, end=end)
+        .order_by()
+        .values("student_id")
+        .annotate(n=Count("pk"), ids=Sum("pk"), codes=Sum("code_id"), mixed=Sum(pk_times_code))
+        .values_list("student_id", "n", "ids", "codes", "mixed")
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
 def counted_absences(
     district: District,
     pack: Pack,
@@ -55,15 +98,7 @@ def counted_absences(
     (the categories and the part-day minutes filtered, and the rows ordered, by the
     database): by student and date, a date's full-day event first, so that it is the
     day's evidence."""
-    counts = Q(code__category__in=pack.full_day_categories)
-    if pack.part_day_categories:
-        counts |= Q(
-            code__category__in=pack.part_day_categories,
-            minutes_missed__gt=pack.part_day_minutes_over,
-        )
-    events = AttendanceEvent.objects.filter(
-        counts, school__district=district, date__gte=start, date__lte=end
-    )
+    events = _counted_events(district, pack, start=start, end=end)
     if student_ids is not None:
         events = events.filter(student_id__in=student_ids)
     part_day_last = Case(
@@ -82,6 +117,19 @@ def counted_absences(
         "source_line",
     )
     return list(map(Absence._make, rows))
+
+
+# Up to this many students, their rows are read by a list of ids; above, the district's
+# rows are read at once and the students' kept (PostgreSQL plans a long list of ids slowly).
+FEW_STUDENTS = 2_000
+
+
+def of_students(queryset, students: set[int], field: str = "student_id"):
+    """The `students`' rows by a list of ids when they are few; else all (the caller keeps
+    the students')."""
+    if len(students) <= FEW_STUDENTS:
+        return queryset.filter(**{f"{field}__in": sorted(students)})
+    return queryset
 
 
 def recorded_steps(year: SchoolYear) -> dict[int, dict[str, Recorded]]:
@@ -105,48 +153,65 @@ def days_enrolled(year: SchoolYear) -> dict[int, int]:
 def characteristics_on(student_ids: list[int], on: dt.date) -> dict[int, set[str]]:
     """The characteristics each student holds on `on`."""
     held: dict[int, set[str]] = {}
-    rows = StudentCharacteristic.objects.filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=on),
-        student_id__in=student_ids,
-        start_date__lte=on,
+    wanted = set(student_ids)
+    rows = of_students(
+        StudentCharacteristic.objects.filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=on), start_date__lte=on
+        ),
+        wanted,
     ).values_list("student_id", "kind")
     for student, kind in rows:
-        held.setdefault(student, set()).add(kind)
+        if student in wanted:
+            held.setdefault(student, set()).add(kind)
     return held
 
 
-def school_days_after(school_id: int, year: SchoolYear, day: dt.date, count: int) -> dt.date:
-    """The `count`-th school day after `day` on the school's calendar (a calendar that ends
-    sooner: counted on in weekdays)."""
-    dates = list(
+def school_days(year: SchoolYear, school_ids: set[int]) -> dict[int, list[dt.date]]:
+    """Each school's counted days of the year on its calendar, in order (read at once for
+    every school a night's steps need a deadline at)."""
+    days: dict[int, list[dt.date]] = {school: [] for school in school_ids}
+    rows = (
         CalendarDate.objects.filter(
-            calendar__in=counted_calendars().filter(school_id=school_id, school_year=year),
+            calendar__in=counted_calendars().filter(school_id__in=school_ids, school_year=year),
             kind__in=CalendarDate.COUNTED_KINDS,
-            date__gt=day,
         )
         .order_by("date")
-        .values_list("date", flat=True)[:count]
+        .values_list("calendar__school_id", "date")
     )
-    last = dates[-1] if dates else day
-    while len(dates) < count:
+    for school, day in rows:
+        days[school].append(day)
+    return days
+
+
+def school_days_after(days: list[dt.date], day: dt.date, count: int) -> dt.date:
+    """The `count`-th of a school's days (`school_days`) after `day` (a calendar that ends
+    sooner: counted on in weekdays)."""
+    later = days[bisect.bisect_right(days, day) :][:count]
+    last = later[-1] if later else day
+    while len(later) < count:
         last += dt.timedelta(days=1)
         if last.weekday() < 5:
-            dates.append(last)
-    return dates[count - 1]
+            later.append(last)
+    return later[count - 1]
 
 
-def family_language(student) -> tuple[str, str]:
-    """The language to write to the family in and the guardian's name: the first guardian
-    by contact priority, else the student's home language and 'Parent or guardian'."""
+def notice_guardian(student):
+    """Who a notice is addressed to: the first guardian by contact priority who may be
+    contacted (rights to the student's records, not marked no-contact); None if none may."""
     link = (
-        StudentGuardian.objects.filter(student=student)
+        StudentGuardian.objects.filter(student=student, contact_rights=True, no_contact=False)
         .select_related("guardian")
         .order_by("contact_priority", "pk")
         .first()
     )
-    if link is None:
+    return link.guardian if link is not None else None
+
+
+def family_language(guardian, student) -> tuple[str, str]:
+    """The language to write to the family in and the guardian's name: the notice's
+    guardian's, else the student's home language and no name ('Parent or guardian')."""
+    if guardian is None:
         return student.home_language, ""
-    guardian = link.guardian
     return guardian.preferred_language, f"{guardian.first_name} {guardian.last_name}".strip()
 
 

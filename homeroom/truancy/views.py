@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from homeroom.access.truancy import edits_truancy_pack
+from homeroom.roster.models import Language
 from homeroom.truancy import actions, forms, selectors
 from homeroom.truancy.packs import PackError
 
@@ -51,6 +52,18 @@ def _evidence_rows(step) -> list[dict]:
     ]
 
 
+def _documents(step) -> list:
+    """The step's documents, each with its language's name and the outbox messages that
+    carry it to the family (a notice: the letter and the email)."""
+    documents = list(step.documents.prefetch_related("messages__guardian"))
+    for document in documents:
+        language = document.language
+        document.language_label = (
+            Language(language).label if language in Language.values else language
+        )
+    return documents
+
+
 def _step_context(request, step, access, **forms_given) -> dict:
     meeting_step = step.kind == "meeting" and step.status == "approved"
     as_of = step.evidence.get("as_of")
@@ -59,7 +72,7 @@ def _step_context(request, step, access, **forms_given) -> dict:
         "evidence_as_of": dt.date.fromisoformat(as_of) if as_of else None,
         "step": step,
         "access": access,
-        "documents": list(step.documents.all()),
+        "documents": _documents(step),
         "meeting": getattr(step, "meeting", None),  # a missing one raises AttributeError
         "approve_form": forms_given.get("approve")
         or forms.DecisionForm(initial={"version": step.version}),

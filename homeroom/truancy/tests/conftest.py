@@ -7,6 +7,9 @@ import pytest
 from pypdf import PdfReader
 
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
+
+# The outreach tests' families and local SMTP server: notices go out through the outbox.
+from homeroom.outreach.tests.conftest import families, smtp  # noqa: F401
 from homeroom.truancy.actions import do_choose_pack, do_find_eligible
 from homeroom.truancy.models import TruancyStep
 

@@ -3,7 +3,8 @@ notice and an attendance team (SART) agreement."""
 
 import pytest
 
-from homeroom.roster.models import Guardian, StudentGuardian
+from homeroom.outreach.models import Message
+from homeroom.roster.models import ContactPreference, Guardian, StudentGuardian
 from homeroom.truancy.models import TruancyDocument
 from homeroom.truancy.tests.conftest import absent, choose, night, pdf_text, school_days_from
 from homeroom.web.tests.test_browser import browser, look, page, sign_in  # noqa: F401
@@ -34,8 +35,14 @@ def test_principal_approves_a_spanish_first_notice_then_records_the_sart_agreeme
         first_name="Rosa",
         last_name="Alvarez",
         preferred_language="es",
+        email="rosa@example.org",
+        address_line="12 Elm St",
+        city="Riverside",
+        state="IL",
+        postal_code="60546",
     )
     StudentGuardian.objects.create(student=cast.ana, guardian=mother, relationship="mother")
+    ContactPreference.objects.create(guardian=mother, channel="email", consent="granted")
     copy = '[[steps]]\nkey = "not2"\nabsences = 4\nmore_since_previous = 0\n'
     choose(cast, "california", copy)
     days = school_days_from(cast.this_year.start_date, 4)
@@ -55,6 +62,16 @@ def test_principal_approves_a_spanish_first_notice_then_records_the_sart_agreeme
     fetched = page.request.get(f"{live_server.url}/truancy/documents/{letter.pk}/")
     text = pdf_text(fetched.body())
     assert "Estimado/a Rosa Alvarez" in text and "sección 48260.5" in text
+    # and it went to the outbox as a letter to her address and an email, both in Spanish
+    for channel in ("Letter", "Email"):
+        line = f"{channel} to Rosa Alvarez, in Spanish: waiting to be sent"
+        assert page.get_by_text(line).is_visible()
+    sent = Message.objects.filter(kind="truancy_notice").order_by("channel")
+    assert [(m.channel, m.language, m.to_address) for m in sent] == [
+        ("email", "es", "rosa@example.org"),
+        ("letter", "es", "12 Elm St, Riverside IL 60546"),
+    ]
+    assert all("sección 48260.5" in m.body for m in sent)
     # given a fourth absence: the second report, then the SART meeting
     absent(cast, cast.ana, days[3])
     night(cast)

@@ -52,7 +52,8 @@ def test_the_caseload_shows_overdue_steps_and_the_timeline_the_decision(cast, cl
     assert response.status_code == 302
     # then the step page lists the letter, and the caseload no longer shows it overdue
     step_page = client.get(reverse("truancy:step", args=[eligible.pk])).text
-    assert "Notice letter" in step_page and "printed" in step_page
+    assert "Notice letter" in step_page
+    assert "No message through outreach: the school prints this letter and mails it" in step_page
     assert "Overdue truancy steps" not in client.get(reverse("interventions:caseload")).text
     # and the student's timeline has the decision
     student_page = client.get(reverse("web:student", args=[cast.ana.pk])).text
@@ -104,3 +105,15 @@ def test_a_copy_that_no_longer_reads_is_shown_and_nobody_decides(cast, client, e
     step_page = client.get(reverse("truancy:step", args=[eligible.pk]))
     assert step_page.status_code == 200
     assert "Approve" not in step_page.text
+
+
+def test_the_home_page_shows_the_attendance_team_its_overdue_steps(cast, client, eligible):
+    # Lincoln's principal lands on the school's dashboard: the overdue notice is there
+    client.force_login(cast.principal)
+    response = client.get(reverse("web:home"), follow=True)
+    assert response.redirect_chain  # to Lincoln's dashboard
+    assert "Overdue truancy steps" in response.text
+    assert "First truancy notice (NOT1)" in response.text
+    # a teacher, who reads no school's queue, sees no such section
+    client.force_login(cast.teacher)
+    assert "Overdue truancy steps" not in client.get(reverse("web:home"), follow=True).text
