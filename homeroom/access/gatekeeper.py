@@ -64,15 +64,22 @@ def _grants(user, on: dt.date) -> list[tuple[Grant, Q]]:
         return [(Grant.DISTRICT, Q())]
     grants = []
     if user.role in SCHOOL_SCOPED_ROLES:
+        # The user's few schools and grade scopes are read first and written into the
+        # filter as values: as subqueries nested in the per-student EXISTS, they were
+        # evaluated again for every enrollment of every student (a counselor's list of a
+        # 7,000-student district took 4 s; docs/benchmarks.md, "Lists and downloads").
         year = current_school_year(user.district_id, on)
         this_year = Enrollment.objects.filter(student=OuterRef("pk"), school_year=year)
-        graded = GradeScope.objects.filter(user=user)
-        whole_schools = user.schools.exclude(pk__in=graded.values("school"))
-        grade_match = graded.filter(
-            school__in=user.schools.all(), school=OuterRef("school"), grade=OuterRef("grade")
-        )
-        grants.append((Grant.SCHOOL, Q(Exists(this_year.filter(school__in=whole_schools)))))
-        grants.append((Grant.GRADE, Q(Exists(this_year.filter(Exists(grade_match))))))
+        schools = set(user.schools.values_list("pk", flat=True))
+        graded: dict[int, list[int]] = {}
+        for school_id, grade in GradeScope.objects.filter(user=user).values_list("school", "grade"):
+            graded.setdefault(school_id, []).append(grade)
+        whole_schools = sorted(schools - set(graded))
+        if whole_schools:
+            grants.append((Grant.SCHOOL, Q(Exists(this_year.filter(school__in=whole_schools)))))
+        grades = [Q(school=pk, grade__in=graded[pk]) for pk in sorted(schools & set(graded))]
+        if grades:
+            grants.append((Grant.GRADE, Q(Exists(this_year.filter(reduce(operator.or_, grades))))))
     if user.role == Role.TEACHER:
         taught = SectionEnrollment.objects.filter(
             _active_on(on), student=OuterRef("pk"), section__teachers=user
