@@ -3,23 +3,28 @@
 Run from the repository root, with a loaded district's database in the environment
 (`HOMEROOM_DATA_DIR`, `DATABASE_URL`; e.g. after `homeroom demo --no-serve`):
 
-    .venv/bin/python benchmarks/dashboards_load.py [--users 20] [--rounds 5] [--port 8799]
+    .venv/bin/python benchmarks/dashboards_load.py [--users 20] [--seconds 120] [--port 8799]
 
 What it does (docs/benchmarks.md, section "Dashboards", records the figures):
 
-1. Gives two bench accounts of the district a known password, creating them if needed: a
-   district administrator and the principal of the district's first school (untimed).
+1. Gives three bench accounts of the district a known password, creating them if needed:
+   a district administrator, the principal of the district's first school and a counselor
+   of its two lowest grades (grade scopes) (untimed).
 2. Serves the app the production way, as `homeroom demo` does: static files collected,
    waitress with 8 threads, WhiteNoise, on 127.0.0.1, in a subprocess.
 3. Starts `--users` simulated users at once (threads, each with its own session, signed in
-   through the login form; half administrators, half principals). Each opens `--rounds`
-   times in turn: its first page (the district's dashboard, or the school's), a school's
-   dashboard, a grade's, a student group's, and its first page as of an earlier date.
-   Every answer must be 200, or it counts as an error.
-4. Prints a Markdown table per page type: requests, p50, p95 and max in ms, errors; and
-   the load average before and after (the host is shared).
+   through the login form; administrators, principals and counselors in turn). Each opens
+   in turn, `--rounds` times or for `--seconds`, the pages of its role: an administrator
+   and a principal their first page (the district's dashboard, or the school's), a
+   school's dashboard, a grade's, a student group's, their first page as of an earlier
+   date, the students list and the early warnings; a counselor their first page, the
+   students list, the list of one grade and the early warnings. Every answer must be 200
+   (after redirects), or it counts as an error.
+4. Prints a Markdown table per page type: requests, p50, p95 and max in ms, errors; the
+   requests a second; and the load average before and after (the host is shared).
 
-The load is bounded: users x rounds x 5 requests, nothing else.
+The load is bounded: `--users` users, one request at a time each, for `--rounds` rounds or
+`--seconds` seconds.
 """
 
 import argparse
@@ -50,7 +55,7 @@ def prepare_accounts() -> dict:
     import django
 
     django.setup()
-    from homeroom.accounts.models import Role, User
+    from homeroom.accounts.models import GradeScope, Role, User
     from homeroom.core.models import District, School
     from homeroom.metrics.models import StandingCell, StudentSummary, SummaryState
 
@@ -63,6 +68,7 @@ def prepare_accounts() -> dict:
     for username, role in (
         ("bench_admin", Role.DISTRICT_ADMIN),
         ("bench_principal", Role.PRINCIPAL),
+        ("bench_counselor", Role.COUNSELOR),
     ):
         user, _ = User.objects.get_or_create(
             username=username, defaults={"district": district, "role": role}
@@ -70,7 +76,7 @@ def prepare_accounts() -> dict:
         user.district, user.role, user.is_active = district, role, True
         user.set_password(PASSWORD)
         user.save()
-        if role == Role.PRINCIPAL:
+        if role != Role.DISTRICT_ADMIN:
             user.schools.set([school])
         accounts[username] = user
     earlier = (
@@ -85,6 +91,14 @@ def prepare_accounts() -> dict:
         .values_list("grade", flat=True)
         .first()
     )
+    # The counselor serves the school's two lowest grades (grade scopes, the gatekeeper's
+    # costliest case).
+    grades = sorted(
+        set(StudentSummary.objects.filter(school=school).values_list("grade", flat=True))
+    )[:2]
+    GradeScope.objects.filter(user=accounts["bench_counselor"]).delete()
+    for each in grades:
+        GradeScope.objects.create(user=accounts["bench_counselor"], school=school, grade=each)
     return {
         "school": school.pk,
         "grade": grade,
@@ -147,17 +161,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--seconds", type=float, default=0, help="run this long instead of --rounds rounds"
+    )
     parser.add_argument("--port", type=int, default=8799)
     args = parser.parse_args()
     places = prepare_accounts()
     school = places["school"]
-    pages = {
+    district_pages = {
         "first page": "/",
         "school": f"/schools/{school}/",
         "grade": f"/schools/{school}/grades/{places['grade']}/",
         "group": f"/schools/{school}/groups/iep/",
         "earlier date": f"/?as_of={places['earlier']}",
+        "students": "/students/",
+        "early warnings": "/warnings/",
     }
+    # Each role opens what its scope allows: the principal has no district dashboard (its
+    # first page is the school's), the counselor no dashboards (grade scopes only).
+    pages_of = {
+        "bench_admin": district_pages,
+        "bench_principal": district_pages,
+        "bench_counselor": {
+            "first page": "/",
+            "students": "/students/",
+            "students of a grade": f"/students/?grade={places['grade']}",
+            "early warnings": "/warnings/",
+        },
+    }
+    kinds = list(dict.fromkeys(kind for pages in pages_of.values() for kind in pages))
     load_before = os.getloadavg()
     # stopped by a signal, the server is still stopped (the finally below)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
@@ -168,11 +200,17 @@ def main() -> None:
     lock = threading.Lock()
     start = threading.Barrier(args.users)
 
+    usernames = list(pages_of)
+
     def simulate(number: int) -> None:
-        person = User(base, "bench_admin" if number % 2 == 0 else "bench_principal")
+        username = usernames[number % len(usernames)]
+        person = User(base, username)
         start.wait()  # everyone at once
-        for _ in range(args.rounds):
-            for kind, path in pages.items():
+        deadline = time.perf_counter() + args.seconds
+        rounds = 0
+        while (time.perf_counter() < deadline) if args.seconds else rounds < args.rounds:
+            rounds += 1
+            for kind, path in pages_of[username].items():
                 seconds, ok = person.get(path)
                 with lock:
                     timings[kind].append(seconds)
@@ -189,10 +227,14 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    print(f"{args.users} users x {args.rounds} rounds, {elapsed:.1f} s in all")
+    requests = sum(len(each) for each in timings.values())
+    print(
+        f"{args.users} users, {elapsed:.1f} s in all, {requests} requests "
+        f"({requests / elapsed:.1f} a second)"
+    )
     print("| page | requests | p50 ms | p95 ms | max ms | errors |")
     print("|---|---:|---:|---:|---:|---:|")
-    for kind in pages:
+    for kind in kinds:
         times = sorted(timings[kind])
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
         print(
