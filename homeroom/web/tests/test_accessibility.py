@@ -20,6 +20,9 @@ from homeroom.interventions.actions import do_install_defaults, do_save_partner
 from homeroom.interventions.tests.conftest import open_case, raise_flag
 from homeroom.interventions.views import CASE_ACTIONS
 from homeroom.metrics.actions import do_refresh_summaries
+from homeroom.surveys.models import Invitation
+from homeroom.surveys.tests.world import families
+from homeroom.surveys.tokens import new_token, token_hash
 from homeroom.truancy.models import TruancyStep
 from homeroom.truancy.tests.conftest import choose, night
 from homeroom.web.tests.import_files import two_absences, validated_upload
@@ -57,6 +60,13 @@ NOT_PAGES = {
     "truancy:decline",
     "truancy:meeting",
     "truancy:document",
+    "web:unlock_sign_in",
+    "web:language",
+    "outreach:email-inbound",
+    "reports:pdf",
+    "reports:table",
+    "reports:settings",
+    "surveys:send",
 }
 
 
@@ -110,6 +120,11 @@ def build_pages(cast) -> dict[str, str]:
     night(cast)
     step = TruancyStep.objects.filter(student__district=cast.district).first()
     assert step is not None, "the truancy pack found no step to show"
+    survey = families(cast).survey
+    token = new_token()  # a family's link to the survey, answered without an account
+    Invitation.objects.create(
+        survey=survey, token_hash=token_hash(token), household="1 Elm St", language="es"
+    )
     upload = validated_upload(cast.admin, two_absences(cast)).token
     (run,) = _a_run(cast)
     ana, carla = cast.ana.pk, cast.carla.pk
@@ -154,6 +169,21 @@ def build_pages(cast) -> dict[str, str]:
         "truancy:queue": reverse("truancy:queue"),
         "truancy:step": reverse("truancy:step", args=[step.pk]),
         "truancy:pack": reverse("truancy:pack"),
+        "outreach:unmatched": reverse("outreach:unmatched"),
+        "web:impact": reverse("web:impact"),
+        "reports:index": reverse("reports:index"),
+        "reports:groups": reverse("reports:groups"),
+        "reports:allocation": reverse("reports:allocation"),
+        "reports:improvement": reverse("reports:improvement"),
+        "stewardship:coding-audit": reverse("stewardship:coding-audit"),
+        "stewardship:rows": reverse("stewardship:rows")
+        + f"?school={cast.lincoln.pk}&kind=absent&from={cast.this_year.start_date}&to={cast.today}",
+        "surveys:list": reverse("surveys:list"),
+        "surveys:new": reverse("surveys:new"),
+        "surveys:detail": reverse("surveys:detail", args=[survey.pk]),
+        "surveys:results": reverse("surveys:results", args=[survey.pk]),
+        "surveys:household-answers": reverse("surveys:household-answers", args=[carla]),
+        "surveys:answer": reverse("surveys:answer", args=[token]),
     }
     return pages
 
