@@ -92,15 +92,18 @@ def features(
         before = last_year[last_year["days_enrolled"] > 0]
         table["prior_rate"] = before["absence_rate"].reindex(table.index)
         table["prior_chronic"] = before["chronic"].reindex(table.index).fillna(False).astype(bool)
-        prior_days = before["days_enrolled"].reindex(table.index).fillna(0)
+        history = before.reindex(table.index)
+        prior_days = history["days_enrolled"].fillna(0) + history["earlier_days"].fillna(0)
+        prior_absent = (history["absence_rate"] * history["days_enrolled"]).fillna(0)
+        prior_absent += history["earlier_absent"].fillna(0)
     else:
         table["prior_rate"] = np.nan
         table["prior_chronic"] = False
-        prior_days = 0
-    # both years' days as one rate, each day counting once: a rate over 40 days so far says
-    # less than last year's over 180, which the two rates side by side cannot weigh (on the
-    # generated districts it adds 0.004-0.008 ROC-AUC at weeks 4 to 20; docs/forecast.md)
-    prior_absent = (table["prior_rate"].fillna(0) * prior_days).astype(float)
+        prior_days, prior_absent = 0, 0.0
+    # this year so far and the two before it as one rate, each day counting once: a rate
+    # over 40 days so far says less than last year's over 180, which the rates side by side
+    # cannot weigh, and the year before last tells a habit from one bad year (on the
+    # generated districts it adds about 0.01 ROC-AUC at every week; docs/forecast.md)
     table["combined_rate"] = (table["days_absent"] + prior_absent) / (enrolled + prior_days)
     table["new_student"] = table["prior_rate"].isna()
     # a new student's "last year" is this year so far, as an analyst would fill it
@@ -429,7 +432,7 @@ FACTOR_WORDS = {
     "september": lambda r: f"{display.days(r['september'])} absences in September",
     "rate_sum": lambda r: "Absent often so far this year and last year",
     "combined_rate": lambda r: (
-        f"Absent {display.percent(r['combined_rate'])} of school days this year and last"
+        f"Absent {display.percent(r['combined_rate'])} of school days this year and the two before"
     ),
     "flags": lambda r: f"{int(r['flags'])} early-warning flags",
 }

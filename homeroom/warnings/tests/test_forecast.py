@@ -29,7 +29,7 @@ from homeroom.warnings.forecast import (
     gap_by_chance,
 )
 from homeroom.warnings.models import Flag, RiskModel, RiskScore
-from homeroom.warnings.snapshots import take_snapshot, year_before
+from homeroom.warnings.snapshots import take_snapshot, year_before, year_end
 from homeroom.warnings.training import folds_of
 
 TODAY = dt.date(2026, 11, 23)
@@ -126,7 +126,7 @@ def test_a_feature_as_of_week_4_cannot_see_week_5(district):
         return table.fillna(-1).to_dict("index")  # NaN (no prior year) is not NaN
 
     before = week_four()
-    # the nightly's export (this year and the last, not four) sees the same
+    # the nightly's export (this year and the two before, not four) sees the same
     assert week_four(two_years=True) == before
     pupil_id = next(iter(before))
     span = Enrollment.objects.filter(student_id=pupil_id, entry_date__lte=as_of).latest(
@@ -143,13 +143,20 @@ def test_a_feature_as_of_week_4_cannot_see_week_5(district):
     # but an absence on the as-of date itself (a Tuesday) is seen
     AttendanceEvent.objects.create(student_id=pupil_id, school=span.school, date=as_of, code=code)
     assert week_four()[pupil_id]["days_absent"] == before[pupil_id]["days_absent"] + 1
-    # the combined rate counts each day of last year and of this year so far once
+    # the combined rate counts each day of this year so far and the two before once
     with analysis_engine(district) as engine:
-        last = year_before(engine, profile, engine.window(as_of))
-    returning = next(s for s, row in before.items() if row["prior_rate"] > 0)
-    row, days = before[returning], last.loc[returning, "days_enrolled"]
-    absent = last.loc[returning, "absence_rate"] * days + row["days_absent"]
-    assert row["combined_rate"] == pytest.approx(absent / (days + row["days_enrolled"]))
+        years = [year_end(engine, profile, engine.window(dt.date(y, 6, 1))) for y in (2026, 2025)]
+    returning = next(
+        s
+        for s, row in before.items()
+        if row["prior_rate"] > 0 and years[1]["days_enrolled"].get(s, 0) > 0
+    )
+    row = before[returning]
+    days = row["days_enrolled"] + sum(y.loc[returning, "days_enrolled"] for y in years)
+    absent = row["days_absent"] + sum(
+        y.loc[returning, "absence_rate"] * y.loc[returning, "days_enrolled"] for y in years
+    )
+    assert row["combined_rate"] == pytest.approx(absent / days)
     new = next(row for row in before.values() if row["prior_rate"] == -1)  # no last year
     assert new["combined_rate"] == pytest.approx(new["absence_rate"])
 
