@@ -103,7 +103,8 @@ def features(
     # this year so far and the two before it as one rate, each day counting once: a rate
     # over 40 days so far says less than last year's over 180, which the rates side by side
     # cannot weigh, and the year before last tells a habit from one bad year (on the
-    # generated districts it adds about 0.01 ROC-AUC at every week; docs/forecast.md)
+    # generated districts it adds 0.001-0.007 ROC-AUC, enough to beat the sum of this
+    # year's and last year's rates at week 10; docs/forecast.md)
     table["combined_rate"] = (table["days_absent"] + prior_absent) / (enrolled + prior_days)
     table["new_student"] = table["prior_rate"].isna()
     # a new student's "last year" is this year so far, as an analyst would fill it

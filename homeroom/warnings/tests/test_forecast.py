@@ -22,12 +22,7 @@ from homeroom.metrics.tests.districts import load_generated, module_district
 from homeroom.pipeline.models import NightlyRun
 from homeroom.roster.models import Enrollment, Student
 from homeroom.warnings.actions import analysis_engine
-from homeroom.warnings.forecast import (
-    FALLBACKS,
-    MINIMUM_GROUP,
-    features,
-    gap_by_chance,
-)
+from homeroom.warnings.forecast import FALLBACKS, MINIMUM_GROUP, features, gap_by_chance
 from homeroom.warnings.models import Flag, RiskModel, RiskScore
 from homeroom.warnings.snapshots import take_snapshot, year_before, year_end
 from homeroom.warnings.training import folds_of
@@ -119,15 +114,15 @@ def test_a_feature_as_of_week_4_cannot_see_week_5(district):
     profile = load_rule_profile(district.rule_profile)
     as_of = dt.date(2026, 9, 15)
 
-    def week_four(*, two_years: bool = False) -> dict:
-        with analysis_engine(district, as_of=as_of if two_years else None) as engine:
+    def week_four(*, nightly: bool = False) -> dict:
+        with analysis_engine(district, as_of=as_of if nightly else None) as engine:
             snapshot = take_snapshot(engine, profile, as_of)
             table = features(snapshot, year_before(engine, profile, snapshot.window))
         return table.fillna(-1).to_dict("index")  # NaN (no prior year) is not NaN
 
     before = week_four()
     # the nightly's export (this year and the two before, not four) sees the same
-    assert week_four(two_years=True) == before
+    assert week_four(nightly=True) == before
     pupil_id = next(iter(before))
     span = Enrollment.objects.filter(student_id=pupil_id, entry_date__lte=as_of).latest(
         "entry_date"
