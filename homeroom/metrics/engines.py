@@ -295,7 +295,7 @@ def database_engine(district: District, *, since: dt.date | None = None) -> Engi
     """The district's facts read from the application database, on Django's connection.
 
     With `since`, only the school years ending on or after it and what is dated in them
-    (the nightly's flags and forecast read two years, not the district's whole history).
+    (the nightly's flags and forecast read three years, not the district's whole history).
     """
     backend = _connection_backend()
     if connection.vendor == "postgresql":

@@ -37,14 +37,15 @@ class WarningError(ValueError):
 def analysis_engine(district: District, *, as_of: dt.date | None = None) -> Iterator[Engine]:
     """The district's facts on an in-process DuckDB, read from the database now.
 
-    All its years for training; with `as_of`, the year holding that date and the one
-    before, all that flags and scores read, so a night's cost does not grow with history.
+    All its years for training; with `as_of`, the year holding that date and the two
+    before (last year's attendance, and the year before it for the forecast's combined
+    rate), all that flags and scores read, so a night's cost does not grow with history.
     """
     since = None
     if as_of is not None:
         years = SchoolYear.objects.filter(district=district, start_date__lte=as_of)
-        starts = list(years.order_by("-start_date").values_list("start_date", flat=True)[:2])
-        since = starts[-1] if len(starts) == 2 else None
+        starts = list(years.order_by("-start_date").values_list("start_date", flat=True)[:3])
+        since = starts[-1] if len(starts) == 3 else None
     with tempfile.TemporaryDirectory(prefix="homeroom-facts-") as directory:
         export_parquet(database_engine(district, since=since), Path(directory))
         yield duckdb_engine(Path(directory))

@@ -118,17 +118,27 @@ def year_end(engine: Engine, profile: RuleProfile, window: d.Window) -> pd.DataF
 
 
 def year_before(engine: Engine, profile: RuleProfile, window: d.Window) -> pd.DataFrame | None:
-    """The whole previous school year, if the facts hold one (else None)."""
+    """The whole previous school year, if the facts hold one (else None), with the days
+    enrolled and absent of the year before it (`earlier_days`, `earlier_absent`: 0 when the
+    facts hold no such year or the student was not enrolled in it)."""
     years = engine.facts.school_years
     earlier = engine.run(
         years.filter(years.end_date < window.start)
         .order_by(years.end_date.desc())
-        .limit(1)
+        .limit(2)
         .select("end_date")
     ).to_pylist()
     if not earlier:
         return None
-    return year_end(engine, profile, engine.window(_as_date(earlier[0]["end_date"])))
+    last = year_end(engine, profile, engine.window(_as_date(earlier[0]["end_date"])))
+    last["earlier_days"] = 0
+    last["earlier_absent"] = 0.0
+    if len(earlier) == 2:
+        older = year_end(engine, profile, engine.window(_as_date(earlier[1]["end_date"])))
+        older = older[older["days_enrolled"] > 0].reindex(last.index)
+        last["earlier_days"] = older["days_enrolled"].fillna(0).astype(int)
+        last["earlier_absent"] = (older["absence_rate"] * older["days_enrolled"]).fillna(0.0)
+    return last
 
 
 @dataclass(frozen=True)

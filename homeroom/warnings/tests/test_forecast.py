@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from sklearn.metrics import roc_auc_score
 
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent
 from homeroom.core.models import AuditEntry
@@ -21,9 +22,9 @@ from homeroom.metrics.tests.districts import load_generated, module_district
 from homeroom.pipeline.models import NightlyRun
 from homeroom.roster.models import Enrollment, Student
 from homeroom.warnings.actions import analysis_engine
-from homeroom.warnings.forecast import FALLBACKS, MINIMUM_GROUP, features
+from homeroom.warnings.forecast import FALLBACKS, MINIMUM_GROUP, features, gap_by_chance
 from homeroom.warnings.models import Flag, RiskModel, RiskScore
-from homeroom.warnings.snapshots import take_snapshot, year_before
+from homeroom.warnings.snapshots import take_snapshot, year_before, year_end
 from homeroom.warnings.training import folds_of
 
 TODAY = dt.date(2026, 11, 23)
@@ -96,8 +97,14 @@ def test_the_report_has_every_figure_by_group_and_hides_small_groups(trained, tm
     groups = {(g["group"], g["value"]) for g in figures["groups"]}
     assert ("gender", "F") in groups and ("home_language", "en") in groups
     assert all(g["students"] >= MINIMUM_GROUP for g in figures["groups"])
+    # the largest gap between groups of 100+, beside the gap chance alone would make
+    gap = week["methods"][week["chosen"]]["largest_gap"]
+    assert gap["lowest"]["students"] >= 100 and gap["highest"]["students"] >= 100
+    assert gap["gap"] == gap["highest"]["roc_auc"] - gap["lowest"]["roc_auc"] > 0
+    assert 0 < gap["by_chance"]["median"] < gap["by_chance"]["high"]
     html = (tmp_path / "forecast-report.html").read_text()
     assert "evaluated on 2025-2026" in html and "Calibration" in html
+    assert "by chance alone" in html
     assert "http" not in html  # nothing loaded from elsewhere
 
 
@@ -107,15 +114,15 @@ def test_a_feature_as_of_week_4_cannot_see_week_5(district):
     profile = load_rule_profile(district.rule_profile)
     as_of = dt.date(2026, 9, 15)
 
-    def week_four(*, two_years: bool = False) -> dict:
-        with analysis_engine(district, as_of=as_of if two_years else None) as engine:
+    def week_four(*, nightly: bool = False) -> dict:
+        with analysis_engine(district, as_of=as_of if nightly else None) as engine:
             snapshot = take_snapshot(engine, profile, as_of)
             table = features(snapshot, year_before(engine, profile, snapshot.window))
         return table.fillna(-1).to_dict("index")  # NaN (no prior year) is not NaN
 
     before = week_four()
-    # the nightly's export (this year and the last, not four) sees the same
-    assert week_four(two_years=True) == before
+    # the nightly's export (this year and the two before, not four) sees the same
+    assert week_four(nightly=True) == before
     pupil_id = next(iter(before))
     span = Enrollment.objects.filter(student_id=pupil_id, entry_date__lte=as_of).latest(
         "entry_date"
@@ -131,6 +138,22 @@ def test_a_feature_as_of_week_4_cannot_see_week_5(district):
     # but an absence on the as-of date itself (a Tuesday) is seen
     AttendanceEvent.objects.create(student_id=pupil_id, school=span.school, date=as_of, code=code)
     assert week_four()[pupil_id]["days_absent"] == before[pupil_id]["days_absent"] + 1
+    # the combined rate counts each day of this year so far and the two before once
+    with analysis_engine(district) as engine:
+        years = [year_end(engine, profile, engine.window(dt.date(y, 6, 1))) for y in (2026, 2025)]
+    returning = next(
+        s
+        for s, row in before.items()
+        if row["prior_rate"] > 0 and years[1]["days_enrolled"].get(s, 0) > 0
+    )
+    row = before[returning]
+    days = row["days_enrolled"] + sum(y.loc[returning, "days_enrolled"] for y in years)
+    absent = row["days_absent"] + sum(
+        y.loc[returning, "absence_rate"] * y.loc[returning, "days_enrolled"] for y in years
+    )
+    assert row["combined_rate"] == pytest.approx(absent / days)
+    new = next(row for row in before.values() if row["prior_rate"] == -1)  # no last year
+    assert new["combined_rate"] == pytest.approx(new["absence_rate"])
 
 
 @pytest.mark.django_db
@@ -234,6 +257,34 @@ def test_folds_hold_out_whole_schools_largest_first():
     by, folds = folds_of(pd.Series(["A"] * 8 + ["B"] * 8), labels)
     assert by == "student"
     assert sorted(np.bincount(folds[labels.to_numpy()])) == [1, 1, 2, 2, 2]
+
+
+def test_the_gap_by_chance_is_what_equally_ranked_groups_of_those_sizes_show():
+    rng = np.random.default_rng(3)
+    truth = np.arange(20000) < 3000
+    score = truth + rng.normal(0, 0.8, 20000)
+    # a perfect ranking is perfect in every group, whatever their size: no gap by chance
+    perfect = gap_by_chance(truth, truth.astype(float), [(10, 90), (40, 160)])
+    assert perfect == {"median": 0.0, "high": 0.0}
+    # simulated independently: one ranking quality for everyone, ten random groups of 100
+    # students (15 chronic) drawn from the 20,000; their best-to-worst spread, 300 times
+    positive, negative = score[truth], score[~truth]
+    spreads = []
+    for _ in range(300):
+        aucs = [
+            roc_auc_score(
+                [1] * 15 + [0] * 85,
+                np.concatenate([rng.choice(positive, 15), rng.choice(negative, 85)]),
+            )
+            for _ in range(10)
+        ]
+        spreads.append(max(aucs) - min(aucs))
+    chance = gap_by_chance(truth, score, [(15, 85)] * 10)
+    assert chance["median"] == pytest.approx(np.median(spreads), abs=0.02)
+    assert chance["high"] == pytest.approx(np.percentile(spreads, 95), abs=0.03)
+    assert chance["median"] > 0.1  # far above a 0.05 target, with no real difference
+    # the larger the groups, the smaller the gap chance alone makes
+    assert gap_by_chance(truth, score, [(150, 850)] * 10)["high"] < chance["median"]
 
 
 @pytest.mark.django_db
