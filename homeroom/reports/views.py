@@ -52,14 +52,15 @@ def _as_of(request: HttpRequest, state) -> tuple[AsOfForm, dt.date]:
     return form, on or state.as_of
 
 
-def _page(request, template: str, build) -> HttpResponse:
-    """Check the user, read the figures, render; no figures or a bad date: say so."""
+def _answer(request, respond) -> HttpResponse:
+    """Check the user, find the date asked and answer with `respond(district, form, on)`;
+    no figures or a bad date: a page saying so (400)."""
     selectors.may_read_reports(request.user)
     district = request.user.district
     try:
         state = selectors.report_state(district)
         form, on = _as_of(request, state)
-        context = build(district, on)
+        return respond(district, form, on)
     except ReportsNotAvailable as error:
         return render(
             request,
@@ -67,7 +68,18 @@ def _page(request, template: str, build) -> HttpResponse:
             {"message": str(error), "current": "reports"},
             status=400,
         )
-    return render(request, template, {"form": form, "as_of": on, "current": "reports", **context})
+
+
+def _page(request, template: str, build) -> HttpResponse:
+    """A reports page: `build(district, on)` gives its context."""
+    return _answer(
+        request,
+        lambda district, form, on: render(
+            request,
+            template,
+            {"form": form, "as_of": on, "current": "reports", **build(district, on)},
+        ),
+    )
 
 
 def index(request: HttpRequest) -> HttpResponse:
@@ -95,23 +107,16 @@ def report_pdf(request: HttpRequest, kind: str) -> HttpResponse:
     selectors.may_read_reports(request.user)
     if kind not in documents.KINDS:
         raise Http404("No such report.")
-    district = request.user.district
-    try:
-        state = selectors.report_state(district)
-        _, on = _as_of(request, state)
-        figures = _fresh_figures(district, on)
-    except ReportsNotAvailable as error:
-        return render(
-            request,
-            "reports/unavailable.html",
-            {"message": str(error), "current": "reports"},
-            status=400,
-        )
-    pdf = documents.render(kind, figures)
-    actions.do_log_report(kind=kind, district=district, as_of=on, user=request.user)
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{kind}-report-{on.isoformat()}.pdf"'
-    return response
+
+    def respond(district, form, on):
+        pdf = documents.render(kind, _fresh_figures(district, on))
+        actions.do_log_report(kind=kind, district=district, as_of=on, user=request.user)
+        response = HttpResponse(pdf, content_type="application/pdf")
+        filename = f"{kind}-report-{on.isoformat()}.pdf"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    return _answer(request, respond)
 
 
 def public_csv(request: HttpRequest, kind: str) -> HttpResponse:
@@ -119,28 +124,20 @@ def public_csv(request: HttpRequest, kind: str) -> HttpResponse:
     selectors.may_read_reports(request.user)
     if kind not in documents.PUBLIC_TABLES:
         raise Http404("No such table.")
-    district = request.user.district
-    try:
-        state = selectors.report_state(district)
-        _, on = _as_of(request, state)
-        figures = _fresh_figures(district, on)
-    except ReportsNotAvailable as error:
-        return render(
-            request,
-            "reports/unavailable.html",
-            {"message": str(error), "current": "reports"},
-            status=400,
+
+    def respond(district, form, on):
+        header, rows = documents.public_table(kind, _fresh_figures(district, on))
+        return table_download(
+            user=request.user,
+            file_format="csv",
+            subject=f"public table: {kind}",
+            filename=f"{kind}-{on.isoformat()}",
+            header=header,
+            rows=rows,
+            filters={"as_of": on.isoformat()},
         )
-    header, rows = documents.public_table(kind, figures)
-    return table_download(
-        user=request.user,
-        file_format="csv",
-        subject=f"public table: {kind}",
-        filename=f"{kind}-{on.isoformat()}",
-        header=header,
-        rows=rows,
-        filters={"as_of": on.isoformat()},
-    )
+
+    return _answer(request, respond)
 
 
 def groups(request: HttpRequest) -> HttpResponse:
