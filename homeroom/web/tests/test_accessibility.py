@@ -247,6 +247,7 @@ def test_every_page_has_no_serious_axe_violations_for_any_role(cast, live_server
             if width > PHONE["width"]:
                 wide = tab.evaluate(TOO_WIDE)
                 problems.append(f"{role}, {where}: {width} px wide on a 375 px phone: {wide}")
+        tab.goto(f"{live_server.url}/")  # the family's survey page has no staff header
         tab.get_by_role("button", name="Sign out").click()
         tab.wait_for_load_state()
     # then axe finds nothing serious, on the pages every role reads
@@ -288,13 +289,17 @@ def test_keyboard_alone_signs_in_walks_the_navigation_and_fills_a_form(cast, liv
     # then the district's dashboard opens
     assert tab.get_by_role("heading", name="District", exact=True).is_visible()
     # when they press Tab: first the skip link shows, then the brand, then each link of the
-    # navigation in turn, each with a visible focus ring, then the sign-out button
+    # navigation in turn, each with a visible focus ring, then the other language and the
+    # sign-out button
     links = tab.get_by_role("navigation", name="Main").get_by_role("link").all_inner_texts()
     assert "Audit" in links and "Imports" in links  # an administrator's whole navigation
     assert tab_to_next(tab) == {"name": "Skip to main content", "tag": "a", "visible": True}
     assert tab_to_next(tab) == {"name": "Homeroom", "tag": "a", "visible": True}
     for link in links:
         assert tab_to_next(tab) == {"name": link, "tag": "a", "visible": True}
+    language = tab_to_next(tab)
+    assert (language["tag"], language["visible"]) == ("button", True)
+    assert language["name"].endswith("Español"), language
     assert tab_to_next(tab) == {"name": "Sign out", "tag": "button", "visible": True}
     # and every link of the navigation is inside the phone's screen, the page not wider
     for box in tab.get_by_role("navigation", name="Main").get_by_role("link").all():
