@@ -1,14 +1,18 @@
-"""Writes of the impact app: what the district says an intervention costs (audited)."""
+"""Writes of the impact app: what the district says an intervention costs (audited), and
+the stored impact table (`do_refresh_impact`)."""
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from homeroom.accounts.models import Role
 from homeroom.core.actions import CommandLine, do_log_district_change
 from homeroom.core.models import AuditEntry, District
-from homeroom.impact.models import InterventionCost
+from homeroom.impact.models import ImpactEstimate, InterventionCost
+from homeroom.impact.selectors import DEFAULT_WEEKS, district_impact
 
 MAXIMUM_COST = Decimal("99999999.99")
 
@@ -69,3 +73,38 @@ def do_set_intervention_cost(
             },
         )
     return row
+
+
+def do_refresh_impact(
+    district: District, *, as_of: dt.date | None = None, weeks: int = DEFAULT_WEEKS
+) -> dict:
+    """Compute the district's impact table (`district_impact`) and replace its stored rows
+    with it in one transaction: a reader sees the old table or the new, never a mix. Only
+    aggregates are stored (no student), so there is nothing to audit."""
+    report = district_impact(district, as_of=as_of, weeks=weeks)
+    now = timezone.now()
+    with transaction.atomic():
+        ImpactEstimate.objects.filter(district=district).delete()
+        ImpactEstimate.objects.bulk_create(
+            ImpactEstimate(
+                district=district,
+                as_of=report.as_of,
+                weeks=report.weeks,
+                computed_at=now,
+                position=position,
+                grouping=row.grouping,
+                key=row.key,
+                label=row.label,
+                method=row.method,
+                treated=row.estimate.treated,
+                comparison=row.estimate.comparison,
+                effect=row.estimate.effect,
+                low=row.estimate.low,
+                high=row.estimate.high,
+                unmatched=row.estimate.unmatched,
+                pending=row.estimate.pending,
+                cost_per_student=row.cost_per_student,
+            )
+            for position, row in enumerate(report.rows)
+        )
+    return {"rows": len(report.rows)}

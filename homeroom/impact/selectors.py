@@ -21,7 +21,7 @@ from homeroom.access.gatekeeper import aggregate_scope
 from homeroom.core.models import District, SchoolYear
 from homeroom.core.selectors import current_school_year, district_today
 from homeroom.impact.estimators import NEVER, Attendance, Estimate, Matcher, difference_in_means
-from homeroom.impact.models import InterventionCost
+from homeroom.impact.models import ImpactEstimate, InterventionCost
 from homeroom.interventions.models import (
     AttendancePlan,
     Case,
@@ -160,20 +160,55 @@ def may_read_impact(user) -> bool:
     return user.is_authenticated and aggregate_scope(user).district
 
 
-def impact_report(
-    user, *, as_of: dt.date | None = None, weeks: int = DEFAULT_WEEKS
-) -> ImpactReport:
-    """The user's district's impact table; PermissionDenied unless they read district totals."""
+@dataclass(frozen=True)
+class StoredImpact:
+    """The impact table as the last refresh stored it (`do_refresh_impact`)."""
+
+    district: District
+    as_of: dt.date
+    weeks: int
+    computed_at: dt.datetime
+    rows: list[ImpactRow]
+
+    def grouped(self) -> list[tuple[str, list[ImpactRow]]]:
+        return ImpactReport(self.district, None, self.as_of, self.weeks, self.rows).grouped()
+
+
+def stored_impact(district: District) -> StoredImpact | None:
+    """The district's stored impact table, or None before the first refresh. No access
+    check: callers have made theirs (`impact_report`, the board report, the command)."""
+    held = list(ImpactEstimate.objects.filter(district=district).order_by("position"))
+    if not held:
+        return None
+    rows = [
+        ImpactRow(
+            r.grouping,
+            r.key,
+            r.label,
+            r.method,
+            Estimate(
+                r.treated, r.comparison, r.effect, r.low, r.high, r.weeks, r.unmatched, r.pending
+            ),
+            r.cost_per_student,
+        )
+        for r in held
+    ]
+    first = held[0]
+    return StoredImpact(district, first.as_of, first.weeks, first.computed_at, rows)
+
+
+def impact_report(user) -> StoredImpact | None:
+    """The user's district's stored impact table (None before the first refresh);
+    PermissionDenied unless they read district totals. Nothing is computed here."""
     if not may_read_impact(user):
         raise PermissionDenied("Impact estimates add up every school: district staff only.")
-    return district_impact(user.district, as_of=as_of, weeks=weeks)
+    return stored_impact(user.district)
 
 
-def impact_estimates(
-    user, *, as_of: dt.date | None = None, weeks: int = DEFAULT_WEEKS
-) -> list[ImpactRow]:
-    """The impact table's rows (for a page or a report): see `impact_report`."""
-    return impact_report(user, as_of=as_of, weeks=weeks).rows
+def impact_estimates(user) -> list[ImpactRow]:
+    """The stored impact table's rows (for a page or a report): see `impact_report`."""
+    report = impact_report(user)
+    return report.rows if report else []
 
 
 def district_impact(

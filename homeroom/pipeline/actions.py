@@ -1,6 +1,6 @@
 """The pipeline: the night's steps in order, import -> metrics -> flags -> forecast ->
 case defaults -> case flags -> truancy -> tiers -> outreach (the triggers:
-homeroom/outreach/triggers.py).
+homeroom/outreach/triggers.py) -> impact -> report figures.
 
 Data flows one way through the apps (ingest -> attendance -> metrics -> warnings), and this
 is the one place that runs them in sequence, so no app calls the one downstream of it. The
@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from homeroom.core.actions import CommandLine
 from homeroom.core.models import District
+from homeroom.impact.actions import do_refresh_impact
 from homeroom.ingest.actions import do_import_files
 from homeroom.ingest.models import ImportRun
 from homeroom.interventions.actions import do_install_defaults
@@ -159,6 +160,8 @@ def do_run_nightly(
         return installed | do_evaluate_triggers(district, as_of=as_of, raised_tiers=raised)
 
     step("outreach", outreach)
+    # The impact table the Impact page and the board report read (too slow for a page).
+    step("impact", lambda: do_refresh_impact(district, as_of=as_of))
     # The student groups' months the reports read (a refresh of the summaries outdates them).
     step("report figures", lambda: {"rows": do_refresh_group_months(district)})
     run.status, run.finished_at = NightlyRun.Status.SUCCEEDED, timezone.now()

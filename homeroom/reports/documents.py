@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.template.loader import render_to_string
 
+from homeroom.impact.selectors import stored_impact
 from homeroom.metrics import display
 from homeroom.metrics.charts import line_chart, scatter_chart, share_bar_chart
 from homeroom.reports import selectors
@@ -129,14 +130,27 @@ def improvement_section(f: Figures) -> Section | None:
     )
 
 
+def impact_section(f: Figures) -> Section | None:
+    """Days recovered per student as the last refresh stored them (`stored_impact`); a row
+    of fewer students served than the district's minimum cell is left out (its estimate
+    would describe a handful of students), and the section says how many were."""
+    report = stored_impact(f.district)
+    if report is None:
+        return None
+    rows = [row for row in report.rows if row.treated >= f.minimum]
+    return Section(
+        "What made a difference",
+        "reports/section_impact.html",
+        {"report": report, "rows": rows, "left_out": len(report.rows) - len(rows)},
+    )
+
+
 BOARD_SECTIONS: list[Builder] = [
     summary_section,
     trend_section,
     schools_section,
     groups_section,
-    # IMPACT SECTION GOES HERE: a builder reading homeroom.impact.selectors.impact_estimates
-    # (days recovered per intervention kind, issue 26's "Impact"), added to this list (and to
-    # ANNUAL_SECTIONS) once that app is merged; it returns a Section like the others.
+    impact_section,
     process_section,
     tiers_section,
     improvement_section,

@@ -45,6 +45,7 @@ def test_a_night_refreshes_the_metrics_then_raises_flags_and_records_every_step(
         ("truancy", "done"),
         ("tiers", "done"),
         ("outreach", "done"),
+        ("impact", "done"),
         ("report figures", "done"),
     ]
     # and the summaries are as of that day, with Ana's two absences, and Ana is flagged

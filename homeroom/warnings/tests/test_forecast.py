@@ -302,6 +302,7 @@ def test_nightly_twice_changes_nothing_the_second_time(district, trained):
         "truancy",
         "tiers",
         "outreach",
+        "impact",
         "report figures",
     ]
     flags = Flag.objects.filter(student__district=district).count()

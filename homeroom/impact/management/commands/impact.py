@@ -1,4 +1,6 @@
-"""`homeroom impact`: the impact table of a district, as the Impact page shows it."""
+"""`homeroom impact`: the impact table of a district, as the Impact page shows it: the stored
+one, or recomputed and stored first (`--refresh`), or computed for another day or number of
+weeks without storing it (`--as-of`, `--weeks`)."""
 
 import argparse
 import datetime as dt
@@ -8,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from homeroom.core.actions import CommandLine
 from homeroom.core.commands import command_district
-from homeroom.impact.actions import do_set_intervention_cost
-from homeroom.impact.selectors import DEFAULT_WEEKS, district_impact
+from homeroom.impact.actions import do_refresh_impact, do_set_intervention_cost
+from homeroom.impact.selectors import DEFAULT_WEEKS, district_impact, stored_impact
 
 
 def iso_date(text: str) -> dt.date:
@@ -28,7 +30,9 @@ class Command(BaseCommand):
     help = (
         "Days of attendance recovered per student in the weeks after an intervention, a case "
         "step, a message, against similar students not yet served; and the nudge letters' "
-        "randomized holdout (docs/impact.md). --set-cost KEY AMOUNT records what serving one "
+        "randomized holdout (docs/impact.md). Prints the table the nightly run stored; "
+        "--refresh recomputes and stores it first; --as-of or --weeks alone compute one "
+        "without storing it. --set-cost KEY AMOUNT records what serving one "
         "student costs (audited)."
     )
 
@@ -37,7 +41,10 @@ class Command(BaseCommand):
         parser.add_argument("--district", help="district name (needed when several are held)")
         parser.add_argument("--as-of", type=iso_date, help="the day (default: today)")
         parser.add_argument(
-            "--weeks", type=int, default=DEFAULT_WEEKS, help="weeks after the start (1-20)"
+            "--weeks", type=int, help=f"weeks after the start (1-20; default {DEFAULT_WEEKS})"
+        )
+        parser.add_argument(
+            "--refresh", action="store_true", help="recompute the stored table, then print it"
         )
         parser.add_argument(
             "--set-cost",
@@ -67,15 +74,35 @@ class Command(BaseCommand):
                 raise CommandError(" ".join(problems)) from None
             self.stdout.write(f"cost of {key}: {'removed' if amount.lower() == 'none' else amount}")
             return
-        if not 1 <= options["weeks"] <= 20:
+        weeks = options["weeks"] if options["weeks"] is not None else DEFAULT_WEEKS
+        if not 1 <= weeks <= 20:
             raise CommandError("--weeks must be from 1 to 20")
-        report = district_impact(district, as_of=options["as_of"], weeks=options["weeks"])
-        if report.school_year is None:
-            raise CommandError(f"{district.name} has no school year on or before {report.as_of}")
-        self.stdout.write(
-            f"{district.name}: impact in the {report.weeks} weeks after each start, school year "
-            f"{report.school_year.name}, attendance to the day before {report.as_of}"
-        )
+        on_demand = options["as_of"] is not None or options["weeks"] is not None
+        if options["refresh"]:
+            do_refresh_impact(district, as_of=options["as_of"], weeks=weeks)
+        if options["refresh"] or not on_demand:
+            report = stored_impact(district)
+            if report is None:
+                raise CommandError(
+                    f"{district.name} has no impact table stored yet (or nothing to measure); "
+                    "the nightly run computes it, or run homeroom impact --refresh"
+                )
+            self.stdout.write(
+                f"{district.name}: impact in the {report.weeks} weeks after each start, as of "
+                f"{report.as_of} (attendance to the day before), computed "
+                f"{report.computed_at:%Y-%m-%d %H:%M} UTC"
+            )
+        else:
+            report = district_impact(district, as_of=options["as_of"], weeks=weeks)
+            if report.school_year is None:
+                raise CommandError(
+                    f"{district.name} has no school year on or before {report.as_of}"
+                )
+            self.stdout.write(
+                f"{district.name}: impact in the {report.weeks} weeks after each start, school "
+                f"year {report.school_year.name}, attendance to the day before {report.as_of} "
+                "(computed now, not stored)"
+            )
         for title, rows in report.grouped():
             self.stdout.write(f"\n{title}")
             self.stdout.write(
