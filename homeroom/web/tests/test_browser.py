@@ -304,7 +304,7 @@ def test_principal_works_the_early_warning_list_and_the_students_list(world, liv
     look(page, "worklist")
     # when they keep to grade 3 and show the list
     page.get_by_label("Grade").select_option("3")
-    page.get_by_role("button", name="Show").click()
+    page.get_by_role("button", name="Show", exact=True).click()
     page.wait_for_load_state()
     # then Ana alone remains, and the address holds the filter to share
     assert worklist.locator("tbody th").all_inner_texts() == ["Alvarez, Ana"]

@@ -76,7 +76,9 @@ def test_the_audit_page_filters_in_a_browser(cast, live_server, page):
     page.on("console", lambda message: page.console.append(message.text))
     sign_in(page, live_server, "admin", f"/students/{cast.ana.pk}/")
     # when they open Audit from the navigation and keep to views of "Alvarez"
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit").click()
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Audit", exact=True
+    ).click()
     page.get_by_label("Student (id or name)").fill("Alvarez")
     page.get_by_label("Action").select_option(label="Viewed")
     page.get_by_role("button", name="Filter").click()
