@@ -347,14 +347,6 @@ class IntervalMark:
 
 
 @dataclass(frozen=True)
-class XTick:
-    """A vertical grid line of a horizontal value axis."""
-
-    label: str
-    x: float
-
-
-@dataclass(frozen=True)
 class IntervalChart:
     """Estimates with their intervals, one row each, around a line at zero."""
 
@@ -366,7 +358,7 @@ class IntervalChart:
     baseline: float
     zero: float
     marks: list[IntervalMark]
-    ticks: list[XTick]
+    ticks: list[XLabel]  # the value axis's vertical grid lines
 
 
 INTERVAL_LEFT = 220  # room for the rows' labels
@@ -402,7 +394,7 @@ def interval_chart(
     ]
     count = round((top - bottom) / step)
     ticks = [
-        XTick(
+        XLabel(
             label=f"{bottom + step * n:g}".replace("-", "\N{MINUS SIGN}"), x=x_of(bottom + step * n)
         )
         for n in range(count + 1)
