@@ -5,7 +5,14 @@ import pytest
 from django.urls import reverse
 
 from homeroom.outreach.delivery import run_once
-from homeroom.web.tests.test_browser import browser, look, page, sign_in, sign_out  # noqa: F401
+from homeroom.web.tests.test_browser import (  # noqa: F401
+    browser,
+    look,
+    page,
+    shown,
+    sign_in,
+    sign_out,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +35,7 @@ def test_a_template_edited_and_previewed_then_a_text_sent_and_its_reply_seen(
     menu = page.get_by_role("navigation", name="Main")
     menu.get_by_role("link", name="Messages", exact=True).click()  # not "Unmatched messages"
     page.wait_for_load_state()
-    assert page.get_by_role("table", name="Templates by message and language").is_visible()
+    shown(page.get_by_role("table", name="Templates by message and language"))
     look(page, "outreach-templates")
     # when they open the Spanish same-day absence text, change it and preview it for Ana
     page.goto(
@@ -78,9 +85,9 @@ def test_a_template_edited_and_previewed_then_a_text_sent_and_its_reply_seen(
     )
     # then the reply is on Ana's timeline and the message page, with a way to answer
     page.goto(f"{live_server.url}{reverse('web:student', args=[cast.ana.pk])}")
-    assert page.get_by_text("Text from María Alvarez: “Tiene fiebre, gracias.”").is_visible()
+    shown(page.get_by_text("Text from María Alvarez: “Tiene fiebre, gracias.”"))
     page.goto(f"{live_server.url}{reverse('outreach:family-message', args=[cast.ana.pk])}")
-    assert page.get_by_role("link", name="Reply").is_visible()
+    shown(page.get_by_role("link", name="Reply"))
     look(page, "outreach-family-message")
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
 
@@ -112,7 +119,7 @@ def test_the_administrator_sets_the_rules_and_reviews_the_letters(
     page.get_by_label("Messages to a household in any 7 days, at most").fill("0")
     page.get_by_role("button", name="Save settings").click()
     page.wait_for_load_state()
-    assert page.get_by_text("Ensure this value is greater than or equal to 1.").is_visible()
+    shown(page.get_by_text("Ensure this value is greater than or equal to 1."))
     look(page, "outreach-settings-mistake")
     # and when they set 2 and switch on the monthly notice, it is saved
     page.get_by_label("Messages to a household in any 7 days, at most").fill("2")
@@ -125,7 +132,7 @@ def test_the_administrator_sets_the_rules_and_reviews_the_letters(
     menu = page.get_by_role("navigation", name="Main")
     menu.get_by_role("link", name="Letters").click()
     page.wait_for_load_state()
-    assert page.get_by_role("table", name="Letters waiting for Lincoln Elementary").is_visible()
+    shown(page.get_by_role("table", name="Letters waiting for Lincoln Elementary"))
     assert page.get_by_role("button", name="Approve and print 1 letter for Lincoln Elementary")
     look(page, "outreach-letters")
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
@@ -156,7 +163,7 @@ def test_the_administrator_assigns_an_unmatched_email_to_a_family(
     ).click()
     page.wait_for_load_state()
     table = page.get_by_role("table", name="Messages waiting to be matched, oldest first")
-    assert table.get_by_text("hoy está enfermo").is_visible()
+    shown(table.get_by_text("hoy está enfermo"))
     look(page, "outreach-unmatched")
     # and assigns it to Linh Brooks by her roster ID
     page.get_by_label(
@@ -165,7 +172,7 @@ def test_the_administrator_assigns_an_unmatched_email_to_a_family(
     page.get_by_role("button", name="Assign").click()
     page.wait_for_load_state()
     # then the page says so, is empty, and Ben's contact log has the family's email
-    assert page.get_by_text("Assigned to Linh Brooks.").is_visible()
-    assert page.get_by_text("No messages wait to be matched.").is_visible()
+    shown(page.get_by_text("Assigned to Linh Brooks."))
+    shown(page.get_by_text("No messages wait to be matched."))
     assert FamilyContact.objects.get().student == cast.ben
     look(page, "outreach-unmatched-done")

@@ -8,7 +8,7 @@ import pytest
 from homeroom.outreach.models import Message
 from homeroom.surveys.actions import do_send_survey_invitations
 from homeroom.surveys.tests.world import answered, barrier, families
-from homeroom.web.tests.test_browser import browser, look, page, sign_in  # noqa: F401
+from homeroom.web.tests.test_browser import browser, look, page, shown, sign_in  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +26,7 @@ def test_a_family_answers_in_spanish_and_the_roll_up_counts_it(cast, live_server
     # when María opens her link (no account) and answers in Spanish
     page.goto(link)
     assert page.locator("html").get_attribute("lang") == "es"
-    assert page.get_by_role("heading", name="¿Qué dificulta ir a la escuela?").is_visible()
+    shown(page.get_by_role("heading", name="¿Qué dificulta ir a la escuela?"))
     look(page, "survey-family-es")
     # (the Arabic page, laid out right to left)
     page.goto(f"{link}?lang=ar")
@@ -38,7 +38,7 @@ def test_a_family_answers_in_spanish_and_the_roll_up_counts_it(cast, live_server
     page.get_by_role("button", name="Enviar mis respuestas").click()
     page.wait_for_load_state()
     # then she is thanked in Spanish, and nothing came from another server
-    assert page.get_by_text("Gracias. Recibimos sus respuestas.").is_visible()
+    shown(page.get_by_text("Gracias. Recibimos sus respuestas."))
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
     look(page, "survey-family-thanks")
     # when the analyst opens the survey's results
@@ -74,9 +74,9 @@ def test_the_steward_reads_the_coding_audit(cast, live_server, page):  # noqa: F
     )
     add_absence(cast, cast.ana, cast.lincoln, school_day(cast, cast.lincoln, 2), code="LT")
     sign_in(page, live_server, "admin", start="/stewardship/coding-audit/")
-    assert page.get_by_role("heading", name="Coding audit").is_visible()
+    shown(page.get_by_role("heading", name="Coding audit"))
     look(page, "coding-audit")
     page.get_by_role("link", name="See the rows").click()
     page.wait_for_load_state()
-    assert page.get_by_role("link", name="Alvarez, Ana").is_visible()
+    shown(page.get_by_role("link", name="Alvarez, Ana"))
     look(page, "coding-audit-rows")

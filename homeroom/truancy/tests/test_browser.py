@@ -7,7 +7,7 @@ from homeroom.outreach.models import Message
 from homeroom.roster.models import ContactPreference, Guardian, StudentGuardian
 from homeroom.truancy.models import TruancyDocument
 from homeroom.truancy.tests.conftest import absent, choose, night, pdf_text, school_days_from
-from homeroom.web.tests.test_browser import browser, look, page, sign_in  # noqa: F401
+from homeroom.web.tests.test_browser import browser, look, page, shown, sign_in  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,8 +56,8 @@ def test_principal_approves_a_spanish_first_notice_then_records_the_sart_agreeme
     page.get_by_role("button", name="Approve").click()
     page.wait_for_load_state()
     # then the letter is listed, and it is in Spanish with the law's wording
-    assert page.get_by_text("First truancy notice (NOT1): sent.").is_visible()
-    assert page.get_by_role("link", name="Notice letter").is_visible()
+    shown(page.get_by_text("First truancy notice (NOT1): sent."))
+    shown(page.get_by_role("link", name="Notice letter"))
     letter = TruancyDocument.objects.get(step__key="not1")
     fetched = page.request.get(f"{live_server.url}/truancy/documents/{letter.pk}/")
     text = pdf_text(fetched.body())
@@ -65,7 +65,7 @@ def test_principal_approves_a_spanish_first_notice_then_records_the_sart_agreeme
     # and it went to the outbox as a letter to her address and an email, both in Spanish
     for channel in ("Letter", "Email"):
         line = f"{channel} to Rosa Alvarez, in Spanish: waiting to be sent"
-        assert page.get_by_text(line).is_visible()
+        shown(page.get_by_text(line))
     sent = Message.objects.filter(kind="truancy_notice").order_by("channel")
     assert [(m.channel, m.language, m.to_address) for m in sent] == [
         ("email", "es", "rosa@example.org"),
@@ -95,7 +95,7 @@ def test_principal_approves_a_spanish_first_notice_then_records_the_sart_agreeme
     page.get_by_role("button", name="Record meeting and agreement").click()
     page.wait_for_load_state()
     # then the agreement is a PDF naming who came and what was agreed
-    assert page.get_by_text("Meeting recorded; the agreement is ready to print.").is_visible()
+    shown(page.get_by_text("Meeting recorded; the agreement is ready to print."))
     agreement = TruancyDocument.objects.get(kind="agreement")
     fetched = page.request.get(f"{live_server.url}/truancy/documents/{agreement.pk}/")
     text = pdf_text(fetched.body())
@@ -103,5 +103,5 @@ def test_principal_approves_a_spanish_first_notice_then_records_the_sart_agreeme
     # and the queue shows nothing awaiting, and nothing came from another server
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Truancy").click()
     look(page, "truancy-queue")
-    assert page.get_by_text("Nobody is awaiting approval.").is_visible()
+    shown(page.get_by_text("Nobody is awaiting approval."))
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested

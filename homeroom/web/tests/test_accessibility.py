@@ -26,7 +26,7 @@ from homeroom.surveys.tokens import new_token, token_hash
 from homeroom.truancy.models import TruancyStep
 from homeroom.truancy.tests.conftest import choose, night
 from homeroom.web.tests.import_files import two_absences, validated_upload
-from homeroom.web.tests.test_browser import browser, sign_in  # noqa: F401
+from homeroom.web.tests.test_browser import browser, shown, sign_in  # noqa: F401
 from homeroom.web.tests.test_permissions import _a_run
 
 pytestmark = [
@@ -287,7 +287,7 @@ def test_keyboard_alone_signs_in_walks_the_navigation_and_fills_a_form(cast, liv
     with tab.expect_navigation():
         tab.keyboard.press("Enter")
     # then the district's dashboard opens
-    assert tab.get_by_role("heading", name="District", exact=True).is_visible()
+    shown(tab.get_by_role("heading", name="District", exact=True))
     # when they press Tab: first the skip link shows, then the brand, then each link of the
     # navigation in turn, each with a visible focus ring, then the other language and the
     # sign-out button
@@ -324,4 +324,4 @@ def test_keyboard_alone_signs_in_walks_the_navigation_and_fills_a_form(cast, liv
     # and choosing with the keyboard alone filters the list: Enter on the search button
     with tab.expect_navigation():
         tab.keyboard.press("Enter")
-    assert tab.get_by_role("table", name="Students and their attendance").is_visible()
+    shown(tab.get_by_role("table", name="Students and their attendance"))

@@ -54,6 +54,13 @@ def page(browser, live_server) -> Iterator:
     context.close()
 
 
+def shown(locator) -> None:
+    """Assert the locator is visible, waiting for it (up to Playwright's 5 s): a click that
+    navigates returns before the next page has loaded, so a bare is_visible() may read the
+    page being left (it failed so once in CI, under load)."""
+    playwright_sync.expect(locator).to_be_visible()
+
+
 def sign_in(page, live_server, username: str, start: str = "/") -> None:
     """Sign in through the login form, as a person would."""
     page.goto(f"{live_server.url}{start}")
@@ -66,13 +73,13 @@ def sign_in(page, live_server, username: str, start: str = "/") -> None:
 def test_teacher_finds_only_their_student_and_opens_her_page(cast, live_server, page):
     # given the teacher of Ana's homeroom, signed in through the form
     sign_in(page, live_server, "teacher")
-    assert page.get_by_role("heading", name="Your students").is_visible()
+    shown(page.get_by_role("heading", name="Your students"))
     # when they open Students
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Students").click()
     page.wait_for_load_state()
     # then only Ana is listed, not Ben nor Eli
     table = page.locator("#student-table")
-    assert table.get_by_role("link", name="Alvarez, Ana").is_visible()
+    shown(table.get_by_role("link", name="Alvarez, Ana"))
     assert "Brooks" not in table.inner_text()
     assert "Evans" not in table.inner_text()
     # and a search that matches nobody updates the table in place (HTMX)
@@ -85,7 +92,7 @@ def test_teacher_finds_only_their_student_and_opens_her_page(cast, live_server, 
     page.get_by_role("link", name="Alvarez, Ana").click()
     page.wait_for_load_state()
     # then her record opens, saying why the teacher may see it
-    assert page.get_by_role("heading", name="Ana Alvarez", level=1).is_visible()
+    shown(page.get_by_role("heading", name="Ana Alvarez", level=1))
     assert "Why you can see this student: section" in page.content()
     # and nothing was fetched from another server
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
@@ -98,7 +105,7 @@ def test_admin_clicks_from_the_district_to_a_school_a_grade_and_a_student(cast, 
     do_refresh_summaries(cast.district)
     # when the district admin signs in, the district's dashboard opens
     sign_in(page, live_server, "admin")
-    assert page.get_by_role("heading", name="District", exact=True).is_visible()
+    shown(page.get_by_role("heading", name="District", exact=True))
     enrolled = page.locator("[data-figure=enrolled] dd").first
     assert enrolled.inner_text() == "6"
     schools = page.get_by_role("table", name="Each school's students")
@@ -108,7 +115,7 @@ def test_admin_clicks_from_the_district_to_a_school_a_grade_and_a_student(cast, 
     # when they open Lincoln, its dashboard counts the four students of its row
     lincoln.get_by_role("link", name="Lincoln Elementary").click()
     page.wait_for_load_state()
-    assert page.get_by_role("heading", name="Lincoln Elementary").is_visible()
+    shown(page.get_by_role("heading", name="Lincoln Elementary"))
     assert page.locator("[data-figure=enrolled] dd").first.inner_text() == "4"
     look(page, "dashboard-school")
     # when they open grade 3 from the table of grades
@@ -124,7 +131,7 @@ def test_admin_clicks_from_the_district_to_a_school_a_grade_and_a_student(cast, 
     # when they open Ana, her page shows the same three days absent
     ana.get_by_role("link", name="Alvarez, Ana").click()
     page.wait_for_load_state()
-    assert page.get_by_role("heading", name="Ana Alvarez").is_visible()
+    shown(page.get_by_role("heading", name="Ana Alvarez"))
     days_absent = page.locator(".figure").filter(has=page.locator("dt", has_text="Days absent"))
     assert days_absent.locator("dd").first.inner_text() == "3"
     # and nothing was fetched from another server
@@ -149,7 +156,7 @@ def test_admin_uploads_a_file_checks_the_report_and_confirms(
     page.get_by_role("button", name="Check the files").click()
     page.wait_for_load_state()
     # then the report says what would change, and nothing has changed yet
-    assert page.get_by_role("heading", name="Validation report").is_visible()
+    shown(page.get_by_role("heading", name="Validation report"))
     counts = page.get_by_role("table", name="Rows the import would write, by kind")
     row = counts.get_by_role("row", name="Attendance events")
     assert row.get_by_role("cell").nth(1).inner_text() == "2"  # inserted, after read
@@ -159,8 +166,8 @@ def test_admin_uploads_a_file_checks_the_report_and_confirms(
     page.wait_for_load_state()
     # then the run opens: succeeded, with the events written
     run = ImportRun.objects.get()
-    assert page.get_by_role("heading", name=f"Import run {run.pk}").is_visible()
-    assert page.get_by_text("Succeeded").first.is_visible()
+    shown(page.get_by_role("heading", name=f"Import run {run.pk}"))
+    shown(page.get_by_text("Succeeded").first)
     assert AttendanceEvent.objects.filter(source_run=run).count() == 2
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
 
@@ -211,8 +218,8 @@ def test_case_workflow_from_a_teachers_call_to_an_accepted_referral(cast, live_s
     page.get_by_role("button", name="Save contact").click()
     page.wait_for_load_state()
     # then the call is on her timeline
-    assert page.get_by_text("Contact logged.").is_visible()
-    assert page.get_by_role("cell", name="Phone call with Maria Alvarez: Reached").is_visible()
+    shown(page.get_by_text("Contact logged."))
+    shown(page.get_by_role("cell", name="Phone call with Maria Alvarez: Reached"))
     sign_out(page)
 
     # when the counselor opens a case from her flag
@@ -220,21 +227,21 @@ def test_case_workflow_from_a_teachers_call_to_an_accepted_referral(cast, live_s
     page.get_by_text("Open a case", exact=True).click()
     page.get_by_role("button", name="Open case").click()
     page.wait_for_load_state()
-    assert page.get_by_role("heading", name="Case", level=1).is_visible()
+    shown(page.get_by_role("heading", name="Case", level=1))
     # and records a barrier
     barriers = page.locator("#barriers")
     barriers.get_by_text("Record a barrier").click()
     barriers.get_by_label("Barrier").select_option(label="Transportation")
     barriers.get_by_role("button", name="Record barrier").click()
     page.wait_for_load_state()
-    assert page.locator("#barriers").get_by_text("Transportation").first.is_visible()
+    shown(page.locator("#barriers").get_by_text("Transportation").first)
     # and writes a plan
     plans = page.locator("#plans")
     plans.get_by_text("Write a plan").click()
     plans.get_by_label("Steps").fill("Mother: wake-up call at 7:00\nCounselor: weekly check-in")
     plans.get_by_role("button", name="Save plan").click()
     page.wait_for_load_state()
-    assert page.locator("#plans").get_by_text("Goal: attend 95% of days").is_visible()
+    shown(page.locator("#plans").get_by_text("Goal: attend 95% of days"))
     # and schedules a follow-up due today
     follow_ups = page.locator("#follow-ups")
     follow_ups.get_by_text("Schedule a follow-up").click()
@@ -249,13 +256,13 @@ def test_case_workflow_from_a_teachers_call_to_an_accepted_referral(cast, live_s
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My caseload").click()
     page.wait_for_load_state()
     due = page.get_by_role("list", name="Follow-ups due today")
-    assert due.get_by_text("Call Ana's mother").is_visible()
+    shown(due.get_by_text("Call Ana's mother"))
     look(page, "caseload")
     # and the team meeting lists Ana
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Team meeting").click()
     page.wait_for_load_state()
     agenda = page.get_by_role("table", name="Students to discuss")
-    assert agenda.get_by_role("link", name=cast.ana.full_name).is_visible()
+    shown(agenda.get_by_role("link", name=cast.ana.full_name))
     look(page, "team-meeting")
 
     # when the counselor refers Ana to the partner, and the partner accepts
@@ -271,7 +278,7 @@ def test_case_workflow_from_a_teachers_call_to_an_accepted_referral(cast, live_s
     referrals.get_by_role("button", name="Save status").click()
     page.wait_for_load_state()
     # then the referral reads accepted
-    assert page.locator("#referrals .status").get_by_text("Accepted", exact=True).is_visible()
+    shown(page.locator("#referrals .status").get_by_text("Accepted", exact=True))
     assert all(url.startswith(live_server.url) for url in page.requested), page.requested
     for name, address in (
         ("playbook", "/playbook/"),
@@ -354,7 +361,7 @@ def test_admin_switches_to_spanish_and_the_pages_fit_a_phone(world, live_server,
     for name, address in pages.items():
         page.goto(f"{live_server.url}{address}")
         assert page.locator("html").get_attribute("lang") == "es", address
-        assert page.get_by_role("navigation", name="Principal").is_visible()
+        shown(page.get_by_role("navigation", name="Principal"))
         # and at a phone's width the longer Spanish words wrap: the page is never wider
         # than the screen (wide tables scroll inside their own box)
         page.set_viewport_size({"width": 375, "height": 900})
