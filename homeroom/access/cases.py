@@ -138,6 +138,13 @@ def resolves_unmatched_messages(user) -> bool:
     return user.is_district_wide and logs_family_contacts(user)
 
 
+def resolves_unknown_sends(user) -> bool:
+    """Whether the user settles messages whose sending was interrupted (sent or not?):
+    confirms them sent, sends them again or gives them up. The same staff as unmatched
+    messages, for the same reason: the messages may be about any student of the district."""
+    return resolves_unmatched_messages(user)
+
+
 def starts_interventions(user, *, tiers: Iterable[int]) -> bool:
     """Whether the user starts an intervention serving `tiers` (for a student they may see)."""
     if user.role in CASE_MANAGING_ROLES:

@@ -25,8 +25,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from homeroom.access.cases import logs_family_contacts, resolves_unmatched_messages
-from homeroom.access.gatekeeper import access_student
+from homeroom.access.cases import (
+    logs_family_contacts,
+    resolves_unknown_sends,
+    resolves_unmatched_messages,
+)
+from homeroom.access.gatekeeper import access_student, visible_students
 from homeroom.core.actions import (
     do_log_district_change,
     do_log_student_access,
@@ -35,6 +39,7 @@ from homeroom.core.actions import (
 from homeroom.core.models import AuditEntry, District
 from homeroom.core.selectors import district_today
 from homeroom.interventions.models import Case, CaseEvent, FamilyContact
+from homeroom.outreach import channels
 from homeroom.outreach.channels import keys_replied_to
 from homeroom.outreach.models import (
     CONFIRMATIONS,
@@ -706,7 +711,11 @@ def do_record_delivery_report(
             new_status = FINAL[status]
         elif status == "delivered":
             new_status = Message.Status.DELIVERED
-        elif status == "sent" and message.status in (Message.Status.SENDING, Message.Status.QUEUED):
+        elif status == "sent" and message.status in (
+            Message.Status.SENDING,
+            Message.Status.QUEUED,
+            Message.Status.UNKNOWN,  # the provider says it took the text: settled
+        ):
             new_status = Message.Status.SENT
         fields = {"provider_id": provider_id, "status_at": timezone.now()}
         if new_status and message.status not in (
@@ -875,19 +884,34 @@ def _take_in(message: Message, guardian: Guardian, keyword: str | None) -> None:
         _record_reply(district, guardian, message, links)
 
 
-def do_assign_unmatched(user, *, message_id: int, guardian_local_id: str) -> Message:
-    """Staff say whose an unmatched text or email is: it becomes that guardian's reply (in
-    the children's contact logs and timelines, or a STOP/START), audited on each child."""
+def do_assign_unmatched(
+    user, *, message_id: int, guardian_local_id: str = "", guardian_id: int | None = None
+) -> Message:
+    """Staff say whose an unmatched text or email is (the guardian a search found, by id,
+    or by roster ID): it becomes that guardian's reply (in the children's contact logs and
+    timelines, or a STOP/START), audited on each child. Only a guardian of a student the
+    user may see (the gatekeeper's scope) can be chosen."""
     _may_resolve_unmatched(user)
-    local_id = guardian_local_id.strip()
-    guardian = Guardian.objects.filter(district_id=user.district_id, local_id=local_id).first()
-    if guardian is None:
-        raise ValidationError(
-            {
-                "guardian": f"No guardian has the roster ID “{local_id}” in this district; "
-                "copy it from the student's page (Guardians)."
-            }
-        )
+    in_scope = Guardian.objects.filter(
+        district_id=user.district_id,
+        pk__in=StudentGuardian.objects.filter(student__in=visible_students(user)).values(
+            "guardian"
+        ),
+    )
+    if guardian_id is not None:
+        guardian = in_scope.filter(pk=guardian_id).first()
+        if guardian is None:
+            raise ValidationError({"guardian": "Choose a guardian from the search results."})
+    else:
+        local_id = guardian_local_id.strip()
+        guardian = in_scope.filter(local_id=local_id).first()
+        if guardian is None:
+            raise ValidationError(
+                {
+                    "guardian": f"No guardian has the roster ID “{local_id}” in this district; "
+                    "copy it from the student's page (Guardians)."
+                }
+            )
     with transaction.atomic():
         message = _unmatched_for_update(user, message_id)
         message.guardian = guardian
@@ -1035,4 +1059,182 @@ def _record_reply(
             access_reason=f"a guardian's {'email' if by_email else 'text'} to the district",
             action=AuditEntry.Action.CREATE,
             details={"message_id": message.pk, "guardian_id": guardian.pk},
+        )
+
+
+# Sends to check: messages whose sending was interrupted ------------------------------------
+#
+# A message is `unknown` when a worker died after handing it to the provider or SMTP server
+# and before recording the answer (delivery.recover_abandoned): it may or may not have
+# reached the family. Each way out is one conditional update from `unknown` (so a double
+# submitted form, two members of staff, or staff and the worker at once settle it once)
+# with its audit entries in the same transaction.
+
+RESOLUTIONS = {
+    "sent": Message.Status.SENT,  # staff checked: the family got it
+    "again": Message.Status.QUEUED,  # staff checked: it did not go; the worker sends it
+    "give_up": Message.Status.GIVEN_UP,  # not sent again; it may or may not have arrived
+}
+# The provider's word for a text, as the message's status (as its delivery reports are).
+PROVIDER_STATUS = {
+    "delivered": Message.Status.DELIVERED,
+    "undelivered": Message.Status.UNDELIVERED,
+    "failed": Message.Status.UNDELIVERED,
+}
+
+
+def do_resolve_unknown(user, *, message_id: int, resolution: str, reason: str = "") -> Message:
+    """Staff settle a message whose sending was interrupted: "sent" (they checked it
+    arrived), "again" (back to the outbox under the same idempotency key: if it did arrive,
+    the family gets it twice) or "give_up" (not sent again, with a reason). Audited on each
+    child's trail; a second resolution of the same message is refused, nothing changed."""
+    _may_resolve_unknown(user)
+    if resolution not in RESOLUTIONS:
+        raise ValidationError({"resolution": "Choose sent, send again or give up."})
+    reason = reason.strip()[:500]
+    if resolution == "give_up" and not reason:
+        raise ValidationError({"reason": "Say why it is not sent again (kept in the log)."})
+    message = _unknown_in_scope(user, message_id)
+    now = timezone.now()
+    who = user.get_full_name() or user.username
+    fields: dict[str, Any] = {"status": RESOLUTIONS[resolution], "status_at": now}
+    if resolution == "sent":
+        fields["last_error"] = f"Confirmed sent by {who}" + (f": {reason}" if reason else ".")
+    elif resolution == "again":
+        fields.update(not_before=now, last_error=f"Sent again by {who} after an unknown outcome.")
+    else:
+        fields["last_error"] = f"Not sent again, by {who}: {reason}"
+    with transaction.atomic():
+        _settle(message, fields)
+        _audit_settled(
+            user,
+            message,
+            fields["status"],
+            access_reason="resolved a message whose sending was interrupted",
+            details={"resolution": resolution, "reason": reason},
+        )
+    message.refresh_from_db()
+    return message
+
+
+def do_check_unknown(user, *, message_id: int) -> Message:
+    """Ask the SMS provider whether it took an interrupted text (`channels.find_sms`), and
+    settle it by the answer: found, it is sent (or delivered, or not delivered, as the
+    provider says) with the provider's id; not in the provider's log, it goes back to the
+    outbox, since it never left. `user` is the member of staff who asked, or None for the
+    worker (delivery.settle_unknown). Raises ValidationError when the provider cannot be
+    asked (an email, no SMS account, the provider not answering): nothing changes then."""
+    if user is not None:
+        _may_resolve_unknown(user)
+        message = _unknown_in_scope(user, message_id)
+    else:
+        message = Message.objects.filter(pk=message_id, status=Message.Status.UNKNOWN).first()
+        if message is None:
+            raise ValidationError({"message_id": "This message is no longer waiting for a check."})
+    if message.channel != ContactChannel.SMS:
+        raise ValidationError(
+            {"channel": "Only texts can be looked up: an SMTP server keeps no log to ask."}
+        )
+    others = (
+        Message.objects.filter(channel=ContactChannel.SMS, to_address=message.to_address)
+        .exclude(pk=message.pk)
+        .exclude(provider_id="")
+        .values_list("provider_id", flat=True)
+    )
+    try:
+        found = channels.find_sms(
+            to=message.to_address,
+            body=message.body,
+            since=message.created_at,
+            provider_id=message.provider_id,
+            skip=frozenset(others),
+        )
+    except channels.NotKnown as error:
+        raise ValidationError(
+            {"provider": f"The provider does not know this text's id ({error}): check by hand."}
+        ) from error
+    except channels.TemporaryFailure as error:
+        raise ValidationError({"provider": f"The provider could not be asked: {error}"}) from error
+    now = timezone.now()
+    if found is None:
+        fields: dict[str, Any] = {
+            "status": Message.Status.QUEUED,
+            "not_before": now,
+            "last_error": "The provider's log holds no such text: it never left; sent again.",
+        }
+    else:
+        fields = {
+            "status": PROVIDER_STATUS.get(found.status, Message.Status.SENT),
+            "provider_id": found.sid,
+            "sent_at": found.created or now,
+            "last_error": "",
+        }
+    fields["status_at"] = now
+    with transaction.atomic():
+        _settle(message, fields)
+        _audit_settled(
+            user,
+            message,
+            fields["status"],
+            access_reason="asked the SMS provider about a text whose sending was interrupted",
+            details={"provider_id": found.sid if found else "", "found": found is not None},
+        )
+    message.refresh_from_db()
+    return message
+
+
+def _may_resolve_unknown(user) -> None:
+    if not resolves_unknown_sends(user):
+        raise PermissionDenied("Only district administrators resolve interrupted sends.")
+
+
+def _unknown_in_scope(user, message_id: int) -> Message:
+    """The user's district's unknown message, if the gatekeeper lets them see its children."""
+    message = Message.objects.filter(
+        pk=message_id, district_id=user.district_id, direction=Message.Direction.OUT
+    ).first()
+    if message is None:
+        raise ValidationError({"message_id": "No message of the district has this number."})
+    if message.status != Message.Status.UNKNOWN:
+        raise _resolved_already(message)
+    children = set(message.students.values_list("pk", flat=True))
+    seen = set(visible_students(user).filter(pk__in=children).values_list("pk", flat=True))
+    if seen != children:
+        raise PermissionDenied("The message is about a student you may not see.")
+    return message
+
+
+def _settle(message: Message, fields: dict[str, Any]) -> None:
+    """Move the message out of `unknown`, unless someone (or the worker) already did."""
+    if not Message.objects.filter(pk=message.pk, status=Message.Status.UNKNOWN).update(**fields):
+        raise _resolved_already(Message.objects.get(pk=message.pk))
+
+
+def _resolved_already(message: Message) -> ValidationError:
+    return ValidationError(
+        {
+            "message_id": "This message was resolved already (now: "
+            f"“{message.get_status_display()}”); nothing was changed."
+        }
+    )
+
+
+def _audit_settled(user, message: Message, status: str, *, access_reason: str, details) -> None:
+    details = {"message_id": message.pk, "before": "unknown", "after": str(status), **details}
+    children = list(message.students.values_list("pk", flat=True))
+    for student_id in children:
+        do_log_student_access(
+            user=user,
+            student_id=student_id,
+            subject="family message",
+            access_reason=access_reason,
+            action=AuditEntry.Action.UPDATE,
+            details=details,
+        )
+    if not children:
+        do_log_district_change(
+            user=user,
+            subject="family message",
+            details=details,
+            district=message.district,
         )

@@ -8,9 +8,15 @@ and auth token; status callbacks and inbound messages come back as form posts si
 
 A send either returns the provider's id for the message or raises `TemporaryFailure`
 (worth retrying later: the network, a 429, a 5xx, an SMTP 4xx) or `PermanentFailure`.
+
+`find_sms` asks the provider whether it holds a text (Twilio's Message resource by its SID,
+or the account's message list filtered by `To`): how a text whose send was interrupted is
+settled (docs/outreach.md, "Sends to check"). Email has no such log to ask: SMTP servers
+keep none a sender can read.
 """
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -20,6 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -115,6 +122,95 @@ def send_sms(*, to: str, body: str, key: str, status_callback: str) -> str:
     except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
         raise TemporaryFailure(f"The SMS provider did not answer: {error}") from error
     return answer["sid"]
+
+
+@dataclass(frozen=True)
+class ProviderRecord:
+    """A text as the provider holds it: its SID, its status, and when the provider took it."""
+
+    sid: str
+    status: str
+    created: dt.datetime | None
+
+
+class NotKnown(Exception):
+    """The provider does not know the message id Homeroom holds for a text."""
+
+
+# At most this many pages of the account's list are read for one text; a number texted
+# more often than that since the message was decided is left for staff to check by hand.
+LOOKUP_PAGES = 10
+LOOKUP_PAGE_SIZE = 100
+# The provider's clock and ours may differ a little: a record this much older than the
+# decision still counts.
+CLOCK_SKEW = dt.timedelta(minutes=2)
+
+
+def _get_json(path_and_query: str) -> dict:
+    account = sms_settings()
+    if not account.configured:
+        raise TemporaryFailure("No SMS account is set up (HOMEROOM_SMS_* settings).")
+    login = base64.b64encode(f"{account.account_sid}:{account.auth_token}".encode()).decode()
+    request = urllib.request.Request(
+        f"{account.api_url}{path_and_query}", headers={"Authorization": f"Basic {login}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            raise NotKnown(_error_detail(error)) from error
+        raise TemporaryFailure(f"HTTP {error.code}: {_error_detail(error)}") from error
+    except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as error:
+        raise TemporaryFailure(f"The SMS provider did not answer: {error}") from error
+
+
+def _record(raw: dict) -> ProviderRecord:
+    created = None
+    if raw.get("date_created"):
+        created = parsedate_to_datetime(raw["date_created"])
+    return ProviderRecord(sid=raw["sid"], status=raw.get("status", ""), created=created)
+
+
+def find_sms(
+    *, to: str, body: str, since: dt.datetime, provider_id: str = "", skip: frozenset = frozenset()
+) -> ProviderRecord | None:
+    """The provider's record of a text to `to` with these words, taken no earlier than
+    `since` (the decision to send it), or None when the provider's log holds none.
+
+    With a `provider_id`, that message is fetched (`NotKnown` if the provider has no such
+    id). Without one, the account's messages to `to` are read newest first until they are
+    older than `since`; records whose SID is in `skip` (other messages' ids) are passed
+    over, and of several matches the earliest is the one the worker sent. Raises
+    `TemporaryFailure` when the provider cannot be asked, or when more than
+    `LOOKUP_PAGES` pages would have to be read (the answer would not be complete).
+    """
+    account = sms_settings()
+    base = f"/2010-04-01/Accounts/{account.account_sid}/Messages"
+    if provider_id:
+        return _record(_get_json(f"{base}/{urllib.parse.quote(provider_id)}.json"))
+    query = urllib.parse.urlencode({"To": to, "PageSize": LOOKUP_PAGE_SIZE})
+    page_uri: str | None = f"{base}.json?{query}"
+    earliest = since - CLOCK_SKEW
+    found = None
+    for _ in range(LOOKUP_PAGES):
+        if page_uri is None:
+            return found
+        page = _get_json(page_uri)
+        for raw in page.get("messages", []):
+            record = _record(raw)
+            if record.created is not None and record.created < earliest:
+                return found  # newest first: the rest are older still
+            sender_matches = account.sender.startswith("MG") or raw.get("from") == account.sender
+            if raw.get("body") == body and sender_matches and record.sid not in skip:
+                found = record  # keep reading: an earlier match is the first send
+        page_uri = page.get("next_page_uri")
+    if page_uri is None:
+        return found
+    raise TemporaryFailure(
+        f"More than {LOOKUP_PAGES * LOOKUP_PAGE_SIZE} texts to {to} since the message was "
+        "decided: check the provider's log by hand."
+    )
 
 
 def _error_detail(error: urllib.error.HTTPError) -> str:

@@ -11,6 +11,11 @@ lease passes, `recover_abandoned` decides: a provider that honours the idempoten
 second one) gets it again under the same key; otherwise the message becomes `unknown` and
 waits for staff, because sending twice is worse than asking (docs/outreach.md).
 
+An `unknown` text is then settled by asking the provider (`settle_unknown`, each time the
+worker recovers abandoned messages): if the provider's log holds it, it is sent (with the
+provider's id and status); if not, it never left and goes back to the outbox. Email cannot
+be asked about (SMTP keeps no log a sender reads): it waits for staff on "Sends to check".
+
 Why not `django-tasks-db`: the outbox row is the state that makes a send exactly once
 (claimed, sent, its provider id), so a task row beside it would be a second copy of that
 state to keep in step; the worker polls the outbox itself.
@@ -20,13 +25,14 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from homeroom.outreach import channels
-from homeroom.outreach.actions import outreach_settings
+from homeroom.outreach.actions import do_check_unknown, outreach_settings
 from homeroom.outreach.models import CONFIRMATIONS, Message
 from homeroom.outreach.rules import next_allowed
 from homeroom.outreach.selectors import channel_allowed
@@ -78,6 +84,32 @@ def recover_abandoned(lease: dt.timedelta = LEASE) -> dict[str, int]:
         last_error="The worker stopped while sending; check with the provider before resending.",
     )
     return {"retried": retried, "unknown": unknown}
+
+
+def settle_unknown(limit: int = 50) -> dict[str, int]:
+    """Ask the SMS provider about up to `limit` texts left `unknown` (longest waiting
+    first) and settle each by its answer (`actions.do_check_unknown`); a text the provider
+    cannot be asked about stays `unknown` for the next round or for staff. Returns how many
+    ended in each status."""
+    if not channels.sms_settings().configured:
+        return {}
+    waiting = (
+        Message.objects.filter(
+            status=Message.Status.UNKNOWN,
+            channel=ContactChannel.SMS,
+            direction=Message.Direction.OUT,
+        )
+        .order_by("status_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    counts: dict[str, int] = {}
+    for message_id in list(waiting):
+        try:
+            status = str(do_check_unknown(None, message_id=message_id).status)
+        except ValidationError:
+            status = str(Message.Status.UNKNOWN)
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def _status_callback(message: Message) -> str:
@@ -170,9 +202,12 @@ def run_worker(
     while not stop():
         if time.monotonic() - last_recovery > min(lease.total_seconds(), 60):
             recovered = recover_abandoned(lease)
+            settled = settle_unknown()
             last_recovery = time.monotonic()
             if any(recovered.values()):
                 say(f"recovered abandoned messages: {recovered}")
+            if settled:
+                say(f"asked the provider about interrupted texts: {settled}")
         counts = run_once(batch)
         if counts:
             say(", ".join(f"{status} {n}" for status, n in sorted(counts.items())))

@@ -115,6 +115,7 @@ class Message(models.Model):
         CANCELLED = "cancelled", "Not sent: consent withdrawn"
         EXCLUDED = "excluded", "Not sent: excluded from its letter batch"
         UNKNOWN = "unknown", "Unknown: check before sending again"
+        GIVEN_UP = "given_up", "Unknown: staff chose not to send it again"
         RECEIVED = "received", "Received"
         UNMATCHED = "unmatched", "Received: not matched to a family"
         DISMISSED = "dismissed", "Received: dismissed by staff"

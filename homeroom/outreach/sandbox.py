@@ -8,6 +8,10 @@ It runs on 127.0.0.1 and implements what Homeroom uses of the real API:
   a request repeating an idempotency key answers with the first message and sends nothing;
 - then, if a `StatusCallback` was given, posts `MessageSid`, `MessageStatus` ("sent", then
   "delivered"), `To`, `From`, `AccountSid` to it, signed with `X-Twilio-Signature`;
+- `GET /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json` answers one message (404
+  when it holds no such SID), and `GET .../Messages.json?To=&PageSize=&Page=` the
+  account's messages, newest first, a page at a time with `next_page_uri`, each with its
+  `date_created` in RFC 2822 form as Twilio writes it: what `channels.find_sms` asks;
 - `send_inbound` posts a family's text (`From`, `To`, `Body`, `MessageSid`, signed) to
   Homeroom's inbound webhook, as the provider does when a family replies;
 - `fail_next(n, status)` makes the next n sends fail with that HTTP status (429, 503).
@@ -17,6 +21,8 @@ file, which survives the worker that sent it: the benchmarks count it).
 """
 
 import base64
+import datetime as dt
+import email.utils
 import json
 import secrets
 import threading
@@ -134,9 +140,10 @@ class LocalSmsProvider:
                 "to": fields["To"],
                 "from": fields.get("From") or fields.get("MessagingServiceSid"),
                 "body": fields["Body"],
-                "status": "queued",
+                "status": "queued" if self.callbacks else "sent",
                 "idempotency_key": key,
                 "received_at": time.time(),
+                "date_created": email.utils.format_datetime(dt.datetime.now(dt.UTC)),
             }
             self._by_key[key] = record
             self.delivered.append(record)
@@ -153,6 +160,7 @@ class LocalSmsProvider:
 
     def _report(self, url: str, record: dict) -> None:
         for status in ("sent", "delivered"):
+            record["status"] = status
             answer = self._post_signed(
                 url,
                 {
@@ -193,7 +201,53 @@ class LocalSmsProvider:
                 status, payload = provider._accept(fields, self.headers.get(IDEMPOTENCY_HEADER, ""))
                 self._answer(status, payload)
 
+            def do_GET(self) -> None:
+                if not self._signed_in():
+                    return self._answer(401, {"code": 20003, "message": "Authenticate"})
+                path, _, query = self.path.partition("?")
+                base = f"/2010-04-01/Accounts/{provider.account_sid}/Messages"
+                if path == f"{base}.json":
+                    return self._answer(200, provider._page(base, query))
+                if path.startswith(f"{base}/") and path.endswith(".json"):
+                    sid = path[len(base) + 1 : -len(".json")]
+                    found = provider._message(sid)
+                    if found is not None:
+                        return self._answer(200, found)
+                return self._answer(404, {"code": 20404, "message": "Not found"})
+
+            def _signed_in(self) -> bool:
+                expected = f"{provider.account_sid}:{provider.auth_token}".encode()
+                login = self.headers.get("Authorization", "")
+                return login == "Basic " + base64.b64encode(expected).decode()
+
         return Handler
+
+    def _message(self, sid: str) -> dict | None:
+        with self._lock:
+            return next((dict(record) for record in self.delivered if record["sid"] == sid), None)
+
+    def _page(self, base: str, query: str) -> dict:
+        """One page of the account's messages, newest first, filtered by `To` if given."""
+        asked = dict(urllib.parse.parse_qsl(query))
+        size = max(1, min(int(asked.get("PageSize", "50")), 1000))
+        number = int(asked.get("Page", "0"))
+        with self._lock:
+            records = [dict(record) for record in reversed(self.delivered)]
+        if asked.get("To"):
+            records = [record for record in records if record["to"] == asked["To"]]
+        chunk = records[number * size : (number + 1) * size]
+        following = None
+        if (number + 1) * size < len(records):
+            following = f"{base}.json?" + urllib.parse.urlencode(
+                {**asked, "Page": number + 1, "PageToken": f"PA{number + 1}"}
+            )
+        return {
+            "messages": chunk,
+            "page": number,
+            "page_size": size,
+            "uri": f"{base}.json?{query}",
+            "next_page_uri": following,
+        }
 
 
 def post_inbound_email(webhook_url: str, fields: dict[str, str]) -> int:

@@ -1,8 +1,11 @@
 """Reads of family outreach; student data only through the gatekeeper."""
 
+import re
 from dataclasses import dataclass
 
-from homeroom.access.gatekeeper import StudentAccess, access_student
+from django.db.models import Q
+
+from homeroom.access.gatekeeper import StudentAccess, access_student, visible_students
 from homeroom.core.selectors import district_today
 from homeroom.metrics.display import days as show_days
 from homeroom.metrics.display import family_date
@@ -10,7 +13,13 @@ from homeroom.metrics.models import StudentSummary
 from homeroom.outreach.models import Message, MessageKind, MessageTemplate
 from homeroom.outreach.rules import consent_allows, normal_phone
 from homeroom.outreach.templates import RIGHT_TO_LEFT, fill
-from homeroom.roster.models import ContactChannel, ContactPreference, Guardian, StudentGuardian
+from homeroom.roster.models import (
+    ContactChannel,
+    ContactPreference,
+    Guardian,
+    Student,
+    StudentGuardian,
+)
 
 
 def address_of(guardian: Guardian, channel: str) -> str:
@@ -143,3 +152,94 @@ def unmatched_messages(district_id: int) -> list[Message]:
             "created_at", "pk"
         )[:200]
     )
+
+
+@dataclass(frozen=True)
+class UnknownSend:
+    """A message whose sending was interrupted, with the children the user may see."""
+
+    message: Message
+    children: tuple[Student, ...]
+
+
+def unknown_sends(user) -> list[UnknownSend]:
+    """The district's messages left `unknown` (a worker died while sending), longest
+    waiting first, each with its children as the gatekeeper lets the user see them; a
+    message about no child the user sees is left out."""
+    found = list(
+        Message.objects.filter(
+            district_id=user.district_id,
+            direction=Message.Direction.OUT,
+            status=Message.Status.UNKNOWN,
+        )
+        .select_related("guardian")
+        .prefetch_related("students")
+        .order_by("status_at", "pk")[:200]
+    )
+    wanted = {student.pk for message in found for student in message.students.all()}
+    seen = set(visible_students(user).filter(pk__in=wanted).values_list("pk", flat=True))
+    rows = []
+    for message in found:
+        children = tuple(s for s in message.students.all() if s.pk in seen)
+        if children or not message.students.all():
+            rows.append(UnknownSend(message=message, children=children))
+    return rows
+
+
+def unknown_send_count(district_id: int) -> int:
+    """How many of the district's messages wait for someone to settle an interrupted send."""
+    return Message.objects.filter(
+        district_id=district_id, direction=Message.Direction.OUT, status=Message.Status.UNKNOWN
+    ).count()
+
+
+@dataclass(frozen=True)
+class GuardianMatch:
+    """A guardian found by a search, with the children of theirs the user may see."""
+
+    guardian: Guardian
+    children: tuple[Student, ...]
+
+
+SEARCH_LIMIT = 20
+
+
+def find_guardians(user, query: str) -> list[GuardianMatch]:
+    """Guardians of students the user may see (the gatekeeper's scope) whose name, roster
+    ID, email or phone matches `query`, by last and first name, at most `SEARCH_LIMIT`.
+
+    Every word of a name must begin or be inside the first or last name; an email matches
+    any part of the address; a phone needs at least its last 4 digits, however the roster
+    wrote the number ("(555) 010-1001" is found by 5550101001 or 010-1001)."""
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    links = StudentGuardian.objects.filter(student__in=visible_students(user))
+    guardians = Guardian.objects.filter(
+        district_id=user.district_id, pk__in=links.values("guardian")
+    )
+    digits = re.sub(r"\D", "", query)
+    if "@" in query:
+        guardians = guardians.filter(email__icontains=query)
+    elif len(digits) >= 4 and len(digits) >= len(re.sub(r"[\s()+.-]", "", query)):
+        # Rosters write numbers many ways: narrow by the last digits in SQL, then compare
+        # the digits themselves.
+        candidates = guardians.filter(phone__contains=digits[-4:]).order_by("last_name", "pk")
+        matches = [g.pk for g in candidates if digits in re.sub(r"\D", "", g.phone)]
+        guardians = guardians.filter(pk__in=matches)
+    else:
+        condition = Q(local_id__iexact=query)
+        words = query.split()
+        by_name = Q()
+        for word in words:
+            by_name &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        guardians = guardians.filter(condition | by_name)
+    found = list(guardians.order_by("last_name", "first_name", "pk")[:SEARCH_LIMIT])
+    children: dict[int, list[Student]] = {g.pk: [] for g in found}
+    for link in (
+        StudentGuardian.objects.filter(guardian__in=found, student__in=visible_students(user))
+        .select_related("student")
+        .order_by("student__last_name", "student__first_name", "student__pk")
+    ):
+        children[link.guardian_id].append(link.student)
+    return [GuardianMatch(guardian=g, children=tuple(children[g.pk])) for g in found]

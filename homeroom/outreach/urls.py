@@ -20,4 +20,5 @@ urlpatterns = [
     path("outreach/sms/inbound/", views.sms_inbound, name="sms-inbound"),
     path("outreach/email/inbound/", views.email_inbound, name="email-inbound"),
     path("outreach/unmatched/", views.unmatched, name="unmatched"),
+    path("outreach/unknown/", views.sends_to_check, name="unknown"),
 ]

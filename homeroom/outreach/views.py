@@ -15,10 +15,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from homeroom.access.cases import logs_family_contacts, resolves_unmatched_messages
+from homeroom.access.cases import (
+    logs_family_contacts,
+    resolves_unknown_sends,
+    resolves_unmatched_messages,
+)
 from homeroom.access.gatekeeper import StudentNotFound
 from homeroom.core.actions import do_log_district_change, do_log_student_access
 from homeroom.outreach import actions, letters, selectors
@@ -165,8 +171,12 @@ def unmatched(request: HttpRequest) -> HttpResponse:
                 )
                 messages.success(request, "Dismissed.")
             else:
+                chosen = request.POST.get("guardian_id")
                 message = actions.do_assign_unmatched(
-                    user, message_id=message_id, guardian_local_id=request.POST.get("guardian", "")
+                    user,
+                    message_id=message_id,
+                    guardian_id=_number(chosen) if chosen is not None else None,
+                    guardian_local_id=request.POST.get("guardian", ""),
                 )
                 messages.success(request, f"Assigned to {message.guardian}.")
         except ValidationError as error:
@@ -183,8 +193,28 @@ def unmatched(request: HttpRequest) -> HttpResponse:
         action="view",
         details={"messages": [m.pk for m in waiting]},
     )
-    context = {"waiting": waiting, "current": "unmatched"}
+    context = {"waiting": waiting, "current": "unmatched", **_guardian_search(request)}
+    context["sends_to_check"] = selectors.unknown_send_count(user.district_id)
     return render(request, "outreach/unmatched.html", context, status=status)
+
+
+def _guardian_search(request: HttpRequest) -> dict:
+    """The unmatched page's search for a message's guardian (`?find=<message>&q=`): the
+    guardians of students the user sees whose name, roster ID, phone or email match. The
+    children it names are a read of their records, audited on each child's trail."""
+    find, query = request.GET.get("find", ""), request.GET.get("q", "").strip()[:100]
+    if not find.isdigit():
+        return {}
+    found = selectors.find_guardians(request.user, query)
+    for student_id in sorted({child.pk for match in found for child in match.children}):
+        do_log_student_access(
+            user=request.user,
+            student_id=student_id,
+            subject="guardians",
+            access_reason="searched the guardians to match an unmatched message",
+            details={"query": query},
+        )
+    return {"search_for": int(find), "query": query, "found": found}
 
 
 def _district_staff(user) -> None:
@@ -392,3 +422,65 @@ def letter_batch_file(request: HttpRequest, batch_id: int, part: str) -> FileRes
     )
     name = f"letters-{batch.pk}.pdf" if part == "pdf" else f"letters-{batch.pk}-manifest.csv"
     return FileResponse(path.open("rb"), as_attachment=True, filename=name)
+
+
+def sends_to_check(request: HttpRequest) -> HttpResponse:
+    """Messages whose sending was interrupted (a worker died after handing them over and
+    before recording the answer): ask the provider, confirm sent, send again or give up
+    (district administrators, as for unmatched messages)."""
+    user = request.user
+    if not resolves_unknown_sends(user):
+        raise PermissionDenied(_("Interrupted sends are the district administrators'."))
+    status = 200
+    if request.method == "POST":
+        try:
+            message_id = _number(request.POST.get("message"))
+            done = request.POST.get("resolution", "")
+            if done == "check":
+                message = actions.do_check_unknown(user, message_id=message_id)
+                if message.status == message.Status.QUEUED:
+                    messages.success(
+                        request,
+                        _(
+                            "The provider has no record of this text: it never left. It is "
+                            "back in the outbox and goes within a minute."
+                        ),
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("The provider took this text: it is marked “%(status)s”.")
+                        % {"status": message.get_status_display()},
+                    )
+            else:
+                message = actions.do_resolve_unknown(
+                    user,
+                    message_id=message_id,
+                    resolution=done,
+                    reason=request.POST.get("reason", ""),
+                )
+                messages.success(request, RESOLVED.get(done, ""))
+        except ValidationError as error:
+            for problems in error.message_dict.values():
+                for problem in problems:
+                    messages.error(request, problem)
+            status = 400
+        else:
+            return redirect(reverse("outreach:unknown"))
+    waiting = selectors.unknown_sends(user)
+    for student_id in sorted({child.pk for row in waiting for child in row.children}):
+        do_log_student_access(
+            user=user,
+            student_id=student_id,
+            subject="family messages",
+            access_reason="listed the messages whose sending was interrupted",
+        )
+    context = {"waiting": waiting, "current": "unknown", "can_ask": sms_settings().configured}
+    return render(request, "outreach/unknown.html", context, status=status)
+
+
+RESOLVED = {
+    "sent": gettext_lazy("Marked as sent."),
+    "again": gettext_lazy("Back in the outbox: it is sent again within a minute."),
+    "give_up": gettext_lazy("Given up: it is not sent again."),
+}

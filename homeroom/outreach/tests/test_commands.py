@@ -20,7 +20,10 @@ def test_the_worker_once_sends_what_is_due_and_stops(cast, families, provider):
         )
     out = io.StringIO()
     call_command("worker", "--once", "--batch", "1", stdout=out)
-    assert out.getvalue().strip() == ("Abandoned: 0 retried, 0 left for staff. Messages: 2 sent.")
+    assert out.getvalue().strip() == (
+        "Abandoned: 0 retried, 0 left for staff. Asked the provider about interrupted texts: "
+        "none. Messages: 2 sent."
+    )
     assert [m["body"].split("\n")[0] for m in provider.delivered] == ["uno", "dos"]
 
 

@@ -5,6 +5,7 @@ from django import template
 from homeroom.access import audit, cases, stewardship, surveys, truancy
 from homeroom.accounts.models import Role
 from homeroom.ingest import selectors as ingest_selectors
+from homeroom.outreach import selectors as outreach_selectors
 
 register = template.Library()
 
@@ -49,3 +50,12 @@ def reads_survey_results(user) -> bool:
 def reads_coding_audit(user) -> bool:
     """Whether the user is offered the coding audit (the district's data stewards)."""
     return user.is_authenticated and stewardship.reads_coding_audit(user)
+
+
+@register.filter
+def sends_to_check(user) -> int | None:
+    """How many interrupted sends wait for the user to settle (None: not theirs to settle),
+    so the menu shows the count where district administrators see it on every page."""
+    if not (user.is_authenticated and cases.resolves_unknown_sends(user)):
+        return None
+    return outreach_selectors.unknown_send_count(user.district_id)

@@ -14,12 +14,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from homeroom.conftest import PASSWORD, add_absence, school_days
 from homeroom.interventions.actions import do_install_defaults, do_save_partner
 from homeroom.interventions.tests.conftest import open_case, raise_flag
 from homeroom.interventions.views import CASE_ACTIONS
 from homeroom.metrics.actions import do_refresh_summaries
+from homeroom.outreach.models import Message
 from homeroom.surveys.models import Invitation
 from homeroom.surveys.tests.world import families
 from homeroom.surveys.tokens import new_token, token_hash
@@ -104,6 +106,23 @@ def every_route_name(resolver: URLResolver | None = None, namespace: str = "") -
     return names
 
 
+def interrupted_send(cast) -> None:
+    """A text to Ana's family whose sending was interrupted: a row on Sends to check."""
+    now = timezone.now()
+    message = Message.objects.create(
+        district=cast.district,
+        kind="staff",
+        channel="sms",
+        to_address="+15550101001",
+        body="Ana no vino hoy.",
+        status="unknown",
+        idempotency_key="accessibility:interrupted",
+        not_before=now,
+        status_at=now,
+    )
+    message.students.add(cast.ana)
+
+
 def build_pages(cast) -> dict[str, str]:
     """The cast given something on every page, and the address of each page to read."""
     from homeroom.web.tests.test_worklists import build_world
@@ -127,6 +146,7 @@ def build_pages(cast) -> dict[str, str]:
     )
     upload = validated_upload(cast.admin, two_absences(cast)).token
     (run,) = _a_run(cast)
+    interrupted_send(cast)
     ana, carla = cast.ana.pk, cast.carla.pk
     pages = {
         "web:home": reverse("web:home"),
@@ -170,6 +190,7 @@ def build_pages(cast) -> dict[str, str]:
         "truancy:step": reverse("truancy:step", args=[step.pk]),
         "truancy:pack": reverse("truancy:pack"),
         "outreach:unmatched": reverse("outreach:unmatched"),
+        "outreach:unknown": reverse("outreach:unknown"),
         "web:impact": reverse("web:impact"),
         "reports:index": reverse("reports:index"),
         "reports:groups": reverse("reports:groups"),

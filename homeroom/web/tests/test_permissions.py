@@ -888,6 +888,11 @@ OUTREACH_MATRIX = {
         ("get", _only_roles(OUTREACH_ADMINS, 200)),
         ("post", _only_roles(OUTREACH_ADMINS, 400)),
     ],
+    # messages whose sending was interrupted; a post naming no message is refused in words
+    "unknown": [
+        ("get", _only_roles(OUTREACH_ADMINS, 200)),
+        ("post", _only_roles(OUTREACH_ADMINS, 400)),
+    ],
 }
 OUTREACH_ARGUMENTS = {"letter-batch-file": [10**9, "pdf"]}
 OUTREACH_SETTINGS_FORM = {

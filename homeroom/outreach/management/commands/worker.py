@@ -5,7 +5,13 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from homeroom.outreach.delivery import LEASE, recover_abandoned, run_once, run_worker
+from homeroom.outreach.delivery import (
+    LEASE,
+    recover_abandoned,
+    run_once,
+    run_worker,
+    settle_unknown,
+)
 
 
 class Command(BaseCommand):
@@ -36,14 +42,17 @@ class Command(BaseCommand):
         lease = dt.timedelta(seconds=options["lease"])
         if options["once"]:
             recovered = recover_abandoned(lease)
+            settled = settle_unknown()
             counts = run_once(options["batch"])
             while more := run_once(options["batch"]):
                 for status, n in more.items():
                     counts[status] = counts.get(status, 0) + n
             done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            asked = ", ".join(f"{n} {status}" for status, n in sorted(settled.items()))
             self.stdout.write(
                 f"Abandoned: {recovered['retried']} retried, {recovered['unknown']} left for "
-                f"staff. Messages: {done or 'none due'}."
+                f"staff. Asked the provider about interrupted texts: {asked or 'none'}. "
+                f"Messages: {done or 'none due'}."
             )
             return
         stopping = []
