@@ -165,14 +165,69 @@ def test_the_administrator_assigns_an_unmatched_email_to_a_family(
     table = page.get_by_role("table", name="Messages waiting to be matched, oldest first")
     shown(table.get_by_text("hoy está enfermo"))
     look(page, "outreach-unmatched")
-    # and assigns it to Linh Brooks by her roster ID
+    # and finds Ben's mother by name beside the message, then assigns it to her
     page.get_by_label(
-        "Roster ID of the guardian who sent the message from abuela@example.net"
-    ).fill("G4")
-    page.get_by_role("button", name="Assign").click()
+        "Find the guardian who sent the message from abuela@example.net: "
+        "name, phone, email or roster ID"
+    ).fill("Brooks")
+    page.get_by_role("button", name="Find").click()
+    page.wait_for_load_state()
+    found = page.get_by_role("list", name="Guardians matching “Brooks”")
+    shown(found.get_by_text("Ben Brooks"))
+    look(page, "outreach-unmatched-search")
+    found.get_by_role("button", name="Assign to Linh Brooks").click()
     page.wait_for_load_state()
     # then the page says so, is empty, and Ben's contact log has the family's email
     shown(page.get_by_text("Assigned to Linh Brooks."))
     shown(page.get_by_text("No messages wait to be matched."))
     assert FamilyContact.objects.get().student == cast.ben
     look(page, "outreach-unmatched-done")
+
+
+def test_the_administrator_sends_again_a_text_whose_sending_was_interrupted(
+    cast,
+    families,
+    provider,
+    live_server,
+    page,  # noqa: F811 (the fixture imported above)
+    settings,
+):
+    import datetime as dt
+
+    from homeroom.outreach.actions import do_send_family_message
+    from homeroom.outreach.delivery import claim, recover_abandoned
+
+    # given a text to María whose worker died before the provider got it (a provider that
+    # does not honour the idempotency key, so the text waits for staff)
+    settings.HOMEROOM_SMS = provider.settings(idempotent=False)
+    provider.callbacks = False
+    message = do_send_family_message(
+        cast.teacher,
+        student_id=cast.ana.pk,
+        guardian_id=families.maria.pk,
+        channel="sms",
+        text="Ana no vino hoy.",
+    )
+    claim(10)
+    recover_abandoned(lease=dt.timedelta(0))
+    # when the district admin opens Sends to check from the menu, which counts it
+    sign_in(page, live_server, "admin")
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Sends to check (1)"
+    ).click()
+    page.wait_for_load_state()
+    table = page.get_by_role(
+        "table", name="Messages whose sending was interrupted, longest waiting first"
+    )
+    row = table.get_by_role("row").filter(has_text="María Alvarez")
+    shown(row.get_by_text("If it did arrive, the family gets it twice."))
+    look(page, "outreach-unknown")
+    # and sends it again
+    row.get_by_role("button", name="Send again").click()
+    page.wait_for_load_state()
+    # then the page says so and is empty, and the worker sends it once
+    shown(page.get_by_text("Back in the outbox: it is sent again within a minute."))
+    shown(page.get_by_text("No message waits for a check"))
+    assert run_once() == {"sent": 1}
+    assert [m["to"] for m in provider.delivered] == [message.to_address]
+    look(page, "outreach-unknown-done")

@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.urls import reverse
 
 from homeroom.conftest import PASSWORD
 from homeroom.core.models import AuditEntry
