@@ -288,3 +288,20 @@ def test_the_page_is_empty_without_interrupted_sends(cast, families, client):
     html = client.get(PAGE).content.decode()
     assert "No message waits for a check" in html
     assert FROM_NUMBER not in html
+
+
+def test_the_page_reads_in_spanish(cast, families, not_idempotent, client):
+    interrupted(cast, families, handed_over=False)
+    cast.admin.language = "es"
+    cast.admin.save(update_fields=["language"])
+    client.login(username=cast.admin.username, password=PASSWORD)
+    html = client.get(PAGE).content.decode()
+    for words in (
+        "<h1>Envíos por verificar</h1>",
+        "Mensajes cuyo envío se interrumpió, los que más esperan primero",
+        "Consultar al proveedor",
+        "Enviar de nuevo",
+        "Si sí llegó, la familia lo recibe dos veces.",
+        'Envíos por verificar <span class="nav-count">(1)</span>',
+    ):
+        assert words in html, words
