@@ -142,9 +142,7 @@ def test_a_known_provider_id_is_fetched_and_its_status_kept(cast, families, not_
     assert do_check_unknown(None, message_id=message.pk).status == "delivered"
 
 
-def test_a_provider_id_the_provider_does_not_know_is_left_for_staff(
-    cast, families, not_idempotent
-):
+def test_a_provider_id_the_provider_does_not_know_is_left_for_staff(cast, families, not_idempotent):
     message = interrupted(cast, families, handed_over=False)
     Message.objects.filter(pk=message.pk).update(provider_id="SM" + "0" * 32)
     with pytest.raises(ValidationError, match="does not know this text's id"):
