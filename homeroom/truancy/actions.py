@@ -8,9 +8,11 @@ transaction as the change. A step changes only at the version its decider read.
 """
 
 import datetime as dt
+import json
 import re
 import tomllib
 from collections import defaultdict
+from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -372,13 +374,15 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
             if f.step.key in deadlines and f.student_id in enrollments
         },
     )
-    steps = []
+    positions = {step.key: n for n, step in enumerate(pack.steps, start=1)}
+    rows, created = [], []
     for finding in findings:
         enrollment = enrollments.get(finding.student_id)
         if enrollment is None:
             continue  # not enrolled this year: no school to act
         blocked = blocking(finding.step, held.get(finding.student_id, set()))
         step = finding.step
+        status = (Status.BLOCKED if blocked else Status.ELIGIBLE).value  # a plain str
         evidence = _evidence_of(
             finding.absences,
             pack=pack,
@@ -387,47 +391,95 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
             enrollment=enrollment,
             as_of=as_of,
         )
-        steps.append(
-            TruancyStep(
-                student_id=finding.student_id,
-                school_id=enrollment["school_id"],
-                school_year=year,
-                case_id=open_cases.get(finding.student_id),
-                key=step.key,
-                position=pack.steps.index(step) + 1,
-                title=step.title,
-                kind=step.kind,
-                statute=step.statute,
-                pack=label,
-                status=Status.BLOCKED if blocked else Status.ELIGIBLE,
-                eligible_on=finding.eligible_on,
-                due_on=_due_on(
-                    step, calendars.get(enrollment["school_id"], []), finding.eligible_on
-                ),
-                evidence=evidence,
-                counted_events=counted_key(evidence),
-                blocked_reason=_blocked_reason(blocked, step.statute),
+        due_on = _due_on(step, calendars.get(enrollment["school_id"], []), finding.eligible_on)
+        # In the order of NEW_STEP_FIELDS.
+        rows.append(
+            (
+                finding.student_id,
+                enrollment["school_id"],
+                year.pk,
+                open_cases.get(finding.student_id),
+                step.key,
+                positions[step.key],
+                step.title,
+                step.kind,
+                step.statute,
+                label,
+                status,
+                finding.eligible_on.isoformat(),
+                due_on.isoformat() if due_on else None,
+                json.dumps(evidence),
+                counted_key(evidence),
+                _blocked_reason(blocked, step.statute),
             )
         )
-    return _insert(steps)
+        created.append(NewStep(finding.student_id, step.key, status))
+    _insert(rows)
+    return created
 
 
-def _insert(steps: list[TruancyStep]) -> list[TruancyStep]:
-    """Insert a night's new steps (without reading their ids back). On PostgreSQL by COPY:
-    `bulk_create` sends each column as an array, which psycopg quotes in Python, character
-    by character, and each step's evidence is a few kilobytes of JSON (docs/benchmarks.md,
-    "Truancy"); elsewhere in batches."""
-    if connection.vendor != "postgresql":
-        return TruancyStep.objects.bulk_create(steps, batch_size=1000)
-    fields = [field for field in TruancyStep._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    table = connection.ops.quote_name(TruancyStep._meta.db_table)
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for step in steps:
-            copy.write_row(
-                [field.get_db_prep_save(field.pre_save(step, True), connection) for field in fields]
+class NewStep(NamedTuple):
+    """A step a night created, as the night's counts and fingerprints need it."""
+
+    student_id: int
+    key: str
+    status: str
+
+
+# The columns a night's new step sets itself, in the order of `_record_findings`' rows (the
+# evidence as JSON text, the dates as ISO text); the others take their model default.
+NEW_STEP_FIELDS = (
+    "student",
+    "school",
+    "school_year",
+    "case",
+    "key",
+    "position",
+    "title",
+    "kind",
+    "statute",
+    "pack",
+    "status",
+    "eligible_on",
+    "due_on",
+    "evidence",
+    "counted_events",
+    "blocked_reason",
+)
+
+
+def _insert(rows: list[tuple]) -> None:
+    """Insert a night's new steps from their rows of plain values, without a model instance
+    a step (making them, and Django preparing each field of each, took longer than the
+    insert itself: docs/benchmarks.md, "Truancy"). On PostgreSQL by COPY (`bulk_create`
+    sends each column as an array, which psycopg quotes in Python character by character,
+    and each step's evidence is a few kilobytes of JSON); elsewhere by one executemany.
+    The other columns take their model default, `created_at` the night's time."""
+    if not rows:
+        return
+    meta = TruancyStep._meta
+    own = [meta.get_field(name) for name in NEW_STEP_FIELDS]
+    rest = [field for field in meta.concrete_fields if not field.primary_key and field not in own]
+    now = timezone.now()
+    defaults = tuple(
+        field.get_db_prep_save(
+            now if getattr(field, "auto_now_add", False) else field.get_default(), connection
+        )
+        for field in rest
+    )
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in [*own, *rest])
+    table = connection.ops.quote_name(meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row + defaults)
+        else:
+            marks = ", ".join(["%s"] * (len(own) + len(rest)))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+                [row + defaults for row in rows],
             )
-    return steps
 
 
 def _blocked_reason(kinds: tuple[str, ...], statute: str) -> str:
