@@ -59,7 +59,7 @@ from homeroom.truancy.selectors import (
     recorded_steps,
     school_days,
     school_days_after,
-    source_of,
+    source_parts,
     step_with_access,
 )
 
@@ -115,41 +115,61 @@ def _own_keys(text: str) -> set[str]:
 # The nightly search
 
 
-def _evidence_of(
-    absences: tuple[Absence, ...] | list[Absence],
-    *,
-    pack: Pack,
-    label: str,
-    student: tuple,
-    enrollment: dict | None,
-    as_of: dt.date,
-) -> dict:
-    """What a step is decided on, frozen as plain data. `student`: (id, first name, last
-    name, local id, state id)."""
-    pk, first_name, last_name, local_id, state_id = student
-    return {
-        "pack": label,
-        "as_of": as_of.isoformat(),
-        "student": {
+class EvidenceText:
+    """Steps' evidence, what a step is decided on frozen as plain data, written as JSON text
+    (a night writes tens of thousands, each a few kilobytes): `pack` (label), `as_of`,
+    `student` (id, name, local and state ids), `enrollment` (`_enrollment_part`) and
+    `counted`, each absence with its event id, date, code, category, whether a full day,
+    minutes missed and `source` (`selectors.source_of`). The pieces steps share (the pack
+    and date, each code's words, each date, each import run and file's words) are encoded
+    once; each absence is one format. The text is what `json.dumps` of the same data gives.
+    """
+
+    def __init__(self, pack: Pack, label: str, as_of: dt.date):
+        self.full_days = set(pack.full_day_categories)
+        self.head = f'{{"pack": {json.dumps(label)}, "as_of": "{as_of.isoformat()}", "student": '
+        self.codes: dict[tuple[str, str], str] = {}
+        self.dates: dict[dt.date, str] = {}
+        self.sources: dict[tuple[int | None, str], tuple[str, str, str]] = {}
+
+    def text(self, absences, *, student: tuple, enrollment: dict | None) -> str:
+        """One step's evidence. `student`: (id, first name, last name, local id, state id)."""
+        pk, first_name, last_name, local_id, state_id = student
+        about = {
             "id": pk,
             "name": f"{first_name} {last_name}",
             "local_id": local_id,
             "state_id": state_id,
-        },
-        "enrollment": enrollment or NOT_ENROLLED,
-        "counted": [
-            {
-                "event_id": a.event_id,
-                "date": a.date.isoformat(),
-                "code": a.code,
-                "category": a.category,
-                "full_day": a.category in pack.full_day_categories,
-                "minutes_missed": a.minutes_missed,
-                "source": source_of(a),
-            }
-            for a in absences
-        ],
-    }
+        }
+        counted = ", ".join(map(self._absence, absences))
+        return (
+            f"{self.head}{json.dumps(about)}, "
+            f'"enrollment": {json.dumps(enrollment or NOT_ENROLLED)}, "counted": [{counted}]}}'
+        )
+
+    def _absence(self, a: Absence) -> str:
+        code = self.codes.get((a.code, a.category))
+        if code is None:
+            full_day = "true" if a.category in self.full_days else "false"
+            code = self.codes[a.code, a.category] = (
+                f'"code": {json.dumps(a.code)}, "category": {json.dumps(a.category)}, '
+                f'"full_day": {full_day}'
+            )
+        date = self.dates.get(a.date)
+        if date is None:
+            date = self.dates[a.date] = a.date.isoformat()
+        source = self.sources.get((a.run_id, a.file))
+        if source is None:
+            # source_of's words around the line, JSON-quoted: '"import run 12 (f, ' ')"'.
+            (before, after), without = source_parts(a.run_id, a.file)
+            source = json.dumps(before)[:-1], json.dumps(after)[1:], json.dumps(without)
+            self.sources[a.run_id, a.file] = source
+        words = f"{source[0]}line {a.line}{source[1]}" if a.line else source[2]
+        minutes = "null" if a.minutes_missed is None else int(a.minutes_missed)
+        return (
+            f'{{"event_id": {a.event_id}, "date": "{date}", {code}, '
+            f'"minutes_missed": {minutes}, "source": {words}}}'
+        )
 
 
 def counted_key(evidence: dict) -> str:
@@ -375,6 +395,7 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
         },
     )
     positions = {step.key: n for n, step in enumerate(pack.steps, start=1)}
+    writer = EvidenceText(pack, label, as_of)
     rows, created = [], []
     for finding in findings:
         enrollment = enrollments.get(finding.student_id)
@@ -383,13 +404,8 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
         blocked = blocking(finding.step, held.get(finding.student_id, set()))
         step = finding.step
         status = (Status.BLOCKED if blocked else Status.ELIGIBLE).value  # a plain str
-        evidence = _evidence_of(
-            finding.absences,
-            pack=pack,
-            label=label,
-            student=students[finding.student_id],
-            enrollment=enrollment,
-            as_of=as_of,
+        evidence = writer.text(
+            finding.absences, student=students[finding.student_id], enrollment=enrollment
         )
         due_on = _due_on(step, calendars.get(enrollment["school_id"], []), finding.eligible_on)
         # In the order of NEW_STEP_FIELDS.
@@ -408,8 +424,8 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
                 status,
                 finding.eligible_on.isoformat(),
                 due_on.isoformat() if due_on else None,
-                json.dumps(evidence),
-                counted_key(evidence),
+                evidence,
+                ",".join(f"{a.event_id}:{a.code}" for a in finding.absences),  # counted_key's
                 _blocked_reason(blocked, step.statute),
             )
         )
@@ -570,14 +586,12 @@ def _current_evidence(step: TruancyStep, pack: Pack, label: str, as_of: dt.date)
         .first()
     )
     student = step.student
-    return _evidence_of(
+    text = EvidenceText(pack, label, as_of).text(
         found[2],
-        pack=pack,
-        label=label,
         student=tuple(getattr(student, field) for field in STUDENT_FIELDS),
         enrollment=_enrollment_part(*latest) if latest else None,
-        as_of=as_of,
     )
+    return json.loads(text)
 
 
 def send_notice_through_outreach(

@@ -47,12 +47,12 @@ def district_pack(district: District) -> tuple[Pack, str] | None:
 
 def source_of(absence: Absence) -> str:
     """Where an absence came from, in words: 'import run 12 (attendance.csv, line 4)'."""
-    with_line, without_line = _source_parts(absence.run_id, absence.file)
+    with_line, without_line = source_parts(absence.run_id, absence.file)
     return f"{with_line[0]}line {absence.line}{with_line[1]}" if absence.line else without_line
 
 
 @functools.lru_cache(maxsize=1024)
-def _source_parts(run_id: int | None, file: str) -> tuple[tuple[str, str], str]:
+def source_parts(run_id: int | None, file: str) -> tuple[tuple[str, str], str]:
     """The words of a source around its line ('import run 12 (attendance.csv, ' and ')'),
     and the words without a line: made once per import run and file, not once per absence
     (a first night writes the sources of hundreds of thousands of absences)."""
