@@ -172,9 +172,9 @@ class EvidenceText:
         )
 
 
-def counted_key(evidence: dict) -> str:
-    """The evidence's counted events, compact: 'id:code,id:code'."""
-    return ",".join(f"{a['event_id']}:{a['code']}" for a in evidence.get("counted", []))
+def counted_key(pairs) -> str:
+    """Counted events, compact, from their (event id, code) pairs: 'id:code,id:code'."""
+    return ",".join(f"{event_id}:{code}" for event_id, code in pairs)
 
 
 def _still_counted(key: str, current: dict[int, Absence]) -> bool:
@@ -425,7 +425,7 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
                 finding.eligible_on.isoformat(),
                 due_on.isoformat() if due_on else None,
                 evidence,
-                ",".join(f"{a.event_id}:{a.code}" for a in finding.absences),  # counted_key's
+                counted_key((a.event_id, a.code) for a in finding.absences),
                 _blocked_reason(blocked, step.statute),
             )
         )
@@ -674,7 +674,9 @@ def do_approve_step(user, *, step_id: int, version: int) -> TruancyStep:
     today = district_today(user.district)
     with transaction.atomic():
         step.evidence = _current_evidence(step, pack, label, today)
-        step.counted_events = counted_key(step.evidence)
+        step.counted_events = counted_key(
+            (a["event_id"], a["code"]) for a in step.evidence["counted"]
+        )
         step.status, step.decided_by, step.decided_at = Status.APPROVED, user, timezone.now()
         step.review_reason = ""
         sent_how = ""
