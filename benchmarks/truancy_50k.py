@@ -4,7 +4,7 @@ SQLite with --sqlite).
 Run from the repository root:
 
     .venv/bin/python benchmarks/truancy_50k.py [--repeat N] [--postgres URL] [--template DB]
-        [--sqlite FILE] [--packs california,texas] [--profile]
+        [--sqlite FILE] [--packs california,texas] [--profile] [--floor]
 
 What it does (docs/benchmarks.md, section "Truancy", records the figures):
 
@@ -22,7 +22,8 @@ What it does (docs/benchmarks.md, section "Truancy", records the figures):
    - "school night": 2,000 students' excused absences of the last four weeks re-coded as
      unexcused (untimed, as an import would), and the night that evaluates them.
    The quiet night and next steps are timed `--repeat` times (median and max). --profile
-   prints cProfile's top functions of each kind of night's first run.
+   prints cProfile's top functions of each kind of night's first run; --floor (PostgreSQL)
+   times the COPY alone of each first night's rows into an empty table like the steps'.
 
 Prints a Markdown table, the load average and the time of 10 million Python additions.
 """
