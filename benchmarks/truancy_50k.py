@@ -4,7 +4,7 @@ SQLite with --sqlite).
 Run from the repository root:
 
     .venv/bin/python benchmarks/truancy_50k.py [--repeat N] [--postgres URL] [--template DB]
-        [--sqlite FILE] [--packs california,texas] [--profile]
+        [--sqlite FILE] [--packs california,texas] [--profile] [--floor]
 
 What it does (docs/benchmarks.md, section "Truancy", records the figures):
 
@@ -22,7 +22,8 @@ What it does (docs/benchmarks.md, section "Truancy", records the figures):
    - "school night": 2,000 students' excused absences of the last four weeks re-coded as
      unexcused (untimed, as an import would), and the night that evaluates them.
    The quiet night and next steps are timed `--repeat` times (median and max). --profile
-   prints cProfile's top functions of each kind of night's first run.
+   prints cProfile's top functions of each kind of night's first run; --floor (PostgreSQL)
+   times the COPY alone of each first night's rows into an empty table like the steps'.
 
 Prints a Markdown table, the load average and the time of 10 million Python additions.
 """
@@ -73,6 +74,11 @@ def main() -> None:
     parser.add_argument("--packs", default=",".join(PACKS), help="comma-separated")
     parser.add_argument(
         "--profile", action="store_true", help="print cProfile's top functions of each first run"
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="PostgreSQL: also time the COPY alone of each first night's rows (the floor)",
     )
     args = parser.parse_args()
     bench.PG_TEMPLATE = args.template
@@ -152,7 +158,31 @@ def main() -> None:
                 chosen.append(pk)
         AttendanceEvent.objects.filter(pk__in=chosen).update(code_id=unexcused)
 
-    rows = []
+    def copy_floor() -> tuple[int, int, float]:
+        """The night's new rows copied out as COPY text, then timed into an empty table like
+        the steps' (its indexes and constraints): what inserting them costs the server and
+        the connection alone, with no Python building them. Returns rows, bytes, seconds."""
+        with connection.cursor() as cursor:
+            columns = "student_id, school_id, school_year_id, case_id, key, position, title, "
+            columns += "kind, statute, pack, status, eligible_on, due_on, evidence, "
+            columns += "counted_events, blocked_reason, review_reason, decline_reason, "
+            columns += "decided_by_id, decided_at, sent_on, created_at, version"
+            text = bytearray()
+            with cursor.copy(f"COPY truancy_truancystep ({columns}) TO STDOUT") as copy:
+                for block in copy:
+                    text += block
+            cursor.execute("DROP TABLE IF EXISTS truancy_floor")
+            cursor.execute("CREATE TABLE truancy_floor (LIKE truancy_truancystep INCLUDING ALL)")
+            started = time.perf_counter()
+            with cursor.copy(f"COPY truancy_floor ({columns}) FROM STDIN") as copy:
+                copy.write(bytes(text))
+            seconds = time.perf_counter() - started
+            cursor.execute("SELECT COUNT(*) FROM truancy_floor")
+            count = cursor.fetchone()[0]
+            cursor.execute("DROP TABLE truancy_floor")
+        return count, len(text), seconds
+
+    rows, floors = [], []
     loop_before = bench.python_loop_seconds()
     for pack in args.packs.split(","):
         TruancyStep.objects.all().delete()
@@ -164,6 +194,8 @@ def main() -> None:
         DistrictPack.objects.update_or_create(district=district, defaults={"based_on": pack})
         seconds, counts = night(profile=True)
         rows.append((pack, "first night", [seconds], counts))
+        if args.floor and connection.vendor == "postgresql":
+            floors.append((pack, *copy_floor()))
         quiet = [night(profile=n == 0) for n in range(args.repeat)]
         rows.append((pack, "quiet night", [s for s, _ in quiet], quiet[-1][1]))
         nexts = []
@@ -184,6 +216,12 @@ def main() -> None:
         print(
             f"| {pack} | {what} | {len(times)} | {statistics.median(times):.2f} s "
             f"| {max(times):.2f} s | {counts['evaluated']:,} | {created} |"
+        )
+    for pack, count, size, seconds in floors:
+        print(
+            f"floor, {pack}: COPY of the first night's {count:,} rows "
+            f"({size / 1e6:.1f} MB as COPY text) into an empty table like the steps': "
+            f"{seconds:.2f} s"
         )
     print()
     print(f"load average before {load_before}, after {os.getloadavg()}")

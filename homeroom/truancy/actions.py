@@ -8,9 +8,11 @@ transaction as the change. A step changes only at the version its decider read.
 """
 
 import datetime as dt
+import json
 import re
 import tomllib
 from collections import defaultdict
+from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -57,7 +59,7 @@ from homeroom.truancy.selectors import (
     recorded_steps,
     school_days,
     school_days_after,
-    source_of,
+    source_parts,
     step_with_access,
 )
 
@@ -113,46 +115,66 @@ def _own_keys(text: str) -> set[str]:
 # The nightly search
 
 
-def _evidence_of(
-    absences: tuple[Absence, ...] | list[Absence],
-    *,
-    pack: Pack,
-    label: str,
-    student: tuple,
-    enrollment: dict | None,
-    as_of: dt.date,
-) -> dict:
-    """What a step is decided on, frozen as plain data. `student`: (id, first name, last
-    name, local id, state id)."""
-    pk, first_name, last_name, local_id, state_id = student
-    return {
-        "pack": label,
-        "as_of": as_of.isoformat(),
-        "student": {
+class EvidenceText:
+    """Steps' evidence, what a step is decided on frozen as plain data, written as JSON text
+    (a night writes tens of thousands, each a few kilobytes): `pack` (label), `as_of`,
+    `student` (id, name, local and state ids), `enrollment` (`_enrollment_part`) and
+    `counted`, each absence with its event id, date, code, category, whether a full day,
+    minutes missed and `source` (`selectors.source_of`). The pieces steps share (the pack
+    and date, each code's words, each date, each import run and file's words) are encoded
+    once; each absence is one format. The text is what `json.dumps` of the same data gives.
+    """
+
+    def __init__(self, pack: Pack, label: str, as_of: dt.date):
+        self.full_days = set(pack.full_day_categories)
+        self.head = f'{{"pack": {json.dumps(label)}, "as_of": "{as_of.isoformat()}", "student": '
+        self.codes: dict[tuple[str, str], str] = {}
+        self.dates: dict[dt.date, str] = {}
+        self.sources: dict[tuple[int | None, str], tuple[str, str, str]] = {}
+
+    def text(self, absences, *, student: tuple, enrollment: dict | None) -> str:
+        """One step's evidence. `student`: (id, first name, last name, local id, state id)."""
+        pk, first_name, last_name, local_id, state_id = student
+        about = {
             "id": pk,
             "name": f"{first_name} {last_name}",
             "local_id": local_id,
             "state_id": state_id,
-        },
-        "enrollment": enrollment or NOT_ENROLLED,
-        "counted": [
-            {
-                "event_id": a.event_id,
-                "date": a.date.isoformat(),
-                "code": a.code,
-                "category": a.category,
-                "full_day": a.category in pack.full_day_categories,
-                "minutes_missed": a.minutes_missed,
-                "source": source_of(a),
-            }
-            for a in absences
-        ],
-    }
+        }
+        counted = ", ".join(map(self._absence, absences))
+        return (
+            f"{self.head}{json.dumps(about)}, "
+            f'"enrollment": {json.dumps(enrollment or NOT_ENROLLED)}, "counted": [{counted}]}}'
+        )
+
+    def _absence(self, a: Absence) -> str:
+        code = self.codes.get((a.code, a.category))
+        if code is None:
+            full_day = "true" if a.category in self.full_days else "false"
+            code = self.codes[a.code, a.category] = (
+                f'"code": {json.dumps(a.code)}, "category": {json.dumps(a.category)}, '
+                f'"full_day": {full_day}'
+            )
+        date = self.dates.get(a.date)
+        if date is None:
+            date = self.dates[a.date] = a.date.isoformat()
+        source = self.sources.get((a.run_id, a.file))
+        if source is None:
+            # source_of's words around the line, JSON-quoted: '"import run 12 (f, ' ')"'.
+            (before, after), without = source_parts(a.run_id, a.file)
+            source = json.dumps(before)[:-1], json.dumps(after)[1:], json.dumps(without)
+            self.sources[a.run_id, a.file] = source
+        words = f"{source[0]}line {a.line}{source[1]}" if a.line else source[2]
+        minutes = "null" if a.minutes_missed is None else int(a.minutes_missed)
+        return (
+            f'{{"event_id": {a.event_id}, "date": "{date}", {code}, '
+            f'"minutes_missed": {minutes}, "source": {words}}}'
+        )
 
 
-def counted_key(evidence: dict) -> str:
-    """The evidence's counted events, compact: 'id:code,id:code'."""
-    return ",".join(f"{a['event_id']}:{a['code']}" for a in evidence.get("counted", []))
+def counted_key(pairs) -> str:
+    """Counted events, compact, from their (event id, code) pairs: 'id:code,id:code'."""
+    return ",".join(f"{event_id}:{code}" for event_id, code in pairs)
 
 
 def _still_counted(key: str, current: dict[int, Absence]) -> bool:
@@ -372,62 +394,108 @@ def _record_findings(pack: Pack, label: str, year, findings: list[Finding], as_o
             if f.step.key in deadlines and f.student_id in enrollments
         },
     )
-    steps = []
+    positions = {step.key: n for n, step in enumerate(pack.steps, start=1)}
+    writer = EvidenceText(pack, label, as_of)
+    rows, created = [], []
     for finding in findings:
         enrollment = enrollments.get(finding.student_id)
         if enrollment is None:
             continue  # not enrolled this year: no school to act
         blocked = blocking(finding.step, held.get(finding.student_id, set()))
         step = finding.step
-        evidence = _evidence_of(
-            finding.absences,
-            pack=pack,
-            label=label,
-            student=students[finding.student_id],
-            enrollment=enrollment,
-            as_of=as_of,
+        status = (Status.BLOCKED if blocked else Status.ELIGIBLE).value  # a plain str
+        evidence = writer.text(
+            finding.absences, student=students[finding.student_id], enrollment=enrollment
         )
-        steps.append(
-            TruancyStep(
-                student_id=finding.student_id,
-                school_id=enrollment["school_id"],
-                school_year=year,
-                case_id=open_cases.get(finding.student_id),
-                key=step.key,
-                position=pack.steps.index(step) + 1,
-                title=step.title,
-                kind=step.kind,
-                statute=step.statute,
-                pack=label,
-                status=Status.BLOCKED if blocked else Status.ELIGIBLE,
-                eligible_on=finding.eligible_on,
-                due_on=_due_on(
-                    step, calendars.get(enrollment["school_id"], []), finding.eligible_on
-                ),
-                evidence=evidence,
-                counted_events=counted_key(evidence),
-                blocked_reason=_blocked_reason(blocked, step.statute),
+        due_on = _due_on(step, calendars.get(enrollment["school_id"], []), finding.eligible_on)
+        # In the order of NEW_STEP_FIELDS.
+        rows.append(
+            (
+                finding.student_id,
+                enrollment["school_id"],
+                year.pk,
+                open_cases.get(finding.student_id),
+                step.key,
+                positions[step.key],
+                step.title,
+                step.kind,
+                step.statute,
+                label,
+                status,
+                finding.eligible_on.isoformat(),
+                due_on.isoformat() if due_on else None,
+                evidence,
+                counted_key((a.event_id, a.code) for a in finding.absences),
+                _blocked_reason(blocked, step.statute),
             )
         )
-    return _insert(steps)
+        created.append(NewStep(finding.student_id, step.key, status))
+    _insert(rows)
+    return created
 
 
-def _insert(steps: list[TruancyStep]) -> list[TruancyStep]:
-    """Insert a night's new steps (without reading their ids back). On PostgreSQL by COPY:
-    `bulk_create` sends each column as an array, which psycopg quotes in Python, character
-    by character, and each step's evidence is a few kilobytes of JSON (docs/benchmarks.md,
-    "Truancy"); elsewhere in batches."""
-    if connection.vendor != "postgresql":
-        return TruancyStep.objects.bulk_create(steps, batch_size=1000)
-    fields = [field for field in TruancyStep._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    table = connection.ops.quote_name(TruancyStep._meta.db_table)
-    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for step in steps:
-            copy.write_row(
-                [field.get_db_prep_save(field.pre_save(step, True), connection) for field in fields]
+class NewStep(NamedTuple):
+    """A step a night created, as the night's counts and fingerprints need it."""
+
+    student_id: int
+    key: str
+    status: str
+
+
+# The columns a night's new step sets itself, in the order of `_record_findings`' rows (the
+# evidence as JSON text, the dates as ISO text); the others take their model default.
+NEW_STEP_FIELDS = (
+    "student",
+    "school",
+    "school_year",
+    "case",
+    "key",
+    "position",
+    "title",
+    "kind",
+    "statute",
+    "pack",
+    "status",
+    "eligible_on",
+    "due_on",
+    "evidence",
+    "counted_events",
+    "blocked_reason",
+)
+
+
+def _insert(rows: list[tuple]) -> None:
+    """Insert a night's new steps from their rows of plain values, without a model instance
+    a step (making them, and Django preparing each field of each, took longer than the
+    insert itself: docs/benchmarks.md, "Truancy"). On PostgreSQL by COPY (`bulk_create`
+    sends each column as an array, which psycopg quotes in Python character by character,
+    and each step's evidence is a few kilobytes of JSON); elsewhere by one executemany.
+    The other columns take their model default, `created_at` the night's time."""
+    if not rows:
+        return
+    meta = TruancyStep._meta
+    own = [meta.get_field(name) for name in NEW_STEP_FIELDS]
+    rest = [field for field in meta.concrete_fields if not field.primary_key and field not in own]
+    now = timezone.now()
+    defaults = tuple(
+        field.get_db_prep_save(
+            now if getattr(field, "auto_now_add", False) else field.get_default(), connection
+        )
+        for field in rest
+    )
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in [*own, *rest])
+    table = connection.ops.quote_name(meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row + defaults)
+        else:
+            marks = ", ".join(["%s"] * (len(own) + len(rest)))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+                [row + defaults for row in rows],
             )
-    return steps
 
 
 def _blocked_reason(kinds: tuple[str, ...], statute: str) -> str:
@@ -518,14 +586,12 @@ def _current_evidence(step: TruancyStep, pack: Pack, label: str, as_of: dt.date)
         .first()
     )
     student = step.student
-    return _evidence_of(
+    text = EvidenceText(pack, label, as_of).text(
         found[2],
-        pack=pack,
-        label=label,
         student=tuple(getattr(student, field) for field in STUDENT_FIELDS),
         enrollment=_enrollment_part(*latest) if latest else None,
-        as_of=as_of,
     )
+    return json.loads(text)
 
 
 def send_notice_through_outreach(
@@ -608,7 +674,9 @@ def do_approve_step(user, *, step_id: int, version: int) -> TruancyStep:
     today = district_today(user.district)
     with transaction.atomic():
         step.evidence = _current_evidence(step, pack, label, today)
-        step.counted_events = counted_key(step.evidence)
+        step.counted_events = counted_key(
+            (a["event_id"], a["code"]) for a in step.evidence["counted"]
+        )
         step.status, step.decided_by, step.decided_at = Status.APPROVED, user, timezone.now()
         step.review_reason = ""
         sent_how = ""

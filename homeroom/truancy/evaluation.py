@@ -19,6 +19,7 @@ The rules, one place each:
 
 import calendar
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -71,6 +72,9 @@ def months_before(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+# Cached: a night asks it for every counted day of tens of thousands of students, and
+# their days are the same hundred or so school days.
+@functools.lru_cache(maxsize=4096)
 def window_start(window: Window, end: dt.date) -> dt.date:
     """The first day of the rolling window that ends on `end`."""
     if window.weeks:

@@ -4,6 +4,7 @@ Student data only through the gatekeeper (`homeroom.access`)."""
 
 import bisect
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.db.models import (
@@ -46,12 +47,19 @@ def district_pack(district: District) -> tuple[Pack, str] | None:
 
 def source_of(absence: Absence) -> str:
     """Where an absence came from, in words: 'import run 12 (attendance.csv, line 4)'."""
-    where = ", ".join(
-        part for part in (absence.file, f"line {absence.line}" if absence.line else "") if part
-    )
-    if absence.run_id is None:
-        return where or "entered by hand"
-    return f"import run {absence.run_id}" + (f" ({where})" if where else "")
+    with_line, without_line = source_parts(absence.run_id, absence.file)
+    return f"{with_line[0]}line {absence.line}{with_line[1]}" if absence.line else without_line
+
+
+@functools.lru_cache(maxsize=1024)
+def source_parts(run_id: int | None, file: str) -> tuple[tuple[str, str], str]:
+    """The words of a source around its line ('import run 12 (attendance.csv, ' and ')'),
+    and the words without a line: made once per import run and file, not once per absence
+    (a first night writes the sources of hundreds of thousands of absences)."""
+    if run_id is None:
+        return (f"{file}, " if file else "", ""), file or "entered by hand"
+    run = f"import run {run_id}"
+    return (f"{run} ({file}, " if file else f"{run} (", ")"), f"{run} ({file})" if file else run
 
 
 def _counted_events(district: District, pack: Pack, *, start: dt.date, end: dt.date):
