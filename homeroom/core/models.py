@@ -183,7 +183,7 @@ class CalendarDate(models.Model):
     """One date of a calendar, with its kind.
 
     No running count of school days is stored: the metrics engine derives it per school
-    from the kinds (`engines._school_days_table`), so it can never disagree with them.
+    from the kinds (`engines._make_school_days`), so it can never disagree with them.
     """
 
     class Kind(models.TextChoices):

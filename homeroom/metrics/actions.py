@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import ibis
 import ibis.expr.types as ir
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -16,11 +16,13 @@ from homeroom.ingest.models import ImportRun
 from homeroom.metrics import definitions
 from homeroom.metrics.definitions import Window
 from homeroom.metrics.engines import (
+    STAND_INS,
     Engine,
     EngineError,
-    compiled,
+    Script,
     database_engine,
     database_table,
+    kept_script,
     stage_table,
     year_back,
 )
@@ -69,7 +71,8 @@ def do_refresh_summaries(
             return None
         state = SummaryState.objects.filter(district=district).first()
         refresh = _choose(district, state, window, profile, incremental)
-        held, rows, current = _compute(district, engine, profile, window, refresh, state)
+        last_year = dashboards_last_year(engine, window)
+        held, scripts = _compute(district, engine, profile, window, last_year, refresh, state)
         # Tiers compared under the same year and rules only: a new year or profile starts
         # them afresh rather than moving everyone.
         same_rules = state is not None and (state.school_year_id, state.profile) == (
@@ -77,9 +80,14 @@ def do_refresh_summaries(
             refresh.profile_name,
         )
         tiers_before = _overall_tiers(held) if same_rules else {}
-        _write(engine, held, rows)
+        # The rows replaced, then the database computes and inserts the new ones itself.
+        held.delete()
+        years = SchoolYear.objects.filter(district=district).values("pk")
+        SchoolDayAttendance.objects.filter(school_year__in=years).delete()
+        StandingCell.objects.filter(school_year__in=years).delete()
+        for script, ids in scripts:
+            script.run(ids)
         _record_tier_changes(tiers_before, _overall_tiers(held), window, profile)
-        _write_dashboard_figures(district, engine, profile, window, current)
         if refresh.kind == _SAME_DAY:  # the same spans: the same students
             students = state.students
         else:  # the year is the district's
@@ -145,40 +153,110 @@ def _compute(
     engine: Engine,
     profile: RuleProfile,
     window: Window,
+    last_year: Window | None,
     refresh: _Refresh,
     state: SummaryState | None,
-) -> tuple[QuerySet[StudentSummary], ir.Table, tuple[ir.Table, ir.Table] | None]:
-    """The summary rows the refresh replaces, the expression of the rows replacing them,
-    and, for a full refresh, the window's spans and absence days it staged (the
-    dashboards' figures read the same)."""
-    facts = engine.facts
+) -> tuple[QuerySet[StudentSummary], list[tuple[Script, dict[int, int]]]]:
+    """The summary rows the refresh replaces, and the scripts (with the ids to run them
+    with) computing and inserting the summaries and the dashboards' figures replacing them.
+
+    A full refresh's statements depend only on the rule profile and the dates, and are
+    kept (`kept_script`): built once, run for any district by its ids. So are the
+    dashboards' figures of an incremental refresh; its summaries name the students and
+    import runs, and are built each time."""
     years = SchoolYear.objects.filter(district=district).values("pk")
     held = StudentSummary.objects.filter(school_year__in=years)  # no join: a plain DELETE
-    current = None
+    ids = {STAND_INS["district"]: district.pk, STAND_INS["year"]: window.school_year_id}
+    if last_year is not None:
+        ids[STAND_INS["last_year"]] = last_year.school_year_id
+    shape = (profile, _dates(window), _dates(last_year))
+    stand_ins = _stand_in_windows(window, last_year)
     if refresh.kind == _FULL:
-        spans = definitions.spans(facts, window)
-        current = (spans, definitions.absence_days(facts, profile, window, spans))
-        per_school = definitions.student_school(facts, profile, window, *current)
+
+        def build(script: Script) -> None:
+            full_statements(script, STAND_INS["district"], profile, *stand_ins)
+
+        return held, [(kept_script(engine.backend, (_FULL, *shape), build), ids)]
+
+    facts = engine.facts
+    changed = database_table(engine, ImportRun.attendance_students.through._meta.db_table)
+    changed = changed.filter(changed.importrun_id.isin(refresh.runs)).select("student_id")
+    if refresh.kind == _SAME_DAY:
+        again = stage_table(engine.backend, changed, nested_loops=True)
+        staged = RawSQL(f"SELECT student_id FROM {again.get_name()}", ())
+        held = StudentSummary.objects.filter(student_id__in=staged)
+        facts = definitions.only_students(facts, again.student_id)
+        per_school = definitions.student_school(facts, profile, window)
     else:
-        changed = database_table(engine, ImportRun.attendance_students.through._meta.db_table)
-        changed = changed.filter(changed.importrun_id.isin(refresh.runs)).select("student_id")
-        if refresh.kind == _SAME_DAY:
-            again = stage_table(engine.backend, changed, nested_loops=True)
-            staged = RawSQL(f"SELECT student_id FROM {again.get_name()}", ())
-            held = StudentSummary.objects.filter(student_id__in=staged)
-            facts = definitions.only_students(facts, again.student_id)
-            per_school = definitions.student_school(facts, profile, window)
-        else:
-            earlier = replace(window, as_of=state.as_of)
-            moved = definitions.moved_by_advance(facts, earlier, window)
-            # the days added are read from the events' (school, date) index
-            again = stage_table(
-                engine.backend, changed.union(moved, distinct=True), nested_loops=True
-            )
-            previous = _previous_rows(engine, window)
-            per_school = definitions.student_school_update(
-                facts, profile, window, previous, again.student_id
-            )
+        earlier = replace(window, as_of=state.as_of)
+        moved = definitions.moved_by_advance(facts, earlier, window)
+        # the days added are read from the events' (school, date) index
+        again = stage_table(engine.backend, changed.union(moved, distinct=True), nested_loops=True)
+        previous = _previous_rows(engine, window)
+        per_school = definitions.student_school_update(
+            facts, profile, window, previous, again.student_id
+        )
+    summaries = Script(engine.backend)
+    _insert_summaries(summaries, facts, profile, window, per_school)
+
+    def build_dashboards(script: Script) -> None:
+        dashboard_statements(script, STAND_INS["district"], profile, *stand_ins)
+
+    dashboards = kept_script(engine.backend, ("dashboards", *shape), build_dashboards)
+    return held, [(summaries, {}), (dashboards, ids)]
+
+
+def full_statements(
+    script: Script,
+    district_id: int,
+    profile: RuleProfile,
+    window: Window,
+    last_year: Window | None,
+) -> None:
+    """Add a full refresh's statements: the district's summaries and dashboards' figures
+    from every fact, the spans and absence days staged once for both."""
+    facts = script.facts(district_id)
+    spans = definitions.spans(facts, window)
+    current = (spans, definitions.absence_days(facts, profile, window, spans))
+    per_school = definitions.student_school(facts, profile, window, *current)
+    _insert_summaries(script, facts, profile, window, per_school)
+    _insert_dashboard_figures(script, facts, profile, window, last_year, current)
+
+
+def dashboard_statements(
+    script: Script,
+    district_id: int,
+    profile: RuleProfile,
+    window: Window,
+    last_year: Window | None,
+) -> None:
+    """Add the statements of the district's dashboards' figures alone."""
+    facts = script.facts(district_id)
+    _insert_dashboard_figures(script, facts, profile, window, last_year)
+
+
+def _dates(window: Window | None) -> tuple[dt.date, dt.date, dt.date] | None:
+    """What of a window shapes the statements, but for its year's id (a stand-in)."""
+    return None if window is None else (window.start, window.as_of, window.year_end)
+
+
+def _stand_in_windows(window: Window, last_year: Window | None) -> tuple[Window, Window | None]:
+    """The windows with their years' stand-in ids, for a kept script."""
+    this = replace(window, school_year_id=STAND_INS["year"])
+    if last_year is None:
+        return this, None
+    return this, replace(last_year, school_year_id=STAND_INS["last_year"])
+
+
+def _insert_summaries(
+    script: Script,
+    facts: definitions.Facts,
+    profile: RuleProfile,
+    window: Window,
+    per_school: ir.Table,
+) -> None:
+    """Add the statements storing the per-school rows and inserting them and each
+    student's overall row into the summaries."""
     per_school = facts.stage(per_school)
     overall = definitions.student_district(facts, profile, window, per_school).mutate(
         school_id=ibis.null("int64")
@@ -191,17 +269,7 @@ def _compute(
         band=rows.band.fill_null(""),
         tier=rows.tier.fill_null(""),
     ).select(*SUMMARY_COLUMNS)
-    return held, rows, current
-
-
-def _write(engine: Engine, held: QuerySet[StudentSummary], rows: ir.Table) -> None:
-    """Replace the rows held by the computed ones, the database computing them itself."""
-    held.delete()
-    table = StudentSummary._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join(SUMMARY_COLUMNS)}) {compiled(engine.backend, rows)}"
-        )
+    script.insert(StudentSummary._meta.db_table, rows)
 
 
 def _overall_tiers(rows: QuerySet[StudentSummary]) -> dict[int, str]:
@@ -229,31 +297,34 @@ def _record_tier_changes(
     )
 
 
-def _write_dashboard_figures(
-    district: District,
-    engine: Engine,
+def dashboards_last_year(engine: Engine, window: Window) -> Window | None:
+    """The window of the dashboards' year before: all of last year (its days for the trend
+    line, its standing as of this year's dates a year back), if the facts hold it."""
+    earlier = engine.last_year(window)
+    if earlier is None:
+        return None
+    last_start = SchoolYear.objects.get(pk=earlier.school_year_id).start_date
+    return replace(earlier, start=last_start, as_of=earlier.year_end)
+
+
+def _insert_dashboard_figures(
+    script: Script,
+    facts: definitions.Facts,
     profile: RuleProfile,
     window: Window,
+    last_year: Window | None,
     current: tuple[ir.Table, ir.Table] | None = None,
 ) -> None:
-    """Replace the aggregates the dashboards read: each school, grade and day of this year
-    to the window's end and of the whole year before (`SchoolDayAttendance`), and the
-    students' standing as of each Friday of this year to the window's end and that day,
-    and as of the same dates a year earlier (`StandingCell`). Computed set-wise by the
-    database: their cost grows with spans, events, school days and weeks, not with
-    student-days. `current` may pass the window's staged spans and absence days."""
-    facts = engine.facts
-    years = SchoolYear.objects.filter(district=district).values("pk")
-    SchoolDayAttendance.objects.filter(school_year__in=years).delete()
-    StandingCell.objects.filter(school_year__in=years).delete()
+    """Add the statements inserting the aggregates the dashboards read: each school, grade
+    and day of this year to the window's end and of the whole year before
+    (`SchoolDayAttendance`), and the students' standing as of each Friday of this year to
+    the window's end and that day, and as of the same dates a year earlier
+    (`StandingCell`). Computed set-wise by the database: their cost grows with spans,
+    events, school days and weeks, not with student-days. `current` may pass the window's
+    staged spans and absence days."""
     dates = dashboard_dates(window)
     windows = [(window, dates)]
-    earlier = engine.last_year(window)
-    if earlier is not None:
-        # all of last year: its days for the trend line, its standing as of this year's
-        # dates a year back (each cut at its date)
-        last_start = SchoolYear.objects.get(pk=earlier.school_year_id).start_date
-        last_year = replace(earlier, start=last_start, as_of=earlier.year_end)
+    if last_year is not None:
         windows.append((last_year, [year_back(day) for day in dates]))
     for measured, on in windows:
         if measured is window and current is not None:
@@ -263,8 +334,8 @@ def _write_dashboard_figures(
             absent = definitions.absence_days(facts, profile, measured, held)
         days = definitions.school_grade_days(facts, profile, measured, held, absent)
         cells = definitions.standing_cells(facts, profile, measured, on, held, absent)
-        _insert(engine, SchoolDayAttendance, _school_days(days, measured))
-        _insert(engine, StandingCell, _cells(cells, measured))
+        script.insert(SchoolDayAttendance._meta.db_table, _school_days(days, measured))
+        script.insert(StandingCell._meta.db_table, _cells(cells, measured))
 
 
 def dashboard_dates(window: Window) -> list[dt.date]:
@@ -303,15 +374,6 @@ def _cells(cells: ir.Table, window: Window) -> ir.Table:
         days_enrolled=cells.days_enrolled,
         days_absent=cells.absent_milli.cast("float64") / definitions.MILLI,
     )
-
-
-def _insert(engine: Engine, model, rows: ir.Table) -> None:
-    """Insert the rows of the expression into the model's table, computed by the database."""
-    columns = ", ".join(rows.columns)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {model._meta.db_table} ({columns}) {compiled(engine.backend, rows)}"
-        )
 
 
 def _only_attendance(

@@ -18,8 +18,8 @@ import tempfile
 import urllib.parse
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -312,7 +312,15 @@ def database_engine(district: District, *, since: dt.date | None = None) -> Engi
         connection.connection.execute("PRAGMA case_sensitive_like = OFF")
     else:  # pragma: no cover - settings allow only these two
         raise EngineError(f"the database engine does not run on {connection.vendor}")
-    return Engine("db", backend, _database_facts(backend, district, since))
+    _make_school_days(district, since)
+    # The facts' expressions depend on the district and `since` alone: built once per
+    # connection (the same values as built again, for a fraction of a refresh's time).
+    facts = _remember(
+        _kept(backend, "facts"),
+        (district.pk, since),
+        lambda: _database_facts(backend, district.pk, since),
+    )
+    return Engine("db", backend, facts)
 
 
 def _connection_backend() -> ibis.BaseBackend:
@@ -374,26 +382,34 @@ def database_table(engine: Engine, name: str) -> ir.Table:
     return _declared(engine.backend, name, DATABASE_COLUMNS[name])
 
 
-def _database_facts(backend: ibis.BaseBackend, district: District, since: dt.date | None) -> Facts:
+def _database_facts(
+    backend: ibis.BaseBackend,
+    district_id: int,
+    since: dt.date | None,
+    stage: Callable[[ir.Table], ir.Table] | None = None,
+) -> Facts:
+    """The district's facts as Ibis tables of Django's (and the calendar's temporary)
+    tables; staged by `stage_table` unless `stage` says otherwise (a `Script`'s)."""
+
     def table(name: str) -> ir.Table:
         return _declared(backend, name, DATABASE_COLUMNS[name])
 
     years = table("core_schoolyear")
-    years = years.filter(years.district_id == district.pk).select(
+    years = years.filter(years.district_id == district_id).select(
         school_year_id=years.id,
         name=years.name,
         start_date=years.start_date,
         end_date=years.end_date,
     )
     schools = table("core_school")
-    schools = schools.filter(schools.district_id == district.pk).select(
+    schools = schools.filter(schools.district_id == district_id).select(
         school_id=schools.id,
         local_id=schools.local_id,
         name=schools.name,
         recorded_through=schools.recorded_through,
     )
     students = table("roster_student")
-    students = students.filter(students.district_id == district.pk)
+    students = students.filter(students.district_id == district_id)
     ids = students.select(district_student=students.id)
     characteristics = table("roster_studentcharacteristic")
     characteristics = characteristics.join(
@@ -410,7 +426,7 @@ def _database_facts(backend: ibis.BaseBackend, district: District, since: dt.dat
     )
     events = table("attendance_attendanceevent")
     codes = table("attendance_attendancecode")
-    codes = codes.filter(codes.district_id == district.pk).select(
+    codes = codes.filter(codes.district_id == district_id).select(
         code_pk=codes.id, category=codes.category, code_fraction=codes.day_fraction
     )
     events = events.join(codes, events.code_id == codes.code_pk)
@@ -448,10 +464,17 @@ def _database_facts(backend: ibis.BaseBackend, district: District, since: dt.dat
         "characteristics": characteristics,
         "enrollments": enrollments,
         "events": events,
-        "school_days": _school_days_table(backend, district, since),
+        "school_days": _declared(
+            backend, SCHOOL_DAYS_TABLE, FACT_SCHEMAS["school_days"], temporary=True
+        ),
     }
     typed = {name: _typed(name, t) for name, t in facts.items()}
-    return Facts(**typed, stage=lambda table: stage_table(backend, table))
+    if stage is None:
+
+        def stage(table: ir.Table) -> ir.Table:
+            return stage_table(backend, table)
+
+    return Facts(**typed, stage=stage)
 
 
 _stage_numbers = itertools.count(1)
@@ -470,32 +493,107 @@ def stage_table(
     a few hundred rows where there are hundreds of thousands, then looks each event's day
     up one at a time and sorts them on disk (docs/benchmarks.md, "Design figures").
     """
+    staged, statements = _stage_statements(backend, table, nested_loops)
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    return staged
+
+
+def _stage_statements(
+    backend: ibis.BaseBackend, table: ir.Table, nested_loops: bool
+) -> tuple[ir.Table, list[str]]:
+    """The statements `stage_table` runs, and the stored table as an expression."""
     # The same expression is staged under the same name (dropped and made again first),
     # so that what is built on it is the same expression again (`compiled`).
     name = _remember(
         _kept(backend, "stages"), table.op(), lambda: f"homeroom_stage_{next(_stage_numbers)}"
     )
-    query = compiled(backend, table)
     keys = [c for c in ("student_id", "school_id") if c in table.columns]
     postgresql = connection.vendor == "postgresql"
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {name}")
-        if postgresql and not nested_loops:  # a failure rolls the settings back too
-            cursor.execute("SET enable_nestloop = off")
-            cursor.execute("SET work_mem = '64MB'")
-        cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {query}")
-        if postgresql and not nested_loops:
-            cursor.execute("RESET enable_nestloop")
-            cursor.execute("RESET work_mem")
-        if keys:
-            cursor.execute(f"CREATE INDEX {name}_keys ON {name} ({', '.join(keys)})")
-        if postgresql:  # a sample of 3,000 rows, not 30,000, will do
-            cursor.execute("SET default_statistics_target = 10")
-            cursor.execute(f"ANALYZE {name}")
-            cursor.execute("RESET default_statistics_target")
-        else:
-            cursor.execute(f"ANALYZE {name}")
-    return _declared(backend, name, table.schema(), temporary=True)
+    statements = [f"DROP TABLE IF EXISTS {name}"]
+    if postgresql and not nested_loops:  # a failure rolls the settings back too
+        statements += ["SET enable_nestloop = off", "SET work_mem = '64MB'"]
+    statements.append(f"CREATE TEMPORARY TABLE {name} AS {compiled(backend, table)}")
+    if postgresql and not nested_loops:
+        statements += ["RESET enable_nestloop", "RESET work_mem"]
+    if keys:
+        statements.append(f"CREATE INDEX {name}_keys ON {name} ({', '.join(keys)})")
+    if postgresql:  # a sample of 3,000 rows, not 30,000, will do
+        statements += [
+            "SET default_statistics_target = 10",
+            f"ANALYZE {name}",
+            "RESET default_statistics_target",
+        ]
+    else:
+        statements.append(f"ANALYZE {name}")
+    return _declared(backend, name, table.schema(), temporary=True), statements
+
+
+# Stand-ins for the ids in a kept script's statements (`Script`): numbers no table holds
+# (19 digits, none a part of another), replaced by the district's and years' own ids each
+# time the script runs.
+STAND_INS = {
+    "district": 7_301_000_000_000_000_101,
+    "year": 7_302_000_000_000_000_203,
+    "last_year": 7_303_000_000_000_000_307,
+}
+
+
+@dataclass
+class Script:
+    """SQL statements built from the metric definitions, to run in order: stages (the
+    statements `stage_table` would run) and inserts.
+
+    Building the definitions' expressions costs Ibis about a second whatever the data;
+    running them on a small district costs a fraction of that. A script is built once with
+    its facts for stand-in ids (`STAND_INS`, `Script.facts`) and kept per connection and
+    per what shapes it (`kept_script`): the next refresh of any district with the same
+    rule profile and dates runs the same statements with its own ids in them.
+    """
+
+    backend: ibis.BaseBackend
+    statements: list[str] = field(default_factory=list)
+
+    def stage(self, table: ir.Table, *, nested_loops: bool = False) -> ir.Table:
+        """Add the statements that store `table`; the stored table, to build on."""
+        staged, statements = _stage_statements(self.backend, table, nested_loops)
+        self.statements += statements
+        return staged
+
+    def insert(self, db_table: str, rows: ir.Table) -> None:
+        """Add the statement inserting the expression's rows into one of Django's tables."""
+        columns = ", ".join(rows.columns)
+        self.statements.append(f"INSERT INTO {db_table} ({columns}) {compiled(self.backend, rows)}")
+
+    def facts(self, district_id: int) -> Facts:
+        """The district's facts on the database (as `database_engine` gives them), staged
+        by this script's statements."""
+        return _database_facts(self.backend, district_id, None, stage=self.stage)
+
+    def run(self, ids: dict[int, int] | None = None) -> None:
+        """Run the statements, each stand-in id (key) replaced by its id (value)."""
+        with connection.cursor() as cursor:
+            for statement in self.statements:
+                for stand_in, value in (ids or {}).items():
+                    statement = statement.replace(str(stand_in), str(int(value)))
+                cursor.execute(statement)
+
+
+def kept_script(backend: ibis.BaseBackend, key, build: Callable[["Script"], None]) -> Script:
+    """The script `build` writes, built once per connection and `key` (the 512 most recent).
+
+    `key` must hold everything the statements depend on but the stand-in ids: the rule
+    profile, the windows' dates, what is staged and written. `build` must build on
+    `Script.facts(STAND_INS["district"])` and write every other id as its stand-in.
+    """
+
+    def made() -> Script:
+        script = Script(backend)
+        build(script)
+        return script
+
+    return _remember(_kept(backend, "scripts"), key, made)
 
 
 def _declared(backend: ibis.BaseBackend, name: str, schema, *, temporary: bool = False):
@@ -506,18 +604,20 @@ def _declared(backend: ibis.BaseBackend, name: str, schema, *, temporary: bool =
     ).to_expr()
 
 
-def _school_days_table(
-    backend: ibis.BaseBackend, district: District, since: dt.date | None
-) -> ir.Table:
+SCHOOL_DAYS_TABLE = "homeroom_school_days"
+
+
+def _make_school_days(district: District, since: dt.date | None) -> None:
     """Every date of each school's calendar (see `Calendar`), counted or not, with its running
     count.
 
     Dense from each year's first to last day (schools x days: the calendar's size, never
     the students'), so a span's days are two equality lookups on any date, listed or not.
     Built by one statement into a temporary table (private to this connection, inside the
-    caller's transaction) with its lookup index.
+    caller's transaction) with its lookup index; the facts read it by name
+    (`SCHOOL_DAYS_TABLE`).
     """
-    name = "homeroom_school_days"
+    name = SCHOOL_DAYS_TABLE
     next_day = "days.date + 1" if connection.vendor == "postgresql" else "date(days.date, '+1 day')"
     counted = ", ".join(f"'{kind}'" for kind in CalendarDate.COUNTED_KINDS)
     calendars, calendar_params = counted_calendars().values("pk").query.sql_with_params()
@@ -546,7 +646,6 @@ def _school_days_table(
         # covering: a lookup of an event's or a span's day reads the index alone
         cursor.execute(f"CREATE INDEX {name}_lookup ON {name} (school_id, date, counted, through)")
         cursor.execute(f"ANALYZE {name}")
-    return _declared(backend, name, FACT_SCHEMAS["school_days"], temporary=True)
 
 
 def _typed(name: str, table: ir.Table) -> ir.Table:

@@ -4,25 +4,34 @@ refresh_summaries`, the full recompute on demand."""
 
 import datetime as dt
 import io
+import re
+from dataclasses import replace
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from homeroom.access.gatekeeper import access_student
-from homeroom.conftest import add_absence, make_calendar
+from homeroom.attendance.models import AttendanceCode, AttendanceEvent
+from homeroom.conftest import add_absence, enroll, make_calendar
 from homeroom.conftest import school_days as cast_school_days
-from homeroom.core.models import Calendar, CalendarDate, School
+from homeroom.core.models import Calendar, CalendarDate, District, School, SchoolYear
 from homeroom.ingest.adapters.tabular import read_tabular
 from homeroom.ingest.adapters.tabular.profiles import load_profile
 from homeroom.ingest.models import ImportRun
 from homeroom.ingest.records import Batch, StudentRecord, Where
 from homeroom.ingest.sync import do_import
-from homeroom.metrics.actions import do_refresh_summaries
+from homeroom.metrics.actions import (
+    dashboard_statements,
+    dashboards_last_year,
+    do_refresh_summaries,
+    full_statements,
+)
+from homeroom.metrics.engines import STAND_INS, Script, database_engine
 from homeroom.metrics.models import StudentSummary, SummaryState, TierChange
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
 from homeroom.metrics.selectors import absences_by_month
-from homeroom.roster.models import Enrollment
+from homeroom.roster.models import Enrollment, Student
 from homeroom.web.tests.import_files import PROFILE, attendance_csv, school_days
 
 pytestmark = pytest.mark.django_db
@@ -476,3 +485,98 @@ def test_a_new_rule_profile_does_not_move_anyones_tier(cast, summaries):
     do_refresh_summaries(cast.district)
     # then no tier change is recorded: the tiers of two rule sets are not compared
     assert not TierChange.objects.exists()
+
+
+# Statements kept per connection
+
+
+def normalized(statements: list[str]) -> list[str]:
+    """The statements with their stage tables numbered in order of first mention (a stage's
+    name is a counter's, not the statement's)."""
+    names: dict[str, str] = {}
+
+    def renamed(match: re.Match) -> str:
+        return names.setdefault(match[0], f"stage_{len(names) + 1}")
+
+    return [re.sub(r"homeroom_stage_\d+", renamed, statement) for statement in statements]
+
+
+@pytest.mark.parametrize("build", [full_statements, dashboard_statements])
+def test_kept_statements_with_a_districts_ids_are_those_built_for_it(cast, build):
+    # given the cast's district, its window and last year's, and its rule profile
+    add_absence(cast, cast.ana, cast.lincoln, school_days(cast, 3)[-1])
+    engine = database_engine(cast.district)
+    window = engine.window(cast.today)
+    last_year = dashboards_last_year(engine, window)
+    assert last_year is not None  # the cast has last year: its statements are tested too
+    profile = load_rule_profile(cast.district.rule_profile)
+    # when the statements are built for stand-in ids, and for the district's own
+    kept = Script(engine.backend)
+    build(
+        kept,
+        STAND_INS["district"],
+        profile,
+        replace(window, school_year_id=STAND_INS["year"]),
+        replace(last_year, school_year_id=STAND_INS["last_year"]),
+    )
+    own = Script(engine.backend)
+    build(own, cast.district.pk, profile, window, last_year)
+    # then the stand-ins replaced by the district's ids give its own statements, word for word
+    ids = {
+        STAND_INS["district"]: cast.district.pk,
+        STAND_INS["year"]: window.school_year_id,
+        STAND_INS["last_year"]: last_year.school_year_id,
+    }
+    replaced = []
+    for statement in kept.statements:
+        for stand_in, value in ids.items():
+            statement = statement.replace(str(stand_in), str(value))
+        replaced.append(statement)
+    assert normalized(replaced) == normalized(own.statements)
+    assert any(str(STAND_INS["last_year"]) in s for s in kept.statements)
+
+
+def test_a_district_refreshed_from_statements_kept_for_another_gets_its_own_rows(cast):
+    # given the cast's summaries, refreshed (the statements for its days are kept)
+    add_absence(cast, cast.ana, cast.lincoln, school_days(cast, 3)[-1])
+    do_refresh_summaries(cast.district)
+    cast_rows = summary_rows()
+    # and a second district with the same school years: one school, one student absent
+    # two of the last ten school days
+    other = District.objects.create(name="Hillside", timezone=cast.district.timezone)
+    years = [
+        SchoolYear.objects.create(
+            district=other, name=year.name, start_date=year.start_date, end_date=year.end_date
+        )
+        for year in (cast.last_year, cast.this_year)
+    ]
+    school = School.objects.create(
+        district=other,
+        local_id="7",
+        name="Hill",
+        level="elementary",
+        lowest_grade=0,
+        highest_grade=5,
+    )
+    for year in years:
+        make_calendar(school, year)
+    pupil = Student.objects.create(
+        district=other, local_id="H1", first_name="Ida", last_name="Hill", grade=3
+    )
+    enroll(pupil, school, years[1])
+    code = AttendanceCode.objects.create(
+        district=other, code="X", description="Out", category="unexcused", day_fraction=1
+    )
+    days = [day for day in cast_school_days(cast.this_year) if day <= cast.today]
+    for day in days[-10:-8]:
+        AttendanceEvent.objects.create(student=pupil, school=school, date=day, code=code)
+    # when it is refreshed as of the same day
+    do_refresh_summaries(other)
+    # then its rows are its own, and the cast's are as they were
+    overall = StudentSummary.objects.get(student=pupil, school__isnull=True)
+    assert (overall.school_year_id, overall.days_enrolled, overall.days_absent) == (
+        years[1].pk,
+        len(days),
+        2.0,
+    )
+    assert [row for row in summary_rows() if row["student_id"] != pupil.pk] == cast_rows
