@@ -7,13 +7,14 @@ from dataclasses import dataclass, replace
 import ibis
 import ibis.expr.types as ir
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from homeroom.core.models import District, SchoolYear
 from homeroom.core.selectors import district_today
 from homeroom.ingest.models import ImportRun
 from homeroom.metrics import definitions
+from homeroom.metrics.dashboards import CELL_KEYS, GROUPS, in_group
 from homeroom.metrics.definitions import Window
 from homeroom.metrics.engines import (
     Engine,
@@ -26,6 +27,7 @@ from homeroom.metrics.engines import (
 )
 from homeroom.metrics.models import (
     SUMMARY_COLUMNS,
+    GroupCell,
     SchoolDayAttendance,
     StandingCell,
     StudentSummary,
@@ -265,6 +267,44 @@ def _write_dashboard_figures(
         cells = definitions.standing_cells(facts, profile, measured, on, held, absent)
         _insert(engine, SchoolDayAttendance, _school_days(days, measured))
         _insert(engine, StandingCell, _cells(cells, measured))
+    _write_group_cells(district, window)
+
+
+def _write_group_cells(district: District, window: Window) -> None:
+    """Replace the student groups' cells (`GroupCell`): the summaries just written, of the
+    students holding each characteristic on the window's end, added up per school (and
+    overall), grade, counted, chronic, band and tier. One query per group, read back as
+    a few rows per school and grade: the district's dashboard then reads them instead of
+    testing each of its students' characteristics per request."""
+    GroupCell.objects.filter(school_year__in=SchoolYear.objects.filter(district=district)).delete()
+    summaries = StudentSummary.objects.filter(school_year=window.school_year_id)
+    cells = []
+    for group in GROUPS:
+        grouped = (
+            summaries.filter(in_group(group, window.as_of))
+            .values("school", "grade", *CELL_KEYS)
+            .annotate(
+                cell_students=Count("pk"),
+                cell_enrolled=Sum("days_enrolled"),
+                cell_absent=Sum("days_absent"),
+            )
+            .order_by()
+        )
+        cells += [
+            GroupCell(
+                school_year_id=window.school_year_id,
+                as_of=window.as_of,
+                group=group,
+                school_id=row["school"],
+                grade=row["grade"],
+                **{key: row[key] for key in CELL_KEYS},
+                students=row["cell_students"],
+                days_enrolled=row["cell_enrolled"],
+                days_absent=row["cell_absent"],
+            )
+            for row in grouped
+        ]
+    GroupCell.objects.bulk_create(cells, batch_size=2000)
 
 
 def dashboard_dates(window: Window) -> list[dt.date]:
