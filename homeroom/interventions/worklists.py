@@ -152,6 +152,26 @@ def _summaries(
     return rows, students
 
 
+def worklist_menus(user, *, school_year: SchoolYear | None) -> tuple[QuerySet[School], list[int]]:
+    """What the worklists' school and grade menus offer: the schools and grades of the
+    visible students' summaries in the year, which is what the lists filter on (a school
+    keeps students with a summary there; a grade is the overall summary's). One query on
+    the summaries' (year, school) index: the students list's menus
+    (`menus_of_visible_students`) join every visible student to all their enrollments,
+    the early-warning page's slowest query at 50,000 students (docs/benchmarks.md)."""
+    pairs = set(
+        StudentSummary.objects.filter(
+            school_year=school_year, student__in=visible_students(user).values("pk")
+        )
+        .order_by()
+        .values_list("school", "grade")
+        .distinct()
+    )
+    schools = {school for school, _ in pairs if school is not None}
+    grades = sorted({grade for school, grade in pairs if school is None})
+    return School.objects.filter(pk__in=schools).order_by("name"), grades
+
+
 def early_warning_worklist(
     user, *, school_year: SchoolYear | None, filters: WorklistFilters, capacity_share
 ) -> Worklist:

@@ -1,8 +1,13 @@
 """Reads of the dashboards: a district, a school, a grade of a school or a student group,
 each in the same shape, from materialized figures only.
 
-- The figures as of the summaries' date are `StudentSummary` rows of the students the user
-  may see (`visible_students`): the rows the student list shows when a figure is clicked.
+- The figures of a school, a grade or a school's group as of the summaries' date are
+  `StudentSummary` rows of the students the user may see (`visible_students`): the rows
+  the student list shows when a figure is clicked.
+- The district's (and a district group's) are the cells the refresh stored for that date
+  (`StandingCell`, `GroupCell`): only district-wide roles see them, and they see every
+  student, so the cells are those same rows added up, once at the refresh instead of per
+  request (50,000 students: 47 s cold, docs/benchmarks.md, "Dashboards").
 - Earlier dates' figures, and last year's as of the same date, are `StandingCell` rows.
 - Trend lines and patterns add up `SchoolDayAttendance` (per school, grade and day).
 
@@ -24,6 +29,7 @@ from homeroom.access.gatekeeper import AggregateScope, aggregate_scope, visible_
 from homeroom.core.models import School
 from homeroom.metrics.engines import year_back
 from homeroom.metrics.models import (
+    GroupCell,
     SchoolDayAttendance,
     StandingCell,
     StudentSummary,
@@ -277,8 +283,9 @@ def _cells(rows: QuerySet, *keys: str) -> dict[tuple, list[dict]]:
     return cells
 
 
-def _in_group(kind: str, on: dt.date) -> Exists:
-    """Whether the row's student holds the characteristic on the date."""
+def in_group(kind: str, on: dt.date) -> Exists:
+    """Whether the row's student holds the characteristic on the date: who a student
+    group counts, on the pages and in the group cells the refresh stores."""
     held = StudentCharacteristic.objects.filter(
         Q(end_date__isnull=True) | Q(end_date__gte=on),
         student=OuterRef("student"),
@@ -315,8 +322,8 @@ def place_for(
 def kept_dates(state: SummaryState) -> list[dt.date]:
     """The dates a dashboard can be seen as of: each Friday of the year so far and the
     summaries' date, latest first."""
-    dates = (
-        StandingCell.objects.filter(school_year=state.school_year_id)
+    dates = (  # the overall cells: every date kept has some, and they are few
+        StandingCell.objects.filter(school_year=state.school_year_id, school__isnull=True)
         .values_list("as_of", flat=True)
         .distinct()
         .order_by("-as_of")
@@ -338,13 +345,21 @@ def dashboard(
     seen as of the summaries' date only."""
     current = on is None or on == state.as_of or bool(place.group)
     on = state.as_of if current else on
+    # The district and its groups (district-wide roles only, who see every student) read
+    # the cells the refresh stored; a school's figures are its visible students' summaries.
+    stored = place.school is None
     rows = StudentSummary.objects.filter(
         school_year=state.school_year_id, student__in=visible_students(user).values("pk")
     )
     kept = StandingCell.objects.filter(school_year__district=state.district_id)
     last = kept.exclude(school_year=state.school_year_id).filter(as_of=year_back(on))
     then = kept.filter(school_year=state.school_year_id, as_of=on)
+    if place.group:
+        then = GroupCell.objects.filter(
+            school_year=state.school_year_id, as_of=on, group=place.group
+        )
     days = SchoolDayAttendance.objects.filter(school_year__district=state.district_id)
+    at_schools = then.filter(school__isnull=False)
     if place.school is None:
         rows, last, then = (q.filter(school__isnull=True) for q in (rows, last, then))
     else:
@@ -354,8 +369,8 @@ def dashboard(
         rows, last, then = (q.filter(grade=place.grade) for q in (rows, last, then))
         days = days.filter(grade=place.grade)
     if place.group:
-        rows = rows.filter(_in_group(place.group, state.as_of))
-    if current:
+        rows = rows.filter(in_group(place.group, state.as_of))
+    if current and not stored:
         standing = _standing(_cells(rows).get((), []), rules)
         by_grade = _cells(rows, "grade")
     else:
@@ -365,7 +380,7 @@ def dashboard(
     last_cells = _kept(last)
     if last_cells and not place.group:  # groups: last year's are not kept
         last_year = _standing(last_cells[()], rules)
-    last_by_grade = _kept(last, "grade")
+    last_by_grade = _kept(last, "grade") if not place.group else {}
     # Groups have no daily figures of their own: their trend is not drawn.
     series = _daily(days, state, on) if not place.group else ({}, {})
     this_year = series[0]
@@ -383,22 +398,19 @@ def dashboard(
     ]
     schools = []
     if place.school is None:
-        if current:
-            at_schools = StudentSummary.objects.filter(
-                school_year=state.school_year_id,
-                school__isnull=False,
-                student__in=rows.values("student"),
-            )
-            by_school = _cells(at_schools, "school")
-        else:
-            at_schools = kept.filter(school_year=state.school_year_id, as_of=on)
-            by_school = _kept(at_schools.filter(school__isnull=False), "school")
+        by_school = _kept(at_schools, "school")
         last_schools = {}
         if not place.group:
-            at_schools = kept.exclude(school_year=state.school_year_id)
-            at_schools = at_schools.filter(as_of=year_back(on), school__isnull=False)
-            last_schools = _kept(at_schools, "school")
+            before = kept.exclude(school_year=state.school_year_id)
+            before = before.filter(as_of=year_back(on), school__isnull=False)
+            last_schools = _kept(before, "school")
         schools = _schools(user, by_school, last_schools, place, rules)
+    if not current or place.group:
+        groups = []
+    elif stored:
+        groups = _stored_groups(state, place, standing, rules)
+    else:
+        groups = _groups(rows, place, standing, state, rules)
     return Dashboard(
         place=place,
         state=state,
@@ -412,7 +424,7 @@ def dashboard(
         months=_by(this_year, lambda day: formats.date_format(day, "YEAR_MONTH_FORMAT")),
         holidays=_around_holidays(this_year),
         grades=grades,
-        groups=_groups(rows, place, standing, state, rules) if current and not place.group else [],
+        groups=groups,
         schools=schools,
     )
 
@@ -548,30 +560,50 @@ def _groups(
 ) -> list[Row]:
     """Per student group: its figures and its chronic rate against the dashboard's; groups
     with fewer than MINIMUM_CELL students counted are suppressed."""
-    groups = []
-    for kind, label in GROUPS.items():
-        cells = _cells(rows.filter(_in_group(kind, state.as_of))).get((), [])
-        group = _standing(cells, rules)
-        if group.students == 0:
-            continue
-        shown = _shown(group, Place(group=kind))
-        gap = None
-        if (
-            shown is not None
-            and shown.chronic_rate is not None
-            and standing.chronic_rate is not None
-        ):
-            gap = shown.chronic_rate - standing.chronic_rate
-        groups.append(
-            Row(
-                key=kind,
-                label=label,
-                standing=shown,
-                gap=gap,
-                query=Place(school=place.school, grade=place.grade, group=kind).query(),
-            )
+    rows_of_groups = (
+        _group_row(
+            kind,
+            _standing(_cells(rows.filter(in_group(kind, state.as_of))).get((), []), rules),
+            place,
+            standing,
         )
-    return groups
+        for kind in GROUPS
+    )
+    return [row for row in rows_of_groups if row is not None]
+
+
+def _group_row(kind: str, group: Standing, place: Place, standing: Standing) -> Row | None:
+    """A group's line: its figures (None: suppressed) and its gap against the page's;
+    None for a group with no students here."""
+    if group.students == 0:
+        return None
+    shown = _shown(group, Place(group=kind))
+    gap = None
+    if shown is not None and shown.chronic_rate is not None and standing.chronic_rate is not None:
+        gap = shown.chronic_rate - standing.chronic_rate
+    return Row(
+        key=kind,
+        label=GROUPS[kind],
+        standing=shown,
+        gap=gap,
+        query=Place(school=place.school, grade=place.grade, group=kind).query(),
+    )
+
+
+def _stored_groups(
+    state: SummaryState, place: Place, standing: Standing, rules: RuleProfile | None
+) -> list[Row]:
+    """The district's groups from the cells the refresh stored (`GroupCell`), as
+    `_groups` adds them up from the summaries."""
+    cells = GroupCell.objects.filter(
+        school_year=state.school_year_id, as_of=state.as_of, school__isnull=True
+    )
+    by_group = _kept(cells, "group")
+    rows = (
+        _group_row(kind, _standing(by_group.get((kind,), []), rules), place, standing)
+        for kind in GROUPS
+    )
+    return [row for row in rows if row is not None]
 
 
 def _schools(
@@ -612,7 +644,7 @@ def students_of(user, place: Place, *, state: SummaryState) -> list[StudentSumma
         student__in=visible_students(user).values("pk"),
     )
     if place.group:
-        rows = rows.filter(_in_group(place.group, state.as_of))
+        rows = rows.filter(in_group(place.group, state.as_of))
     return list(
         rows.select_related("student").order_by(
             F("absence_rate").desc(nulls_last=True), "student__last_name", "student__first_name"

@@ -181,3 +181,44 @@ class StandingCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.school_id or 'all schools'} grade {self.grade} on {self.as_of}"
+
+
+class GroupCell(models.Model):
+    """The students of each student group (a characteristic held on the summaries' date)
+    per school (empty: over all their schools, each student once), grade, counted,
+    chronic, band and tier, with their days, as of the summaries' date.
+
+    What the district's dashboard and the district's group dashboards read for groups:
+    added up from `StudentSummary` by `do_refresh_summaries` after the summaries are
+    written, with the dashboards' rule for who is in a group (`dashboards.in_group`), so
+    a page never counts a group's students per request. A few rows per school, grade and
+    group, never a row per student.
+    """
+
+    school_year = models.ForeignKey(
+        "core.SchoolYear", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    as_of = models.DateField()
+    group = models.CharField(max_length=30, help_text="A StudentCharacteristic kind.")
+    school = models.ForeignKey(
+        "core.School",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+    )
+    grade = models.SmallIntegerField()
+    counted = models.BooleanField()
+    chronic = models.BooleanField()
+    band = models.CharField(max_length=40, blank=True)
+    tier = models.CharField(max_length=40, blank=True)
+    students = models.PositiveIntegerField()
+    days_enrolled = models.PositiveIntegerField()
+    days_absent = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["school_year", "group", "school"])]
+
+    def __str__(self) -> str:
+        return f"{self.group} at {self.school_id or 'all schools'} grade {self.grade}"

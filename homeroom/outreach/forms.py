@@ -1,6 +1,8 @@
 """Forms of the outreach pages: they parse what staff type into the actions' arguments."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from homeroom.outreach.actions import CHANNEL_WORDS
 from homeroom.outreach.models import MessageKind
@@ -10,17 +12,19 @@ from homeroom.roster.models import ContactChannel, Language
 class FamilyMessageForm(forms.Form):
     """A one-off message to one of the student's guardians, by text or email."""
 
-    guardian_id = forms.TypedChoiceField(label="To", coerce=int)
+    guardian_id = forms.TypedChoiceField(label=pgettext_lazy("recipient", "To"), coerce=int)
     channel = forms.ChoiceField(
-        label="By",
-        choices=[(ContactChannel.SMS, "Text message"), (ContactChannel.EMAIL, "Email")],
+        label=_("By"),
+        choices=[(ContactChannel.SMS, _("Text message")), (ContactChannel.EMAIL, _("Email"))],
     )
     text = forms.CharField(
-        label="Message",
+        label=_("Message"),
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Sent in your words; the greeting and the way to reply or opt out are added "
-        "in the family's language.",
+        help_text=_(
+            "Sent in your words; the greeting and the way to reply or opt out are added "
+            "in the family's language."
+        ),
     )
     case_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     in_reply_to_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
@@ -50,7 +54,7 @@ class TemplateForm(forms.Form):
     subject = forms.CharField(required=False, max_length=200)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}))
     preview_student = forms.IntegerField(
-        required=False, label="Preview for student (id)", help_text="A student you see."
+        required=False, label=_("Preview for student (id)"), help_text=_("A student you see.")
     )
 
 
@@ -73,66 +77,74 @@ def _marks(text: str, what: str) -> list[int]:
 class OutreachSettingsForm(forms.Form):
     """The district's triggers, quiet hours, weekly cap and fallback language, as typed."""
 
-    absence_today = forms.BooleanField(required=False, label="Send the same-day absence notice")
+    absence_today = forms.BooleanField(required=False, label=_("Send the same-day absence notice"))
     absence_today_not_before = forms.TimeField(
-        label="Not before (district time)",
-        help_text="The notice waits until the day's attendance is taken, e.g. 10:00.",
+        label=_("Not before (district time)"),
+        help_text=_("The notice waits until the day's attendance is taken, e.g. 10:00."),
     )
     absence_threshold = forms.BooleanField(
-        required=False, label="Send the yearly threshold notices"
+        required=False, label=_("Send the yearly threshold notices")
     )
     absence_threshold_year = forms.CharField(
         required=False,
-        label="Tell the family at these days absent",
-        help_text="Whole numbers separated by commas, e.g. 5, 10. Each mark is told once a year.",
+        label=_("Tell the family at these days absent"),
+        help_text=_(
+            "Whole numbers separated by commas, e.g. 5, 10. Each mark is told once a year."
+        ),
     )
-    absence_month = forms.BooleanField(required=False, label="Send the monthly threshold notices")
+    absence_month = forms.BooleanField(
+        required=False, label=_("Send the monthly threshold notices")
+    )
     absence_month_month = forms.CharField(
         required=False,
-        label="Tell the family at these days absent in a calendar month",
-        help_text="e.g. 3 for the third absence in a month. Each mark is told once a month.",
+        label=_("Tell the family at these days absent in a calendar month"),
+        help_text=_("e.g. 3 for the third absence in a month. Each mark is told once a month."),
     )
-    tier_change = forms.BooleanField(required=False, label="Send a notice when the tier rises")
-    recognition = forms.BooleanField(required=False, label="Send the recognition message")
+    tier_change = forms.BooleanField(required=False, label=_("Send a notice when the tier rises"))
+    recognition = forms.BooleanField(required=False, label=_("Send the recognition message"))
     recognition_margin = forms.DecimalField(
-        label="Improvement needed (percentage points)",
+        label=_("Improvement needed (percentage points)"),
         min_value=1,
         max_value=50,
         decimal_places=1,
-        help_text="Attendance over the last 4 weeks compared with the 4 before, e.g. 5.",
+        help_text=_("Attendance over the last 4 weeks compared with the 4 before, e.g. 5."),
     )
     recognition_min_days = forms.IntegerField(
-        label="School days needed in each 4 weeks",
+        label=_("School days needed in each 4 weeks"),
         min_value=5,
         max_value=20,
-        help_text="Students enrolled fewer days in either window are not compared.",
+        help_text=_("Students enrolled fewer days in either window are not compared."),
     )
-    nudge = forms.BooleanField(required=False, label="Send the nudge letter")
+    nudge = forms.BooleanField(required=False, label=_("Send the nudge letter"))
     nudge_min_days = forms.IntegerField(
-        label="Letters to students with at least this many days absent", min_value=1, max_value=180
+        label=_("Letters to students with at least this many days absent"),
+        min_value=1,
+        max_value=180,
     )
     nudge_share = forms.IntegerField(
-        label="Share of households sent the letter (percent)",
+        label=_("Share of households sent the letter (percent)"),
         min_value=1,
         max_value=100,
-        help_text="The rest are the holdout, to measure the letter's effect.",
+        help_text=_("The rest are the holdout, to measure the letter's effect."),
     )
     nudge_round = forms.CharField(
-        label="Round",
+        label=_("Round"),
         max_length=20,
-        help_text="A new round draws the households again and may send a new letter.",
+        help_text=_("A new round draws the households again and may send a new letter."),
     )
-    quiet_start = forms.TimeField(label="Quiet hours start", help_text="No texts from, e.g. 20:00.")
+    quiet_start = forms.TimeField(
+        label=_("Quiet hours start"), help_text=_("No texts from, e.g. 20:00.")
+    )
     quiet_end = forms.TimeField(
-        label="Quiet hours end", help_text="…until, e.g. 08:00. The same time twice: none."
+        label=_("Quiet hours end"), help_text=_("…until, e.g. 08:00. The same time twice: none.")
     )
     weekly_cap = forms.IntegerField(
-        label="Messages to a household in any 7 days, at most", min_value=1, max_value=14
+        label=_("Messages to a household in any 7 days, at most"), min_value=1, max_value=14
     )
     fallback_language = forms.ChoiceField(
-        label="Fallback language",
+        label=_("Fallback language"),
         choices=[(code, label) for code, label in Language.choices if code != Language.OTHER],
-        help_text="For families whose language has no template.",
+        help_text=_("For families whose language has no template."),
     )
 
     def clean_absence_threshold_year(self) -> list[int]:

@@ -15,8 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -65,7 +64,7 @@ def family_message(request: HttpRequest, student_id: int) -> HttpResponse:
             except ValidationError as error:
                 _show_errors(form, error)
             else:
-                messages.success(request, "Message queued: it is sent within a minute.")
+                messages.success(request, gettext("Message queued: it is sent within a minute."))
                 return redirect(reverse("outreach:family-message", args=[student_id]))
         status = 400
     do_log_student_access(
@@ -169,7 +168,7 @@ def unmatched(request: HttpRequest) -> HttpResponse:
                 actions.do_dismiss_unmatched(
                     user, message_id=message_id, reason=request.POST.get("reason", "")
                 )
-                messages.success(request, "Dismissed.")
+                messages.success(request, gettext("Dismissed."))
             else:
                 chosen = request.POST.get("guardian_id")
                 message = actions.do_assign_unmatched(
@@ -178,7 +177,9 @@ def unmatched(request: HttpRequest) -> HttpResponse:
                     guardian_id=_number(chosen) if chosen is not None else None,
                     guardian_local_id=request.POST.get("guardian", ""),
                 )
-                messages.success(request, f"Assigned to {message.guardian}.")
+                messages.success(
+                    request, gettext("Assigned to %(guardian)s.") % {"guardian": message.guardian}
+                )
         except ValidationError as error:
             for problems in error.message_dict.values():
                 for problem in problems:
@@ -305,8 +306,12 @@ def template_edit(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    f"Saved: {MessageKind(kind).label} in {Language(language).label}, "
-                    f"version {saved.version}.",
+                    gettext("Saved: %(kind)s in %(language)s, version %(version)s.")
+                    % {
+                        "kind": MessageKind(kind).label,
+                        "language": Language(language).label,
+                        "version": saved.version,
+                    },
                 )
                 return redirect(reverse("outreach:templates"))
     elif request.method == "POST":
@@ -347,7 +352,9 @@ def outreach_settings(request: HttpRequest) -> HttpResponse:
             except ValidationError as error:
                 _show_errors(form, error)
             else:
-                messages.success(request, "Outreach settings saved: tonight's triggers use them.")
+                messages.success(
+                    request, gettext("Outreach settings saved: tonight's triggers use them.")
+                )
                 return redirect(reverse("outreach:settings"))
         status = 400
     return render(request, "outreach/settings.html", {"form": form}, status=status)
@@ -371,14 +378,23 @@ def letters_review(request: HttpRequest) -> HttpResponse:
                     message_id=_number(request.POST.get("exclude")),
                     reason=request.POST.get("reason", ""),
                 )
-                messages.success(request, f"Excluded: the letter to {letter.guardian}.")
+                messages.success(
+                    request,
+                    gettext("Excluded: the letter to %(guardian)s.")
+                    % {"guardian": letter.guardian},
+                )
             else:
                 batch = letters.do_print_letters(user, school_id=_number(request.POST.get("print")))
                 messages.success(
                     request,
-                    f"Printed: {batch.letters} letter{'' if batch.letters == 1 else 's'} "
-                    f"for {batch.school.name}. "
-                    "Download the PDF and manifest below.",
+                    ngettext(
+                        "Printed: %(count)s letter for %(school)s. "
+                        "Download the PDF and manifest below.",
+                        "Printed: %(count)s letters for %(school)s. "
+                        "Download the PDF and manifest below.",
+                        batch.letters,
+                    )
+                    % {"count": batch.letters, "school": batch.school.name},
                 )
         except ValidationError as error:
             for problems in error.message_dict.values():
@@ -400,7 +416,7 @@ def letters_review(request: HttpRequest) -> HttpResponse:
 
 def _number(text: str | None) -> int:
     if text is None or not text.isdigit():
-        raise ValidationError({"id": "Choose one from the list."})
+        raise ValidationError({"id": gettext("Choose one from the list.")})
     return int(text)
 
 
@@ -430,7 +446,7 @@ def sends_to_check(request: HttpRequest) -> HttpResponse:
     (district administrators, as for unmatched messages)."""
     user = request.user
     if not resolves_unknown_sends(user):
-        raise PermissionDenied(_("Interrupted sends are the district administrators'."))
+        raise PermissionDenied(gettext("Interrupted sends are the district administrators'."))
     status = 200
     if request.method == "POST":
         try:
@@ -441,7 +457,7 @@ def sends_to_check(request: HttpRequest) -> HttpResponse:
                 if message.status == message.Status.QUEUED:
                     messages.success(
                         request,
-                        _(
+                        gettext(
                             "The provider has no record of this text: it never left. It is "
                             "back in the outbox and goes within a minute."
                         ),
@@ -449,7 +465,7 @@ def sends_to_check(request: HttpRequest) -> HttpResponse:
                 else:
                     messages.success(
                         request,
-                        _("The provider took this text: it is marked “%(status)s”.")
+                        gettext("The provider took this text: it is marked “%(status)s”.")
                         % {"status": message.get_status_display()},
                     )
             else:

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from homeroom.access.truancy import edits_truancy_pack
@@ -112,12 +113,16 @@ def approve(request: HttpRequest, step_id: int) -> HttpResponse:
     _decides(request, step_id)
     form = forms.DecisionForm(request.POST)
     if not form.is_valid():
-        return _refused(request, step_id, ValidationError({"version": "Reload the page."}))
+        return _refused(request, step_id, ValidationError({"version": gettext("Reload the page.")}))
     try:
         step = actions.do_approve_step(request.user, step_id=step_id, **form.cleaned_data)
     except ValidationError as error:
         return _refused(request, step_id, error)
-    messages.success(request, f"{step.title}: {step.get_status_display().lower()}.")
+    messages.success(
+        request,
+        gettext("%(step)s: %(status)s.")
+        % {"step": step.title, "status": step.get_status_display().lower()},
+    )
     return redirect("truancy:step", step_id=step_id)
 
 
@@ -132,7 +137,7 @@ def decline(request: HttpRequest, step_id: int) -> HttpResponse:
         actions.do_decline_step(request.user, step_id=step_id, **form.cleaned_data)
     except ValidationError as error:
         return _refused(request, step_id, error, decline=form)
-    messages.success(request, "Step declined.")
+    messages.success(request, gettext("Step declined."))
     return redirect("truancy:step", step_id=step_id)
 
 
@@ -147,7 +152,7 @@ def meeting(request: HttpRequest, step_id: int) -> HttpResponse:
         actions.do_record_meeting(request.user, step_id=step_id, **form.cleaned_data)
     except ValidationError as error:
         return _refused(request, step_id, error, meeting=form)
-    messages.success(request, "Meeting recorded; the agreement is ready to print.")
+    messages.success(request, gettext("Meeting recorded; the agreement is ready to print."))
     return redirect("truancy:step", step_id=step_id)
 
 
@@ -180,7 +185,7 @@ def pack_page(request: HttpRequest) -> HttpResponse:
                 for field, problems in error.message_dict.items():
                     form.add_error(field, problems)
             else:
-                messages.success(request, "The district's truancy pack is saved.")
+                messages.success(request, gettext("The district's truancy pack is saved."))
                 return redirect("truancy:pack")
         status = 400
     context = {"chosen": chosen, "edits": edits, "form": form, "pack_error": pack_error}

@@ -95,6 +95,13 @@ class RiskScore(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["school_year", "student"], name="risk_score_once")
         ]
+        # The worklists read each student's latest score (newest as_of, then id) once per
+        # summary row: in this order the database takes the first entry of the index
+        # instead of sorting the student's scores, 2 x 43,000 times for the early-warning
+        # page at 50,000 students (docs/benchmarks.md, "Dashboards").
+        indexes = [
+            models.Index(fields=["student", "-as_of", "-id"], name="risk_score_latest_first")
+        ]
 
     def __str__(self) -> str:
         return f"{self.student_id}: {self.probability:.0%} as of {self.as_of}"

@@ -31,7 +31,12 @@ from homeroom.ingest.selectors import (
     may_view_imports,
 )
 from homeroom.interventions.views import student_section
-from homeroom.interventions.worklists import CHRONIC, chronic_list, early_warning_worklist
+from homeroom.interventions.worklists import (
+    CHRONIC,
+    chronic_list,
+    early_warning_worklist,
+    worklist_menus,
+)
 from homeroom.interventions.worklists import student_list as student_list_of
 from homeroom.metrics.charts import month_absence_chart
 from homeroom.metrics.display import day_places
@@ -273,7 +278,7 @@ def warning_list(request: HttpRequest) -> HttpResponse:
     school_year = school_year_for(user)
     state = summary_state(user)
     rules = summary_rules(state) if state else None
-    schools, grades = menus_of_visible_students(user, school_year=school_year)
+    schools, grades = worklist_menus(user, school_year=school_year)
     form = WorklistForm(request.GET, schools=schools, grades=grades, rules=rules)
     filters, chosen = form.filters(), form.chosen_list()
     if chosen == CHRONIC:

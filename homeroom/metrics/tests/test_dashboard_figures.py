@@ -6,7 +6,8 @@ import pytest
 
 from homeroom.conftest import add_absence, enroll, school_day, school_days
 from homeroom.metrics.actions import do_refresh_summaries
-from homeroom.metrics.models import SchoolDayAttendance, StandingCell, StudentSummary
+from homeroom.metrics.models import GroupCell, SchoolDayAttendance, StandingCell, StudentSummary
+from homeroom.roster.models import StudentCharacteristic
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +122,40 @@ def test_standing_as_of_a_friday_counts_the_days_to_that_friday(cast):
     first_days = [d for d in days if d <= fridays[0]]
     assert first.days_enrolled == len(first_days)
     assert first.counted == (len(first_days) >= 10)
+
+
+def test_group_cells_count_who_holds_the_characteristic_on_the_summaries_date(cast):
+    # given Ana (Lincoln, grade 3) absent on the first two days and an English learner all
+    # year; Ben an English learner whose status ended before the year began; Carla one
+    # from tomorrow (so not yet); Dev an English learner since the year's start twice over
+    # (two overlapping records: still one student)
+    first, second = school_day(cast, cast.lincoln, 1), school_day(cast, cast.lincoln, 2)
+    add_absence(cast, cast.ana, cast.lincoln, first)
+    add_absence(cast, cast.ana, cast.lincoln, second)
+    start = cast.this_year.start_date
+    learner = StudentCharacteristic.Kind.ENGLISH_LEARNER
+    StudentCharacteristic.objects.create(student=cast.ana, kind=learner, start_date=start)
+    StudentCharacteristic.objects.create(
+        student=cast.ben,
+        kind=learner,
+        start_date=start - dt.timedelta(days=400),
+        end_date=start - dt.timedelta(days=1),
+    )
+    StudentCharacteristic.objects.create(
+        student=cast.carla, kind=learner, start_date=cast.today + dt.timedelta(days=1)
+    )
+    for _ in range(2):
+        StudentCharacteristic.objects.create(student=cast.dev, kind=learner, start_date=start)
+    # when the summaries are refreshed
+    state = do_refresh_summaries(cast.district)
+    # then the group's cells hold Ana and Dev, each once, overall and at their schools, with
+    # the days their summaries hold (their days enrolled there, Ana's two absences)
+    cells = GroupCell.objects.filter(school_year=cast.this_year, as_of=state.as_of, group=learner)
+    summaries = StudentSummary.objects.filter(school_year=cast.this_year)
+    for school in (cast.lincoln, cast.central, None):
+        expected = _figures(summaries.filter(school=school, student__in=[cast.ana, cast.dev]))
+        assert _figures(cells.filter(school=school)) == expected
+    overall = _figures(cells.filter(school__isnull=True))
+    assert (overall["students"], overall["absent"]) == (2, 2.0)
+    # and no other group has a cell (nobody holds another characteristic)
+    assert set(GroupCell.objects.values_list("group", flat=True)) == {learner}

@@ -125,10 +125,11 @@ def test_school_and_grade_dashboards_add_up(world, client):
 
 def test_small_groups_are_not_shown(world, client):
     cast, *_ = world
-    # given one English learner (far fewer than ten)
+    # given one English learner (far fewer than ten), summarized
     StudentCharacteristic.objects.create(
         student=cast.ana, kind="english_learner", start_date=cast.this_year.start_date
     )
+    do_refresh_summaries(cast.district)
     client.force_login(cast.admin)
     # then the district's groups say the group is too small, and its dashboard says so too
     page = client.get(reverse("web:home")).text
@@ -194,3 +195,36 @@ def test_an_earlier_date_shows_the_figures_kept_for_it(world, client):
     wrong = client.get(reverse("web:home"), {"as_of": "2001-01-01"}).text
     assert "No figures are kept for “2001-01-01”" in wrong
     assert "2 chronically absent</a> of 6 students counted" in wrong
+
+
+def test_the_districts_rows_are_the_school_pages_and_the_summaries_added_up(world, client):
+    cast, *_ = world
+    client.force_login(cast.admin)
+    # when the administrator opens the district's dashboard (figures the refresh stored)
+    page = client.get(reverse("web:home")).text
+    schools = rows_by_first_cell(page, "Each school's students")
+    summaries = StudentSummary.objects.filter(school_year=cast.this_year)
+    for school in (cast.lincoln, cast.central):
+        # then each school's row says what that school's own dashboard says
+        own = client.get(reverse("web:school_dashboard", args=[school.pk])).text
+        row = schools[school.name]
+        assert row["Students"] == figure(own, "Students enrolled")
+        assert row["Attendance rate"] == figure(own, "Attendance rate (ADA)")
+        assert row["Chronic absence rate"] == figure(own, "Chronic absence rate")
+        # and what the school's summaries add up to, counted here
+        there = list(summaries.filter(school=school))
+        enrolled = sum(s.days_enrolled for s in there)
+        absent = sum(s.days_absent for s in there)
+        assert row["Students"] == str(len(there))
+        assert row["Attendance rate"] == _percent(1 - absent / enrolled)
+        assert row["Chronically absent"] == str(sum(s.counted and s.chronic for s in there))
+    # and each grade's row, over all schools, is the overall summaries of that grade
+    grades = rows_by_first_cell(page, "Each grade's students, over all their schools")
+    overall = list(summaries.filter(school__isnull=True))
+    for grade in {s.grade for s in overall}:
+        of_grade = [s for s in overall if s.grade == grade]
+        label = "Kindergarten" if grade == 0 else f"Grade {grade}"
+        assert grades[label]["Students"] == str(len(of_grade))
+        absent = sum(s.days_absent for s in of_grade)
+        enrolled = sum(s.days_enrolled for s in of_grade)
+        assert grades[label]["Attendance rate"] == _percent(1 - absent / enrolled)

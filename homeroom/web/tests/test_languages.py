@@ -338,3 +338,67 @@ def test_before_choosing_the_browsers_language_decides(cast):
     cast.teacher.language = "en"
     cast.teacher.save(update_fields=["language"])
     assert _html_lang(spanish.get(reverse("web:students"))) == "en"
+
+
+@pytest.fixture
+def truancy_steps(cast, ana_absent_twice):
+    """The generic truancy pack chosen; Ana eligible for its first notice, Ben sent both
+    notices with his attendance team meeting approved (as the permission matrix has it)."""
+    from homeroom.truancy.actions import do_approve_step, do_choose_pack, do_find_eligible
+    from homeroom.truancy.models import TruancyStep
+    from homeroom.truancy.tests.conftest import absent, school_days_from
+
+    do_choose_pack(cast.admin, based_on="generic")
+    days = school_days_from(cast.this_year.start_date, 6)
+    for day in days[:3]:
+        absent(cast, cast.ana, day)
+    for day in days:
+        absent(cast, cast.ben, day)
+    for key in ("not1", "not2", "meeting"):
+        do_find_eligible(cast.district, as_of=cast.today)
+        step = TruancyStep.objects.get(student=cast.ben, key=key)
+        do_approve_step(cast.admin, step_id=step.pk, version=step.version)
+    return {
+        "ana": TruancyStep.objects.get(student=cast.ana, key="not1"),
+        "meeting": TruancyStep.objects.get(student=cast.ben, key="meeting"),
+        # the pack's words are the district's data, shown as written (docs/languages.md)
+        "titles": sorted(TruancyStep.objects.values_list("title", flat=True).distinct()),
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("username", "route", "arguments", "query"),
+    [
+        ("admin", "truancy:queue", lambda cast, steps: [], {}),
+        ("admin", "truancy:step", lambda cast, steps: [steps["ana"].pk], {}),
+        ("principal", "truancy:step", lambda cast, steps: [steps["meeting"].pk], {}),
+        ("admin", "truancy:pack", lambda cast, steps: [], {}),
+        ("admin", "outreach:unmatched", lambda cast, steps: [], {}),
+        ("admin", "outreach:templates", lambda cast, steps: [], {}),
+        ("admin", "outreach:settings", lambda cast, steps: [], {}),
+        ("admin", "outreach:letters", lambda cast, steps: [], {}),
+        ("admin", "outreach:family-message", lambda cast, steps: [cast.ana.pk], {}),
+    ],
+)
+def test_the_truancy_and_outreach_pages_read_in_spanish(
+    cast, truancy_steps, username, route, arguments, query
+):
+    # given a member of staff who chose Spanish
+    user = getattr(cast, username)
+    user.language = "es"
+    user.save(update_fields=["language"])
+    client = Client()
+    client.force_login(user)
+    url = reverse(route, args=arguments(cast, truancy_steps))
+    names = [*_names(cast), *truancy_steps["titles"]]
+    # when they open the page, then no English is left in its interface text
+    response = client.get(url, query, follow=True)
+    assert response.status_code == 200
+    assert _html_lang(response) == "es"
+    assert english_left(response.text, names) == set()
+    # while the same page in English holds those words (the check above can fail)
+    user.language = "en"
+    user.save(update_fields=["language"])
+    english = client.get(url, query, follow=True)
+    assert english_left(english.text, names)

@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import io
 import math
+import re
 from decimal import Decimal
 
 import pytest
@@ -382,3 +383,29 @@ def test_students_download_is_every_page_in_the_pages_order(world, client):
         get(client, world.admin, reverse("web:students"), download="csv", enrolled="all", q="hal")
     )
     assert hal[1][8] == "Not enrolled this school year"
+
+
+def _options(html: str, name: str) -> list[str]:
+    """The values a select offers (its 'any' choice left out)."""
+    select = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', html, re.S)
+    assert select, f"no menu {name!r}"
+    return [value for value in re.findall(r'<option value="([^"]*)"', select.group(1)) if value]
+
+
+def test_worklist_menus_offer_the_schools_and_grades_of_this_years_students(world, client):
+    # given Hal, flagged but not enrolled this year (his grade is no one else's)
+    Student.objects.filter(pk=world.hal.pk).update(grade=12)
+    # when the admin and the viewer (all of Central) open the early warnings
+    admin = get(client, world.admin, reverse("web:warnings")).text
+    viewer = get(client, world.viewer, reverse("web:warnings")).text
+    # then the admin's menus hold both schools and the grades of the six enrolled this year,
+    # counted here from the roster's enrollments: not Hal's
+    enrolled = Enrollment.objects.filter(school_year=world.this_year)
+    assert _options(admin, "school") == [str(world.central.pk), str(world.lincoln.pk)]  # by name
+    this_year = sorted({row.grade for row in enrolled})
+    assert _options(admin, "grade") == [str(grade) for grade in this_year]
+    assert "12" not in _options(admin, "grade")
+    # and the viewer's only what they see: Central's students
+    seen = enrolled.filter(student__in=[world.carla, world.dev])
+    assert _options(viewer, "school") == [str(world.central.pk)]
+    assert _options(viewer, "grade") == [str(grade) for grade in sorted({r.grade for r in seen})]
