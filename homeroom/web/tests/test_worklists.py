@@ -36,6 +36,14 @@ from homeroom.web.tests.test_views import forecast_for, raise_flag
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def cast(shared_cast):
+    """The cast, built once for this module (conftest: `shared_cast`); what a test writes
+    is rolled back in a savepoint."""
+    return shared_cast
+
+
 WORKLIST = "Students to reach first"
 CHRONIC = "Students already chronically absent"
 STUDENTS = "Students and their attendance"
