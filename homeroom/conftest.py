@@ -440,6 +440,26 @@ def once_per_class(name: str, build: Callable[[SimpleNamespace], Any]):
     return built_once
 
 
+def once_per_module(name: str, build: Callable[[SimpleNamespace], Any]):
+    """A module-scoped fixture called `name`: `build(cast)` done once on the module's shared
+    cast, for a module whose every test asks for it (a test that did not would find its
+    rows all the same: it refuses)."""
+
+    @pytest.fixture(scope="module", name=name)
+    def built_once(request, module_cast, django_db_blocker):
+        strangers = [
+            item.name
+            for item in request.session.items
+            if item.module is request.module and name not in item.fixturenames
+        ]
+        if strangers:
+            raise pytest.UsageError(f"{name} is for modules whose every test asks for it")
+        with built_on_the_module_cast(django_db_blocker, module_cast, build) as built:
+            yield built
+
+    return built_once
+
+
 def the_tests_world[T](
     shared: T | None, cast: SimpleNamespace, build: Callable[[SimpleNamespace], T]
 ) -> T:

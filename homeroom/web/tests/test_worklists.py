@@ -24,7 +24,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from homeroom.accounts.models import CaseloadAssignment
-from homeroom.conftest import add_absence, school_days
+from homeroom.conftest import add_absence, once_per_module, school_days, the_tests_world
 from homeroom.core.models import AuditEntry, CalendarDate
 from homeroom.interventions.models import FamilyContact
 from homeroom.metrics.actions import do_refresh_summaries
@@ -72,9 +72,10 @@ def previous(student, probability: float) -> None:
 
 
 @pytest.fixture
-def world(cast):
-    """The students, flags, forecasts and absences of the module docstring, summarized."""
-    return build_world(cast)
+def world(cast, _world_once):
+    """The students, flags, forecasts and absences of the module docstring, summarized:
+    built once for the module's tests (conftest: `once_per_module`)."""
+    return the_tests_world(_world_once, cast, build_world)
 
 
 def build_world(cast):
@@ -106,6 +107,9 @@ def build_world(cast):
     do_refresh_summaries(cast.district)
     cast.carla_days = carla_days
     return cast
+
+
+_world_once = once_per_module("_world_once", build_world)
 
 
 def names(html: str, caption: str) -> list[str]:
