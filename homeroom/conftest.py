@@ -1,7 +1,10 @@
 """Shared test fixtures: a small named district (the cast) that every app's tests use.
 
 The cast's current school year is the one holding today's date, so pages that default to
-"today" show the same world whichever day the tests run.
+"today" show the same world whichever day the tests run. A module may build it once for
+all its tests (`shared_cast`, and `once_per_class` / `once_per_module` for worlds built on
+it): each test runs in a savepoint of the module's transaction, so it still finds the cast
+as built, at the cost of a savepoint rather than a cast.
 
 `--database-only` runs only the tests that touch the database: `./dev test` runs the whole
 suite on SQLite and these again on PostgreSQL, since a test that never opens a connection
