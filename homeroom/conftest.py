@@ -1,7 +1,10 @@
 """Shared test fixtures: a small named district (the cast) that every app's tests use.
 
 The cast's current school year is the one holding today's date, so pages that default to
-"today" show the same world whichever day the tests run.
+"today" show the same world whichever day the tests run. A module may build it once for
+all its tests (`shared_cast`, and `once_per_class` / `once_per_module` for worlds built on
+it): each test runs in a savepoint of the module's transaction, so it still finds the cast
+as built, at the cost of a savepoint rather than a cast.
 
 `--database-only` runs only the tests that touch the database: `./dev test` runs the whole
 suite on SQLite and these again on PostgreSQL, since a test that never opens a connection
@@ -9,13 +12,19 @@ learns nothing from a second database (nor one marked `one_database`, whose data
 sets up what it checks elsewhere).
 """
 
+import copy
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import sys
+import zoneinfo
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test import override_settings
+from django.utils import timezone
 
 from homeroom.accounts.models import CaseloadAssignment, GradeScope, Role, User
 from homeroom.attendance.models import AttendanceCode, AttendanceEvent, Category
@@ -27,6 +36,7 @@ from homeroom.roster.models import Enrollment, Section, SectionEnrollment, Stude
 from homeroom.warnings.models import RiskModel, RiskScore
 
 PASSWORD = "correct-horse-battery"
+CAST_TIMEZONE = "America/Chicago"
 
 # The cast's students, and which of them each cast member should see: written out, not
 # asked of the gatekeeper (the gatekeeper's and the views' tests check against it).
@@ -201,7 +211,12 @@ def make_user(username: str, role: Role, district: District, **extra) -> User:
 @pytest.fixture
 def cast(db):
     """A district with two schools, one user per role and scope, and students to find."""
-    district = District.objects.create(name="Riverside Unified", timezone="America/Chicago")
+    return build_cast()
+
+
+def build_cast() -> SimpleNamespace:
+    """The cast (see the `cast` fixture), written to the database."""
+    district = District.objects.create(name="Riverside Unified", timezone=CAST_TIMEZONE)
     today = district_today(district)  # not the machine's: Chicago is a day behind after 0:00 UTC
     start, end = school_year_bounds(today)
     other_district = District.objects.create(name="Elsewhere County")
@@ -324,6 +339,136 @@ def cast(db):
         homeroom=homeroom,
         codes=codes,
     )
+
+
+@contextmanager
+def kept_until_the_scope_ends[T](django_db_blocker, build: Callable[[], T]) -> Iterator[T]:
+    """What `build` writes, built once for a module's (or class's) tests and undone after.
+
+    The rows are written inside a transaction opened here and rolled back when the scope
+    ends; each test's own transaction (pytest-django's `db`) nests in it as a savepoint,
+    so whatever a test writes is rolled back before the next one, which finds the world as
+    built. The database is unblocked only while building and undoing, so a test still needs
+    `db` to reach it. Not for `transactional_db` or `live_server` tests: they commit (and
+    flush) for real. Passwords are hashed the fast way, as `fast_password_hashing` does for
+    a test, since that fixture is a test's and this runs before it.
+    """
+    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS):
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            built = build()
+        except BaseException:
+            outer.__exit__(*sys.exc_info())
+            raise
+    try:
+        yield built
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def for_one_test[T](world: T) -> T:
+    """A test's own copy of a world built once: the rows are shared (and each test's
+    writes rolled back), the Python objects are not, so that a test changing an attribute
+    in memory (a sign-in sets `last_login`) leaves the next test's objects as built."""
+    return copy.deepcopy(world)
+
+
+# The cast's `today` is the day it is built on: a cast shared by a module's tests must not
+# outlive the day in its district (the pages would read the next day against it). No module
+# takes this long, even on a loaded host; nearer midnight each test builds its own.
+SHARED_CAST_MARGIN = dt.timedelta(minutes=30)
+
+
+def days_end_is_near(margin: dt.timedelta = SHARED_CAST_MARGIN) -> bool:
+    """Whether the cast's day ends, in its district, within `margin` from now."""
+    now = timezone.now().astimezone(zoneinfo.ZoneInfo(CAST_TIMEZONE))
+    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), now.tzinfo)
+    return midnight - now < margin
+
+
+@pytest.fixture(scope="module")
+def module_cast(django_db_setup, django_db_blocker) -> Iterator[SimpleNamespace | None]:
+    """The cast built once for a module whose tests ask for `shared_cast`, rolled back at
+    the module's end (see kept_until_the_scope_ends); None near the end of its day."""
+    if days_end_is_near():
+        yield None
+        return
+    with kept_until_the_scope_ends(django_db_blocker, build_cast) as built:
+        yield built
+
+
+@pytest.fixture
+def shared_cast(request, module_cast, db) -> SimpleNamespace:
+    """The cast for a test, built once per module: the same rows as `cast`, at the cost of
+    a savepoint. A module opts in by defining its `cast` fixture as this one."""
+    marker = request.node.get_closest_marker("django_db")
+    if {"transactional_db", "live_server"} & set(request.fixturenames) or (
+        marker and marker.kwargs.get("transaction")
+    ):
+        raise pytest.UsageError("a test that commits cannot share the module's cast")
+    return build_cast() if module_cast is None else for_one_test(module_cast)
+
+
+@contextmanager
+def built_on_the_module_cast[T](
+    django_db_blocker, module_cast: SimpleNamespace | None, build: Callable[[SimpleNamespace], T]
+) -> Iterator[T | None]:
+    """`build(cast)` done once on the module's shared cast (on a copy of its objects) for
+    the tests of a class-scoped fixture, and rolled back when the class ends; None when the
+    module builds a cast per test (see `the_tests_world`)."""
+    if module_cast is None:
+        yield None
+        return
+    cast = for_one_test(module_cast)
+    with kept_until_the_scope_ends(django_db_blocker, lambda: build(cast)) as built:
+        yield built
+
+
+def once_per_class(name: str, build: Callable[[SimpleNamespace], Any]):
+    """A class-scoped fixture called `name`: `build(cast)` done once on the module's shared
+    cast for the tests of one class (see built_on_the_module_cast). Asked for outside a
+    class it would live, and its rows with it, until the module's end, under tests that do
+    not expect them: it refuses."""
+
+    @pytest.fixture(scope="class", name=name)
+    def built_once(request, module_cast, django_db_blocker):
+        if request.cls is None:
+            raise pytest.UsageError(f"{name} is for the tests of a class")
+        with built_on_the_module_cast(django_db_blocker, module_cast, build) as built:
+            yield built
+
+    return built_once
+
+
+def once_per_module(name: str, build: Callable[[SimpleNamespace], Any]):
+    """A module-scoped fixture called `name`: `build(cast)` done once on the module's shared
+    cast, for a module whose every test asks for it (a test that did not would find its
+    rows all the same: it refuses)."""
+
+    @pytest.fixture(scope="module", name=name)
+    def built_once(request, module_cast, django_db_blocker):
+        strangers = [
+            item.name
+            for item in request.session.items
+            if item.module is request.module and name not in item.fixturenames
+        ]
+        if strangers:
+            raise pytest.UsageError(f"{name} is for modules whose every test asks for it")
+        with built_on_the_module_cast(django_db_blocker, module_cast, build) as built:
+            yield built
+
+    return built_once
+
+
+def the_tests_world[T](
+    shared: T | None, cast: SimpleNamespace, build: Callable[[SimpleNamespace], T]
+) -> T:
+    """A test's copy of the world built once for its class, or, when the module builds a
+    cast per test, the world built for this test on its own cast."""
+    return build(cast) if shared is None else for_one_test(shared)
 
 
 @pytest.fixture

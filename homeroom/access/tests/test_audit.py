@@ -25,6 +25,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
+def cast(shared_cast):
+    """The cast, built once for this module (conftest: `shared_cast`); what a test writes
+    is rolled back in a savepoint."""
+    return shared_cast
+
+
+@pytest.fixture
 def trail(cast, client, tmp_path) -> dict[str, AuditEntry]:
     """The admin opened Ana's page, the teacher was refused Ben's, a command imported an
     absence of Ana's, and the admin signed in wrongly once; each on a day of its own."""

@@ -20,6 +20,14 @@ from homeroom.roster.models import Student
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def cast(shared_cast):
+    """The cast, built once for this module (conftest: `shared_cast`); what a test writes
+    is rolled back in a savepoint."""
+    return shared_cast
+
+
 # Of a case at the student's school managed by no one: who is on its team (manages it and
 # reads confidential notes) and who assigns its manager, among those who see the student.
 ON_TEAM = {"principal", "counselor"}

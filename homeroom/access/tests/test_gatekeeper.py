@@ -21,6 +21,14 @@ from homeroom.roster.models import Enrollment, Student
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def cast(shared_cast):
+    """The cast, built once for this module (conftest: `shared_cast`); what a test writes
+    is rolled back in a savepoint."""
+    return shared_cast
+
+
 EXPECTED_GRANT = {
     ("admin", "hal"): Grant.DISTRICT,
     ("analyst", "ana"): Grant.DISTRICT,

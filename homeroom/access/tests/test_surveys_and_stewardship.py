@@ -16,6 +16,15 @@ from homeroom.conftest import make_user
 from homeroom.interventions.tests.conftest import open_case
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cast(shared_cast):
+    """The cast, built once for this module (conftest: `shared_cast`); what a test writes
+    is rolled back in a savepoint."""
+    return shared_cast
+
+
 CAST = ("admin", "analyst", "principal", "counselor", "teacher", "viewer", "outsider", "former")
 
 

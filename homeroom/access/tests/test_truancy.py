@@ -17,6 +17,14 @@ from homeroom.conftest import EVERYONE, VISIBLE, make_user
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def cast(shared_cast):
+    """The cast, built once for this module (conftest: `shared_cast`); what a test writes
+    is rolled back in a savepoint."""
+    return shared_cast
+
+
 # California's first notice is approved by principals and administrators; its meeting also
 # by counselors.
 NOTICE_APPROVERS = frozenset({"principal", "district_admin"})

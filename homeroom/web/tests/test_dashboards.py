@@ -19,6 +19,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
+def cast(shared_cast):
+    """The cast, built once for this module (conftest: `shared_cast`); what a test writes
+    is rolled back in a savepoint."""
+    return shared_cast
+
+
+@pytest.fixture
 def world(cast):
     """The cast with absences: Ana misses a fifth of her days so far (severe chronic,
     tier 3), Ben a tenth (moderate, tier 2), Carla her first day; then the refresh."""

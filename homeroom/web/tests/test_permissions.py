@@ -18,7 +18,15 @@ from django.urls import URLPattern, reverse
 from openpyxl import load_workbook
 
 from homeroom.accounts.models import Role
-from homeroom.conftest import EVERYONE, VISIBLE, add_absence, make_user, school_days
+from homeroom.conftest import (
+    EVERYONE,
+    VISIBLE,
+    add_absence,
+    make_user,
+    once_per_class,
+    school_days,
+    the_tests_world,
+)
 from homeroom.core.models import AuditEntry
 from homeroom.ingest.records import Batch
 from homeroom.ingest.sync import do_import
@@ -170,6 +178,28 @@ def private_uploads(settings, tmp_path):
     settings.DATA_DIR = tmp_path
 
 
+@pytest.fixture
+def cast(shared_cast):
+    """The cast, built once for this module (conftest: `shared_cast`): what a test writes,
+    and what each user does within a test, is rolled back in a savepoint. The worlds built
+    on it (summaries, a case, truancy steps, a survey) are built once for a class of tests
+    (conftest: `once_per_class`) and rolled back when the class ends."""
+    return shared_cast
+
+
+def _summaries_computed(cast):
+    return do_refresh_summaries(cast.district)
+
+
+_summaries_once = once_per_class("_summaries_once", _summaries_computed)
+
+
+@pytest.fixture
+def summaries(cast, _summaries_once):
+    """The cast's summaries as an import computes them, once for a class of tests."""
+    return the_tests_world(_summaries_once, cast, _summaries_computed)
+
+
 def _sign_in(client, cast, username: str):
     if username != ANONYMOUS:
         client.force_login(getattr(cast, username))
@@ -294,96 +324,120 @@ def test_htmx_table_shows_exactly_the_visible_students(cast, client, username, e
     assert student_ids_linked(response.text) == _expected_ids(cast, username, enrolled)
 
 
-@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
-def test_student_list_sorted_by_attendance_shows_exactly_the_visible_students(
-    cast, client, summaries, username
-):
-    # given a signed-in member of the cast, and every student's summary computed
-    _sign_in(client, cast, username)
-    # when they sort the students list by days absent (the sort reads the summaries),
-    # every student of theirs included
-    response = client.get(reverse("web:students"), {"sort": "-absent", "enrolled": "all"})
-    # then it still links to exactly the students they may see
-    assert student_ids_linked(response.text) == _expected_ids(cast, username, "all")
+class TestWithTheSummaries:
+    """Pages that read the cast's summaries, computed once for these tests."""
 
+    @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
+    def test_student_list_sorted_by_attendance_shows_exactly_the_visible_students(
+        self, cast, client, summaries, username
+    ):
+        # given a signed-in member of the cast, and every student's summary computed
+        _sign_in(client, cast, username)
+        # when they sort the students list by days absent (the sort reads the summaries),
+        # every student of theirs included
+        response = client.get(reverse("web:students"), {"sort": "-absent", "enrolled": "all"})
+        # then it still links to exactly the students they may see
+        assert student_ids_linked(response.text) == _expected_ids(cast, username, "all")
 
-@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
-@pytest.mark.parametrize(
-    "params",
-    [{"band": "satisfactory"}, {"tier": "tier1"}, {"caseload": "mine"}, {"flag": "consecutive"}],
-)
-def test_filtered_student_list_never_reaches_past_the_users_students(
-    cast, client, summaries, username, params
-):
-    # given every student of the district flagged; the cast's only caseload today is the
-    # counselor's Gabe (Ben's assignment ended a month ago)
-    Flag.objects.bulk_create(
-        Flag(
-            student=getattr(cast, name),
-            school_year=cast.this_year,
-            kind=Flag.Kind.CONSECUTIVE,
-            raised_on=cast.today,
-            checked_on=cast.today,
-            reason="Absent 3 school days in a row",
-        )
-        for name in EVERYONE
+    @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
+    @pytest.mark.parametrize(
+        "params",
+        [
+            {"band": "satisfactory"},
+            {"tier": "tier1"},
+            {"caseload": "mine"},
+            {"flag": "consecutive"},
+        ],
     )
-    _sign_in(client, cast, username)
-    # when they filter their list (with no absences, every student enrolled this year is
-    # satisfactory and in tier 1)
-    response = client.get(reverse("web:students"), params | {"enrolled": "all"})
-    # then they see their own students who match, and no one else
-    if "caseload" in params:
-        expected = {cast.gabe.pk} if username == "counselor" else set()
-    elif "flag" in params:
-        expected = _expected_ids(cast, username, "all")
-    else:  # Hal, not enrolled this year, has no band or tier
-        expected = _expected_ids(cast, username, "")
-    assert student_ids_linked(response.text) == expected
+    def test_filtered_student_list_never_reaches_past_the_users_students(
+        self, cast, client, summaries, username, params
+    ):
+        # given every student of the district flagged; the cast's only caseload today is the
+        # counselor's Gabe (Ben's assignment ended a month ago)
+        Flag.objects.bulk_create(
+            Flag(
+                student=getattr(cast, name),
+                school_year=cast.this_year,
+                kind=Flag.Kind.CONSECUTIVE,
+                raised_on=cast.today,
+                checked_on=cast.today,
+                reason="Absent 3 school days in a row",
+            )
+            for name in EVERYONE
+        )
+        _sign_in(client, cast, username)
+        # when they filter their list (with no absences, every student enrolled this year is
+        # satisfactory and in tier 1)
+        response = client.get(reverse("web:students"), params | {"enrolled": "all"})
+        # then they see their own students who match, and no one else
+        if "caseload" in params:
+            expected = {cast.gabe.pk} if username == "counselor" else set()
+        elif "flag" in params:
+            expected = _expected_ids(cast, username, "all")
+        else:  # Hal, not enrolled this year, has no band or tier
+            expected = _expected_ids(cast, username, "")
+        assert student_ids_linked(response.text) == expected
 
+    @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
+    def test_overview_counts_exactly_the_visible_students(self, cast, client, summaries, username):
+        # given a signed-in member of the cast, and every student's summary computed
+        _sign_in(client, cast, username)
+        # when they open the overview (a principal's or viewer's: their school's dashboard)
+        page = client.get(reverse("web:home"), follow=True).text
+        # then its totals count exactly the students they may see who are enrolled this year
+        assert figure(page, "Students enrolled") == str(
+            len(VISIBLE[username] - NOT_ENROLLED_THIS_YEAR)
+        )
 
-@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
-def test_overview_counts_exactly_the_visible_students(cast, client, summaries, username):
-    # given a signed-in member of the cast, and every student's summary computed
-    _sign_in(client, cast, username)
-    # when they open the overview (a principal's or viewer's: their school's dashboard)
-    page = client.get(reverse("web:home"), follow=True).text
-    # then its totals count exactly the students they may see who are enrolled this year
-    assert figure(page, "Students enrolled") == str(len(VISIBLE[username] - NOT_ENROLLED_THIS_YEAR))
+    @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
+    def test_dashboards_count_exactly_the_students_of_what_they_show(
+        self, cast, client, summaries, username
+    ):
+        # given a signed-in member of the cast, and every student's summary computed
+        _sign_in(client, cast, username)
+        # when they open each school's and each grade's dashboard of the cast
+        opened = {}
+        for school, grade, names in (
+            (cast.lincoln, None, {"ana", "ben", "eli", "gabe"}),
+            (cast.central, None, {"carla", "dev"}),
+            (cast.central, 9, {"carla"}),
+            (cast.lincoln, 3, {"ana"}),
+        ):
+            args = [school.pk] if grade is None else [school.pk, grade]
+            route = "web:school_dashboard" if grade is None else "web:grade_dashboard"
+            response = client.get(reverse(route, args=args))
+            if response.status_code == 200:
+                # then what opens counts exactly that school's (or grade's) students
+                assert figure(response.text, "Students enrolled") == str(len(names))
+                opened[(school.local_id, grade)] = names
+        # and what opens is exactly what their scope covers whole
+        expected = {
+            "admin": {("101", None), ("301", None), ("301", 9), ("101", 3)},
+            "analyst": {("101", None), ("301", None), ("301", 9), ("101", 3)},
+            "principal": {("101", None), ("101", 3)},
+            "viewer": {("301", None), ("301", 9)},
+            "counselor": {("301", 9)},
+            "teacher": set(),
+        }
+        assert set(opened) == expected[username]
+
+    @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+    @pytest.mark.parametrize("enrolled", ["", "all"])
+    def test_students_download_holds_exactly_the_visible_students(
+        self, cast, client, summaries, username, enrolled
+    ):
+        # given the summaries computed
+        _sign_in(client, cast, username)
+        # when they download the students list (this year's, or everyone)
+        response = client.get(reverse("web:students"), {"download": "csv", "enrolled": enrolled})
+        # then it holds exactly the students they may see, and the export is audited
+        expected = VISIBLE[username] - (NOT_ENROLLED_THIS_YEAR if not enrolled else set())
+        assert _csv_ids(response) == {getattr(cast, name).local_id for name in expected}
+        entry = AuditEntry.objects.get(action=AuditEntry.Action.EXPORT)
+        assert (entry.user, entry.details["rows"]) == (getattr(cast, username), len(expected))
 
 
 GRADE_SCOPED = {"counselor": (301, 9)}  # the counselor serves grades 9 and 10 of Central
-
-
-@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT - {"outsider"}))
-def test_dashboards_count_exactly_the_students_of_what_they_show(cast, client, summaries, username):
-    # given a signed-in member of the cast, and every student's summary computed
-    _sign_in(client, cast, username)
-    # when they open each school's and each grade's dashboard of the cast
-    opened = {}
-    for school, grade, names in (
-        (cast.lincoln, None, {"ana", "ben", "eli", "gabe"}),
-        (cast.central, None, {"carla", "dev"}),
-        (cast.central, 9, {"carla"}),
-        (cast.lincoln, 3, {"ana"}),
-    ):
-        args = [school.pk] if grade is None else [school.pk, grade]
-        route = "web:school_dashboard" if grade is None else "web:grade_dashboard"
-        response = client.get(reverse(route, args=args))
-        if response.status_code == 200:
-            # then what opens counts exactly that school's (or grade's) students
-            assert figure(response.text, "Students enrolled") == str(len(names))
-            opened[(school.local_id, grade)] = names
-    # and what opens is exactly what their scope covers whole
-    expected = {
-        "admin": {("101", None), ("301", None), ("301", 9), ("101", 3)},
-        "analyst": {("101", None), ("301", None), ("301", 9), ("101", 3)},
-        "principal": {("101", None), ("101", 3)},
-        "viewer": {("301", None), ("301", 9)},
-        "counselor": {("301", 9)},
-        "teacher": set(),
-    }
-    assert set(opened) == expected[username]
 
 
 def _flag_everyone(cast) -> None:
@@ -408,57 +462,74 @@ def _csv_ids(response) -> set[str]:
     return {row[0] for row in rows[1:]}
 
 
-@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-def test_early_warnings_list_exactly_the_visible_flagged_students(cast, client, username):
-    # given an open flag on every student of the district, none chronically absent
+def _everyone_flagged(cast):
     _flag_everyone(cast)
-    do_refresh_summaries(cast.district)
-    _sign_in(client, cast, username)
-    # when they open the early-warning worklist, and download it
-    response = client.get(reverse("web:warnings"))
-    download = client.get(reverse("web:warnings"), {"download": "csv"})
-    # then both hold exactly the students they may see who are enrolled this year
-    expected = VISIBLE[username] - NOT_ENROLLED_THIS_YEAR
-    assert student_ids_linked(response.text) == {getattr(cast, name).pk for name in expected}
-    assert _csv_ids(download) == {getattr(cast, name).local_id for name in expected}
+    return do_refresh_summaries(cast.district)
 
 
-@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-def test_chronic_list_holds_exactly_the_visible_chronic_students(cast, client, username):
-    # given every student enrolled this year absent on each school day so far
+def _everyone_chronic(cast):
     for name in EVERYONE - NOT_ENROLLED_THIS_YEAR:
         student = getattr(cast, name)
         school = student.enrollments.get(school_year=cast.this_year).school
         for day in school_days(cast.this_year):
             if day <= cast.today:
                 add_absence(cast, student, school, day)
-    do_refresh_summaries(cast.district)
-    _sign_in(client, cast, username)
-    # when they open the chronic list and download it as a spreadsheet
-    response = client.get(reverse("web:warnings"), {"list": "chronic"})
-    download = client.get(reverse("web:warnings"), {"list": "chronic", "download": "xlsx"})
-    # then both hold exactly the students they may see who are enrolled this year
-    expected = VISIBLE[username] - NOT_ENROLLED_THIS_YEAR
-    assert student_ids_linked(response.text) == {getattr(cast, name).pk for name in expected}
-    sheet = load_workbook(io.BytesIO(download.content)).active
-    assert {row[0] for row in list(sheet.values)[1:]} == {
-        getattr(cast, name).local_id for name in expected
-    }
+    return do_refresh_summaries(cast.district)
 
 
-@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-@pytest.mark.parametrize("enrolled", ["", "all"])
-def test_students_download_holds_exactly_the_visible_students(cast, client, username, enrolled):
-    # given the summaries computed
-    do_refresh_summaries(cast.district)
-    _sign_in(client, cast, username)
-    # when they download the students list (this year's, or everyone)
-    response = client.get(reverse("web:students"), {"download": "csv", "enrolled": enrolled})
-    # then it holds exactly the students they may see, and the export is audited
-    expected = VISIBLE[username] - (NOT_ENROLLED_THIS_YEAR if not enrolled else set())
-    assert _csv_ids(response) == {getattr(cast, name).local_id for name in expected}
-    entry = AuditEntry.objects.get(action=AuditEntry.Action.EXPORT)
-    assert (entry.user, entry.details["rows"]) == (getattr(cast, username), len(expected))
+_flagged_once = once_per_class("_flagged_once", _everyone_flagged)
+_chronic_once = once_per_class("_chronic_once", _everyone_chronic)
+
+
+class TestEarlyWarnings:
+    """The early-warning worklist, every student flagged once for these tests."""
+
+    @pytest.fixture
+    def everyone_flagged(self, cast, _flagged_once):
+        """An open flag on every student of the district, none chronically absent, and the
+        summaries computed."""
+        return the_tests_world(_flagged_once, cast, _everyone_flagged)
+
+    @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+    def test_early_warnings_list_exactly_the_visible_flagged_students(
+        self, cast, client, everyone_flagged, username
+    ):
+        # given an open flag on every student of the district, none chronically absent
+        _sign_in(client, cast, username)
+        # when they open the early-warning worklist, and download it
+        response = client.get(reverse("web:warnings"))
+        download = client.get(reverse("web:warnings"), {"download": "csv"})
+        # then both hold exactly the students they may see who are enrolled this year
+        expected = VISIBLE[username] - NOT_ENROLLED_THIS_YEAR
+        assert student_ids_linked(response.text) == {getattr(cast, name).pk for name in expected}
+        assert _csv_ids(download) == {getattr(cast, name).local_id for name in expected}
+
+
+class TestChronicList:
+    """The chronic list, every student absent every day once for these tests."""
+
+    @pytest.fixture
+    def everyone_chronic(self, cast, _chronic_once):
+        """Every student enrolled this year absent on each school day so far, and the
+        summaries computed."""
+        return the_tests_world(_chronic_once, cast, _everyone_chronic)
+
+    @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+    def test_chronic_list_holds_exactly_the_visible_chronic_students(
+        self, cast, client, everyone_chronic, username
+    ):
+        # given every student enrolled this year absent on each school day so far
+        _sign_in(client, cast, username)
+        # when they open the chronic list and download it as a spreadsheet
+        response = client.get(reverse("web:warnings"), {"list": "chronic"})
+        download = client.get(reverse("web:warnings"), {"list": "chronic", "download": "xlsx"})
+        # then both hold exactly the students they may see who are enrolled this year
+        expected = VISIBLE[username] - NOT_ENROLLED_THIS_YEAR
+        assert student_ids_linked(response.text) == {getattr(cast, name).pk for name in expected}
+        sheet = load_workbook(io.BytesIO(download.content)).active
+        assert {row[0] for row in list(sheet.values)[1:]} == {
+            getattr(cast, name).local_id for name in expected
+        }
 
 
 @pytest.mark.parametrize("username", [ANONYMOUS, *CAST_USERS])
@@ -581,8 +652,7 @@ INTERVENTIONS_MATRIX = {
 }
 
 
-@pytest.fixture
-def case_world(cast):
+def _case_world(cast):
     """The cast with the default playbook, a Lincoln counselor, a partner, and Gabe's case
     with one of each entry the case page changes."""
     do_install_defaults(cast.district)
@@ -620,6 +690,15 @@ def case_world(cast):
         referral=referral,
         lincoln_counselor=lincoln_counselor,
     )
+
+
+_case_world_once = once_per_class("_case_world_once", _case_world)
+
+
+@pytest.fixture
+def case_world(cast, _case_world_once):
+    """That world for a test, built once for its class."""
+    return the_tests_world(_case_world_once, cast, _case_world)
 
 
 def _valid_form(world, route: str, user) -> dict:
@@ -729,22 +808,45 @@ INTERVENTION_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("route", "method"), INTERVENTION_CASES)
-def test_case_management_route_answers_each_user_as_the_matrix_says(case_world, route, method):
-    # given each member of the cast (or nobody) signed in in turn, and Gabe's case with its
-    # entries
-    expected = dict(INTERVENTIONS_MATRIX[route])[method]
-    url = reverse(f"interventions:{route}", args=_route_arguments(case_world, route))
+class TestCaseManagement:
+    """The case manager's pages, on a case world built once for these tests."""
 
-    def ask(client, username):
-        if method == "get":
-            return client.get(url)
-        user = getattr(case_world.cast, username, None) or case_world.cast.admin
-        return client.post(url, _valid_form(case_world, route, user))
+    @pytest.mark.parametrize(("route", "method"), INTERVENTION_CASES)
+    def test_case_management_route_answers_each_user_as_the_matrix_says(
+        self, case_world, route, method
+    ):
+        # given each member of the cast (or nobody) signed in in turn, and Gabe's case with its
+        # entries
+        expected = dict(INTERVENTIONS_MATRIX[route])[method]
+        url = reverse(f"interventions:{route}", args=_route_arguments(case_world, route))
 
-    # when they open the page, or send the page's form filled in correctly, then each gets
-    # what the matrix says
-    assert _answers(case_world.cast, expected, ask) == expected
+        def ask(client, username):
+            if method == "get":
+                return client.get(url)
+            user = getattr(case_world.cast, username, None) or case_world.cast.admin
+            return client.post(url, _valid_form(case_world, route, user))
+
+        # when they open the page, or send the page's form filled in correctly, then each gets
+        # what the matrix says
+        assert _answers(case_world.cast, expected, ask) == expected
+
+    @pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
+    def test_caseload_download_holds_only_the_cases_the_user_manages(
+        self, case_world, client, username
+    ):
+        # given Gabe's case, managed by the counselor
+        cast = case_world.cast
+        _sign_in(client, cast, username)
+        # when they download their caseload
+        response = client.get(reverse("interventions:caseload"), {"download": "csv"})
+        # then the counselor's holds Gabe's case, as a Tier 2 case at Lincoln; no one else's does
+        rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+        if username == "counselor":
+            assert [row[:5] for row in rows[1:]] == [
+                ["S6", "Garcia", "Gabe", "Tier 2", "Lincoln Elementary"]
+            ]
+        else:
+            assert rows[1:] == []
 
 
 # Truancy escalation (homeroom.truancy.urls) ---------------------------------------------
@@ -782,8 +884,7 @@ TRUANCY_MATRIX = {
 }
 
 
-@pytest.fixture
-def truancy_world(cast):
+def _truancy_world(cast):
     """Ana eligible for the first notice; Ben's meeting approved after two notices."""
     from homeroom.truancy.actions import do_approve_step, do_choose_pack, do_find_eligible
     from homeroom.truancy.models import TruancyStep
@@ -805,6 +906,15 @@ def truancy_world(cast):
         meeting=TruancyStep.objects.get(student=cast.ben, key="meeting"),
         letter=TruancyStep.objects.get(student=cast.ben, key="not1").documents.get(),
     )
+
+
+_truancy_world_once = once_per_class("_truancy_world_once", _truancy_world)
+
+
+@pytest.fixture
+def truancy_world(cast, _truancy_world_once):
+    """That world for a test, built once for its class."""
+    return the_tests_world(_truancy_world_once, cast, _truancy_world)
 
 
 def _truancy_request(world, route: str) -> tuple[list, dict]:
@@ -842,35 +952,21 @@ def test_every_truancy_route_has_a_row_in_the_matrix():
 TRUANCY_CASES = [(route, method) for route, rows in TRUANCY_MATRIX.items() for method, _ in rows]
 
 
-@pytest.mark.parametrize(("route", "method"), TRUANCY_CASES)
-def test_truancy_route_answers_each_user_as_the_matrix_says(truancy_world, route, method):
-    # given each member of the cast (or nobody) signed in in turn
-    expected = dict(TRUANCY_MATRIX[route])[method]
-    arguments, form = _truancy_request(truancy_world, route)
-    url = reverse(f"truancy:{route}", args=arguments)
+class TestTruancy:
+    """Truancy escalation, on a truancy world built once for these tests."""
 
-    def ask(client, username):
-        return client.get(url) if method == "get" else client.post(url, form)
+    @pytest.mark.parametrize(("route", "method"), TRUANCY_CASES)
+    def test_truancy_route_answers_each_user_as_the_matrix_says(self, truancy_world, route, method):
+        # given each member of the cast (or nobody) signed in in turn
+        expected = dict(TRUANCY_MATRIX[route])[method]
+        arguments, form = _truancy_request(truancy_world, route)
+        url = reverse(f"truancy:{route}", args=arguments)
 
-    # when they open the page or send its valid form, then each gets what the matrix says
-    assert _answers(truancy_world.cast, expected, ask) == expected
+        def ask(client, username):
+            return client.get(url) if method == "get" else client.post(url, form)
 
-
-@pytest.mark.parametrize("username", sorted(set(CAST_USERS) - SIGNED_OUT))
-def test_caseload_download_holds_only_the_cases_the_user_manages(case_world, client, username):
-    # given Gabe's case, managed by the counselor
-    cast = case_world.cast
-    _sign_in(client, cast, username)
-    # when they download their caseload
-    response = client.get(reverse("interventions:caseload"), {"download": "csv"})
-    # then the counselor's holds Gabe's case, as a Tier 2 case at Lincoln; no one else's does
-    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    if username == "counselor":
-        assert [row[:5] for row in rows[1:]] == [
-            ["S6", "Garcia", "Gabe", "Tier 2", "Lincoln Elementary"]
-        ]
-    else:
-        assert rows[1:] == []
+        # when they open the page or send its valid form, then each gets what the matrix says
+        assert _answers(truancy_world.cast, expected, ask) == expected
 
 
 # Outreach pages for district administrators (each of their own district).
@@ -960,20 +1056,25 @@ def test_every_reports_route_has_a_row_in_the_matrix():
     assert {p.name for p in report_urls.urlpatterns} == set(REPORTS_MATRIX)
 
 
-@pytest.mark.parametrize(("route", "method"), REPORT_CASES)
-def test_reports_route_answers_each_user_as_the_matrix_says(cast, summaries, route, method):
-    # given the district's figures computed and each member of the cast signed in in turn
-    expected = dict(REPORTS_MATRIX[route])[method]
-    assert set(expected) == {ANONYMOUS, *CAST_USERS}
-    url = reverse(f"reports:{route}", args=REPORT_ARGUMENTS.get(route, []))
+class TestReports:
+    """Reports, on the cast's summaries computed once for these tests."""
 
-    def ask(client, username):
-        if method == "get":
-            return client.get(url)
-        return client.post(url, {"minimum_cell": "5"})
+    @pytest.mark.parametrize(("route", "method"), REPORT_CASES)
+    def test_reports_route_answers_each_user_as_the_matrix_says(
+        self, cast, summaries, route, method
+    ):
+        # given the district's figures computed and each member of the cast signed in in turn
+        expected = dict(REPORTS_MATRIX[route])[method]
+        assert set(expected) == {ANONYMOUS, *CAST_USERS}
+        url = reverse(f"reports:{route}", args=REPORT_ARGUMENTS.get(route, []))
 
-    # when they open the page or download the report, then each gets what the matrix says
-    assert _answers(cast, expected, ask) == expected
+        def ask(client, username):
+            if method == "get":
+                return client.get(url)
+            return client.post(url, {"minimum_cell": "5"})
+
+        # when they open the page or download the report, then each gets what the matrix says
+        assert _answers(cast, expected, ask) == expected
 
 
 # Needs surveys (homeroom.surveys.urls) and the coding audit (homeroom.stewardship.urls) ---
@@ -1031,8 +1132,7 @@ STEWARDSHIP_MATRIX = {
 }
 
 
-@pytest.fixture
-def survey_world(cast):
+def _survey_world(cast):
     from homeroom.interventions.tests.conftest import open_case
     from homeroom.surveys.models import Invitation
     from homeroom.surveys.tests.world import families
@@ -1046,6 +1146,15 @@ def survey_world(cast):
     )
     invitation.students.set([cast.gabe])
     return world
+
+
+_survey_world_once = once_per_class("_survey_world_once", _survey_world)
+
+
+@pytest.fixture
+def survey_world(cast, _survey_world_once):
+    """That world for a test, built once for its class."""
+    return the_tests_world(_survey_world_once, cast, _survey_world)
 
 
 def _survey_request(world, route: str) -> tuple[list, dict]:
@@ -1087,18 +1196,21 @@ def test_every_survey_and_stewardship_route_has_a_row_in_the_matrix():
 SURVEY_CASES = [(route, method) for route, rows in SURVEYS_MATRIX.items() for method, _ in rows]
 
 
-@pytest.mark.parametrize(("route", "method"), SURVEY_CASES)
-def test_survey_route_answers_each_user_as_the_matrix_says(survey_world, route, method):
-    # given each member of the cast (or nobody) signed in in turn
-    expected = dict(SURVEYS_MATRIX[route])[method]
-    arguments, form = _survey_request(survey_world, route)
-    url = reverse(f"surveys:{route}", args=arguments)
+class TestSurveys:
+    """Needs surveys, on a survey world built once for these tests."""
 
-    def ask(client, username):
-        return client.get(url) if method == "get" else client.post(url, form)
+    @pytest.mark.parametrize(("route", "method"), SURVEY_CASES)
+    def test_survey_route_answers_each_user_as_the_matrix_says(self, survey_world, route, method):
+        # given each member of the cast (or nobody) signed in in turn
+        expected = dict(SURVEYS_MATRIX[route])[method]
+        arguments, form = _survey_request(survey_world, route)
+        url = reverse(f"surveys:{route}", args=arguments)
 
-    # when they open the page or send its valid form, then each gets what the matrix says
-    assert _answers(survey_world.cast, expected, ask) == expected
+        def ask(client, username):
+            return client.get(url) if method == "get" else client.post(url, form)
+
+        # when they open the page or send its valid form, then each gets what the matrix says
+        assert _answers(survey_world.cast, expected, ask) == expected
 
 
 @pytest.mark.parametrize("route", sorted(STEWARDSHIP_MATRIX))

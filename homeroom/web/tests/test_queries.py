@@ -29,6 +29,14 @@ from homeroom.web.tests.page_text import student_ids_linked
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def cast(shared_cast):
+    """The cast, built once for this module (conftest: `shared_cast`); what a test writes
+    is rolled back in a savepoint."""
+    return shared_cast
+
+
 MORE = 20
 RUN_LINK = re.compile(r'href="/imports/(\d+)/"')
 

@@ -33,6 +33,13 @@ from homeroom.web.tests.page_text import (
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def cast(shared_cast):
+    """The cast, built once for this module (conftest: `shared_cast`); what a test writes
+    is rolled back in a savepoint."""
+    return shared_cast
+
+
 def school_days(cast, count: int) -> list[dt.date]:
     """The first `count` school days of the cast's year, all before today."""
     days = [day for day in cast_school_days(cast.this_year) if day < cast.today][:count]

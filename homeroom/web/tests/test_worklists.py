@@ -25,7 +25,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from homeroom.accounts.models import CaseloadAssignment
-from homeroom.conftest import add_absence, school_days
+from homeroom.conftest import add_absence, once_per_module, school_days, the_tests_world
 from homeroom.core.models import AuditEntry, CalendarDate
 from homeroom.interventions.models import FamilyContact
 from homeroom.metrics.actions import do_refresh_summaries
@@ -36,6 +36,14 @@ from homeroom.web.tests.page_text import rows_by_first_cell, student_ids_linked,
 from homeroom.web.tests.test_views import forecast_for, raise_flag
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cast(shared_cast):
+    """The cast, built once for this module (conftest: `shared_cast`); what a test writes
+    is rolled back in a savepoint."""
+    return shared_cast
+
 
 WORKLIST = "Students to reach first"
 CHRONIC = "Students already chronically absent"
@@ -65,9 +73,10 @@ def previous(student, probability: float) -> None:
 
 
 @pytest.fixture
-def world(cast):
-    """The students, flags, forecasts and absences of the module docstring, summarized."""
-    return build_world(cast)
+def world(cast, _world_once):
+    """The students, flags, forecasts and absences of the module docstring, summarized:
+    built once for the module's tests (conftest: `once_per_module`)."""
+    return the_tests_world(_world_once, cast, build_world)
 
 
 def build_world(cast):
@@ -99,6 +108,9 @@ def build_world(cast):
     do_refresh_summaries(cast.district)
     cast.carla_days = carla_days
     return cast
+
+
+_world_once = once_per_module("_world_once", build_world)
 
 
 def names(html: str, caption: str) -> list[str]:
