@@ -213,7 +213,8 @@ class Matcher:
         self._grades = int(a.span_grade.max(initial=0)) - self._grade_low + 1
         self._day_span = a.day_count + 1
         places = self._place(a.span_school, a.span_grade)
-        self._by_place = np.argsort(places, kind="stable")
+        # by place, then by student: a cell's students come out in order, without a sort
+        self._by_place = np.lexsort((a.span_student, places))
         self._places = places[self._by_place]
         self._cells = _Cells.empty()
 
@@ -253,8 +254,10 @@ class Matcher:
             cell = np.repeat(chunk, counts[chunk])
             rows = self._by_place[_ranges(lo[chunk], counts[chunk])]
             on = (a.span_first[rows] <= day[cell]) & (day[cell] <= a.span_last[rows])
-            members.append(np.unique((cell[on] + first_id) * a.students + a.span_student[rows[on]]))
+            members.append((cell[on] + first_id) * a.students + a.span_student[rows[on]])
         row_key = np.concatenate(members)
+        # sorted already; a student twice in a cell (two spans holding the day) counts once
+        row_key = row_key[np.diff(row_key, prepend=-1) != 0]
         cell, students = row_key // a.students, row_key % a.students
         local = cell - first_id
         measured = self._measure(students, day[local], school[local])

@@ -284,16 +284,14 @@ def _attendance(
     )
     profile = load_rule_profile(district.rule_profile)
     facts = engine.facts
-    spans = engine.run(
-        definitions.spans(facts, window).select(
-            "student_id", "school_id", "grade", "first_day", "last_day"
-        )
-    )
-    absences = engine.run(
-        definitions.absence_days(facts, profile, window).select(
-            "student_id", "date", "absent_milli"
-        )
-    )
+    staged = definitions.spans(facts, window)  # staged once: the absences are read within it
+    spans = engine.run(staged.select("student_id", "school_id", "grade", "first_day", "last_day"))
+    absent = definitions.absence_days(facts, profile, window, staged)
+    absent = absent.filter(absent.absent_milli > 0)
+    # One row per student, "date:thousandths" of each day absent: a row a day (about a
+    # million in a 50,000-student year) would cost more to send than to compute.
+    token = absent.date.cast("string") + ":" + absent.absent_milli.cast("string")
+    absences = engine.run(absent.group_by("student_id").aggregate(days=token.group_concat(" ")))
     days = facts.school_days
     days = engine.run(
         days.filter(days.school_year_id == year.pk, days.counted == 1).select("school_id", "date")
@@ -322,7 +320,12 @@ def _attendance(
     through_days = np.concatenate(
         [np.zeros((len(school_ids), 1), dtype=np.int64), np.cumsum(counted, axis=1)], axis=1
     )
-    absent_students = numbers(absences.column("student_id"))
+    per_student = absences.column("days").to_pylist()
+    counts = np.array([text.count(" ") + 1 for text in per_student], dtype=np.int64)
+    tokens = " ".join(per_student).split(" ") if per_student else []
+    absent_students = np.repeat(numbers(absences.column("student_id")), counts)
+    absent_dates = np.array([token[:10] for token in tokens], dtype="datetime64[D]")
+    absent_milli = np.array([token[11:] for token in tokens], dtype=float)
     known = np.isin(absent_students, student_ids)
     attendance = Attendance(
         through=through_days,
@@ -332,8 +335,8 @@ def _attendance(
         span_first=day_numbers(spans.column("first_day")),
         span_last=day_numbers(spans.column("last_day")),
         absence_student=np.searchsorted(student_ids, absent_students[known]),
-        absence_day=day_numbers(absences.column("date"))[known],
-        absence_days=numbers(absences.column("absent_milli"), float)[known] / 1000,
+        absence_day=(absent_dates - start).astype(np.int64)[known],
+        absence_days=absent_milli[known] / 1000,
         students=len(student_ids),
     )
     return attendance, ids, (through - year.start_date).days
