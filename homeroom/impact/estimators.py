@@ -27,6 +27,7 @@ RECENT_DAYS = 14  # "recently": the two weeks (calendar days) before the start
 RECENT_CALIPER = 1.0  # the largest gap of days absent recently a comparison student may have
 MINIMUM_PRIOR_DAYS = 10  # school days enrolled before the start, to have a prior rate
 MINIMUM_STUDENTS = 10  # fewer treated students than this: no estimate is given
+ROWS_AT_ONCE = 2_000_000  # rows (spans, pairs) held at once while matching: bounds memory
 
 
 @dataclass(frozen=True)
@@ -149,9 +150,17 @@ def tier_of(
 
 
 @dataclass
-class _Cell:
-    """The students enrolled at a school in a grade on a day, with their before and after."""
+class _Cells:
+    """Students enrolled at a school in a grade on a day ("cells"), with their before and
+    after, for every cell measured so far. Cell `c`'s students are rows `lo[c]:hi[c]`,
+    ordered by student; `row_key` (cell * students + student) is sorted, so a student's
+    row in a cell is one binary search."""
 
+    keys: np.ndarray  # the cells' keys (`Matcher._key`), sorted
+    ids: np.ndarray  # the cell number of each key
+    lo: np.ndarray  # by cell number
+    hi: np.ndarray
+    row_key: np.ndarray
     students: np.ndarray
     prior_rate: np.ndarray
     recent: np.ndarray
@@ -160,10 +169,31 @@ class _Cell:
     post_rate: np.ndarray
     post_ok: np.ndarray
 
+    ROWS = (
+        "row_key",
+        "students",
+        "prior_rate",
+        "recent",
+        "prior_ok",
+        "tier",
+        "post_rate",
+        "post_ok",
+    )
+
+    @classmethod
+    def empty(cls) -> "_Cells":
+        whole, rate, flag = (np.zeros(0, dtype=kind) for kind in (np.int64, float, bool))
+        return cls(whole, whole, whole, whole, whole, whole, rate, rate, flag, whole, rate, flag)
+
 
 class Matcher:
-    """Matched comparisons over one year's attendance; cells computed once are reused by
-    every grouping (the same school, grade and day recur across intervention types)."""
+    """Matched comparisons over one year's attendance.
+
+    Everything is computed for many students at once (numpy over arrays), never a Python
+    loop per student or per cell: a 50,000-student district has tens of thousands of
+    (school, grade, day) cells. Cells measured once are reused by every grouping (the same
+    school, grade and day recur across intervention types); `district_impact` measures all
+    of its starts' cells first (`prepare`)."""
 
     def __init__(
         self,
@@ -178,28 +208,74 @@ class Matcher:
         self.length = 7 * weeks
         self.last_day = last_day  # the last day with attendance: windows must end by it
         self.thresholds = thresholds
-        self._cells: dict[tuple[int, int, int], _Cell] = {}
         a = attendance
-        order = np.lexsort((a.span_grade, a.span_school))
-        self._by_place = order
-        self._places = np.stack([a.span_school[order], a.span_grade[order]], axis=1)
+        self._grade_low = int(a.span_grade.min(initial=0))
+        self._grades = int(a.span_grade.max(initial=0)) - self._grade_low + 1
+        self._day_span = a.day_count + 1
+        places = self._place(a.span_school, a.span_grade)
+        # by place, then by student: a cell's students come out in order, without a sort
+        self._by_place = np.lexsort((a.span_student, places))
+        self._places = places[self._by_place]
+        self._cells = _Cells.empty()
 
-    def _cell(self, school: int, grade: int, day: int) -> _Cell:
-        key = (school, grade, day)
-        if key in self._cells:
-            return self._cells[key]
+    def _place(self, school: np.ndarray, grade: np.ndarray) -> np.ndarray:
+        return school.astype(np.int64) * self._grades + (grade - self._grade_low)
+
+    def _key(self, school: np.ndarray, grade: np.ndarray, day: np.ndarray) -> np.ndarray:
+        return self._place(school, grade) * self._day_span + day
+
+    def prepare(self, students: np.ndarray, days: np.ndarray) -> None:
+        """Measure the cells of these starts (the student's school and grade that day) not
+        measured yet, all at once."""
         a = self.attendance
-        lo = np.searchsorted(self._places[:, 0], school, "left")
-        hi = np.searchsorted(self._places[:, 0], school, "right")
-        rows = self._by_place[lo:hi]
-        rows = rows[(a.span_grade[rows] == grade)]
-        rows = rows[(a.span_first[rows] <= day) & (day <= a.span_last[rows])]
-        students = np.unique(a.span_student[rows])
-        cell = self._measure(students, np.full(len(students), day), school)
-        self._cells[key] = cell
-        return cell
+        students, days = np.asarray(students, dtype=np.int64), np.asarray(days, dtype=np.int64)
+        inside = (days >= 0) & (days + self.length <= self.last_day + 1)
+        students, days = students[inside], days[inside]
+        span = a.span_on(students, days)
+        held = span >= 0
+        span, days = span[held], days[held]
+        keys = np.unique(self._key(a.span_school[span], a.span_grade[span], days))
+        self._add(keys[~np.isin(keys, self._cells.keys)])
 
-    def _measure(self, students: np.ndarray, day: np.ndarray, school: int | np.ndarray) -> _Cell:
+    def _add(self, keys: np.ndarray) -> None:
+        """Measure the cells `keys` (sorted, new) and append them."""
+        if not len(keys):
+            return
+        a, held = self.attendance, self._cells
+        first_id = len(held.lo)
+        day = keys % self._day_span
+        place = keys // self._day_span
+        school = place // self._grades
+        lo = np.searchsorted(self._places, place, "left")
+        counts = np.searchsorted(self._places, place, "right") - lo
+        members: list[np.ndarray] = []
+        # Spans of each cell's school and grade, a bounded number at a time (memory).
+        for chunk in _chunks(counts, ROWS_AT_ONCE):
+            cell = np.repeat(chunk, counts[chunk])
+            rows = self._by_place[_ranges(lo[chunk], counts[chunk])]
+            on = (a.span_first[rows] <= day[cell]) & (day[cell] <= a.span_last[rows])
+            members.append((cell[on] + first_id) * a.students + a.span_student[rows[on]])
+        row_key = np.concatenate(members)
+        # sorted already; a student twice in a cell (two spans holding the day) counts once
+        row_key = row_key[np.diff(row_key, prepend=-1) != 0]
+        cell, students = row_key // a.students, row_key % a.students
+        local = cell - first_id
+        measured = self._measure(students, day[local], school[local])
+        per_cell = np.bincount(local, minlength=len(keys))
+        hi = len(held.students) + np.cumsum(per_cell)
+        every = np.concatenate([held.keys, keys])
+        ids = np.concatenate([held.ids, first_id + np.arange(len(keys))])
+        order = np.argsort(every, kind="stable")
+        rows = dict(row_key=row_key, students=students, **measured)
+        self._cells = _Cells(
+            keys=every[order],
+            ids=ids[order],
+            lo=np.concatenate([held.lo, hi - per_cell]),
+            hi=np.concatenate([held.hi, hi]),
+            **{name: np.concatenate([getattr(held, name), rows[name]]) for name in _Cells.ROWS},
+        )
+
+    def _measure(self, students: np.ndarray, day: np.ndarray, school: np.ndarray) -> dict:
         a = self.attendance
         zero = np.zeros(len(students), dtype=np.int64)
         prior_enrolled = a.enrolled(students, zero, day)
@@ -207,9 +283,8 @@ class Matcher:
         end = day + self.length
         post_enrolled = a.enrolled(students, day, end)
         post_absent = a.absent(students, day, end)
-        window = a.school_days(np.broadcast_to(school, len(students)), day, end)
-        return _Cell(
-            students=students,
+        window = a.school_days(school, day, end)
+        return dict(
             prior_rate=prior_absent / np.maximum(prior_enrolled, 1),
             recent=a.absent(students, day - RECENT_DAYS, day),
             prior_ok=prior_enrolled >= MINIMUM_PRIOR_DAYS,
@@ -225,8 +300,10 @@ class Matcher:
         """Days recovered by students who started on `days`, against similar students
         whose `served_from` day is after that day; also each compared student's difference.
 
-        Served students are taken a cell (school, grade, day) at a time, all of a cell's
-        at once: the comparisons are a matrix of served x enrolled students."""
+        Each served student is compared with every student of their cell (school, grade,
+        day) at once, as (served, enrolled) pairs, a bounded number of pairs at a time:
+        the pairs kept are those eligible and within the calipers, then the NEIGHBOURS
+        nearest by prior absence rate (ties: the lower student number)."""
         a = self.attendance
         students, days = np.asarray(students, dtype=np.int64), np.asarray(days, dtype=np.int64)
         over = days + self.length <= self.last_day + 1
@@ -236,50 +313,55 @@ class Matcher:
         unmatched = int((span < 0).sum())
         students, days, span = students[span >= 0], days[span >= 0], span[span >= 0]
         school, grade = a.span_school[span], a.span_grade[span]
-        window = a.school_days(school, days, days + self.length)
-        differences: list[np.ndarray] = []
-        weights = np.zeros(a.students)  # per comparison student: the sum of 1 / set size
-        spreads: list[np.ndarray] = []  # the variance of each matched set's outcomes (2+)
-        sizes: list[np.ndarray] = []
+        # the order of cells (school, grade, day): the differences in a fixed order
         order = np.lexsort((days, grade, school))
-        keys = np.stack([school, grade, days], axis=1)[order]
-        cuts = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
-        for group in np.split(order, cuts) if len(order) else []:
-            first = group[0]
-            day = int(days[first])
-            cell = self._cell(int(school[first]), int(grade[first]), day)
-            me = np.searchsorted(cell.students, students[group])
-            ok = cell.prior_ok[me] & cell.post_ok[me]
-            unmatched += int((~ok).sum())
-            group, me = group[ok], me[ok]
-            if not len(group):
-                continue
-            base = cell.prior_ok & cell.post_ok & (served_from[cell.students] > day)
-            eligible = (
-                base[None, :]
-                & (cell.tier[None, :] == cell.tier[me][:, None])
-                & (np.abs(cell.recent[None, :] - cell.recent[me][:, None]) <= RECENT_CALIPER + 1e-9)
-                & (cell.students[None, :] != students[group][:, None])
+        students, days, school, grade = students[order], days[order], school[order], grade[order]
+        window = a.school_days(school, days, days + self.length)
+        keys = self._key(school, grade, days)
+        self._add(np.unique(keys[~np.isin(keys, self._cells.keys)]))
+        c = self._cells
+        cell = c.ids[np.searchsorted(c.keys, keys)]
+        me = np.searchsorted(c.row_key, cell * a.students + students)
+        ok = c.prior_ok[me] & c.post_ok[me]
+        unmatched += int((~ok).sum())
+        students, days, window, cell, me = (x[ok] for x in (students, days, window, cell, me))
+        lo, counts = c.lo[cell], c.hi[cell] - c.lo[cell]
+        served: list[np.ndarray] = []  # per pair kept: the served student's position
+        compared: list[np.ndarray] = []  # and the row of the student compared with them
+        for chunk in _chunks(counts, ROWS_AT_ONCE):
+            t = np.repeat(chunk, counts[chunk])
+            m = _ranges(lo[chunk], counts[chunk])
+            mine = me[t]
+            gap = np.abs(c.prior_rate[m] - c.prior_rate[mine])
+            keep = (
+                c.prior_ok[m]
+                & c.post_ok[m]
+                & (served_from[c.students[m]] > days[t])
+                & (c.tier[m] == c.tier[mine])
+                & (np.abs(c.recent[m] - c.recent[mine]) <= RECENT_CALIPER + 1e-9)
+                & (c.students[m] != students[t])
+                & (gap <= CALIPER + 1e-12)
             )
-            gap = np.abs(cell.prior_rate[None, :] - cell.prior_rate[me][:, None])
-            gap = np.where(eligible & (gap <= CALIPER + 1e-12), gap, np.inf)
-            nearest = np.argsort(gap, axis=1, kind="stable")[:, :NEIGHBOURS]
-            kept = np.isfinite(np.take_along_axis(gap, nearest, axis=1))
-            found = kept.any(axis=1)
-            unmatched += int((~found).sum())
-            group, me, nearest, kept = group[found], me[found], nearest[found], kept[found]
-            if not len(group):
-                continue
-            size = kept.sum(axis=1)
-            compared = cell.post_rate[nearest] * window[group][:, None]
-            mean = np.where(kept, compared, 0).sum(axis=1) / size
-            differences.append(mean - cell.post_rate[me] * window[group])
-            several = size > 1
-            squares = np.where(kept, (compared - mean[:, None]) ** 2, 0).sum(axis=1)
-            spreads.append(squares[several] / (size[several] - 1))
-            np.add.at(weights, cell.students[nearest][kept], np.repeat(1 / size, size))
-            sizes.append(size)
-        values = np.concatenate(differences) if differences else np.array([])
+            t, m, gap = t[keep], m[keep], gap[keep]
+            nearest = np.lexsort((m, gap, t))
+            t, m = t[nearest], m[nearest]
+            first = np.flatnonzero(np.concatenate([[True], t[1:] != t[:-1]])) if len(t) else t
+            rank = np.arange(len(t)) - np.repeat(first, np.diff(np.append(first, len(t))))
+            served.append(t[rank < NEIGHBOURS])
+            compared.append(m[rank < NEIGHBOURS])
+        t = np.concatenate(served) if served else np.zeros(0, dtype=np.int64)
+        m = np.concatenate(compared) if compared else np.zeros(0, dtype=np.int64)
+        size = np.bincount(t, minlength=len(students))
+        found = size > 0
+        unmatched += int((~found).sum())
+        outcome = c.post_rate[m] * window[t]
+        mean = np.bincount(t, weights=outcome, minlength=len(students)) / np.maximum(size, 1)
+        values = (mean - c.post_rate[me] * window)[found]
+        squares = np.bincount(t, weights=(outcome - mean[t]) ** 2, minlength=len(students))
+        several = size > 1
+        spreads = squares[several] / (size[several] - 1)
+        # per comparison student: the sum of 1 / the size of each set they are in
+        weights = np.bincount(c.students[m], weights=1 / size[t], minlength=a.students)
         n, compared_with = len(values), int((weights > 0).sum())
         if n < MINIMUM_STUDENTS:
             estimate = Estimate(n, compared_with, None, None, None, self.weeks, unmatched, pending)
@@ -287,8 +369,8 @@ class Matcher:
         # The differences' own variance counts each set's comparison students once; a student
         # in several sets counts more than that (the estimate leans on them more), so the
         # excess of the weights' squares is added with the sets' pooled outcome variance.
-        reused = float((weights**2).sum() - (1 / np.concatenate(sizes)).sum())
-        pooled = float(np.concatenate(spreads).mean()) if sum(map(len, spreads)) else 0.0
+        reused = float((weights**2).sum() - (1 / size[found]).sum())
+        pooled = float(spreads.mean()) if len(spreads) else 0.0
         variance = float(values.var(ddof=1)) / n + pooled * max(reused, 0.0) / (n * n)
         mean, spread = float(values.mean()), math.sqrt(variance)
         quantile = float(stats.t.ppf(0.975, n - 1))
@@ -340,3 +422,20 @@ def difference_in_means(treated: np.ndarray, control: np.ndarray, weeks: int) ->
         effect + quantile * spread,
         weeks,
     )
+
+
+def _chunks(counts: np.ndarray, limit: int) -> list[np.ndarray]:
+    """Positions of `counts` in consecutive runs whose counts add up to about `limit` at
+    most (a single count over it is a run of its own)."""
+    if not len(counts):
+        return []
+    run = np.cumsum(counts) // max(limit, 1)
+    cuts = np.flatnonzero(np.diff(run)) + 1
+    return np.split(np.arange(len(counts)), cuts)
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The integers start, start + 1, ... (count of them) of every pair, one after another."""
+    total = int(counts.sum())
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + np.arange(total) - offsets

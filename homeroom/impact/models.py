@@ -35,7 +35,7 @@ class InterventionCost(models.Model):
 class ImpactEstimate(models.Model):
     """One row of the impact table as the last refresh computed it (`do_refresh_impact`:
     the nightly run or `homeroom impact --refresh`). The page and the board report read these
-    rows: computing the table takes seconds to a minute, too long for a page."""
+    rows: computing the table takes seconds to minutes, too long for a page."""
 
     district = models.ForeignKey("core.District", on_delete=models.CASCADE, related_name="+")
     as_of = models.DateField(help_text="Attendance counted up to the day before this one.")

@@ -248,10 +248,17 @@ def district_impact(
     costs = dict(
         InterventionCost.objects.filter(district=district).values_list("key", "cost_per_student")
     )
+    placed = {
+        row: (index(firsts), np.array([day_of(date) for date in firsts.values()], dtype=np.int64))
+        for row, firsts in starts.items()
+    }
+    # Every grouping's cells measured in one go (most recur across groupings).
+    if placed:
+        everyone = np.concatenate([students for students, _ in placed.values()])
+        every_day = np.concatenate([days for _, days in placed.values()])
+        matcher.prepare(everyone[everyone >= 0], every_day[everyone >= 0])
     rows = []
-    for (grouping, key, label), firsts in starts.items():
-        students = index(firsts)
-        days = np.array([day_of(date) for date in firsts.values()], dtype=np.int64)
+    for (grouping, key, label), (students, days) in placed.items():
         known = students >= 0
         if grouping == "message":
             # Not yet sent this kind of message (whatever else was done for them).
@@ -277,16 +284,14 @@ def _attendance(
     )
     profile = load_rule_profile(district.rule_profile)
     facts = engine.facts
-    spans = engine.run(
-        definitions.spans(facts, window).select(
-            "student_id", "school_id", "grade", "first_day", "last_day"
-        )
-    )
-    absences = engine.run(
-        definitions.absence_days(facts, profile, window).select(
-            "student_id", "date", "absent_milli"
-        )
-    )
+    staged = definitions.spans(facts, window)  # staged once: the absences are read within it
+    spans = engine.run(staged.select("student_id", "school_id", "grade", "first_day", "last_day"))
+    absent = definitions.absence_days(facts, profile, window, staged)
+    absent = absent.filter(absent.absent_milli > 0)
+    # One row per student, "date:thousandths" of each day absent: a row a day (about a
+    # million in a 50,000-student year) would cost more to send than to compute.
+    token = absent.date.cast("string") + ":" + absent.absent_milli.cast("string")
+    absences = engine.run(absent.group_by("student_id").aggregate(days=token.group_concat(" ")))
     days = facts.school_days
     days = engine.run(
         days.filter(days.school_year_id == year.pk, days.counted == 1).select("school_id", "date")
@@ -294,38 +299,44 @@ def _attendance(
     start = np.datetime64(year.start_date, "D")
     count = (year.end_date - year.start_date).days + 1
 
+    # Columns straight to numpy (no Python object per row: a 50,000-student year has
+    # about a million absence days).
     def day_numbers(column) -> np.ndarray:
-        values = np.array(column.to_pylist(), dtype="datetime64[D]")
-        return (values - start).astype(np.int64)
+        return (np.asarray(column.to_numpy()).astype("datetime64[D]") - start).astype(np.int64)
 
-    student_ids = np.unique(np.array(spans.column("student_id").to_pylist(), dtype=np.int64))
+    def numbers(column, kind=np.int64) -> np.ndarray:
+        return np.asarray(column.to_numpy(), dtype=kind)
+
+    span_students = numbers(spans.column("student_id"))
+    span_schools = numbers(spans.column("school_id"))
+    student_ids = np.unique(span_students)
     ids = {int(pk): k for k, pk in enumerate(student_ids.tolist())}
-    school_ids = np.unique(np.array(spans.column("school_id").to_pylist(), dtype=np.int64))
-    schools = {int(pk): k for k, pk in enumerate(school_ids.tolist())}
+    school_ids = np.unique(span_schools)
     counted = np.zeros((len(school_ids), count), dtype=np.int64)
-    day_school = np.array(days.column("school_id").to_pylist(), dtype=np.int64)
+    day_school = numbers(days.column("school_id"))
     day_number = day_numbers(days.column("date"))
     held = np.isin(day_school, school_ids) & (day_number >= 0) & (day_number < count)
     counted[np.searchsorted(school_ids, day_school[held]), day_number[held]] = 1
     through_days = np.concatenate(
         [np.zeros((len(school_ids), 1), dtype=np.int64), np.cumsum(counted, axis=1)], axis=1
     )
-    span_students = np.array(spans.column("student_id").to_pylist(), dtype=np.int64)
-    absent_students = np.array(absences.column("student_id").to_pylist(), dtype=np.int64)
+    per_student = absences.column("days").to_pylist()
+    counts = np.array([text.count(" ") + 1 for text in per_student], dtype=np.int64)
+    tokens = " ".join(per_student).split(" ") if per_student else []
+    absent_students = np.repeat(numbers(absences.column("student_id")), counts)
+    absent_dates = np.array([token[:10] for token in tokens], dtype="datetime64[D]")
+    absent_milli = np.array([token[11:] for token in tokens], dtype=float)
     known = np.isin(absent_students, student_ids)
     attendance = Attendance(
         through=through_days,
         span_student=np.searchsorted(student_ids, span_students),
-        span_school=np.array(
-            [schools[pk] for pk in spans.column("school_id").to_pylist()], dtype=np.int64
-        ),
-        span_grade=np.array(spans.column("grade").to_pylist(), dtype=np.int64),
+        span_school=np.searchsorted(school_ids, span_schools),
+        span_grade=numbers(spans.column("grade")),
         span_first=day_numbers(spans.column("first_day")),
         span_last=day_numbers(spans.column("last_day")),
         absence_student=np.searchsorted(student_ids, absent_students[known]),
-        absence_day=day_numbers(absences.column("date"))[known],
-        absence_days=np.array(absences.column("absent_milli").to_pylist(), dtype=float)[known]
-        / 1000,
+        absence_day=(absent_dates - start).astype(np.int64)[known],
+        absence_days=absent_milli[known] / 1000,
         students=len(student_ids),
     )
     return attendance, ids, (through - year.start_date).days

@@ -114,3 +114,53 @@ def test_without_an_open_case_nobody_sees_the_answers(world, client):
     refused = client.get(reverse("surveys:household-answers", args=[cast.gabe.pk]))
     assert refused.status_code == 403
     assert "Housing" not in without_csrf_tokens(refused.text)
+
+
+def test_the_case_page_links_the_households_answers_for_its_case_team_only(world):
+    cast = world.cast
+    case = open_case(cast, "gabe")  # managed by the counselor
+    answered(
+        world.survey, "7 oak ave|60601", [cast.gabe], [cast.lincoln], [barrier(cast, "housing")]
+    )
+    case_url = reverse("interventions:case", args=[case.pk])
+    answers_url = reverse("surveys:household-answers", args=[cast.gabe.pk])
+    link = f'href="{answers_url}"'
+    shown = {}
+    for username in ("counselor", "principal", "admin", "analyst"):
+        client = Client()
+        client.force_login(getattr(cast, username))
+        page = client.get(case_url)
+        shown[username] = (page.status_code, link in page.text)
+    # the case team (the counselor managing it, the school's principal) gets the link;
+    # district staff read the case but are not its team: no link to the household's answers
+    assert shown == {
+        "counselor": (200, True),
+        "principal": (200, True),
+        "admin": (200, False),
+        "analyst": (200, False),
+    }
+    # following it shows the barrier the family named, and the view is logged
+    client = Client()
+    client.force_login(cast.counselor)
+    answers = client.get(answers_url)
+    assert answers.status_code == 200
+    assert "Housing instability" in answers.text
+    logged = AuditEntry.objects.filter(subject="household survey answers", student_id=cast.gabe.pk)
+    assert list(logged.values_list("user__username", flat=True)) == ["counselor"]
+
+
+def test_a_closed_cases_page_has_no_link_to_the_answers(world):
+    cast = world.cast
+    case = open_case(cast, "gabe")
+    answered(
+        world.survey, "7 oak ave|60601", [cast.gabe], [cast.lincoln], [barrier(cast, "housing")]
+    )
+    case.status = case.Status.CLOSED
+    case.save(update_fields=["status"])
+    client = Client()
+    client.force_login(cast.counselor)
+    page = client.get(reverse("interventions:case", args=[case.pk]))
+    assert page.status_code == 200
+    assert reverse("surveys:household-answers", args=[cast.gabe.pk]) not in page.text
+    # and the answers page agrees: without an open case, nobody on the team sees them
+    assert client.get(reverse("surveys:household-answers", args=[cast.gabe.pk])).status_code == 403
