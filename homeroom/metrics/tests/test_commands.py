@@ -619,6 +619,11 @@ def test_a_lake_that_would_merge_districts_is_refused_in_words(
             "export", "parquet", str(state_lake), "--lake", "--district", OTHER.name,
             "--district-key", "a", stdout=io.StringIO(),
         )  # fmt: skip
+    with pytest.raises(CommandError, match=r"^--district-key names a district's part of a lake"):
+        call_command(
+            "export", "parquet", str(state_lake), "--district", OTHER.name,
+            "--district-key", "c", stdout=io.StringIO(),
+        )  # fmt: skip
     with pytest.raises(CommandError, match=r"'a\.b' cannot be a district key"):
         call_command(
             "export", "parquet", str(state_lake), "--lake", "--district", OTHER.name,
