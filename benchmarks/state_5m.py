@@ -89,6 +89,8 @@ def replicate(base: Path, state: Path, students: int) -> dict:
     state.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
+    # DuckDB's default, 80% of the machine's memory, is more than a shared host can give
+    con.execute(f"SET memory_limit = '{os.environ.get('STATE_DUCKDB_MEMORY', '6GB')}'")
     for fact in FACTS:
         con.execute(f"CREATE VIEW {fact} AS SELECT * FROM read_parquet('{base}/{fact}.parquet')")
     step_student = con.execute("SELECT max(student_id) + 1 FROM students").fetchone()[0]

@@ -136,6 +136,12 @@ class Engine:
         """
         if self.name == "spark":
             return self._spark_write(expression, destination, partition_by, order)
+        if destination.startswith(TABLE_OUTPUT):
+            raise EngineError(
+                f"--output {destination}: a table of Spark's catalog is written by --engine "
+                f"spark; the {self.name} engine writes a Parquet dataset (--output DIR/), the "
+                "same files a catalog can take as an external table"
+            )
         if self.name != "duckdb":
             raise EngineError(
                 "a Parquet dataset (--output DIR/) is written by the duckdb and spark engines;"
@@ -188,20 +194,31 @@ class Engine:
     def _spark_write(
         self, expression: ir.Table, destination: str, partition_by: list[str], order: list[str]
     ) -> int:
-        if "://" not in destination:
+        table = catalog_table(destination)
+        frame = self.backend.raw_sql(self._typed_sql(expression))
+        session = frame.sparkSession
+        if table is not None:
+            if session.catalog.tableExists(table):
+                raise EngineError(
+                    f"--output {destination}: the table already exists in the catalog; the "
+                    "metrics are written to a new table (drop it, or name another)"
+                )
+        elif "://" not in destination:
             _refuse_existing(Path(destination))
             destination = str(Path(destination).resolve())
-        frame = self.backend.raw_sql(self._typed_sql(expression))
         # Each partition's rows gathered in one task and sorted there: one ordered file per
         # directory, and the writer finds its rows already grouped by the partition columns.
-        (
+        writer = (
             frame.repartition(*partition_by)
             .sortWithinPartitions(*partition_by, *order)
             .write.mode("error")  # Spark Connect knows only this name for it
             .partitionBy(*partition_by)
-            .parquet(destination)
         )
-        return frame.sparkSession.read.parquet(destination).count()
+        if table is not None:  # the catalog's table, its files in the catalog's warehouse
+            writer.format("parquet").saveAsTable(table)
+            return session.table(table).count()
+        writer.parquet(destination)
+        return session.read.parquet(destination).count()
 
     def window(self, as_of: dt.date, start: dt.date | None = None) -> Window:
         """The school year holding `as_of` (in summer, the last one before it), clipped."""
@@ -255,6 +272,25 @@ def _unfused() -> Iterator[None]:
         yield
     finally:
         ibis.options.sql.fuse_selects = fused
+
+
+# `--output table:<database>.<name>`: a table of the Spark session's catalog.
+TABLE_OUTPUT = "table:"
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
+
+
+def catalog_table(destination: str) -> str | None:
+    """The catalog table an `--output table:<database>.<name>` names (None for a place of
+    files); an error for a name the catalog would not take as it is."""
+    if not destination.startswith(TABLE_OUTPUT):
+        return None
+    name = destination.removeprefix(TABLE_OUTPUT)
+    if not _TABLE_NAME.fullmatch(name):
+        raise EngineError(
+            f"--output {destination}: name a table of the catalog as table:<database>.<name>"
+            " (or table:<catalog>.<database>.<name>), with letters, digits and '_'"
+        )
+    return name
 
 
 def _refuse_existing(directory: Path) -> None:
@@ -667,25 +703,77 @@ def export_parquet(engine: Engine, directory: Path) -> dict[str, int]:
     return written
 
 
-# The lake layout (`export_lake`): its version, and the facts partitioned by school year.
-LAKE_SCHEMA_VERSION = 1
-LAKE_MANIFEST = "_manifest.json"  # Spark and DuckDB skip names starting with "_"
+# The lake layout (`export_lake`): its version, where each district's manifest is, and the
+# facts partitioned by school year.
+LAKE_SCHEMA_VERSION = 2
+LAKE_MANIFESTS = "_manifests"  # Spark and DuckDB skip names starting with "_"
+OLD_MANIFEST = "_manifest.json"  # layout 1: one manifest, ids not qualified by district
 BY_YEAR = ("school_years", "school_days", "enrollments", "events")
+# A district key names its files (`<key>-0.parquet`) and prefixes its local ids in results
+# (`<key>.<local id>`): letters, digits, '-' and '_', no '.'.
+DISTRICT_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# Student and school ids read from a lake are the district's own id plus its number (its
+# place among the lake's keys) times this: one district's id 42 never meets another's.
+DISTRICT_ID_SPAN = 10**12
+
+
+def district_key(district: District, given: str | None = None) -> str:
+    """The key naming a district's part of a lake: the one given, or its state id, or its
+    name as a file name."""
+    key = given or district.state_id or slugify(district.name) or f"district-{district.pk}"
+    if not DISTRICT_KEY.fullmatch(key):
+        raise EngineError(
+            f"{key!r} cannot be a district key: use letters, digits, '-' and '_' (up to 64,"
+            " no '.'), e.g. --district-key grand-bend"
+        )
+    return key
 
 
 def export_lake(
-    engine: Engine, directory: Path, district: District, *, as_of: dt.date
+    engine: Engine,
+    directory: Path,
+    district: District,
+    *,
+    as_of: dt.date,
+    key: str | None = None,
 ) -> dict[str, int]:
     """Write the district's facts into a lake a state shares: `<fact>/` directories, the
     yearly facts partitioned by school year (`school_year=2025-2026/`), each district's
-    rows in files named after it (`<district>-0.parquet`), and `_manifest.json` saying
-    what each district wrote (schema version, rule profile, as-of date, rows per fact).
+    rows in files named after its key (`<key>-0.parquet`) with the key in a `district`
+    column, and `_manifests/<key>.json` saying what the district wrote (schema version,
+    rule profile, as-of date, school years, rows per fact).
 
-    Another district or year adds its own files; exporting a district again replaces its
-    files and leaves the others'. Everything is written beside the lake first and moved in
-    at the end: a failure leaves the lake as it was. Rows written per fact.
+    Districts exported from separate Homeroom databases may hold the same ids: the engines
+    qualify every id by the district (`read_lake`). A key another district holds is
+    refused; exporting the same district again replaces its files and leaves the others'.
+    Everything is written beside the lake first and moved in at the end: a failure leaves
+    the lake as it was. Rows written per fact.
     """
-    name = slugify(district.name) or f"district-{district.pk}"
+    key = district_key(district, key)
+    manifests = directory / LAKE_MANIFESTS
+    if (directory / OLD_MANIFEST).exists():
+        raise EngineError(
+            f"{directory}: a lake of layout 1 ({OLD_MANIFEST}, ids not qualified by "
+            f"district); this Homeroom writes layout {LAKE_SCHEMA_VERSION}: export every "
+            "district into a new directory"
+        )
+    for path in sorted(manifests.glob("*.json")) if manifests.is_dir() else []:
+        held = _manifest(path)
+        if held.get("schema_version") != LAKE_SCHEMA_VERSION:
+            raise EngineError(
+                f"{directory}: {path.name} is of layout {held.get('schema_version')}; this "
+                f"Homeroom writes layout {LAKE_SCHEMA_VERSION}: export every district into "
+                "a new directory"
+            )
+        if held.get("district") == key and (held.get("name"), held.get("state_id")) != (
+            district.name,
+            district.state_id,
+        ):
+            raise EngineError(
+                f"{directory}: the district key {key!r} is held by {held.get('name')!r} "
+                f"(state id {held.get('state_id') or 'none'}); give {district.name!r} a key "
+                "of its own (--district-key)"
+            )
     facts = engine.facts
     years = facts.school_years.select(
         year_id="school_year_id", school_year="name", first="start_date", last="end_date"
@@ -704,9 +792,10 @@ def export_lake(
                     "year_id", "first", "last"
                 )
             rows = engine.run(table)
-            schema = _arrow_schema(fact)
+            schema = _arrow_schema(fact).append(pa.field("district", pa.string()))
             if fact in BY_YEAR:
                 schema = schema.append(pa.field("school_year", pa.string()))
+            rows = rows.append_column("district", pa.array([key] * rows.num_rows, pa.string()))
             rows = rows.select(schema.names).cast(schema)
             if fact in BY_YEAR:
                 pa_dataset.write_dataset(
@@ -715,35 +804,154 @@ def export_lake(
                     format="parquet",
                     partitioning=["school_year"],
                     partitioning_flavor="hive",
-                    basename_template=f"{name}-{{i}}.parquet",
+                    basename_template=f"{key}-{{i}}.parquet",
                 )
             else:  # a file even when empty (a district without characteristics)
                 (Path(scratch) / fact).mkdir()
-                pq.write_table(rows, Path(scratch) / fact / f"{name}-0.parquet")
+                pq.write_table(rows, Path(scratch) / fact / f"{key}-0.parquet")
             written[fact] = rows.num_rows
-        for path in sorted(Path(scratch).rglob("*.parquet")):
-            final = directory / path.relative_to(scratch)
+        school_years = engine.run(facts.school_years).to_pylist()
+        fresh = {path.relative_to(scratch) for path in Path(scratch).rglob("*.parquet")}
+        for path in sorted(fresh):
+            final = directory / path
             final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, final)
-    manifest_path = directory / LAKE_MANIFEST
-    manifest = (
-        json.loads(manifest_path.read_text()) if manifest_path.exists() else {"districts": {}}
-    )
-    manifest.update(
-        schema_version=LAKE_SCHEMA_VERSION,
-        partitioned_by={fact: ["school_year"] for fact in BY_YEAR},
-    )
-    manifest["districts"][name] = {
+            os.replace(Path(scratch) / path, final)
+        # the district's files of an earlier export that this one did not write (a year
+        # it no longer holds)
+        for path in _lake_files(directory):
+            if _file_district(path) == key and path.relative_to(directory) not in fresh:
+                path.unlink()
+    manifests.mkdir(exist_ok=True)
+    manifest = {
+        "schema_version": LAKE_SCHEMA_VERSION,
+        "district": key,
         "name": district.name,
+        "state_id": district.state_id,
         "rule_profile": district.rule_profile,
         "as_of": as_of.isoformat(),
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "partitioned_by": {fact: ["school_year"] for fact in BY_YEAR},
+        "school_years": {
+            year["name"]: [
+                _as_date(year["start_date"]).isoformat(),
+                _as_date(year["end_date"]).isoformat(),
+            ]
+            for year in school_years
+        },
         "rows": written,
     }
-    fresh = manifest_path.with_name(f".{LAKE_MANIFEST}.new")
-    fresh.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(fresh, manifest_path)
+    path = manifests / f"{key}.json"
+    new = path.with_name(f".{path.name}.new")
+    new.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(new, path)
     return written
+
+
+def _manifest(path: Path | str, text: str | None = None) -> dict:
+    """A district's manifest, or an error naming the file."""
+    try:
+        manifest = json.loads(Path(path).read_text(encoding="utf-8") if text is None else text)
+    except (OSError, ValueError) as error:
+        raise EngineError(f"{path}: not a readable lake manifest ({error})") from None
+    if not isinstance(manifest, dict):
+        raise EngineError(f"{path}: not a lake manifest (a JSON object)")
+    return manifest
+
+
+def _lake_files(directory: Path) -> list[Path]:
+    """The data files of a local lake."""
+    return sorted(
+        path
+        for fact in FACT_SCHEMAS
+        if (directory / fact).is_dir()
+        for path in (directory / fact).rglob("*.parquet")
+        if not path.name.startswith((".", "_"))
+    )
+
+
+def _file_district(path: Path | str) -> str:
+    """The key of the district a lake's data file belongs to (`<key>-<n>.parquet`)."""
+    return re.sub(r"-\d+\.parquet$", "", Path(str(path)).name)
+
+
+@dataclass(frozen=True)
+class Lake:
+    """What the manifests of a lake say: its districts' keys, in order (a district's
+    number is its place, from 1), and the school years with the lake's id for each."""
+
+    keys: tuple[str, ...]
+    years: dict[str, int]
+
+
+def read_lake(manifests: dict[str, str], data_files: list[Path] | None = None) -> Lake:
+    """The lake the manifests (file name: text) describe, checked: one layout version, each
+    district key claimed once, the same dates for a school year in every district, and (for
+    a local lake) no data file of a district without a manifest."""
+    read = {name: _manifest(name, text) for name, text in sorted(manifests.items())}
+    versions = {name: m.get("schema_version") for name, m in read.items()}
+    if set(versions.values()) != {LAKE_SCHEMA_VERSION}:
+        said = ", ".join(f"{Path(n).name}: {v}" for n, v in versions.items())
+        raise EngineError(
+            f"the lake's manifests disagree on the schema version or are not of version "
+            f"{LAKE_SCHEMA_VERSION} ({said}): export those districts again with this Homeroom"
+        )
+    claimed: dict[str, str] = {}
+    for name, manifest in read.items():
+        key = manifest.get("district")
+        if not isinstance(key, str) or not DISTRICT_KEY.fullmatch(key):
+            raise EngineError(f"{name}: names no district key ('district')")
+        if key in claimed:
+            raise EngineError(
+                f"two parts of the lake claim the district key {key!r} ({Path(claimed[key]).name}"
+                f" and {Path(name).name}): their ids would be taken for one district's; "
+                "export one of them again with a key of its own (--district-key)"
+            )
+        claimed[key] = name
+    keys = tuple(sorted(claimed))
+    if data_files is not None:
+        orphans = sorted({_file_district(p) for p in data_files} - set(keys))
+        if orphans:
+            raise EngineError(
+                f"the lake holds files of {', '.join(map(repr, orphans))} without a manifest "
+                f"({LAKE_MANIFESTS}/<key>.json): export that district with 'homeroom export "
+                "parquet --lake', or remove its files"
+            )
+    dates: dict[str, dict[tuple, list[str]]] = {}
+    for key in keys:
+        for year, span in (read[claimed[key]].get("school_years") or {}).items():
+            dates.setdefault(year, {}).setdefault(tuple(span), []).append(key)
+    for year, spans in sorted(dates.items()):
+        if len(spans) > 1:
+            said = "; ".join(
+                f"{', '.join(held)}: {first} to {last}" for (first, last), held in spans.items()
+            )
+            raise EngineError(
+                f"the lake's districts hold the school year {year} with different dates "
+                f"({said}): the metrics measure one window for the whole lake, so its "
+                "districts must share the year's first and last day"
+            )
+    return Lake(keys, {year: number for number, year in enumerate(sorted(dates), 1)})
+
+
+def _from_lake(fact: str, table: ir.Table, lake: Lake) -> ir.Table:
+    """A lake's fact with its ids qualified by district: student and school ids offset by
+    the district's number (`DISTRICT_ID_SPAN`), local ids `<key>.<local id>`, and the
+    school year's id the lake's own for its name."""
+    number = ibis.cases(*((table.district == key, n) for n, key in enumerate(lake.keys, 1)))
+    changed = {}
+    for column in ("student_id", "school_id"):
+        if column in table.columns:
+            changed[column] = table[column] + number.cast("int64") * DISTRICT_ID_SPAN
+    if fact in ("students", "schools"):
+        changed["local_id"] = table.district.concat(".", table.local_id)
+    if "school_year_id" in FACT_SCHEMAS[fact]:
+        changed["school_year_id"] = ibis.cases(
+            *((table.school_year == name, n) for name, n in lake.years.items())
+        ).cast("int64")
+    table = table.mutate(**changed)
+    if fact == "school_years":  # each district's copy of a year, alike (`read_lake`)
+        table = _typed(fact, table).distinct()
+    return table
 
 
 def _copied(backend: ibis.BaseBackend, table: ir.Table) -> pa.Table:
@@ -822,16 +1030,48 @@ def duckdb_engine(directory: Path) -> Engine:
         raise EngineError("the duckdb engine reads a local directory; give its path")
     backend = ibis.duckdb.connect()
     files = _parquet_files(directory)
-    facts = {
-        name: _typed(
-            name,
+    lake = _local_lake(Path(directory))
+    facts = {}
+    for name, path in files.items():
+        table = (
             backend.read_parquet(path / "**" / "*.parquet", hive_partitioning=True)
             if path.is_dir()
-            else backend.read_parquet(path),
+            else backend.read_parquet(path)
         )
-        for name, path in files.items()
-    }
+        facts[name] = _typed(name, _from_lake(name, table, lake) if lake else table)
     return Engine("duckdb", backend, Facts(**facts))
+
+
+def _local_lake(directory: Path) -> Lake | None:
+    """The lake in a local directory, checked (`read_lake`), or None for plain facts."""
+    if (directory / OLD_MANIFEST).exists():
+        raise EngineError(
+            f"{directory}: a lake of layout 1 ({OLD_MANIFEST}), whose ids are not qualified "
+            f"by district; export its districts again with this Homeroom (layout "
+            f"{LAKE_SCHEMA_VERSION}) into a new directory"
+        )
+    manifests = sorted((directory / LAKE_MANIFESTS).glob("*.json"))
+    if not manifests:
+        return None
+    texts = {str(path): path.read_text(encoding="utf-8") for path in manifests}
+    return read_lake(texts, _lake_files(directory))
+
+
+def _spark_lake(session, directory: str) -> Lake | None:
+    """The lake at a URL, its manifests read by Spark, or None where there are none."""
+    from pyspark.sql import functions as F
+
+    try:
+        found = (
+            session.read.text(f"{directory.rstrip('/')}/{LAKE_MANIFESTS}", wholetext=True)
+            .select(F.input_file_name().alias("name"), "value")
+            .collect()
+        )
+    except Exception as error:
+        if any(words in str(error) for words in _MISSING_FILE):
+            return None
+        raise
+    return read_lake({row["name"]: row["value"] for row in found}) if found else None
 
 
 def spark_engine(directory: Path | str, *, remote: str | None = None) -> Engine:
@@ -871,7 +1111,16 @@ def spark_engine(directory: Path | str, *, remote: str | None = None) -> Engine:
     with spark_failures(remote):
         session = builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
         backend = ibis.pyspark.connect(session)
-        facts = {name: _typed(name, _spark_read(backend, path)) for name, path in files.items()}
+        if "://" in str(directory):
+            lake = _spark_lake(session, str(directory))
+            if lake:  # read as the lake's <fact>/ directories, not <fact>.parquet first
+                files = {n: f"{str(directory).rstrip('/')}/{n}" for n in FACT_SCHEMAS}
+        else:
+            lake = _local_lake(Path(directory))
+        facts = {}
+        for name, path in files.items():
+            table = _spark_read(backend, path)
+            facts[name] = _typed(name, _from_lake(name, table, lake) if lake else table)
     return Engine("spark", backend, Facts(**facts))
 
 

@@ -4,14 +4,15 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def spark():
+def spark(tmp_path_factory):
     """A local Spark session on one core, built before the engine asks for one.
 
     `spark_engine` takes the active session (`SparkSession.builder.getOrCreate()`), so
     building it here decides how it runs. The data are a few thousand rows: planning and
     scheduling cost more than computing, hence one shuffle partition, broadcast joins, no
     adaptive re-planning and no code generation (each new query shape would compile Java
-    code), and the JIT's first tier only. Starting it takes ~10-20 s, once.
+    code), and the JIT's first tier only. Its catalog's tables (`--output table:...`) go to
+    a warehouse directory of the test session. Starting it takes ~10-20 s, once.
     """
     from pyspark.sql import SparkSession
 
@@ -28,6 +29,7 @@ def spark():
         .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

@@ -17,11 +17,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
@@ -428,7 +431,7 @@ def test_a_dataset_is_never_written_over_or_as_text(district, facts, duckdb_data
         # a directory takes Parquet, not one CSV file
         (
             [*source, "--output", f"{destination}-new/", "--format", "csv"],
-            r"is a directory or URL, written as a Parquet dataset; --format csv writes one "
+            r"is a directory, URL or table, written as a Parquet dataset; --format csv writes one "
             r"file: give a file name$",
         ),
         # the database engine writes files, not datasets
@@ -469,10 +472,9 @@ def lake(district, tmp_path):
     return directory
 
 
-def test_the_lake_holds_each_year_apart_with_a_manifest_and_reads_as_the_files_do(
-    district, facts, lake, tmp_path
-):
-    mine = "metrics-command-schools-0.parquet"  # the district's name, as a file name
+def test_the_lake_holds_each_year_apart_with_a_manifest(district, lake):
+    key = district.state_id or "metrics-command-schools"  # its state id, or else its name
+    mine = f"{key}-0.parquet"
     # then each yearly fact has a directory per school year, the others one file
     for fact in ("school_years", "school_days", "enrollments", "events"):
         years = sorted(path.name for path in (lake / fact).iterdir())
@@ -480,46 +482,210 @@ def test_the_lake_holds_each_year_apart_with_a_manifest_and_reads_as_the_files_d
         assert all([p.name for p in (lake / fact / year).iterdir()] == [mine] for year in years)
     for fact in ("schools", "students", "characteristics"):
         assert [p.name for p in (lake / fact).iterdir()] == [mine], fact
-    # and the manifest says what the district wrote, under which rules, as of when
-    manifest = json.loads((lake / "_manifest.json").read_text())
-    assert manifest["schema_version"] == 1
-    entry = manifest["districts"]["metrics-command-schools"]
-    assert entry["name"] == NAME and entry["rule_profile"] == district.rule_profile
-    assert entry["as_of"] == district_today(district).isoformat()
-    assert entry["rows"]["students"] == Student.objects.filter(district=district).count()
+        # and every row carries the district's key
+        assert set(pq.read_table(lake / fact / mine).column("district").to_pylist()) <= {key}
+    # and the district's manifest says what it wrote, under which rules, as of when
+    manifest = json.loads((lake / "_manifests" / f"{key}.json").read_text())
+    assert manifest["schema_version"] == 2 and manifest["district"] == key
+    assert manifest["name"] == NAME and manifest["rule_profile"] == district.rule_profile
+    assert manifest["as_of"] == district_today(district).isoformat()
+    assert manifest["rows"]["students"] == Student.objects.filter(district=district).count()
     assert (
-        entry["rows"]["enrollments"]
+        manifest["rows"]["enrollments"]
         == Enrollment.objects.filter(student__district=district).count()
     )
-    assert entry["rows"]["school_years"] == 2
-    # and DuckDB reads the lake as it reads the plain files
-    args = (*EDFACTS, "--engine", "duckdb", "--format", "json", "--source")
-    assert json.loads(metrics(*args, str(lake))[0]) == json.loads(metrics(*args, str(facts))[0])
-
-    # given another district's events for this year in the lake
+    assert sorted(manifest["school_years"]) == ["2023-2024", "2024-2025"]
+    # when the district is exported again after another district's files came in
     other = lake / "events" / "school_year=2024-2025" / "other-district-0.parquet"
     pq.write_table(pq.read_table(lake / "events" / "school_year=2024-2025" / mine), other)
-    manifest["districts"]["other-district"] = {"name": "Other District"}
-    (lake / "_manifest.json").write_text(json.dumps(manifest))
-    # when the district is exported again
     call_command("export", "parquet", str(lake), "--lake", "--district", NAME, stdout=io.StringIO())
     # then its own files are replaced and the other district's are left as they were
     assert sorted(p.name for p in other.parent.iterdir()) == [mine, "other-district-0.parquet"]
-    again = json.loads((lake / "_manifest.json").read_text())
-    assert sorted(again["districts"]) == ["metrics-command-schools", "other-district"]
+    assert [p.name for p in (lake / "_manifests").iterdir()] == [f"{key}.json"]
     assert not [p for p in lake.rglob("*") if p.name.startswith(".")]
+
+
+OTHER = replace(PARAMS, students=80, seed=11, name="Metrics Command Other")
+
+
+@pytest.fixture(scope="module")
+def other_district(district, django_db_blocker, tmp_path_factory) -> Iterator[District]:
+    """A second generated district, its school years' dates those of the first."""
+    directory = tmp_path_factory.mktemp("generated-other")
+    with module_district(django_db_blocker, lambda: load_generated(OTHER, directory)) as held:
+        yield held
+
+
+ID_COLUMNS = ("student_id", "school_id", "school_year_id")
+
+
+@pytest.fixture
+def state_lake(district, other_district, tmp_path):
+    """Two districts in one lake (keys "a" and "b"), the second's ids rewritten to be the
+    first's, as two separate Homeroom databases would number them."""
+    lake = tmp_path / "state"
+    for name, key in ((NAME, "a"), (OTHER.name, "b")):
+        call_command(
+            "export", "parquet", str(lake), "--lake", "--district", name,
+            "--district-key", key, stdout=io.StringIO(),
+        )  # fmt: skip
+    files = {key: sorted(lake.rglob(f"{key}-0.parquet")) for key in ("a", "b")}
+
+    def lowest(key: str, column: str) -> int:
+        return min(
+            min(table.column(column).to_pylist(), default=math.inf)
+            for table in (pq.read_table(path) for path in files[key])
+            if column in table.column_names
+        )
+
+    shift = {column: lowest("b", column) - lowest("a", column) for column in ID_COLUMNS}
+    assert all(shift.values())  # one database: no id shared yet
+    for path in files["b"]:
+        table = pq.read_table(path)
+        for column in ID_COLUMNS:
+            if column in table.column_names:
+                moved = [value - shift[column] for value in table.column(column).to_pylist()]
+                index = table.column_names.index(column)
+                table = table.set_column(index, column, pa.array(moved, pa.int64()))
+        pq.write_table(table, path)
+    shared = {
+        column: {v for path in files["a"] for v in column_values(path, column)}
+        & {v for path in files["b"] for v in column_values(path, column)}
+        for column in ID_COLUMNS
+    }
+    assert all(shared.values())  # now they share ids
+    return lake
+
+
+def column_values(path, column: str) -> list:
+    table = pq.read_table(path)
+    return table.column(column).to_pylist() if column in table.column_names else []
+
+
+def own_rows(name: str, key: str, kind: list[str], tmp_path) -> list[dict]:
+    """A district's metrics from its own export on DuckDB, its local ids qualified by its
+    key as a lake qualifies them."""
+    own = tmp_path / f"own-{key}"
+    call_command("export", "parquet", str(own), "--district", name, stdout=io.StringIO())
+    out, _ = metrics(*kind, "--engine", "duckdb", "--source", str(own), "--format", "json")
+    rows = json.loads(out)
+    for row in rows:
+        for column in ("student_local_id", "school_local_id"):
+            if column in row:
+                row[column] = f"{key}.{row[column]}"
+        if kind[0] == "schools":
+            row["group_value"] = f"{key}.{row['group_value']}"
+    return rows
+
+
+def without_ids(rows: list[dict], number: int) -> list[dict]:
+    """The rows without the database's ids, once each is checked to be in the district's
+    range of the lake's ids (its own, offset by its number times 10**12)."""
+    for row in rows:
+        for column in ("student_id", "school_id"):
+            if column in row:
+                assert row.pop(column) // 10**12 == number, row
+    return rows
+
+
+@pytest.mark.parametrize("kind", [list(EDFACTS), ["schools", "--as-of", AS_OF]])
+def test_districts_with_the_same_ids_stay_apart_in_one_lake(state_lake, kind, tmp_path):
+    # when a state computes the metrics over a lake whose two districts share ids
+    out, _ = metrics(*kind, "--engine", "duckdb", "--source", str(state_lake), "--format", "json")
+    rows = json.loads(out)
+    # then each district's rows are those of its own export, its local ids qualified
+    for key, name in (("a", NAME), ("b", OTHER.name)):
+        column = "group_value" if kind[0] == "schools" else "student_local_id"
+        mine = [row for row in rows if row[column].startswith(f"{key}.")]
+        mine = without_ids(mine, 1 if key == "a" else 2)
+        expected = without_ids(own_rows(name, key, kind, tmp_path), 0)
+        assert mine and sorted(mine, key=json.dumps) == sorted(expected, key=json.dumps)
+    assert len(rows) == sum(1 for row in rows if row[column].startswith(("a.", "b.")))
+
+
+def test_a_lake_that_would_merge_districts_is_refused_in_words(
+    district, other_district, state_lake
+):
+    source = ("--engine", "duckdb", "--source", str(state_lake))
+    manifests = state_lake / "_manifests"
+    # a district key another district holds is refused, the lake left as it was
+    before = {path: path.stat().st_mtime_ns for path in state_lake.rglob("*")}
+    with pytest.raises(
+        CommandError,
+        match=rf"the district key 'a' is held by '{NAME}' .*; give '{OTHER.name}' a key of "
+        r"its own \(--district-key\)$",
+    ):
+        call_command(
+            "export", "parquet", str(state_lake), "--lake", "--district", OTHER.name,
+            "--district-key", "a", stdout=io.StringIO(),
+        )  # fmt: skip
+    with pytest.raises(CommandError, match=r"^--district-key names a district's part of a lake"):
+        call_command(
+            "export", "parquet", str(state_lake), "--district", OTHER.name,
+            "--district-key", "c", stdout=io.StringIO(),
+        )  # fmt: skip
+    with pytest.raises(CommandError, match=r"'a\.b' cannot be a district key"):
+        call_command(
+            "export", "parquet", str(state_lake), "--lake", "--district", OTHER.name,
+            "--district-key", "a.b", stdout=io.StringIO(),
+        )  # fmt: skip
+    assert {path: path.stat().st_mtime_ns for path in state_lake.rglob("*")} == before
+    for change, message in (
+        # two parts claiming one key (a manifest copied in under another name)
+        (
+            lambda: (manifests / "a-copy.json").write_text((manifests / "a.json").read_text()),
+            r"^two parts of the lake claim the district key 'a' \(a-copy\.json and a\.json\)",
+        ),
+        # manifests of two schema versions
+        (
+            lambda: (manifests / "b.json").write_text(
+                json.dumps({**json.loads((manifests / "b.json").read_text()), "schema_version": 3})
+            ),
+            r"^the lake's manifests disagree on the schema version .*\(.*a\.json: 2, "
+            r".*b\.json: 3\)",
+        ),
+        # a district's files without its manifest
+        (
+            lambda: (manifests / "b.json").unlink(),
+            r"^the lake holds files of 'b' without a manifest",
+        ),
+    ):
+        saved = {path: path.read_bytes() for path in manifests.iterdir()}
+        change()
+        with pytest.raises(CommandError, match=message):
+            metrics(*EDFACTS, *source)
+        for path in manifests.iterdir():
+            path.unlink()
+        for path, content in saved.items():
+            path.write_bytes(content)
+    # and two districts whose school year has other dates
+    manifest = json.loads((manifests / "b.json").read_text())
+    manifest["school_years"]["2024-2025"][1] = "2025-06-30"
+    (manifests / "b.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        CommandError,
+        match=r"the lake's districts hold the school year 2024-2025 with different dates \(a: "
+        r"2024-08-15 to .*; b: 2024-08-15 to 2025-06-30\)",
+    ):
+        metrics(*EDFACTS, *source)
 
 
 # Spark's tests run in the SQLite half (see test_engines.py); they use the session's
 # local Spark (conftest.py).
 @pytest.mark.one_database
-def test_spark_writes_the_dataset_duckdb_writes(spark, lake, duckdb_dataset, tmp_path):
+def test_spark_writes_the_dataset_duckdb_writes(spark, facts, duckdb_dataset, tmp_path):
     destination, _ = duckdb_dataset
     # when Spark reads the lake and writes the same table, both given as file:// URLs (as
     # s3a:// or hdfs:// ones are given)
     written = tmp_path / "spark" / "students"
     out, err = metrics(
-        *EDFACTS, "--engine", "spark", "--source", f"file://{lake}", "--output", f"file://{written}"
+        *EDFACTS,
+        "--engine",
+        "spark",
+        "--source",
+        f"file://{facts}",
+        "--output",
+        f"file://{written}",
     )
     assert out == ""
     # then its layout and every file's rows are DuckDB's
@@ -532,7 +698,7 @@ def test_spark_writes_the_dataset_duckdb_writes(spark, lake, duckdb_dataset, tmp
             "--engine",
             "spark",
             "--source",
-            f"file://{lake}",
+            f"file://{facts}",
             "--output",
             f"file://{written}",
         )
@@ -547,6 +713,52 @@ def test_spark_writes_the_dataset_duckdb_writes(spark, lake, duckdb_dataset, tmp
         r"school_year, school on spark in \d+\.\d s",
         err.strip().splitlines()[-1],
     )
+
+
+@pytest.mark.one_database
+def test_spark_keeps_a_lakes_districts_apart_and_writes_a_catalog_table(
+    spark, state_lake, tmp_path
+):
+    # given DuckDB's dataset of the two districts' lake (its rows checked against each
+    # district's own export above)
+    expected = tmp_path / "duckdb"
+    metrics(*EDFACTS, "--engine", "duckdb", "--source", str(state_lake), "--output", f"{expected}/")
+    # when Spark reads the lake at a URL and writes the table into its session's catalog
+    spark.sql("CREATE DATABASE IF NOT EXISTS state")
+    spark.sql("DROP TABLE IF EXISTS state.students")
+    spark_args = ("--engine", "spark", "--source", f"file://{state_lake}")
+    out, err = metrics(*EDFACTS, *spark_args, "--output", "table:state.students")
+    # then the table's files, in the catalog's warehouse, are DuckDB's dataset file for file
+    warehouse = Path(urllib.parse.urlsplit(spark.conf.get("spark.sql.warehouse.dir")).path)
+    assert_same_dataset(warehouse / "state.db" / "students", expected)
+    # and the catalog holds it, partitioned as the files are, with every row
+    columns = spark.catalog.listColumns("state.students")
+    assert [c.name for c in columns if c.isPartition] == ["school_year", "school"]
+    rows = sum(pq.read_metadata(p).num_rows for p in expected.rglob("*.parquet"))
+    assert spark.table("state.students").count() == rows
+    assert out == "" and re.fullmatch(
+        rf"{rows:,} rows written to table:state\.students as Parquet partitioned by "
+        r"school_year, school on spark in \d+\.\d s",
+        err.strip().splitlines()[-1],
+    )
+    # and the table is not written over; DuckDB and the database engine write no table
+    for args, message in (
+        (
+            spark_args,
+            r"^--output table:state\.students: the table already exists in the catalog; the "
+            r"metrics are written to a new table \(drop it, or name another\)$",
+        ),
+        (
+            ("--engine", "duckdb", "--source", str(state_lake)),
+            r"^--output table:state\.students: a table of Spark's catalog is written by "
+            r"--engine spark; the duckdb engine writes a Parquet dataset",
+        ),
+        (("--district", NAME), r"^--output table:state\.students is a table of Spark's catalog"),
+    ):
+        with pytest.raises(CommandError, match=message):
+            metrics(*EDFACTS, *args, "--output", "table:state.students")
+    with pytest.raises(CommandError, match=r"name a table of the catalog as table:<database>"):
+        metrics(*EDFACTS, *spark_args, "--output", "table:state.students; DROP")
 
 
 @pytest.mark.one_database

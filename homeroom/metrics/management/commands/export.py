@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from homeroom.core.actions import CommandLine, do_log_export
 from homeroom.core.commands import command_district
 from homeroom.core.selectors import district_today
-from homeroom.metrics.engines import database_engine, export_lake, export_parquet
+from homeroom.metrics.engines import EngineError, database_engine, export_lake, export_parquet
 
 
 class Command(BaseCommand):
@@ -25,7 +25,15 @@ class Command(BaseCommand):
             action="store_true",
             help=(
                 "write into a lake shared by districts: <fact>/ directories partitioned by"
-                " school year, this district's files named after it, and _manifest.json"
+                " school year, this district's files named after its key, with the key in a"
+                " district column, and _manifests/<key>.json"
+            ),
+        )
+        parser.add_argument(
+            "--district-key",
+            help=(
+                "--lake: the key naming this district's part of the lake (default: its state"
+                " id, or else its name as a file name); unique in the lake"
             ),
         )
 
@@ -38,9 +46,19 @@ class Command(BaseCommand):
         try:
             engine = database_engine(district)
             if options["lake"]:
-                written = export_lake(engine, directory, district, as_of=district_today(district))
+                written = export_lake(
+                    engine,
+                    directory,
+                    district,
+                    as_of=district_today(district),
+                    key=options["district_key"],
+                )
+            elif options["district_key"]:
+                raise CommandError("--district-key names a district's part of a lake: add --lake")
             else:
                 written = export_parquet(engine, directory)
+        except EngineError as error:
+            raise CommandError(str(error)) from None
         except OSError as error:
             raise CommandError(f"{directory}: {error.strerror or error}") from None
         do_log_export(

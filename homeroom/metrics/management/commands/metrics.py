@@ -15,6 +15,7 @@ from homeroom.metrics import definitions
 from homeroom.metrics.definitions import GROUP_TYPES
 from homeroom.metrics.engines import (
     ENGINES,
+    TABLE_OUTPUT,
     EngineError,
     database_engine,
     open_engine,
@@ -93,7 +94,9 @@ class Command(BaseCommand):
             help=(
                 "file to write (default: standard output); a directory (DIR/, or one that"
                 " exists) or a URL (s3a://, hdfs://) takes a Parquet dataset partitioned by"
-                " school year and school, written where the engine computes it"
+                " school year and school, written where the engine computes it;"
+                " table:<database>.<name> is a table of Spark's catalog (--engine spark),"
+                " partitioned the same way"
             ),
         )
         parser.add_argument(
@@ -108,7 +111,7 @@ class Command(BaseCommand):
         dataset = output is not None and _is_dataset(output)
         if dataset and options["format"] not in (None, "parquet"):
             raise CommandError(
-                f"--output {output} is a directory or URL, written as a Parquet dataset; "
+                f"--output {output} is a directory, URL or table, written as a Parquet dataset; "
                 f"--format {options['format']} writes one file: give a file name"
             )
         if options["format"] is None:
@@ -121,6 +124,12 @@ class Command(BaseCommand):
         district = None
         if engine_name == "db":
             district = command_district(options["district"])
+            if dataset and output.startswith(TABLE_OUTPUT):
+                raise CommandError(
+                    f"--output {output} is a table of Spark's catalog, written by --engine "
+                    "spark: export the facts with 'homeroom export parquet DIR' and give "
+                    "--engine spark --source DIR"
+                )
             if dataset:
                 raise CommandError(
                     f"--output {output} is a Parquet dataset, written by the duckdb and spark "
@@ -204,6 +213,11 @@ class Command(BaseCommand):
 
 
 def _is_dataset(output: str) -> bool:
-    """Whether --output names a place for a Parquet dataset rather than one file: a URL, a
-    path ending with a slash, or an existing directory."""
-    return "://" in output or output.endswith(("/", os.sep)) or Path(output).is_dir()
+    """Whether --output names a place for a Parquet dataset rather than one file: a catalog
+    table, a URL, a path ending with a slash, or an existing directory."""
+    return (
+        output.startswith(TABLE_OUTPUT)
+        or "://" in output
+        or output.endswith(("/", os.sep))
+        or Path(output).is_dir()
+    )
