@@ -101,9 +101,12 @@ def suppress(
     while True:
         _complete_lines(lines, hidden, grid, inner)
         exposed = _determined(lines, hidden)
-        if not exposed:
+        # Stop too when nothing is left to hide: a count pinned with every count hidden is
+        # pinned by the table's shape alone (the total of a table without rows is 0), and
+        # hiding cannot free it. Looping on would never end (issue 26: the board report of
+        # a district whose schools have no figures from last year never finished).
+        if not exposed or not _cover(exposed[0], lines, hidden, grid, inner, published):
             break
-        _cover(exposed[0], lines, hidden, grid, inner, published)
 
     def value(i: int, j: int) -> int | None:
         return None if hidden[i][j] or not published[i][j] else grid[i][j]
@@ -179,9 +182,9 @@ def _determined(lines, hidden) -> list[tuple[int, int]]:
     return [place for place, k in index.items() if np.all(np.abs(free[:, k]) < 1e-9)]
 
 
-def _cover(place, lines, hidden, grid, inner, published) -> None:
+def _cover(place, lines, hidden, grid, inner, published) -> bool:
     """Hide one more count so that `place` is no longer pinned: the smallest (cells before
-    totals) whose hiding frees it."""
+    totals) whose hiding frees it. False when every count is hidden already."""
     shown = [
         (i, j)
         for i, row in enumerate(grid)
@@ -194,11 +197,12 @@ def _cover(place, lines, hidden, grid, inner, published) -> None:
         hidden[i][j] = True
         _complete_lines(lines, hidden, grid, inner)
         if place not in _determined(lines, hidden):
-            return
+            return True
         for k, row in enumerate(before):  # undo the try and what it hid beside it
             hidden[k][:] = row
     for i, j in shown:  # nothing alone frees it: hide everything left
         hidden[i][j] = True
+    return bool(shown)
 
 
 def rate(numerator: int | None, denominator: int | None) -> float | None:
