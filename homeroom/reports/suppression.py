@@ -16,7 +16,9 @@ group breakdowns) is a grid of counts of students with its totals. A table passe
    together can still pin a count (two groups of hidden counts joined by a single one give
    that one away). So the table is checked as a whole, by linear algebra over all its lines
    at once; a count it pins gets one more count hidden beside it (the smallest that frees
-   it), and steps 2 and 3 run again until no hidden count is pinned.
+   it), and steps 2 and 3 run again until no hidden count is pinned, or until every count
+   is hidden (a count pinned then is pinned by the table's shape alone: the total of a
+   table without rows is 0).
 
 Subtracting rows and columns, however often repeated, then recovers no hidden count, and
 neither does solving all the lines together (the tests attack tables both ways).
