@@ -16,7 +16,9 @@ group breakdowns) is a grid of counts of students with its totals. A table passe
    together can still pin a count (two groups of hidden counts joined by a single one give
    that one away). So the table is checked as a whole, by linear algebra over all its lines
    at once; a count it pins gets one more count hidden beside it (the smallest that frees
-   it), and steps 2 and 3 run again until no hidden count is pinned.
+   it), and steps 2 and 3 run again until no hidden count is pinned, or until every count
+   is hidden (a count pinned then is pinned by the table's shape alone: the total of a
+   table without rows is 0).
 
 Subtracting rows and columns, however often repeated, then recovers no hidden count, and
 neither does solving all the lines together (the tests attack tables both ways).
@@ -101,9 +103,12 @@ def suppress(
     while True:
         _complete_lines(lines, hidden, grid, inner)
         exposed = _determined(lines, hidden)
-        if not exposed:
+        # Stop too when nothing is left to hide: a count pinned with every count hidden is
+        # pinned by the table's shape alone (the total of a table without rows is 0), and
+        # hiding cannot free it. Looping on would never end (issue 26: the board report of
+        # a district whose schools have no figures from last year never finished).
+        if not exposed or not _cover(exposed[0], lines, hidden, grid, inner, published):
             break
-        _cover(exposed[0], lines, hidden, grid, inner, published)
 
     def value(i: int, j: int) -> int | None:
         return None if hidden[i][j] or not published[i][j] else grid[i][j]
@@ -179,9 +184,9 @@ def _determined(lines, hidden) -> list[tuple[int, int]]:
     return [place for place, k in index.items() if np.all(np.abs(free[:, k]) < 1e-9)]
 
 
-def _cover(place, lines, hidden, grid, inner, published) -> None:
+def _cover(place, lines, hidden, grid, inner, published) -> bool:
     """Hide one more count so that `place` is no longer pinned: the smallest (cells before
-    totals) whose hiding frees it."""
+    totals) whose hiding frees it. False when every count is hidden already."""
     shown = [
         (i, j)
         for i, row in enumerate(grid)
@@ -194,11 +199,12 @@ def _cover(place, lines, hidden, grid, inner, published) -> None:
         hidden[i][j] = True
         _complete_lines(lines, hidden, grid, inner)
         if place not in _determined(lines, hidden):
-            return
+            return True
         for k, row in enumerate(before):  # undo the try and what it hid beside it
             hidden[k][:] = row
     for i, j in shown:  # nothing alone frees it: hide everything left
         hidden[i][j] = True
+    return bool(shown)
 
 
 def rate(numerator: int | None, denominator: int | None) -> float | None:

@@ -181,6 +181,21 @@ def test_improvement_places_only_schools_with_both_rates(world):
     assert selectors.most_declined(f.improvement) == []
 
 
+def test_figures_of_schools_without_last_year_are_computed(world):
+    # given a district whose schools kept no figures a year ago (its first year with
+    # Homeroom per school), only the district's own total from last year (issue 26: the
+    # board report of such a district never finished)
+    StandingCell.objects.filter(school_year=world.last_year, school__isnull=False).delete()
+    f = selectors.figures(world.district)
+    # then this year's school table is published as before, with no rate of last year
+    by_name = {row.label: row for row in f.schools}
+    assert by_name["Washington"].counted == 100
+    assert all(row.last_year_chronic_rate is None for row in f.schools)
+    assert f.improvement == []
+    # and the district's row still compares with its own last year (63 of 180)
+    assert f.district_row.last_year_chronic_rate == pytest.approx(63 / 180)
+
+
 def test_process_measures_hide_small_months(world):
     on = world.on
     for pupil in (world.ana, world.ben, world.gabe) * 4:  # 12 cases opened on the day

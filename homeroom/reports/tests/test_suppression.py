@@ -194,3 +194,50 @@ def test_the_attack_succeeds_on_many_tables_with_primary_suppression_alone():
                 assert value == full  # what it recovers is the truth
         recovered += bool(attack)
     assert recovered > tables / 2
+
+
+def test_a_table_without_rows_is_published_empty():
+    # a year no school has figures for (issue 26: suppressing it never ended): nothing to
+    # show, and its total of 0 is hidden like any small count
+    table = suppress([], 10)
+    assert (table.cells, table.row_totals, table.column_totals) == ([], [], [])
+    assert table.total is None
+    # unless the table counts events, where a 0 discloses no one
+    assert suppress([], 10, zero_shown=True).total == 0
+
+
+def _board_table(schools: int, columns: int, seed: int) -> list[list[int]]:
+    """A district of many schools: most counts large, about one in five small."""
+    pick = random.Random(seed)
+    return [
+        [
+            pick.randint(0, 9) if pick.random() < 0.2 else pick.randint(10, 400)
+            for _ in range(columns)
+        ]
+        for _ in range(schools)
+    ]
+
+
+@pytest.mark.parametrize("columns", [2, 3, 4])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_board_table_of_many_schools_hides_what_it_must(columns, seed):
+    # given 84 schools (a 50,000-student district), some with small counts
+    counts = _board_table(84, columns, seed)
+    table = suppress(counts, 10)
+    grid = _grid(table)
+    # then every small count is hidden
+    for i, row in enumerate(counts):
+        for j, value in enumerate(row):
+            if value < 10:
+                assert table.cells[i][j] is None
+    # and none of the hidden counts can be recovered, by subtraction or by algebra
+    assert subtraction_attack(grid, 84, columns) == {}
+    assert determined_by_algebra(grid, 84, columns) == set()
+    # and what is shown is the true count
+    for i, row in enumerate(counts):
+        assert table.row_totals[i] in (None, sum(row))
+        for j, value in enumerate(row):
+            assert table.cells[i][j] in (None, value)
+    # while the attack on primary suppression alone recovers something (the table is a
+    # real test of complementary suppression)
+    assert subtraction_attack(_primary_only(counts, 10), 84, columns)
