@@ -144,16 +144,10 @@ class SchoolDayAttendance(models.Model):
         return f"{self.school_id} grade {self.grade} on {self.date}: {self.enrolled} enrolled"
 
 
-class StandingCell(models.Model):
-    """Students as of a date, counted per school (empty: over all their schools, each
-    student once), grade, counted, chronic, band and tier, with their days: this year as
-    of the end of each week to the summaries' date (and that date), and last year as of
-    the same dates a year earlier.
-
-    What the dashboards show for an earlier date and for "a year ago". Replaced whole by
-    `do_refresh_summaries` from `definitions.standing_cells`; a few rows per school, grade
-    and date, never a row per student.
-    """
+class _Cell(models.Model):
+    """Students as of a date per school (empty: over all their schools, each student
+    once), grade, counted, chronic, band and tier, with their days: the shape of the
+    dashboards' stored cells."""
 
     school_year = models.ForeignKey(
         "core.SchoolYear", on_delete=models.CASCADE, related_name="+", db_constraint=False
@@ -177,13 +171,28 @@ class StandingCell(models.Model):
     days_absent = models.FloatField()
 
     class Meta:
+        abstract = True
+
+
+class StandingCell(_Cell):
+    """Students as of a date, counted per school (empty: over all their schools, each
+    student once), grade, counted, chronic, band and tier, with their days: this year as
+    of the end of each week to the summaries' date (and that date), and last year as of
+    the same dates a year earlier.
+
+    What the dashboards show for an earlier date and for "a year ago". Replaced whole by
+    `do_refresh_summaries` from `definitions.standing_cells`; a few rows per school, grade
+    and date, never a row per student.
+    """
+
+    class Meta:
         indexes = [models.Index(fields=["school_year", "as_of", "school"])]
 
     def __str__(self) -> str:
         return f"{self.school_id or 'all schools'} grade {self.grade} on {self.as_of}"
 
 
-class GroupCell(models.Model):
+class GroupCell(_Cell):
     """The students of each student group (a characteristic held on the summaries' date)
     per school (empty: over all their schools, each student once), grade, counted,
     chronic, band and tier, with their days, as of the summaries' date.
@@ -195,27 +204,7 @@ class GroupCell(models.Model):
     group, never a row per student.
     """
 
-    school_year = models.ForeignKey(
-        "core.SchoolYear", on_delete=models.CASCADE, related_name="+", db_constraint=False
-    )
-    as_of = models.DateField()
     group = models.CharField(max_length=30, help_text="A StudentCharacteristic kind.")
-    school = models.ForeignKey(
-        "core.School",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_constraint=False,
-    )
-    grade = models.SmallIntegerField()
-    counted = models.BooleanField()
-    chronic = models.BooleanField()
-    band = models.CharField(max_length=40, blank=True)
-    tier = models.CharField(max_length=40, blank=True)
-    students = models.PositiveIntegerField()
-    days_enrolled = models.PositiveIntegerField()
-    days_absent = models.FloatField()
 
     class Meta:
         indexes = [models.Index(fields=["school_year", "group", "school"])]

@@ -37,6 +37,13 @@ from homeroom.roster.models import Language
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
+def _say_errors(request: HttpRequest, error: ValidationError) -> None:
+    """Each problem of a refused action as a message above the page (row actions)."""
+    for problems in error.message_dict.values():
+        for problem in problems:
+            messages.error(request, problem)
+
+
 def _show_errors(form, error: ValidationError) -> None:
     for field, problems in error.message_dict.items():
         shown = field in form.fields and not form.fields[field].widget.is_hidden
@@ -181,9 +188,7 @@ def unmatched(request: HttpRequest) -> HttpResponse:
                     request, gettext("Assigned to %(guardian)s.") % {"guardian": message.guardian}
                 )
         except ValidationError as error:
-            for problems in error.message_dict.values():
-                for problem in problems:
-                    messages.error(request, problem)
+            _say_errors(request, error)
             status = 400
         else:
             return redirect(reverse("outreach:unmatched"))
@@ -397,9 +402,7 @@ def letters_review(request: HttpRequest) -> HttpResponse:
                     % {"count": batch.letters, "school": batch.school.name},
                 )
         except ValidationError as error:
-            for problems in error.message_dict.values():
-                for problem in problems:
-                    messages.error(request, problem)
+            _say_errors(request, error)
             status = 400
         else:
             return redirect(reverse("outreach:letters"))
@@ -477,9 +480,7 @@ def sends_to_check(request: HttpRequest) -> HttpResponse:
                 )
                 messages.success(request, RESOLVED.get(done, ""))
         except ValidationError as error:
-            for problems in error.message_dict.values():
-                for problem in problems:
-                    messages.error(request, problem)
+            _say_errors(request, error)
             status = 400
         else:
             return redirect(reverse("outreach:unknown"))
