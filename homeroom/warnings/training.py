@@ -53,6 +53,11 @@ CROSS_VALIDATION = (
     "next year differs. Expect next year's figures to be somewhat lower; retrain when a "
     "third year is complete."
 )
+PLANNED_CROSS_VALIDATION = (
+    "Only two complete school years are held: trained on {train} and evaluated by "
+    "cross-validation inside it (by school, or by student in a district of fewer than "
+    f"{SCHOOL_FOLDS_FROM} schools), weaker than a test on a later year."
+)
 
 
 class ForecastError(ValueError):
@@ -94,7 +99,7 @@ def years_in_data(engine: Engine, today: dt.date) -> list[dict]:
     return years
 
 
-def _coverage_words(years: list[dict]) -> list[dict]:
+def coverage_words(years: list[dict]) -> list[dict]:
     """The years as the report states them (JSON-ready)."""
     return [
         {
@@ -219,17 +224,26 @@ def _cross_validated(examples: Examples) -> tuple[dict[str, np.ndarray], str, in
     return probabilities, by, len(np.unique(folds))
 
 
-def train(
-    engine: Engine,
-    profile: RuleProfile,
-    today: dt.date,
-    capacity: float,
-    say: Callable[[str], None] = lambda message: None,
-    rules: WarningRules | None = None,
-) -> Trained:
-    """Fit on the training years and evaluate on data not trained on, per checkpoint.
+@dataclass(frozen=True)
+class Plan:
+    """Which complete years a training learns from and how it is tested, decided from the
+    records alone (no fitting): what `risk train --dry-run` says."""
 
-    `rules`: the district's warning rules, whose flags are a baseline (none without)."""
+    years: list[dict]  # every year with its status (years_in_data)
+    training: list[dict]
+    held_out: dict | None  # the later year tested on; None: cross-validation
+
+    @property
+    def words(self) -> str:
+        """How the forecast will be evaluated, in a sentence."""
+        train = ", ".join(y["name"] for y in self.training)
+        if self.held_out:
+            return LATER_YEAR.format(test=self.held_out["name"], train=train)
+        return PLANNED_CROSS_VALIDATION.format(train=train)
+
+
+def plan(engine: Engine, today: dt.date) -> Plan:
+    """The years to train and test on as of `today`; an error when too few are complete."""
     years = years_in_data(engine, today)
     complete = [y for y in years if y["status"] == "complete"]
     if len(complete) < 2:
@@ -245,13 +259,26 @@ def train(
                 else ""
             )
         )
-    checkpoints = f.CHECKPOINT_WEEKS
     if len(complete) >= 3:
-        held_out, training = complete[-1], complete[1:-1]
-        how = LATER_YEAR.format(test=held_out["name"], train=", ".join(y["name"] for y in training))
-    else:
-        held_out, training = None, complete[1:]
-        how = ""
+        return Plan(years, training=complete[1:-1], held_out=complete[-1])
+    return Plan(years, training=complete[1:], held_out=None)
+
+
+def train(
+    engine: Engine,
+    profile: RuleProfile,
+    today: dt.date,
+    capacity: float,
+    say: Callable[[str], None] = lambda message: None,
+    rules: WarningRules | None = None,
+) -> Trained:
+    """Fit on the training years and evaluate on data not trained on, per checkpoint.
+
+    `rules`: the district's warning rules, whose flags are a baseline (none without)."""
+    planned = plan(engine, today)
+    years, training, held_out = planned.years, planned.training, planned.held_out
+    checkpoints = f.CHECKPOINT_WEEKS
+    how = planned.words
     pooled: dict[int, list[Examples]] = {week: [] for week in checkpoints}
     for year in training:
         for week, examples in _examples(engine, profile, rules, year, checkpoints, say).items():
@@ -299,7 +326,7 @@ def train(
             "evaluated_year": evaluated,
             "evaluation": "later year" if held_out else "cross-validation",
             "evaluation_words": how,
-            "data": _coverage_words(years),
+            "data": coverage_words(years),
             "today": today.isoformat(),
         },
         trained_years=[y["name"] for y in training],

@@ -199,17 +199,25 @@ def train_output(today: str) -> tuple[RiskModel, str]:
 
 
 @pytest.mark.django_db
-def test_a_year_whose_records_stop_early_is_current_never_a_test_year(district):
+def test_a_year_whose_records_stop_early_is_current_never_a_test_year(trained):
     """The calendar of 2026-27 runs to June 2027 but its records stop on Nov 20, 2026 (the
-    last school day before the export): a clock set past June changes nothing."""
-    model, said = train_output("2027-08-01")
-    assert model.trained_years == ["2024-2025"]
-    assert model.evaluated_year == "2025-2026"
-    assert model.evaluation["evaluation"] == "later year"
-    current = next(y for y in model.evaluation["data"] if y["year"] == "2026-2027")
-    assert current["status"] == "current" and current["recorded_through"] == "2026-11-20"
-    assert "2026-2027: current, attendance recorded through Nov 20, 2026" in said
+    last school day before the export): a clock set past June changes nothing. Asked
+    with --dry-run, which says what training would use without fitting anything."""
+    models = RiskModel.objects.count()
+    said = risk("train", "--today", "2027-08-01", "--dry-run")
+    assert RiskModel.objects.count() == models  # nothing trained, nothing stored
+    assert said.splitlines()[0] == (
+        "As of Aug 1, 2027 the forecast would be trained on 2024-2025 and evaluated on "
+        "2025-2026 (nothing was trained):"
+    )
+    assert "  2026-2027: current, attendance recorded through Nov 20, 2026" in said
     assert "Tested on 2025-2026, a later complete year the forecast never saw" in said
+    # the same years as the module's training with the clock on the export's date
+    assert trained.trained_years == ["2024-2025"] and trained.evaluated_year == "2025-2026"
+    assert trained.evaluation["evaluation"] == "later year"
+    current = next(y for y in trained.evaluation["data"] if y["year"] == "2026-2027")
+    assert current["status"] == "current" and current["recorded_through"] == "2026-11-20"
+    assert f"  {current['words']}" in said
 
 
 @pytest.mark.django_db
@@ -217,6 +225,9 @@ def test_with_two_complete_years_it_trains_on_the_later_and_cross_validates(dist
     """On Nov 1, 2025 only 2023-24 and 2024-25 are complete: the earlier gives last year's
     attendance; the later is trained on and evaluated by folds of its own students (one
     school: whole schools cannot be held out)."""
+    planned = risk("train", "--today", "2025-11-01", "--dry-run")
+    assert "trained on 2024-2025 and evaluated on 2024-2025" in planned
+    assert "evaluated by cross-validation inside it" in planned
     model, said = train_output("2025-11-01")
     assert model.trained_years == ["2024-2025"] and model.evaluated_year == "2024-2025"
     assert model.evaluation["evaluation"] == "cross-validation"

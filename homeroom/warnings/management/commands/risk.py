@@ -12,6 +12,7 @@ from homeroom.core.commands import command_district
 from homeroom.core.models import School
 from homeroom.core.selectors import district_today
 from homeroom.core.spreadsheets import safe_cell
+from homeroom.metrics import display
 from homeroom.metrics.engines import EngineError
 from homeroom.metrics.management.commands.metrics import iso_date
 from homeroom.metrics.rules import RuleProfileError, load_rule_profile
@@ -53,6 +54,11 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
         train = actions.add_parser("train", help="fit and evaluate the forecast, store it")
         train.add_argument("--today", type=iso_date, help="default: today in the district")
+        train.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="say which years it would train and test on, and how, without training",
+        )
         evaluate = actions.add_parser("evaluate", help="write the evaluation report")
         evaluate.add_argument("--output", type=Path, required=True, help="directory")
         evaluate.add_argument("--retrain", action="store_true", help="train a new model first")
@@ -69,7 +75,13 @@ class Command(BaseCommand):
         self.verbosity = options["verbosity"]
         try:
             getattr(self, options["action"])(district, options)
-        except (WarningError, EngineError, RuleProfileError, OSError) as error:
+        except (
+            WarningError,
+            training.ForecastError,
+            EngineError,
+            RuleProfileError,
+            OSError,
+        ) as error:
             raise CommandError(str(error)) from None
 
     def say(self, message: str) -> None:
@@ -96,7 +108,20 @@ class Command(BaseCommand):
         return model
 
     def train(self, district, options) -> None:
-        self._train(district, options["today"] or district_today(district))
+        today = options["today"] or district_today(district)
+        if not options["dry_run"]:
+            self._train(district, today)
+            return
+        with analysis_engine(district) as engine:
+            planned = training.plan(engine, today)
+        self.stdout.write(
+            f"As of {display.date(today)} the forecast would be trained on "
+            f"{', '.join(y['name'] for y in planned.training)} and evaluated on "
+            f"{(planned.held_out or planned.training[0])['name']} (nothing was trained):"
+        )
+        for year in training.coverage_words(planned.years):
+            self.stdout.write(f"  {year['words']}")
+        self.stdout.write(f"  {planned.words}")
 
     def evaluate(self, district, options) -> None:
         model = current_model(district)
