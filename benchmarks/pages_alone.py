@@ -8,8 +8,10 @@ Run from the repository root, with a loaded district's database in the environme
 What it does (docs/benchmarks.md, section "Dashboards", records the figures):
 
 1. Takes the district's first district administrator (creating `bench_admin` if none).
-2. In this fresh process (the first request is "cold": no Python caches, no connection;
-   the database's own cache is whatever the host left), opens each `--page` through
+2. In this fresh process, once the WSGI application has loaded as a server loads it
+   (`homeroom.wsgi`, which imports every view at start-up), the first request is "cold"
+   (no Python caches, no connection; the database's own cache is whatever the host
+   left), opens each `--page` through
    Django's test client as that user, `--repeat` times, timing each request.
 3. Prints, per page, each request's milliseconds and, for the first request, its five
    slowest queries (milliseconds and the start of their SQL), then the load average (the
@@ -48,6 +50,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
+    import homeroom.wsgi  # noqa: F401  (what a server process does before serving)
     from homeroom.accounts.models import Role, User
     from homeroom.core.models import School
     from homeroom.metrics.models import SummaryState

@@ -202,3 +202,23 @@ def test_a_failed_sign_in_is_audited_with_the_address_the_proxy_saw(server):
         with psycopg.connect(server.database) as database:
             rows = [(a, s, str(ip)) for a, s, ip in database.execute(query).fetchall()]
     assert rows == [("login_failed", "sign-in as nobody", "198.51.100.7")]
+
+
+def test_a_server_process_has_its_views_loaded_before_the_first_request():
+    # given a new process that loads the WSGI application, as waitress-serve does
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, homeroom.wsgi; "
+            "print(all(m in sys.modules for m in "
+            "('homeroom.web.dashboards', 'homeroom.web.views', 'scipy.stats')))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "homeroom.settings"},
+    )
+    # then the pages' code is imported already: the first visitor does not wait for it
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "True"

@@ -33,7 +33,9 @@ from homeroom.web.tests.test_permissions import _a_run
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.one_database,  # what the browser shows does not depend on the database
+    # what the browser shows does not depend on the database; run beside SQLite's half,
+    # the longer one (./dev test)
+    pytest.mark.one_database(half="postgresql"),
     pytest.mark.django_db(transaction=True),
 ]
 
