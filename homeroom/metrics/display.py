@@ -19,11 +19,14 @@ half-to-even. Machine-readable outputs (CSV, JSON, Parquet) are never rounded he
 """
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import formats
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 MISSING = "—"
@@ -33,13 +36,31 @@ PARTIAL_DAYS_NOTE = _("Days include partial days (e.g. half days), to one decima
 WHOLE_TOLERANCE = 0.0005
 
 
+@functools.cache
+def _language_words(language: str | None) -> tuple[dict[int, str] | None, str, str]:
+    """A language's separators (as a `str.translate` table, None for Python's own) and its
+    patterns for a percentage and for points.
+
+    Looked up once per language: a night writes hundreds of thousands of figures into
+    reasons and factors, and Django's lookups of the active language and its formats
+    took a third of the forecast's explanations at 50,000 students (docs/benchmarks.md,
+    "Early warning")."""
+    thousands = formats.get_format("THOUSAND_SEPARATOR", language)
+    decimal = formats.get_format("DECIMAL_SEPARATOR", language)
+    table = None if (thousands, decimal) == (",", ".") else {ord(","): thousands, ord("."): decimal}
+    return table, gettext("{number}%"), gettext("{number} pts")
+
+
+@receiver(setting_changed)
+def _forget_language_words(**kwargs) -> None:
+    """Settings changed (tests do): the formats may have too."""
+    _language_words.cache_clear()
+
+
 def _localized(number: str) -> str:
     """A number written with Python's separators ("12,345.6") in the page's language's."""
-    thousands = formats.get_format("THOUSAND_SEPARATOR")
-    decimal = formats.get_format("DECIMAL_SEPARATOR")
-    if (thousands, decimal) == (",", "."):
-        return number
-    return number.translate({ord(","): thousands, ord("."): decimal})
+    table = _language_words(get_language())[0]
+    return number if table is None else number.translate(table)
 
 
 def _rounded(value: Decimal, places: int) -> Decimal:
@@ -78,8 +99,9 @@ def percent(share: float | None) -> str:
     """A share (0 to 1) as a percentage with one decimal, e.g. 0.13846 -> "13.8%"."""
     if share is None:
         return MISSING
-    number = _localized(f"{_rounded(_decimal(share) * 100, 1):.1f}")
-    return gettext("{number}%").format(number=number)
+    table, pattern, _points = _language_words(get_language())
+    number = f"{_rounded(_decimal(share) * 100, 1):.1f}"
+    return pattern.format(number=number if table is None else number.translate(table))
 
 
 def points(change: float | None) -> str:
@@ -87,11 +109,12 @@ def points(change: float | None) -> str:
     takes a minus sign (U+2212), as typeset text does, not a hyphen."""
     if change is None:
         return MISSING
+    pattern = _language_words(get_language())[2]
     value = _rounded(_decimal(change) * 100, 1)
     if value == 0:
-        return gettext("{number} pts").format(number=_localized("0.0"))
+        return pattern.format(number=_localized("0.0"))
     sign = "+" if value > 0 else "\u2212"  # a minus sign, not a hyphen
-    return gettext("{number} pts").format(number=f"{sign}{_localized(f'{abs(value):.1f}')}")
+    return pattern.format(number=f"{sign}{_localized(f'{abs(value):.1f}')}")
 
 
 def count(value: int | None) -> str:
