@@ -3,16 +3,23 @@ message is taken over and sent by another worker, and when the frozen one goes o
 still gets it once (docs/outreach.md, "Exactly once").
 
 The frozen worker is a real worker loop (`run_once`) in its own thread with its own database
-connection, kept from going on by a local server that does not answer yet: the SMTP server
-holding its first email's DATA (it still holds the next message, claimed and not sent), or
-the local SMS provider holding its text's request (the text is in flight). What the local
-SMTP server and SMS provider received is counted.
+connection, or `homeroom worker` as its own process stopped with SIGSTOP, kept from going on
+at a known point by a local server that does not answer yet: the SMTP server holding its
+first email's DATA (it still holds the next message, claimed and not sent), or the local SMS
+provider holding its text's request (the text is in flight). What the local SMTP server and
+SMS provider received is counted.
 """
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from homeroom.outreach import channels
@@ -184,3 +191,58 @@ def test_a_text_in_flight_when_its_worker_froze_is_dropped_by_the_provider_as_a_
     assert texts_with_words(provider, held) == 1
     held.refresh_from_db()
     assert (held.status, held.provider_id) == ("sent", provider.delivered[0]["sid"])
+
+
+def test_a_worker_process_stopped_with_sigstop_does_not_send_what_was_sent_meanwhile(
+    cast, families, smtp
+):
+    # given `homeroom worker` as its own process, holding an email to María claimed and not
+    # sent (its first email is at the SMTP server), and then stopped with SIGSTOP
+    message_to_maria(cast, families, "email", "Ana was absent today.")
+    held = message_to_maria(cast, families, "email", "Please call the school.")
+    stuck = smtp.hold_next()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "homeroom", "worker", "--once"],
+        env=worker_environment(smtp),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert stuck.arrived.wait(60), "the worker did not reach the SMTP server"
+        os.kill(worker.pid, signal.SIGSTOP)
+        stuck.release.set()  # the server answers; the stopped worker does not read it yet
+        # when its lease passes, staff send the held email again and another worker sends it
+        assert recover_abandoned(lease=TAKEN_AT_ONCE) == {"retried": 0, "unknown": 2}
+        do_resolve_unknown(cast.admin, message_id=held.pk, resolution="again")
+        assert run_once() == {"sent": 1}
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+        said, _ = worker.communicate(timeout=60)
+    # then, once it goes on, María got that email once
+    assert worker.returncode == 0, said
+    assert emails_with_key(smtp, held) == 1
+    held.refresh_from_db()
+    assert held.get_status_display() == "Sent"
+    assert "Messages: 1 sent, 1 taken over." in said
+
+
+def worker_environment(smtp) -> dict[str, str]:
+    """The environment of a `homeroom worker` process using the test's database and SMTP
+    server."""
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{Path(database['NAME']).resolve()}"
+    else:
+        url = (
+            f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+            f"{database['PORT'] or 5432}/{database['NAME']}"
+        )
+    options = settings.MAILERS["families"]["OPTIONS"]
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "HOMEROOM_SMTP_HOST": options["host"],
+        "HOMEROOM_SMTP_PORT": str(options["port"]),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
+    }
