@@ -11,6 +11,11 @@ lease passes, `recover_abandoned` decides: a provider that honours the idempoten
 second one) gets it again under the same key; otherwise the message becomes `unknown` and
 waits for staff, because sending twice is worse than asking (docs/outreach.md).
 
+A worker that is not dead but stopped (SIGSTOP, a long pause) past the lease finds its
+message taken over when it goes on: `send_one` re-confirms, in one conditional UPDATE right
+before the send, that the message is still `sending` under its claim's attempt number, and
+leaves it alone if not; the idempotency key covers the moments after that check.
+
 An `unknown` text is then settled by asking the provider (`settle_unknown`, each time the
 worker recovers abandoned messages): if the provider's log holds it, it is sent (with the
 provider's id and status); if not, it never left and goes back to the outbox. Email cannot
@@ -52,6 +57,12 @@ def backoff(attempts: int) -> dt.timedelta:
 
 def claim(limit: int) -> list[int]:
     """Mark up to `limit` due messages as being sent by this worker; returns their ids."""
+    return list(_claim(limit))
+
+
+def _claim(limit: int) -> dict[int, int]:
+    """`claim`, returning each claimed message's id with its attempt number after the claim:
+    the worker's token for it (`send_one`), read while the rows are still locked."""
     now = timezone.now()
     with transaction.atomic():
         due = Message.objects.filter(
@@ -63,10 +74,9 @@ def claim(limit: int) -> list[int]:
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         ids = list(due.values_list("pk", flat=True)[:limit])
-        Message.objects.filter(pk__in=ids).update(
-            status=Message.Status.SENDING, attempts=F("attempts") + 1, status_at=now
-        )
-    return ids
+        claimed = Message.objects.filter(pk__in=ids)
+        claimed.update(status=Message.Status.SENDING, attempts=F("attempts") + 1, status_at=now)
+        return dict(claimed.values_list("pk", "attempts"))
 
 
 def recover_abandoned(lease: dt.timedelta = LEASE) -> dict[str, int]:
@@ -119,24 +129,47 @@ def _status_callback(message: Message) -> str:
     return f"{public}{reverse('outreach:sms-status')}?message={message.pk}"
 
 
-def send_one(message_id: int) -> str:
-    """Send one claimed message; returns its new status."""
+# What `send_one` says of a message another worker (or the settling of unknown sends) took
+# over while this worker was stopped: it leaves it alone.
+TAKEN_OVER = "taken over"
+
+
+def send_one(message_id: int, attempt: int) -> str:
+    """Send one message this worker claimed as attempt number `attempt`; returns its new
+    status, or TAKEN_OVER if the message is no longer this worker's."""
     message = Message.objects.select_related("district", "guardian").get(pk=message_id)
+    # The message is this worker's while it is `sending` under the attempt number its claim
+    # gave. A worker frozen past the lease (SIGSTOP, a long pause) finds it taken over:
+    # `recover_abandoned` requeued it or made it `unknown`, and another claim or staff moved
+    # it on. Every write below is conditional on that, so a late worker never puts back a
+    # message someone else sent. (Attempt numbers do not come back: a re-claim adds one, and
+    # only its holder takes one off, as it puts the message back in the queue.)
+    held = Message.objects.filter(pk=message.pk, status=Message.Status.SENDING, attempts=attempt)
     now = timezone.now()
     if message.kind not in CONFIRMATIONS and not channel_allowed(
         message.guardian_id, message.channel
     ):
-        return _finish(message, status=Message.Status.CANCELLED, error="Consent withdrawn.")
+        return _finish(held, status=Message.Status.CANCELLED, error="Consent withdrawn.")
     if message.channel == ContactChannel.SMS and message.kind not in CONFIRMATIONS:
         rules = outreach_settings(message.district)
         later = next_allowed(
             now, timezone=message.district.timezone, start=rules.quiet_start, end=rules.quiet_end
         )
         if later > now:  # a retry that fell into the night waits for the morning
-            Message.objects.filter(pk=message.pk).update(
+            if not held.update(
                 status=Message.Status.QUEUED, not_before=later, attempts=F("attempts") - 1
-            )
+            ):
+                return TAKEN_OVER
             return Message.Status.QUEUED
+    # The fence, right before the send: one short conditional UPDATE (autocommit) confirms
+    # the message is still this worker's and restarts its lease; if not, nothing is sent.
+    # It narrows the window to the moments between this UPDATE and the provider taking the
+    # request, but cannot close it: a worker frozen there past a whole lease still sends.
+    # The idempotency key closes it where the provider honours it (`HOMEROOM_SMS`
+    # IDEMPOTENT): the late request repeats the taker's key and the provider sends nothing.
+    # An SMTP server takes a repeated Message-ID as a second email: there the fence is all.
+    if not held.update(status_at=timezone.now()):
+        return TAKEN_OVER
     try:
         if message.channel == ContactChannel.SMS:
             provider_id = channels.send_sms(
@@ -154,17 +187,18 @@ def send_one(message_id: int) -> str:
                 key=message.idempotency_key,
             )
     except channels.TemporaryFailure as error:
-        if message.attempts >= MAX_ATTEMPTS:
-            return _finish(message, status=Message.Status.FAILED, error=str(error))
-        Message.objects.filter(pk=message.pk).update(
+        if attempt >= MAX_ATTEMPTS:
+            return _finish(held, status=Message.Status.FAILED, error=str(error))
+        if not held.update(
             status=Message.Status.QUEUED,
-            not_before=now + backoff(message.attempts),
+            not_before=now + backoff(attempt),
             last_error=str(error)[:2000],
             status_at=now,
-        )
+        ):
+            return TAKEN_OVER
         return Message.Status.QUEUED
     except channels.PermanentFailure as error:
-        return _finish(message, status=Message.Status.FAILED, error=str(error))
+        return _finish(held, status=Message.Status.FAILED, error=str(error))
     # A delivery report may have come in first: it keeps its (later) status.
     Message.objects.filter(pk=message.pk).update(provider_id=provider_id, sent_at=now)
     Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
@@ -173,18 +207,17 @@ def send_one(message_id: int) -> str:
     return Message.Status.SENT
 
 
-def _finish(message: Message, *, status: str, error: str) -> str:
-    Message.objects.filter(pk=message.pk).update(
-        status=status, last_error=error[:2000], status_at=timezone.now()
-    )
+def _finish(held, *, status: str, error: str) -> str:
+    if not held.update(status=status, last_error=error[:2000], status_at=timezone.now()):
+        return TAKEN_OVER
     return status
 
 
 def run_once(limit: int = 50) -> dict[str, int]:
     """Claim and send one batch of due messages; returns how many ended in each status."""
     counts: dict[str, int] = {}
-    for message_id in claim(limit):
-        status = send_one(message_id)
+    for message_id, attempt in _claim(limit).items():
+        status = send_one(message_id, attempt)
         counts[str(status)] = counts.get(str(status), 0) + 1
     return counts
 

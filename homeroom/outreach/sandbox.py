@@ -5,7 +5,8 @@ It runs on 127.0.0.1 and implements what Homeroom uses of the real API:
 - `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (HTTP basic auth with the account
   SID and auth token; form fields `To`, `From` or `MessagingServiceSid`, `Body`,
   `StatusCallback`) answers 201 with the message's JSON (`sid`, `status`: "queued", ...);
-  a request repeating an idempotency key answers with the first message and sends nothing;
+  a request repeating an idempotency key answers with the first message and sends nothing
+  (unless made with `honours_keys=False`: a provider without idempotency, sending each);
 - then, if a `StatusCallback` was given, posts `MessageSid`, `MessageStatus` ("sent", then
   "delivered"), `To`, `From`, `AccountSid` to it, signed with `X-Twilio-Signature`;
 - `GET /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json` answers one message (404
@@ -14,7 +15,9 @@ It runs on 127.0.0.1 and implements what Homeroom uses of the real API:
   `date_created` in RFC 2822 form as Twilio writes it: what `channels.find_sms` asks;
 - `send_inbound` posts a family's text (`From`, `To`, `Body`, `MessageSid`, signed) to
   Homeroom's inbound webhook, as the provider does when a family replies;
-- `fail_next(n, status)` makes the next n sends fail with that HTTP status (429, 503).
+- `fail_next(n, status)` makes the next n sends fail with that HTTP status (429, 503);
+- `hold_next()` makes the next send wait, taken by neither side yet, until released: a
+  request in flight while its worker is stopped.
 
 Every message it accepts is appended to `delivered` (and, if given, to a JSON-lines log
 file, which survives the worker that sent it: the benchmarks count it).
@@ -40,6 +43,19 @@ AUTH_TOKEN = "sandbox-auth-token"
 FROM_NUMBER = "+15550000100"
 
 
+class Hold:
+    """A request kept waiting by a local server: `arrived` is set when it comes in, and it
+    goes on once `release` is set (at most a minute later, so a failing test ends)."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def wait(self) -> None:
+        self.arrived.set()
+        self.release.wait(60)
+
+
 class LocalSmsProvider:
     """The server and what it received; start() it, read `delivered`, stop() it."""
 
@@ -50,8 +66,10 @@ class LocalSmsProvider:
         auth_token: str = AUTH_TOKEN,
         log_path: Path | None = None,
         callbacks: bool = True,
+        honours_keys: bool = True,
     ) -> None:
         self.account_sid = account_sid
+        self.honours_keys = honours_keys
         self.auth_token = auth_token
         self.log_path = log_path
         self.callbacks = callbacks
@@ -59,6 +77,7 @@ class LocalSmsProvider:
         self.callback_answers: list[int] = []
         self._by_key: dict[str, dict] = {}
         self._failures: list[int] = []
+        self._holds: list[Hold] = []
         self._lock = threading.Lock()
         self._callback_threads: list[threading.Thread] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -92,6 +111,13 @@ class LocalSmsProvider:
     def fail_next(self, count: int, status: int = 503) -> None:
         with self._lock:
             self._failures.extend([status] * count)
+
+    def hold_next(self) -> Hold:
+        """The next send waits before the provider takes it, until `release` is set."""
+        hold = Hold()
+        with self._lock:
+            self._holds.append(hold)
+        return hold
 
     def wait_for_callbacks(self, timeout: float = 10) -> None:
         for thread in list(self._callback_threads):
@@ -129,7 +155,7 @@ class LocalSmsProvider:
             if self._failures:
                 status = self._failures.pop(0)
                 return status, {"code": 20500 if status >= 500 else 20429, "message": "Try later"}
-            if key and key in self._by_key:
+            if key and key in self._by_key and self.honours_keys:
                 return 200, self._by_key[key]
             missing = [name for name in ("To", "Body") if not fields.get(name)]
             if missing or not (fields.get("From") or fields.get("MessagingServiceSid")):
@@ -198,6 +224,10 @@ class LocalSmsProvider:
                     return self._answer(401, {"code": 20003, "message": "Authenticate"})
                 length = int(self.headers.get("Content-Length", "0"))
                 fields = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                with provider._lock:
+                    hold = provider._holds.pop(0) if provider._holds else None
+                if hold is not None:
+                    hold.wait()
                 status, payload = provider._accept(fields, self.headers.get(IDEMPOTENCY_HEADER, ""))
                 self._answer(status, payload)
 

@@ -11,6 +11,7 @@ should happen:
 - Joana Chen, Carla's mother: Portuguese (no template ships in it), texts consented.
 """
 
+import asyncio
 import datetime as dt
 import socket
 import zoneinfo
@@ -21,7 +22,7 @@ from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from homeroom.outreach.actions import do_install_default_templates, outreach_settings
-from homeroom.outreach.sandbox import LocalSmsProvider
+from homeroom.outreach.sandbox import Hold, LocalSmsProvider
 from homeroom.roster.models import ContactPreference, Guardian, StudentGuardian
 
 GRANTED = ContactPreference.Consent.GRANTED
@@ -105,8 +106,17 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.envelopes = []
+        self.holds: list[Hold] = []
+
+    def hold_next(self) -> Hold:
+        """The next message's DATA goes unanswered (the sender waits) until `release` is set."""
+        hold = Hold()
+        self.holds.append(hold)
+        return hold
 
     async def handle_DATA(self, server, session, envelope):
+        if self.holds:  # waits in a thread, not the server's loop: other senders go on
+            await asyncio.to_thread(self.holds.pop(0).wait)
         self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
 
