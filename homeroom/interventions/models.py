@@ -430,7 +430,7 @@ class CaseEvent(models.Model):
         STRUCK = "struck", _("Struck through")
         MESSAGE_SENT = "message_sent", _("Message sent")
         MESSAGE_RECEIVED = "message_received", _("Message received")
-        TRUANCY = "truancy", "Truancy escalation"  # written by the truancy app's actions
+        TRUANCY = "truancy", _("Truancy escalation")  # written by the truancy app's actions
 
     student = models.ForeignKey(
         "roster.Student", on_delete=models.CASCADE, related_name="case_events"

@@ -490,6 +490,7 @@ def _message(draft: Draft, template: MessageTemplate | None, household: str, rul
     )
 
 
+@in_records_language
 def _record_sent(sent: list[tuple[Draft, Message]], today: dt.date) -> None:
     """Each message on each child's timeline (and, sent by staff, in the contact log),
     audited: written in bulk."""

@@ -9,6 +9,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from homeroom.roster.models import ContactChannel, ContactPreference, Language
 
@@ -16,18 +17,18 @@ from homeroom.roster.models import ContactChannel, ContactPreference, Language
 class MessageKind(models.TextChoices):
     """What a message is for; each kind has its templates, one per language."""
 
-    STAFF = "staff", "Message from staff"
-    ABSENCE_TODAY = "absence_today", "Absence today"
-    ABSENCE_THRESHOLD = "absence_threshold", "Absences reached a threshold"
-    ABSENCE_MONTH = "absence_month", "Absences this month reached a threshold"
-    TIER_CHANGE = "tier_change", "Attendance tier changed"
-    RECOGNITION = "recognition", "Improved attendance"
-    NUDGE = "nudge", "Nudge letter: absences compared with classmates"
-    SURVEY_INVITATION = "survey_invitation", "Needs survey invitation"
-    OPTED_OUT = "opted_out", "Opt-out confirmed"
-    OPTED_IN = "opted_in", "Opt-in confirmed"
-    REPLY = "reply", "Reply from the family"
-    TRUANCY_NOTICE = "truancy_notice", "Truancy notice"
+    STAFF = "staff", _("Message from staff")
+    ABSENCE_TODAY = "absence_today", _("Absence today")
+    ABSENCE_THRESHOLD = "absence_threshold", _("Absences reached a threshold")
+    ABSENCE_MONTH = "absence_month", _("Absences this month reached a threshold")
+    TIER_CHANGE = "tier_change", _("Attendance tier changed")
+    RECOGNITION = "recognition", _("Improved attendance")
+    NUDGE = "nudge", _("Nudge letter: absences compared with classmates")
+    SURVEY_INVITATION = "survey_invitation", _("Needs survey invitation")
+    OPTED_OUT = "opted_out", _("Opt-out confirmed")
+    OPTED_IN = "opted_in", _("Opt-in confirmed")
+    REPLY = "reply", _("Reply from the family")
+    TRUANCY_NOTICE = "truancy_notice", _("Truancy notice")
 
 
 # Kinds whose words are not the outreach templates': a family's reply, and a truancy notice
@@ -102,23 +103,23 @@ class Message(models.Model):
     """A message to or from a family: the outbox row, its delivery log and its audit record."""
 
     class Direction(models.TextChoices):
-        OUT = "out", "To the family"
-        IN = "in", "From the family"
+        OUT = "out", _("To the family")
+        IN = "in", _("From the family")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Waiting to be sent"
-        SENDING = "sending", "Being sent"
-        SENT = "sent", "Sent"
-        DELIVERED = "delivered", "Delivered"
-        UNDELIVERED = "undelivered", "Not delivered"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Not sent: consent withdrawn"
-        EXCLUDED = "excluded", "Not sent: excluded from its letter batch"
-        UNKNOWN = "unknown", "Unknown: check before sending again"
-        GIVEN_UP = "given_up", "Unknown: staff chose not to send it again"
-        RECEIVED = "received", "Received"
-        UNMATCHED = "unmatched", "Received: not matched to a family"
-        DISMISSED = "dismissed", "Received: dismissed by staff"
+        QUEUED = "queued", _("Waiting to be sent")
+        SENDING = "sending", _("Being sent")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        UNDELIVERED = "undelivered", _("Not delivered")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Not sent: consent withdrawn")
+        EXCLUDED = "excluded", _("Not sent: excluded from its letter batch")
+        UNKNOWN = "unknown", _("Unknown: check before sending again")
+        GIVEN_UP = "given_up", _("Unknown: staff chose not to send it again")
+        RECEIVED = "received", _("Received")
+        UNMATCHED = "unmatched", _("Received: not matched to a family")
+        DISMISSED = "dismissed", _("Received: dismissed by staff")
 
     district = models.ForeignKey("core.District", on_delete=models.CASCADE, related_name="+")
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUT)

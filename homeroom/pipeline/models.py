@@ -1,15 +1,16 @@
 """Records of the pipeline: each night's run, its steps in order and how it ended."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class NightlyRun(models.Model):
     """One run of the night's pipeline: its steps in order, their counts, how it ended."""
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     district = models.ForeignKey("core.District", on_delete=models.CASCADE, related_name="+")
     as_of = models.DateField()

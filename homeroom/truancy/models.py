@@ -3,6 +3,8 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class DistrictPack(models.Model):
@@ -36,17 +38,18 @@ class TruancyStep(models.Model):
     """
 
     class Status(models.TextChoices):
-        ELIGIBLE = "eligible", "Awaiting approval"
-        REVIEW = "review", "Evidence changed: review"
-        BLOCKED = "blocked", "Blocked by an exemption"
-        APPROVED = "approved", "Approved"
-        SENT = "sent", "Sent"
-        DECLINED = "declined", "Declined"
+        # In context: Spanish agrees a status with its noun (a step, not a referral).
+        ELIGIBLE = "eligible", pgettext_lazy("truancy step status", "Awaiting approval")
+        REVIEW = "review", pgettext_lazy("truancy step status", "Evidence changed: review")
+        BLOCKED = "blocked", pgettext_lazy("truancy step status", "Blocked by an exemption")
+        APPROVED = "approved", pgettext_lazy("truancy step status", "Approved")
+        SENT = "sent", pgettext_lazy("truancy step status", "Sent")
+        DECLINED = "declined", pgettext_lazy("truancy step status", "Declined")
 
     class Kind(models.TextChoices):
-        NOTICE = "notice", "Notice to the family"
-        MEETING = "meeting", "Attendance team meeting"
-        REFERRAL = "referral", "Referral"
+        NOTICE = "notice", _("Notice to the family")
+        MEETING = "meeting", _("Attendance team meeting")
+        REFERRAL = "referral", _("Referral")
 
     student = models.ForeignKey(
         "roster.Student", on_delete=models.CASCADE, related_name="truancy_steps"
@@ -110,9 +113,9 @@ class TruancyDocument(models.Model):
     (`sha256`)."""
 
     class Kind(models.TextChoices):
-        NOTICE = "notice", "Notice letter"
-        AGREEMENT = "agreement", "Attendance agreement"
-        PACKET = "packet", "Referral packet"
+        NOTICE = "notice", _("Notice letter")
+        AGREEMENT = "agreement", _("Attendance agreement")
+        PACKET = "packet", _("Referral packet")
 
     step = models.ForeignKey(TruancyStep, on_delete=models.CASCADE, related_name="documents")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -6,6 +6,7 @@ import datetime as dt
 import gettext
 import re
 from decimal import ROUND_HALF_UP, Decimal
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -402,3 +403,80 @@ def test_the_truancy_and_outreach_pages_read_in_spanish(
     user.save(update_fields=["language"])
     english = client.get(url, query, follow=True)
     assert english_left(english.text, names)
+
+
+def _page_text(html: str) -> str:
+    """Everything a reader sees of a page: its text without tags, scripts or styles."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
+
+
+def _says(text: str, words: str) -> bool:
+    """Whether the text holds the words whole ("Enviado" is not in "Enviados")."""
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
+
+
+@pytest.mark.django_db
+def test_stored_statuses_and_kinds_read_in_spanish(cast, truancy_steps):
+    from homeroom.ingest.models import ImportRun
+    from homeroom.outreach.actions import do_install_default_templates
+    from homeroom.outreach.tests.conftest import consent, guardian
+    from homeroom.roster.models import StudentGuardian
+    from homeroom.truancy.models import TruancyStep
+
+    # given Ben's first notice sent and his meeting approved, Ana's notice awaiting approval,
+    # a text to Ana's mother waiting to be sent, the message templates, and an import
+    do_install_default_templates(cast.district)
+    maria = guardian(cast, "G1", "María", "Alvarez", phone="555-010-1001", language="es")
+    StudentGuardian.objects.create(student=cast.ana, guardian=maria, relationship="mother")
+    consent(maria, sms="granted")
+    ImportRun.objects.create(
+        district=cast.district, source_format="homeroom-csv", status="succeeded"
+    )
+    ben_notice = TruancyStep.objects.get(student=cast.ben, key="not1")
+    user = cast.admin
+    user.language = "es"
+    user.save(update_fields=["language"])
+    client = Client()
+    client.force_login(user)
+    sent = client.post(
+        reverse("outreach:family-message", args=[cast.ana.pk]),
+        {"guardian_id": maria.pk, "channel": "sms", "text": "Hola"},
+        follow=True,
+    )
+    assert sent.status_code == 200
+    # when they open the pages that show them, then each reads in Spanish, never in
+    # English nor as the stored code
+    pages = [
+        ("truancy:step", [ben_notice.pk], ["Enviado", "Carta de aviso"], ["Sent", "Notice letter"]),
+        ("truancy:step", [truancy_steps["meeting"].pk], ["Aprobado"], ["Approved", "approved"]),
+        (
+            "truancy:step",
+            [truancy_steps["ana"].pk],
+            ["Pendiente de aprobación"],
+            ["Awaiting approval", "eligible"],
+        ),
+        (
+            "outreach:family-message",
+            [cast.ana.pk],
+            ["En espera de envío"],
+            ["Waiting to be sent", "queued"],
+        ),
+        (
+            "outreach:templates",
+            [],
+            ["Ausencia de hoy", "Mensaje del personal", "Asistencia mejorada"],
+            ["Absence today", "Message from staff", "Improved attendance"],
+        ),
+        ("web:imports", [], ["Completada"], ["Succeeded", "succeeded"]),
+    ]
+    for route, arguments, spanish, english in pages:
+        text = _page_text(client.get(reverse(route, args=arguments)).text)
+        for words in spanish:
+            assert _says(text, words), (route, words)
+        for words in english:
+            assert not _says(text, words), (route, words)
+    # and the queue's table of steps done says Ben's notices were sent, in Spanish
+    queue = _page_text(client.get(reverse("truancy:queue"), {"school": cast.lincoln.pk}).text)
+    assert _says(queue, "Enviado")
+    assert not _says(queue, "Sent")
